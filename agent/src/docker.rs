@@ -1,0 +1,237 @@
+//! [`ContainerRuntime`] on the Docker engine, through bollard.
+//!
+//! The API version is negotiated with the engine at connect time (bollard defaults to a newer
+//! API than many production engines speak; the engines here answer 1.41).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::errors::Error as BollardError;
+use bollard::models::{ContainerInspectResponse, EventMessage, MountPoint};
+use bollard::query_parameters::{
+    EventsOptions, InspectContainerOptions, ListContainersOptions, StartContainerOptions,
+    StopContainerOptions,
+};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use kroll_shared::model::{Container, ContainerStatus, Health, Mount};
+use kroll_shared::time::parse_rfc3339_ms;
+
+use crate::runtime::{ContainerRuntime, Inspected, RawEvent, RuntimeError, RuntimeInfo, Summary};
+
+/// Timeout of ordinary requests (list, inspect, start).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Extra time granted to a stop request beyond the container's stop timeout.
+const STOP_GRACE: Duration = Duration::from_secs(30);
+
+/// The Docker engine.
+#[derive(Debug, Clone)]
+pub struct DockerRuntime {
+    docker: Docker,
+}
+
+impl DockerRuntime {
+    /// Connects to `host` (`unix:///…`, `tcp://…`) or, when `None`, to `DOCKER_HOST` / the local
+    /// socket, and negotiates the API version.
+    pub async fn connect(host: Option<&str>) -> Result<Self, RuntimeError> {
+        let docker = match host {
+            Some(h) => Docker::connect_with_host(h),
+            None => Docker::connect_with_local_defaults(),
+        }
+        .map_err(|e| RuntimeError::Unavailable(e.to_string()))?;
+        let docker = docker.negotiate_version().await.map_err(|e| {
+            RuntimeError::Unavailable(format!(
+                "cannot reach the Docker engine at {}: {e}",
+                host.unwrap_or("the local socket")
+            ))
+        })?;
+        Ok(Self {
+            docker: docker.with_timeout(REQUEST_TIMEOUT),
+        })
+    }
+}
+
+fn classify(e: BollardError, what: &str) -> RuntimeError {
+    match e {
+        BollardError::DockerResponseServerError {
+            status_code: 404, ..
+        } => RuntimeError::NotFound(what.to_owned()),
+        BollardError::DockerResponseServerError {
+            status_code,
+            message,
+        } if status_code < 500 => {
+            RuntimeError::Refused(format!("{what}: {message} (HTTP {status_code})"))
+        }
+        other => RuntimeError::Unavailable(format!("{what}: {other}")),
+    }
+}
+
+impl ContainerRuntime for DockerRuntime {
+    async fn info(&self) -> Result<RuntimeInfo, RuntimeError> {
+        let v = self
+            .docker
+            .version()
+            .await
+            .map_err(|e| classify(e, "version"))?;
+        Ok(RuntimeInfo {
+            version: v.version.unwrap_or_default(),
+            api_version: self.docker.client_version().to_string(),
+        })
+    }
+
+    async fn list(&self) -> Result<Vec<Summary>, RuntimeError> {
+        let opts = ListContainersOptions {
+            all: true,
+            ..Default::default()
+        };
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| classify(e, "list"))?;
+        Ok(list
+            .into_iter()
+            .map(|c| Summary {
+                id: c.id.unwrap_or_default(),
+                name: c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_owned(),
+                labels: c.labels.unwrap_or_default().into_iter().collect(),
+            })
+            .collect())
+    }
+
+    async fn inspect(&self, name_or_id: &str) -> Result<Inspected, RuntimeError> {
+        let r = self
+            .docker
+            .inspect_container(name_or_id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| classify(e, name_or_id))?;
+        Ok(from_inspect(r))
+    }
+
+    async fn stop(&self, id: &str, timeout: Duration) -> Result<(), RuntimeError> {
+        let t = i32::try_from(timeout.as_secs()).unwrap_or(i32::MAX);
+        let long = self.docker.clone().with_timeout(timeout + STOP_GRACE);
+        match long
+            .stop_container(
+                id,
+                Some(StopContainerOptions {
+                    t: Some(t),
+                    signal: None,
+                }),
+            )
+            .await
+        {
+            Ok(()) => Ok(()),
+            // 304: already stopped.
+            Err(BollardError::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(classify(e, id)),
+        }
+    }
+
+    async fn start(&self, id: &str) -> Result<(), RuntimeError> {
+        match self
+            .docker
+            .start_container(id, None::<StartContainerOptions>)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(classify(e, id)),
+        }
+    }
+
+    fn events(&self) -> BoxStream<'static, Result<RawEvent, RuntimeError>> {
+        let filters = HashMap::from([("type".to_owned(), vec!["container".to_owned()])]);
+        let opts = EventsOptions {
+            filters: Some(filters),
+            ..Default::default()
+        };
+        self.docker
+            .events(Some(opts))
+            .map(|r| r.map(from_event).map_err(|e| classify(e, "events")))
+            .boxed()
+    }
+}
+
+fn from_event(e: EventMessage) -> RawEvent {
+    let actor = e.actor.unwrap_or_default();
+    let attributes: BTreeMap<String, String> =
+        actor.attributes.unwrap_or_default().into_iter().collect();
+    let time_unix_ms = e
+        .time_nano
+        .map(|n| n / 1_000_000)
+        .or(e.time.map(|s| s * 1000))
+        .unwrap_or(0);
+    RawEvent {
+        action: e.action.unwrap_or_default(),
+        container_id: actor.id.unwrap_or_default(),
+        name: attributes.get("name").cloned().unwrap_or_default(),
+        labels: attributes.clone(),
+        attributes,
+        time_unix_ms,
+    }
+}
+
+fn from_inspect(r: ContainerInspectResponse) -> Inspected {
+    let state = r.state.unwrap_or_default();
+    let config = r.config.unwrap_or_default();
+    let health = state.health.and_then(|h| h.status).map(|s| s.to_string());
+    let container = Container {
+        id: r.id.unwrap_or_default(),
+        name: r
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_owned(),
+        image: config.image.unwrap_or_default(),
+        image_id: r.image.unwrap_or_default(),
+        status: state.status.map_or(ContainerStatus::Unknown, |s| {
+            ContainerStatus::from_docker(s.as_ref())
+        }),
+        health: Health::from_docker(health.as_deref()),
+        started_at_unix_ms: state.started_at.as_deref().map_or(0, parse_rfc3339_ms),
+        finished_at_unix_ms: state.finished_at.as_deref().map_or(0, parse_rfc3339_ms),
+        exit_code: state
+            .exit_code
+            .map_or(0, |c| i32::try_from(c).unwrap_or(i32::MIN)),
+        oom_killed: state.oom_killed.unwrap_or(false),
+        restart_count: r
+            .restart_count
+            .map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX)),
+        labels: config.labels.unwrap_or_default().into_iter().collect(),
+        env_keys: Vec::new(),
+        env: BTreeMap::new(),
+        mounts: r
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .map(to_mount)
+            .collect(),
+        hostname: config.hostname.unwrap_or_default(),
+        pid: state.pid.unwrap_or(0),
+    };
+    Inspected {
+        container,
+        raw_env: config.env.unwrap_or_default(),
+    }
+}
+
+fn to_mount(m: MountPoint) -> Mount {
+    Mount {
+        source: m.source.unwrap_or_default(),
+        destination: m.destination.unwrap_or_default(),
+        kind: m.typ.map(|t| t.to_string()).unwrap_or_default(),
+        read_only: !m.rw.unwrap_or(true),
+        host_mount_point: String::new(),
+    }
+}

@@ -1,0 +1,185 @@
+//! `kroll-agent`: the daemon on every node of a Kafka / Confluent cluster.
+//!
+//! It reports the node's managed containers, disks and host over gRPC (mutual TLS, roles from
+//! the client certificate), streams container events, and carries out local actions — a
+//! graceful restart today — when the coordinator asks. It restarts nothing on its own.
+//!
+//! # Layout
+//! - [`config`]: the TOML configuration (errors name file, line and key).
+//! - [`allow`]: which containers the agent may see and touch.
+//! - [`runtime`]: the container runtime trait; [`docker`]: its bollard implementation.
+//! - [`collect`]: one collector per fact (containers, disks, host).
+//! - [`events`]: Docker's event stream, filtered, numbered and fanned out.
+//! - [`audit`]: the audit log and the operation-id record built from it.
+//! - [`node`]: the core that enforces role, allowlist, audit and idempotence.
+//! - [`grpc`]: the tonic service (wire types stay here).
+//! - [`error`]: errors and their gRPC codes.
+//!
+//! [`Agent::start`] does everything that can fail on bad configuration — reading the TLS
+//! files, opening the audit log, reaching Docker, binding the port — before anything is served;
+//! [`Agent::serve`] then runs until the shutdown future resolves.
+
+pub mod allow;
+pub mod audit;
+pub mod collect;
+pub mod config;
+pub mod docker;
+pub mod error;
+pub mod events;
+pub mod grpc;
+pub mod node;
+pub mod runtime;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use kroll_proto::agent::v1::agent_server::AgentServer;
+use kroll_shared::model::AgentInfo;
+use kroll_shared::time::now_unix_ms;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::collect::host::HostSampler;
+use crate::config::AgentConfig;
+use crate::docker::DockerRuntime;
+use crate::node::Core;
+use crate::runtime::ContainerRuntime;
+
+/// How long in-flight calls get to finish after shutdown is asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// An agent that has checked its configuration and bound its port, ready to serve.
+#[derive(Debug)]
+pub struct Agent<R> {
+    core: Arc<Core<R>>,
+    listener: TcpListener,
+    tls: tonic::transport::ServerTlsConfig,
+}
+
+impl Agent<DockerRuntime> {
+    /// Prepares an agent on the Docker engine: TLS files, audit log, Docker, port — in that
+    /// order, so a bad configuration fails before any port is bound.
+    pub async fn start(config: AgentConfig) -> anyhow::Result<Self> {
+        let tls = config
+            .tls
+            .load()
+            .context("loading the agent's TLS files")?
+            .server_config();
+        let docker = DockerRuntime::connect(config.docker.host.as_deref()).await?;
+        Self::with_runtime(config, docker, tls).await
+    }
+}
+
+impl<R: ContainerRuntime> Agent<R> {
+    /// Prepares an agent on any runtime.
+    pub async fn with_runtime(
+        config: AgentConfig,
+        runtime: R,
+        tls: tonic::transport::ServerTlsConfig,
+    ) -> anyhow::Result<Self> {
+        let rt_info = runtime
+            .info()
+            .await
+            .context("asking the container runtime for its version")?;
+        let host = tokio::task::spawn_blocking(HostSampler::new)
+            .await?
+            .context("reading host information")?;
+        let info = AgentInfo {
+            node: config.node.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            docker_version: rt_info.version,
+            docker_api_version: rt_info.api_version,
+            started_at_unix_ms: now_unix_ms(),
+        };
+        let audit_path = config.audit.path.clone();
+        let listen = config.listen;
+        let core = Core::new(config, runtime, host, info)
+            .with_context(|| format!("opening the audit log {}", audit_path.display()))?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        Ok(Self {
+            core: Arc::new(core),
+            listener,
+            tls,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then stops background tasks and gives in-flight calls
+    /// a grace period.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let sampler = tokio::spawn(sample_host(
+            self.core.host.clone(),
+            self.core.config.sampling_interval(),
+            stop_rx.clone(),
+        ));
+        let watcher = tokio::spawn(events::watch_docker(
+            Arc::clone(&self.core.runtime),
+            self.core.config.allow.clone(),
+            Arc::clone(&self.core.events),
+            stop_rx.clone(),
+        ));
+        let service = grpc::AgentService::new(Arc::clone(&self.core), stop_rx.clone());
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(self.listener);
+        let mut server_stop = stop_rx.clone();
+        let server = tonic::transport::Server::builder()
+            .tls_config(self.tls)?
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .add_service(AgentServer::new(service))
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = server_stop.wait_for(|s| *s).await;
+            });
+        let mut server = tokio::spawn(server);
+        tracing::info!(node = %self.core.config.node, audit = %self.core.audit.path().display(), "Agent serving.");
+        tokio::select! {
+            _ = shutdown => tracing::info!("Shutdown requested; finishing in-flight calls."),
+            r = &mut server => return r?.context("the gRPC server stopped"),
+        }
+        let _ = stop_tx.send(true);
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+            Ok(r) => r?.context("the gRPC server failed while stopping")?,
+            Err(_) => {
+                tracing::warn!(
+                    grace_s = SHUTDOWN_GRACE.as_secs(),
+                    "In-flight calls did not finish in time; stopping anyway."
+                );
+                server.abort();
+            }
+        }
+        let _ = tokio::join!(sampler, watcher);
+        Ok(())
+    }
+}
+
+async fn sample_host(sampler: HostSampler, every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let s = sampler.clone();
+        let _ = tokio::task::spawn_blocking(move || s.sample()).await;
+    }
+}
+
+/// Loads the configuration, prepares and runs the agent until `shutdown`.
+pub async fn run(
+    config: AgentConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    Agent::start(config).await?.serve(shutdown).await
+}

@@ -1,0 +1,100 @@
+//! `kroll-agent`: parse flags, load the configuration (exit 2 on a bad one, before binding any
+//! port), install logging, run until SIGTERM or Ctrl-C.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use kroll_agent::config::AgentConfig;
+
+/// kroll's node agent: reports this node's containers, disks and host to the kroll coordinator
+/// over mutual TLS, streams container events, and restarts managed containers when the
+/// coordinator asks. It never acts on its own.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// Configuration file (TOML). See deploy/agent.example.toml.
+    #[arg(
+        short,
+        long,
+        env = "KROLL_AGENT_CONFIG",
+        default_value = "/etc/kroll/agent.toml"
+    )]
+    config: PathBuf,
+    /// Listen address, overriding `listen` in the file.
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Check the configuration and exit (0 = valid).
+    #[arg(long)]
+    check: bool,
+    /// Log as JSON lines instead of text.
+    #[arg(long)]
+    log_json: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut config = match AgentConfig::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kroll-agent: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Err(e) = config.tls.load() {
+        eprintln!("kroll-agent: {}: {e}", args.config.display());
+        return ExitCode::from(2);
+    }
+    if args.check {
+        println!("{}: valid", args.config.display());
+        return ExitCode::SUCCESS;
+    }
+    install_tracing(args.log_json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kroll-agent: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(kroll_agent::run(config, shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kroll-agent: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn install_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

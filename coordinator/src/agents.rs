@@ -1,0 +1,228 @@
+//! Talking to agents: one mutual-TLS gRPC client per node, every call bounded in time, every
+//! error naming the node and the address.
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use kroll_proto::agent::v1 as pb;
+use kroll_proto::agent::v1::agent_client::AgentClient as PbClient;
+use kroll_shared::inventory::{Inventory, Node};
+use kroll_shared::model::{Container, Event, NodeState};
+use kroll_shared::tls::TlsMaterial;
+use kroll_shared::wire::WireError;
+use tonic::transport::{Channel, Endpoint};
+
+/// Why a call to an agent failed.
+#[derive(Debug, thiserror::Error)]
+#[error("agent on node `{node}` ({addr}): {kind}")]
+pub struct AgentCallError {
+    pub node: String,
+    pub addr: String,
+    pub kind: CallErrorKind,
+}
+
+/// The failure itself.
+#[derive(Debug, thiserror::Error)]
+pub enum CallErrorKind {
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("{}: {}", .0.code(), .0.message())]
+    Refused(tonic::Status),
+    #[error(transparent)]
+    Malformed(#[from] WireError),
+}
+
+impl AgentCallError {
+    /// Whether the agent could not be reached at all (as opposed to answering with an error).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self.kind,
+            CallErrorKind::Unreachable(_) | CallErrorKind::Timeout(_)
+        )
+    }
+}
+
+/// The result of a restart, as the agent reported it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Restarted {
+    pub node: String,
+    pub operation_id: String,
+    pub container: Option<Container>,
+    pub started_at_unix_ms: i64,
+    pub killed_after_timeout: bool,
+    pub replayed: bool,
+    pub stop_duration_ms: u64,
+}
+
+/// A client for one node's agent.
+#[derive(Debug, Clone)]
+pub struct AgentClient {
+    node: String,
+    addr: String,
+    timeout: Duration,
+    inner: PbClient<Channel>,
+}
+
+impl AgentClient {
+    /// Connects to `node`'s agent, verifying that its certificate names the node.
+    pub async fn connect(
+        node: &Node,
+        tls: &TlsMaterial,
+        timeout: Duration,
+    ) -> Result<Self, AgentCallError> {
+        let err = |kind| AgentCallError {
+            node: node.name.clone(),
+            addr: node.agent.clone(),
+            kind,
+        };
+        let endpoint = Endpoint::from_shared(format!("https://{}", node.agent))
+            .and_then(|e| e.tls_config(tls.client_config(&node.name)))
+            .map_err(|e| err(CallErrorKind::Unreachable(e.to_string())))?
+            .connect_timeout(timeout)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_while_idle(true);
+        let channel = match tokio::time::timeout(timeout, endpoint.connect()).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Err(err(CallErrorKind::Unreachable(source_chain(&e)))),
+            Err(_) => return Err(err(CallErrorKind::Timeout(timeout))),
+        };
+        Ok(Self {
+            node: node.name.clone(),
+            addr: node.agent.clone(),
+            timeout,
+            inner: PbClient::new(channel),
+        })
+    }
+
+    /// The node this client talks to.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn err(&self, kind: CallErrorKind) -> AgentCallError {
+        AgentCallError {
+            node: self.node.clone(),
+            addr: self.addr.clone(),
+            kind,
+        }
+    }
+
+    fn status(&self, s: tonic::Status) -> AgentCallError {
+        if s.code() == tonic::Code::Unavailable && s.message().contains("transport") {
+            self.err(CallErrorKind::Unreachable(s.message().to_owned()))
+        } else {
+            self.err(CallErrorKind::Refused(s))
+        }
+    }
+
+    /// One snapshot of the node, within the client's timeout.
+    pub async fn node_state(&mut self) -> Result<NodeState, AgentCallError> {
+        let call = self.inner.get_node_state(pb::GetNodeStateRequest {});
+        let reply = match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(r)) => r.into_inner(),
+            Ok(Err(s)) => return Err(self.status(s)),
+            Err(_) => return Err(self.err(CallErrorKind::Timeout(self.timeout))),
+        };
+        NodeState::try_from(reply).map_err(|e| self.err(e.into()))
+    }
+
+    /// Graceful restart of `container` under `operation_id` (no client-side deadline: the
+    /// agent bounds the stop by `stop_timeout`).
+    pub async fn restart(
+        &mut self,
+        operation_id: &str,
+        container: &str,
+        stop_timeout: Duration,
+    ) -> Result<Restarted, AgentCallError> {
+        let req = pb::RestartContainerRequest {
+            operation_id: operation_id.to_owned(),
+            container: container.to_owned(),
+            stop_timeout_seconds: u32::try_from(stop_timeout.as_secs()).unwrap_or(u32::MAX),
+        };
+        let r = self
+            .inner
+            .restart_container(req)
+            .await
+            .map_err(|s| self.status(s))?
+            .into_inner();
+        Ok(Restarted {
+            node: self.node.clone(),
+            operation_id: r.operation_id,
+            container: r.container.map(Into::into),
+            started_at_unix_ms: r.started_at_unix_ms,
+            killed_after_timeout: r.killed_after_timeout,
+            replayed: r.replayed,
+            stop_duration_ms: r.stop_duration_ms,
+        })
+    }
+
+    /// Subscribes to the node's container events (all containers when `containers` is empty).
+    pub async fn watch(
+        &mut self,
+        containers: Vec<String>,
+    ) -> Result<impl futures::Stream<Item = Result<Event, AgentCallError>> + use<>, AgentCallError>
+    {
+        let call = self
+            .inner
+            .watch_events(pb::WatchEventsRequest { containers });
+        let stream = match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(r)) => r.into_inner(),
+            Ok(Err(s)) => return Err(self.status(s)),
+            Err(_) => return Err(self.err(CallErrorKind::Timeout(self.timeout))),
+        };
+        let (node, addr) = (self.node.clone(), self.addr.clone());
+        Ok(futures::StreamExt::map(stream, move |item| {
+            item.map(Event::from).map_err(|s| AgentCallError {
+                node: node.clone(),
+                addr: addr.clone(),
+                kind: CallErrorKind::Refused(s),
+            })
+        }))
+    }
+}
+
+/// The error and its causes on one line (transport errors hide the useful part in sources).
+pub fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
+}
+
+/// What one node's agent answered.
+#[derive(Debug)]
+pub struct NodeReport<'a> {
+    pub node: &'a Node,
+    pub state: Result<NodeState, AgentCallError>,
+}
+
+/// Asks every agent of the inventory for its node state, all at once; each agent gets the
+/// inventory's timeout for connecting and answering, so one dead node never stalls the rest.
+pub async fn query_all<'a>(inv: &'a Inventory, tls: &TlsMaterial) -> Vec<NodeReport<'a>> {
+    let timeout = inv.agents.timeout();
+    let calls = inv.nodes.iter().map(|node| async move {
+        let state = async {
+            let mut client = AgentClient::connect(node, tls, timeout).await?;
+            client.node_state().await
+        };
+        let state = match tokio::time::timeout(timeout, state).await {
+            Ok(r) => r,
+            Err(_) => Err(AgentCallError {
+                node: node.name.clone(),
+                addr: node.agent.clone(),
+                kind: CallErrorKind::Timeout(timeout),
+            }),
+        };
+        NodeReport { node, state }
+    });
+    join_all(calls).await
+}

@@ -1,0 +1,199 @@
+//! ApiVersions, Metadata and DescribeCluster.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::*;
+
+use super::{ConnCtx, errors, s};
+use crate::broker::Broker;
+use crate::metadata::{ClusterView, TopicMeta};
+
+/// ApiVersions: the ranges of the broker's software version.
+pub fn api_versions(broker: &Broker, error_code: i16) -> ApiVersionsResponse {
+    let keys = broker
+        .version
+        .api_ranges()
+        .iter()
+        .map(|(key, lo, hi)| {
+            ApiVersion::default()
+                .with_api_key(*key)
+                .with_min_version(*lo)
+                .with_max_version(*hi)
+        })
+        .collect();
+    ApiVersionsResponse::default()
+        .with_error_code(error_code)
+        .with_api_keys(keys)
+}
+
+/// Live brokers as seen through `listener`: (id, host, port, rack).
+pub fn endpoints(view: &ClusterView, listener: &str) -> Vec<(i32, String, u16, Option<String>)> {
+    view.brokers
+        .iter()
+        .filter_map(|(id, b)| {
+            b.reg
+                .endpoint(listener)
+                .map(|(h, p)| (*id, h, p, b.reg.rack.clone()))
+        })
+        .collect()
+}
+
+/// Metadata: brokers on the connection's listener, controller, topics with leader/replicas/ISR.
+/// Unknown topics are auto-created when allowed.
+pub async fn metadata(
+    broker: &Arc<Broker>,
+    conn: &ConnCtx,
+    req: MetadataRequest,
+    version: i16,
+) -> MetadataResponse {
+    let mut view = broker.view();
+    let mut wanted: Option<Vec<(Option<String>, uuid::Uuid)>> = req.topics.map(|ts| {
+        ts.into_iter()
+            .map(|t| (t.name.map(|n| n.0.to_string()), t.topic_id))
+            .collect()
+    });
+    let allow_create =
+        (version < 4 || req.allow_auto_topic_creation) && broker.cfg.auto_create_topics();
+    let mut created = Vec::new();
+    if let Some(list) = &wanted {
+        for name in list.iter().filter_map(|(n, _)| n.as_ref()) {
+            if allow_create
+                && !view.topics.contains_key(name)
+                && crate::topics::auto_create(broker, name).await
+            {
+                created.push(name.clone());
+            }
+        }
+        if !created.is_empty() {
+            view = broker.view();
+        }
+    }
+    if let Some(list) = wanted.as_mut() {
+        for (name, id) in list.iter_mut() {
+            if name.is_none() {
+                *name = view.topic_by_id(id).map(|(n, _)| n.clone());
+            }
+        }
+    }
+    let topics = match wanted {
+        None => view
+            .topics
+            .iter()
+            .map(|(n, t)| topic_entry(n, Some(t), version, false))
+            .collect(),
+        Some(list) => list
+            .into_iter()
+            .map(|(name, _)| {
+                let name = name.unwrap_or_default();
+                let meta = view.topics.get(&name);
+                topic_entry(&name, meta, version, created.contains(&name))
+            })
+            .collect(),
+    };
+    let brokers = endpoints(&view, &conn.listener)
+        .into_iter()
+        .map(|(id, host, port, rack)| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(id))
+                .with_host(s(host))
+                .with_port(i32::from(port))
+                .with_rack(rack.map(s))
+        })
+        .collect();
+    let mut response = MetadataResponse::default()
+        .with_brokers(brokers)
+        .with_cluster_id(Some(s(broker.cluster_id.clone())))
+        .with_controller_id(BrokerId(view.controller.unwrap_or(-1)))
+        .with_topics(topics);
+    mark_offline(&mut response, &view, version);
+    response
+}
+
+fn topic_entry(
+    name: &str,
+    meta: Option<&TopicMeta>,
+    version: i16,
+    just_created: bool,
+) -> MetadataResponseTopic {
+    let mut topic = MetadataResponseTopic::default().with_name(Some(TopicName(s(name))));
+    let Some(meta) = meta else {
+        let code = if just_created {
+            errors::LEADER_NOT_AVAILABLE
+        } else {
+            errors::UNKNOWN_TOPIC_OR_PARTITION
+        };
+        return topic.with_error_code(code);
+    };
+    if version >= 10 {
+        topic.topic_id = meta.id;
+    }
+    topic.is_internal = name.starts_with("__");
+    topic.partitions = meta
+        .partitions
+        .iter()
+        .map(|(index, pm)| {
+            let mut p = MetadataResponsePartition::default().with_partition_index(*index);
+            p.replica_nodes = pm.replicas.iter().map(|r| BrokerId(*r)).collect();
+            match &pm.state {
+                Some(state) if state.leader >= 0 => {
+                    p.leader_id = BrokerId(state.leader);
+                    p.isr_nodes = state.isr.iter().map(|r| BrokerId(*r)).collect();
+                    if version >= 7 {
+                        p.leader_epoch = state.leader_epoch;
+                    }
+                }
+                other => {
+                    p.error_code = errors::LEADER_NOT_AVAILABLE;
+                    p.leader_id = BrokerId(-1);
+                    p.isr_nodes = other
+                        .iter()
+                        .flat_map(|s| s.isr.iter().map(|r| BrokerId(*r)))
+                        .collect();
+                }
+            }
+            p
+        })
+        .collect();
+    topic
+}
+
+/// Fills `offline_replicas` (replicas not registered).
+fn mark_offline(response: &mut MetadataResponse, view: &ClusterView, version: i16) {
+    if version < 5 {
+        return;
+    }
+    for topic in &mut response.topics {
+        for p in &mut topic.partitions {
+            p.offline_replicas = p
+                .replica_nodes
+                .iter()
+                .copied()
+                .filter(|r| !view.is_live(r.0))
+                .collect();
+        }
+    }
+}
+
+/// DescribeCluster.
+pub fn describe_cluster(broker: &Broker, conn: &ConnCtx) -> DescribeClusterResponse {
+    let view = broker.view();
+    let brokers = endpoints(&view, &conn.listener)
+        .into_iter()
+        .map(|(id, host, port, rack)| {
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(id))
+                .with_host(s(host))
+                .with_port(i32::from(port))
+                .with_rack(rack.map(s))
+        })
+        .collect();
+    DescribeClusterResponse::default()
+        .with_cluster_id(s(broker.cluster_id.clone()))
+        .with_controller_id(BrokerId(view.controller.unwrap_or(-1)))
+        .with_brokers(brokers)
+}

@@ -1,0 +1,74 @@
+//! The lab's stand-in Kafka broker.
+//!
+//! It speaks Kafka's wire protocol (through `kafka-protocol`) to clients nobody here wrote
+//! (rdkafka, kcat), registers in a real ZooKeeper with Kafka 3.x's znodes, elects a controller,
+//! keeps partitions with leaders and ISR, replicates with Kafka's own Fetch API between brokers at
+//! the version the inter-broker protocol version (IBP) implies, and reproduces the timings that make
+//! a rolling upgrade dangerous: a controlled shutdown that takes time, log recovery after a hard
+//! kill, and a catch-up time that grows with what a restarted broker missed. What is real, simulated
+//! or simplified is written down in `deploy/lab/LAB.md`, section "Broker".
+//!
+//! # Layout
+//! - [`config`]: `cp-kafka`-style environment → properties, `LAB_*` knobs.
+//! - [`version`]: software version (from the image's version file), IBP, `ApiVersions` ranges.
+//! - [`zk`]: ZooKeeper session and Kafka's znode JSON; [`metadata`]: the cached cluster view.
+//! - [`controller`]: election through `/controller` and leader/ISR decisions (pure `plan`).
+//! - [`log`]: a partition log on disk; [`storage`]: the log directory (markers, checkpoints).
+//! - [`partition`]: one replica (log, high watermark); [`replica`]: leader-side high watermark and ISR; [`fetcher`]: follower replication.
+//! - [`topics`]: topic creation and placement; [`group`]: the group coordinator.
+//! - [`server`] and [`codec`]: listeners, framing, inter-broker client; [`api`]: one module per API family.
+//! - [`broker`]: start-up, log recovery, controlled shutdown; [`logging`]: Kafka-like lines and `LAB-EVENT`s.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod broker;
+pub mod codec;
+pub mod config;
+pub mod controller;
+pub mod error;
+pub mod fetcher;
+pub mod group;
+pub mod log;
+pub mod logging;
+pub mod metadata;
+pub mod partition;
+pub mod replica;
+pub mod server;
+pub mod storage;
+pub mod topics;
+pub mod version;
+pub mod zk;
+
+use std::path::PathBuf;
+
+pub use error::BrokerError;
+
+/// Default location of the software version file in the lab images.
+pub const VERSION_FILE: &str = "/opt/lab/KAFKA_VERSION";
+
+/// Reads the software version file.
+pub fn read_version(path: &std::path::Path) -> Result<version::SoftwareVersion, BrokerError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(BrokerError::io("reading the software version file", path))?;
+    version::SoftwareVersion::parse(&text)
+}
+
+/// Where the version file is: `--version-file`, else `LAB_VERSION_FILE`, else [`VERSION_FILE`].
+pub fn version_file(args: &[String], env: Option<String>) -> Result<PathBuf, BrokerError> {
+    let bad = |key: &str, reason: &str| BrokerError::Config {
+        key: key.into(),
+        reason: reason.into(),
+    };
+    match args {
+        [] => Ok(env.map_or_else(|| PathBuf::from(VERSION_FILE), PathBuf::from)),
+        [flag, path] if flag == "--version-file" => Ok(PathBuf::from(path)),
+        [flag] if flag == "--version-file" => Err(bad("--version-file", "needs a path")),
+        [arg] if arg.starts_with("--version-file=") => {
+            Ok(PathBuf::from(&arg["--version-file=".len()..]))
+        }
+        [arg, ..] => Err(bad(
+            arg,
+            "unknown argument (only --version-file PATH is accepted)",
+        )),
+    }
+}

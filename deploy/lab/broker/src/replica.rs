@@ -1,0 +1,421 @@
+//! Partitions hosted by this broker: leader-side high watermark and ISR management (expand when
+//! a follower reaches the high watermark, shrink when it has not caught up for
+//! `replica.lag.time.max.ms`), written to the partition's state znode like pre-2.7 Kafka leaders did.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::error::BrokerError;
+use crate::log::{Log, RecordError};
+use crate::metadata::ClusterView;
+pub use crate::partition::Partition;
+use crate::storage::Storage;
+use crate::zk::{self, PartitionState, Zk};
+
+/// Follower progress as seen by the leader.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// The follower's log end offset (its last fetch offset).
+    pub leo: i64,
+    /// Last time the follower had caught up with the leader's log end.
+    pub last_caught_up: Instant,
+}
+
+/// State kept while this broker leads a partition.
+#[derive(Debug, Clone)]
+pub struct LeaderState {
+    /// Leader epoch.
+    pub epoch: i32,
+    /// In-sync replicas.
+    pub isr: Vec<i32>,
+    /// Version of the state znode.
+    pub zk_version: i32,
+    /// Controller epoch written in the state.
+    pub controller_epoch: i32,
+    /// Followers' progress.
+    pub followers: HashMap<i32, Progress>,
+    /// An ISR write is under way.
+    pub isr_in_flight: bool,
+}
+
+/// Why a produce was refused (Kafka error codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendError {
+    /// NOT_LEADER_OR_FOLLOWER.
+    NotLeader,
+    /// NOT_ENOUGH_REPLICAS.
+    NotEnoughReplicas,
+    /// Bad records.
+    Records(i16),
+    /// KAFKA_STORAGE_ERROR.
+    Storage,
+}
+
+impl AppendError {
+    /// The Kafka error code.
+    pub fn code(self) -> i16 {
+        match self {
+            Self::NotLeader => crate::api::errors::NOT_LEADER_OR_FOLLOWER,
+            Self::NotEnoughReplicas => crate::api::errors::NOT_ENOUGH_REPLICAS,
+            Self::Records(code) => code,
+            Self::Storage => crate::api::errors::KAFKA_STORAGE_ERROR,
+        }
+    }
+}
+
+/// All partition replicas of this broker.
+#[derive(Debug)]
+pub struct ReplicaManager {
+    /// This broker.
+    pub broker_id: i32,
+    storage: Storage,
+    zk: Zk,
+    partitions: RwLock<HashMap<(String, i32), Arc<Partition>>>,
+    changed: watch::Sender<u64>,
+    lag_max: Duration,
+    max_batch: usize,
+}
+
+impl ReplicaManager {
+    /// Opens every partition log found in the storage.
+    pub fn open(
+        broker_id: i32,
+        storage: Storage,
+        zk: Zk,
+        lag_max: Duration,
+        max_batch: usize,
+    ) -> Result<Arc<Self>, BrokerError> {
+        let hws = storage.read_hw();
+        let mut partitions = HashMap::new();
+        for (topic, index) in storage.partitions()? {
+            let log = Log::open(&storage.partition_dir(&topic, index))?;
+            let hw = hws
+                .get(&(topic.clone(), index))
+                .copied()
+                .unwrap_or(0)
+                .min(log.leo());
+            let p = Partition::new(&topic, index, log, hw);
+            partitions.insert((topic, index), Arc::new(p));
+        }
+        let (changed, _) = watch::channel(0);
+        Ok(Arc::new(Self {
+            broker_id,
+            storage,
+            zk,
+            partitions: RwLock::new(partitions),
+            changed,
+            lag_max,
+            max_batch,
+        }))
+    }
+
+    /// A partition replica, if hosted here.
+    pub fn get(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
+        self.partitions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(topic.to_string(), index))
+            .cloned()
+    }
+
+    /// Every partition replica.
+    pub fn all(&self) -> Vec<Arc<Partition>> {
+        self.partitions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    fn get_or_create(&self, topic: &str, index: i32) -> Result<Arc<Partition>, BrokerError> {
+        if let Some(p) = self.get(topic, index) {
+            return Ok(p);
+        }
+        let log = Log::open(&self.storage.partition_dir(topic, index))?;
+        let p = Arc::new(Partition::new(topic, index, log, 0));
+        self.partitions
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((topic.into(), index), p.clone());
+        Ok(p)
+    }
+
+    /// Subscribes to "something was appended or a high watermark moved".
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    fn bump(&self) {
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Follows the metadata: becomes leader or follower of each hosted partition.
+    /// Returns the partitions whose role changed from leader to follower (to truncate).
+    pub fn apply_view(&self, view: &ClusterView) -> Result<(), BrokerError> {
+        for (topic, index, meta) in view.hosted_by(self.broker_id) {
+            let p = self.get_or_create(topic, index)?;
+            let Some(state) = &meta.state else { continue };
+            let mut leader = p.lock_leader();
+            if state.leader != self.broker_id {
+                if leader.take().is_some() {
+                    drop(leader);
+                    p.truncate_to_hw()?;
+                    tracing::info!(target: "kafka.cluster.Partition", "[Partition {topic}-{index} broker={}] Became follower (leader {} epoch {}).", self.broker_id, state.leader, state.leader_epoch);
+                }
+                continue;
+            }
+            match leader.as_mut() {
+                Some(ls) if ls.epoch == state.leader_epoch => {
+                    if meta.zk_version > ls.zk_version {
+                        ls.isr.clone_from(&state.isr);
+                        ls.zk_version = meta.zk_version;
+                    }
+                }
+                _ => {
+                    let now = Instant::now();
+                    let stale = now.checked_sub(self.lag_max * 2).unwrap_or(now);
+                    let followers = meta
+                        .replicas
+                        .iter()
+                        .filter(|r| **r != self.broker_id)
+                        .map(|r| {
+                            (
+                                *r,
+                                Progress {
+                                    leo: -1,
+                                    last_caught_up: if state.isr.contains(r) { now } else { stale },
+                                },
+                            )
+                        })
+                        .collect();
+                    *leader = Some(LeaderState {
+                        epoch: state.leader_epoch,
+                        isr: state.isr.clone(),
+                        zk_version: meta.zk_version,
+                        controller_epoch: state.controller_epoch,
+                        followers,
+                        isr_in_flight: false,
+                    });
+                    tracing::info!(target: "kafka.cluster.Partition", "[Partition {topic}-{index} broker={}] Became leader at epoch {} with ISR {:?}, high watermark {}.", self.broker_id, state.leader_epoch, state.isr, p.hw());
+                }
+            }
+            drop(leader);
+            self.advance_hw(&p);
+        }
+        Ok(())
+    }
+
+    /// Leader append. `min_isr` is checked for `acks=all`. Returns (first offset, last offset).
+    pub fn append(
+        &self,
+        p: &Partition,
+        records: &[u8],
+        acks_all: bool,
+        min_isr: usize,
+    ) -> Result<(i64, i64), AppendError> {
+        let leader = p.lock_leader();
+        let Some(ls) = leader.as_ref() else {
+            return Err(AppendError::NotLeader);
+        };
+        if acks_all && ls.isr.len() < min_isr {
+            return Err(AppendError::NotEnoughReplicas);
+        }
+        let result = p
+            .lock_log()
+            .append_as_leader(records, ls.epoch, self.max_batch);
+        drop(leader);
+        let offsets = match result {
+            Ok(Ok(offsets)) => offsets,
+            Ok(Err(RecordError::TooLarge(_))) => {
+                return Err(AppendError::Records(crate::api::errors::MESSAGE_TOO_LARGE));
+            }
+            Ok(Err(_)) => return Err(AppendError::Records(crate::api::errors::CORRUPT_MESSAGE)),
+            Err(e) => {
+                tracing::error!(target: "kafka.log.UnifiedLog", "Error appending to {}-{}: {e}.", p.topic, p.index);
+                return Err(AppendError::Storage);
+            }
+        };
+        self.advance_hw(p);
+        self.bump();
+        Ok(offsets)
+    }
+
+    /// Recomputes the leader's high watermark (min log end offset of the ISR).
+    fn advance_hw(&self, p: &Partition) {
+        let leader = p.lock_leader();
+        let Some(ls) = leader.as_ref() else { return };
+        let mut hw = p.leo();
+        for r in ls.isr.iter().filter(|r| **r != self.broker_id) {
+            hw = hw.min(ls.followers.get(r).map_or(-1, |f| f.leo));
+        }
+        if hw > p.hw() {
+            p.hw.store(hw, Ordering::SeqCst);
+            drop(leader);
+            self.bump();
+        }
+    }
+
+    /// Leader side of a follower fetch: records progress, moves the high watermark and expands
+    /// the ISR when the follower has reached it.
+    pub fn follower_fetched(
+        self: &Arc<Self>,
+        p: &Arc<Partition>,
+        replica: i32,
+        fetch_offset: i64,
+        view: &ClusterView,
+    ) {
+        let leo = p.leo();
+        let expand = {
+            let mut leader = p.lock_leader();
+            let Some(ls) = leader.as_mut() else { return };
+            let Some(progress) = ls.followers.get_mut(&replica) else {
+                return;
+            };
+            progress.leo = fetch_offset;
+            if fetch_offset >= leo {
+                progress.last_caught_up = Instant::now();
+            }
+            let eligible = view.is_live(replica) && !view.shutting_down.contains(&replica);
+            if !ls.isr.contains(&replica) && fetch_offset >= p.hw() && eligible && !ls.isr_in_flight
+            {
+                ls.isr_in_flight = true;
+                let mut isr = ls.isr.clone();
+                isr.push(replica);
+                Some((ls.clone(), isr))
+            } else {
+                None
+            }
+        };
+        self.advance_hw(p);
+        if let Some((ls, isr)) = expand {
+            let this = self.clone();
+            let p = p.clone();
+            tokio::spawn(async move { this.write_isr(&p, ls, isr, "isr_expand").await });
+        }
+    }
+
+    /// Shrinks the ISR of led partitions whose followers have not caught up for `replica.lag.time.max.ms`.
+    pub async fn shrink_lagging(self: &Arc<Self>) {
+        for p in self.all() {
+            let shrink = {
+                let mut leader = p.lock_leader();
+                let Some(ls) = leader.as_mut() else { continue };
+                let lagging: Vec<i32> = ls
+                    .isr
+                    .iter()
+                    .filter(|r| **r != self.broker_id)
+                    .filter(|r| {
+                        ls.followers
+                            .get(r)
+                            .is_some_and(|f| f.last_caught_up.elapsed() > self.lag_max)
+                    })
+                    .copied()
+                    .collect();
+                if lagging.is_empty() || ls.isr_in_flight {
+                    None
+                } else {
+                    ls.isr_in_flight = true;
+                    Some((
+                        ls.clone(),
+                        ls.isr
+                            .iter()
+                            .filter(|r| !lagging.contains(r))
+                            .copied()
+                            .collect::<Vec<_>>(),
+                    ))
+                }
+            };
+            if let Some((ls, isr)) = shrink {
+                self.write_isr(&p, ls, isr, "isr_shrink").await;
+            }
+        }
+    }
+
+    async fn write_isr(&self, p: &Partition, ls: LeaderState, isr: Vec<i32>, event: &str) {
+        let state = PartitionState {
+            controller_epoch: ls.controller_epoch,
+            leader: self.broker_id,
+            version: 1,
+            leader_epoch: ls.epoch,
+            isr: isr.clone(),
+        };
+        let body = serde_json::to_vec(&state).unwrap_or_default();
+        let written = self
+            .zk
+            .set(
+                &zk::state_path(&p.topic, p.index),
+                &body,
+                Some(ls.zk_version),
+            )
+            .await;
+        let mut leader = p.lock_leader();
+        let Some(current) = leader.as_mut() else {
+            return;
+        };
+        current.isr_in_flight = false;
+        match written {
+            Ok(Some(stat)) if current.epoch == ls.epoch => {
+                tracing::info!(target: "kafka.cluster.Partition", "[Partition {}-{} broker={}] ISR updated from {:?} to {:?} and version updated to {}.", p.topic, p.index, self.broker_id, ls.isr, isr, stat.version);
+                current.isr.clone_from(&isr);
+                current.zk_version = stat.version;
+                crate::logging::event(
+                    event,
+                    self.broker_id,
+                    json!({"topic": p.topic, "partition": p.index, "isr": isr, "old_isr": ls.isr}),
+                );
+            }
+            Ok(_) => {
+                tracing::info!(target: "kafka.cluster.Partition", "[Partition {}-{} broker={}] Cached zkVersion {} not equal to that in zookeeper, skip updating ISR.", p.topic, p.index, self.broker_id, ls.zk_version)
+            }
+            Err(e) => {
+                tracing::warn!(target: "kafka.cluster.Partition", "[Partition {}-{} broker={}] Failed to update ISR: {e}.", p.topic, p.index, self.broker_id)
+            }
+        }
+        drop(leader);
+        self.advance_hw(p);
+    }
+
+    /// Waits until the high watermark passes `offset`; false on timeout.
+    pub async fn wait_for_hw(&self, p: &Partition, offset: i64, timeout: Duration) -> bool {
+        let mut changed = self.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if p.hw() > offset {
+                return true;
+            }
+            if p.leader_state().is_none() {
+                return false;
+            }
+            if tokio::time::timeout_at(deadline, changed.changed())
+                .await
+                .is_err()
+            {
+                return p.hw() > offset;
+            }
+        }
+    }
+
+    /// Writes the high-watermark checkpoint.
+    pub fn checkpoint(&self) -> Result<(), BrokerError> {
+        let hws: BTreeMap<(String, i32), i64> = self
+            .all()
+            .iter()
+            .map(|p| ((p.topic.clone(), p.index), p.hw()))
+            .collect();
+        self.storage.write_hw(&hws)
+    }
+
+    /// Flushes every log and checkpoints high watermarks.
+    pub fn flush_all(&self) -> Result<(), BrokerError> {
+        for p in self.all() {
+            p.flush()?;
+        }
+        self.checkpoint()
+    }
+}

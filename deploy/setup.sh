@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what kroll's build, tests and lab need on a Debian machine, idempotently.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+need=()
+have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+# kcat: an independent Kafka client for the lab tests. zookeeper: the real ZooKeeper the lab
+# runs. busybox-static: the shell in lab images. openjdk-17-jdk-headless: javac/jlink/jstat for
+# the lab's JVM services and heap tests. docker.io client for the tests' `docker inspect` oracle.
+for pkg in kcat zookeeper busybox-static openjdk-17-jdk-headless; do
+  have "$pkg" || need+=("$pkg")
+done
+command -v docker >/dev/null || need+=(docker.io)
+if ((${#need[@]})); then
+  echo "setup: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if ! docker info >/dev/null 2>&1; then
+  echo "setup: the Docker engine is not reachable; start it (systemctl start docker) and retry" >&2
+  exit 1
+fi

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# kroll's test command: installs what is missing, builds every binary, runs every test
+# (unit, real Docker, real JVMs, the lab), and removes anything a test left behind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+deploy/setup.sh
+
+sweep() {
+  # Containers and volumes created by kroll's tests carry the label kroll.test.run.
+  docker ps -aq --filter label=kroll.test.run | xargs -r docker rm -f -v >/dev/null 2>&1 || true
+  docker volume ls -q --filter label=kroll.test.run | xargs -r docker volume rm -f >/dev/null 2>&1 || true
+  docker network ls -q --filter label=kroll.test.run | xargs -r docker network rm >/dev/null 2>&1 || true
+}
+trap sweep EXIT
+
+echo "== cargo build (all binaries)" >&2
+cargo build --workspace --bins --locked
+echo "== cargo test" >&2
+cargo test --workspace --locked -- --test-threads="${KROLL_TEST_THREADS:-2}"
+echo "== lab JVM services (Java harness against real lab brokers and ZooKeeper)" >&2
+deploy/lab/java/test.sh

@@ -1,0 +1,473 @@
+//! The inventory: the coordinator's description of the cluster — its nodes, the agent on each,
+//! and the services (containers) placed on them.
+//!
+//! ```toml
+//! [cluster]
+//! name = "rhodrylab"
+//! kafka_bootstrap = ["127.0.0.1:27091", "127.0.0.1:27092"]
+//!
+//! [tls]                      # the coordinator's own certificate (role `coordinator`)
+//! ca = "certs/ca.pem"
+//! cert = "certs/coordinator.pem"
+//! key = "certs/coordinator-key.pem"
+//!
+//! [[nodes]]
+//! name = "rhodrylab-01"      # also the name in the agent's TLS certificate
+//! agent = "10.0.0.11:7443"
+//! services = [
+//!   { kind = "zookeeper", container = "zookeeper-01", zookeeper_id = 1 },
+//!   { kind = "broker", container = "kafka-01", broker_id = 1 },
+//!   { kind = "connect", container = "connect-01", url = "http://10.0.0.11:8083" },
+//! ]
+//! ```
+//!
+//! Relative paths are resolved against the inventory file's directory.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, Document, KeyPath};
+use crate::tls::TlsFiles;
+
+/// The kinds of services kroll knows how to roll and check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceKind {
+    Zookeeper,
+    Broker,
+    Connect,
+    SchemaRegistry,
+    RestProxy,
+    Kafdrop,
+}
+
+impl ServiceKind {
+    /// The name used in the inventory and in `kroll status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Zookeeper => "zookeeper",
+            Self::Broker => "broker",
+            Self::Connect => "connect",
+            Self::SchemaRegistry => "schema-registry",
+            Self::RestProxy => "rest-proxy",
+            Self::Kafdrop => "kafdrop",
+        }
+    }
+}
+
+impl fmt::Display for ServiceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The whole inventory file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inventory {
+    pub cluster: Cluster,
+    pub tls: TlsFiles,
+    #[serde(default)]
+    pub agents: AgentDefaults,
+    pub nodes: Vec<Node>,
+}
+
+/// Cluster-wide settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    pub name: String,
+    /// Kafka bootstrap servers as the coordinator reaches them.
+    #[serde(default)]
+    pub kafka_bootstrap: Vec<String>,
+    /// Image repository prefix the cluster's images live under (e.g. `registry/bi/rhodry`).
+    #[serde(default)]
+    pub registry: Option<String>,
+}
+
+/// How the coordinator talks to agents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentDefaults {
+    /// Per-agent timeout for a read (connect + answer), in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_timeout_ms() -> u64 {
+    2000
+}
+
+impl Default for AgentDefaults {
+    fn default() -> Self {
+        Self {
+            timeout_ms: default_timeout_ms(),
+        }
+    }
+}
+
+impl AgentDefaults {
+    /// The per-agent timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+/// One node: a host with an agent and the containers placed on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    /// The node's name; the agent's certificate must carry it as a DNS name.
+    pub name: String,
+    /// `host:port` of the node's agent.
+    pub agent: String,
+    #[serde(default)]
+    pub services: Vec<Service>,
+}
+
+/// A service: one container on a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub kind: ServiceKind,
+    /// The container's name on the node.
+    pub container: String,
+    /// Brokers: `broker.id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_id: Option<i32>,
+    /// ZooKeeper servers: `myid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zookeeper_id: Option<u32>,
+    /// REST services (Connect, Schema Registry, REST proxy, Kafdrop): base URL as the
+    /// coordinator reaches it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// A service together with the node it runs on.
+#[derive(Debug, Clone, Copy)]
+pub struct Placed<'a> {
+    pub node: &'a Node,
+    pub service: &'a Service,
+}
+
+impl Inventory {
+    /// Reads, parses and validates an inventory file. TLS paths come back resolved against
+    /// the file's directory.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let doc = Document::read(path)?;
+        Self::from_document(&doc)
+    }
+
+    /// Parses and validates an inventory already read.
+    pub fn from_document(doc: &Document) -> Result<Self, ConfigError> {
+        let mut inv: Self = doc.parse()?;
+        inv.validate(doc)?;
+        inv.tls.ca = doc.resolve(&inv.tls.ca);
+        inv.tls.cert = doc.resolve(&inv.tls.cert);
+        inv.tls.key = doc.resolve(&inv.tls.key);
+        Ok(inv)
+    }
+
+    /// Every service with its node, in inventory order.
+    pub fn services(&self) -> impl Iterator<Item = Placed<'_>> {
+        self.nodes.iter().flat_map(|node| {
+            node.services
+                .iter()
+                .map(move |service| Placed { node, service })
+        })
+    }
+
+    /// The service running in `container`, with its node.
+    pub fn find_container(&self, container: &str) -> Option<Placed<'_>> {
+        self.services().find(|p| p.service.container == container)
+    }
+
+    /// The node called `name`.
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    fn validate(&self, doc: &Document) -> Result<(), ConfigError> {
+        let root = KeyPath::root();
+        if self.cluster.name.trim().is_empty() {
+            return Err(doc.invalid(&root.key("cluster").key("name"), "must not be empty"));
+        }
+        if self.agents.timeout_ms == 0 {
+            return Err(doc.invalid(&root.key("agents").key("timeout_ms"), "must be above 0"));
+        }
+        if self.nodes.is_empty() {
+            return Err(doc.invalid(
+                &root,
+                "no [[nodes]]: the inventory must list at least one node",
+            ));
+        }
+        let mut seen = Seen::default();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let at = root.key("nodes").index(i);
+            validate_node(doc, &at, node, &mut seen)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Seen {
+    nodes: BTreeSet<String>,
+    containers: BTreeMap<String, String>,
+    brokers: BTreeMap<i32, String>,
+    zookeepers: BTreeMap<u32, String>,
+}
+
+fn validate_node(
+    doc: &Document,
+    at: &KeyPath,
+    node: &Node,
+    seen: &mut Seen,
+) -> Result<(), ConfigError> {
+    if !is_dns_name(&node.name) {
+        return Err(doc.invalid(
+            &at.key("name"),
+            format!("`{}` is not a valid node name (letters, digits, `-` and `.`; it must match the agent's certificate)", node.name),
+        ));
+    }
+    if !seen.nodes.insert(node.name.clone()) {
+        return Err(doc.invalid(
+            &at.key("name"),
+            format!("node `{}` is listed twice", node.name),
+        ));
+    }
+    if let Err(why) = parse_host_port(&node.agent) {
+        return Err(doc.invalid(&at.key("agent"), format!("`{}`: {why}", node.agent)));
+    }
+    for (j, svc) in node.services.iter().enumerate() {
+        validate_service(doc, &at.key("services").index(j), node, svc, seen)?;
+    }
+    Ok(())
+}
+
+fn validate_service(
+    doc: &Document,
+    at: &KeyPath,
+    node: &Node,
+    svc: &Service,
+    seen: &mut Seen,
+) -> Result<(), ConfigError> {
+    if svc.container.trim().is_empty() {
+        return Err(doc.invalid(&at.key("container"), "must not be empty"));
+    }
+    if let Some(other) = seen
+        .containers
+        .insert(svc.container.clone(), node.name.clone())
+    {
+        return Err(doc.invalid(
+            &at.key("container"),
+            format!(
+                "container `{}` is already listed on node `{other}`",
+                svc.container
+            ),
+        ));
+    }
+    match (svc.kind, svc.broker_id) {
+        (ServiceKind::Broker, None) => {
+            return Err(doc.invalid(
+                at,
+                format!("broker `{}` needs a `broker_id`", svc.container),
+            ));
+        }
+        (ServiceKind::Broker, Some(id)) => {
+            if id < 0 {
+                return Err(doc.invalid(&at.key("broker_id"), "must be 0 or above"));
+            }
+            if let Some(other) = seen.brokers.insert(id, svc.container.clone()) {
+                return Err(doc.invalid(
+                    &at.key("broker_id"),
+                    format!("broker id {id} is already used by `{other}`"),
+                ));
+            }
+        }
+        (kind, Some(_)) => {
+            return Err(doc.invalid(
+                &at.key("broker_id"),
+                format!("only brokers have a broker_id, this is a {kind}"),
+            ));
+        }
+        _ => {}
+    }
+    match (svc.kind, svc.zookeeper_id) {
+        (ServiceKind::Zookeeper, Some(id)) => {
+            if let Some(other) = seen.zookeepers.insert(id, svc.container.clone()) {
+                return Err(doc.invalid(
+                    &at.key("zookeeper_id"),
+                    format!("zookeeper id {id} is already used by `{other}`"),
+                ));
+            }
+        }
+        (ServiceKind::Zookeeper, None) => {}
+        (kind, Some(_)) => {
+            return Err(doc.invalid(
+                &at.key("zookeeper_id"),
+                format!("only ZooKeeper servers have a zookeeper_id, this is a {kind}"),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(url) = &svc.url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(doc.invalid(
+            &at.key("url"),
+            format!("`{url}` is not an http:// or https:// URL"),
+        ));
+    }
+    Ok(())
+}
+
+/// `true` for names usable as a TLS server name: DNS labels of letters, digits and `-`,
+/// separated by `.`.
+pub fn is_dns_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// Splits `host:port` (IPv6 as `[addr]:port`), checking the port.
+pub fn parse_host_port(s: &str) -> Result<(String, u16), String> {
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (h, p) = rest.split_once("]:").ok_or("expected `[ipv6]:port`")?;
+        (h, p)
+    } else {
+        s.rsplit_once(':').ok_or("expected `host:port`")?
+    };
+    if host.is_empty() {
+        return Err("the host is empty".into());
+    }
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("`{port}` is not a port number"))?;
+    if port == 0 {
+        return Err("port 0 is not an address one can connect to".into());
+    }
+    Ok((host.to_owned(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[cluster]
+name = "rhodrylab"
+kafka_bootstrap = ["127.0.0.1:27091"]
+
+[tls]
+ca = "certs/ca.pem"
+cert = "certs/coordinator.pem"
+key = "certs/coordinator-key.pem"
+
+[[nodes]]
+name = "rhodrylab-01"
+agent = "127.77.0.1:7443"
+services = [
+  { kind = "zookeeper", container = "zookeeper-01", zookeeper_id = 1 },
+  { kind = "broker", container = "kafka-01", broker_id = 1 },
+]
+
+[[nodes]]
+name = "rhodrylab-02"
+agent = "127.77.0.2:7443"
+services = [
+  { kind = "broker", container = "kafka-02", broker_id = 2 },
+  { kind = "connect", container = "connect-02", url = "http://127.0.0.1:18083" },
+]
+"#;
+
+    fn load(text: &str) -> Result<Inventory, ConfigError> {
+        Inventory::from_document(&Document::from_text("/etc/kroll/inventory.toml", text))
+    }
+
+    #[test]
+    fn a_good_inventory_loads_with_resolved_paths() {
+        let inv = load(GOOD).expect("valid");
+        assert_eq!(inv.nodes.len(), 2);
+        assert_eq!(inv.tls.ca, Path::new("/etc/kroll/certs/ca.pem"));
+        let placed = inv.find_container("kafka-02").expect("found");
+        assert_eq!(placed.node.name, "rhodrylab-02");
+        assert_eq!(placed.service.broker_id, Some(2));
+        assert_eq!(inv.agents.timeout(), Duration::from_secs(2));
+    }
+
+    fn err_of(text: &str) -> ConfigError {
+        load(text).expect_err("should be rejected")
+    }
+
+    #[test]
+    fn duplicate_broker_ids_are_named_with_line_and_key() {
+        let bad = GOOD.replace("broker_id = 2", "broker_id = 1");
+        let err = err_of(&bad);
+        assert_eq!(err.key(), Some("nodes[1].services[0].broker_id"), "{err}");
+        assert_eq!(err.line(), Some(23), "{err}");
+        assert!(
+            err.to_string().contains("already used by `kafka-01`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn duplicate_containers_and_nodes_are_rejected() {
+        let err = err_of(&GOOD.replace("container = \"kafka-02\"", "container = \"kafka-01\""));
+        assert!(
+            err.to_string()
+                .contains("already listed on node `rhodrylab-01`"),
+            "{err}"
+        );
+        let err = err_of(&GOOD.replace("rhodrylab-02", "rhodrylab-01"));
+        assert_eq!(err.key(), Some("nodes[1].name"), "{err}");
+    }
+
+    #[test]
+    fn bad_agent_addresses_and_unknown_keys_are_named() {
+        let err = err_of(&GOOD.replace("127.77.0.2:7443", "127.77.0.2"));
+        assert_eq!(err.key(), Some("nodes[1].agent"), "{err}");
+        assert_eq!(err.line(), Some(21), "{err}");
+        let err = err_of(&GOOD.replace("kafka_bootstrap", "kafka_bootstraps"));
+        assert_eq!(err.line(), Some(4), "{err}");
+        assert!(err.to_string().contains("kafka_bootstraps"), "{err}");
+    }
+
+    #[test]
+    fn brokers_need_ids_and_others_must_not_have_them() {
+        let err = err_of(&GOOD.replace(", broker_id = 2", ""));
+        assert!(err.to_string().contains("needs a `broker_id`"), "{err}");
+        let err = err_of(&GOOD.replace("url = \"http://127.0.0.1:18083\"", "broker_id = 9"));
+        assert!(
+            err.to_string().contains("only brokers have a broker_id"),
+            "{err}"
+        );
+        let err = err_of(&GOOD.replace("kind = \"connect\"", "kind = \"connector\""));
+        assert_eq!(err.line(), Some(24), "{err}");
+        assert_eq!(err.key(), Some("nodes[1].services[1].kind"), "{err}");
+    }
+
+    #[test]
+    fn host_ports_are_checked() {
+        assert_eq!(parse_host_port("a:1"), Ok(("a".into(), 1)));
+        assert_eq!(parse_host_port("[::1]:7443"), Ok(("::1".into(), 7443)));
+        assert!(parse_host_port("a:0").is_err());
+        assert!(parse_host_port(":1").is_err());
+        assert!(parse_host_port("a:http").is_err());
+        assert!(is_dns_name("rhodrylab-01"));
+        assert!(!is_dns_name("rhodry_lab"));
+        assert!(!is_dns_name("-a"));
+    }
+}

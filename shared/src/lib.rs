@@ -1,0 +1,20 @@
+//! Types and plumbing shared by `kroll` (the coordinator) and `kroll-agent`.
+//!
+//! The rest of kroll works with the domain types defined here; the generated gRPC types of
+//! `kroll-proto` only appear in [`wire`], which converts between the two.
+//!
+//! # Layout
+//! - [`model`]: what a node looks like (host, disks, containers) and what happens on it (events).
+//! - [`wire`]: conversions between [`model`] and the `kroll.agent.v1` wire types.
+//! - [`config`]: reading TOML files so that every error names the file, the line and the key.
+//! - [`inventory`]: the coordinator's description of the cluster: nodes, agents, services.
+//! - [`tls`]: the cluster CA, certificates with roles, and rustls/tonic configurations for
+//!   mutual TLS between the coordinator and the agents.
+//! - [`time`]: Unix-millisecond timestamps and human-readable durations.
+
+pub mod config;
+pub mod inventory;
+pub mod model;
+pub mod time;
+pub mod tls;
+pub mod wire;

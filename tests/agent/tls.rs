@@ -1,0 +1,129 @@
+//! Mutual TLS with roles, tested with attacks: no client certificate, a certificate from
+//! another CA, plaintext, an agent certificate posing as a client, a read-only reader trying to
+//! restart.
+
+use std::time::Duration;
+
+use kroll_proto::agent::v1 as pb;
+use kroll_proto::agent::v1::agent_client::AgentClient as PbClient;
+use kroll_shared::tls::{self, Role, Validity};
+use kroll_tests::{Pki, RunningAgent, Spec, TestContainer, allow_node, on_node};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+use super::client;
+
+async fn raw_client(
+    addr: std::net::SocketAddr,
+    tls: Option<ClientTlsConfig>,
+) -> Result<PbClient<Channel>, String> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut ep = Endpoint::from_shared(format!("{scheme}://{addr}"))
+        .map_err(|e| e.to_string())?
+        .connect_timeout(Duration::from_secs(5));
+    if let Some(t) = tls {
+        ep = ep.tls_config(t).map_err(|e| e.to_string())?;
+    }
+    ep.connect()
+        .await
+        .map(PbClient::new)
+        .map_err(|e| kroll::agents::source_chain(&e))
+}
+
+/// Connects (if the handshake allows) and asks for the node state.
+async fn try_read(addr: std::net::SocketAddr, tls: Option<ClientTlsConfig>) -> Result<(), String> {
+    let mut c = raw_client(addr, tls).await?;
+    c.get_node_state(pb::GetNodeStateRequest {})
+        .await
+        .map(|_| ())
+        .map_err(|s| format!("{s:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_cluster_certificates_get_in_and_only_the_coordinator_may_restart() {
+    let pki = Pki::new(&["node-t"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = TestContainer::start(
+        "t1",
+        Spec {
+            labels: on_node("node-t"),
+            ..Default::default()
+        },
+    )
+    .await;
+    let agent = RunningAgent::start(&pki, "node-t", allow_node("node-t"), dir.path()).await;
+    let ca_pem = std::fs::read_to_string(pki.path("ca.pem")).expect("ca");
+    let base = || {
+        ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(&ca_pem))
+            .domain_name("node-t")
+    };
+
+    // No client certificate: the handshake (or the first call) is refused.
+    assert!(
+        try_read(agent.addr, Some(base())).await.is_err(),
+        "no client cert must be refused"
+    );
+    // Plaintext: refused.
+    assert!(
+        try_read(agent.addr, None).await.is_err(),
+        "plaintext must be refused"
+    );
+    // A coordinator certificate from another CA: refused.
+    let foreign_ca = tls::generate_ca("evil", Validity::default()).expect("ca");
+    let forged = tls::issue(
+        &foreign_ca,
+        Role::Coordinator,
+        "coordinator",
+        &[],
+        Validity::default(),
+    )
+    .expect("issue");
+    let err = try_read(
+        agent.addr,
+        Some(base().identity(Identity::from_pem(&forged.cert_pem, &forged.key_pem))),
+    )
+    .await;
+    assert!(err.is_err(), "a foreign CA's certificate must be refused");
+    // The agent's own (server-auth) certificate used as a client: refused.
+    let agent_cert = std::fs::read_to_string(pki.path("agent-node-t.pem")).expect("cert");
+    let agent_key = std::fs::read_to_string(pki.path("agent-node-t-key.pem")).expect("key");
+    let err = try_read(
+        agent.addr,
+        Some(base().identity(Identity::from_pem(&agent_cert, &agent_key))),
+    )
+    .await;
+    assert!(
+        err.is_err(),
+        "an agent certificate is not a client certificate"
+    );
+
+    // A reader may read but not restart.
+    let mut reader = client(&pki, "reader", &agent).await;
+    let state = reader.node_state().await.expect("a reader may read");
+    assert_eq!(state.containers.len(), 1);
+    let before = c.started_at();
+    let err = reader
+        .restart("op-r", &c.name, Duration::from_secs(5))
+        .await
+        .expect_err("reader must not restart");
+    assert!(
+        err.to_string().contains("may not restart containers"),
+        "{err}"
+    );
+    assert_eq!(c.started_at(), before);
+    // The coordinator may.
+    let mut coord = client(&pki, "coordinator", &agent).await;
+    coord
+        .restart("op-c", &c.name, Duration::from_secs(5))
+        .await
+        .expect("coordinator restarts");
+    assert_ne!(c.started_at(), before);
+    let audit = std::fs::read_to_string(&agent.audit).expect("audit");
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"refused\"") && l.contains("\"reader\"")),
+        "{audit}"
+    );
+    agent.stop().await;
+}

@@ -1,0 +1,217 @@
+//! `kroll-bench`: benchmarks that print their figures (recorded in BENCHMARKS.md).
+//!
+//! ```text
+//! cargo build --release --workspace --bins
+//! cargo run --release -p kroll-tests --bin kroll-bench -- agent-idle [--containers 12] [--seconds 60]
+//! cargo run --release -p kroll-tests --bin kroll-bench -- status [--agents 5] [--rounds 50]
+//! ```
+//! `agent-idle` runs the real `kroll-agent` binary (1 s sampling) watching N labbox containers
+//! and reads its resident memory and CPU time from `/proc`. `status` starts N agents and times
+//! `GetNodeState` fan-out to all of them, and the whole `kroll status` command.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kroll_shared::inventory::Inventory;
+use kroll_tests::{Pki, Spec, TestContainer, allow_node, bin, on_node};
+
+fn arg(args: &[String], name: &str, default: u64) -> u64 {
+    args.windows(2)
+        .find(|w| w[0] == name)
+        .and_then(|w| w[1].parse().ok())
+        .unwrap_or(default)
+}
+
+/// Kills the child this benchmark started when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn proc_figures(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss_kib = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_comm = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of /proc/pid/stat (1-based), 12 and 13 after comm.
+    let ticks = fields
+        .get(11)
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+    (rss_kib, ticks)
+}
+
+fn agent_config(dir: &std::path::Path, pki: &Pki, node: &str) -> std::path::PathBuf {
+    let text = format!(
+        "node = \"{node}\"\nlisten = \"127.0.0.1:0\"\n[tls]\nca = \"{ca}\"\ncert = \"{cert}\"\nkey = \"{key}\"\n[allow]\nlabels = {{ \"kroll.node\" = \"{node}\", \"kroll.test.run\" = \"{run}\" }}\n[audit]\npath = \"{dir}/audit-{node}.log\"\n[sampling]\ninterval_ms = 1000\n",
+        ca = pki.path("ca.pem").display(),
+        cert = pki.path(&format!("agent-{node}.pem")).display(),
+        key = pki.path(&format!("agent-{node}-key.pem")).display(),
+        run = kroll_tests::run_id(),
+        dir = dir.display(),
+    );
+    let p = dir.join(format!("{node}.toml"));
+    std::fs::write(&p, text).expect("write config");
+    p
+}
+
+async fn agent_idle(containers: u64, seconds: u64) {
+    let pki = Pki::new(&["bench-node"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut boxes = Vec::new();
+    for i in 0..containers {
+        boxes.push(
+            TestContainer::start(
+                &format!("bench-{i}"),
+                Spec {
+                    labels: on_node("bench-node"),
+                    ..Default::default()
+                },
+            )
+            .await,
+        );
+    }
+    let cfg = agent_config(dir.path(), &pki, "bench-node");
+    let child = Command::new(bin("kroll-agent"))
+        .arg("--config")
+        .arg(&cfg)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("agent");
+    let agent = Guard(child);
+    let pid = agent.0.id();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (_, t0) = proc_figures(pid);
+    let began = Instant::now();
+    let mut peak_rss = 0;
+    while began.elapsed() < Duration::from_secs(seconds) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        peak_rss = peak_rss.max(proc_figures(pid).0);
+    }
+    let (rss, t1) = proc_figures(pid);
+    let hz = 100.0; // USER_HZ on Linux.
+    let cpu_percent = (t1 - t0) as f64 / hz / began.elapsed().as_secs_f64() * 100.0;
+    println!("agent-idle: containers={containers} sampling=1s window={seconds}s");
+    println!(
+        "  rss_now={:.1} MiB rss_peak={:.1} MiB",
+        rss as f64 / 1024.0,
+        peak_rss as f64 / 1024.0
+    );
+    println!(
+        "  cpu={cpu_percent:.3} % of one core ({} ticks in {:.1}s)",
+        t1 - t0,
+        began.elapsed().as_secs_f64()
+    );
+    drop(agent);
+    drop(boxes);
+}
+
+async fn status(agents: u64, rounds: u64) {
+    let names: Vec<String> = (1..=agents).map(|i| format!("bench-{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let pki = Pki::new(&refs);
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut boxes = Vec::new();
+    let mut running = Vec::new();
+    for n in &names {
+        for j in 0..3 {
+            boxes.push(
+                TestContainer::start(
+                    &format!("{n}-{j}"),
+                    Spec {
+                        labels: on_node(n),
+                        ..Default::default()
+                    },
+                )
+                .await,
+            );
+        }
+        running.push(kroll_tests::RunningAgent::start(&pki, n, allow_node(n), dir.path()).await);
+    }
+    let mut inv = format!(
+        "[cluster]\nname = \"bench\"\n[tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n",
+        pki.path("ca.pem").display(),
+        pki.path("coordinator.pem").display(),
+        pki.path("coordinator-key.pem").display()
+    );
+    for a in &running {
+        inv.push_str(&format!(
+            "[[nodes]]\nname = \"{}\"\nagent = \"{}\"\n",
+            a.node, a.addr
+        ));
+    }
+    let inv_path = dir.path().join("kroll.toml");
+    std::fs::write(&inv_path, &inv).expect("inventory");
+    let inventory = Inventory::load(&inv_path).expect("load");
+    let tls = inventory.tls.load().expect("tls");
+    let mut fanout = Vec::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let reports = kroll::agents::query_all(&inventory, &tls).await;
+        assert!(reports.iter().all(|r| r.state.is_ok()));
+        fanout.push(t.elapsed());
+    }
+    let mut cli = Vec::new();
+    for _ in 0..rounds.min(20) {
+        let t = Instant::now();
+        let out = Command::new(bin("kroll"))
+            .args(["--output", "json", "status", "--inventory"])
+            .arg(&inv_path)
+            .output()
+            .expect("kroll");
+        assert!(out.status.code().is_some());
+        cli.push(t.elapsed());
+    }
+    let pct = |v: &mut Vec<Duration>, p: f64| {
+        v.sort();
+        v[((v.len() - 1) as f64 * p) as usize].as_secs_f64() * 1000.0
+    };
+    println!(
+        "status: agents={agents} containers={} rounds={rounds}",
+        boxes.len()
+    );
+    println!(
+        "  fan-out GetNodeState (new TLS connections each round): p50={:.1} ms p99={:.1} ms",
+        pct(&mut fanout, 0.5),
+        pct(&mut fanout, 0.99)
+    );
+    println!(
+        "  `kroll status` whole command: p50={:.1} ms p99={:.1} ms",
+        pct(&mut cli, 0.5),
+        pct(&mut cli, 0.99)
+    );
+    for a in running {
+        a.stop().await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("agent-idle") => {
+            agent_idle(arg(&args, "--containers", 12), arg(&args, "--seconds", 60)).await
+        }
+        Some("status") => status(arg(&args, "--agents", 5), arg(&args, "--rounds", 50)).await,
+        _ => {
+            eprintln!(
+                "usage: kroll-bench agent-idle [--containers N] [--seconds S] | status [--agents N] [--rounds R]"
+            );
+            std::process::exit(2);
+        }
+    }
+}

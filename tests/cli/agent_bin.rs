@@ -1,0 +1,146 @@
+//! The `kroll-agent` binary: bad configuration exits 2 before binding, naming file, line and
+//! key; SIGTERM shuts it down gracefully.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kroll_tests::{Pki, bin};
+
+fn write_config(dir: &std::path::Path, pki: &Pki, port: u16, extra: &str) -> std::path::PathBuf {
+    let text = format!(
+        r#"node = "node-bin"
+listen = "127.0.0.1:{port}"
+{extra}
+[tls]
+ca = "{ca}"
+cert = "{cert}"
+key = "{key}"
+
+[allow]
+labels = {{ "kroll.node" = "node-bin" }}
+
+[audit]
+path = "audit.log"
+"#,
+        ca = pki.path("ca.pem").display(),
+        cert = pki.path("agent-node-bin.pem").display(),
+        key = pki.path("agent-node-bin-key.pem").display(),
+    );
+    let p = dir.join("agent.toml");
+    std::fs::write(&p, text).expect("write");
+    p
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+#[test]
+fn bad_agent_configuration_exits_2_naming_file_line_and_key_without_binding() {
+    let pki = Pki::new(&["node-bin"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let cfg = write_config(
+        dir.path(),
+        &pki,
+        port,
+        "sampling = { interval_ms = \"fast\" }",
+    );
+    let out = Command::new(bin("kroll-agent"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("agent.toml:3:"), "{stderr}");
+    assert!(stderr.contains("sampling.interval_ms"), "{stderr}");
+    assert!(
+        !dir.path().join("audit.log").exists(),
+        "nothing was started"
+    );
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        "the port was never taken"
+    );
+
+    let cfg = write_config(dir.path(), &pki, port, "");
+    std::fs::remove_file(pki.path("agent-node-bin-key.pem")).expect("rm key");
+    let out = Command::new(bin("kroll-agent"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("agent-node-bin-key.pem: cannot read private key"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn sigterm_shuts_the_agent_down_gracefully() {
+    let pki = Pki::new(&["node-bin"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let cfg = write_config(dir.path(), &pki, port, "");
+    let check = Command::new(bin("kroll-agent"))
+        .args(["--check", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("check");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let mut child = ChildGuard(
+        Command::new(bin("kroll-agent"))
+            .arg("--config")
+            .arg(&cfg)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let pid = child.0.id().to_string();
+    let mut lines = BufReader::new(child.0.stderr.take().expect("stderr")).lines();
+    let serving = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("Agent serving."));
+    assert!(serving, "the agent never reported serving");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        "listening"
+    );
+    let began = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = child.0.wait().expect("wait");
+    assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        began.elapsed()
+    );
+}
+
+/// Kills the agent this test started if the test fails before it exits (std's `Child::kill`
+/// does nothing to a child already reaped, so no other process can be hit).
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

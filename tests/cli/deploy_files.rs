@@ -1,0 +1,41 @@
+//! The example files in `deploy/` are what users copy: they must load and say what they claim.
+
+use std::path::PathBuf;
+
+use kroll_agent::config::AgentConfig;
+use kroll_shared::inventory::{Inventory, ServiceKind};
+
+fn deploy(file: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy")
+        .join(file)
+}
+
+#[test]
+fn the_example_inventories_load_and_match_the_journals_shapes() {
+    let lab = Inventory::load(&deploy("inventory.lab.toml")).expect("lab inventory");
+    assert_eq!(lab.nodes.len(), 5);
+    let count =
+        |inv: &Inventory, k: ServiceKind| inv.services().filter(|p| p.service.kind == k).count();
+    assert_eq!(count(&lab, ServiceKind::Broker), 5);
+    assert_eq!(count(&lab, ServiceKind::Connect), 5);
+    assert_eq!(count(&lab, ServiceKind::Zookeeper), 1);
+    let prod = Inventory::load(&deploy("inventory.production.toml")).expect("production inventory");
+    assert_eq!(prod.nodes.len(), 18);
+    assert_eq!(count(&prod, ServiceKind::Broker), 18);
+    assert_eq!(count(&prod, ServiceKind::Zookeeper), 3);
+    for k in [
+        ServiceKind::SchemaRegistry,
+        ServiceKind::RestProxy,
+        ServiceKind::Kafdrop,
+    ] {
+        assert_eq!(count(&prod, k), 1, "{k}");
+    }
+}
+
+#[test]
+fn the_example_agent_configuration_loads() {
+    let c = AgentConfig::load(&deploy("agent.example.toml")).expect("agent.example.toml");
+    assert_eq!(c.node, "rhodrylab-01");
+    assert!(c.allow.names.contains("kafka-01"));
+}

@@ -1,0 +1,347 @@
+//! Helpers for kroll's integration tests: the real Docker engine, real agents over mutual TLS,
+//! the binaries as users run them. Everything a test creates is labelled with the test run's
+//! id and removed by a guard's `Drop`, even when the test fails.
+//!
+//! # Layout
+//! - [`docker`], [`labbox_image`], [`TestContainer`]: containers from the locally built
+//!   labbox image.
+//! - [`Pki`]: a cluster CA with coordinator, reader and agent certificates (and a foreign CA).
+//! - [`RunningAgent`]: an in-process `kroll-agent` on a loopback port.
+//! - [`bin`]: the workspace's binaries.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use kroll_agent::allow::Allowlist;
+use kroll_agent::config::{AgentConfig, AuditConfig};
+use kroll_shared::tls::{self, PemPair, Role, TlsFiles, Validity};
+use tokio::sync::{OnceCell, oneshot};
+
+/// A short id unique to this test process, used in container names and labels.
+pub fn run_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        format!(
+            "t{:x}",
+            std::process::id() ^ (kroll_shared::time::now_unix_ms() as u32)
+        )
+    })
+}
+
+/// A workspace binary (`kroll`, `kroll-agent`, `kroll-labbox`). Fails the test with what to do
+/// when it has not been built.
+pub fn bin(name: &str) -> PathBuf {
+    kroll::lab::sibling_binary(name).unwrap_or_else(|| {
+        panic!("binary `{name}` not found beside the test executable; build it first: `cargo build --workspace --bins` (deploy/test.sh does this)")
+    })
+}
+
+/// The Docker engine. Fails the test with what to install when it is not reachable.
+pub async fn docker() -> Docker {
+    let d = Docker::connect_with_local_defaults().expect(
+        "Docker client: set DOCKER_HOST or start the Docker engine (apt-get install docker.io)",
+    );
+    d.negotiate_version().await.unwrap_or_else(|e| {
+        panic!("these tests need a running Docker engine (apt-get install docker.io; systemctl start docker): {e}")
+    })
+}
+
+/// The labbox image, built once per test process from the `kroll-labbox` binary.
+pub async fn labbox_image() -> &'static str {
+    static BUILT: OnceCell<()> = OnceCell::const_new();
+    BUILT
+        .get_or_init(|| async {
+            let d = docker().await;
+            kroll::lab::ensure_labbox(&d, &bin("kroll-labbox"))
+                .await
+                .expect("building the labbox image");
+        })
+        .await;
+    kroll::lab::LABBOX_IMAGE
+}
+
+/// Runs `docker` with arguments and returns stdout; panics with stderr on failure. The CLI is
+/// the independent oracle the agent's answers are compared with.
+pub fn docker_cli(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("running the docker CLI");
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `docker inspect` of one container, as JSON.
+pub fn inspect_json(name: &str) -> serde_json::Value {
+    let text = docker_cli(&["inspect", name]);
+    let v: serde_json::Value = serde_json::from_str(&text).expect("inspect JSON");
+    v[0].clone()
+}
+
+/// A container started for a test; removed (with its anonymous volumes) when dropped.
+#[derive(Debug)]
+pub struct TestContainer {
+    pub name: String,
+}
+
+/// How to start a test container.
+#[derive(Debug, Default, Clone)]
+pub struct Spec {
+    pub labels: BTreeMap<String, String>,
+    pub env: Vec<String>,
+    pub args: Vec<String>,
+    pub volumes: Vec<String>,
+    pub hostname: Option<String>,
+}
+
+impl TestContainer {
+    /// Starts `labbox` as `<run id>-<suffix>` with the spec, via the docker CLI.
+    pub async fn start(suffix: &str, spec: Spec) -> Self {
+        let image = labbox_image().await;
+        let name = format!("{}-{suffix}", run_id());
+        let guard = Self { name: name.clone() };
+        let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--name".into(), name.clone()];
+        args.extend(["--label".into(), format!("kroll.test.run={}", run_id())]);
+        for (k, v) in &spec.labels {
+            args.extend(["--label".into(), format!("{k}={v}")]);
+        }
+        for e in &spec.env {
+            args.extend(["--env".into(), e.clone()]);
+        }
+        for v in &spec.volumes {
+            args.extend(["--volume".into(), v.clone()]);
+        }
+        if let Some(h) = &spec.hostname {
+            args.extend(["--hostname".into(), h.clone()]);
+        }
+        args.push(image.into());
+        args.extend(spec.args.iter().cloned());
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        docker_cli(&refs);
+        guard
+    }
+
+    /// `State.StartedAt` as Docker reports it.
+    pub fn started_at(&self) -> String {
+        inspect_json(&self.name)["State"]["StartedAt"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+impl Drop for TestContainer {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", "-v", &self.name])
+            .output();
+    }
+}
+
+/// A named volume removed when dropped.
+#[derive(Debug)]
+pub struct TestVolume {
+    pub name: String,
+}
+
+impl TestVolume {
+    /// Creates `<run id>-<suffix>`.
+    pub fn create(suffix: &str) -> Self {
+        let name = format!("{}-{suffix}", run_id());
+        docker_cli(&[
+            "volume",
+            "create",
+            "--label",
+            &format!("kroll.test.run={}", run_id()),
+            &name,
+        ]);
+        Self { name }
+    }
+}
+
+impl Drop for TestVolume {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["volume", "rm", "-f", &self.name])
+            .output();
+    }
+}
+
+/// Certificates for a test cluster, written to a temp dir.
+#[derive(Debug)]
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+    pub ca: PemPair,
+}
+
+impl Pki {
+    /// A new CA with `coordinator`, `reader` and an agent certificate per node (valid for the
+    /// node name and 127.0.0.1).
+    pub fn new(nodes: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let v = Validity::default();
+        let ca = tls::generate_ca("test", v).expect("ca");
+        tls::write_pair(dir.path(), "ca", &ca, false).expect("write ca");
+        for (stem, role) in [("coordinator", Role::Coordinator), ("reader", Role::Reader)] {
+            let pair = tls::issue(&ca, role, stem, &[], v).expect("issue");
+            tls::write_pair(dir.path(), stem, &pair, false).expect("write");
+        }
+        for node in nodes {
+            let pair = tls::issue(
+                &ca,
+                Role::Agent,
+                node,
+                &[(*node).to_owned(), "127.0.0.1".into()],
+                v,
+            )
+            .expect("issue agent");
+            tls::write_pair(dir.path(), &format!("agent-{node}"), &pair, false).expect("write");
+        }
+        Self { dir, ca }
+    }
+
+    /// The files of `stem` (`coordinator`, `reader`, `agent-<node>`).
+    pub fn files(&self, stem: &str) -> TlsFiles {
+        TlsFiles {
+            ca: self.dir.path().join("ca.pem"),
+            cert: self.dir.path().join(format!("{stem}.pem")),
+            key: self.dir.path().join(format!("{stem}-key.pem")),
+        }
+    }
+
+    /// Path of a file in the PKI dir.
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.path().join(file)
+    }
+}
+
+/// The allowlist `kroll.node=<node>, kroll.test.run=<run id>`.
+pub fn allow_node(node: &str) -> Allowlist {
+    Allowlist {
+        names: Default::default(),
+        labels: BTreeMap::from([
+            ("kroll.node".to_owned(), node.to_owned()),
+            ("kroll.test.run".to_owned(), run_id().to_owned()),
+        ]),
+    }
+}
+
+/// Labels that put a test container on `node`.
+pub fn on_node(node: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([("kroll.node".to_owned(), node.to_owned())])
+}
+
+/// An agent running inside the test process on `127.0.0.1:<free port>`.
+#[derive(Debug)]
+pub struct RunningAgent {
+    pub node: String,
+    pub addr: std::net::SocketAddr,
+    pub audit: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl RunningAgent {
+    /// Starts an agent for `node` with `allow`, its audit log in `dir`.
+    pub async fn start(pki: &Pki, node: &str, allow: Allowlist, dir: &Path) -> Self {
+        let config = agent_config(pki, node, allow, dir);
+        let agent = kroll_agent::Agent::start(config)
+            .await
+            .expect("agent start");
+        Self::from_started(node, agent, dir)
+    }
+
+    /// Serves an agent prepared by the caller.
+    pub fn from_started(
+        node: &str,
+        agent: kroll_agent::Agent<kroll_agent::docker::DockerRuntime>,
+        dir: &Path,
+    ) -> Self {
+        let addr = agent.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(agent.serve(async move {
+            let _ = rx.await;
+        }));
+        Self {
+            node: node.to_owned(),
+            addr,
+            audit: dir.join(format!("audit-{node}.log")),
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// The inventory's view of this agent.
+    pub fn as_node(
+        &self,
+        services: Vec<kroll_shared::inventory::Service>,
+    ) -> kroll_shared::inventory::Node {
+        kroll_shared::inventory::Node {
+            name: self.node.clone(),
+            agent: self.addr.to_string(),
+            services,
+        }
+    }
+
+    /// Stops the agent and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.expect("join").expect("agent ran cleanly");
+        }
+    }
+}
+
+impl Drop for RunningAgent {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// An agent configuration on a free loopback port.
+pub fn agent_config(pki: &Pki, node: &str, allow: Allowlist, dir: &Path) -> AgentConfig {
+    AgentConfig {
+        node: node.to_owned(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        tls: pki.files(&format!("agent-{node}")),
+        allow,
+        audit: AuditConfig {
+            path: dir.join(format!("audit-{node}.log")),
+        },
+        docker: Default::default(),
+        sampling: Default::default(),
+        restart: Default::default(),
+        report_env: Default::default(),
+    }
+}
+
+/// Polls `check` until it returns `Some` or `deadline` passes (then panics with `what`).
+pub async fn eventually<T>(
+    what: &str,
+    deadline: Duration,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let began = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            began.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
