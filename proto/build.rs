@@ -2,6 +2,8 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = ["proto/kroll/agent/v1/agent.proto"];
+    // Imported by agent.proto; listed so a change to it rebuilds.
+    println!("cargo:rerun-if-changed=proto/kroll/agent/v1/jvm.proto");
     for file in files {
         println!("cargo:rerun-if-changed={file}");
     }

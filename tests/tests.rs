@@ -3,3 +3,7 @@
 
 mod agent;
 mod cli;
+mod connect;
+mod heap;
+mod lab;
+mod upgrade;

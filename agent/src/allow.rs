@@ -30,6 +30,10 @@ impl Allowlist {
     /// Whether a container with this name and these labels is managed.
     pub fn allows(&self, name: &str, labels: &BTreeMap<String, String>) -> bool {
         let name = name.trim_start_matches('/');
+        // The kept previous definition of a container (after a recreate) is managed like it.
+        let name = name
+            .strip_suffix(crate::docker_recreate::PREVIOUS_SUFFIX)
+            .unwrap_or(name);
         self.names.contains(name)
             || (!self.labels.is_empty()
                 && self.labels.iter().all(|(k, v)| labels.get(k) == Some(v)))
@@ -85,6 +89,11 @@ mod tests {
         );
         assert!(!allow.allows("x", &labels(&[("kroll.node", "n2"), ("kroll.lab", "t")])));
         assert!(!allow.allows("kafka-02", &BTreeMap::new()));
+        assert!(
+            allow.allows("kafka-01-kroll-prev", &BTreeMap::new()),
+            "its kept previous definition"
+        );
+        assert!(!allow.allows("kafka-02-kroll-prev", &BTreeMap::new()));
     }
 
     #[test]

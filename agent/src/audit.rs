@@ -209,6 +209,32 @@ impl Operations {
         }
     }
 
+    /// Operations that began but whose outcome was never recorded (the agent stopped mid-way):
+    /// (id, action, container).
+    pub fn interrupted(&self) -> Vec<(String, String, String)> {
+        let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<(String, String, String)> = records
+            .iter()
+            .filter_map(|(id, r)| match r {
+                Record::Unknown {
+                    action, container, ..
+                } => Some((id.clone(), action.clone(), container.clone())),
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Forgets an interrupted operation once the agent has settled its container (its id may
+    /// then be used again: the call acts afresh).
+    pub fn settle(&self, id: &str) {
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+    }
+
     /// Claims `id` for `action` on `container`; waits while another call carries it out.
     pub async fn claim(&self, id: &str, action: &str, container: &str) -> Claim {
         loop {

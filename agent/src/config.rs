@@ -49,6 +49,12 @@ pub struct AgentConfig {
     pub sampling: SamplingConfig,
     #[serde(default)]
     pub restart: RestartConfig,
+    /// JVM monitoring thresholds (`[jvm]`).
+    #[serde(default)]
+    pub jvm: crate::jvm::config::JvmConfig,
+    /// The optional Prometheus listener (`[metrics]`).
+    #[serde(default)]
+    pub metrics: crate::metrics::MetricsConfig,
     /// Environment variables whose *values* may be reported (besides kroll's built-in list of
     /// non-secret planning variables). Names that look secret are refused.
     #[serde(default)]
@@ -188,6 +194,8 @@ impl AgentConfig {
                 "must be between 1 and max_stop_timeout_seconds",
             ));
         }
+        c.jvm.validate(doc, &root.key("jvm"))?;
+        c.metrics.validate(doc, &root.key("metrics"), c.listen)?;
         if let Some(secret) = c.report_env.iter().find(|k| looks_secret(k)) {
             return Err(doc.invalid(
                 &root.key("report_env"),
@@ -208,7 +216,7 @@ impl AgentConfig {
 }
 
 /// Environment variables whose values the agent reports (non-secret planning inputs).
-pub const REPORTED_ENV: [&str; 14] = [
+pub const REPORTED_ENV: [&str; 16] = [
     "KAFKA_BROKER_ID",
     "KAFKA_INTER_BROKER_PROTOCOL_VERSION",
     "KAFKA_LOG_MESSAGE_FORMAT_VERSION",
@@ -223,6 +231,8 @@ pub const REPORTED_ENV: [&str; 14] = [
     "ADVERTISED_HOST_NAME",
     "CONNECT_GROUP_ID",
     "CONFLUENT_VERSION",
+    "REST_PORT",
+    "CONNECT_REST_PORT",
 ];
 
 /// Splits `KEY=value` environment entries into key names and the reportable values.
@@ -292,6 +302,31 @@ path = "audit.log"
         );
         let err = load(&GOOD.replace("[audit]", "[audit]\nrotate = true")).unwrap_err();
         assert_eq!(err.key(), Some("audit.rotate"), "{err}");
+    }
+
+    #[test]
+    fn the_jvm_and_metrics_sections_are_validated_with_line_and_key() {
+        let c = load(&format!(
+            "{GOOD}\n[jvm]\nhung_after_ms = 2000\n[metrics]\nlisten = \"127.0.0.1:9464\"\n"
+        ))
+        .expect("valid");
+        assert_eq!(c.jvm.hung_after_ms, 2000);
+        assert_eq!(
+            c.metrics.listen,
+            Some("127.0.0.1:9464".parse().expect("addr"))
+        );
+        assert_eq!(
+            load(GOOD).expect("valid").metrics.listen,
+            None,
+            "off by default"
+        );
+        let err = load(&format!("{GOOD}\n[jvm]\npressure_old_percent = 150\n")).unwrap_err();
+        assert_eq!(err.key(), Some("jvm.pressure_old_percent"), "{err}");
+        assert_eq!(err.line(), Some(19), "{err}");
+        let err = load(&format!("{GOOD}\n[jvm]\nhung_after = 5\n")).unwrap_err();
+        assert!(err.to_string().contains("hung_after"), "{err}");
+        let err = load(&format!("{GOOD}\n[metrics]\nlisten = \"127.0.0.1:7443\"\n")).unwrap_err();
+        assert_eq!(err.key(), Some("metrics.listen"), "{err}");
     }
 
     #[test]

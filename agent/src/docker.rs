@@ -11,30 +11,37 @@ use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerInspectResponse, EventMessage, MountPoint};
 use bollard::query_parameters::{
     EventsOptions, InspectContainerOptions, ListContainersOptions, StartContainerOptions,
-    StopContainerOptions,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use kroll_shared::model::{Container, ContainerStatus, Health, Mount};
 use kroll_shared::time::parse_rfc3339_ms;
 
-use crate::runtime::{ContainerRuntime, Inspected, RawEvent, RuntimeError, RuntimeInfo, Summary};
+use crate::runtime::{
+    ContainerRuntime, Inspected, RawEvent, RecreateSpec, Recreated, RolledBack, RuntimeError,
+    RuntimeInfo, Stopped, Summary,
+};
 
 /// Timeout of ordinary requests (list, inspect, start).
+mod logs;
+
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Extra time granted to a stop request beyond the container's stop timeout.
-const STOP_GRACE: Duration = Duration::from_secs(30);
 
 /// The Docker engine.
 #[derive(Debug, Clone)]
 pub struct DockerRuntime {
-    docker: Docker,
+    pub(crate) docker: Docker,
+    /// Where the agent keeps what it must remember about kept previous definitions.
+    pub(crate) state_dir: std::path::PathBuf,
 }
 
 impl DockerRuntime {
     /// Connects to `host` (`unix:///…`, `tcp://…`) or, when `None`, to `DOCKER_HOST` / the local
     /// socket, and negotiates the API version.
-    pub async fn connect(host: Option<&str>) -> Result<Self, RuntimeError> {
+    pub async fn connect(
+        host: Option<&str>,
+        state_dir: &std::path::Path,
+    ) -> Result<Self, RuntimeError> {
         let docker = match host {
             Some(h) => Docker::connect_with_host(h),
             None => Docker::connect_with_local_defaults(),
@@ -48,11 +55,12 @@ impl DockerRuntime {
         })?;
         Ok(Self {
             docker: docker.with_timeout(REQUEST_TIMEOUT),
+            state_dir: state_dir.to_owned(),
         })
     }
 }
 
-fn classify(e: BollardError, what: &str) -> RuntimeError {
+pub(crate) fn classify(e: BollardError, what: &str) -> RuntimeError {
     match e {
         BollardError::DockerResponseServerError {
             status_code: 404, ..
@@ -114,26 +122,8 @@ impl ContainerRuntime for DockerRuntime {
         Ok(from_inspect(r))
     }
 
-    async fn stop(&self, id: &str, timeout: Duration) -> Result<(), RuntimeError> {
-        let t = i32::try_from(timeout.as_secs()).unwrap_or(i32::MAX);
-        let long = self.docker.clone().with_timeout(timeout + STOP_GRACE);
-        match long
-            .stop_container(
-                id,
-                Some(StopContainerOptions {
-                    t: Some(t),
-                    signal: None,
-                }),
-            )
-            .await
-        {
-            Ok(()) => Ok(()),
-            // 304: already stopped.
-            Err(BollardError::DockerResponseServerError {
-                status_code: 304, ..
-            }) => Ok(()),
-            Err(e) => Err(classify(e, id)),
-        }
+    async fn stop(&self, id: &str, timeout: Duration) -> Result<Stopped, RuntimeError> {
+        self.stop_measured(id, timeout).await
     }
 
     async fn start(&self, id: &str) -> Result<(), RuntimeError> {
@@ -150,6 +140,42 @@ impl ContainerRuntime for DockerRuntime {
         }
     }
 
+    async fn image_ids(&self, images: &[String]) -> Result<BTreeMap<String, String>, RuntimeError> {
+        let mut out = BTreeMap::new();
+        for image in images {
+            match self.docker.inspect_image(image).await {
+                Ok(i) => {
+                    out.insert(image.clone(), i.id.unwrap_or_default());
+                }
+                Err(BollardError::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {}
+                Err(e) => return Err(classify(e, image)),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn pull(&self, image: &str) -> Result<String, RuntimeError> {
+        self.pull_image(image).await
+    }
+
+    async fn recreate(&self, id: &str, spec: &RecreateSpec) -> Result<Recreated, RuntimeError> {
+        self.recreate_container(id, spec).await
+    }
+
+    async fn rollback(
+        &self,
+        name: &str,
+        stop_timeout: Duration,
+    ) -> Result<RolledBack, RuntimeError> {
+        self.rollback_container(name, stop_timeout).await
+    }
+
+    async fn recover(&self, name: &str) -> Result<String, RuntimeError> {
+        Box::pin(self.recover_container(name)).await
+    }
+
     fn events(&self) -> BoxStream<'static, Result<RawEvent, RuntimeError>> {
         let filters = HashMap::from([("type".to_owned(), vec!["container".to_owned()])]);
         let opts = EventsOptions {
@@ -160,6 +186,14 @@ impl ContainerRuntime for DockerRuntime {
             .events(Some(opts))
             .map(|r| r.map(from_event).map_err(|e| classify(e, "events")))
             .boxed()
+    }
+
+    fn logs_follow(
+        &self,
+        id: &str,
+        since_unix_s: i64,
+    ) -> BoxStream<'static, Result<crate::runtime::LogChunk, RuntimeError>> {
+        logs::follow(&self.docker, id, since_unix_s)
     }
 }
 
@@ -182,7 +216,7 @@ fn from_event(e: EventMessage) -> RawEvent {
     }
 }
 
-fn from_inspect(r: ContainerInspectResponse) -> Inspected {
+pub(crate) fn from_inspect(r: ContainerInspectResponse) -> Inspected {
     let state = r.state.unwrap_or_default();
     let config = r.config.unwrap_or_default();
     let health = state.health.and_then(|h| h.status).map(|s| s.to_string());
@@ -219,6 +253,7 @@ fn from_inspect(r: ContainerInspectResponse) -> Inspected {
             .collect(),
         hostname: config.hostname.unwrap_or_default(),
         pid: state.pid.unwrap_or(0),
+        java: None,
     };
     Inspected {
         container,

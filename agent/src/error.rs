@@ -20,6 +20,10 @@ pub enum AgentError {
         node: String,
         allowed: String,
     },
+    #[error(
+        "no previous definition of `{container}` is kept on node `{node}` (nothing to roll back to)"
+    )]
+    NothingKept { container: String, node: String },
     #[error("operation id `{id}` was already used to {action} `{container}`; use a new id")]
     OperationConflict {
         id: String,
@@ -48,9 +52,9 @@ impl From<AgentError> for tonic::Status {
                 Code::NotFound
             }
             AgentError::OperationConflict { .. } => Code::AlreadyExists,
-            AgentError::OutcomeUnknown { .. } | AgentError::Runtime(RuntimeError::Refused(_)) => {
-                Code::FailedPrecondition
-            }
+            AgentError::OutcomeUnknown { .. }
+            | AgentError::NothingKept { .. }
+            | AgentError::Runtime(RuntimeError::Refused(_)) => Code::FailedPrecondition,
             AgentError::Audit(_) | AgentError::Runtime(RuntimeError::Unavailable(_)) => {
                 Code::Unavailable
             }

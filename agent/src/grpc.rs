@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures::Stream;
 use kroll_proto::agent::v1 as pb;
-use kroll_shared::model::Event;
+use kroll_shared::model::{EnvPatch, Event};
 use kroll_shared::tls::{PeerIdentity, Permission, peer_identity};
 use tokio::sync::{broadcast, watch};
 use tonic::{Request, Response, Status};
@@ -40,6 +40,18 @@ fn caller<T>(req: &Request<T>) -> Result<PeerIdentity, Status> {
     peer_identity(first.as_ref()).map_err(|e| Status::permission_denied(e.to_string()))
 }
 
+/// Runs a mutating action on its own task: a caller that disconnects (a coordinator killed
+/// mid-call) must not cancel a restart half-way; its retry with the same operation id waits
+/// for this one and gets its answer.
+async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, crate::error::AgentError>> + Send + 'static,
+) -> Result<T, Status> {
+    match tokio::spawn(work).await {
+        Ok(r) => r.map_err(Status::from),
+        Err(e) => Err(Status::internal(format!("the action's task failed: {e}"))),
+    }
+}
+
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -65,17 +77,129 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
             .authorize(&peer, Permission::Mutate, "restart containers")
             .await?;
         let r = req.into_inner();
-        let o = self
-            .core
-            .restart(&peer, &r.operation_id, &r.container, r.stop_timeout_seconds)
-            .await?;
+        let (core, args) = (Arc::clone(&self.core), r.clone());
+        let a = detached(async move {
+            core.restart(
+                &peer,
+                &args.operation_id,
+                &args.container,
+                args.stop_timeout_seconds,
+            )
+            .await
+        })
+        .await?;
         Ok(Response::new(pb::RestartContainerResponse {
             operation_id: r.operation_id,
-            container: o.container.map(Into::into),
-            started_at_unix_ms: o.started_at_unix_ms,
-            killed_after_timeout: o.killed_after_timeout,
-            replayed: o.replayed,
-            stop_duration_ms: o.stop_duration_ms,
+            container: a.container.map(Into::into),
+            started_at_unix_ms: a.outcome.started_at_unix_ms,
+            killed_after_timeout: a.outcome.killed_after_timeout,
+            replayed: a.replayed,
+            stop_duration_ms: a.outcome.stop_duration_ms,
+        }))
+    }
+
+    async fn recreate_container(
+        &self,
+        req: Request<pb::RecreateContainerRequest>,
+    ) -> Result<Response<pb::RecreateContainerResponse>, Status> {
+        let peer = caller(&req)?;
+        self.core
+            .authorize(&peer, Permission::Mutate, "recreate containers")
+            .await?;
+        let r = req.into_inner();
+        let image = Some(r.image.clone()).filter(|i| !i.is_empty());
+        let hostname = Some(r.hostname.clone()).filter(|h| !h.is_empty());
+        let env = r.env.clone().map(EnvPatch::from).unwrap_or_default();
+        let (core, args) = (Arc::clone(&self.core), r.clone());
+        let a = detached(async move {
+            let change = crate::actions::Replacement {
+                image,
+                env,
+                hostname,
+                stop_timeout_s: args.stop_timeout_seconds,
+            };
+            core.recreate(&peer, &args.operation_id, &args.container, change)
+                .await
+        })
+        .await?;
+        Ok(Response::new(pb::RecreateContainerResponse {
+            operation_id: r.operation_id,
+            container: a.container.map(Into::into),
+            replayed: a.replayed,
+            stop_duration_ms: a.outcome.stop_duration_ms,
+            killed_after_timeout: a.outcome.killed_after_timeout,
+            previous_image: a.outcome.previous_image,
+        }))
+    }
+
+    async fn rollback_container(
+        &self,
+        req: Request<pb::RollbackContainerRequest>,
+    ) -> Result<Response<pb::RollbackContainerResponse>, Status> {
+        let peer = caller(&req)?;
+        self.core
+            .authorize(&peer, Permission::Mutate, "roll back containers")
+            .await?;
+        let r = req.into_inner();
+        let (core, args) = (Arc::clone(&self.core), r.clone());
+        let a = detached(async move {
+            core.rollback(
+                &peer,
+                &args.operation_id,
+                &args.container,
+                args.stop_timeout_seconds,
+            )
+            .await
+        })
+        .await?;
+        Ok(Response::new(pb::RollbackContainerResponse {
+            operation_id: r.operation_id,
+            container: a.container.map(Into::into),
+            replayed: a.replayed,
+            restored_image: a.outcome.restored_image,
+        }))
+    }
+
+    async fn pull_image(
+        &self,
+        req: Request<pb::PullImageRequest>,
+    ) -> Result<Response<pb::PullImageResponse>, Status> {
+        let peer = caller(&req)?;
+        self.core
+            .authorize(&peer, Permission::Mutate, "pull images")
+            .await?;
+        let r = req.into_inner();
+        let (core, args) = (Arc::clone(&self.core), r.clone());
+        let a = detached(async move { core.pull(&peer, &args.operation_id, &args.image).await })
+            .await?;
+        Ok(Response::new(pb::PullImageResponse {
+            image_id: a.outcome.image_id,
+            already_present: a.outcome.already_present,
+        }))
+    }
+
+    async fn image_present(
+        &self,
+        req: Request<pb::ImagePresentRequest>,
+    ) -> Result<Response<pb::ImagePresentResponse>, Status> {
+        let peer = caller(&req)?;
+        self.core
+            .authorize(&peer, Permission::Read, "read images")
+            .await?;
+        let images = req.into_inner().images;
+        let present = self
+            .core
+            .runtime
+            .image_ids(&images)
+            .await
+            .map_err(crate::error::AgentError::from)?;
+        let missing = images
+            .into_iter()
+            .filter(|i| !present.contains_key(i))
+            .collect();
+        Ok(Response::new(pb::ImagePresentResponse {
+            present: present.into_iter().collect(),
+            missing,
         }))
     }
 

@@ -8,10 +8,16 @@
 //! - [`config`]: the TOML configuration (errors name file, line and key).
 //! - [`allow`]: which containers the agent may see and touch.
 //! - [`runtime`]: the container runtime trait; [`docker`]: its bollard implementation.
-//! - [`collect`]: one collector per fact (containers, disks, host).
+//! - [`collect`]: one collector per fact (containers, disks, host, JVMs).
 //! - [`events`]: Docker's event stream, filtered, numbered and fanned out.
+//! - [`jvm`]: the JVM monitor — heap samples from hsperfdata, OutOfMemoryError in logs and
+//!   exit codes, heap pressure, hung JVMs (it observes; it never acts).
+//! - [`metrics`]: the optional Prometheus `/metrics` listener.
 //! - [`audit`]: the audit log and the operation-id record built from it.
-//! - [`node`]: the core that enforces role, allowlist, audit and idempotence.
+//! - [`node`]: the core: node state, role and allowlist checks.
+//! - [`actions`]: restart, recreate, rollback, pull — one path enforcing operation id,
+//!   allowlist, audit and idempotence; [`docker_spec`] derives a recreated container's
+//!   definition, [`docker_recreate`] carries it out on Docker.
 //! - [`grpc`]: the tonic service (wire types stay here).
 //! - [`error`]: errors and their gRPC codes.
 //!
@@ -19,14 +25,19 @@
 //! files, opening the audit log, reaching Docker, binding the port — before anything is served;
 //! [`Agent::serve`] then runs until the shutdown future resolves.
 
+pub mod actions;
 pub mod allow;
 pub mod audit;
 pub mod collect;
 pub mod config;
 pub mod docker;
+pub mod docker_recreate;
+pub mod docker_spec;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod jvm;
+pub mod metrics;
 pub mod node;
 pub mod runtime;
 
@@ -57,6 +68,8 @@ pub struct Agent<R> {
     core: Arc<Core<R>>,
     listener: TcpListener,
     tls: tonic::transport::ServerTlsConfig,
+    /// The `/metrics` listener, when configured.
+    metrics: Option<TcpListener>,
 }
 
 impl Agent<DockerRuntime> {
@@ -68,8 +81,14 @@ impl Agent<DockerRuntime> {
             .load()
             .context("loading the agent's TLS files")?
             .server_config();
-        let docker = DockerRuntime::connect(config.docker.host.as_deref()).await?;
-        Self::with_runtime(config, docker, tls).await
+        let state_dir = config
+            .audit
+            .path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let docker = DockerRuntime::connect(config.docker.host.as_deref(), &state_dir).await?;
+        Box::pin(Self::with_runtime(config, docker, tls)).await
     }
 }
 
@@ -98,19 +117,40 @@ impl<R: ContainerRuntime> Agent<R> {
         let listen = config.listen;
         let core = Core::new(config, runtime, host, info)
             .with_context(|| format!("opening the audit log {}", audit_path.display()))?;
+        let settled = core.recover_interrupted().await;
+        if !settled.is_empty() {
+            tracing::warn!(
+                count = settled.len(),
+                "Operations interrupted by the last agent stop were settled."
+            );
+        }
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("binding {listen}"))?;
+        let metrics = match core.config.metrics.listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding the metrics listener {addr}"))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             core: Arc::new(core),
             listener,
             tls,
+            metrics,
         })
     }
 
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The `/metrics` address actually bound, when configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Serves until `shutdown` resolves, then stops background tasks and gives in-flight calls
@@ -131,6 +171,19 @@ impl<R: ContainerRuntime> Agent<R> {
             Arc::clone(&self.core.events),
             stop_rx.clone(),
         ));
+        let jvms = tokio::spawn(jvm::run::run(
+            jvm::run::Ctx {
+                monitor: Arc::clone(&self.core.jvm),
+                rt: Arc::clone(&self.core.runtime),
+                allow: self.core.config.allow.clone(),
+                hub: Arc::clone(&self.core.events),
+                every: self.core.config.sampling_interval(),
+            },
+            stop_rx.clone(),
+        ));
+        let metrics = self
+            .metrics
+            .map(|l| tokio::spawn(metrics::serve(l, Arc::clone(&self.core), stop_rx.clone())));
         let service = grpc::AgentService::new(Arc::clone(&self.core), stop_rx.clone());
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(self.listener);
         let mut server_stop = stop_rx.clone();
@@ -158,7 +211,10 @@ impl<R: ContainerRuntime> Agent<R> {
                 server.abort();
             }
         }
-        let _ = tokio::join!(sampler, watcher);
+        let _ = tokio::join!(sampler, watcher, jvms);
+        if let Some(m) = metrics {
+            let _ = m.await;
+        }
         Ok(())
     }
 }
@@ -181,5 +237,5 @@ pub async fn run(
     config: AgentConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    Agent::start(config).await?.serve(shutdown).await
+    Box::pin(Agent::start(config)).await?.serve(shutdown).await
 }

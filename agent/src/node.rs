@@ -3,14 +3,13 @@
 //! transport in front of it.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use kroll_shared::model::{AgentInfo, Container, NodeState};
+use kroll_shared::model::{AgentInfo, NodeState};
 use kroll_shared::time::now_unix_ms;
 use kroll_shared::tls::{PeerIdentity, Permission};
-use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditLog, Claim, Entry, Operations, Phase};
+use crate::audit::{AuditLog, Entry, Operations, Phase};
 use crate::collect::containers;
 use crate::collect::disk::disks_holding;
 use crate::collect::host::HostSampler;
@@ -18,20 +17,6 @@ use crate::config::AgentConfig;
 use crate::error::AgentError;
 use crate::events::EventHub;
 use crate::runtime::{ContainerRuntime, Inspected};
-
-/// What a finished restart reports (also what the audit log records for replay).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RestartOutcome {
-    pub started_at_unix_ms: i64,
-    pub killed_after_timeout: bool,
-    pub stop_duration_ms: u64,
-    /// The container after the restart (filled at answer time, not stored).
-    #[serde(skip)]
-    pub container: Option<Container>,
-    /// `true` when this answers a repeated operation id from the record.
-    #[serde(skip)]
-    pub replayed: bool,
-}
 
 /// The agent's state and the runtime it acts through.
 #[derive(Debug)]
@@ -42,6 +27,8 @@ pub struct Core<R> {
     pub(crate) audit: AuditLog,
     pub(crate) ops: Operations,
     pub(crate) events: Arc<EventHub>,
+    /// JVMs of the managed containers (heap, GC, OOM events).
+    pub(crate) jvm: Arc<crate::jvm::JvmMonitor>,
     pub(crate) info: AgentInfo,
 }
 
@@ -56,6 +43,7 @@ impl<R: ContainerRuntime> Core<R> {
         let audit = AuditLog::open(&config.audit.path)?;
         let ops = Operations::load(&AuditLog::read(&config.audit.path)?);
         let events = Arc::new(EventHub::new(&config.node));
+        let jvm = Arc::new(crate::jvm::JvmMonitor::new(config.jvm.clone()));
         Ok(Self {
             config,
             runtime: Arc::new(runtime),
@@ -63,6 +51,7 @@ impl<R: ContainerRuntime> Core<R> {
             audit,
             ops,
             events,
+            jvm,
             info,
         })
     }
@@ -107,6 +96,9 @@ impl<R: ContainerRuntime> Core<R> {
                 .await
                 .unwrap_or_default();
         containers::place_mounts(&mut list, &disks);
+        for c in &mut list {
+            c.java = self.jvm.report(&c.id);
+        }
         Ok(NodeState {
             agent: self.info.clone(),
             host: self.host.latest(),
@@ -116,157 +108,8 @@ impl<R: ContainerRuntime> Core<R> {
         })
     }
 
-    /// Graceful restart of a managed container under an operation id.
-    pub async fn restart(
-        &self,
-        peer: &PeerIdentity,
-        operation_id: &str,
-        container: &str,
-        stop_timeout_seconds: u32,
-    ) -> Result<RestartOutcome, AgentError> {
-        const ACTION: &str = "restart";
-        let timeout = self.stop_timeout(stop_timeout_seconds);
-        let checked = if operation_id.trim().is_empty() {
-            Err(AgentError::InvalidArgument(
-                "operation_id is required for a mutating call".into(),
-            ))
-        } else {
-            match timeout {
-                Ok(t) => self.managed(container).await.map(|i| (i, t)),
-                Err(e) => Err(e),
-            }
-        };
-        let (target, timeout) = match checked {
-            Ok(t) => t,
-            Err(e) => {
-                let entry = self.entry(
-                    peer,
-                    ACTION,
-                    operation_id,
-                    container,
-                    Phase::Refused,
-                    "",
-                    &e.to_string(),
-                );
-                self.audit.write(entry).await.map_err(AgentError::Audit)?;
-                return Err(e);
-            }
-        };
-        let name = target.container.name.clone();
-        match self.ops.claim(operation_id, ACTION, &name).await {
-            Claim::Fresh => {}
-            Claim::Replay(v) => return self.replay(v, &name).await,
-            Claim::Conflict { action, container } => {
-                return Err(AgentError::OperationConflict {
-                    id: operation_id.into(),
-                    action,
-                    container,
-                });
-            }
-            Claim::OutcomeUnknown { began } => {
-                return Err(AgentError::OutcomeUnknown {
-                    id: operation_id.into(),
-                    began,
-                });
-            }
-        }
-        let result = self.do_restart(peer, operation_id, &target, timeout).await;
-        self.ops.finish(
-            operation_id,
-            result
-                .as_ref()
-                .map(|o| serde_json::to_value(o).unwrap_or_default())
-                .map_err(|_| ()),
-        );
-        result
-    }
-
-    async fn do_restart(
-        &self,
-        peer: &PeerIdentity,
-        op: &str,
-        target: &Inspected,
-        timeout: Duration,
-    ) -> Result<RestartOutcome, AgentError> {
-        let (id, name) = (&target.container.id, &target.container.name);
-        let detail = format!("stop timeout {}s", timeout.as_secs());
-        self.audit
-            .write(self.entry(peer, "restart", op, name, Phase::Begin, "", &detail))
-            .await
-            .map_err(AgentError::Audit)?;
-        tracing::info!(container = %name, operation_id = op, peer = %peer, "Restarting container.");
-        let result = self.stop_and_start(id, timeout).await;
-        let mut entry = match &result {
-            Ok(o) => {
-                let mut e = self.entry(peer, "restart", op, name, Phase::End, "ok", "");
-                e.result = serde_json::to_value(o).ok();
-                e
-            }
-            Err(err) => self.entry(
-                peer,
-                "restart",
-                op,
-                name,
-                Phase::End,
-                "error",
-                &err.to_string(),
-            ),
-        };
-        if let Ok(o) = &result {
-            entry.detail = format!(
-                "stopped in {} ms{}",
-                o.stop_duration_ms,
-                if o.killed_after_timeout {
-                    ", killed after timeout"
-                } else {
-                    ""
-                }
-            );
-        }
-        self.audit.write(entry).await.map_err(AgentError::Audit)?;
-        result
-    }
-
-    async fn stop_and_start(
-        &self,
-        id: &str,
-        timeout: Duration,
-    ) -> Result<RestartOutcome, AgentError> {
-        let began = Instant::now();
-        self.runtime.stop(id, timeout).await?;
-        let stop_took = began.elapsed();
-        let stopped = self.runtime.inspect(id).await?;
-        let killed =
-            stopped.container.exit_code == 137 && stop_took + Duration::from_millis(250) >= timeout;
-        self.runtime.start(id).await?;
-        let after = self.runtime.inspect(id).await?;
-        Ok(RestartOutcome {
-            started_at_unix_ms: after.container.started_at_unix_ms,
-            killed_after_timeout: killed,
-            stop_duration_ms: u64::try_from(stop_took.as_millis()).unwrap_or(u64::MAX),
-            container: Some(containers::reportable(after, &self.config.report_env)),
-            replayed: false,
-        })
-    }
-
-    async fn replay(
-        &self,
-        recorded: serde_json::Value,
-        name: &str,
-    ) -> Result<RestartOutcome, AgentError> {
-        let mut o: RestartOutcome = serde_json::from_value(recorded).map_err(|e| {
-            AgentError::InvalidArgument(format!("unreadable record of the operation: {e}"))
-        })?;
-        o.replayed = true;
-        o.container = Some(containers::reportable(
-            self.runtime.inspect(name).await?,
-            &self.config.report_env,
-        ));
-        Ok(o)
-    }
-
     /// Inspects `name` and checks it is managed; errors say which node refused and why.
-    async fn managed(&self, name: &str) -> Result<Inspected, AgentError> {
+    pub(crate) async fn managed(&self, name: &str) -> Result<Inspected, AgentError> {
         let node = self.config.node.clone();
         let inspected = self.runtime.inspect(name).await.map_err(|e| match e {
             crate::runtime::RuntimeError::NotFound(_) => AgentError::NotFound {
@@ -286,7 +129,7 @@ impl<R: ContainerRuntime> Core<R> {
         Ok(inspected)
     }
 
-    fn stop_timeout(&self, asked: u32) -> Result<Duration, AgentError> {
+    pub(crate) fn stop_timeout(&self, asked: u32) -> Result<Duration, AgentError> {
         let r = &self.config.restart;
         match asked {
             0 => Ok(Duration::from_secs(r.default_stop_timeout_seconds.into())),
@@ -299,7 +142,7 @@ impl<R: ContainerRuntime> Core<R> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn entry(
+    pub(crate) fn entry(
         &self,
         peer: &PeerIdentity,
         action: &str,

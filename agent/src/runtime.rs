@@ -11,7 +11,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures::stream::BoxStream;
-use kroll_shared::model::Container;
+use kroll_shared::model::{Container, EnvPatch};
 
 /// Errors of the container runtime, classified as the caller needs them.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +69,50 @@ pub struct RawEvent {
     pub time_unix_ms: i64,
 }
 
+/// What to replace a container with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecreateSpec {
+    /// New image reference; `None` keeps the current one.
+    pub image: Option<String>,
+    pub env: EnvPatch,
+    /// New hostname; `None` keeps the current one.
+    pub hostname: Option<String>,
+    pub stop_timeout: Duration,
+}
+
+/// A finished stop: how long it took and whether the runtime had to kill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped {
+    pub took: Duration,
+    pub killed_after_timeout: bool,
+}
+
+/// A finished recreate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recreated {
+    /// Id of the new container (started).
+    pub id: String,
+    /// The image the kept previous definition runs.
+    pub previous_image: String,
+    pub stop: Stopped,
+}
+
+/// A finished rollback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolledBack {
+    /// Id of the container running again (the previous definition).
+    pub id: String,
+    pub restored_image: String,
+}
+
+/// A piece of a container's output, as the runtime delivers it (not split into lines).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogChunk {
+    /// From stderr (else stdout, or a TTY).
+    pub stderr: bool,
+    pub bytes: Vec<u8>,
+}
+
 /// What the agent needs from a container runtime.
 pub trait ContainerRuntime: Send + Sync + 'static {
     /// The engine's version and negotiated API version.
@@ -89,12 +133,56 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         &self,
         id: &str,
         timeout: Duration,
-    ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    ) -> impl Future<Output = Result<Stopped, RuntimeError>> + Send;
 
     /// Starts a stopped container.
     fn start(&self, id: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
 
+    /// Ids of the images present, by reference; absent references are missing.
+    fn image_ids(
+        &self,
+        images: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, String>, RuntimeError>> + Send;
+
+    /// Pulls an image; returns its id.
+    fn pull(&self, image: &str) -> impl Future<Output = Result<String, RuntimeError>> + Send;
+
+    /// Replaces container `id` as `spec` says, keeping the previous definition for
+    /// [`ContainerRuntime::rollback`]. The new container is started.
+    fn recreate(
+        &self,
+        id: &str,
+        spec: &RecreateSpec,
+    ) -> impl Future<Output = Result<Recreated, RuntimeError>> + Send;
+
+    /// Brings back the previous definition of container `name` (stopping and removing the
+    /// current one, never its volumes).
+    fn rollback(
+        &self,
+        name: &str,
+        stop_timeout: Duration,
+    ) -> impl Future<Output = Result<RolledBack, RuntimeError>> + Send;
+
+    /// Puts `name` back in a consistent state after a recreate or rollback was interrupted
+    /// (the agent died mid-way): the previous definition is restored when the new container
+    /// never came up, a stopped original is started again. Says what it did.
+    fn recover(&self, name: &str) -> impl Future<Output = Result<String, RuntimeError>> + Send;
+
     /// Container events from now on. The stream ends or errs when the connection drops; the
     /// caller resubscribes.
     fn events(&self) -> BoxStream<'static, Result<RawEvent, RuntimeError>>;
+
+    /// Follows a container's output (stdout and stderr) from `since_unix_s` on; the stream
+    /// ends when the container stops. A runtime that cannot follow logs answers with one
+    /// `Refused` error (the JVM monitor then relies on exit codes and heap figures alone).
+    fn logs_follow(
+        &self,
+        id: &str,
+        since_unix_s: i64,
+    ) -> BoxStream<'static, Result<LogChunk, RuntimeError>> {
+        let why = format!("this runtime cannot follow the logs of {id} (since {since_unix_s})");
+        Box::pin(futures::stream::once(async move {
+            Err(RuntimeError::Refused(why))
+        }))
+    }
 }

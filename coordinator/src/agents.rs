@@ -1,6 +1,7 @@
 //! Talking to agents: one mutual-TLS gRPC client per node, every call bounded in time, every
 //! error naming the node and the address.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -54,6 +55,26 @@ pub struct Restarted {
     pub killed_after_timeout: bool,
     pub replayed: bool,
     pub stop_duration_ms: u64,
+}
+
+/// The result of a recreate, as the agent reported it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Recreated {
+    pub node: String,
+    pub container: Option<Container>,
+    pub replayed: bool,
+    pub stop_duration_ms: u64,
+    pub killed_after_timeout: bool,
+    pub previous_image: String,
+}
+
+/// The result of a rollback, as the agent reported it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RolledBack {
+    pub node: String,
+    pub container: Option<Container>,
+    pub replayed: bool,
+    pub restored_image: String,
 }
 
 /// A client for one node's agent.
@@ -156,6 +177,102 @@ impl AgentClient {
             replayed: r.replayed,
             stop_duration_ms: r.stop_duration_ms,
         })
+    }
+
+    /// Replaces `container` with its new definition (new image, environment patch, hostname),
+    /// keeping the previous one for rollback.
+    pub async fn recreate(
+        &mut self,
+        operation_id: &str,
+        container: &str,
+        image: &str,
+        env: &kroll_shared::model::EnvPatch,
+        hostname: Option<&str>,
+        stop_timeout: Duration,
+    ) -> Result<Recreated, AgentCallError> {
+        let req = pb::RecreateContainerRequest {
+            operation_id: operation_id.to_owned(),
+            container: container.to_owned(),
+            image: image.to_owned(),
+            env: Some(env.clone().into()),
+            stop_timeout_seconds: u32::try_from(stop_timeout.as_secs()).unwrap_or(u32::MAX),
+            hostname: hostname.unwrap_or_default().to_owned(),
+        };
+        let r = self
+            .inner
+            .recreate_container(req)
+            .await
+            .map_err(|s| self.status(s))?
+            .into_inner();
+        Ok(Recreated {
+            node: self.node.clone(),
+            container: r.container.map(Into::into),
+            replayed: r.replayed,
+            stop_duration_ms: r.stop_duration_ms,
+            killed_after_timeout: r.killed_after_timeout,
+            previous_image: r.previous_image,
+        })
+    }
+
+    /// Brings back the previous definition of `container`.
+    pub async fn rollback(
+        &mut self,
+        operation_id: &str,
+        container: &str,
+        stop_timeout: Duration,
+    ) -> Result<RolledBack, AgentCallError> {
+        let req = pb::RollbackContainerRequest {
+            operation_id: operation_id.to_owned(),
+            container: container.to_owned(),
+            stop_timeout_seconds: u32::try_from(stop_timeout.as_secs()).unwrap_or(u32::MAX),
+        };
+        let r = self
+            .inner
+            .rollback_container(req)
+            .await
+            .map_err(|s| self.status(s))?
+            .into_inner();
+        Ok(RolledBack {
+            node: self.node.clone(),
+            container: r.container.map(Into::into),
+            replayed: r.replayed,
+            restored_image: r.restored_image,
+        })
+    }
+
+    /// Which of `images` are present on the node: (present → id, missing).
+    pub async fn images_present(
+        &mut self,
+        images: &[String],
+    ) -> Result<(BTreeMap<String, String>, Vec<String>), AgentCallError> {
+        let call = self.inner.image_present(pb::ImagePresentRequest {
+            images: images.to_vec(),
+        });
+        let r = match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(r)) => r.into_inner(),
+            Ok(Err(s)) => return Err(self.status(s)),
+            Err(_) => return Err(self.err(CallErrorKind::Timeout(self.timeout))),
+        };
+        Ok((r.present.into_iter().collect(), r.missing))
+    }
+
+    /// Pulls `image` onto the node; returns (image id, already present).
+    pub async fn pull(
+        &mut self,
+        operation_id: &str,
+        image: &str,
+    ) -> Result<(String, bool), AgentCallError> {
+        let req = pb::PullImageRequest {
+            operation_id: operation_id.to_owned(),
+            image: image.to_owned(),
+        };
+        let r = self
+            .inner
+            .pull_image(req)
+            .await
+            .map_err(|s| self.status(s))?
+            .into_inner();
+        Ok((r.image_id, r.already_present))
     }
 
     /// Subscribes to the node's container events (all containers when `containers` is empty).

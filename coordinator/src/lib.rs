@@ -7,10 +7,24 @@
 //! # Layout
 //! - [`cli`]: the command line; one function per command; exit codes.
 //! - [`agents`]: gRPC clients for the agents, every call bounded in time, errors naming the node.
+//! - [`watch`]: `kroll watch` — every agent's events, reconnecting; [`alerts`]: the webhook sink.
 //! - [`status`]: the fleet health screen (pure assessment + rendering).
 //! - [`lab`]: the stand-in cluster kroll is tested and demonstrated on.
+//! - [`rest`]: bounded, retried REST calls with errors naming service, URL, request and body.
+//! - [`connect`]: Kafka Connect — client, quiesce/resume, Debezium migration, worker env patch.
+//! - [`registry`]: Schema Registry — client, key-schema drift guard, value compatibility.
+//! - [`backup`]: backups of connectors and schemas before any change, and their restore.
+//! - [`kafka`]: what kroll reads from Kafka itself (sink lag, end offsets, key samples).
 
 pub mod agents;
+pub mod alerts;
+pub mod backup;
 pub mod cli;
+pub mod connect;
+pub mod kafka;
 pub mod lab;
+pub mod registry;
+pub mod rest;
 pub mod status;
+pub mod upgrade;
+pub mod watch;

@@ -8,7 +8,14 @@ use kroll::cli::{Cli, run};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("KROLL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        // librdkafka and the ZooKeeper client log every refused connection while brokers and
+        // ZooKeeper restart — expected during an upgrade and noise to an operator (the gates
+        // report what matters); KROLL_LOG=librdkafka=warn,zookeeper_client=warn shows them.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(
+                "warn,librdkafka=off,rdkafka::client=off,zookeeper_client=off",
+            )
+        });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -13,6 +13,10 @@ use serde::Serialize;
 
 use crate::agents::NodeReport;
 
+mod jvm;
+
+pub use jvm::HeapCell;
+
 /// Free space below this share of a data filesystem is a problem.
 pub const LOW_DISK_PERCENT: f64 = 10.0;
 
@@ -54,6 +58,9 @@ pub struct Row {
     pub image: String,
     pub disk_free_bytes: Option<u64>,
     pub disk_free_percent: Option<f64>,
+    /// Heap and GC of the container's JVM (`None`: no JVM found in it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heap: Option<HeapCell>,
     pub ok: bool,
 }
 
@@ -116,6 +123,7 @@ fn assess_node(
             Some(c) => {
                 let row = container_row(&node.name, s.kind.as_str(), c, state, now_ms);
                 problems.extend(container_problems(&node.name, &row, c));
+                problems.extend(jvm::jvm_problems(&node.name, c));
                 rows.push(row);
             }
             None => {
@@ -164,6 +172,7 @@ fn container_row(node: &str, role: &str, c: &Container, state: &NodeState, now_m
         image: c.image.clone(),
         disk_free_bytes: disk.map(|d| d.available_bytes),
         disk_free_percent: disk.map(|d| (d.available_percent() * 10.0).round() / 10.0),
+        heap: jvm::heap_cell(c),
         ok,
     }
 }
@@ -206,6 +215,7 @@ fn unknown_row(node: &str, container: &str, kind: ServiceKind) -> Row {
         image: String::new(),
         disk_free_bytes: None,
         disk_free_percent: None,
+        heap: None,
         ok: false,
     }
 }
@@ -222,9 +232,12 @@ pub fn render_text(s: &Status) -> String {
         "RESTARTS",
         "IMAGE",
         "DISK FREE",
+        "HEAP",
+        "GC",
     ];
-    let mut table: Vec<[String; 9]> = vec![header.map(String::from)];
+    let mut table: Vec<[String; 11]> = vec![header.map(String::from)];
     for r in &s.rows {
+        let (heap, gc) = jvm::render_cells(r.heap.as_ref());
         table.push([
             r.node.clone(),
             r.container.clone(),
@@ -243,9 +256,11 @@ pub fn render_text(s: &Status) -> String {
                 (Some(b), Some(p)) => format!("{} ({p:.0}%)", human_bytes(b)),
                 _ => "-".into(),
             },
+            heap,
+            gc,
         ]);
     }
-    let mut widths = [0usize; 9];
+    let mut widths = [0usize; 11];
     for line in &table {
         for (w, cell) in widths.iter_mut().zip(line) {
             *w = (*w).max(cell.chars().count());
@@ -289,7 +304,7 @@ pub fn now() -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use kroll_shared::config::Document;
@@ -318,6 +333,11 @@ name = "n2"
 agent = "127.0.0.1:2"
 services = [{ kind = "broker", container = "kafka-02", broker_id = 2 }]
 "#;
+
+    /// A running container for tests of other modules.
+    pub(crate) fn container_fixture(name: &str) -> Container {
+        container(name, ContainerStatus::Running, Health::None)
+    }
 
     fn container(name: &str, status: ContainerStatus, health: Health) -> Container {
         Container {
@@ -352,6 +372,7 @@ services = [{ kind = "broker", container = "kafka-02", broker_id = 2 }]
             }],
             hostname: name.into(),
             pid: 1,
+            java: None,
         }
     }
 

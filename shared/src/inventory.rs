@@ -73,6 +73,9 @@ pub struct Inventory {
     pub tls: TlsFiles,
     #[serde(default)]
     pub agents: AgentDefaults,
+    /// Where `kroll watch` posts events (`[alerts]`); absent = nowhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<crate::alerts::Alerts>,
     pub nodes: Vec<Node>,
 }
 
@@ -87,6 +90,10 @@ pub struct Cluster {
     /// Image repository prefix the cluster's images live under (e.g. `registry/bi/rhodry`).
     #[serde(default)]
     pub registry: Option<String>,
+    /// ZooKeeper connect string as the coordinator reaches it, with the brokers' chroot
+    /// (`host:port[,host:port…]/kafka`): the upgrade reads `/controller` and `/brokers/ids`.
+    #[serde(default)]
+    pub zookeeper: Option<String>,
 }
 
 /// How the coordinator talks to agents.
@@ -205,6 +212,9 @@ impl Inventory {
                 &root,
                 "no [[nodes]]: the inventory must list at least one node",
             ));
+        }
+        if let Some(a) = &self.alerts {
+            a.validate(doc, &root.key("alerts"))?;
         }
         let mut seen = Seen::default();
         for (i, node) in self.nodes.iter().enumerate() {

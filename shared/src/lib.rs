@@ -6,14 +6,18 @@
 //! # Layout
 //! - [`model`]: what a node looks like (host, disks, containers) and what happens on it (events).
 //! - [`wire`]: conversions between [`model`] and the `kroll.agent.v1` wire types.
+//! - [`alerts`]: the inventory's `[alerts]` section (where `kroll watch` posts events).
 //! - [`config`]: reading TOML files so that every error names the file, the line and the key.
+//! - [`jvm`]: the JVMs of a container (heap, GC, liveness) and heap config drift.
 //! - [`inventory`]: the coordinator's description of the cluster: nodes, agents, services.
 //! - [`tls`]: the cluster CA, certificates with roles, and rustls/tonic configurations for
 //!   mutual TLS between the coordinator and the agents.
 //! - [`time`]: Unix-millisecond timestamps and human-readable durations.
 
+pub mod alerts;
 pub mod config;
 pub mod inventory;
+pub mod jvm;
 pub mod model;
 pub mod time;
 pub mod tls;

@@ -225,6 +225,10 @@ pub struct Container {
     pub hostname: String,
     /// Host pid of the main process (0 when not running).
     pub pid: i64,
+    /// The JVMs in the container and the heap its environment asks for; `None` when no JVM
+    /// was found in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub java: Option<crate::jvm::JavaReport>,
 }
 
 impl Container {
@@ -282,11 +286,64 @@ pub enum EventKind {
     Stopped { signal: String },
     /// This subscriber fell behind and `count` events were dropped for it.
     EventsLost { count: u64 },
+    /// `java.lang.OutOfMemoryError` in the container's log; `repeated` more matching lines were
+    /// folded into this event.
+    JavaOom { line: String, repeated: u32 },
+    /// The container exited as a JVM does on OutOfMemoryError (3: ExitOnOutOfMemoryError,
+    /// 134: CrashOnOutOfMemoryError), and why the agent believes it.
+    JavaOomExit { exit_code: i32, evidence: String },
+    /// Old generation at or above the threshold after a full GC, or full GCs too frequent.
+    HeapPressure {
+        pid: u32,
+        old_used_bytes: u64,
+        max_bytes: u64,
+        full_gcs_in_window: u32,
+        window_seconds: u32,
+        reason: String,
+    },
+    /// The JVM's tick counter stopped advancing.
+    JvmHung { pid: u32, stalled_ms: u64 },
+    /// A JVM left the state an earlier `heap_pressure` or `jvm_hung` reported.
+    JvmRecovered { pid: u32, from: String },
     /// An event kind this build does not know (sent by a newer agent).
     Unknown,
 }
 
 impl EventKind {
+    /// Every kind's name as `name()` gives it (the `type` tag of the JSON form).
+    pub const NAMES: [&'static str; 12] = [
+        "started",
+        "died",
+        "oom_killed",
+        "health_changed",
+        "stopped",
+        "events_lost",
+        "java_oom",
+        "java_oom_exit",
+        "heap_pressure",
+        "jvm_hung",
+        "jvm_recovered",
+        "unknown",
+    ];
+
+    /// The kind's name, e.g. `java_oom` (the `type` tag of the JSON form).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Started { .. } => "started",
+            Self::Died { .. } => "died",
+            Self::OomKilled => "oom_killed",
+            Self::HealthChanged { .. } => "health_changed",
+            Self::Stopped { .. } => "stopped",
+            Self::EventsLost { .. } => "events_lost",
+            Self::JavaOom { .. } => "java_oom",
+            Self::JavaOomExit { .. } => "java_oom_exit",
+            Self::HeapPressure { .. } => "heap_pressure",
+            Self::JvmHung { .. } => "jvm_hung",
+            Self::JvmRecovered { .. } => "jvm_recovered",
+            Self::Unknown => "unknown",
+        }
+    }
+
     /// A one-line human description, e.g. `died (exit 137, OOM-killed)`.
     pub fn describe(&self) -> String {
         match self {
@@ -303,8 +360,78 @@ impl EventKind {
             Self::Stopped { signal } if signal.is_empty() => "stop requested".to_owned(),
             Self::Stopped { signal } => format!("stop requested ({signal})"),
             Self::EventsLost { count } => format!("{count} events lost (subscriber too slow)"),
+            Self::JavaOom { line, repeated: 0 } => format!("Java OutOfMemoryError: {line}"),
+            Self::JavaOom { line, repeated } => {
+                format!("Java OutOfMemoryError: {line} (+{repeated} more lines)")
+            }
+            Self::JavaOomExit {
+                exit_code,
+                evidence,
+            } => format!("JVM exited on OutOfMemoryError (exit {exit_code}; {evidence})"),
+            Self::HeapPressure { pid, reason, .. } => {
+                format!("heap pressure in JVM {pid}: {reason}")
+            }
+            Self::JvmHung { pid, stalled_ms } => format!(
+                "JVM {pid} hung: ticks stalled for {:.1}s",
+                *stalled_ms as f64 / 1000.0
+            ),
+            Self::JvmRecovered { pid, from } => format!("JVM {pid} recovered from {from}"),
             Self::Unknown => "unknown event (newer agent?)".to_owned(),
         }
+    }
+}
+
+/// Changes to a container's environment: renames first, then removals, then sets.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvPatch {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub set: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
+    /// Old name → new name; the value is kept.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rename: BTreeMap<String, String>,
+}
+
+impl EnvPatch {
+    /// `true` when the patch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty() && self.rename.is_empty()
+    }
+
+    /// A patch that sets one variable.
+    pub fn setting(key: &str, value: &str) -> Self {
+        Self {
+            set: BTreeMap::from([(key.to_owned(), value.to_owned())]),
+            ..Self::default()
+        }
+    }
+
+    /// Applies the patch to `KEY=value` entries, keeping the order of untouched entries and
+    /// appending new ones in key order.
+    pub fn apply(&self, entries: &[String]) -> Vec<String> {
+        let mut out: Vec<(String, String)> = entries
+            .iter()
+            .map(|e| {
+                let (k, v) = e.split_once('=').unwrap_or((e.as_str(), ""));
+                (k.to_owned(), v.to_owned())
+            })
+            .collect();
+        for (from, to) in &self.rename {
+            if let Some(i) = out.iter().position(|(k, _)| k == from) {
+                let value = out.remove(i).1;
+                out.retain(|(k, _)| k != to);
+                out.insert(i.min(out.len()), (to.clone(), value));
+            }
+        }
+        out.retain(|(k, _)| !self.remove.contains(k));
+        for (k, v) in &self.set {
+            match out.iter_mut().find(|(key, _)| key == k) {
+                Some(entry) => entry.1 = v.clone(),
+                None => out.push((k.clone(), v.clone())),
+            }
+        }
+        out.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
     }
 }
 
@@ -324,6 +451,40 @@ mod tests {
             image_tag("kafka@sha256:0123456789abcdef0123"),
             "0123456789ab"
         );
+    }
+
+    #[test]
+    fn env_patches_rename_then_remove_then_set() {
+        let patch = EnvPatch {
+            set: BTreeMap::from([
+                ("CONNECT_LISTENERS".into(), "http://0.0.0.0:8083".into()),
+                ("A".into(), "2".into()),
+            ]),
+            remove: vec!["GONE".into()],
+            rename: BTreeMap::from([(
+                "ADVERTISED_HOST_NAME".into(),
+                "CONNECT_REST_ADVERTISED_HOST_NAME".into(),
+            )]),
+        };
+        let before = [
+            "A=1",
+            "ADVERTISED_HOST_NAME=connect-01",
+            "GONE=x",
+            "KEEP=y=z",
+        ]
+        .map(String::from);
+        let after = patch.apply(&before);
+        assert_eq!(
+            after,
+            [
+                "A=2",
+                "CONNECT_REST_ADVERTISED_HOST_NAME=connect-01",
+                "KEEP=y=z",
+                "CONNECT_LISTENERS=http://0.0.0.0:8083"
+            ]
+        );
+        assert_eq!(patch.apply(&after), after, "applying twice = once");
+        assert!(EnvPatch::default().is_empty());
     }
 
     #[test]

@@ -7,8 +7,11 @@
 use kroll_proto::agent::v1 as pb;
 
 use crate::model::{
-    AgentInfo, Container, ContainerStatus, Disk, Event, EventKind, Health, Host, Mount, NodeState,
+    AgentInfo, Container, ContainerStatus, Disk, EnvPatch, Event, EventKind, Health, Host, Mount,
+    NodeState,
 };
+
+mod jvm;
 
 /// A wire message that lacks a part the protocol promises.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -112,6 +115,7 @@ impl From<Container> for pb::Container {
             mounts: c.mounts.into_iter().map(Into::into).collect(),
             hostname: c.hostname,
             pid: c.pid,
+            java: c.java.map(Into::into),
         }
     }
 }
@@ -136,6 +140,7 @@ impl From<pb::Container> for Container {
             mounts: c.mounts.into_iter().map(Into::into).collect(),
             hostname: c.hostname,
             pid: c.pid,
+            java: c.java.map(Into::into),
         }
     }
 }
@@ -271,6 +276,7 @@ impl From<EventKind> for Option<pb::event::Kind> {
             EventKind::Stopped { signal } => Kind::Stopped(pb::ContainerStopped { signal }),
             EventKind::EventsLost { count } => Kind::EventsLost(pb::EventsLost { count }),
             EventKind::Unknown => return None,
+            jvm_kind => return jvm::kind_to_wire(&jvm_kind),
         })
     }
 }
@@ -289,6 +295,7 @@ fn event_kind_from_wire(k: Option<pb::event::Kind>) -> EventKind {
         },
         Some(Kind::Stopped(s)) => EventKind::Stopped { signal: s.signal },
         Some(Kind::EventsLost(l)) => EventKind::EventsLost { count: l.count },
+        Some(other) => jvm::kind_from_wire(&other).unwrap_or(EventKind::Unknown),
         None => EventKind::Unknown,
     }
 }
@@ -315,6 +322,26 @@ impl From<pb::Event> for Event {
             container_id: e.container_id,
             container_name: e.container_name,
             kind: event_kind_from_wire(e.kind),
+        }
+    }
+}
+
+impl From<EnvPatch> for pb::EnvPatch {
+    fn from(p: EnvPatch) -> Self {
+        Self {
+            set: p.set.into_iter().collect(),
+            remove: p.remove,
+            rename: p.rename.into_iter().collect(),
+        }
+    }
+}
+
+impl From<pb::EnvPatch> for EnvPatch {
+    fn from(p: pb::EnvPatch) -> Self {
+        Self {
+            set: p.set.into_iter().collect(),
+            remove: p.remove,
+            rename: p.rename.into_iter().collect(),
         }
     }
 }
@@ -350,6 +377,7 @@ mod tests {
             }],
             hostname: "kafka-01".into(),
             pid: 0,
+            java: None,
         }
     }
 

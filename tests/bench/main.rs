@@ -2,12 +2,19 @@
 //!
 //! ```text
 //! cargo build --release --workspace --bins
-//! cargo run --release -p kroll-tests --bin kroll-bench -- agent-idle [--containers 12] [--seconds 60]
+//! cargo run --release -p kroll-tests --bin kroll-bench -- agent-idle [--containers 12] [--jvms 3] [--seconds 60]
+//! cargo run --release -p kroll-tests --bin kroll-bench -- oom-latency [--count 25] [--gap-ms 400]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- status [--agents 5] [--rounds 50]
+//! cargo run --release -p kroll-tests --bin kroll-bench -- backup [--subjects 1000] [--versions 5] [--connectors 200]
 //! ```
+//! `backup` backs up and restores (after hard-deleting every subject and deleting every
+//! connector) the lab's real Schema Registry and Connect worker, run as host processes.
 //! `agent-idle` runs the real `kroll-agent` binary (1 s sampling) watching N labbox containers
 //! and reads its resident memory and CPU time from `/proc`. `status` starts N agents and times
 //! `GetNodeState` fan-out to all of them, and the whole `kroll status` command.
+
+mod backup;
+mod heap;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -69,11 +76,11 @@ fn agent_config(dir: &std::path::Path, pki: &Pki, node: &str) -> std::path::Path
     p
 }
 
-async fn agent_idle(containers: u64, seconds: u64) {
+async fn agent_idle(containers: u64, jvms: u64, seconds: u64) {
     let pki = Pki::new(&["bench-node"]);
     let dir = tempfile::tempdir().expect("tmp");
     let mut boxes = Vec::new();
-    for i in 0..containers {
+    for i in 0..containers.saturating_sub(jvms) {
         boxes.push(
             TestContainer::start(
                 &format!("bench-{i}"),
@@ -83,6 +90,14 @@ async fn agent_idle(containers: u64, seconds: u64) {
                 },
             )
             .await,
+        );
+    }
+    // JVM containers count among the `containers`: 12 containers with 3 JVMs = 9 labbox + 3 Java.
+    for i in 0..jvms {
+        let name = format!("bench-jvm-{i}");
+        boxes.push(
+            kroll_tests::java::start_java(&name, "bench-node", &[], &["-Xmx64m"], &["Idle", "16"])
+                .await,
         );
     }
     let cfg = agent_config(dir.path(), &pki, "bench-node");
@@ -105,7 +120,9 @@ async fn agent_idle(containers: u64, seconds: u64) {
     let (rss, t1) = proc_figures(pid);
     let hz = 100.0; // USER_HZ on Linux.
     let cpu_percent = (t1 - t0) as f64 / hz / began.elapsed().as_secs_f64() * 100.0;
-    println!("agent-idle: containers={containers} sampling=1s window={seconds}s");
+    println!(
+        "agent-idle: containers={containers} (of which JVMs: {jvms}) sampling=1s window={seconds}s"
+    );
     println!(
         "  rss_now={:.1} MiB rss_peak={:.1} MiB",
         rss as f64 / 1024.0,
@@ -204,12 +221,28 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("agent-idle") => {
-            agent_idle(arg(&args, "--containers", 12), arg(&args, "--seconds", 60)).await
+            agent_idle(
+                arg(&args, "--containers", 12),
+                arg(&args, "--jvms", 0),
+                arg(&args, "--seconds", 60),
+            )
+            .await
+        }
+        Some("oom-latency") => {
+            heap::oom_latency(arg(&args, "--count", 25), arg(&args, "--gap-ms", 400)).await
         }
         Some("status") => status(arg(&args, "--agents", 5), arg(&args, "--rounds", 50)).await,
+        Some("backup") => {
+            backup::run(
+                arg(&args, "--subjects", 1000),
+                arg(&args, "--versions", 5),
+                arg(&args, "--connectors", 200),
+            )
+            .await
+        }
         _ => {
             eprintln!(
-                "usage: kroll-bench agent-idle [--containers N] [--seconds S] | status [--agents N] [--rounds R]"
+                "usage: kroll-bench agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C]"
             );
             std::process::exit(2);
         }

@@ -22,6 +22,14 @@ fn the_example_inventories_load_and_match_the_journals_shapes() {
     assert_eq!(count(&lab, ServiceKind::Zookeeper), 1);
     let prod = Inventory::load(&deploy("inventory.production.toml")).expect("production inventory");
     assert_eq!(prod.nodes.len(), 18);
+    let alerts = prod
+        .alerts
+        .as_ref()
+        .expect("[alerts] in the production inventory");
+    assert_eq!(
+        alerts.format,
+        kroll_shared::alerts::AlertFormatName::Alertmanager
+    );
     assert_eq!(count(&prod, ServiceKind::Broker), 18);
     assert_eq!(count(&prod, ServiceKind::Zookeeper), 3);
     for k in [
@@ -38,4 +46,6 @@ fn the_example_agent_configuration_loads() {
     let c = AgentConfig::load(&deploy("agent.example.toml")).expect("agent.example.toml");
     assert_eq!(c.node, "rhodrylab-01");
     assert!(c.allow.names.contains("kafka-01"));
+    assert!(c.jvm.enabled && c.jvm.hung_after_ms == 10_000);
+    assert_eq!(c.metrics.listen, None, "/metrics is off unless asked for");
 }

@@ -21,6 +21,9 @@ use kroll_agent::config::{AgentConfig, AuditConfig};
 use kroll_shared::tls::{self, PemPair, Role, TlsFiles, Validity};
 use tokio::sync::{OnceCell, oneshot};
 
+pub mod hostlab;
+pub mod java;
+
 /// A short id unique to this test process, used in container names and labels.
 pub fn run_id() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
@@ -244,6 +247,8 @@ pub fn on_node(node: &str) -> BTreeMap<String, String> {
 pub struct RunningAgent {
     pub node: String,
     pub addr: std::net::SocketAddr,
+    /// The `/metrics` address, when the agent has one.
+    pub metrics: Option<std::net::SocketAddr>,
     pub audit: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -266,6 +271,7 @@ impl RunningAgent {
         dir: &Path,
     ) -> Self {
         let addr = agent.local_addr().expect("addr");
+        let metrics = agent.metrics_addr();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(agent.serve(async move {
             let _ = rx.await;
@@ -273,6 +279,7 @@ impl RunningAgent {
         Self {
             node: node.to_owned(),
             addr,
+            metrics,
             audit: dir.join(format!("audit-{node}.log")),
             stop: Some(tx),
             task: Some(task),
@@ -324,6 +331,8 @@ pub fn agent_config(pki: &Pki, node: &str, allow: Allowlist, dir: &Path) -> Agen
         sampling: Default::default(),
         restart: Default::default(),
         report_env: Default::default(),
+        jvm: Default::default(),
+        metrics: Default::default(),
     }
 }
 

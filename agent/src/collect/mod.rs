@@ -6,3 +6,4 @@
 pub mod containers;
 pub mod disk;
 pub mod host;
+pub mod jvm;

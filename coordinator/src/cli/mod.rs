@@ -3,7 +3,13 @@
 //! Exit codes (stable, for scripts): 0 = done / healthy; 1 = the command failed; 2 = bad
 //! usage, configuration or inventory (nothing was touched); 3 = `status` found problems.
 
+mod backup_cmd;
 mod certs;
+mod connectors;
+mod lab;
+mod migrate_cmd;
+mod upgrade;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,14 +92,47 @@ pub enum Command {
     /// files (nothing is pulled). See deploy/lab/LAB.md.
     #[command(subcommand)]
     Lab(LabCommand),
+    /// Stream every agent's events (Java OutOfMemoryError, OOM exits, heap pressure, hung
+    /// JVMs, container starts and deaths) as they happen; post alerts to a webhook.
+    ///
+    /// Runs until interrupted and reconnects (and says so) when an agent restarts. Text lines
+    /// read `time  node  container  kind  description`; connection changes go to stderr. With
+    /// `--output json`: one JSON object per line on stdout — events (`kind.type`,
+    /// `received_at_unix_ms`) and connection notices (`{"watch": "reconnected", …}`).
+    ///
+    /// With `--webhook` (or an `[alerts]` section in the inventory) OOMs, heap pressure and
+    /// hung JVMs are also posted — Alertmanager's `/api/v2/alerts` or a Slack-style
+    /// `{"text": …}` receiver — with retries, through a bounded queue that never slows the
+    /// watch. `--kinds` filters what is printed, not what is posted.
+    Watch(watch::WatchArgs),
+    /// Show exactly what `kroll upgrade --to VERSION` would do, per node, in order — from what
+    /// the agents and Kafka report now. Nothing is touched. Refuses illegal paths (ZooKeeper
+    /// mode to Kafka 4.x / Confluent 8.x, downgrades, unknown versions) with the reason.
+    Plan(upgrade::Target),
+    /// Roll the cluster to a new Confluent Platform version: pre-flight (images pulled on every
+    /// node first), Connect quiesce, ZooKeeper, brokers with inter.broker.protocol.version
+    /// pinned (controller last, a health gate between every restart), Schema Registry, Connect
+    /// (environment rewrite), REST proxy, Kafdrop, then the IBP bump (asks first), resume,
+    /// post-checks. Every step is journaled in the run directory; a failed gate halts and rolls
+    /// the node back (before the bump). `--resume` continues an interrupted run without
+    /// restarting anything twice. Exit 0 finished, 1 halted, 2 refused before anything started.
+    Upgrade(upgrade::UpgradeArgs),
+    /// Undo an unfinished run before its IBP bump: every container it recreated goes back to
+    /// its previous definition, newest first, with the same gates.
+    Rollback(upgrade::RollbackArgs),
+    /// Kafka Connect: status, quiesce/resume around an upgrade, the Debezium 1.9 → 3.0
+    /// migration with its key-schema guard, verification.
+    #[command(subcommand)]
+    Connectors(connectors::ConnectorsCommand),
+    /// Back up every connector (config, state) and every schema version of every subject
+    /// (with compatibility levels) into a new directory.
+    Backup(backup_cmd::BackupArgs),
+    /// Put a backup back (connectors recreated or configs restored, schemas re-registered);
+    /// reports exactly what could not be restored.
+    Restore(backup_cmd::RestoreArgs),
 }
 
-/// `kroll lab …`
-#[derive(Debug, Subcommand)]
-pub enum LabCommand {
-    /// Build the lab's images from local binaries (skipped when their content is unchanged).
-    Images,
-}
+pub use self::lab::LabCommand;
 
 /// Parses `90`, `90s`, `5m`, `1h`, `500ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -123,7 +162,14 @@ pub async fn run(cli: Cli) -> ExitCode {
             operation_id,
         } => cmd_restart(&cli, container, *stop_timeout, operation_id.clone()).await,
         Command::Certs(c) => certs::run(&cli, c),
-        Command::Lab(LabCommand::Images) => cmd_lab_images(&cli).await,
+        Command::Lab(c) => lab::run(&cli, c).await,
+        Command::Watch(args) => watch::run(&cli, args).await,
+        Command::Plan(t) => upgrade::cmd_plan(&cli, t).await,
+        Command::Upgrade(a) => upgrade::cmd_upgrade(&cli, a).await,
+        Command::Rollback(a) => upgrade::cmd_rollback(&cli, a).await,
+        Command::Connectors(c) => connectors::run(&cli, c).await,
+        Command::Backup(a) => backup_cmd::run_backup(&cli, a).await,
+        Command::Restore(a) => backup_cmd::run_restore(&cli, a).await,
     };
     match result {
         Ok(code) => code,
@@ -225,24 +271,6 @@ async fn cmd_restart(
                 r.stop_duration_ms as f64 / 1000.0
             );
         }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn cmd_lab_images(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let docker = bollard::Docker::connect_with_local_defaults()?
-        .negotiate_version()
-        .await
-        .context("reaching the Docker engine (is it running?)")?;
-    let labbox = crate::lab::sibling_binary("kroll-labbox")
-        .ok_or_else(|| anyhow::anyhow!("kroll-labbox is not beside the kroll binary; build the workspace (cargo build --workspace --bins)"))?;
-    let id = crate::lab::ensure_labbox(&docker, &labbox).await?;
-    match cli.output {
-        Output::Json => println!(
-            "{}",
-            serde_json::json!({"images": [{"tag": crate::lab::LABBOX_IMAGE, "id": id}]})
-        ),
-        Output::Text => println!("{} {}", crate::lab::LABBOX_IMAGE, id),
     }
     Ok(ExitCode::SUCCESS)
 }

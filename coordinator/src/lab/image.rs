@@ -30,9 +30,15 @@ pub enum ImageError {
     Build { tag: String, detail: String },
     #[error("Docker engine: {0}")]
     Docker(#[from] bollard::errors::Error),
+    /// Something the build needs is not on this machine; `hint` says how to get it.
+    #[error("{what} not found: {hint}")]
+    Missing { what: String, hint: String },
+    /// A build step (jlink, javac, …) failed.
+    #[error("`{command}` failed: {detail}")]
+    Command { command: String, detail: String },
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ImageError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ImageError + '_ {
     move |source| ImageError::Io {
         path: path.to_owned(),
         source,
@@ -43,6 +49,8 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ImageError + '_ {
 #[derive(Debug, Clone, Default)]
 pub struct Context {
     files: BTreeMap<String, (Vec<u8>, u32)>,
+    dirs: BTreeMap<String, u32>,
+    symlinks: BTreeMap<String, String>,
 }
 
 impl Context {
@@ -57,6 +65,24 @@ impl Context {
             path.trim_start_matches('/').to_owned(),
             (bytes.into(), mode),
         );
+    }
+
+    /// Adds a directory entry with a mode (e.g. `rootfs/tmp` with `0o1777`), so empty
+    /// directories and their permissions reach the image.
+    pub fn add_dir_entry(&mut self, path: &str, mode: u32) {
+        self.dirs.insert(path.trim_matches('/').to_owned(), mode);
+    }
+
+    /// Adds a symbolic link at `path` pointing to `target` (e.g. busybox applets).
+    pub fn add_symlink(&mut self, path: &str, target: &str) {
+        self.symlinks
+            .insert(path.trim_start_matches('/').to_owned(), target.to_owned());
+    }
+
+    /// Whether the context already holds a file, directory or link at `path`.
+    pub fn contains(&self, path: &str) -> bool {
+        let p = path.trim_matches('/');
+        self.files.contains_key(p) || self.dirs.contains_key(p) || self.symlinks.contains_key(p)
     }
 
     /// Adds the Dockerfile.
@@ -123,6 +149,17 @@ impl Context {
             ctx.update(&(bytes.len() as u64).to_le_bytes());
             ctx.update(bytes);
         }
+        for (path, mode) in &self.dirs {
+            ctx.update(b"\0dir\0");
+            ctx.update(path.as_bytes());
+            ctx.update(&mode.to_le_bytes());
+        }
+        for (path, target) in &self.symlinks {
+            ctx.update(b"\0link\0");
+            ctx.update(path.as_bytes());
+            ctx.update(&[0]);
+            ctx.update(target.as_bytes());
+        }
         ctx.finish()
             .as_ref()
             .iter()
@@ -134,6 +171,14 @@ impl Context {
     /// The context as a tar archive (deterministic: sorted, mtime 0).
     pub fn to_tar(&self) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
+        for (path, mode) in &self.dirs {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(0);
+            h.set_mode(*mode);
+            h.set_mtime(0);
+            h.set_entry_type(tar::EntryType::Directory);
+            let _ = b.append_data(&mut h, format!("{path}/"), std::io::empty());
+        }
         for (path, (bytes, mode)) in &self.files {
             let mut h = tar::Header::new_gnu();
             h.set_size(bytes.len() as u64);
@@ -143,6 +188,14 @@ impl Context {
             // Appending to an in-memory Vec cannot fail except on over-long names, which
             // `append_data` writes as GNU long-name entries.
             let _ = b.append_data(&mut h, path, bytes.as_slice());
+        }
+        for (path, target) in &self.symlinks {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(0);
+            h.set_mode(0o777);
+            h.set_mtime(0);
+            h.set_entry_type(tar::EntryType::Symlink);
+            let _ = b.append_link(&mut h, path, target);
         }
         b.into_inner().unwrap_or_default()
     }
@@ -159,7 +212,10 @@ pub fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>, ImageError> {
         })?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        if text.contains("not a dynamic executable") {
+        // glibc's ldd says so on stdout or stderr depending on its version.
+        let static_binary =
+            |b: &[u8]| String::from_utf8_lossy(b).contains("not a dynamic executable");
+        if static_binary(&out.stdout) || static_binary(&out.stderr) {
             return Ok(Vec::new());
         }
         return Err(ImageError::Ldd {
@@ -191,6 +247,35 @@ pub async fn ensure(docker: &Docker, ctx: &Context, tag: &str) -> Result<String,
         }
     }
     build(docker, ctx, tag, &hash).await?;
+    let built = docker.inspect_image(tag).await?;
+    Ok(built.id.unwrap_or_default())
+}
+
+/// Like [`ensure`], but the image is identified by a caller-computed `key` (a hash of the
+/// build's inputs) and the context is only assembled when a build is needed — for contexts
+/// that are expensive to read (a Java runtime) on a warm start. Returns the image id.
+pub async fn ensure_keyed<F>(
+    docker: &Docker,
+    tag: &str,
+    key: &str,
+    make: F,
+) -> Result<String, ImageError>
+where
+    F: FnOnce() -> Result<Context, ImageError> + Send + 'static,
+{
+    if let Ok(existing) = docker.inspect_image(tag).await {
+        let labels = existing.config.and_then(|c| c.labels).unwrap_or_default();
+        if labels.get(HASH_LABEL).map(String::as_str) == Some(key) {
+            return Ok(existing.id.unwrap_or_default());
+        }
+    }
+    let ctx = tokio::task::spawn_blocking(make)
+        .await
+        .map_err(|e| ImageError::Build {
+            tag: tag.into(),
+            detail: format!("assembling the build context: {e}"),
+        })??;
+    build(docker, &ctx, tag, key).await?;
     let built = docker.inspect_image(tag).await?;
     Ok(built.id.unwrap_or_default())
 }

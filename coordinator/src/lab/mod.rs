@@ -1,14 +1,43 @@
 //! The lab: a stand-in Confluent cluster on the local Docker engine, built from this
-//! machine's files (see `deploy/lab/LAB.md`).
+//! machine's files (see `deploy/lab/LAB.md`). `kroll lab up` / `kroll lab down`, and the same
+//! for tests: [`up`] returns a [`LabHandle`] with the inventory path, bootstrap servers and
+//! URLs; [`down`] removes everything the lab made.
 //!
 //! # Layout
 //! - [`image`]: build contexts and image builds that never pull.
+//! - [`images`]: the lab's images (base layers, ZooKeeper, Kafka, the JVM services).
+//! - [`topology`]: the desired containers of a lab at a platform version (pure).
+//! - [`docker`]: the lab's network, volumes and containers on the Docker engine.
+//! - [`agents`]: certificates, configuration and host processes of the lab's agents.
+//! - [`kafka`], [`ready`]: asking Kafka and ZooKeeper, and waiting until things are ready.
+//! - [`seed`]: topics and connectors of a new lab.
+//! - [`state`]: the lab's runtime state file.
+//! - `memory`: what a running lab costs ([`memory`]).
+//! - `up`, `down`: the two commands.
 
+pub mod agents;
+pub mod docker;
+mod down;
+pub mod http;
 pub mod image;
+pub mod images;
+pub mod kafka;
+mod memory;
+pub mod ready;
+pub mod seed;
+pub mod state;
+pub mod topology;
+mod up;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use bollard::Docker;
+
+pub use self::down::{DownOptions, DownReport, down};
+pub use self::memory::{MemoryReport, memory};
+pub use self::up::{LabHandle, UpOptions, up};
 
 /// The image of `kroll-labbox`, the tiny program test and placeholder containers run.
 pub const LABBOX_IMAGE: &str = "kroll-lab.local/labbox:dev";
@@ -23,6 +52,15 @@ pub fn sibling_binary(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The `deploy/lab` directory of this source tree (entrypoints, the JVM services' sources):
+/// `$KROLL_LAB_SRC` when set, else the one this `kroll` was built from.
+pub fn source_dir() -> PathBuf {
+    std::env::var_os("KROLL_LAB_SRC")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/lab"))
+}
+
 /// Builds (if its content changed) the labbox image from the `kroll-labbox` binary.
 pub async fn ensure_labbox(docker: &Docker, labbox: &Path) -> Result<String, image::ImageError> {
     let mut ctx = image::Context::new();
@@ -31,4 +69,91 @@ pub async fn ensure_labbox(docker: &Docker, labbox: &Path) -> Result<String, ima
         "FROM scratch\nCOPY rootfs/ /\nLABEL kroll.lab.image=labbox\nENTRYPOINT [\"/usr/local/bin/kroll-labbox\"]\n",
     );
     image::ensure(docker, &ctx, LABBOX_IMAGE).await
+}
+
+/// A receiver of progress lines.
+type ProgressFn = dyn Fn(&str) + Send + Sync;
+
+/// Where `lab up` reports what it is doing (one line per step).
+#[derive(Clone, Default)]
+pub struct Progress(Option<Arc<ProgressFn>>);
+
+impl Progress {
+    /// Progress lines go to `f`.
+    pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(f)))
+    }
+
+    /// Reports one step.
+    pub fn step(&self, line: &str) {
+        if let Some(f) = &self.0 {
+            f(line);
+        }
+        tracing::info!(step = line, "Lab progress.");
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Progress(on)"
+        } else {
+            "Progress(off)"
+        })
+    }
+}
+
+/// Errors of `lab up` / `lab down`.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// What the user asked for is wrong; nothing was changed.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Topology(#[from] topology::TopologyError),
+    #[error("lab images: {0}")]
+    Image(#[from] image::ImageError),
+    #[error("Docker engine: {what}: {source}")]
+    Docker {
+        what: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("agent of node {node}: {detail}")]
+    Agent { node: String, detail: String },
+    #[error("timed out after {:.0?} waiting for {what}; last seen: {last}", waited)]
+    NotReady {
+        what: String,
+        waited: Duration,
+        last: String,
+    },
+    #[error("seeding the lab: {0}")]
+    Seed(String),
+}
+
+impl LabError {
+    /// Whether this is the user's mistake (exit code 2, nothing touched).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Self::Usage(_) | Self::Topology(_))
+    }
+
+    pub(crate) fn docker(what: impl Into<String>, source: bollard::errors::Error) -> Self {
+        Self::Docker {
+            what: what.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
+        move |source| Self::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
 }

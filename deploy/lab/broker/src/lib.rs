@@ -53,14 +53,16 @@ pub fn read_version(path: &std::path::Path) -> Result<version::SoftwareVersion, 
     version::SoftwareVersion::parse(&text)
 }
 
-/// Where the version file is: `--version-file`, else `LAB_VERSION_FILE`, else [`VERSION_FILE`].
-pub fn version_file(args: &[String], env: Option<String>) -> Result<PathBuf, BrokerError> {
+/// Where the version file is: `--version-file PATH` (host-process tests), else
+/// [`VERSION_FILE`]. No environment variable can change it: a container's environment must
+/// not be able to make the broker claim another software version than its image's.
+pub fn version_file(args: &[String]) -> Result<PathBuf, BrokerError> {
     let bad = |key: &str, reason: &str| BrokerError::Config {
         key: key.into(),
         reason: reason.into(),
     };
     match args {
-        [] => Ok(env.map_or_else(|| PathBuf::from(VERSION_FILE), PathBuf::from)),
+        [] => Ok(PathBuf::from(VERSION_FILE)),
         [flag, path] if flag == "--version-file" => Ok(PathBuf::from(path)),
         [flag] if flag == "--version-file" => Err(bad("--version-file", "needs a path")),
         [arg] if arg.starts_with("--version-file=") => {

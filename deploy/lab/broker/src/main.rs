@@ -16,7 +16,7 @@ fn main() -> ExitCode {
 }
 
 fn start(args: &[String]) -> Result<(), kroll_lab_broker::BrokerError> {
-    let path = kroll_lab_broker::version_file(args, std::env::var("LAB_VERSION_FILE").ok())?;
+    let path = kroll_lab_broker::version_file(args)?;
     let version = kroll_lab_broker::read_version(&path)?;
     let config = kroll_lab_broker::config::Config::from_env(std::env::vars())?;
     kroll_lab_broker::broker::effective_ibp(&config, version)?;

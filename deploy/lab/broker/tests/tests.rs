@@ -479,3 +479,32 @@ fn bad_configuration_exits_with_a_clear_error() {
         );
     }
 }
+
+/// Regression: the version must come from the image's file only — an environment variable
+/// (a container's env is user-controlled) cannot point the broker at another version file.
+#[test]
+fn the_version_file_cannot_be_redirected_through_the_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fake = dir.path().join("KAFKA_VERSION");
+    std::fs::write(&fake, "3.8.0").expect("version file");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kroll-lab-broker"))
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("LAB_VERSION_FILE", &fake)
+        .env("KAFKA_BROKER_ID", "1")
+        .env("KAFKA_ADVERTISED_LISTENERS", "PLAINTEXT://127.0.0.1:1")
+        .env("KAFKA_ZOOKEEPER_CONNECT", "127.0.0.1:1/kafka")
+        .output()
+        .expect("run kroll-lab-broker");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains(kroll_lab_broker::VERSION_FILE),
+        "the broker must read {} (and fail here, on the host): {text}",
+        kroll_lab_broker::VERSION_FILE
+    );
+}

@@ -200,9 +200,10 @@ pub fn spawn_broker(
     std::fs::write(&tmp, version).expect("version file");
     std::fs::rename(&tmp, &version_file).expect("version file");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kroll-lab-broker"));
-    cmd.env_clear()
+    cmd.arg("--version-file")
+        .arg(&version_file)
+        .env_clear()
         .env("PATH", "/usr/bin:/bin")
-        .env("LAB_VERSION_FILE", &version_file)
         .envs(env);
     let mut child = cmd
         .stdout(Stdio::piped())

@@ -93,11 +93,10 @@ public final class BrokerLab implements AutoCloseable {
 
     public void start(int id) throws IOException {
         Path vf = lab.root.resolve("KAFKA_VERSION-" + kafkaVersion);
-        ProcessBuilder pb = new ProcessBuilder(BROKER_BIN.toString());
+        ProcessBuilder pb = new ProcessBuilder(BROKER_BIN.toString(), "--version-file", vf.toString());
         Map<String, String> env = pb.environment();
         env.clear();
         env.put("PATH", "/usr/bin:/bin");
-        env.put("LAB_VERSION_FILE", vf.toString());
         env.put("KAFKA_BROKER_ID", String.valueOf(id));
         env.put("KAFKA_ZOOKEEPER_CONNECT", "127.0.0.1:" + zkPort + "/kafka");
         env.put("KAFKA_LOG_DIRS", lab.dir("kafka-data-" + id).toString());

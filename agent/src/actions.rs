@@ -1,0 +1,458 @@
+//! The local actions the coordinator may ask for — restart, recreate, rollback, pull — each
+//! run through one path ([`Core::run_op`]) that enforces, in order: an operation id, the
+//! allowlist (or the action's own check), an audited refusal when a check fails, the
+//! operation-id record (a repeated id replays the recorded answer and acts on nothing), an
+//! fsynced `begin` before acting and an `end` with the outcome after.
+
+use std::future::Future;
+use std::time::Duration;
+
+use kroll_shared::model::{Container, EnvPatch};
+use kroll_shared::tls::PeerIdentity;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{Claim, Phase};
+use crate::collect::containers;
+use crate::error::AgentError;
+use crate::node::Core;
+use crate::runtime::{ContainerRuntime, RecreateSpec};
+
+/// A finished restart (also what the audit log records for replay).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestartOutcome {
+    pub started_at_unix_ms: i64,
+    pub killed_after_timeout: bool,
+    pub stop_duration_ms: u64,
+}
+
+/// A finished recreate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecreateOutcome {
+    pub container_id: String,
+    pub previous_image: String,
+    pub killed_after_timeout: bool,
+    pub stop_duration_ms: u64,
+}
+
+/// A finished rollback.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollbackOutcome {
+    pub container_id: String,
+    pub restored_image: String,
+}
+
+/// A finished pull.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullOutcome {
+    pub image_id: String,
+    pub already_present: bool,
+}
+
+/// What a recreate changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    /// New image reference; `None` keeps the current one.
+    pub image: Option<String>,
+    pub env: EnvPatch,
+    /// New hostname; `None` keeps the current one.
+    pub hostname: Option<String>,
+    /// 0 = the agent's default.
+    pub stop_timeout_s: u32,
+}
+
+/// An action's answer with how it was obtained.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer<T> {
+    pub outcome: T,
+    /// `true` when the answer is the record of an earlier call with the same id.
+    pub replayed: bool,
+    /// The container afterwards (actions on containers), inspected at answer time.
+    pub container: Option<Container>,
+}
+
+/// Who asks for what, for the audit log and the operation record.
+#[derive(Debug, Clone, Copy)]
+struct Op<'a> {
+    peer: &'a PeerIdentity,
+    action: &'static str,
+    id: &'a str,
+    /// The container (or image) the action is about, as the caller named it.
+    target: &'a str,
+}
+
+impl<R: ContainerRuntime> Core<R> {
+    /// Runs one mutating action: `check` (refusals audited), claim, audit, `act`, record.
+    async fn run_op<T, C, F, Fut>(
+        &self,
+        op: Op<'_>,
+        check: C,
+        act: F,
+    ) -> Result<(T, bool), AgentError>
+    where
+        T: Serialize + DeserializeOwned,
+        C: Future<Output = Result<(String, String), AgentError>>,
+        F: FnOnce(String) -> Fut,
+        Fut: Future<Output = Result<(T, String), AgentError>>,
+    {
+        let checked = if op.id.trim().is_empty() {
+            Err(AgentError::InvalidArgument(
+                "operation_id is required for a mutating call".into(),
+            ))
+        } else {
+            check.await
+        };
+        let (name, key) = match checked {
+            Ok(v) => v,
+            Err(e) => {
+                let entry = self.entry(
+                    op.peer,
+                    op.action,
+                    op.id,
+                    op.target,
+                    Phase::Refused,
+                    "",
+                    &e.to_string(),
+                );
+                self.audit.write(entry).await.map_err(AgentError::Audit)?;
+                return Err(e);
+            }
+        };
+        match self.ops.claim(op.id, op.action, &name).await {
+            Claim::Fresh => {}
+            Claim::Replay(v) => {
+                let t = serde_json::from_value(v).map_err(|e| {
+                    AgentError::InvalidArgument(format!(
+                        "unreadable record of operation `{}`: {e}",
+                        op.id
+                    ))
+                })?;
+                return Ok((t, true));
+            }
+            Claim::Conflict { action, container } => {
+                return Err(AgentError::OperationConflict {
+                    id: op.id.into(),
+                    action,
+                    container,
+                });
+            }
+            Claim::OutcomeUnknown { began } => {
+                return Err(AgentError::OutcomeUnknown {
+                    id: op.id.into(),
+                    began,
+                });
+            }
+        }
+        let begin = self.entry(op.peer, op.action, op.id, &name, Phase::Begin, "", &key);
+        if let Err(e) = self.audit.write(begin).await {
+            self.ops.finish(op.id, Err(()));
+            return Err(AgentError::Audit(e));
+        }
+        tracing::info!(action = op.action, target = %name, operation_id = op.id, peer = %op.peer, "Carrying out a coordinator request.");
+        let result = act(key).await;
+        let end = match &result {
+            Ok((t, detail)) => {
+                let mut e = self.entry(op.peer, op.action, op.id, &name, Phase::End, "ok", detail);
+                e.result = serde_json::to_value(t).ok();
+                e
+            }
+            Err(err) => self.entry(
+                op.peer,
+                op.action,
+                op.id,
+                &name,
+                Phase::End,
+                "error",
+                &err.to_string(),
+            ),
+        };
+        let recorded = end.result.clone();
+        let audited = self.audit.write(end).await;
+        self.ops.finish(
+            op.id,
+            match (&result, recorded) {
+                (Ok(_), Some(v)) => Ok(v),
+                _ => Err(()),
+            },
+        );
+        audited.map_err(AgentError::Audit)?;
+        result.map(|(t, _)| (t, false))
+    }
+
+    /// The managed container `name` for a check: (its name, its id).
+    async fn managed_target(&self, name: &str) -> Result<(String, String), AgentError> {
+        let i = self.managed(name).await?;
+        Ok((i.container.name, i.container.id))
+    }
+
+    /// The container as reported now (after an action), if it exists.
+    async fn reported(&self, name: &str) -> Option<Container> {
+        let i = self.runtime.inspect(name).await.ok()?;
+        Some(containers::reportable(i, &self.config.report_env))
+    }
+
+    /// Graceful restart of a managed container.
+    pub async fn restart(
+        &self,
+        peer: &PeerIdentity,
+        id: &str,
+        container: &str,
+        stop_timeout_s: u32,
+    ) -> Result<Answer<RestartOutcome>, AgentError> {
+        let op = Op {
+            peer,
+            action: "restart",
+            id,
+            target: container,
+        };
+        let check = async {
+            self.stop_timeout(stop_timeout_s)?;
+            self.managed_target(container).await
+        };
+        let (outcome, replayed) = self
+            .run_op(op, check, |cid| async move {
+                let timeout = self.stop_timeout(stop_timeout_s)?;
+                let stopped = self.runtime.stop(&cid, timeout).await?;
+                self.runtime.start(&cid).await?;
+                let after = self.runtime.inspect(&cid).await?;
+                let o = RestartOutcome {
+                    started_at_unix_ms: after.container.started_at_unix_ms,
+                    killed_after_timeout: stopped.killed_after_timeout,
+                    stop_duration_ms: millis(stopped.took),
+                };
+                let detail = stop_detail(stopped.took, stopped.killed_after_timeout);
+                Ok((o, detail))
+            })
+            .await?;
+        Ok(Answer {
+            outcome,
+            replayed,
+            container: self.reported(container).await,
+        })
+    }
+
+    /// Replaces a managed container (new image and/or environment), keeping the previous
+    /// definition for rollback.
+    pub async fn recreate(
+        &self,
+        peer: &PeerIdentity,
+        id: &str,
+        container: &str,
+        change: Replacement,
+    ) -> Result<Answer<RecreateOutcome>, AgentError> {
+        let Replacement {
+            image,
+            env,
+            hostname,
+            stop_timeout_s,
+        } = change;
+        let op = Op {
+            peer,
+            action: "recreate",
+            id,
+            target: container,
+        };
+        let check = async {
+            self.stop_timeout(stop_timeout_s)?;
+            self.managed_target(container).await
+        };
+        let (outcome, replayed) = self
+            .run_op(op, check, |cid| async move {
+                let spec = RecreateSpec {
+                    image,
+                    env,
+                    hostname,
+                    stop_timeout: self.stop_timeout(stop_timeout_s)?,
+                };
+                let r = self.runtime.recreate(&cid, &spec).await?;
+                let detail = format!(
+                    "{} → {}; {}",
+                    r.previous_image,
+                    spec.image.as_deref().unwrap_or("same image"),
+                    stop_detail(r.stop.took, r.stop.killed_after_timeout)
+                );
+                let o = RecreateOutcome {
+                    container_id: r.id,
+                    previous_image: r.previous_image,
+                    killed_after_timeout: r.stop.killed_after_timeout,
+                    stop_duration_ms: millis(r.stop.took),
+                };
+                Ok((o, detail))
+            })
+            .await?;
+        Ok(Answer {
+            outcome,
+            replayed,
+            container: self.reported(container).await,
+        })
+    }
+
+    /// Brings back the previous definition of a managed container.
+    pub async fn rollback(
+        &self,
+        peer: &PeerIdentity,
+        id: &str,
+        container: &str,
+        stop_timeout_s: u32,
+    ) -> Result<Answer<RollbackOutcome>, AgentError> {
+        let op = Op {
+            peer,
+            action: "rollback",
+            id,
+            target: container,
+        };
+        let check = async {
+            self.stop_timeout(stop_timeout_s)?;
+            // The current container may be gone (a failed recreate); the kept one decides.
+            let kept = crate::docker_recreate::previous_name(container);
+            let (kept_name, _) = self.managed_target(&kept).await.map_err(|e| match e {
+                AgentError::NotFound { node, .. } => AgentError::NothingKept {
+                    container: container.to_owned(),
+                    node,
+                },
+                other => other,
+            })?;
+            let name = kept_name
+                .strip_suffix(crate::docker_recreate::PREVIOUS_SUFFIX)
+                .unwrap_or(container)
+                .to_owned();
+            Ok((name.clone(), name))
+        };
+        let (outcome, replayed) = self
+            .run_op(op, check, |name| async move {
+                let r = self
+                    .runtime
+                    .rollback(&name, self.stop_timeout(stop_timeout_s)?)
+                    .await?;
+                let detail = format!("running {} again", r.restored_image);
+                Ok((
+                    RollbackOutcome {
+                        container_id: r.id,
+                        restored_image: r.restored_image,
+                    },
+                    detail,
+                ))
+            })
+            .await?;
+        Ok(Answer {
+            outcome,
+            replayed,
+            container: self.reported(container).await,
+        })
+    }
+
+    /// Pulls an image onto the node (nothing when it is already there).
+    pub async fn pull(
+        &self,
+        peer: &PeerIdentity,
+        id: &str,
+        image: &str,
+    ) -> Result<Answer<PullOutcome>, AgentError> {
+        let op = Op {
+            peer,
+            action: "pull",
+            id,
+            target: image,
+        };
+        let check = async {
+            if image.trim().is_empty() {
+                return Err(AgentError::InvalidArgument("image is required".into()));
+            }
+            Ok((image.to_owned(), image.to_owned()))
+        };
+        let (outcome, replayed) = self
+            .run_op(op, check, |image| async move {
+                if let Some(id) = self
+                    .runtime
+                    .image_ids(std::slice::from_ref(&image))
+                    .await?
+                    .remove(&image)
+                {
+                    return Ok((
+                        PullOutcome {
+                            image_id: id,
+                            already_present: true,
+                        },
+                        "already present".into(),
+                    ));
+                }
+                let id = self.runtime.pull(&image).await?;
+                Ok((
+                    PullOutcome {
+                        image_id: id,
+                        already_present: false,
+                    },
+                    "pulled".into(),
+                ))
+            })
+            .await?;
+        Ok(Answer {
+            outcome,
+            replayed,
+            container: None,
+        })
+    }
+}
+
+impl<R: ContainerRuntime> Core<R> {
+    /// Settles every recreate / rollback the audit log says began but never ended (the agent
+    /// died mid-way): each container is put back in a consistent state, the outcome is audited
+    /// as an error (so the coordinator's retry with the same operation id acts afresh). This
+    /// completes calls the coordinator made; the agent starts nothing on its own.
+    pub async fn recover_interrupted(&self) -> Vec<String> {
+        let mut done = Vec::new();
+        for (id, action, container) in self.ops.interrupted() {
+            if action != "recreate" && action != "rollback" && action != "restart" {
+                continue;
+            }
+            let system = PeerIdentity {
+                name: "kroll-agent (recovery at start-up)".into(),
+                role: kroll_shared::tls::Role::Agent,
+            };
+            let outcome = self.runtime.recover(&container).await;
+            let detail = match &outcome {
+                Ok(what) => format!("interrupted by an agent restart; {what}"),
+                Err(e) => format!("interrupted by an agent restart; recovery failed: {e}"),
+            };
+            let entry = self.entry(
+                &system,
+                action_name(&action),
+                &id,
+                &container,
+                Phase::End,
+                "error",
+                &detail,
+            );
+            if self.audit.write(entry).await.is_ok() && outcome.is_ok() {
+                self.ops.settle(&id);
+            }
+            tracing::warn!(operation_id = %id, container = %container, detail = %detail, "Settled an interrupted operation.");
+            done.push(detail);
+        }
+        done
+    }
+}
+
+fn action_name(a: &str) -> &'static str {
+    match a {
+        "recreate" => "recreate",
+        "rollback" => "rollback",
+        _ => "restart",
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn stop_detail(took: Duration, killed: bool) -> String {
+    format!(
+        "stopped in {} ms{}",
+        millis(took),
+        if killed {
+            ", killed after the stop timeout"
+        } else {
+            ""
+        }
+    )
+}

@@ -1,0 +1,258 @@
+//! `kroll lab …`: the lab's images, `up` and `down`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::{Cli, Output, UsageError};
+use crate::lab::images::{self, BrokerBinary, DEFAULT_REGISTRY};
+use crate::lab::topology::{DEFAULT_LAB, PLATFORMS, Platform, Services};
+use crate::lab::{self, DownOptions, LabError, LabHandle, Progress, UpOptions};
+
+/// `kroll lab …`
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Build the lab's images from this machine's files (skipped when their content is
+    /// unchanged): `<registry>/{zookeeper,kafka,connect,schema-registry,rest,kafdrop}:<version>`
+    /// for every platform version (7.1.1, 7.7.1, 7.8.0), and the labbox test image.
+    #[command(disable_version_flag = true)]
+    Images {
+        /// Only these platform versions (repeatable).
+        #[arg(long = "version")]
+        versions: Vec<String>,
+        /// Image registry prefix.
+        #[arg(long, default_value = DEFAULT_REGISTRY)]
+        registry: String,
+    },
+    /// Start (or reconcile) a lab: images, network `<name>-net`, ZooKeeper, 5 brokers, 5 Connect
+    /// workers, Schema Registry, REST proxy, Kafdrop, one kroll-agent per node on 127.77.0.<N>
+    /// (mutual TLS), seed topics and Debezium 1.9-style connectors; writes `<dir>/kroll.toml`
+    /// and waits until everything is healthy. On a running lab it creates what is missing and
+    /// starts what is stopped, and changes nothing else.
+    #[command(disable_version_flag = true)]
+    Up(UpArgs),
+    /// Remove a lab: every container, network and volume labelled `kroll.lab=<name>`, its
+    /// agents (by recorded PID) and the files `lab up` wrote. Safe to run twice.
+    Down(DownArgs),
+}
+
+/// `kroll lab up` options.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Lab name; containers are `<name>-<service>`.
+    #[arg(long, default_value = DEFAULT_LAB)]
+    name: String,
+    /// Platform version of the containers (7.1.1, 7.7.1 or 7.8.0).
+    #[arg(long, default_value = "7.1.1")]
+    version: String,
+    /// Directory for the inventory, certificates and agent files (default
+    /// `$XDG_STATE_HOME/kroll-lab/<name>`, i.e. `~/.local/state/kroll-lab/<name>`).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Publish host ports from N up (ZooKeeper N, Schema Registry N+1, REST proxy N+2, Kafdrop
+    /// N+3, Connect N+10…, brokers N+20…, agents N+30). Default: the fixed ports of
+    /// deploy/inventory.lab.toml for the lab `lab`, free ports for any other.
+    #[arg(long)]
+    port_base: Option<u16>,
+    /// Image registry prefix.
+    #[arg(long, default_value = DEFAULT_REGISTRY)]
+    registry: String,
+    /// Which services: everything, or ZooKeeper and the brokers only.
+    #[arg(long, value_enum, default_value_t = ServicesArg::Full)]
+    services: ServicesArg,
+    /// Do not create the seed topics and connectors.
+    #[arg(long)]
+    no_seed: bool,
+}
+
+/// `--services`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ServicesArg {
+    Full,
+    Kafka,
+}
+
+/// `kroll lab down` options.
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Lab name.
+    #[arg(long, default_value = DEFAULT_LAB)]
+    name: String,
+    /// The lab's directory, if `lab up` was given one (default: found through the lab's
+    /// network label).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+/// Runs a `kroll lab …` command.
+pub async fn run(cli: &Cli, cmd: &LabCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        LabCommand::Images { versions, registry } => cmd_images(cli, versions, registry).await,
+        LabCommand::Up(a) => cmd_up(cli, a).await,
+        LabCommand::Down(a) => cmd_down(cli, a).await,
+    }
+}
+
+/// Usage errors of the lab become exit code 2.
+fn classify(e: LabError) -> anyhow::Error {
+    if e.is_usage() {
+        anyhow::Error::new(UsageError(e.to_string()))
+    } else {
+        anyhow::Error::new(e)
+    }
+}
+
+fn progress(cli: &Cli) -> Progress {
+    let json = cli.output == Output::Json;
+    Progress::new(move |line| {
+        if !json {
+            eprintln!("… {line}");
+        }
+    })
+}
+
+async fn cmd_images(cli: &Cli, versions: &[String], registry: &str) -> anyhow::Result<ExitCode> {
+    let platforms: Vec<&Platform> = if versions.is_empty() {
+        PLATFORMS.iter().collect()
+    } else {
+        versions
+            .iter()
+            .map(|v| {
+                Platform::find(v).ok_or_else(|| {
+                    UsageError(format!(
+                        "--version {v}: no lab images for it (7.1.1, 7.7.1, 7.8.0)"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let docker = lab::docker::connect().await.map_err(classify)?;
+    let labbox = lab::sibling_binary("kroll-labbox").ok_or_else(|| {
+        anyhow::anyhow!("kroll-labbox is not beside the kroll binary; build the workspace (cargo build --workspace --bins)")
+    })?;
+    let labbox_id = lab::ensure_labbox(&docker, &labbox).await?;
+    let broker = BrokerBinary::beside_this_executable()?;
+    let mut sets = Vec::new();
+    for p in platforms {
+        if cli.output == Output::Text {
+            eprintln!("… Images of {}…", p.version);
+        }
+        sets.push(images::ensure_platform(&docker, registry, p, &broker).await?);
+    }
+    match cli.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::json!({"labbox": {"tag": lab::LABBOX_IMAGE, "id": labbox_id}, "platforms": sets})
+        ),
+        Output::Text => {
+            println!("{} {labbox_id}", lab::LABBOX_IMAGE);
+            for s in &sets {
+                for i in &s.images {
+                    println!("{} {}", i.tag, i.id);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn cmd_up(cli: &Cli, a: &UpArgs) -> anyhow::Result<ExitCode> {
+    let mut opts = UpOptions::new(&a.name);
+    opts.version = a.version.clone();
+    opts.dir = a.dir.clone();
+    opts.port_base = a.port_base;
+    opts.registry = a.registry.clone();
+    opts.services = match a.services {
+        ServicesArg::Full => Services::Full,
+        ServicesArg::Kafka => Services::Kafka,
+    };
+    opts.seed = !a.no_seed;
+    opts.progress = progress(cli);
+    let handle = lab::up(opts).await.map_err(classify)?;
+    match cli.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&handle)?),
+        Output::Text => print!("{}", render_up(&handle)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How to reach everything in a lab, for people.
+pub fn render_up(h: &LabHandle) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Lab `{}` is up: Confluent {} (Kafka {}), {:.1} s.",
+        h.name,
+        h.spec.platform.version,
+        h.spec.platform.kafka,
+        h.elapsed_ms as f64 / 1000.0
+    );
+    let inv = h.inventory.display();
+    let mut row = |k: &str, v: String| {
+        let _ = writeln!(s, "  {k:<16} {v}");
+    };
+    row("inventory", inv.to_string());
+    row("status", format!("kroll --inventory {inv} status"));
+    row("kafka bootstrap", h.bootstrap.join(","));
+    row(
+        "  try",
+        format!(
+            "kcat -b {} -L",
+            h.bootstrap.first().cloned().unwrap_or_default()
+        ),
+    );
+    row(
+        "zookeeper",
+        format!("{} (Kafka's chroot: /kafka)", h.zookeeper),
+    );
+    for (i, url) in h.connect.iter().enumerate() {
+        row(&format!("connect-{:02}", i + 1), url.clone());
+    }
+    for (k, v) in [
+        ("schema registry", &h.schema_registry),
+        ("rest proxy", &h.rest_proxy),
+        ("kafdrop", &h.kafdrop),
+    ] {
+        if let Some(v) = v {
+            row(k, v.clone());
+        }
+    }
+    for a in &h.agents {
+        row(
+            &format!("agent {}", a.node),
+            format!("{} (pid {}, log {})", a.addr, a.pid, a.log.display()),
+        );
+    }
+    row("certificates", h.dir.join("certs").display().to_string());
+    row("remove it", format!("kroll lab down --name {}", h.name));
+    s
+}
+
+async fn cmd_down(cli: &Cli, a: &DownArgs) -> anyhow::Result<ExitCode> {
+    let mut opts = DownOptions::new(&a.name);
+    opts.dir = a.dir.clone();
+    opts.progress = progress(cli);
+    let r = lab::down(opts)
+        .await
+        .map_err(classify)
+        .with_context(|| format!("removing lab `{}`", a.name))?;
+    match cli.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+        Output::Text => println!(
+            "Lab `{}` removed: {} containers, {} networks, {} volumes, {} agents{}.",
+            r.name,
+            r.containers.len(),
+            r.networks.len(),
+            r.volumes.len(),
+            r.agents.len(),
+            r.dir
+                .as_ref()
+                .map(|d| format!(", runtime files in {}", d.display()))
+                .unwrap_or_default()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}

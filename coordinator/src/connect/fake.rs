@@ -1,0 +1,392 @@
+//! In-memory Connect and Kafka for unit tests of the logic built on them.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Mutex;
+
+use kroll_migrate::Config;
+
+use crate::connect::api::{ConnectApi, WorkerProbe};
+use crate::connect::types::{
+    Connector, ConnectorState, ConnectorStatus, ConnectorType, State, TargetState, TaskState,
+    ValidatedKey, Validation, WorkerInfo,
+};
+use crate::kafka::{
+    GroupLag, KafkaError, KafkaReader, KeySample, PartitionLag, TopicEnd, TopicSelector,
+};
+use crate::rest::RestError;
+
+/// One fake connector.
+#[derive(Debug, Clone)]
+pub(crate) struct FakeConnector {
+    pub config: Config,
+    pub kind: ConnectorType,
+    pub target: TargetState,
+    /// A task trace: the task shows FAILED.
+    pub failed: Option<String>,
+    pub tasks: usize,
+    /// Status calls that still show the previous state after a target change.
+    pub lagging_polls: u32,
+    shown: State,
+}
+
+impl FakeConnector {
+    pub fn new(kind: ConnectorType, target: TargetState, config: &[(&str, &str)]) -> Self {
+        let mut c = Self {
+            config: config
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            kind,
+            target,
+            failed: None,
+            tasks: 1,
+            lagging_polls: 0,
+            shown: State::Running,
+        };
+        c.shown = c.state_for_target(true);
+        c
+    }
+
+    fn state_for_target(&self, stop: bool) -> State {
+        match self.target {
+            TargetState::Running => State::Running,
+            TargetState::Paused => State::Paused,
+            TargetState::Stopped if stop => State::Stopped,
+            TargetState::Stopped => State::Paused,
+        }
+    }
+}
+
+/// What the fake Connect cluster holds and records.
+#[derive(Debug, Default)]
+pub(crate) struct FakeState {
+    pub connectors: BTreeMap<String, FakeConnector>,
+    /// Every mutating call, in order (`pause x`, `put_config x`, …).
+    pub calls: Vec<String>,
+    /// connector name → (key, error) the validation reports for it.
+    pub invalid: BTreeMap<String, Vec<(String, String)>>,
+    /// Connectors whose `put_config` fails.
+    pub put_fails: BTreeSet<String>,
+    /// Connectors that fail (task trace) as soon as they are resumed.
+    pub fail_on_resume: BTreeMap<String, String>,
+}
+
+/// A fake Connect cluster of workers running `versions`.
+#[derive(Debug)]
+pub(crate) struct FakeConnect {
+    pub versions: Vec<Option<String>>,
+    pub state: Mutex<FakeState>,
+}
+
+impl FakeConnect {
+    pub fn new(version: &str, connectors: Vec<(&str, FakeConnector)>) -> Self {
+        let state = FakeState {
+            connectors: connectors
+                .into_iter()
+                .map(|(n, c)| (n.to_owned(), c))
+                .collect(),
+            ..FakeState::default()
+        };
+        Self {
+            versions: vec![Some(version.to_owned())],
+            state: Mutex::new(state),
+        }
+    }
+
+    fn supports_stop(&self) -> bool {
+        self.versions.iter().all(|v| {
+            v.as_deref()
+                .and_then(crate::connect::KafkaVersion::from_worker_version)
+                .is_some_and(|k| k.supports_stop())
+        })
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone()
+    }
+
+    pub fn with<T>(&self, f: impl FnOnce(&mut FakeState) -> T) -> T {
+        f(&mut self.lock())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FakeState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn not_found(name: &str) -> RestError {
+        RestError::answered(
+            "Connect worker fake",
+            "GET",
+            &format!("/connectors/{name}"),
+            404,
+            &format!("Connector {name} not found"),
+        )
+    }
+
+    fn target(&self, name: &str, target: TargetState) -> Result<(), RestError> {
+        let stop = self.supports_stop();
+        let mut s = self.lock();
+        let verb = format!("{target}").to_lowercase();
+        s.calls.push(format!("{verb} {name}"));
+        let fail = s
+            .fail_on_resume
+            .get(name)
+            .cloned()
+            .filter(|_| target == TargetState::Running);
+        let c = s
+            .connectors
+            .get_mut(name)
+            .ok_or_else(|| Self::not_found(name))?;
+        c.target = target;
+        if fail.is_some() {
+            c.failed = fail;
+        }
+        if c.lagging_polls == 0 {
+            c.shown = c.state_for_target(stop);
+        }
+        Ok(())
+    }
+
+    fn status_of(name: &str, c: &mut FakeConnector, stop: bool) -> ConnectorStatus {
+        if c.lagging_polls > 0 {
+            c.lagging_polls -= 1;
+        } else {
+            c.shown = c.state_for_target(stop);
+        }
+        let task_state = if c.failed.is_some() {
+            State::Failed
+        } else {
+            c.shown
+        };
+        let tasks = if c.shown == State::Stopped {
+            0
+        } else {
+            c.tasks
+        };
+        ConnectorStatus {
+            name: name.to_owned(),
+            connector: ConnectorState {
+                state: c.shown,
+                worker_id: "fake:8083".into(),
+                trace: None,
+            },
+            tasks: (0..tasks)
+                .map(|i| TaskState {
+                    id: i32::try_from(i).unwrap_or(0),
+                    state: task_state,
+                    worker_id: "fake:8083".into(),
+                    trace: c.failed.clone(),
+                })
+                .collect(),
+            kind: c.kind,
+        }
+    }
+}
+
+impl ConnectApi for FakeConnect {
+    async fn workers(&self) -> Vec<WorkerProbe> {
+        self.versions
+            .iter()
+            .enumerate()
+            .map(|(i, v)| WorkerProbe {
+                worker: format!("connect-0{}", i + 1),
+                url: format!("fake://connect-0{}", i + 1),
+                info: v
+                    .clone()
+                    .map(|version| WorkerInfo {
+                        version,
+                        commit: None,
+                        kafka_cluster_id: None,
+                    })
+                    .ok_or_else(|| "unreachable".to_owned()),
+            })
+            .collect()
+    }
+
+    async fn connectors(&self) -> Result<BTreeMap<String, Connector>, RestError> {
+        let stop = self.supports_stop();
+        let mut s = self.lock();
+        Ok(s.connectors
+            .iter_mut()
+            .map(|(n, c)| {
+                let status = Self::status_of(n, c, stop);
+                (
+                    n.clone(),
+                    Connector {
+                        name: n.clone(),
+                        kind: c.kind,
+                        config: c.config.clone(),
+                        status,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    async fn status(&self, name: &str) -> Result<ConnectorStatus, RestError> {
+        let stop = self.supports_stop();
+        let mut s = self.lock();
+        let c = s
+            .connectors
+            .get_mut(name)
+            .ok_or_else(|| Self::not_found(name))?;
+        Ok(Self::status_of(name, c, stop))
+    }
+
+    async fn config(&self, name: &str) -> Result<Config, RestError> {
+        self.lock()
+            .connectors
+            .get(name)
+            .map(|c| c.config.clone())
+            .ok_or_else(|| Self::not_found(name))
+    }
+
+    async fn put_config(&self, name: &str, config: &Config) -> Result<(), RestError> {
+        let mut s = self.lock();
+        s.calls.push(format!("put_config {name}"));
+        if s.put_fails.contains(name) {
+            return Err(RestError::answered(
+                "Connect worker fake",
+                "PUT",
+                &format!("/connectors/{name}/config"),
+                500,
+                "boom",
+            ));
+        }
+        let entry = s.connectors.entry(name.to_owned()).or_insert_with(|| {
+            FakeConnector::new(ConnectorType::Source, TargetState::Running, &[])
+        });
+        entry.config = config.clone();
+        Ok(())
+    }
+
+    async fn create(
+        &self,
+        name: &str,
+        config: &Config,
+        initial: Option<TargetState>,
+    ) -> Result<(), RestError> {
+        let mut s = self.lock();
+        s.calls.push(format!("create {name}"));
+        let mut c = FakeConnector::new(
+            ConnectorType::Source,
+            initial.unwrap_or(TargetState::Running),
+            &[],
+        );
+        c.config = config.clone();
+        s.connectors.insert(name.to_owned(), c);
+        Ok(())
+    }
+
+    async fn pause(&self, name: &str) -> Result<(), RestError> {
+        self.target(name, TargetState::Paused)
+    }
+
+    async fn resume(&self, name: &str) -> Result<(), RestError> {
+        self.target(name, TargetState::Running)
+    }
+
+    async fn stop(&self, name: &str) -> Result<(), RestError> {
+        self.target(name, TargetState::Stopped)
+    }
+
+    async fn validate(&self, _class: &str, config: &Config) -> Result<Validation, RestError> {
+        let mut s = self.lock();
+        let name = config.get("name").cloned().unwrap_or_default();
+        s.calls.push(format!("validate {name}"));
+        let errors: Vec<ValidatedKey> = s
+            .invalid
+            .get(&name)
+            .map(|list| {
+                list.iter()
+                    .map(|(k, e)| ValidatedKey {
+                        name: k.clone(),
+                        errors: vec![e.clone()],
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Validation {
+            error_count: u32::try_from(errors.len()).unwrap_or(0),
+            errors,
+        })
+    }
+}
+
+/// A fake Kafka: scripted lag per group, end offsets and key samples per topic.
+#[derive(Debug, Default)]
+pub(crate) struct FakeKafka {
+    /// group → the lag of successive reads (the last one repeats).
+    pub lags: Mutex<BTreeMap<String, VecDeque<i64>>>,
+    pub ends: Mutex<BTreeMap<String, TopicEnd>>,
+    pub samples: BTreeMap<String, KeySample>,
+}
+
+impl FakeKafka {
+    pub fn lag(self, group: &str, sequence: &[i64]) -> Self {
+        self.lags
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(group.to_owned(), sequence.iter().copied().collect());
+        self
+    }
+}
+
+impl KafkaReader for FakeKafka {
+    async fn group_lag(&self, group: &str, topics: &TopicSelector) -> Result<GroupLag, KafkaError> {
+        let mut lags = self
+            .lags
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let seq = lags.entry(group.to_owned()).or_default();
+        let lag = if seq.len() > 1 {
+            seq.pop_front().unwrap_or(0)
+        } else {
+            seq.front().copied().unwrap_or(0)
+        };
+        let topic = match topics {
+            TopicSelector::Topics(t) => t.first().cloned().unwrap_or_default(),
+            TopicSelector::Regex(r) => r.clone(),
+        };
+        Ok(GroupLag {
+            group: group.to_owned(),
+            partitions: vec![PartitionLag {
+                topic,
+                partition: 0,
+                committed: Some(100),
+                end: 100 + lag,
+                lag,
+            }],
+        })
+    }
+
+    async fn end_offsets(
+        &self,
+        topics: &[String],
+    ) -> Result<BTreeMap<String, TopicEnd>, KafkaError> {
+        let ends = self
+            .ends
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(topics
+            .iter()
+            .filter_map(|t| Some((t.clone(), *ends.get(t)?)))
+            .collect())
+    }
+
+    async fn sample_keys(&self, topic: &str, _max: usize) -> Result<KeySample, KafkaError> {
+        Ok(self.samples.get(topic).cloned().unwrap_or_default())
+    }
+
+    async fn topics(&self) -> Result<Vec<String>, KafkaError> {
+        Ok(self
+            .ends
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect())
+    }
+}

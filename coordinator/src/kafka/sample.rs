@@ -1,0 +1,62 @@
+//! A sample of a topic's record keys, read with rdkafka (blocking; see [`crate::kafka`]).
+
+use std::time::Instant;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::kafka::lag::observer_config;
+use crate::kafka::{Kafka, KafkaError, KeySample};
+
+/// Reads up to `max` keys of `topic`: the last `max / partitions` records of every partition.
+pub(crate) fn sample_keys(kafka: &Kafka, topic: &str, max: usize) -> Result<KeySample, KafkaError> {
+    let metadata = kafka.metadata()?;
+    let Some(meta) = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none())
+    else {
+        return Ok(KeySample::default());
+    };
+    let ids: Vec<i32> = meta.partitions().iter().map(|p| p.id()).collect();
+    let partitions = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+    let per_partition = i64::try_from(max / ids.len().max(1))
+        .unwrap_or(i64::MAX)
+        .max(1);
+    // A throwaway group id: this consumer assigns partitions itself and never commits.
+    let group = format!("kroll-sample-{}", uuid::Uuid::new_v4());
+    let consumer: BaseConsumer = observer_config(&kafka.bootstrap, &group)
+        .create()
+        .map_err(|e| kafka.fail(format!("creating a consumer to sample {topic}"), e))?;
+    let mut assignment = TopicPartitionList::new();
+    let mut remaining = 0;
+    for p in &ids {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, *p, kafka.timeout)
+            .map_err(|e| kafka.fail(format!("end offset of {topic}[{p}]"), e))?;
+        let start = (high - per_partition).max(low);
+        remaining += high - start;
+        assignment
+            .add_partition_offset(topic, *p, Offset::Offset(start))
+            .map_err(|e| kafka.fail(format!("assigning {topic}[{p}]"), e))?;
+    }
+    consumer
+        .assign(&assignment)
+        .map_err(|e| kafka.fail(format!("assigning {topic}"), e))?;
+    let mut keys = Vec::new();
+    let deadline = Instant::now() + kafka.timeout;
+    while remaining > 0 && keys.len() < max && Instant::now() < deadline {
+        match consumer.poll(std::time::Duration::from_millis(200)) {
+            Some(Ok(message)) => {
+                remaining -= 1;
+                if let Some(key) = message.key() {
+                    keys.push(key.to_vec());
+                }
+            }
+            Some(Err(e)) => return Err(kafka.fail(format!("reading {topic}"), e)),
+            None => {}
+        }
+    }
+    Ok(KeySample { partitions, keys })
+}

@@ -1,0 +1,228 @@
+//! What the lab asks its Kafka cluster and ZooKeeper (through real clients: rdkafka, a
+//! ZooKeeper client and ZooKeeper's four-letter words) to know it is ready — also used by the
+//! lab's tests.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// One partition as Metadata reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartitionMeta {
+    pub id: i32,
+    pub leader: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+}
+
+impl PartitionMeta {
+    /// Whether every replica is in the ISR.
+    pub fn fully_replicated(&self) -> bool {
+        self.leader >= 0 && self.replicas.iter().all(|r| self.isr.contains(r))
+    }
+}
+
+/// A Metadata answer: brokers and topics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterMeta {
+    pub brokers: Vec<i32>,
+    pub topics: BTreeMap<String, Vec<PartitionMeta>>,
+}
+
+impl ClusterMeta {
+    /// `topic/partition` of every partition not fully replicated.
+    pub fn under_replicated(&self) -> Vec<String> {
+        self.topics
+            .iter()
+            .flat_map(|(t, ps)| {
+                ps.iter()
+                    .filter(|p| !p.fully_replicated())
+                    .map(move |p| format!("{t}/{}", p.id))
+            })
+            .collect()
+    }
+}
+
+/// Asks the cluster at `bootstrap` for Metadata of every topic (rdkafka, blocking work on the
+/// blocking pool).
+pub async fn metadata(bootstrap: &[String], timeout: Duration) -> Result<ClusterMeta, String> {
+    let servers = bootstrap.join(",");
+    tokio::task::spawn_blocking(move || metadata_blocking(&servers, timeout))
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+fn metadata_blocking(servers: &str, timeout: Duration) -> Result<ClusterMeta, String> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", servers)
+        .set("socket.timeout.ms", "3000")
+        .set("log_level", "3")
+        .create()
+        .map_err(|e| e.to_string())?;
+    let md = consumer
+        .fetch_metadata(None, timeout)
+        .map_err(|e| format!("Metadata from {servers}: {e}"))?;
+    let mut brokers: Vec<i32> = md.brokers().iter().map(|b| b.id()).collect();
+    brokers.sort_unstable();
+    let topics = md
+        .topics()
+        .iter()
+        .map(|t| {
+            let mut ps: Vec<PartitionMeta> = t
+                .partitions()
+                .iter()
+                .map(|p| PartitionMeta {
+                    id: p.id(),
+                    leader: p.leader(),
+                    replicas: p.replicas().to_vec(),
+                    isr: p.isr().to_vec(),
+                })
+                .collect();
+            ps.sort_by_key(|p| p.id);
+            (t.name().to_owned(), ps)
+        })
+        .collect();
+    Ok(ClusterMeta { brokers, topics })
+}
+
+/// ZooKeeper's `ruok` at `addr`: `true` when it answers `imok`.
+pub async fn zookeeper_ok(addr: &str) -> bool {
+    let attempt = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        s.write_all(b"ruok").await.ok()?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.ok()?;
+        Some(buf == b"imok")
+    };
+    tokio::time::timeout(Duration::from_secs(3), attempt)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
+/// The broker id in `/kafka/controller` (read with a ZooKeeper client), if there is one.
+pub async fn controller(zookeeper: &str) -> Result<Option<i32>, String> {
+    let client = zookeeper_client::Client::connector()
+        .with_session_timeout(Duration::from_secs(6))
+        .connect(&format!("{zookeeper}/kafka"))
+        .await
+        .map_err(|e| format!("ZooKeeper {zookeeper}: {e}"))?;
+    match client.get_data("/controller").await {
+        Ok((data, _)) => {
+            let v: serde_json::Value =
+                serde_json::from_slice(&data).map_err(|e| format!("/kafka/controller: {e}"))?;
+            Ok(v["brokerid"].as_i64().and_then(|i| i32::try_from(i).ok()))
+        }
+        Err(zookeeper_client::Error::NoNode) => Ok(None),
+        Err(e) => Err(format!(
+            "ZooKeeper {zookeeper}: reading /kafka/controller: {e}"
+        )),
+    }
+}
+
+/// The sum of `group`'s committed offsets over every partition of `topics` (0 where nothing
+/// is committed) — OffsetFetch through rdkafka, without joining the group.
+pub async fn committed_total(
+    bootstrap: &[String],
+    group: &str,
+    topics: &[String],
+) -> Result<i64, String> {
+    let servers = bootstrap.join(",");
+    let group = group.to_owned();
+    let topics = topics.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let md = metadata_blocking(&servers, Duration::from_secs(3))?;
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &servers)
+            .set("group.id", &group)
+            .set("enable.auto.commit", "false")
+            .set("log_level", "3")
+            .create()
+            .map_err(|e| e.to_string())?;
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        for t in &topics {
+            for p in md.topics.get(t).map(Vec::as_slice).unwrap_or_default() {
+                tpl.add_partition(t, p.id);
+            }
+        }
+        let committed = consumer
+            .committed_offsets(tpl, Duration::from_secs(5))
+            .map_err(|e| format!("OffsetFetch for group {group}: {e}"))?;
+        Ok(committed
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                rdkafka::Offset::Offset(o) => Some(o),
+                _ => None,
+            })
+            .sum())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Creates `topic` with `partitions`, replication factor 3 and `min.insync.replicas=2` (an
+/// existing topic is fine).
+pub async fn create_topic(
+    bootstrap: &[String],
+    topic: &str,
+    partitions: i32,
+) -> Result<(), String> {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::types::RDKafkaErrorCode;
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap.join(","))
+        .set("log_level", "3")
+        .create()
+        .map_err(|e| e.to_string())?;
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(3))
+        .set("min.insync.replicas", "2");
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(20)));
+    let results = admin
+        .create_topics([&new], &opts)
+        .await
+        .map_err(|e| format!("CreateTopics {topic}: {e}"))?;
+    match results.into_iter().next() {
+        Some(Ok(_)) | Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) | None => Ok(()),
+        Some(Err((t, code))) => Err(format!("creating topic {t}: {code}")),
+    }
+}
+
+/// The high watermark of every partition of `topic`: `(partition, offset)`.
+pub async fn end_offsets(bootstrap: &[String], topic: &str) -> Result<Vec<(i32, i64)>, String> {
+    let servers = bootstrap.join(",");
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let md = metadata_blocking(&servers, Duration::from_secs(3))?;
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &servers)
+            .set("log_level", "3")
+            .create()
+            .map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for p in md.topics.get(&topic).map(Vec::as_slice).unwrap_or_default() {
+            let (_, high) = consumer
+                .fetch_watermarks(&topic, p.id, Duration::from_secs(5))
+                .map_err(|e| format!("ListOffsets {topic}/{}: {e}", p.id))?;
+            out.push((p.id, high));
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// The high watermarks of every partition of `topic`, summed.
+pub async fn end_offsets_total(bootstrap: &[String], topic: &str) -> Result<i64, String> {
+    Ok(end_offsets(bootstrap, topic)
+        .await?
+        .iter()
+        .map(|(_, o)| o)
+        .sum())
+}

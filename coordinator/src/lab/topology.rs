@@ -1,0 +1,451 @@
+//! The desired shape of a lab: platform versions, nodes, ports, and every container with its
+//! image, environment, ports, volumes and labels — pure data, unit-tested, and reusable by the
+//! upgrade to know what a container of another platform version looks like
+//! (`LabSpec { platform: …7.7.1…, .. }.containers()`).
+//!
+//! # Layout
+//! - `env`: the environment of each service, modelled on the journal's 7.1.1 stack.
+//! - `inventory`: the inventory file `kroll lab up` writes.
+
+mod env;
+mod inventory;
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use kroll_shared::inventory::ServiceKind;
+use serde::{Deserialize, Serialize};
+
+pub use self::inventory::inventory_toml;
+use crate::lab::images::{Component, tag};
+
+/// The default lab's name.
+pub const DEFAULT_LAB: &str = "lab";
+/// Nodes per lab.
+pub const NODES: u8 = 5;
+/// Label every lab object carries: `kroll.lab=<lab>`.
+pub const LAB_LABEL: &str = "kroll.lab";
+/// Label of a container's node.
+pub const NODE_LABEL: &str = "kroll.node";
+/// Label of a container's role (`zookeeper`, `broker`, …).
+pub const ROLE_LABEL: &str = "kroll.role";
+
+/// A platform version the lab has images for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Platform {
+    /// Confluent Platform version (`7.1.1`).
+    pub version: &'static str,
+    /// The Kafka version it carries (`3.1.1`).
+    pub kafka: &'static str,
+    /// Kafka's `inter.broker.protocol.version` short form for this release (`3.1`).
+    pub ibp: &'static str,
+    /// The Debezium line its Connect workers run (`1.9`).
+    pub debezium: &'static str,
+}
+
+/// Every platform version the lab builds.
+pub const PLATFORMS: [Platform; 3] = [
+    Platform {
+        version: "7.1.1",
+        kafka: "3.1.1",
+        ibp: "3.1",
+        debezium: "1.9",
+    },
+    Platform {
+        version: "7.7.1",
+        kafka: "3.7.1",
+        ibp: "3.7",
+        debezium: "3.0",
+    },
+    Platform {
+        version: "7.8.0",
+        kafka: "3.8.0",
+        ibp: "3.8",
+        debezium: "3.0",
+    },
+];
+
+impl Platform {
+    /// The platform named `version`, or `None`.
+    pub fn find(version: &str) -> Option<&'static Platform> {
+        PLATFORMS.iter().find(|p| p.version == version)
+    }
+
+    /// Whether this platform's images are the user's in-house 7.1 images (unprefixed Connect
+    /// env accepted, `HEAP_OPTS` honoured).
+    pub fn is_in_house_71(&self) -> bool {
+        self.version.starts_with("7.1.")
+    }
+}
+
+/// Errors in what a lab was asked to be.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TopologyError {
+    #[error("lab name `{0}`: use 1-20 lowercase letters, digits or dashes, starting with a letter")]
+    BadName(String),
+    #[error("platform version `{0}` has no lab images (known: 7.1.1, 7.7.1, 7.8.0)")]
+    UnknownVersion(String),
+    #[error("--port-base {0}: must be between 1024 and {max}", max = u16::MAX - PORT_SPAN)]
+    BadPortBase(u16),
+}
+
+/// Which services a lab runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Services {
+    /// ZooKeeper, 5 brokers, 5 Connect workers, Schema Registry, REST proxy, Kafdrop.
+    #[default]
+    Full,
+    /// ZooKeeper and 5 brokers only (cheap labs for broker tests).
+    Kafka,
+}
+
+/// Host ports of a lab (all on 127.0.0.1; agents on `127.77.0.<N>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ports {
+    pub zookeeper: u16,
+    pub brokers: [u16; NODES as usize],
+    pub connect: [u16; NODES as usize],
+    pub schema_registry: u16,
+    pub rest_proxy: u16,
+    pub kafdrop: u16,
+    pub agents: [u16; NODES as usize],
+}
+
+/// Ports used above a `--port-base`.
+const PORT_SPAN: u16 = 31;
+
+impl Ports {
+    /// The default lab's fixed ports (those of `deploy/inventory.lab.toml`).
+    pub fn default_lab() -> Self {
+        Self {
+            zookeeper: 12181,
+            brokers: [27091, 27092, 27093, 27094, 27095],
+            connect: [18083, 18084, 18085, 18086, 18087],
+            schema_registry: 18081,
+            rest_proxy: 18082,
+            kafdrop: 19000,
+            agents: [7443; 5],
+        }
+    }
+
+    /// Ports from `base` up: ZooKeeper `base`, Schema Registry +1, REST proxy +2, Kafdrop +3,
+    /// Connect +10…+14, brokers +20…+24, agents +30 (each on its own address).
+    pub fn from_base(base: u16) -> Result<Self, TopologyError> {
+        if !(1024..=u16::MAX - PORT_SPAN).contains(&base) {
+            return Err(TopologyError::BadPortBase(base));
+        }
+        let five = |off: u16| std::array::from_fn(|i| base + off + i as u16);
+        Ok(Self {
+            zookeeper: base,
+            schema_registry: base + 1,
+            rest_proxy: base + 2,
+            kafdrop: base + 3,
+            connect: five(10),
+            brokers: five(20),
+            agents: [base + 30; 5],
+        })
+    }
+}
+
+/// A whole lab: its name, platform, registry, ports and services.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabSpec {
+    pub name: String,
+    pub platform: Platform,
+    pub registry: String,
+    pub ports: Ports,
+    pub services: Services,
+    /// Extra labels on every object (tests add `kroll.test.run`).
+    pub extra_labels: BTreeMap<String, String>,
+}
+
+/// A named volume mounted into a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mount {
+    pub volume: String,
+    pub target: String,
+}
+
+/// One desired container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerSpec {
+    /// `<lab>-<service>`.
+    pub name: String,
+    /// `kafka-01`: hostname and network alias.
+    pub service: String,
+    pub kind: ServiceKind,
+    pub component: Component,
+    pub node: String,
+    pub image: String,
+    pub env: BTreeMap<String, String>,
+    /// `(container port, host port)`, published on 127.0.0.1.
+    pub ports: Vec<(u16, u16)>,
+    pub mounts: Vec<Mount>,
+    pub labels: BTreeMap<String, String>,
+    /// Seconds `docker stop` waits before SIGKILL.
+    pub stop_timeout: i64,
+    pub broker_id: Option<i32>,
+    pub zookeeper_id: Option<u32>,
+    /// Base URL from the host (REST services).
+    pub url: Option<String>,
+}
+
+/// Validates a lab name (Docker object names are built from it).
+pub fn check_name(name: &str) -> Result<(), TopologyError> {
+    let ok = (1..=20).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(TopologyError::BadName(name.to_owned()))
+    }
+}
+
+/// `rhodrylab-0N`.
+pub fn node_name(n: u8) -> String {
+    format!("rhodrylab-{n:02}")
+}
+
+/// The agent address of node `n` (1-based): its own loopback address `127.77.0.<n>`.
+pub fn agent_ip(n: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, 77, 0, n)
+}
+
+impl LabSpec {
+    /// A lab spec, validated.
+    pub fn new(
+        name: &str,
+        version: &str,
+        registry: &str,
+        ports: Ports,
+        services: Services,
+    ) -> Result<Self, TopologyError> {
+        check_name(name)?;
+        let platform = Platform::find(version)
+            .ok_or_else(|| TopologyError::UnknownVersion(version.to_owned()))?;
+        Ok(Self {
+            name: name.to_owned(),
+            platform: platform.clone(),
+            registry: registry.to_owned(),
+            ports,
+            services,
+            extra_labels: BTreeMap::new(),
+        })
+    }
+
+    /// The same lab at another platform version: what its containers look like there.
+    pub fn at_version(&self, platform: &Platform) -> Self {
+        Self {
+            platform: platform.clone(),
+            ..self.clone()
+        }
+    }
+
+    /// The lab's network, `<lab>-net`.
+    pub fn network(&self) -> String {
+        format!("{}-net", self.name)
+    }
+
+    /// The cluster's name in the inventory and certificates.
+    pub fn cluster_name(&self) -> String {
+        if self.name == DEFAULT_LAB {
+            "rhodrylab".to_owned()
+        } else {
+            format!("rhodrylab-{}", self.name)
+        }
+    }
+
+    /// Labels every object of this lab carries.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        let mut l = self.extra_labels.clone();
+        l.insert(LAB_LABEL.to_owned(), self.name.clone());
+        l
+    }
+
+    /// The image of `component` at this lab's platform.
+    pub fn image(&self, component: Component) -> String {
+        tag(&self.registry, component, self.platform.version)
+    }
+
+    /// The agent address of node `n`.
+    pub fn agent_addr(&self, n: u8) -> SocketAddr {
+        SocketAddr::from((agent_ip(n), self.ports.agents[usize::from(n - 1)]))
+    }
+
+    /// Brokers as host clients reach them (`127.0.0.1:<port>`).
+    pub fn bootstrap(&self) -> Vec<String> {
+        self.ports
+            .brokers
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect()
+    }
+
+    /// Brokers as containers in the lab network reach them (the journal's `BOOTSTRAP_SERVERS`).
+    pub fn internal_bootstrap(&self) -> String {
+        (1..=NODES)
+            .map(|n| format!("kafka-{n:02}:{}", 29090 + u16::from(n)))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Every named volume of the lab.
+    pub fn volumes(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .containers()
+            .iter()
+            .flat_map(|c| c.mounts.iter().map(|m| m.volume.clone()))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Every desired container, node by node.
+    pub fn containers(&self) -> Vec<ContainerSpec> {
+        let mut out = vec![self.zookeeper()];
+        for n in 1..=NODES {
+            out.push(self.broker(n));
+        }
+        if self.services == Services::Full {
+            out.push(self.schema_registry());
+            out.push(self.rest_proxy());
+            out.push(self.kafdrop());
+            for n in 1..=NODES {
+                out.push(self.connect(n));
+            }
+        }
+        out.sort_by_key(|c| (c.node.clone(), kind_order(c.kind)));
+        out
+    }
+
+    /// The desired container called `<lab>-<service>`, if any.
+    pub fn container(&self, service: &str) -> Option<ContainerSpec> {
+        self.containers().into_iter().find(|c| c.service == service)
+    }
+
+    fn base(
+        &self,
+        service: &str,
+        kind: ServiceKind,
+        component: Component,
+        node: u8,
+    ) -> ContainerSpec {
+        let node = node_name(node);
+        let mut labels = self.labels();
+        labels.insert(NODE_LABEL.to_owned(), node.clone());
+        labels.insert(ROLE_LABEL.to_owned(), kind.as_str().to_owned());
+        ContainerSpec {
+            name: format!("{}-{service}", self.name),
+            service: service.to_owned(),
+            kind,
+            component,
+            node,
+            image: self.image(component),
+            env: BTreeMap::new(),
+            ports: Vec::new(),
+            mounts: Vec::new(),
+            labels,
+            stop_timeout: 10,
+            broker_id: None,
+            zookeeper_id: None,
+            url: None,
+        }
+    }
+
+    fn volume(&self, what: &str, target: &str) -> Mount {
+        Mount {
+            volume: format!("{}-{what}", self.name),
+            target: target.to_owned(),
+        }
+    }
+
+    fn zookeeper(&self) -> ContainerSpec {
+        let mut c = self.base(
+            "zookeeper-01",
+            ServiceKind::Zookeeper,
+            Component::Zookeeper,
+            1,
+        );
+        c.env = env::zookeeper();
+        c.ports = vec![(2181, self.ports.zookeeper)];
+        c.mounts = vec![
+            self.volume("zookeeper-01-data", "/data"),
+            self.volume("zookeeper-01-datalog", "/datalog"),
+        ];
+        c.zookeeper_id = Some(1);
+        c
+    }
+
+    fn broker(&self, n: u8) -> ContainerSpec {
+        let service = format!("kafka-{n:02}");
+        let mut c = self.base(&service, ServiceKind::Broker, Component::Kafka, n);
+        let host_port = self.ports.brokers[usize::from(n - 1)];
+        c.env = env::broker(n, host_port);
+        c.ports = vec![(27090 + u16::from(n), host_port)];
+        c.mounts = vec![self.volume(&format!("{service}-data"), "/var/lib/kafka/data")];
+        c.stop_timeout = 30;
+        c.broker_id = Some(i32::from(n));
+        c
+    }
+
+    fn connect(&self, n: u8) -> ContainerSpec {
+        let service = format!("connect-{n:02}");
+        let mut c = self.base(&service, ServiceKind::Connect, Component::Connect, n);
+        let host_port = self.ports.connect[usize::from(n - 1)];
+        c.env = env::connect(&self.platform, &service, &self.internal_bootstrap());
+        c.ports = vec![(8083, host_port)];
+        c.mounts = vec![self.volume("connect-cluster", "/var/lib/connect-cluster")];
+        c.url = Some(format!("http://127.0.0.1:{host_port}"));
+        c
+    }
+
+    fn schema_registry(&self) -> ContainerSpec {
+        let mut c = self.base(
+            "schema-registry",
+            ServiceKind::SchemaRegistry,
+            Component::SchemaRegistry,
+            1,
+        );
+        c.env = env::schema_registry(&self.internal_bootstrap());
+        c.ports = vec![(8081, self.ports.schema_registry)];
+        c.mounts = vec![self.volume("schema-registry-data", "/var/lib/schema-registry")];
+        c.url = Some(format!("http://127.0.0.1:{}", self.ports.schema_registry));
+        c
+    }
+
+    fn rest_proxy(&self) -> ContainerSpec {
+        let mut c = self.base("rest-proxy", ServiceKind::RestProxy, Component::Rest, 1);
+        c.env = env::rest_proxy(&self.internal_bootstrap());
+        c.ports = vec![(8082, self.ports.rest_proxy)];
+        c.url = Some(format!("http://127.0.0.1:{}", self.ports.rest_proxy));
+        c
+    }
+
+    fn kafdrop(&self) -> ContainerSpec {
+        let mut c = self.base("kafdrop", ServiceKind::Kafdrop, Component::Kafdrop, 1);
+        c.env = env::kafdrop(&self.internal_bootstrap());
+        c.ports = vec![(9000, self.ports.kafdrop)];
+        c.url = Some(format!("http://127.0.0.1:{}", self.ports.kafdrop));
+        c
+    }
+}
+
+/// Order of services on a node, as in the journal's stack.
+fn kind_order(kind: ServiceKind) -> u8 {
+    match kind {
+        ServiceKind::Zookeeper => 0,
+        ServiceKind::Broker => 1,
+        ServiceKind::Connect => 2,
+        ServiceKind::SchemaRegistry => 3,
+        ServiceKind::RestProxy => 4,
+        ServiceKind::Kafdrop => 5,
+    }
+}
+
+#[cfg(test)]
+mod tests;

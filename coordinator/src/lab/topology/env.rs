@@ -1,0 +1,174 @@
+//! The environment of each lab service, modelled on the journal's 7.1.1 stack.
+//!
+//! Simplified as `deploy/lab/LAB.md` says: PLAINTEXT listeners instead of SASL (no JAAS, ACLs,
+//! authorizer or super users), one ZooKeeper, heaps small enough for 15 containers on one
+//! machine, and a few lab timing knobs (`LAB_*`, short ZooKeeper session) so a roll is quick
+//! while catch-up stays measurable.
+
+use std::collections::BTreeMap;
+
+use super::Platform;
+
+/// The journal's `${MAXIMUM_BYTES_ALLOWED_PER_MESSAGE}` (its value is not in the journal).
+const MAX_MESSAGE_BYTES: &str = "10485760";
+/// Schema Registry as containers reach it.
+const SR_URL: &str = "http://schema-registry:8081";
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// ZooKeeper: the journal's `ZOO_*` (client port 2181 in the network, per the lab contract).
+pub(super) fn zookeeper() -> BTreeMap<String, String> {
+    map(&[
+        ("ZOO_TICK_TIME", "2000"),
+        ("ZOO_SERVERS", "server.1=zookeeper-01:2888:3888;2181"),
+        ("ZOO_MY_ID", "1"),
+        ("ZK_SERVER_HEAP", "128"),
+    ])
+}
+
+/// Broker `n`: the journal's `KAFKA_*` with PLAINTEXT listeners, and the lab's timing knobs.
+pub(super) fn broker(n: u8, host_port: u16) -> BTreeMap<String, String> {
+    let int = 29090 + u16::from(n);
+    let ext = 27090 + u16::from(n);
+    let mut env = map(&[
+        ("KAFKA_ZOOKEEPER_CONNECT", "zookeeper-01:2181/kafka"),
+        ("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "3"),
+        ("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0"),
+        ("KAFKA_CONFLUENT_LICENSE_TOPIC_REPLICATION_FACTOR", "1"),
+        ("KAFKA_CONFLUENT_BALANCER_TOPIC_REPLICATION_FACTOR", "3"),
+        ("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1"),
+        ("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "3"),
+        ("KAFKA_JMX_PORT", "9101"),
+        ("KAFKA_CONFLUENT_SCHEMA_REGISTRY_URL", SR_URL),
+        ("CONFLUENT_SUPPORT_CUSTOMER_ID", "anonymous"),
+        ("KAFKA_FETCH_MAX_BYTES", MAX_MESSAGE_BYTES),
+        ("KAFKA_REPLICA_FETCH_MAX_BYTES", MAX_MESSAGE_BYTES),
+        ("KAFKA_MESSAGE_MAX_BYTES", MAX_MESSAGE_BYTES),
+        ("KAFKA_REPLICA_FETCH_RESPONSE_MAX_BYTES", MAX_MESSAGE_BYTES),
+        (
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
+            "PLAINTEXT_INT:PLAINTEXT,PLAINTEXT_EXT:PLAINTEXT",
+        ),
+        ("KAFKA_INTER_BROKER_LISTENER_NAME", "PLAINTEXT_INT"),
+        ("ZOOKEEPER_SASL_ENABLED", "false"),
+        ("KAFKA_CONFLUENT_REPORTERS_TELEMETRY_AUTO_ENABLE", "false"),
+        // RF 3 / min ISR 2, like the user's topics.
+        ("KAFKA_DEFAULT_REPLICATION_FACTOR", "3"),
+        ("KAFKA_MIN_INSYNC_REPLICAS", "2"),
+        // Lab timing: a killed broker's registration expires in 6 s, a controlled shutdown
+        // waits at most 3 × 1 s for the controller, catch-up copies 256 KiB/s.
+        ("KAFKA_ZOOKEEPER_SESSION_TIMEOUT_MS", "6000"),
+        ("KAFKA_CONTROLLED_SHUTDOWN_RETRY_BACKOFF_MS", "1000"),
+        ("LAB_SHUTDOWN_DELAY_MS", "500"),
+        ("LAB_RECOVERY_BASE_MS", "1500"),
+        ("LAB_REPLICA_FETCH_BYTES_PER_SEC", "262144"),
+    ]);
+    env.insert("KAFKA_BROKER_ID".into(), n.to_string());
+    env.insert(
+        "KAFKA_LISTENERS".into(),
+        format!("PLAINTEXT_INT://0.0.0.0:{int},PLAINTEXT_EXT://0.0.0.0:{ext}"),
+    );
+    env.insert(
+        "KAFKA_ADVERTISED_LISTENERS".into(),
+        format!("PLAINTEXT_INT://kafka-{n:02}:{int},PLAINTEXT_EXT://127.0.0.1:{host_port}"),
+    );
+    env
+}
+
+/// Connect worker `service` (`connect-0N`). On 7.1.x the journal's env exactly as the
+/// in-house image accepts it (unprefixed names, `ADVERTISED_HOST_NAME`, `HEAP_OPTS`); on
+/// 7.7+ the env after the journal's rewrite (every name `CONNECT_`-prefixed,
+/// `CONNECT_REST_ADVERTISED_HOST_NAME`, `CONNECT_LISTENERS`, `CONNECT_REST_PORT`) with the heap
+/// under the name those images read (`KAFKA_HEAP_OPTS`).
+pub(super) fn connect(
+    platform: &Platform,
+    service: &str,
+    bootstrap: &str,
+) -> BTreeMap<String, String> {
+    let settings: [(&str, &str); 10] = [
+        ("GROUP_ID", "connect"),
+        ("CONFIG_STORAGE_TOPIC", "connect-configs"),
+        ("OFFSET_STORAGE_TOPIC", "connect-offsets"),
+        ("STATUS_STORAGE_TOPIC", "connect-statuses"),
+        ("CONFIG_STORAGE_REPLICATION_FACTOR", "3"),
+        ("OFFSET_STORAGE_REPLICATION_FACTOR", "3"),
+        ("STATUS_STORAGE_REPLICATION_FACTOR", "3"),
+        ("BOOTSTRAP_SERVERS", bootstrap),
+        ("KEY_CONVERTER", "io.confluent.connect.avro.AvroConverter"),
+        ("VALUE_CONVERTER", "io.confluent.connect.avro.AvroConverter"),
+    ];
+    let heap = "-Xms64M -Xmx512M";
+    let mut env = map(&[
+        ("CONNECT_KEY_CONVERTER_SCHEMA_REGISTRY_URL", SR_URL),
+        ("CONNECT_VALUE_CONVERTER_SCHEMA_REGISTRY_URL", SR_URL),
+        // Lab knob: commit source offsets every 5 s (real default 60 s) so quiescing is quick.
+        ("CONNECT_OFFSET_FLUSH_INTERVAL_MS", "5000"),
+    ]);
+    if platform.is_in_house_71() {
+        for (k, v) in settings {
+            env.insert(k.to_owned(), v.to_owned());
+        }
+        env.insert("ADVERTISED_HOST_NAME".into(), service.to_owned());
+        env.insert("HEAP_OPTS".into(), heap.to_owned());
+    } else {
+        for (k, v) in settings {
+            env.insert(format!("CONNECT_{k}"), v.to_owned());
+        }
+        env.insert(
+            "CONNECT_REST_ADVERTISED_HOST_NAME".into(),
+            service.to_owned(),
+        );
+        env.insert("CONNECT_LISTENERS".into(), "http://0.0.0.0:8083".into());
+        env.insert("CONNECT_REST_PORT".into(), "8083".into());
+        env.insert("KAFKA_HEAP_OPTS".into(), heap.to_owned());
+    }
+    env
+}
+
+/// Schema Registry: the journal's env plus a small heap.
+pub(super) fn schema_registry(bootstrap: &str) -> BTreeMap<String, String> {
+    let mut env = map(&[
+        ("SCHEMA_REGISTRY_HOST_NAME", "schema-registry"),
+        ("SCHEMA_REGISTRY_LISTENERS", "http://0.0.0.0:8081"),
+        (
+            "SCHEMA_REGISTRY_SCHEMA_REGISTRY_INTER_INSTANCE_PROTOCOL",
+            "http",
+        ),
+        ("SCHEMA_REGISTRY_HEAP_OPTS", "-Xms32M -Xmx128M"),
+    ]);
+    env.insert(
+        "SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS".into(),
+        bootstrap.to_owned(),
+    );
+    env
+}
+
+/// REST proxy: the journal's env plus a small heap.
+pub(super) fn rest_proxy(bootstrap: &str) -> BTreeMap<String, String> {
+    let mut env = map(&[
+        ("KAFKA_REST_HOST_NAME", "rest-proxy"),
+        ("KAFKA_REST_LISTENERS", "http://0.0.0.0:8082"),
+        ("KAFKA_REST_SCHEMA_REGISTRY_URL", SR_URL),
+        ("KAFKAREST_HEAP_OPTS", "-Xms32M -Xmx128M"),
+    ]);
+    env.insert("KAFKA_REST_BOOTSTRAP_SERVERS".into(), bootstrap.to_owned());
+    env
+}
+
+/// Kafdrop: the journal's env with `JVM_OPTS` scaled down from `-Xms1g -Xmx1g`.
+pub(super) fn kafdrop(bootstrap: &str) -> BTreeMap<String, String> {
+    let mut env = map(&[
+        ("SERVER_SERVLET_CONTEXTPATH", "/"),
+        ("JVM_OPTS", "-Xms32m -Xmx128m"),
+        ("SERVER_PORT", "9000"),
+        ("MANAGEMENT_SERVER_PORT", "9000"),
+        ("SCHEMAREGISTRY_CONNECT", SR_URL),
+    ]);
+    env.insert("KAFKA_BROKERCONNECT".into(), bootstrap.to_owned());
+    env
+}

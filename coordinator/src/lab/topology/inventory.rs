@@ -1,0 +1,69 @@
+//! The inventory file of a lab, as `kroll lab up` writes it (for the default lab: exactly
+//! `deploy/inventory.lab.toml`).
+
+use std::fmt::Write as _;
+
+use kroll_shared::inventory::ServiceKind;
+
+use super::{DEFAULT_LAB, LabSpec, NODES, node_name};
+
+/// The inventory text of `spec`; certificates are expected in `certs/` beside it.
+pub fn inventory_toml(spec: &LabSpec) -> String {
+    let mut s = String::new();
+    if spec.name == DEFAULT_LAB {
+        s.push_str(
+            "# The lab's inventory, as `kroll lab up` writes it for the default lab (deploy/lab/LAB.md).\n",
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "# The inventory of lab `{}`, as `kroll lab up` wrote it (deploy/lab/LAB.md).",
+            spec.name
+        );
+    }
+    s.push_str(
+        "# Five nodes shaped like the journal's lab cluster; every address is on this machine.\n\n",
+    );
+    let bootstrap: Vec<String> = spec
+        .bootstrap()
+        .iter()
+        .map(|b| format!("\"{b}\""))
+        .collect();
+    let _ = write!(
+        s,
+        "[cluster]\nname = \"{}\"\nkafka_bootstrap = [{}]\nregistry = \"{}\"\nzookeeper = \"127.0.0.1:{}/kafka\"\n\n",
+        spec.cluster_name(),
+        bootstrap.join(", "),
+        spec.registry,
+        spec.ports.zookeeper
+    );
+    s.push_str(
+        "[tls]\nca = \"certs/ca.pem\"\ncert = \"certs/coordinator.pem\"\nkey = \"certs/coordinator-key.pem\"\n\n",
+    );
+    s.push_str("[agents]\ntimeout_ms = 2000\n");
+    let containers = spec.containers();
+    for n in 1..=NODES {
+        let node = node_name(n);
+        let _ = write!(
+            s,
+            "\n[[nodes]]\nname = \"{node}\"\nagent = \"{}\"\nservices = [\n",
+            spec.agent_addr(n)
+        );
+        for c in containers.iter().filter(|c| c.node == node) {
+            let extra = match c.kind {
+                ServiceKind::Zookeeper => {
+                    format!("zookeeper_id = {}", c.zookeeper_id.unwrap_or(1))
+                }
+                ServiceKind::Broker => format!("broker_id = {}", c.broker_id.unwrap_or(0)),
+                _ => format!("url = \"{}\"", c.url.clone().unwrap_or_default()),
+            };
+            let _ = writeln!(
+                s,
+                "  {{ kind = \"{}\", container = \"{}\", {extra} }},",
+                c.kind, c.name
+            );
+        }
+        s.push_str("]\n");
+    }
+    s
+}

@@ -1,0 +1,156 @@
+use super::*;
+
+fn default_lab() -> LabSpec {
+    LabSpec::new(
+        DEFAULT_LAB,
+        "7.1.1",
+        crate::lab::images::DEFAULT_REGISTRY,
+        Ports::default_lab(),
+        Services::Full,
+    )
+    .expect("default lab")
+}
+
+#[test]
+fn the_default_labs_inventory_is_deploy_inventory_lab_toml() {
+    let committed = include_str!("../../../../deploy/inventory.lab.toml");
+    let generated = inventory_toml(&default_lab());
+    assert_eq!(generated, committed);
+    let doc = kroll_shared::config::Document::from_text("kroll.toml", generated);
+    kroll_shared::inventory::Inventory::from_document(&doc).expect("it parses and validates");
+}
+
+#[test]
+fn a_full_lab_has_the_journals_fourteen_containers_on_five_nodes() {
+    let spec = default_lab();
+    let c = spec.containers();
+    assert_eq!(c.len(), 14);
+    let on = |node: &str| -> Vec<&str> {
+        c.iter()
+            .filter(|x| x.node == node)
+            .map(|x| x.service.as_str())
+            .collect()
+    };
+    assert_eq!(
+        on("rhodrylab-01"),
+        [
+            "zookeeper-01",
+            "kafka-01",
+            "connect-01",
+            "schema-registry",
+            "rest-proxy",
+            "kafdrop"
+        ]
+    );
+    assert_eq!(on("rhodrylab-04"), ["kafka-04", "connect-04"]);
+    for x in &c {
+        assert_eq!(x.name, format!("lab-{}", x.service));
+        assert_eq!(x.labels["kroll.lab"], "lab");
+        assert_eq!(x.labels["kroll.node"], x.node);
+        assert_eq!(x.labels["kroll.role"], x.kind.as_str());
+        assert!(
+            x.image.starts_with("kroll-lab.local/rhodry/") && x.image.ends_with(":7.1.1"),
+            "{}",
+            x.image
+        );
+    }
+    let kafka = spec
+        .containers()
+        .into_iter()
+        .filter(|c| c.kind == ServiceKind::Broker)
+        .count();
+    assert_eq!(kafka, 5);
+    let small = LabSpec {
+        services: Services::Kafka,
+        ..spec
+    };
+    assert_eq!(small.containers().len(), 6);
+}
+
+#[test]
+fn brokers_advertise_the_published_port_and_the_journals_internal_listener() {
+    let spec = default_lab();
+    let k3 = spec.container("kafka-03").expect("kafka-03");
+    assert_eq!(k3.env["KAFKA_BROKER_ID"], "3");
+    assert_eq!(
+        k3.env["KAFKA_ADVERTISED_LISTENERS"],
+        "PLAINTEXT_INT://kafka-03:29093,PLAINTEXT_EXT://127.0.0.1:27093"
+    );
+    assert_eq!(
+        k3.env["KAFKA_LISTENERS"],
+        "PLAINTEXT_INT://0.0.0.0:29093,PLAINTEXT_EXT://0.0.0.0:27093"
+    );
+    assert_eq!(k3.env["KAFKA_ZOOKEEPER_CONNECT"], "zookeeper-01:2181/kafka");
+    assert!(!k3.env.contains_key("KAFKA_INTER_BROKER_PROTOCOL_VERSION"));
+    assert_eq!(k3.ports, [(27093, 27093)]);
+    assert_eq!(k3.mounts[0].volume, "lab-kafka-03-data");
+    let free = LabSpec {
+        ports: Ports::from_base(40000).expect("base"),
+        ..spec
+    };
+    let k3 = free.container("kafka-03").expect("kafka-03");
+    assert_eq!(k3.ports, [(27093, 40022)]);
+    assert!(k3.env["KAFKA_ADVERTISED_LISTENERS"].ends_with("://127.0.0.1:40022"));
+}
+
+#[test]
+fn connect_env_is_the_journals_on_7_1_and_prefixed_on_7_7() {
+    let spec = default_lab();
+    let old = spec.container("connect-02").expect("connect-02");
+    assert_eq!(old.env["GROUP_ID"], "connect");
+    assert_eq!(old.env["ADVERTISED_HOST_NAME"], "connect-02");
+    assert!(old.env.contains_key("HEAP_OPTS"));
+    assert!(!old.env.contains_key("CONNECT_GROUP_ID"));
+    assert_eq!(
+        old.env["BOOTSTRAP_SERVERS"],
+        "kafka-01:29091,kafka-02:29092,kafka-03:29093,kafka-04:29094,kafka-05:29095"
+    );
+    let new = spec
+        .at_version(Platform::find("7.7.1").expect("7.7.1"))
+        .container("connect-02")
+        .expect("connect-02");
+    assert_eq!(new.image, "kroll-lab.local/rhodry/connect:7.7.1");
+    assert_eq!(new.env["CONNECT_GROUP_ID"], "connect");
+    assert_eq!(new.env["CONNECT_REST_ADVERTISED_HOST_NAME"], "connect-02");
+    assert_eq!(new.env["CONNECT_LISTENERS"], "http://0.0.0.0:8083");
+    assert!(new.env.contains_key("KAFKA_HEAP_OPTS"));
+    assert!(!new.env.contains_key("GROUP_ID") && !new.env.contains_key("HEAP_OPTS"));
+}
+
+#[test]
+fn bad_names_versions_and_port_bases_are_refused() {
+    let p = Ports::default_lab;
+    let reg = "r";
+    for bad in ["", "Lab", "1lab", "lab_x", "a-very-long-lab-name-x"] {
+        assert_eq!(
+            LabSpec::new(bad, "7.1.1", reg, p(), Services::Full),
+            Err(TopologyError::BadName(bad.to_owned()))
+        );
+    }
+    assert_eq!(
+        LabSpec::new("lab", "7.2.0", reg, p(), Services::Full),
+        Err(TopologyError::UnknownVersion("7.2.0".into()))
+    );
+    assert_eq!(Ports::from_base(80), Err(TopologyError::BadPortBase(80)));
+    assert!(Ports::from_base(65530).is_err());
+    assert!(Ports::from_base(65535 - 31).is_ok());
+}
+
+#[test]
+fn volumes_are_named_after_the_lab() {
+    let v = default_lab().volumes();
+    assert_eq!(
+        v,
+        [
+            "lab-connect-cluster",
+            "lab-kafka-01-data",
+            "lab-kafka-02-data",
+            "lab-kafka-03-data",
+            "lab-kafka-04-data",
+            "lab-kafka-05-data",
+            "lab-schema-registry-data",
+            "lab-zookeeper-01-data",
+            "lab-zookeeper-01-datalog",
+        ]
+    );
+}

@@ -1,0 +1,157 @@
+//! The waits of `lab up`, in order: brokers registered → seed topics → full ISR → REST
+//! services answering → seed connectors running, schemas registered, sinks committing →
+//! every agent reporting its node's containers.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use kroll_shared::inventory::{Inventory, ServiceKind};
+
+use super::UpOptions;
+use crate::lab::http::Http;
+use crate::lab::topology::{LabSpec, NODES, Services};
+use crate::lab::{LabError, Progress, ready, seed};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// Waits until the lab's Kafka cluster (and, for a full lab, its services and seed data) are
+/// healthy; `mark` records phase timings.
+pub(super) async fn until_healthy(
+    spec: &LabSpec,
+    opts: &UpOptions,
+    p: &Progress,
+    mark: &mut dyn FnMut(&str),
+) -> Result<(), LabError> {
+    let bootstrap = spec.bootstrap();
+    p.step(&format!("Waiting for the {NODES} brokers to register…"));
+    ready::brokers(&bootstrap, usize::from(NODES), 2 * MINUTE).await?;
+    mark("brokers");
+    let full = spec.services == Services::Full;
+    let seeding = full && opts.seed;
+    let topics: Vec<String> = if seeding {
+        p.step("Creating the seed topics (RF 3, min.insync.replicas 2)…");
+        let b = &bootstrap;
+        ready::until("the seed topics to be created", MINUTE, || async move {
+            seed::create_topics(b).await
+        })
+        .await?;
+        seed::topics().into_iter().map(|(t, _)| t).collect()
+    } else {
+        Vec::new()
+    };
+    p.step("Waiting for every partition to be in full ISR…");
+    ready::full_isr(&bootstrap, &topics, MINUTE).await?;
+    mark("isr");
+    if !full {
+        return Ok(());
+    }
+    let http = Http::new().map_err(LabError::Seed)?;
+    services_answer(spec, &http, p).await?;
+    mark("services");
+    if seeding {
+        seed_connectors(spec, &http, p).await?;
+        mark("seed");
+    }
+    Ok(())
+}
+
+/// Schema Registry, REST proxy, Kafdrop and every Connect worker answer over HTTP.
+async fn services_answer(spec: &LabSpec, http: &Http, p: &Progress) -> Result<(), LabError> {
+    p.step("Waiting for Connect, Schema Registry, REST proxy and Kafdrop to answer…");
+    let checks: Vec<(String, String)> = spec
+        .containers()
+        .into_iter()
+        .filter_map(|c| {
+            let path = match c.kind {
+                ServiceKind::Connect | ServiceKind::RestProxy => "/",
+                ServiceKind::SchemaRegistry => "/subjects",
+                ServiceKind::Kafdrop => "/actuator/health",
+                ServiceKind::Zookeeper | ServiceKind::Broker => return None,
+            };
+            Some((c.service, format!("{}{path}", c.url?)))
+        })
+        .collect();
+    futures::future::try_join_all(
+        checks
+            .iter()
+            .map(|(what, url)| ready::http_ok(http, what, url, 3 * MINUTE)),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Creates the seed connectors and waits until they run, their schemas are registered and
+/// the sinks have committed offsets.
+async fn seed_connectors(spec: &LabSpec, http: &Http, p: &Progress) -> Result<(), LabError> {
+    let urls: Vec<String> = spec
+        .containers()
+        .into_iter()
+        .filter(|c| c.kind == ServiceKind::Connect)
+        .filter_map(|c| c.url)
+        .collect();
+    let (Some(connect), Some(registry)) = (
+        urls.first(),
+        spec.container("schema-registry").and_then(|c| c.url),
+    ) else {
+        return Ok(());
+    };
+    p.step("Creating the seed connectors (CDC and CT sources, a sink each)…");
+    ready::until("the seed connectors to be created", MINUTE, || async move {
+        seed::create_connectors(http, connect, spec).await
+    })
+    .await?;
+    for s in seed::sources() {
+        for name in [&s.name, &s.sink] {
+            ready::connector_running(http, connect, name, MINUTE).await?;
+        }
+    }
+    p.step("Waiting for the connectors' schemas and the sinks' first commits…");
+    ready::subjects(http, &registry, &seed::subjects(), MINUTE).await?;
+    let bootstrap = spec.bootstrap();
+    for s in seed::sources() {
+        let group = format!("connect-{}", s.sink);
+        ready::group_committed(&bootstrap, &group, &s.topics, MINUTE).await?;
+    }
+    Ok(())
+}
+
+/// Every agent answers over mutual TLS and reports the containers the inventory places on its
+/// node.
+pub(super) async fn agents_report(spec: &LabSpec, inventory: &Path) -> Result<(), LabError> {
+    let inv = Inventory::load(inventory).map_err(|e| LabError::Usage(e.to_string()))?;
+    let tls = inv.tls.load().map_err(|e| LabError::Agent {
+        node: "-".into(),
+        detail: format!("certificates of lab {}: {e}", spec.name),
+    })?;
+    let (inv, tls) = (&inv, &tls);
+    ready::until(
+        "every agent to report its node's containers",
+        MINUTE,
+        || async move {
+            let mut problems = Vec::new();
+            for r in crate::agents::query_all(inv, tls).await {
+                match r.state {
+                    Err(e) => problems.push(e.to_string()),
+                    Ok(state) => {
+                        let seen: BTreeSet<&str> =
+                            state.containers.iter().map(|c| c.name.as_str()).collect();
+                        problems.extend(
+                            r.node
+                                .services
+                                .iter()
+                                .filter(|s| !seen.contains(s.container.as_str()))
+                                .map(|s| format!("{} does not see {}", r.node.name, s.container)),
+                        );
+                    }
+                }
+            }
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                Err(problems.join("; "))
+            }
+        },
+    )
+    .await
+}

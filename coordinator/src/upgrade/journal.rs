@@ -1,0 +1,400 @@
+//! The run directory: the journal of an upgrade (every step's intent before it acts and its
+//! outcome after, fsynced), the plan and the final report, and the lock that keeps two
+//! coordinators on this machine from running upgrades from the same directory at once.
+//!
+//! ```text
+//! <runs>/<run id>/journal.jsonl   one JSON event per line, fsynced after each
+//! <runs>/<run id>/plan.json       the plan as first made
+//! <runs>/<run id>/report.json     per step: duration, time waiting on each gate (+ report.txt)
+//! <runs>/.lock                    held (flock) while a coordinator runs
+//! ```
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Errors of the run directory.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "another kroll upgrade holds {path} (two coordinators must never run one cluster); wait for it or stop it"
+    )]
+    Locked { path: PathBuf },
+    #[error("{path}: line {line} is not a journal event: {reason}")]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("no unfinished run under {0} to resume")]
+    NothingToResume(PathBuf),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
+    move |source| JournalError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// What happened, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A run began (or was resumed) with these options.
+    RunStarted {
+        run_id: String,
+        cluster: String,
+        from: String,
+        to: String,
+        pin_ibp: bool,
+        images: Vec<(String, String)>,
+        resumed: bool,
+    },
+    PhaseStarted {
+        phase: String,
+    },
+    /// About to act on a container under an operation id.
+    StepIntent {
+        step: String,
+        node: String,
+        container: String,
+        op_id: String,
+        image: String,
+    },
+    /// The step's change is in place and its gate passed.
+    StepDone {
+        step: String,
+        op_id: String,
+        action_ms: u64,
+        gate_before_ms: u64,
+        gate_after_ms: u64,
+    },
+    /// Found already done when observed (e.g. after a resume).
+    StepSkipped {
+        step: String,
+        reason: String,
+    },
+    StepFailed {
+        step: String,
+        op_id: String,
+        error: String,
+    },
+    RolledBack {
+        step: String,
+        container: String,
+        image: String,
+    },
+    /// Cluster-wide steps (pre-flight, quiesce, resume, post-checks).
+    Note {
+        step: String,
+        message: String,
+    },
+    BumpConfirmed {
+        how: String,
+    },
+    Halted {
+        reason: String,
+        advice: String,
+    },
+    Finished {
+        seconds: f64,
+    },
+}
+
+/// One journal line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub seq: u64,
+    pub time_unix_ms: i64,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// An open run directory (holding the lock).
+#[derive(Debug)]
+pub struct RunDir {
+    path: PathBuf,
+    journal: File,
+    seq: u64,
+    _lock: File,
+}
+
+impl RunDir {
+    /// Creates `<runs>/<run_id>` (which must not exist) and takes the lock.
+    pub fn create(runs: &Path, run_id: &str) -> Result<Self, JournalError> {
+        let lock = lock(runs)?;
+        let path = runs.join(run_id);
+        if path.exists() {
+            return Err(JournalError::Io {
+                path,
+                source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+            });
+        }
+        std::fs::create_dir_all(&path).map_err(io(&path))?;
+        Self::open_with(path, lock)
+    }
+
+    /// Opens an existing run (to resume it) and takes the lock.
+    pub fn open(runs: &Path, dir: &Path) -> Result<Self, JournalError> {
+        let lock = lock(runs)?;
+        Self::open_with(dir.to_owned(), lock)
+    }
+
+    fn open_with(path: PathBuf, lock: File) -> Result<Self, JournalError> {
+        let file = path.join("journal.jsonl");
+        cut_torn_tail(&file)?;
+        let seq = read(&file)?.last().map_or(0, |e| e.seq);
+        let journal = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&file)
+            .map_err(io(&file))?;
+        Ok(Self {
+            path,
+            journal,
+            seq,
+            _lock: lock,
+        })
+    }
+
+    /// The run directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The run id (the directory's name).
+    pub fn run_id(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Appends an event and fsyncs it before returning.
+    pub fn append(&mut self, event: Event) -> Result<Entry, JournalError> {
+        self.seq += 1;
+        let entry = Entry {
+            seq: self.seq,
+            time_unix_ms: kroll_shared::time::now_unix_ms(),
+            event,
+        };
+        let mut line = serde_json::to_vec(&entry).unwrap_or_default();
+        line.push(b'\n');
+        let file = self.path.join("journal.jsonl");
+        self.journal.write_all(&line).map_err(io(&file))?;
+        self.journal.sync_data().map_err(io(&file))?;
+        Ok(entry)
+    }
+
+    /// The events so far.
+    pub fn entries(&self) -> Result<Vec<Entry>, JournalError> {
+        read(&self.path.join("journal.jsonl"))
+    }
+
+    /// Writes `name` in the run directory atomically (temp file, fsync, rename).
+    pub fn write_file(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, JournalError> {
+        let target = self.path.join(name);
+        let tmp = self.path.join(format!(".{name}.tmp"));
+        let mut f = File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(bytes).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &target).map_err(io(&target))?;
+        Ok(target)
+    }
+}
+
+/// Cuts a torn last line (a coordinator killed mid-write) so the next event starts a line.
+fn cut_torn_tail(file: &Path) -> Result<(), JournalError> {
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(JournalError::Io {
+                path: file.to_owned(),
+                source: e,
+            });
+        }
+    };
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let f = OpenOptions::new()
+        .write(true)
+        .open(file)
+        .map_err(io(file))?;
+    f.set_len(keep as u64).map_err(io(file))?;
+    f.sync_all().map_err(io(file))
+}
+
+fn lock(runs: &Path) -> Result<File, JournalError> {
+    std::fs::create_dir_all(runs).map_err(io(runs))?;
+    let path = runs.join(".lock");
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(JournalError::Locked { path }),
+        Err(std::fs::TryLockError::Error(e)) => Err(JournalError::Io { path, source: e }),
+    }
+}
+
+/// Reads a journal; a torn last line (the coordinator died mid-write) is ignored, any other
+/// bad line is an error naming it.
+pub fn read(path: &Path) -> Result<Vec<Entry>, JournalError> {
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(JournalError::Io {
+                path: path.to_owned(),
+                source: e,
+            });
+        }
+    };
+    let lines: Vec<String> = BufReader::new(f)
+        .lines()
+        .collect::<Result<_, _>>()
+        .map_err(io(path))?;
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        match serde_json::from_str::<Entry>(line) {
+            Ok(e) => out.push(e),
+            Err(_) if i + 1 == lines.len() => break,
+            Err(e) => {
+                return Err(JournalError::Corrupt {
+                    path: path.to_owned(),
+                    line: i + 1,
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The most recent run under `runs` that has not finished.
+pub fn latest_unfinished(runs: &Path) -> Result<PathBuf, JournalError> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs)
+        .map_err(io(runs))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("journal.jsonl").is_file())
+        .collect();
+    dirs.sort();
+    for d in dirs.into_iter().rev() {
+        let entries = read(&d.join("journal.jsonl"))?;
+        if !entries
+            .iter()
+            .any(|e| matches!(e.event, Event::Finished { .. }))
+        {
+            return Ok(d);
+        }
+    }
+    Err(JournalError::NothingToResume(runs.to_owned()))
+}
+
+/// A new run id: UTC time to the millisecond, sortable, e.g. `20261125T140312.042Z`.
+pub fn new_run_id() -> String {
+    let now = ::time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}.{:03}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        now.millisecond()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_journal_survives_a_torn_write_and_is_read_back_in_order() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let runs = dir.path().join("runs");
+        let mut run = RunDir::create(&runs, "r1").expect("create");
+        run.append(Event::PhaseStarted {
+            phase: "roll-brokers".into(),
+        })
+        .expect("append");
+        run.append(Event::StepIntent {
+            step: "s".into(),
+            node: "n".into(),
+            container: "c".into(),
+            op_id: "r1/s".into(),
+            image: "i".into(),
+        })
+        .expect("append");
+        let journal = run.path().join("journal.jsonl");
+        drop(run);
+        OpenOptions::new()
+            .append(true)
+            .open(&journal)
+            .expect("open")
+            .write_all(b"{\"seq\":3,\"ti")
+            .expect("torn");
+        let entries = read(&journal).expect("read");
+        assert_eq!(entries.len(), 2);
+        assert!(matches!(&entries[1].event, Event::StepIntent { op_id, .. } if op_id == "r1/s"));
+        assert_eq!(latest_unfinished(&runs).expect("latest"), runs.join("r1"));
+        let mut again = RunDir::open(&runs, &runs.join("r1")).expect("reopen");
+        assert_eq!(
+            again
+                .append(Event::Finished { seconds: 1.0 })
+                .expect("append")
+                .seq,
+            3,
+            "numbering continues"
+        );
+        drop(again);
+        assert!(matches!(
+            latest_unfinished(&runs),
+            Err(JournalError::NothingToResume(_))
+        ));
+    }
+
+    #[test]
+    fn two_coordinators_cannot_hold_the_same_runs_directory() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let _first = RunDir::create(dir.path(), "a").expect("first");
+        let second = RunDir::create(dir.path(), "b").expect_err("second must be refused");
+        assert!(
+            second.to_string().contains("another kroll upgrade holds"),
+            "{second}"
+        );
+    }
+
+    #[test]
+    fn a_corrupt_line_in_the_middle_is_named() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("journal.jsonl");
+        std::fs::write(
+            &p,
+            "garbage\n{\"seq\":1,\"time_unix_ms\":0,\"event\":\"finished\",\"seconds\":1.0}\n",
+        )
+        .expect("write");
+        let err = read(&p).expect_err("corrupt");
+        assert!(
+            err.to_string().contains("line 1 is not a journal event"),
+            "{err}"
+        );
+        assert!(new_run_id().ends_with('Z'));
+    }
+}

@@ -1,0 +1,309 @@
+//! Observing the cluster for the upgrade: every agent at once (what runs where) and Kafka's own
+//! view — partitions, leaders and ISR from a fresh Metadata request (rdkafka), registered
+//! brokers and the controller from ZooKeeper (`/brokers/ids`, `/controller`, the way Kafka's
+//! own tools and cp-ansible read them), `min.insync.replicas` per topic (DescribeConfigs).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kroll_shared::inventory::Inventory;
+use kroll_shared::tls::TlsMaterial;
+use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+use rdkafka::client::DefaultClientContext;
+use zookeeper_client as zk;
+
+use super::view::{ClusterView, KafkaView, PartitionView, ServiceView};
+use crate::agents::query_all;
+use crate::kafka::Kafka;
+
+/// Kafka's default `min.insync.replicas` when a topic does not say.
+const DEFAULT_MIN_ISR: usize = 1;
+
+/// Asks every agent for its node and builds the service part of a view.
+pub async fn observe_services(inv: &Inventory, tls: &TlsMaterial) -> Services {
+    let reports = query_all(inv, tls).await;
+    let mut services = Vec::new();
+    let mut unreachable = BTreeMap::new();
+    let mut disks = BTreeMap::new();
+    for r in reports {
+        let state = match &r.state {
+            Ok(s) => {
+                disks.insert(r.node.name.clone(), s.disks.clone());
+                Some(s)
+            }
+            Err(e) => {
+                unreachable.insert(r.node.name.clone(), e.kind.to_string());
+                None
+            }
+        };
+        for s in &r.node.services {
+            services.push(ServiceView {
+                node: r.node.name.clone(),
+                kind: s.kind,
+                name: s.container.clone(),
+                broker_id: s.broker_id,
+                zookeeper_id: s.zookeeper_id,
+                container: state.and_then(|st| st.container(&s.container)).cloned(),
+                agent_reachable: state.is_some(),
+            });
+        }
+    }
+    Services {
+        services,
+        unreachable,
+        disks,
+    }
+}
+
+/// The agents' part of a view.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub services: Vec<ServiceView>,
+    pub unreachable: BTreeMap<String, String>,
+    pub disks: BTreeMap<String, Vec<kroll_shared::model::Disk>>,
+}
+
+/// Kafka and ZooKeeper, observed.
+pub struct KafkaProbe {
+    kafka: Kafka,
+    admin: AdminClient<DefaultClientContext>,
+    zk_connect: String,
+    zk: tokio::sync::Mutex<Option<zk::Client>>,
+    min_isr: Mutex<BTreeMap<String, usize>>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for KafkaProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaProbe")
+            .field("kafka", &self.kafka)
+            .field("zookeeper", &self.zk_connect)
+            .finish()
+    }
+}
+
+impl KafkaProbe {
+    /// A probe for the cluster at `bootstrap` whose ZooKeeper is `zookeeper`
+    /// (`host:port[,host:port…][/chroot]`).
+    pub fn new(bootstrap: &[String], zookeeper: &str, timeout: Duration) -> Result<Self, String> {
+        let admin = crate::kafka::lag::observer_config(&bootstrap.join(","), "kroll-admin")
+            .create()
+            .map_err(|e| {
+                format!(
+                    "creating a Kafka admin client for {}: {e}",
+                    bootstrap.join(",")
+                )
+            })?;
+        Ok(Self {
+            kafka: Kafka::new(bootstrap, timeout),
+            admin,
+            zk_connect: zookeeper.to_owned(),
+            zk: tokio::sync::Mutex::new(None),
+            min_isr: Mutex::default(),
+            timeout,
+        })
+    }
+
+    /// One fresh observation.
+    pub async fn observe(&self) -> Result<KafkaView, String> {
+        let (registered, controller) = self.zookeeper().await?;
+        let kafka = self.kafka.clone();
+        let partitions = tokio::task::spawn_blocking(move || {
+            kafka.metadata().map(|m| {
+                m.topics()
+                    .iter()
+                    .filter(|t| t.error().is_none())
+                    .flat_map(|t| {
+                        t.partitions().iter().map(|p| PartitionView {
+                            topic: t.name().to_owned(),
+                            partition: p.id(),
+                            leader: p.leader(),
+                            replicas: p.replicas().to_vec(),
+                            isr: p.isr().to_vec(),
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .await
+        .map_err(|e| format!("reading Kafka metadata: {e}"))?
+        .map_err(|e| e.to_string())?;
+        let min_isr = self.min_isr_of(&partitions).await?;
+        Ok(KafkaView {
+            registered,
+            controller,
+            partitions,
+            min_isr,
+            default_min_isr: DEFAULT_MIN_ISR,
+        })
+    }
+
+    async fn zookeeper(&self) -> Result<(BTreeSet<i32>, Option<i32>), String> {
+        let mut guard = self.zk.lock().await;
+        if guard.is_none() {
+            *guard = Some(self.connect_zk().await?);
+        }
+        let client = guard.as_ref().ok_or("no ZooKeeper session")?;
+        let result = read_zk(client).await;
+        if result.is_err() {
+            // A broken session is dropped; the next observation reconnects.
+            *guard = None;
+        }
+        result.map_err(|e| format!("ZooKeeper {}: {e}", self.zk_connect))
+    }
+
+    async fn connect_zk(&self) -> Result<zk::Client, String> {
+        let (hosts, chroot) = match self.zk_connect.split_once('/') {
+            Some((h, c)) => (h.to_owned(), Some(format!("/{c}"))),
+            None => (self.zk_connect.clone(), None),
+        };
+        let connect = zk::Client::connector()
+            .with_session_timeout(Duration::from_secs(10))
+            .connect(&hosts);
+        let root = tokio::time::timeout(self.timeout, connect)
+            .await
+            .map_err(|_| format!("ZooKeeper {hosts}: no session within {:?}", self.timeout))?
+            .map_err(|e| format!("ZooKeeper {hosts}: {e}"))?;
+        match chroot {
+            Some(c) => root
+                .chroot(c.clone())
+                .map_err(|_| format!("ZooKeeper {hosts}: invalid chroot {c}")),
+            None => Ok(root),
+        }
+    }
+
+    /// `min.insync.replicas` of every topic seen, asked once per topic.
+    async fn min_isr_of(
+        &self,
+        partitions: &[PartitionView],
+    ) -> Result<BTreeMap<String, usize>, String> {
+        let topics: BTreeSet<&str> = partitions.iter().map(|p| p.topic.as_str()).collect();
+        let unknown: Vec<&str> = {
+            let cache = self.min_isr.lock().map_err(|_| "min ISR cache poisoned")?;
+            topics
+                .iter()
+                .copied()
+                .filter(|t| !cache.contains_key(*t))
+                .collect()
+        };
+        if !unknown.is_empty() {
+            let specs: Vec<ResourceSpecifier<'_>> = unknown
+                .iter()
+                .map(|t| ResourceSpecifier::Topic(t))
+                .collect();
+            let opts = AdminOptions::new().request_timeout(Some(self.timeout));
+            let results = self
+                .admin
+                .describe_configs(&specs, &opts)
+                .await
+                .map_err(|e| format!("describing topic configs: {e}"))?;
+            let mut cache = self.min_isr.lock().map_err(|_| "min ISR cache poisoned")?;
+            for (topic, r) in unknown.iter().zip(results) {
+                let value = r
+                    .ok()
+                    .and_then(|res| res.get("min.insync.replicas").and_then(|e| e.value.clone()))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(DEFAULT_MIN_ISR);
+                cache.insert((*topic).to_owned(), value);
+            }
+        }
+        let cache = self.min_isr.lock().map_err(|_| "min ISR cache poisoned")?;
+        Ok(topics
+            .iter()
+            .filter_map(|t| cache.get(*t).map(|v| ((*t).to_owned(), *v)))
+            .collect())
+    }
+}
+
+async fn read_zk(client: &zk::Client) -> Result<(BTreeSet<i32>, Option<i32>), zk::Error> {
+    let ids = client.list_children("/brokers/ids").await?;
+    let registered = ids.iter().filter_map(|s| s.parse().ok()).collect();
+    let controller = match client.get_data("/controller").await {
+        Ok((data, _)) => serde_json::from_slice::<serde_json::Value>(&data)
+            .ok()
+            .and_then(|v| v.get("brokerid").and_then(serde_json::Value::as_i64))
+            .and_then(|id| i32::try_from(id).ok()),
+        Err(zk::Error::NoNode) => None,
+        Err(e) => return Err(e),
+    };
+    Ok((registered, controller))
+}
+
+/// Observes the whole cluster: agents and Kafka concurrently.
+pub async fn observe(inv: &Inventory, tls: &TlsMaterial, kafka: &KafkaProbe) -> ClusterView {
+    let (s, kafka_view) = tokio::join!(observe_services(inv, tls), kafka.observe());
+    let (kafka, kafka_error) = match kafka_view {
+        Ok(k) => (Some(k), None),
+        Err(e) => (None, Some(e)),
+    };
+    ClusterView {
+        services: s.services,
+        kafka,
+        unreachable: s.unreachable,
+        kafka_error,
+        disks: s.disks,
+    }
+}
+
+/// The cluster-wide lock: an ephemeral znode naming the run, held by a ZooKeeper session for
+/// as long as the coordinator lives. A second coordinator on any machine is refused; a
+/// coordinator that dies releases it when its session expires.
+pub struct ClusterLock {
+    _client: zk::Client,
+}
+
+impl std::fmt::Debug for ClusterLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClusterLock")
+    }
+}
+
+/// The lock's path (inside the brokers' chroot).
+pub const LOCK_PATH: &str = "/kroll-upgrade-lock";
+
+impl ClusterLock {
+    /// Takes the lock for `run_id` or says who holds it.
+    pub async fn acquire(probe: &KafkaProbe, run_id: &str) -> Result<Self, String> {
+        let client = probe.connect_zk().await?;
+        let holder = serde_json::json!({
+            "run": run_id,
+            "host": std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim(),
+            "pid": std::process::id(),
+        });
+        let opts = zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
+        for _ in 0..2 {
+            match client
+                .create(LOCK_PATH, holder.to_string().as_bytes(), &opts)
+                .await
+            {
+                Ok(_) => return Ok(Self { _client: client }),
+                Err(zk::Error::NodeExists) => {
+                    let (data, stat) = client
+                        .get_data(LOCK_PATH)
+                        .await
+                        .map_err(|e| format!("reading {LOCK_PATH}: {e}"))?;
+                    let who: serde_json::Value = serde_json::from_slice(&data).unwrap_or_default();
+                    // The same run, held by a coordinator that died: resuming a run requires its
+                    // directory's lock (held by us now), so no live coordinator runs it.
+                    if who["run"] == run_id {
+                        let _ = client.delete(LOCK_PATH, Some(stat.version)).await;
+                        continue;
+                    }
+                    return Err(format!(
+                        "another kroll coordinator is upgrading this cluster ({who}); two must never run at once — wait for it, or if it died, its lock goes away within the ZooKeeper session timeout"
+                    ));
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "taking the cluster lock {LOCK_PATH} in ZooKeeper {}: {e}",
+                        probe.zk_connect
+                    ));
+                }
+            }
+        }
+        Err(format!(
+            "the cluster lock {LOCK_PATH} changed hands while kroll was taking it; run again"
+        ))
+    }
+}

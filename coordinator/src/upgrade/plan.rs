@@ -1,0 +1,645 @@
+//! The upgrade plan: what will happen, per node, in which order — derived (purely) from the
+//! inventory's services as the agents report them, Kafka's view, and the target version.
+//!
+//! Every container change is expressed as a *desired state* (image, environment patch,
+//! hostname). A step whose desired state already holds is marked done, so the same function
+//! plans a fresh upgrade and the rest of an interrupted one.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use kroll_shared::inventory::ServiceKind;
+use kroll_shared::model::{EnvPatch, image_tag};
+use serde::Serialize;
+
+use super::version::{KafkaLine, Platform, VersionError};
+use super::view::{ClusterView, ServiceView};
+
+/// The environment variable carrying `inter.broker.protocol.version` in Confluent's images.
+pub const IBP_ENV: &str = "KAFKA_INTER_BROKER_PROTOCOL_VERSION";
+
+/// What the operator asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanOptions {
+    pub to: Platform,
+    /// Target image per kind, overriding "same repository, tag = target version".
+    pub images: BTreeMap<ServiceKind, String>,
+    /// Pin IBP to the old version during roll 1. Only a test hook turns this off, to prove that
+    /// the gates catch the real danger.
+    pub pin_ibp: bool,
+    /// Continuing an unfinished run: every container may already be done while its cluster-wide
+    /// phases (resuming Connect, post-checks) are not, so that is not "nothing to upgrade".
+    pub resuming: bool,
+}
+
+/// Why no plan can be made. Nothing has been touched.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PlanError {
+    #[error(transparent)]
+    Version(#[from] VersionError),
+    #[error("the inventory lists no broker")]
+    NoBrokers,
+    #[error(
+        "node `{node}`'s agent cannot be asked ({why}); every agent must answer before an upgrade is planned"
+    )]
+    Unreachable { node: String, why: String },
+    #[error(
+        "container `{container}` ({kind}) on node `{node}` is not there; the inventory and the node disagree"
+    )]
+    Missing {
+        node: String,
+        container: String,
+        kind: ServiceKind,
+    },
+    #[error(
+        "cannot tell the platform version of `{container}` from its image `{image}` (tag `{tag}` is not like 7.1.1); pass --image broker=<repository:version> if the tags are custom"
+    )]
+    UnknownTag {
+        container: String,
+        image: String,
+        tag: String,
+    },
+    #[error("brokers run {found}; kroll can only continue an upgrade from one version to `{to}`")]
+    Mixed { found: String, to: Platform },
+    #[error(
+        "broker `{container}` has KAFKA_BROKER_ID={env} but the inventory says broker_id {inventory}"
+    )]
+    BrokerIdMismatch {
+        container: String,
+        env: String,
+        inventory: i32,
+    },
+    #[error(
+        "the Connect worker environment of `{container}` cannot be rewritten for the target image: {reason}"
+    )]
+    ConnectEnv { container: String, reason: String },
+    #[error(
+        "brokers already run inter.broker.protocol.version {ibp}, newer than their software {from}; refusing"
+    )]
+    IbpAhead { ibp: KafkaLine, from: Platform },
+}
+
+/// The upgrade's phases, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PhaseId {
+    Preflight,
+    QuiesceConnect,
+    RollZookeeper,
+    RollBrokers,
+    RollSchemaRegistry,
+    RollConnect,
+    RollRestProxy,
+    RollKafdrop,
+    BumpIbp,
+    ResumeConnect,
+    PostChecks,
+}
+
+/// A container change: the desired state after the step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub image: String,
+    pub env: EnvPatch,
+    pub hostname: Option<String>,
+}
+
+/// One step on one container (or a cluster-wide step when `container` is empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// Stable id, e.g. `roll-brokers/lab-kafka-03`.
+    pub id: String,
+    pub node: String,
+    pub container: String,
+    pub kind: Option<ServiceKind>,
+    pub change: Option<Change>,
+    /// What an operator should know about the step.
+    pub note: String,
+    /// The desired state already holds.
+    pub done: bool,
+}
+
+/// One phase of the upgrade.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Phase {
+    pub id: PhaseId,
+    pub title: String,
+    /// After this phase, downgrade is no longer possible.
+    pub point_of_no_return: bool,
+    pub steps: Vec<Step>,
+}
+
+/// The whole plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub from: Platform,
+    pub to: Platform,
+    pub from_ibp: KafkaLine,
+    pub to_ibp: KafkaLine,
+    pub phases: Vec<Phase>,
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// The phase with this id.
+    pub fn phase(&self, id: PhaseId) -> Option<&Phase> {
+        self.phases.iter().find(|p| p.id == id)
+    }
+}
+
+/// The target image for a container now running `current`.
+pub fn target_image(current: &str, kind: ServiceKind, opts: &PlanOptions) -> String {
+    if let Some(explicit) = opts.images.get(&kind) {
+        return explicit.clone();
+    }
+    let tag = image_tag(current);
+    let repo = current
+        .strip_suffix(tag)
+        .map(|r| r.trim_end_matches(':'))
+        .unwrap_or(current);
+    format!("{repo}:{}", opts.to)
+}
+
+fn platform_of(s: &ServiceView) -> Result<Platform, PlanError> {
+    let image = s.image().unwrap_or_default();
+    let tag = image_tag(image);
+    tag.parse().map_err(|_| PlanError::UnknownTag {
+        container: s.name.clone(),
+        image: image.into(),
+        tag: tag.into(),
+    })
+}
+
+fn check_present(view: &ClusterView) -> Result<(), PlanError> {
+    if let Some((node, why)) = view.unreachable.iter().next() {
+        return Err(PlanError::Unreachable {
+            node: node.clone(),
+            why: why.clone(),
+        });
+    }
+    match view.services.iter().find(|s| s.container.is_none()) {
+        Some(s) => Err(PlanError::Missing {
+            node: s.node.clone(),
+            container: s.name.clone(),
+            kind: s.kind,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The version the brokers run now (the lowest one; the rest must already be on the target).
+fn current_platform(view: &ClusterView, opts: &PlanOptions) -> Result<Platform, PlanError> {
+    let brokers = view.brokers();
+    if brokers.is_empty() {
+        return Err(PlanError::NoBrokers);
+    }
+    let mut versions = std::collections::BTreeSet::new();
+    for b in &brokers {
+        let on_target = opts
+            .images
+            .get(&ServiceKind::Broker)
+            .is_some_and(|t| b.image() == Some(t.as_str()));
+        versions.insert(if on_target { opts.to } else { platform_of(b)? });
+        if let (Some(env), Some(id)) = (b.env("KAFKA_BROKER_ID"), b.broker_id)
+            && env.trim() != id.to_string()
+        {
+            return Err(PlanError::BrokerIdMismatch {
+                container: b.name.clone(),
+                env: env.into(),
+                inventory: id,
+            });
+        }
+    }
+    let lowest = *versions.iter().next().ok_or(PlanError::NoBrokers)?;
+    if versions.iter().any(|v| *v != lowest && *v != opts.to) {
+        let found = versions
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(PlanError::Mixed { found, to: opts.to });
+    }
+    Ok(lowest)
+}
+
+/// Builds the plan from what the cluster looks like now.
+pub fn plan(view: &ClusterView, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    check_present(view)?;
+    let from = current_platform(view, opts)?;
+    let ibp_now = view
+        .brokers()
+        .iter()
+        .filter_map(|b| b.env(IBP_ENV))
+        .filter_map(|v| KafkaLine::parse_ibp(v).ok())
+        .min();
+    let to_k = opts.to.kafka().ok_or(VersionError::Unknown(opts.to))?;
+    // Every broker already on the target (an interrupted run): what is left is measured from
+    // the IBP they run with; nothing left at all is "nothing to upgrade".
+    let from_k = if from == opts.to {
+        // Without an IBP pin nobody rolled these brokers here: they simply run the target.
+        ibp_now.ok_or(VersionError::Same(opts.to))?
+    } else {
+        from.upgrade_path(opts.to)?.0
+    };
+    if to_k.kraft_only() {
+        return Err(VersionError::KraftOnly {
+            to: opts.to,
+            kafka: to_k,
+        }
+        .into());
+    }
+    let from_ibp = ibp_now.unwrap_or(from_k);
+    if from_ibp > to_k {
+        return Err(PlanError::IbpAhead {
+            ibp: from_ibp,
+            from,
+        });
+    }
+    let mut phases = vec![preflight(view, opts)];
+    let connect = view.of_kind(ServiceKind::Connect);
+    if !connect.is_empty() {
+        phases.push(cluster_phase(PhaseId::QuiesceConnect, "Quiesce Connect: stop sources, wait for sinks to reach lag 0, stop sinks", "back up connector configs and every Schema Registry subject to the run directory first"));
+    }
+    phases.push(roll(
+        view,
+        opts,
+        ServiceKind::Zookeeper,
+        PhaseId::RollZookeeper,
+        "Roll ZooKeeper (leader last)",
+        &EnvPatch::default(),
+    ));
+    let pin = if opts.pin_ibp {
+        EnvPatch::setting(IBP_ENV, &from_ibp.ibp())
+    } else {
+        EnvPatch::default()
+    };
+    let mut brokers = roll(
+        view,
+        opts,
+        ServiceKind::Broker,
+        PhaseId::RollBrokers,
+        "Roll 1: brokers onto the new image, inter.broker.protocol.version pinned to the old version (controller last)",
+        &pin,
+    );
+    mark_broker_roll1(view, &mut brokers, opts, from_ibp);
+    phases.push(brokers);
+    phases.push(roll(
+        view,
+        opts,
+        ServiceKind::SchemaRegistry,
+        PhaseId::RollSchemaRegistry,
+        "Roll Schema Registry",
+        &EnvPatch::default(),
+    ));
+    phases.push(roll_connect(view, opts)?);
+    phases.push(roll(
+        view,
+        opts,
+        ServiceKind::RestProxy,
+        PhaseId::RollRestProxy,
+        "Roll REST proxy",
+        &EnvPatch::default(),
+    ));
+    phases.push(roll(
+        view,
+        opts,
+        ServiceKind::Kafdrop,
+        PhaseId::RollKafdrop,
+        "Roll Kafdrop",
+        &EnvPatch::default(),
+    ));
+    phases.push(bump(view, opts, to_k));
+    if !connect.is_empty() {
+        phases.push(cluster_phase(
+            PhaseId::ResumeConnect,
+            "Resume Connect: sources first (verified RUNNING), then sinks",
+            "migrate connector configs Debezium 1.9 → 3.0 and guard key schemas before resuming",
+        ));
+    }
+    phases.push(cluster_phase(PhaseId::PostChecks, "Post-checks", "every broker on the target with the new IBP, full ISR, no offline partitions; every container running; no key-schema drift"));
+    phases.retain(|p| !p.steps.is_empty());
+    let container_steps = phases
+        .iter()
+        .flat_map(|p| &p.steps)
+        .filter(|s| s.change.is_some());
+    if !opts.resuming
+        && from == opts.to
+        && from_ibp == to_k
+        && container_steps.clone().all(|s| s.done)
+    {
+        return Err(VersionError::Same(opts.to).into());
+    }
+    let mut warnings = Vec::new();
+    if !opts.pin_ibp {
+        warnings.push("IBP pin disabled (test hook): new brokers will speak a protocol old brokers refuse; the gates must stop this roll".to_owned());
+    }
+    Ok(Plan {
+        from,
+        to: opts.to,
+        from_ibp,
+        to_ibp: to_k,
+        phases,
+        warnings,
+    })
+}
+
+fn preflight(view: &ClusterView, opts: &PlanOptions) -> Phase {
+    let mut images: Vec<String> = view
+        .services
+        .iter()
+        .filter_map(|s| s.image().map(|i| target_image(i, s.kind, opts)))
+        .collect();
+    images.sort();
+    images.dedup();
+    let notes = [
+        "every agent reachable; every inventory container present and running".to_owned(),
+        "no offline or under-replicated partitions; controller elected".to_owned(),
+        "disk headroom on every node holding broker data".to_owned(),
+        format!(
+            "target images present on every node that needs them (pulled in parallel before anything stops): {}",
+            images.join(", ")
+        ),
+    ];
+    let steps = notes
+        .into_iter()
+        .enumerate()
+        .map(|(i, note)| Step {
+            id: format!("preflight/{i}"),
+            node: String::new(),
+            container: String::new(),
+            kind: None,
+            change: None,
+            note,
+            done: false,
+        })
+        .collect();
+    Phase {
+        id: PhaseId::Preflight,
+        title: "Pre-flight checks".into(),
+        point_of_no_return: false,
+        steps,
+    }
+}
+
+fn cluster_phase(id: PhaseId, title: &str, note: &str) -> Phase {
+    let step = Step {
+        id: format!("{}/cluster", slug(id)),
+        node: String::new(),
+        container: String::new(),
+        kind: None,
+        change: None,
+        note: note.into(),
+        done: false,
+    };
+    Phase {
+        id,
+        title: title.into(),
+        point_of_no_return: false,
+        steps: vec![step],
+    }
+}
+
+fn slug(id: PhaseId) -> String {
+    serde_json::to_value(id)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A rolling replacement of every service of `kind` onto its target image with `env`.
+fn roll(
+    view: &ClusterView,
+    opts: &PlanOptions,
+    kind: ServiceKind,
+    id: PhaseId,
+    title: &str,
+    env: &EnvPatch,
+) -> Phase {
+    let steps = view
+        .of_kind(kind)
+        .into_iter()
+        .map(|s| {
+            let image = target_image(s.image().unwrap_or_default(), kind, opts);
+            let done = s.image() == Some(image.as_str())
+                && env.set.iter().all(|(k, v)| s.env(k) == Some(v.as_str()));
+            Step {
+                id: format!("{}/{}", slug(id), s.name),
+                node: s.node.clone(),
+                container: s.name.clone(),
+                kind: Some(kind),
+                change: Some(Change {
+                    image,
+                    env: env.clone(),
+                    hostname: None,
+                }),
+                note: describe(s, env),
+                done,
+            }
+        })
+        .collect();
+    Phase {
+        id,
+        title: title.into(),
+        point_of_no_return: false,
+        steps,
+    }
+}
+
+fn describe(s: &ServiceView, env: &EnvPatch) -> String {
+    let mut note = String::new();
+    if let Some(id) = s.broker_id {
+        let _ = write!(note, "broker {id}");
+    }
+    for (k, v) in &env.set {
+        let _ = write!(note, "{}{k}={v}", if note.is_empty() { "" } else { ", " });
+    }
+    note
+}
+
+/// Roll 1 is done on a broker that runs the target image with the old or the new IBP (roll 2
+/// may already have bumped it); the controller goes last.
+fn mark_broker_roll1(
+    view: &ClusterView,
+    phase: &mut Phase,
+    opts: &PlanOptions,
+    from_ibp: KafkaLine,
+) {
+    let to_ibp = opts.to.kafka().map(KafkaLine::ibp).unwrap_or_default();
+    for step in &mut phase.steps {
+        let Some(s) = view.service(&step.container) else {
+            continue;
+        };
+        let target = step.change.as_ref().map(|c| c.image.as_str());
+        let ibp = s.env(IBP_ENV);
+        step.done = s.image() == target
+            && (!opts.pin_ibp || ibp == Some(&from_ibp.ibp()) || ibp == Some(&to_ibp));
+    }
+    let controller = view.kafka.as_ref().and_then(|k| k.controller);
+    let is_controller = |st: &Step| {
+        view.service(&st.container).and_then(|s| s.broker_id) == controller && controller.is_some()
+    };
+    phase.steps.sort_by_key(is_controller);
+    if let Some(last) = phase.steps.last_mut().filter(|s| is_controller(s)) {
+        last.note
+            .push_str(" — the controller now: goes last (re-checked before every stop)");
+    }
+}
+
+fn roll_connect(view: &ClusterView, opts: &PlanOptions) -> Result<Phase, PlanError> {
+    let mut phase = roll(
+        view,
+        opts,
+        ServiceKind::Connect,
+        PhaseId::RollConnect,
+        "Roll Connect workers (journal's environment rewrite: CONNECT_ prefixes, CONNECT_REST_ADVERTISED_HOST_NAME, CONNECT_LISTENERS, hostname)",
+        &EnvPatch::default(),
+    );
+    for step in &mut phase.steps {
+        let Some(s) = view.service(&step.container) else {
+            continue;
+        };
+        let Some(c) = &s.container else { continue };
+        let hostname = Some(c.hostname.clone())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| s.name.clone());
+        let patch =
+            connect_patch(s, c, &hostname, opts.to).map_err(|reason| PlanError::ConnectEnv {
+                container: s.name.clone(),
+                reason,
+            })?;
+        if let Some(change) = step.change.as_mut() {
+            step.done = step.done && patch.is_empty();
+            step.note = if patch.is_empty() {
+                "environment already in 7.7 form".into()
+            } else {
+                summarize(&patch)
+            };
+            change.env = patch;
+            change.hostname = Some(hostname);
+        }
+    }
+    Ok(phase)
+}
+
+/// The journal's Connect environment rewrite ([`crate::connect::connect_env_patch`]) from what
+/// the agent reports: every variable's name, values only of non-secret planning variables —
+/// enough, because renames keep values and the ports involved (`REST_PORT`) are reported. A
+/// worker without an advertised host name of its own gets its container's hostname.
+fn connect_patch(
+    s: &ServiceView,
+    c: &kroll_shared::model::Container,
+    hostname: &str,
+    to: Platform,
+) -> Result<EnvPatch, String> {
+    let env: kroll_migrate::Env = c
+        .env_keys
+        .iter()
+        .map(|k| (k.clone(), c.env.get(k).cloned().unwrap_or_default()))
+        .collect();
+    let patch = match crate::connect::connect_env_patch(&s.name, &env, &to.to_string()) {
+        Ok(plan) => plan.patch,
+        Err(crate::connect::env::ConnectEnvError::Env { error, .. })
+            if error.missing == ["CONNECT_REST_ADVERTISED_HOST_NAME"]
+                && error.conflicts.is_empty() =>
+        {
+            let mut patch = *error.patch;
+            patch
+                .set
+                .insert("CONNECT_REST_ADVERTISED_HOST_NAME".into(), hostname.into());
+            patch
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    Ok(EnvPatch {
+        set: patch.set,
+        remove: patch.remove.into_iter().collect(),
+        rename: patch.rename,
+    })
+}
+
+fn summarize(p: &EnvPatch) -> String {
+    let mut parts = Vec::new();
+    if !p.rename.is_empty() {
+        parts.push(format!(
+            "rename {}",
+            p.rename
+                .iter()
+                .map(|(a, b)| format!("{a}→{b}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !p.remove.is_empty() {
+        parts.push(format!("remove {}", p.remove.join(", ")));
+    }
+    if !p.set.is_empty() {
+        parts.push(format!(
+            "set {}",
+            p.set
+                .iter()
+                .map(|(a, b)| format!("{a}={b}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    parts.join("; ")
+}
+
+fn bump(view: &ClusterView, opts: &PlanOptions, to: KafkaLine) -> Phase {
+    let env = EnvPatch::setting(IBP_ENV, &to.ibp());
+    let mut phase = roll(
+        view,
+        opts,
+        ServiceKind::Broker,
+        PhaseId::BumpIbp,
+        "Roll 2: bump inter.broker.protocol.version to the new version — POINT OF NO RETURN: after this, downgrade is impossible (asks for confirmation unless --yes)",
+        &env,
+    );
+    phase.point_of_no_return = true;
+    let controller = view.kafka.as_ref().and_then(|k| k.controller);
+    phase.steps.sort_by_key(|st| {
+        view.service(&st.container).and_then(|s| s.broker_id) == controller && controller.is_some()
+    });
+    phase
+}
+
+/// The plan for people.
+pub fn render(plan: &Plan, cluster: &str) -> String {
+    let mut out = format!(
+        "Upgrade plan for {cluster}: Confluent {} → {} (Kafka {} → {}; inter.broker.protocol.version {} → {})\n",
+        plan.from, plan.to, plan.from_ibp, plan.to_ibp, plan.from_ibp, plan.to_ibp
+    );
+    for w in &plan.warnings {
+        let _ = writeln!(out, "WARNING: {w}");
+    }
+    for (i, phase) in plan.phases.iter().enumerate() {
+        let _ = writeln!(out, "\n{}. {}", i + 1, phase.title);
+        for s in &phase.steps {
+            let status = if s.done { "[done] " } else { "" };
+            match &s.change {
+                Some(c) => {
+                    let _ = writeln!(
+                        out,
+                        "   - {status}{} on {}: → {}{}",
+                        s.container,
+                        s.node,
+                        c.image,
+                        if s.note.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", s.note)
+                        }
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "   - {status}{}", s.note);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

@@ -1,0 +1,582 @@
+//! The engine against a simulated cluster (fast, deterministic): controller last, never two
+//! brokers down, no stop below min ISR, exactly two restarts per broker, halting + rollback when
+//! the IBP pin is forgotten, and resuming after the coordinator is killed at every point.
+//!
+//! The simulation keeps Kafka's rules that matter here: a recreated broker is registered at once
+//! but rejoins ISR only a few observations later; a broker whose IBP is newer than a live peer's
+//! software never rejoins the partitions it shares with that peer.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use kroll_shared::inventory::ServiceKind;
+use kroll_shared::model::{Container, ContainerStatus, Health};
+
+use super::actions::NodeActions;
+use super::engine::{ConnectPhases, Engine, Observe, Outcome, Settings};
+use super::journal::{Event, RunDir};
+use super::plan::{Change, IBP_ENV, PlanOptions};
+use super::progress::{Progress, Report};
+use super::view::{ClusterView, KafkaView, PartitionView, ServiceView};
+use crate::agents::{AgentCallError, Recreated, RolledBack};
+
+const REG: &str = "reg/rhodry";
+
+#[derive(Debug, Clone)]
+struct Broker {
+    image: String,
+    ibp: Option<String>,
+    prev: Option<(String, Option<String>)>,
+    /// Observations left until it is back in ISR (None = in ISR).
+    catching_up: Option<u32>,
+    restarts: u32,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    brokers: BTreeMap<i32, Broker>,
+    others: BTreeMap<String, (ServiceKind, String)>,
+    ops: BTreeSet<String>,
+    violations: Vec<String>,
+    /// Order of broker recreates: (broker, controller at that moment).
+    order: Vec<(i32, i32)>,
+    /// The next recreate of this image fails to start.
+    broken_image: Option<String>,
+}
+
+/// A 5-broker cluster, partitions RF 3 / min ISR 2 spread over all brokers.
+#[derive(Debug)]
+struct Sim {
+    s: Mutex<State>,
+    catch_up: u32,
+}
+
+fn version_of(image: &str) -> u32 {
+    image
+        .rsplit(':')
+        .next()
+        .and_then(|v| v.split('.').nth(1))
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0)
+}
+
+impl Sim {
+    fn new() -> Self {
+        let mut st = State::default();
+        for id in 1..=5 {
+            st.brokers.insert(
+                id,
+                Broker {
+                    image: format!("{REG}/kafka:7.1.1"),
+                    ibp: None,
+                    prev: None,
+                    catching_up: None,
+                    restarts: 0,
+                },
+            );
+        }
+        st.others.insert(
+            "zk".into(),
+            (ServiceKind::Zookeeper, format!("{REG}/zookeeper:7.1.1")),
+        );
+        st.others.insert(
+            "sr".into(),
+            (
+                ServiceKind::SchemaRegistry,
+                format!("{REG}/schema-registry:7.1.1"),
+            ),
+        );
+        Self {
+            s: Mutex::new(st),
+            catch_up: 3,
+        }
+    }
+
+    fn partitions() -> Vec<(i32, Vec<i32>)> {
+        (0..10)
+            .map(|p| (p, (0..3).map(|r| (p + r) % 5 + 1).collect()))
+            .collect()
+    }
+
+    /// Can broker `b` replicate with every other live broker it shares partitions with?
+    fn replicates(st: &State, b: i32) -> bool {
+        let me = &st.brokers[&b];
+        let my_ibp = me
+            .ibp
+            .as_deref()
+            .and_then(|i| i.split('.').nth(1))
+            .and_then(|m| m.parse::<u32>().ok())
+            .unwrap_or_else(|| version_of(&me.image));
+        st.brokers.values().all(|o| version_of(&o.image) >= my_ibp)
+    }
+
+    fn view(&self) -> ClusterView {
+        let mut st = self.s.lock().expect("lock");
+        for id in st.brokers.keys().copied().collect::<Vec<_>>() {
+            let ok = Self::replicates(&st, id);
+            if let Some(b) = st.brokers.get_mut(&id)
+                && let Some(n) = b.catching_up
+            {
+                b.catching_up = if n <= 1 && ok {
+                    None
+                } else {
+                    Some(n.saturating_sub(1).max(if ok { 0 } else { 1 }))
+                };
+            }
+        }
+        let in_isr = |id: &i32| st.brokers[id].catching_up.is_none();
+        let partitions = Self::partitions()
+            .into_iter()
+            .map(|(p, replicas)| {
+                let isr: Vec<i32> = replicas.iter().copied().filter(in_isr).collect();
+                PartitionView {
+                    topic: "t".into(),
+                    partition: p,
+                    leader: isr.first().copied().unwrap_or(-1),
+                    replicas,
+                    isr,
+                }
+            })
+            .collect();
+        let mut services: Vec<ServiceView> = st
+            .brokers
+            .iter()
+            .map(|(id, b)| {
+                let mut env = BTreeMap::from([("KAFKA_BROKER_ID".to_owned(), id.to_string())]);
+                if let Some(i) = &b.ibp {
+                    env.insert(IBP_ENV.into(), i.clone());
+                }
+                service(
+                    ServiceKind::Broker,
+                    &format!("kafka-0{id}"),
+                    &b.image,
+                    env,
+                    Some(*id),
+                )
+            })
+            .collect();
+        for (name, (kind, image)) in &st.others {
+            let env = if *kind == ServiceKind::Connect {
+                [
+                    "BOOTSTRAP_SERVERS",
+                    "GROUP_ID",
+                    "CONFIG_STORAGE_TOPIC",
+                    "OFFSET_STORAGE_TOPIC",
+                    "STATUS_STORAGE_TOPIC",
+                    "KEY_CONVERTER",
+                    "VALUE_CONVERTER",
+                    "REST_ADVERTISED_HOST_NAME",
+                ]
+                .into_iter()
+                .map(|k| (format!("CONNECT_{k}"), "x".to_owned()))
+                .chain([(
+                    "CONNECT_LISTENERS".to_owned(),
+                    "http://0.0.0.0:8083".to_owned(),
+                )])
+                .collect()
+            } else {
+                BTreeMap::new()
+            };
+            services.push(service(*kind, name, image, env, None));
+        }
+        let controller = st.brokers.keys().copied().find(|id| *id == 3).or(Some(1));
+        ClusterView {
+            services,
+            kafka: Some(KafkaView {
+                registered: st.brokers.keys().copied().collect(),
+                controller,
+                partitions,
+                min_isr: BTreeMap::from([("t".to_owned(), 2)]),
+                default_min_isr: 1,
+            }),
+            unreachable: BTreeMap::new(),
+            kafka_error: None,
+            disks: BTreeMap::new(),
+        }
+    }
+}
+
+fn service(
+    kind: ServiceKind,
+    name: &str,
+    image: &str,
+    env: BTreeMap<String, String>,
+    broker_id: Option<i32>,
+) -> ServiceView {
+    ServiceView {
+        node: format!("node-{name}"),
+        kind,
+        name: name.into(),
+        broker_id,
+        zookeeper_id: None,
+        container: Some(Container {
+            id: name.into(),
+            name: name.into(),
+            image: image.into(),
+            image_id: String::new(),
+            status: ContainerStatus::Running,
+            health: Health::None,
+            started_at_unix_ms: 1,
+            finished_at_unix_ms: 0,
+            exit_code: 0,
+            oom_killed: false,
+            restart_count: 0,
+            labels: BTreeMap::new(),
+            env_keys: env.keys().cloned().collect(),
+            env,
+            mounts: vec![],
+            hostname: name.into(),
+            pid: 1,
+            java: None,
+        }),
+        agent_reachable: true,
+    }
+}
+
+impl Observe for Sim {
+    async fn observe(&self) -> ClusterView {
+        tokio::task::yield_now().await;
+        self.view()
+    }
+
+    async fn observe_kafka(&self) -> Result<KafkaView, String> {
+        tokio::task::yield_now().await;
+        self.view().kafka.ok_or_else(|| "no kafka".into())
+    }
+}
+
+fn recreated(node: &str) -> Recreated {
+    Recreated {
+        node: node.into(),
+        container: None,
+        replayed: false,
+        stop_duration_ms: 0,
+        killed_after_timeout: false,
+        previous_image: String::new(),
+    }
+}
+
+impl NodeActions for Sim {
+    async fn images_present(
+        &self,
+        _: &str,
+        images: &[String],
+    ) -> Result<(BTreeMap<String, String>, Vec<String>), AgentCallError> {
+        Ok((
+            images.iter().map(|i| (i.clone(), "sha".into())).collect(),
+            vec![],
+        ))
+    }
+
+    async fn pull(&self, _: &str, _: &str, _: &str) -> Result<String, AgentCallError> {
+        Ok("sha".into())
+    }
+
+    async fn recreate(
+        &self,
+        node: &str,
+        op: &str,
+        container: &str,
+        change: &Change,
+        _: Duration,
+    ) -> Result<Recreated, AgentCallError> {
+        tokio::task::yield_now().await;
+        let mut st = self.s.lock().expect("lock");
+        if !st.ops.insert(op.to_owned()) {
+            return Ok(Recreated {
+                replayed: true,
+                ..recreated(node)
+            });
+        }
+        let Some(id) = container
+            .strip_prefix("kafka-0")
+            .and_then(|d| d.parse::<i32>().ok())
+        else {
+            if let Some(o) = st.others.get_mut(container) {
+                o.1 = change.image.clone();
+            }
+            return Ok(recreated(node));
+        };
+        let down = st
+            .brokers
+            .iter()
+            .filter(|(b, x)| **b != id && x.catching_up.is_some())
+            .map(|(b, _)| *b)
+            .collect::<Vec<_>>();
+        if !down.is_empty() {
+            st.violations
+                .push(format!("broker {id} stopped while {down:?} not in ISR"));
+        }
+        let controller = 3;
+        st.order.push((id, controller));
+        let broken = st.broken_image.as_deref() == Some(change.image.as_str());
+        let b = st.brokers.get_mut(&id).expect("broker");
+        b.prev = Some((b.image.clone(), b.ibp.clone()));
+        b.image = change.image.clone();
+        if let Some(v) = change.env.set.get(IBP_ENV) {
+            b.ibp = Some(v.clone());
+        }
+        b.restarts += 1;
+        b.catching_up = Some(if broken { u32::MAX } else { self.catch_up });
+        Ok(recreated(node))
+    }
+
+    async fn rollback(
+        &self,
+        node: &str,
+        _: &str,
+        container: &str,
+        _: Duration,
+    ) -> Result<RolledBack, AgentCallError> {
+        let mut st = self.s.lock().expect("lock");
+        let id: i32 = container
+            .strip_prefix("kafka-0")
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0);
+        let b = st.brokers.get_mut(&id).expect("broker");
+        let (image, ibp) = b.prev.take().expect("kept definition");
+        b.image = image.clone();
+        b.ibp = ibp;
+        b.catching_up = Some(self.catch_up);
+        Ok(RolledBack {
+            node: node.into(),
+            container: None,
+            replayed: false,
+            restored_image: image,
+        })
+    }
+}
+
+struct NoConnect;
+
+impl ConnectPhases for NoConnect {
+    async fn quiesce(&self, _: &std::path::Path) -> Result<String, String> {
+        Ok(String::new())
+    }
+
+    async fn resume(&self, _: &std::path::Path) -> Result<String, String> {
+        Ok(String::new())
+    }
+}
+
+fn settings() -> Settings {
+    Settings {
+        poll: Duration::from_millis(1),
+        gate_timeout: Duration::from_secs(2),
+        gate_timeout_per_partition: Duration::ZERO,
+        yes: true,
+        ..Settings::default()
+    }
+}
+
+fn engine<'a>(sim: &'a Sim, run: RunDir, pin: bool) -> Engine<'a, Sim, Sim, NoConnect> {
+    engine_with(sim, run, pin, None)
+}
+
+fn engine_with<'a, C: ConnectPhases>(
+    sim: &'a Sim,
+    run: RunDir,
+    pin: bool,
+    connect: Option<&'a C>,
+) -> Engine<'a, Sim, Sim, C> {
+    let resuming = run
+        .path()
+        .join("journal.jsonl")
+        .metadata()
+        .is_ok_and(|m| m.len() > 0);
+    let opts = PlanOptions {
+        to: "7.7.1".parse().expect("v"),
+        images: BTreeMap::new(),
+        pin_ibp: pin,
+        resuming,
+    };
+    let mut engine = Engine {
+        observer: sim,
+        actions: sim,
+        connect,
+        opts,
+        settings: settings(),
+        report: Report {
+            run_id: run.run_id(),
+            ..Report::default()
+        },
+        run,
+        progress: Progress::new(true),
+        started: Instant::now(),
+        bumped: false,
+    };
+    // As `kroll upgrade` does before it runs the engine.
+    let run_id = engine.run.run_id();
+    engine.journal(Event::RunStarted {
+        run_id,
+        cluster: "sim".into(),
+        from: String::new(),
+        to: "7.7.1".into(),
+        pin_ibp: pin,
+        images: Vec::new(),
+        resumed: resuming,
+    });
+    engine
+}
+
+fn check_done(sim: &Sim) {
+    let st = sim.s.lock().expect("lock");
+    assert!(st.violations.is_empty(), "{:?}", st.violations);
+    for (id, b) in &st.brokers {
+        assert_eq!(b.image, format!("{REG}/kafka:7.7.1"), "broker {id}");
+        assert_eq!(b.ibp.as_deref(), Some("3.7"), "broker {id}");
+        assert_eq!(b.restarts, 2, "broker {id} restarted exactly twice");
+    }
+    assert!(st.others.values().all(|(_, i)| i.ends_with(":7.7.1")));
+    // The controller (3) is the last broker of each roll.
+    let rolls: Vec<&[(i32, i32)]> = st.order.chunks(5).collect();
+    for roll in rolls {
+        assert_eq!(
+            roll.last().map(|r| r.0),
+            Some(3),
+            "controller last: {:?}",
+            st.order
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_full_upgrade_rolls_every_broker_twice_controller_last() {
+    let sim = Sim::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = RunDir::create(dir.path(), "r").expect("run");
+    let outcome = engine(&sim, run, true).run().await;
+    assert!(matches!(outcome, Outcome::Finished(_)), "{outcome:?}");
+    check_done(&sim);
+}
+
+#[tokio::test]
+async fn forgetting_the_ibp_pin_is_caught_by_the_gate_and_rolled_back() {
+    let sim = Sim::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = RunDir::create(dir.path(), "r").expect("run");
+    let outcome = engine(&sim, run, false).run().await;
+    let Outcome::Halted(h, _) = outcome else {
+        panic!("must halt")
+    };
+    assert!(h.reason.contains("back in service did not pass"), "{h:?}");
+    assert!(h.advice.contains("rolled back"), "{h:?}");
+    let st = sim.s.lock().expect("lock");
+    assert!(
+        st.brokers.values().all(|b| b.image.ends_with(":7.1.1")),
+        "the failed broker was rolled back"
+    );
+    assert_eq!(
+        st.order.len(),
+        1,
+        "nothing after the failed broker was touched"
+    );
+}
+
+#[tokio::test]
+async fn a_broken_target_image_halts_and_rolls_back_that_node() {
+    let sim = Sim::new();
+    sim.s.lock().expect("lock").broken_image = Some(format!("{REG}/kafka:7.7.1"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = RunDir::create(dir.path(), "r").expect("run");
+    let Outcome::Halted(h, _) = engine(&sim, run, true).run().await else {
+        panic!("must halt")
+    };
+    assert!(
+        h.advice.contains("rolled back to reg/rhodry/kafka:7.1.1"),
+        "{h:?}"
+    );
+    // The rolled-back broker catches up after a few observations: the cluster heals.
+    let healed = (0..10).any(|_| super::gates::cluster_healthy(&sim.view()).passed());
+    assert!(healed, "the cluster is healthy again after the rollback");
+}
+
+#[tokio::test]
+async fn killed_at_any_point_the_coordinator_resumes_without_restarting_twice() {
+    // Kill the coordinator after k observations, for many k across the whole run.
+    for k in (3..160).step_by(7) {
+        let sim = Sim::new();
+        let dir = tempfile::tempdir().expect("tmp");
+        let run = RunDir::create(dir.path(), "r").expect("run");
+        let mut first = Box::pin(engine(&sim, run, true).run());
+        let mut finished = false;
+        for _ in 0..k {
+            if futures::poll!(first.as_mut()).is_ready() {
+                finished = true;
+                break;
+            }
+        }
+        drop(first);
+        if !finished {
+            let run = RunDir::open(dir.path(), &dir.path().join("r")).expect("reopen");
+            let outcome = engine(&sim, run, true).run().await;
+            assert!(
+                matches!(outcome, Outcome::Finished(_)),
+                "k={k}: {outcome:?}"
+            );
+        }
+        check_done(&sim);
+    }
+}
+
+/// Connect phases whose resume fails until `allow` is set (the value-schema refusal).
+struct RefusingConnect {
+    allow: std::sync::atomic::AtomicBool,
+    resumed: std::sync::atomic::AtomicUsize,
+}
+
+impl ConnectPhases for RefusingConnect {
+    async fn quiesce(&self, _: &std::path::Path) -> Result<String, String> {
+        Ok("quiesced".into())
+    }
+
+    async fn resume(&self, _: &std::path::Path) -> Result<String, String> {
+        if !self.allow.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err("refused, nothing was changed: incompatible value schemas".into());
+        }
+        self.resumed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok("resumed".into())
+    }
+}
+
+#[tokio::test]
+async fn a_run_halted_after_its_last_container_resumes_its_connect_and_post_check_phases() {
+    let sim = Sim::new();
+    sim.s.lock().expect("lock").others.insert(
+        "connect".into(),
+        (ServiceKind::Connect, format!("{REG}/connect:7.1.1")),
+    );
+    let connect = RefusingConnect {
+        allow: false.into(),
+        resumed: 0.into(),
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = RunDir::create(dir.path(), "r").expect("run");
+    let Outcome::Halted(h, _) = engine_with(&sim, run, true, Some(&connect)).run().await else {
+        panic!("must halt at Connect resume")
+    };
+    assert!(h.reason.contains("incompatible value schemas"), "{h:?}");
+    connect
+        .allow
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let run = RunDir::open(dir.path(), &dir.path().join("r")).expect("reopen");
+    let outcome = engine_with(&sim, run, true, Some(&connect)).run().await;
+    let Outcome::Finished(report) = outcome else {
+        panic!("every container done, the rest of the run still runs: {outcome:?}")
+    };
+    assert_eq!(
+        (report.steps.len(), report.invocations),
+        (13, 2),
+        "the report covers the whole run: {}",
+        report.render()
+    );
+    assert!(
+        report.render().contains("13 steps in 2 invocations"),
+        "{}",
+        report.render()
+    );
+    assert_eq!(connect.resumed.load(std::sync::atomic::Ordering::SeqCst), 1);
+    check_done(&sim);
+}

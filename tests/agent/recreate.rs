@@ -1,0 +1,315 @@
+//! `RecreateContainer` / `RollbackContainer` / `ImagePresent` on the real Docker engine:
+//! everything but the image and the patched environment is preserved (named and anonymous
+//! volumes and their data, network and aliases, ports, labels, hostname, restart policy,
+//! resources, user, command), the old image's defaults are not carried over, the previous
+//! definition is kept and comes back on rollback, a repeated operation id acts once.
+
+use std::time::Duration;
+
+use kroll_shared::model::EnvPatch;
+use kroll_tests::{RunningAgent, docker_cli, inspect_json, labbox_image, run_id};
+
+use super::client;
+
+/// Two image versions of labbox that differ in their image-level ENV and label, like two
+/// Confluent releases do; removed on drop.
+struct Images {
+    v1: String,
+    v2: String,
+}
+
+impl Drop for Images {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", "-f", &self.v1, &self.v2])
+            .output();
+    }
+}
+
+async fn images() -> Images {
+    let base = labbox_image().await;
+    let docker = kroll_tests::docker().await;
+    let mut tags = Vec::new();
+    for v in ["7.1.1", "7.7.1"] {
+        let mut ctx = kroll::lab::image::Context::new();
+        ctx.dockerfile(&format!(
+            "FROM {base}\nENV CONFLUENT_VERSION={v}\nLABEL io.kroll.test.version={v}\nVOLUME /data\nCMD [\"--stop-delay-ms\", \"200\"]\n"
+        ));
+        let tag = format!("kroll-test/box-{}:{v}", run_id());
+        kroll::lab::image::ensure(&docker, &ctx, &tag)
+            .await
+            .expect("build test image");
+        tags.push(tag);
+    }
+    Images {
+        v2: tags.pop().unwrap_or_default(),
+        v1: tags.pop().unwrap_or_default(),
+    }
+}
+
+/// A network removed on drop.
+struct Net(String);
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["network", "rm", &self.0])
+            .output();
+    }
+}
+
+/// Containers (including the kept previous one) removed on drop.
+struct Cleanup(Vec<String>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for n in &self.0 {
+            let _ = std::process::Command::new("docker")
+                .args(["rm", "-f", "-v", n])
+                .output();
+        }
+    }
+}
+
+fn env_of(name: &str) -> Vec<String> {
+    inspect_json(name)["Config"]["Env"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recreate_preserves_everything_but_what_changes_and_rollback_brings_it_back() {
+    let imgs = images().await;
+    let pki = kroll_tests::Pki::new(&["node-rc"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let name = format!("{}-rc1", run_id());
+    // Dropped in reverse order: containers first, then the network and the volume they use.
+    let vol = kroll_tests::TestVolume::create("rc-named");
+    let net = Net(format!("{}-rcnet", run_id()));
+    docker_cli(&[
+        "network",
+        "create",
+        "--label",
+        &format!("kroll.test.run={}", run_id()),
+        &net.0,
+    ]);
+    let _cleanup = Cleanup(vec![name.clone(), format!("{name}-kroll-prev")]);
+    let port = free_port();
+    docker_cli(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--hostname",
+        "kafka-01",
+        "--network",
+        &net.0,
+        "--network-alias",
+        "kafka-01",
+        "--label",
+        &format!("kroll.test.run={}", run_id()),
+        "--label",
+        "kroll.node=node-rc",
+        "-e",
+        "KAFKA_BROKER_ID=1",
+        "-e",
+        "HEAP_OPTS=-Xmx1g",
+        "--restart",
+        "unless-stopped",
+        "--memory",
+        "64m",
+        "-v",
+        &format!("{}:/named", vol.name),
+        "-p",
+        &format!("127.0.0.1:{port}:9092"),
+        "--user",
+        "1000",
+        &imgs.v1,
+    ]);
+    // Data in the anonymous /data volume and in the named one must survive.
+    let marker = dir.path().join("marker");
+    std::fs::write(&marker, "kept").expect("write");
+    docker_cli(&[
+        "cp",
+        &marker.display().to_string(),
+        &format!("{name}:/data/marker"),
+    ]);
+    docker_cli(&[
+        "cp",
+        &marker.display().to_string(),
+        &format!("{name}:/named/marker"),
+    ]);
+    let old = inspect_json(&name);
+
+    let agent = RunningAgent::start(
+        &pki,
+        "node-rc",
+        kroll_tests::allow_node("node-rc"),
+        dir.path(),
+    )
+    .await;
+    let mut cl = client(&pki, "coordinator", &agent).await;
+    let (present, missing) = cl
+        .images_present(&[imgs.v2.clone(), "kroll-test/absent:1".into()])
+        .await
+        .expect("present");
+    assert!(present.contains_key(&imgs.v2));
+    assert_eq!(missing, ["kroll-test/absent:1"]);
+
+    let err = cl
+        .recreate(
+            "op-missing",
+            &name,
+            "kroll-test/absent:1",
+            &EnvPatch::default(),
+            None,
+            Duration::from_secs(10),
+        )
+        .await
+        .expect_err("a missing image is refused");
+    assert!(
+        err.to_string().contains("is not present on this node"),
+        "{err}"
+    );
+    assert_eq!(inspect_json(&name)["Id"], old["Id"], "nothing changed");
+
+    let mut patch = EnvPatch::setting("KAFKA_INTER_BROKER_PROTOCOL_VERSION", "3.1");
+    patch
+        .rename
+        .insert("HEAP_OPTS".into(), "KAFKA_HEAP_OPTS".into());
+    let r = cl
+        .recreate(
+            "op-rc",
+            &name,
+            &imgs.v2,
+            &patch,
+            None,
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("recreate");
+    assert!(!r.replayed);
+    assert_eq!(r.previous_image, imgs.v1);
+    let new = inspect_json(&name);
+    assert_ne!(new["Id"], old["Id"]);
+    assert_eq!(new["Config"]["Image"], imgs.v2.as_str());
+    assert_eq!(new["State"]["Status"], "running");
+    let env = env_of(&name);
+    for expected in [
+        "KAFKA_BROKER_ID=1",
+        "KAFKA_INTER_BROKER_PROTOCOL_VERSION=3.1",
+        "KAFKA_HEAP_OPTS=-Xmx1g",
+        "CONFLUENT_VERSION=7.7.1",
+    ] {
+        assert!(env.contains(&expected.to_owned()), "{expected} in {env:?}");
+    }
+    assert!(
+        !env.iter()
+            .any(|e| e == "CONFLUENT_VERSION=7.1.1" || e.starts_with("HEAP_OPTS=")),
+        "{env:?}"
+    );
+    assert_eq!(
+        new["Config"]["Labels"]["io.kroll.test.version"], "7.7.1",
+        "the new image's label, not the old one's"
+    );
+    assert_eq!(new["Config"]["Labels"]["kroll.node"], "node-rc");
+    assert_eq!(new["Config"]["Hostname"], "kafka-01");
+    assert_eq!(new["Config"]["User"], "1000");
+    assert_eq!(new["HostConfig"]["RestartPolicy"]["Name"], "unless-stopped");
+    assert_eq!(new["HostConfig"]["Memory"], old["HostConfig"]["Memory"]);
+    assert_eq!(
+        new["HostConfig"]["PortBindings"],
+        old["HostConfig"]["PortBindings"]
+    );
+    let aliases = new["NetworkSettings"]["Networks"][&net.0]["Aliases"].to_string();
+    assert!(aliases.contains("kafka-01"), "{aliases}");
+    let out = dir.path().join("back");
+    for path in ["/data/marker", "/named/marker"] {
+        docker_cli(&["cp", &format!("{name}:{path}"), &out.display().to_string()]);
+        assert_eq!(
+            std::fs::read_to_string(&out).expect("read"),
+            "kept",
+            "{path} survived the recreate"
+        );
+        std::fs::remove_file(&out).expect("rm");
+    }
+    let prev = inspect_json(&format!("{name}-kroll-prev"));
+    assert_eq!(prev["Id"], old["Id"], "the previous definition is kept");
+    assert_eq!(prev["State"]["Status"], "exited");
+    assert_eq!(
+        prev["HostConfig"]["RestartPolicy"]["Name"], "no",
+        "a kept container never comes back on its own"
+    );
+
+    let again = cl
+        .recreate(
+            "op-rc",
+            &name,
+            &imgs.v2,
+            &patch,
+            None,
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("replay");
+    assert!(again.replayed);
+    assert_eq!(
+        inspect_json(&name)["Id"],
+        new["Id"],
+        "a repeated operation id acts once"
+    );
+
+    let rb = cl
+        .rollback("op-rb", &name, Duration::from_secs(10))
+        .await
+        .expect("rollback");
+    assert_eq!(rb.restored_image, imgs.v1);
+    let back = inspect_json(&name);
+    assert_eq!(back["Id"], old["Id"], "the very same container is back");
+    assert_eq!(back["State"]["Status"], "running");
+    assert_eq!(
+        back["HostConfig"]["RestartPolicy"]["Name"], "unless-stopped",
+        "its restart policy restored"
+    );
+    assert!(
+        std::process::Command::new("docker")
+            .args(["inspect", &format!("{name}-kroll-prev")])
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(false)
+    );
+    docker_cli(&[
+        "cp",
+        &format!("{name}:/data/marker"),
+        &out.display().to_string(),
+    ]);
+    assert_eq!(std::fs::read_to_string(&out).expect("read"), "kept");
+    let err = cl
+        .rollback("op-rb2", &name, Duration::from_secs(10))
+        .await
+        .expect_err("nothing kept any more");
+    assert!(err.to_string().contains("no previous definition"), "{err}");
+    let audit = std::fs::read_to_string(&agent.audit).expect("audit");
+    for action in ["\"recreate\"", "\"rollback\""] {
+        assert!(
+            audit
+                .lines()
+                .any(|l| l.contains(action) && l.contains("\"end\"") && l.contains("\"ok\"")),
+            "{action} audited: {audit}"
+        );
+    }
+    agent.stop().await;
+}

@@ -1,0 +1,219 @@
+//! OutOfMemoryError → `kroll watch` (the real binary) and a webhook; OOM exits; the watch
+//! reconnecting after an agent restart.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kroll_tests::{Pki, RunningAgent, Spec, TestContainer, allow_node, on_node};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{Watch, inventory, is_event, start_java};
+
+/// A tiny webhook receiver: records every POST body (JSON) and answers 200.
+async fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let seen: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let store = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let body = loop {
+                    let Ok(n) = sock.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    let Some(end) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let len = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        break buf[end + 4..end + 4 + len].to_vec();
+                    }
+                };
+                if let Ok(v) = serde_json::from_slice(&body) {
+                    store.lock().expect("lock").push(v);
+                }
+                let _ = sock
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}/api/v2/alerts"), seen)
+}
+
+async fn start_agent(
+    pki: &Pki,
+    node: &str,
+    dir: &std::path::Path,
+    listen: Option<std::net::SocketAddr>,
+) -> RunningAgent {
+    let mut config = kroll_tests::agent_config(pki, node, allow_node(node), dir);
+    config.sampling.interval_ms = 250;
+    if let Some(l) = listen {
+        config.listen = l;
+    }
+    let agent = Box::pin(kroll_agent::Agent::start(config))
+        .await
+        .expect("agent");
+    RunningAgent::from_started(node, agent, dir)
+}
+
+/// The `at=<unix ms>` the Hog program printed in its OOM line.
+fn oom_at(line: &str) -> i64 {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix("at="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no at= in {line:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn java_oom_reaches_kroll_watch_and_a_webhook_and_oom_exits_are_recognised() {
+    let node = "heap-w";
+    let pki = Pki::new(&[node]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let agent = start_agent(&pki, node, dir.path(), None).await;
+    let inv = inventory(dir.path(), &pki, &[&agent], "");
+    let (hook, posts) = webhook().await;
+    let watch = Watch::start(&inv, &["--webhook", &hook]);
+    watch.next_matching("the connected notice", Duration::from_secs(20), |v| {
+        v["watch"] == "connected"
+    });
+
+    let hog = start_java("hog", node, &[], &["-Xmx16m"], &["Hog", "1500"]).await;
+    let exiter = start_java(
+        "exiter",
+        node,
+        &[],
+        &["-Xmx16m", "-XX:+ExitOnOutOfMemoryError"],
+        &["Hog", "1500"],
+    )
+    .await;
+    let squeezed = start_java("squeezed", node, &[], &["-Xmx32m"], &["Pressure", "85"]).await;
+
+    let oom = watch.next_matching("hog's java_oom", Duration::from_secs(60), |v| {
+        is_event(v, "java_oom", &hog.name)
+    });
+    let line = oom["kind"]["line"].as_str().expect("line");
+    assert!(
+        line.contains("java.lang.OutOfMemoryError: Java heap space"),
+        "{line}"
+    );
+    let latency_ms = oom["received_at_unix_ms"].as_i64().expect("received") - oom_at(line);
+    assert!(
+        (0..5000).contains(&latency_ms),
+        "OOM → kroll watch took {latency_ms} ms"
+    );
+    eprintln!("OOM → kroll watch: {latency_ms} ms");
+
+    let exit = watch.next_matching("exiter's java_oom_exit", Duration::from_secs(60), |v| {
+        is_event(v, "java_oom_exit", &exiter.name)
+    });
+    assert_eq!(exit["kind"]["exit_code"], 3);
+    let evidence = exit["kind"]["evidence"].as_str().unwrap_or_default();
+    assert!(evidence.contains("ExitOnOutOfMemoryError"), "{evidence}");
+
+    let pressure = watch.next_matching("squeezed's heap_pressure", Duration::from_secs(60), |v| {
+        is_event(v, "heap_pressure", &squeezed.name)
+    });
+    let reason = pressure["kind"]["reason"].as_str().unwrap_or_default();
+    // Either rule may fire first: old generation full after a full GC, or too many full GCs.
+    assert!(
+        reason.contains("right after a full GC") || reason.contains("full GCs in the last 60 s"),
+        "{reason}"
+    );
+    assert!(
+        pressure["kind"]["old_used_bytes"].as_u64().unwrap_or(0) > 16 << 20,
+        "{pressure}"
+    );
+
+    let began = Instant::now();
+    let alert = loop {
+        let found = posts
+            .lock()
+            .expect("lock")
+            .iter()
+            .flat_map(|p| p.as_array().cloned().unwrap_or_default())
+            .find(|a| {
+                a["labels"]["alertname"] == "JavaOutOfMemoryError"
+                    && a["labels"]["container"] == hog.name.as_str()
+            });
+        if let Some(a) = found {
+            break a;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(10),
+            "no alert at the webhook: {:?}",
+            posts.lock().expect("lock")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(alert["labels"]["node"], node);
+    assert!(
+        alert["annotations"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("Java heap space")),
+        "{alert}"
+    );
+    drop(watch);
+    agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kroll_watch_reconnects_after_an_agent_restart() {
+    let node = "heap-r";
+    let pki = Pki::new(&[node]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let agent = start_agent(&pki, node, dir.path(), None).await;
+    let addr = agent.addr;
+    let inv = inventory(dir.path(), &pki, &[&agent], "");
+    let watch = Watch::start(&inv, &["--kinds", "started"]);
+    watch.next_matching("the connected notice", Duration::from_secs(20), |v| {
+        v["watch"] == "connected"
+    });
+
+    agent.stop().await;
+    watch.next_matching("the disconnected notice", Duration::from_secs(20), |v| {
+        v["watch"] == "disconnected"
+    });
+    let again = start_agent(&pki, node, dir.path(), Some(addr)).await;
+    let back = watch.next_matching("the reconnected notice", Duration::from_secs(20), |v| {
+        v["watch"] == "reconnected"
+    });
+    let detail = back["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("the agent restarted"), "{detail}");
+
+    let c = TestContainer::start(
+        "after",
+        Spec {
+            labels: on_node(node),
+            ..Default::default()
+        },
+    )
+    .await;
+    watch.next_matching(
+        "an event from the new agent",
+        Duration::from_secs(20),
+        |v| is_event(v, "started", &c.name),
+    );
+    drop(watch);
+    again.stop().await;
+}

@@ -1,0 +1,168 @@
+//! One full lab, shared by every check that does not disturb it: kcat sees the cluster and
+//! moves data; `lab up` again reconciles; a 7.7.1 Connect worker meets 1.9 configs; a worker
+//! runs out of heap — then `lab down` leaves nothing behind.
+
+use std::time::Instant;
+
+use kroll::lab::topology::Services;
+use kroll_tests::docker_cli;
+use serde_json::Value;
+
+use super::{TestLab, kcat};
+
+/// kcat's JSON metadata (`-L -J`).
+fn kcat_metadata(bootstrap: &str) -> Value {
+    serde_json::from_str(&kcat(&["-b", bootstrap, "-L", "-J"], "")).expect("kcat -J")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_lab_serves_kcat_connect_and_heap_and_down_leaves_nothing() {
+    let began = Instant::now();
+    let lab = TestLab::up("full", Services::Full, true).await;
+    let up_secs = began.elapsed().as_secs_f64();
+    let memory = kroll::lab::memory(lab.name(), &lab.handle.agents)
+        .await
+        .expect("memory");
+    println!(
+        "FIGURE lab up (full, 7.1.1): {up_secs:.1} s wall, phases {:?}; memory {memory}",
+        lab.handle.timings
+    );
+    kcat_sees_brokers_partitions_and_moves_data(&lab);
+    up_again_reconciles(&lab).await;
+    tokio::join!(
+        super::connect::a_7_7_worker_and_the_key_schema_drift(&lab),
+        super::connect::a_worker_past_its_heap_throws_a_real_oom(&lab),
+    );
+    down_leaves_nothing(lab).await;
+}
+
+fn kcat_sees_brokers_partitions_and_moves_data(lab: &TestLab) {
+    let bootstrap = lab.handle.bootstrap[0].clone();
+    let md = kcat_metadata(&bootstrap);
+    let mut brokers: Vec<i64> = md["brokers"]
+        .as_array()
+        .expect("brokers")
+        .iter()
+        .filter_map(|b| b["id"].as_i64())
+        .collect();
+    brokers.sort_unstable();
+    assert_eq!(brokers, [1, 2, 3, 4, 5], "{md}");
+    let topic = md["topics"]
+        .as_array()
+        .expect("topics")
+        .iter()
+        .find(|t| t["topic"] == "supernova.digikala_fulfillment.receipts")
+        .unwrap_or_else(|| panic!("seeded topic in {md}"));
+    let partitions = topic["partitions"].as_array().expect("partitions");
+    assert_eq!(partitions.len(), 3);
+    for p in partitions {
+        assert!(
+            p["leader"].as_i64().is_some_and(|l| (1..=5).contains(&l)),
+            "{p}"
+        );
+        assert_eq!(p["replicas"].as_array().map(Vec::len), Some(3), "{p}");
+        assert_eq!(p["isrs"].as_array().map(Vec::len), Some(3), "{p}");
+    }
+    let lines: Vec<String> = (0..20).map(|i| format!("k{i}:value-{i}")).collect();
+    kcat(
+        &[
+            "-b",
+            &bootstrap,
+            "-P",
+            "-t",
+            "kcat-smoke",
+            "-K",
+            ":",
+            "-X",
+            "acks=all",
+        ],
+        &(lines.join("\n") + "\n"),
+    );
+    let out = kcat(
+        &[
+            "-b",
+            &bootstrap,
+            "-C",
+            "-t",
+            "kcat-smoke",
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-f",
+            "%k:%s\n",
+        ],
+        "",
+    );
+    let mut got: Vec<&str> = out.lines().collect();
+    got.sort_unstable();
+    let mut want: Vec<&str> = lines.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    assert_eq!(got, want);
+}
+
+async fn up_again_reconciles(lab: &TestLab) {
+    let mut opts = kroll::lab::UpOptions::new(lab.name());
+    opts.dir = Some(lab.handle.dir.clone());
+    let began = Instant::now();
+    let again = kroll::lab::up(opts).await.expect("lab up again");
+    println!(
+        "FIGURE lab up on a running lab: {:.1} s",
+        began.elapsed().as_secs_f64()
+    );
+    assert!(
+        again
+            .containers
+            .iter()
+            .all(|(_, o)| *o == kroll::lab::docker::Outcome::Running),
+        "{:?}",
+        again.containers
+    );
+    let pids = |h: &kroll::lab::LabHandle| h.agents.iter().map(|a| a.pid).collect::<Vec<_>>();
+    assert_eq!(
+        pids(&again),
+        pids(&lab.handle),
+        "the running agents are kept"
+    );
+    assert_eq!(again.bootstrap, lab.handle.bootstrap, "the same ports");
+}
+
+async fn down_leaves_nothing(lab: TestLab) {
+    let name = lab.name().to_owned();
+    let dir = lab.handle.dir.clone();
+    let agents = lab.handle.agents.clone();
+    let report = lab.down().await;
+    assert_eq!(
+        report.containers.len(),
+        16,
+        "14 + the two test workers: {report:?}"
+    );
+    assert_eq!(report.agents.len(), 5, "{report:?}");
+    let filter = format!("label=kroll.lab={name}");
+    for what in ["container", "network", "volume"] {
+        let mut args = vec![what, "ls", "-q", "--filter", &filter];
+        if what == "container" {
+            args.push("-a");
+        }
+        let left = docker_cli(&args);
+        assert!(left.trim().is_empty(), "{what}s left by lab {name}: {left}");
+    }
+    let volumes = docker_cli(&["volume", "ls", "-q"]);
+    assert!(
+        !volumes.lines().any(|v| v.starts_with(&format!("{name}-"))),
+        "{volumes}"
+    );
+    for a in &agents {
+        assert!(
+            !kroll::lab::agents::is_lab_agent(a.pid, &a.config),
+            "agent {} (pid {}) still runs",
+            a.node,
+            a.pid
+        );
+    }
+    assert!(!dir.exists(), "{} is left", dir.display());
+    let again = kroll::lab::down(kroll::lab::DownOptions::new(&name))
+        .await
+        .expect("down twice");
+    assert!(again.containers.is_empty() && again.volumes.is_empty() && again.agents.is_empty());
+}

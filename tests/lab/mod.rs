@@ -1,0 +1,162 @@
+//! The lab (`kroll lab up` / `down`) and its images, against the real Docker engine, with
+//! clients nobody here wrote (kcat, rdkafka) and the real JVMs.
+//!
+//! Each test that needs a lab starts its own under a unique name (`<run id><suffix>`), on free
+//! ports, labelled `kroll.test.run=<run id>`, and removes it through [`TestLab`]'s `Drop`
+//! even when it fails. The full lab is shared by the checks that do not disturb each other
+//! (kcat, Connect 7.7.1, OOM); broker stops and IBP changes get their own Kafka-only labs.
+
+mod brokers;
+mod cli;
+mod connect;
+mod full;
+mod ibp;
+mod images;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use kroll::lab::topology::Services;
+use kroll::lab::{DownOptions, DownReport, LabHandle, UpOptions};
+use kroll_tests::run_id;
+
+/// A lab started by a test; removed (`lab down`) when dropped unless already downed.
+#[derive(Debug)]
+pub struct TestLab {
+    pub handle: LabHandle,
+    _dir: tempfile::TempDir,
+    downed: bool,
+}
+
+impl TestLab {
+    /// Starts lab `<run id><suffix>` with `services`, agents when `agents`.
+    pub async fn up(suffix: &str, services: Services, agents: bool) -> Self {
+        let name = format!("{}{suffix}", run_id());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut opts = UpOptions::new(&name);
+        opts.dir = Some(dir.path().join("lab"));
+        opts.services = services;
+        opts.agents = agents;
+        opts.extra_labels = BTreeMap::from([("kroll.test.run".to_owned(), run_id().to_owned())]);
+        let progress_name = name.clone();
+        opts.progress = kroll::lab::Progress::new(move |l| eprintln!("[{progress_name}] {l}"));
+        match kroll::lab::up(opts).await {
+            Ok(handle) => Self {
+                handle,
+                _dir: dir,
+                downed: false,
+            },
+            Err(e) => {
+                let _ = blocking_down(&name, dir.path().join("lab"));
+                panic!("lab up {name}: {e}");
+            }
+        }
+    }
+
+    /// The lab's name.
+    pub fn name(&self) -> &str {
+        &self.handle.name
+    }
+
+    /// `lab down`, explicitly (so the test can assert on what is left).
+    pub async fn down(mut self) -> DownReport {
+        self.downed = true;
+        let mut opts = DownOptions::new(&self.handle.name);
+        opts.dir = Some(self.handle.dir.clone());
+        kroll::lab::down(opts).await.expect("lab down")
+    }
+}
+
+impl Drop for TestLab {
+    fn drop(&mut self) {
+        if !self.downed {
+            let _ = blocking_down(&self.handle.name, self.handle.dir.clone());
+        }
+        // `self._dir`, the temporary directory, goes after the lab.
+    }
+}
+
+/// `lab down` from synchronous code (a `Drop`), on a runtime of its own.
+fn blocking_down(name: &str, dir: std::path::PathBuf) -> Result<DownReport, String> {
+    let name = name.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let mut opts = DownOptions::new(&name);
+        opts.dir = Some(dir);
+        rt.block_on(kroll::lab::down(opts))
+            .map_err(|e| e.to_string())
+    })
+    .join()
+    .map_err(|_| "lab down panicked".to_owned())?
+}
+
+/// Runs Debian's kcat with `args`, `input` on stdin; returns stdout. Fails the test with what
+/// to install when kcat is missing.
+pub fn kcat(args: &[&str], input: &str) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new("kcat")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kcat (apt-get install kcat)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("kcat stdin");
+    let out = child.wait_with_output().expect("kcat");
+    assert!(
+        out.status.success(),
+        "kcat {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A container's whole log (stdout and stderr).
+pub fn container_logs(name: &str) -> String {
+    let out = Command::new("docker")
+        .args(["logs", name])
+        .output()
+        .expect("docker logs");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Polls `check` every 200 ms until it returns `Some`, or panics after `deadline` with `what`
+/// and the last thing seen.
+pub async fn poll<T>(
+    what: &str,
+    deadline: Duration,
+    mut check: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
+    let began = std::time::Instant::now();
+    loop {
+        match check().await {
+            Ok(v) => return v,
+            Err(last) => assert!(
+                began.elapsed() < deadline,
+                "timed out after {deadline:?} waiting for {what}; last: {last}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,239 @@
+//! What must stop an upgrade, on one Kafka-only lab: bad inputs (refused, nothing touched), the
+//! forgotten IBP pin (stuck at the gate, rolled back), a target image that cannot start (rolled
+//! back), an agent lost mid-step (halt, nothing further; the run completes once it is back).
+
+use std::time::{Duration, Instant};
+
+use kroll::lab::topology::Services;
+
+use super::{FAST, Started, broker_state, fast_with_gate, kroll, kroll_cmd, text};
+use crate::lab::TestLab;
+
+fn all_on(lab: &str, tag: &str) -> bool {
+    broker_state(lab)
+        .iter()
+        .all(|(_, image, _)| image.ends_with(&format!("/kafka:{tag}")))
+}
+
+async fn healthy(inv: &std::path::Path) {
+    crate::lab::poll(
+        "a healthy cluster (kroll status exit 0)",
+        Duration::from_secs(120),
+        async || {
+            let o = kroll(inv, &["status"]);
+            if o.status.success() {
+                Ok(())
+            } else {
+                Err(text(&o))
+            }
+        },
+    )
+    .await;
+}
+
+/// An image that exits at once, standing in for a target image that cannot start.
+async fn broken_image() -> String {
+    let base = kroll_tests::labbox_image().await;
+    let docker = kroll_tests::docker().await;
+    let mut ctx = kroll::lab::image::Context::new();
+    ctx.dockerfile(&format!(
+        "FROM {base}\nCMD [\"--exit-after-ms\", \"100\", \"--exit-code\", \"1\"]\n"
+    ));
+    let tag = format!("kroll-test/kafka-broken-{}:7.7.1", kroll_tests::run_id());
+    kroll::lab::image::ensure(&docker, &ctx, &tag)
+        .await
+        .expect("broken image");
+    tag
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_gates_halt_and_roll_back_and_a_lost_agent_stops_the_run_until_it_returns() {
+    let lab = TestLab::up("fail", Services::Kafka, true).await;
+    super::target_images().await;
+    let inv = lab.handle.inventory.clone();
+    let runs = lab.handle.dir.join("runs");
+    let runs_arg = runs.display().to_string();
+    // Partitions on every broker (RF 3, min ISR 2) with data, so the gates have work to judge.
+    kroll::lab::kafka::create_topic(&lab.handle.bootstrap, "orders", 10)
+        .await
+        .expect("topic");
+    let records: String = (0..500).map(|i| format!("k{i}:order {i}\n")).collect();
+    crate::lab::kcat(
+        &[
+            "-b",
+            &lab.handle.bootstrap[0],
+            "-P",
+            "-t",
+            "orders",
+            "-K",
+            ":",
+            "-X",
+            "acks=all",
+        ],
+        &records,
+    );
+    healthy(&inv).await;
+
+    // Bad inputs: refused before anything is touched (exit 2), with the reason.
+    for (to, says) in [
+        ("8.0.0", "KRaft"),
+        ("9.9.9", "unknown to kroll"),
+        ("7.1.1", "nothing to upgrade"),
+        ("7.7", "not a platform version"),
+    ] {
+        let o = kroll(&inv, &["upgrade", "--to", to, "--yes", "--runs", &runs_arg]);
+        assert_eq!(o.status.code(), Some(2), "--to {to}: {}", text(&o));
+        assert!(text(&o).contains(says), "--to {to}: {}", text(&o));
+    }
+    let lying = lab.handle.dir.join("lying.toml");
+    let inv_text = std::fs::read_to_string(&inv).expect("inventory");
+    std::fs::write(
+        &lying,
+        inv_text.replacen(
+            "broker_id = 5 }",
+            "broker_id = 5 },\n  { kind = \"kafdrop\", container = \"no-such-kafdrop\" }",
+            1,
+        ),
+    )
+    .expect("write");
+    let o = kroll(
+        &lying,
+        &["upgrade", "--to", "7.7.1", "--yes", "--runs", &runs_arg],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("container `no-such-kafdrop` (kafdrop)")
+            && text(&o).contains("is not there"),
+        "{}",
+        text(&o)
+    );
+    assert!(all_on(lab.name(), "7.1.1"), "nothing was touched");
+
+    // The forgotten IBP pin: the first new broker cannot replicate with the old ones.
+    let mut args = vec![
+        "upgrade",
+        "--to",
+        "7.7.1",
+        "--yes",
+        "--unsafe-no-ibp-pin",
+        "--runs",
+        &runs_arg,
+    ];
+    args.extend(fast_with_gate("30s"));
+    let o = kroll(&inv, &args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("HALTED") && text(&o).contains("rolled back"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains(" back in service did not pass within"),
+        "stuck at the gate after the start: {}",
+        text(&o)
+    );
+    assert!(
+        all_on(lab.name(), "7.1.1"),
+        "rolled back: {:?}",
+        broker_state(lab.name())
+    );
+    healthy(&inv).await;
+    let o = kroll(&inv, &["rollback", "--runs", &runs_arg]);
+    assert!(o.status.success(), "closing the halted run: {}", text(&o));
+
+    // A target image that cannot start.
+    let broken = broken_image().await;
+    let image_arg = format!("broker={broken}");
+    let mut args = vec![
+        "upgrade", "--to", "7.7.1", "--yes", "--image", &image_arg, "--runs", &runs_arg,
+    ];
+    args.extend(fast_with_gate("20s"));
+    let o = kroll(&inv, &args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("rolled back"), "{}", text(&o));
+    assert!(
+        all_on(lab.name(), "7.1.1"),
+        "{:?}",
+        broker_state(lab.name())
+    );
+    healthy(&inv).await;
+    let o = kroll(&inv, &["rollback", "--runs", &runs_arg]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // An agent lost in the middle of its node's step: halt, nothing further; then finish.
+    let mut args = vec!["upgrade", "--to", "7.7.1", "--yes", "--runs", &runs_arg];
+    args.extend(FAST);
+    let mut child = Started(
+        kroll_cmd(&inv, &args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("upgrade"),
+    );
+    let victim = lab
+        .handle
+        .agents
+        .iter()
+        .find(|a| a.node == "rhodrylab-02")
+        .expect("agent 2")
+        .clone();
+    let began = Instant::now();
+    crate::lab::poll(
+        "the upgrade to reach broker 2",
+        Duration::from_secs(300),
+        async || {
+            let j = latest_journal(&runs);
+            if j.contains("\"step_intent\"") && j.contains("kafka-02") {
+                Ok(())
+            } else {
+                Err(j.lines().last().unwrap_or("").to_owned())
+            }
+        },
+    )
+    .await;
+    assert!(
+        kroll::lab::agents::stop(&victim).await,
+        "the agent of rhodrylab-02 was stopped"
+    );
+    let status = crate::lab::poll(
+        "the coordinator to halt",
+        Duration::from_secs(300),
+        async || match child.0.try_wait() {
+            Ok(Some(s)) => Ok(s),
+            _ => Err(format!("still running after {:?}", began.elapsed())),
+        },
+    )
+    .await;
+    assert_eq!(status.code(), Some(1), "halted");
+    let after_halt = broker_state(lab.name());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        broker_state(lab.name()),
+        after_halt,
+        "no further action after the halt"
+    );
+    drop(child);
+    // The agent comes back, settles the interrupted operation, the run resumes and completes.
+    let _back = super::respawn(&victim).await;
+    let mut resume = vec!["upgrade", "--resume", "--yes", "--runs", &runs_arg];
+    resume.extend(FAST);
+    let o = kroll(&inv, &resume);
+    assert!(o.status.success(), "{}", text(&o));
+    for (name, image, ibp) in broker_state(lab.name()) {
+        assert!(image.ends_with("/kafka:7.7.1"), "{name} {image}");
+        assert_eq!(ibp.as_deref(), Some("3.7"), "{name}");
+    }
+}
+
+fn latest_journal(runs: &std::path::Path) -> String {
+    let mut dirs: Vec<_> = std::fs::read_dir(runs)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
+    dirs.sort();
+    dirs.last()
+        .and_then(|d| std::fs::read_to_string(d.join("journal.jsonl")).ok())
+        .unwrap_or_default()
+}

@@ -1,0 +1,252 @@
+//! The full upgrade 7.1.1 → 7.7.1 with the coordinator SIGKILLed at ≥ 20 points.
+
+use std::time::{Duration, Instant};
+
+use kroll::lab::topology::Services;
+use kroll_tests::hostlab::{Method, call};
+
+use super::observer::Observer;
+use super::{FAST, Started, broker_state, kroll, kroll_cmd, text};
+use crate::lab::TestLab;
+
+/// Kill points: the coordinator is SIGKILLed once its journal has grown by this many events since
+/// it started (landing on run start, phase starts, step intents — mid-recreate — and step ends
+/// across the whole run), then resumed.
+const KILL_AFTER_EVENTS: [usize; 22] = [
+    3, 4, 5, 6, 7, 3, 4, 5, 6, 7, 3, 4, 5, 6, 7, 3, 4, 5, 6, 7, 4, 5,
+];
+
+fn journal_events(runs: &std::path::Path) -> usize {
+    std::fs::read_dir(runs)
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("journal.jsonl"))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|t| t.lines().count())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each_broker_twice() {
+    let lab = TestLab::up("up", Services::Full, true).await;
+    super::target_images().await;
+    let inv = lab.handle.inventory.clone();
+    let runs = lab.handle.dir.join("runs");
+    let runs_arg = runs.display().to_string();
+    let plan = kroll(&inv, &["plan", "--to", "7.7.1"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let connect = lab.handle.connect[0].clone();
+    let registry = lab
+        .handle
+        .schema_registry
+        .clone()
+        .expect("a full lab has Schema Registry");
+    let key_ids_before = key_ids(&registry).await;
+    assert!(
+        !key_ids_before.is_empty(),
+        "the seeded sources registered key subjects"
+    );
+    for s in kroll::lab::seed::sources() {
+        let config = call(
+            &connect,
+            Method::GET,
+            &["connectors", &s.name, "config"],
+            None,
+        )
+        .await
+        .expect("config");
+        assert_eq!(
+            config["database.server.name"], s.name,
+            "seeded 1.9-style: {config}"
+        );
+    }
+    let observer =
+        Observer::start(lab.name(), &lab.handle.bootstrap, &lab.handle.zookeeper, 2).await;
+    let began = Instant::now();
+    let mut kills = 0;
+    let mut args: Vec<&str> = vec!["upgrade", "--to", "7.7.1", "--yes", "--runs", &runs_arg];
+    args.extend(FAST);
+    let mut resume: Vec<&str> = vec!["upgrade", "--resume", "--yes", "--runs", &runs_arg];
+    resume.extend(FAST);
+    let mut first = true;
+    // The lab's connectors are the journal's: Debezium 3.0's value schemas are incompatible with
+    // 1.9's, so the run must halt before resuming Connect until the operator allows it.
+    let mut values_refused = false;
+    let stderr_path = lab.handle.dir.join("upgrade.stderr");
+    let finished = loop {
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let mut child = Started(
+            kroll_cmd(&inv, if first { &args } else { &resume })
+                .stdout(std::process::Stdio::null())
+                .stderr(stderr)
+                .spawn()
+                .expect("kroll upgrade"),
+        );
+        first = false;
+        let kill_at = KILL_AFTER_EVENTS
+            .get(kills)
+            .map(|d| journal_events(&runs) + d);
+        let status = loop {
+            if let Some(s) = child.0.try_wait().expect("wait") {
+                break Some(s);
+            }
+            if kill_at.is_some_and(|k| journal_events(&runs) >= k) {
+                break None;
+            }
+            assert!(
+                began.elapsed() < Duration::from_secs(1500),
+                "the upgrade did not finish in 25 minutes"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        match status {
+            Some(s) if s.success() => break true,
+            Some(s) if s.code() == Some(1) && !values_refused => {
+                let said = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                assert!(
+                    said.contains("HALTED")
+                        && said.contains("would refuse the Debezium 3.0 value schema")
+                        && said.contains("--allow-incompatible-values"),
+                    "the only expected halt is the value-schema refusal before Connect resumes: {said}"
+                );
+                values_refused = true;
+                resume.push("--allow-incompatible-values");
+            }
+            Some(s) => panic!(
+                "kroll upgrade exited {s} after {kills} kills: {}\njournal: {}",
+                std::fs::read_to_string(&stderr_path).unwrap_or_default(),
+                journal_text(&runs)
+            ),
+            None => {
+                drop(child); // SIGKILL
+                kills += 1;
+            }
+        }
+    };
+    assert!(
+        values_refused,
+        "the incompatible value schemas were refused once before Connect resumed"
+    );
+    assert!(finished);
+    let seen = observer.stop().await;
+    assert!(kills >= 20, "the coordinator was killed only {kills} times");
+    assert_eq!(
+        seen.max_down, 1,
+        "never two brokers down at once (observed {})",
+        seen.max_down
+    );
+    assert!(
+        seen.min_isr_breaches.is_empty(),
+        "{:?}",
+        seen.min_isr_breaches
+    );
+    for (broker, n) in seen.restarts() {
+        assert_eq!(
+            n,
+            2,
+            "broker {broker} restarted exactly twice (container ids: {:?})",
+            seen.container_ids.get(&broker)
+        );
+    }
+    assert_eq!(seen.stops.len(), 10, "{:?}", seen.stops);
+    for roll in seen.stops.chunks(5) {
+        for (b, controller) in &roll[..4] {
+            assert_ne!(
+                Some(*b),
+                *controller,
+                "broker {b} was the controller but not the last of its roll: {:?}",
+                seen.stops
+            );
+        }
+    }
+    for (name, image, ibp) in broker_state(lab.name()) {
+        assert!(image.ends_with("/kafka:7.7.1"), "{name} runs {image}");
+        assert_eq!(ibp.as_deref(), Some("3.7"), "{name}");
+    }
+    let status = kroll(&inv, &["status"]);
+    assert!(
+        status.status.success(),
+        "healthy after the upgrade:\n{}",
+        text(&status)
+    );
+    // Connect: sources migrated to Debezium 3.0 keys and running again, sinks running, and no
+    // key schema changed (the journal's 3-day outage).
+    for s in kroll::lab::seed::sources() {
+        let config = call(
+            &connect,
+            Method::GET,
+            &["connectors", &s.name, "config"],
+            None,
+        )
+        .await
+        .expect("config");
+        assert_eq!(
+            config["topic.prefix"], s.name,
+            "{}: migrated: {config}",
+            s.name
+        );
+        assert!(
+            config.get("database.server.name").is_none(),
+            "{}: 1.9 key removed: {config}",
+            s.name
+        );
+        for name in [&s.name, &s.sink] {
+            let status = call(&connect, Method::GET, &["connectors", name, "status"], None)
+                .await
+                .expect("status");
+            assert_eq!(
+                status["connector"]["state"], "RUNNING",
+                "{name} resumed: {status}"
+            );
+        }
+    }
+    assert_eq!(
+        key_ids(&registry).await,
+        key_ids_before,
+        "no key schema changed"
+    );
+    let report = std::fs::read_dir(&runs)
+        .expect("runs")
+        .filter_map(|e| e.ok())
+        .find(|e| e.path().join("report.json").exists());
+    assert!(report.is_some(), "a report is written to the run directory");
+    eprintln!(
+        "upgrade with {kills} kills took {:.0}s, observer samples {}",
+        began.elapsed().as_secs_f64(),
+        seen.samples
+    );
+}
+
+/// The latest schema id of every seeded key subject.
+async fn key_ids(registry: &str) -> std::collections::BTreeMap<String, i64> {
+    let mut ids = std::collections::BTreeMap::new();
+    for subject in kroll::lab::seed::subjects()
+        .into_iter()
+        .filter(|s| s.ends_with("-key"))
+    {
+        if let Ok(v) = call(
+            registry,
+            Method::GET,
+            &["subjects", &subject, "versions", "latest"],
+            None,
+        )
+        .await
+        {
+            ids.insert(subject, v["id"].as_i64().unwrap_or_default());
+        }
+    }
+    ids
+}
+
+fn journal_text(runs: &std::path::Path) -> String {
+    std::fs::read_dir(runs)
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read_to_string(e.path().join("journal.jsonl")).ok())
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,141 @@
+//! The rolling upgrade on real labs, run as users run it (the `kroll` binary), watched by an
+//! independent observer (`observer.rs`).
+//!
+//! - `killed`: 7.1.1 → 7.7.1 with the coordinator SIGKILLed at ≥ 20 points and resumed each
+//!   time; ends healthy, every broker on 7.7.1 with IBP 3.7, restarted exactly twice, never two
+//!   brokers down, no stop below min ISR, the controller last in each roll.
+//! - `failures`: forgetting the IBP pin gets stuck at the gate and is rolled back; a target image
+//!   that cannot start is rolled back; an agent lost mid-step halts, and the run completes after
+//!   it returns; bad inputs are refused before anything is touched.
+
+mod failures;
+mod killed;
+mod observer;
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use kroll_tests::bin;
+
+/// `kroll <args> --inventory <inv>` with the runs directory `runs`.
+pub fn kroll_cmd(inv: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(bin("kroll"));
+    c.arg("--inventory")
+        .arg(inv)
+        .args(args)
+        .env_remove("KROLL_INVENTORY");
+    c
+}
+
+/// Runs to completion; returns the output.
+pub fn kroll(inv: &Path, args: &[&str]) -> Output {
+    kroll_cmd(inv, args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kroll")
+}
+
+/// stdout + stderr, for assertion messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A child process this test started, killed (SIGKILL) and reaped when dropped.
+pub struct Started(pub Child);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Builds the 7.7.1 lab images: the registry the lab stands in for holds the upgrade target
+/// (skipped when their content is unchanged; `lab up` builds only the lab's own version).
+pub async fn target_images() {
+    use kroll::lab::images::{BrokerBinary, DEFAULT_REGISTRY, ensure_platform};
+    let docker = kroll_tests::docker().await;
+    let broker = BrokerBinary::beside_this_executable()
+        .expect("kroll-lab-broker is built (cargo build --workspace --bins)");
+    let target = kroll::lab::topology::Platform::find("7.7.1").expect("7.7.1 is a lab platform");
+    ensure_platform(&docker, DEFAULT_REGISTRY, target, &broker)
+        .await
+        .expect("7.7.1 lab images");
+}
+
+/// Upgrade options that keep the lab runs short (the lab's brokers stop in seconds).
+pub const FAST: [&str; 6] = [
+    "--broker-stop-timeout",
+    "60s",
+    "--stop-timeout",
+    "30s",
+    "--gate-timeout",
+    "60s",
+];
+
+/// [`FAST`] with another gate time limit.
+pub fn fast_with_gate(gate: &'static str) -> Vec<&'static str> {
+    let mut v = FAST[..4].to_vec();
+    v.extend(["--gate-timeout", gate]);
+    v
+}
+
+/// The image and IBP every broker container of `lab` runs now (via `docker inspect`).
+pub fn broker_state(lab: &str) -> Vec<(String, String, Option<String>)> {
+    let names = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=kroll.lab={lab}"),
+            "--filter",
+            "label=kroll.role=broker",
+            "--format",
+            "{{.Names}}",
+        ])
+        .output()
+        .expect("docker ps");
+    let mut out = Vec::new();
+    for name in String::from_utf8_lossy(&names.stdout)
+        .lines()
+        .filter(|n| !n.ends_with("-kroll-prev"))
+    {
+        let i = kroll_tests::inspect_json(name);
+        let ibp = i["Config"]["Env"].as_array().and_then(|e| {
+            e.iter().filter_map(|v| v.as_str()).find_map(|v| {
+                v.strip_prefix("KAFKA_INTER_BROKER_PROTOCOL_VERSION=")
+                    .map(str::to_owned)
+            })
+        });
+        out.push((
+            name.to_owned(),
+            i["Config"]["Image"].as_str().unwrap_or_default().to_owned(),
+            ibp,
+        ));
+    }
+    out.sort();
+    out
+}
+
+/// An agent this test started again after stopping it; stopped (by its PID) when dropped.
+pub struct Respawned(pub kroll::lab::agents::AgentRecord);
+
+impl Drop for Respawned {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.pid.to_string()])
+            .output();
+    }
+}
+
+/// Starts a lab's stopped agent again, exactly as `lab up` did.
+pub async fn respawn(old: &kroll::lab::agents::AgentRecord) -> Respawned {
+    let rec = kroll::lab::agents::spawn(&bin("kroll-agent"), &old.node, old.addr, &old.config)
+        .await
+        .expect("agent back");
+    Respawned(rec)
+}

@@ -1,0 +1,215 @@
+//! An observer independent of the coordinator: it watches the lab's broker containers (Docker),
+//! the partitions (its own rdkafka client) and the controller (its own ZooKeeper session)
+//! every 100 ms while an upgrade runs, and records every breach of the upgrade's invariants —
+//! so the tests check the coordinator's behaviour, not its word.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use tokio::sync::watch;
+
+/// What the observer saw.
+#[derive(Debug, Default, Clone)]
+pub struct Seen {
+    /// Broker id → every container id it ran under, in order.
+    pub container_ids: BTreeMap<i32, Vec<String>>,
+    /// Broker stops in order: (broker, controller at that moment).
+    pub stops: Vec<(i32, Option<i32>)>,
+    /// The most brokers down (container not running) at once.
+    pub max_down: usize,
+    /// Breaches of "no stop while a partition would drop below min.insync.replicas".
+    pub min_isr_breaches: Vec<String>,
+    pub samples: u64,
+}
+
+impl Seen {
+    /// How many times each broker was (re)created during the observation.
+    pub fn restarts(&self) -> BTreeMap<i32, usize> {
+        self.container_ids
+            .iter()
+            .map(|(b, ids)| (*b, ids.len().saturating_sub(1)))
+            .collect()
+    }
+}
+
+/// A running observer; [`Observer::stop`] returns what it saw.
+pub struct Observer {
+    seen: Arc<Mutex<Seen>>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Sample {
+    /// Broker id → (container id, running).
+    brokers: BTreeMap<i32, (String, bool)>,
+    /// (topic, partition) → (replicas, isr).
+    partitions: BTreeMap<(String, i32), (Vec<i32>, Vec<i32>)>,
+    controller: Option<i32>,
+}
+
+impl Observer {
+    /// Starts watching lab `lab` (containers labelled `kroll.lab=<lab>`, role broker).
+    pub async fn start(lab: &str, bootstrap: &[String], zookeeper: &str, min_isr: usize) -> Self {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap.join(","))
+            .set("group.id", "kroll-test-observer")
+            .set("log_level", "3")
+            .create()
+            .expect("observer's rdkafka client");
+        let consumer = Arc::new(consumer);
+        let zk_connect = zookeeper.to_owned();
+        let mut zk = Some(connect_zk(&zk_connect).await);
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let (stop, mut stopped) = watch::channel(false);
+        let (lab, seen2) = (lab.to_owned(), Arc::clone(&seen));
+        let task = tokio::spawn(async move {
+            let mut last = Sample::default();
+            loop {
+                // ZooKeeper itself is rolled during the upgrade: reconnect when the session is lost.
+                if zk.is_none() {
+                    zk = tokio::time::timeout(Duration::from_secs(2), connect_zk(&zk_connect))
+                        .await
+                        .ok();
+                }
+                let now = sample(&lab, &consumer, zk.as_ref(), &last).await;
+                if now.controller.is_none() {
+                    zk = None;
+                }
+                judge(&last, &now, min_isr, &mut seen2.lock().expect("seen"));
+                last = now;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    _ = stopped.changed() => return,
+                }
+            }
+        });
+        Self { seen, stop, task }
+    }
+
+    /// Stops watching.
+    pub async fn stop(self) -> Seen {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        self.seen.lock().expect("seen").clone()
+    }
+}
+
+async fn connect_zk(zookeeper: &str) -> zookeeper_client::Client {
+    let (hosts, chroot) = zookeeper
+        .split_once('/')
+        .map_or((zookeeper, None), |(h, c)| (h, Some(format!("/{c}"))));
+    let root = zookeeper_client::Client::connect(hosts)
+        .await
+        .expect("observer's ZooKeeper session");
+    match chroot {
+        Some(c) => root.chroot(c).unwrap_or_else(|_| panic!("chroot")),
+        None => root,
+    }
+}
+
+async fn sample(
+    lab: &str,
+    consumer: &Arc<BaseConsumer>,
+    zk: Option<&zookeeper_client::Client>,
+    last: &Sample,
+) -> Sample {
+    let mut s = Sample {
+        brokers: broker_containers(lab),
+        ..Sample::default()
+    };
+    let c = Arc::clone(consumer);
+    let md =
+        tokio::task::spawn_blocking(move || c.fetch_metadata(None, Duration::from_secs(2)).ok())
+            .await
+            .ok()
+            .flatten();
+    match md {
+        Some(md) => {
+            for t in md.topics() {
+                for p in t.partitions() {
+                    s.partitions.insert(
+                        (t.name().to_owned(), p.id()),
+                        (p.replicas().to_vec(), p.isr().to_vec()),
+                    );
+                }
+            }
+        }
+        None => s.partitions = last.partitions.clone(),
+    }
+    s.controller = match zk {
+        Some(zk) => match zk.get_data("/controller").await {
+            Ok((d, _)) => serde_json::from_slice::<serde_json::Value>(&d)
+                .ok()
+                .and_then(|v| v["brokerid"].as_i64())
+                .map(|v| v as i32),
+            Err(_) => None,
+        },
+        None => None,
+    };
+    s
+}
+
+/// Broker id → (container id, running), from `docker ps -a` filtered by the lab's labels.
+fn broker_containers(lab: &str) -> BTreeMap<i32, (String, bool)> {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--no-trunc",
+            "--filter",
+            &format!("label=kroll.lab={lab}"),
+            "--filter",
+            "label=kroll.role=broker",
+            "--format",
+            "{{.Names}} {{.ID}} {{.State}}",
+        ])
+        .output()
+        .expect("docker ps");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let (name, id, state) = (it.next()?, it.next()?, it.next()?);
+            if name.ends_with("-kroll-prev") {
+                return None;
+            }
+            let broker: i32 = name.rsplit('-').next()?.parse().ok()?;
+            Some((broker, (id.to_owned(), state == "running")))
+        })
+        .collect()
+}
+
+fn judge(last: &Sample, now: &Sample, min_isr: usize, seen: &mut Seen) {
+    seen.samples += 1;
+    let down = now.brokers.values().filter(|(_, running)| !running).count()
+        + 5usize.saturating_sub(now.brokers.len());
+    seen.max_down = seen.max_down.max(down);
+    for (b, (id, _)) in &now.brokers {
+        let ids = seen.container_ids.entry(*b).or_default();
+        if ids.last() != Some(id) {
+            ids.push(id.clone());
+        }
+    }
+    // A broker running in the last sample that is now gone (renamed away), stopped, or
+    // another container, was stopped in between.
+    for (b, (lid, was_running)) in &last.brokers {
+        let still = now
+            .brokers
+            .get(b)
+            .is_some_and(|(id, running)| id == lid && *running);
+        if *was_running && !still {
+            seen.stops.push((*b, last.controller));
+            for ((t, p), (replicas, isr)) in &last.partitions {
+                let left = isr.iter().filter(|r| **r != *b).count();
+                if replicas.contains(b) && left < min_isr {
+                    seen.min_isr_breaches
+                        .push(format!("broker {b} stopped while {t}-{p} had isr {isr:?}"));
+                }
+            }
+        }
+    }
+}
