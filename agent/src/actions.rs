@@ -1,5 +1,5 @@
 //! The local actions the coordinator may ask for — restart, recreate, rollback, pull — each
-//! run through one path ([`Core::run_op`]) that enforces, in order: an operation id, the
+//! run through one path (`Core::run_op`) that enforces, in order: an operation id, the
 //! allowlist (or the action's own check), an audited refusal when a check fails, the
 //! operation-id record (a repeated id replays the recorded answer and acts on nothing), an
 //! fsynced `begin` before acting and an `end` with the outcome after.

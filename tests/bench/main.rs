@@ -6,15 +6,19 @@
 //! cargo run --release -p kroll-tests --bin kroll-bench -- oom-latency [--count 25] [--gap-ms 400]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- status [--agents 5] [--rounds 50]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- backup [--subjects 1000] [--versions 5] [--connectors 200]
+//! cargo run --release -p kroll-tests --bin kroll-bench -- upgrade [--observer-ms 10]
 //! ```
 //! `backup` backs up and restores (after hard-deleting every subject and deleting every
 //! connector) the lab's real Schema Registry and Connect worker, run as host processes.
 //! `agent-idle` runs the real `kroll-agent` binary (1 s sampling) watching N labbox containers
 //! and reads its resident memory and CPU time from `/proc`. `status` starts N agents and times
-//! `GetNodeState` fan-out to all of them, and the whole `kroll status` command.
+//! `GetNodeState` fan-out to all of them, and the whole `kroll status` command. `upgrade` runs
+//! the rolling upgrade of a Kafka-only lab and times each broker step against an independent
+//! observer: unavoidable time, gate latency and orchestration overhead.
 
 mod backup;
 mod heap;
+mod upgrade;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -240,9 +244,10 @@ async fn main() {
             )
             .await
         }
+        Some("upgrade") => upgrade::run(arg(&args, "--observer-ms", 10)).await,
         _ => {
             eprintln!(
-                "usage: kroll-bench agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C]"
+                "usage: kroll-bench agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C] | upgrade [--observer-ms MS]"
             );
             std::process::exit(2);
         }

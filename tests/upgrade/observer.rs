@@ -23,6 +23,11 @@ pub struct Seen {
     /// Breaches of "no stop while a partition would drop below min.insync.replicas".
     pub min_isr_breaches: Vec<String>,
     pub samples: u64,
+    /// When each stopped broker was next seen running and in the ISR of every partition it
+    /// replicates: (broker, unix ms of that sample), in order.
+    pub rejoined: Vec<(i32, i64)>,
+    /// Brokers stopped and not yet seen back → whether they were seen out of some ISR since.
+    pending: BTreeMap<i32, bool>,
 }
 
 impl Seen {
@@ -49,11 +54,31 @@ struct Sample {
     /// (topic, partition) → (replicas, isr).
     partitions: BTreeMap<(String, i32), (Vec<i32>, Vec<i32>)>,
     controller: Option<i32>,
+    /// Unix ms right after the partitions were read.
+    at_ms: i64,
 }
 
 impl Observer {
     /// Starts watching lab `lab` (containers labelled `kroll.lab=<lab>`, role broker).
     pub async fn start(lab: &str, bootstrap: &[String], zookeeper: &str, min_isr: usize) -> Self {
+        Self::start_every(
+            lab,
+            bootstrap,
+            zookeeper,
+            min_isr,
+            Duration::from_millis(100),
+        )
+        .await
+    }
+
+    /// [`Observer::start`], sampling every `interval` (plus the time a sample takes).
+    pub async fn start_every(
+        lab: &str,
+        bootstrap: &[String],
+        zookeeper: &str,
+        min_isr: usize,
+        interval: Duration,
+    ) -> Self {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", bootstrap.join(","))
             .set("group.id", "kroll-test-observer")
@@ -82,7 +107,7 @@ impl Observer {
                 judge(&last, &now, min_isr, &mut seen2.lock().expect("seen"));
                 last = now;
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    _ = tokio::time::sleep(interval) => {}
                     _ = stopped.changed() => return,
                 }
             }
@@ -127,6 +152,9 @@ async fn sample(
             .await
             .ok()
             .flatten();
+    s.at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
     match md {
         Some(md) => {
             for t in md.topics() {
@@ -203,6 +231,7 @@ fn judge(last: &Sample, now: &Sample, min_isr: usize, seen: &mut Seen) {
             .is_some_and(|(id, running)| id == lid && *running);
         if *was_running && !still {
             seen.stops.push((*b, last.controller));
+            seen.pending.insert(*b, false);
             for ((t, p), (replicas, isr)) in &last.partitions {
                 let left = isr.iter().filter(|r| **r != *b).count();
                 if replicas.contains(b) && left < min_isr {
@@ -211,5 +240,25 @@ fn judge(last: &Sample, now: &Sample, min_isr: usize, seen: &mut Seen) {
                 }
             }
         }
+    }
+    let in_every_isr = |b: &i32| {
+        now.brokers.get(b).is_some_and(|(_, running)| *running)
+            && now
+                .partitions
+                .values()
+                .filter(|(replicas, _)| replicas.contains(b))
+                .all(|(_, isr)| isr.contains(b))
+    };
+    let mut back = Vec::new();
+    for (b, seen_out) in &mut seen.pending {
+        if !in_every_isr(b) {
+            *seen_out = true;
+        } else if *seen_out {
+            back.push(*b);
+        }
+    }
+    for b in back {
+        seen.pending.remove(&b);
+        seen.rejoined.push((b, now.at_ms));
     }
 }

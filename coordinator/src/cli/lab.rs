@@ -27,7 +27,7 @@ pub enum LabCommand {
         registry: String,
     },
     /// Start (or reconcile) a lab: images, network `<name>-net`, ZooKeeper, 5 brokers, 5 Connect
-    /// workers, Schema Registry, REST proxy, Kafdrop, one kroll-agent per node on 127.77.0.<N>
+    /// workers, Schema Registry, REST proxy, Kafdrop, one kroll-agent per node on 127.77.0.N
     /// (mutual TLS), seed topics and Debezium 1.9-style connectors; writes `<dir>/kroll.toml`
     /// and waits until everything is healthy. On a running lab it creates what is missing and
     /// starts what is stopped, and changes nothing else.

@@ -218,9 +218,10 @@ pub async fn cmd_upgrade(cli: &Cli, a: &UpgradeArgs) -> anyhow::Result<ExitCode>
     };
     // Refuse an impossible plan before anything (not even a run directory) is made: exit 2.
     let view = observe(&inv, &tls, &kafka).await;
-    if let Err(e) = plan(&view, &opts) {
-        return Err(UsageError(format!("no upgrade: {e} (nothing was touched)")).into());
-    }
+    let from = match plan(&view, &opts) {
+        Ok(p) => p.from.to_string(),
+        Err(e) => return Err(UsageError(format!("no upgrade: {e} (nothing was touched)")).into()),
+    };
     let run = match &resume_dir {
         Some(dir) => RunDir::open(&a.runs, dir)?,
         None => RunDir::create(&a.runs, &journal::new_run_id())?,
@@ -252,7 +253,7 @@ pub async fn cmd_upgrade(cli: &Cli, a: &UpgradeArgs) -> anyhow::Result<ExitCode>
     engine.journal(Event::RunStarted {
         run_id: engine.run.run_id(),
         cluster: inv.cluster.name.clone(),
-        from: String::new(),
+        from,
         to: opts.to.to_string(),
         pin_ibp: opts.pin_ibp,
         images,

@@ -1,5 +1,5 @@
 //! The lab's Docker objects: its network, volumes and containers, created from a
-//! [`LabSpec`](super::topology::LabSpec) / [`ContainerSpec`], found and removed by label.
+//! [`LabSpec`] / [`ContainerSpec`], found and removed by label.
 
 use std::collections::HashMap;
 

@@ -214,12 +214,22 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
                 .unwrap_or_default()
                 .as_bytes(),
         );
-        self.progress.line(&format!(
-            "Upgrade {} → {} (run {})",
-            plan.from,
-            plan.to,
-            self.run.run_id()
-        ));
+        let headline = if self.opts.resuming {
+            format!(
+                "Resuming the upgrade to {} (run {}); the brokers run {} now",
+                plan.to,
+                self.run.run_id(),
+                plan.from
+            )
+        } else {
+            format!(
+                "Upgrade {} → {} (run {})",
+                plan.from,
+                plan.to,
+                self.run.run_id()
+            )
+        };
+        self.progress.line(&headline);
         self.preflight(&view, &plan).await?;
         for phase in plan.phases.iter().filter(|p| p.id != PhaseId::Preflight) {
             self.phase(phase, &plan).await?;

@@ -213,14 +213,40 @@ impl Report {
                 self.total_seconds
             )
         };
+        let step_w = self
+            .steps
+            .iter()
+            .map(|s| s.step.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(4);
+        let node_w = self
+            .steps
+            .iter()
+            .map(|s| s.node.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(4);
         out.push_str(&format!(
-            "{:<36} {:<14} {:>9} {:>12} {:>11}\n",
-            "STEP", "NODE", "RECREATE", "GATE BEFORE", "GATE AFTER"
+            "{:<w$} {:<n$} {:>9} {:>12} {:>11}\n",
+            "STEP",
+            "NODE",
+            "RECREATE",
+            "GATE BEFORE",
+            "GATE AFTER",
+            w = step_w,
+            n = node_w
         ));
         for s in &self.steps {
             out.push_str(&format!(
-                "{:<36} {:<14} {:>8.1}s {:>11.1}s {:>10.1}s\n",
-                s.step, s.node, s.action_seconds, s.gate_before_seconds, s.gate_after_seconds
+                "{:<w$} {:<n$} {:>8.1}s {:>11.1}s {:>10.1}s\n",
+                s.step,
+                s.node,
+                s.action_seconds,
+                s.gate_before_seconds,
+                s.gate_after_seconds,
+                w = step_w,
+                n = node_w
             ));
         }
         out

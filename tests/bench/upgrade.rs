@@ -1,0 +1,192 @@
+//! `upgrade`: the rolling upgrade 7.1.1 → 7.7.1 of a Kafka-only lab (ZooKeeper + 5 brokers,
+//! a 10-partition topic with data) run by the real `kroll` binary, timed against the independent
+//! observer of the upgrade tests (its own rdkafka client, ZooKeeper session and Docker view).
+//!
+//! Figures, per broker restart:
+//! - unavoidable time: from the step's intent (journalled right before the agent is asked to stop
+//!   the broker) to the moment the observer first sees the broker running and back in the ISR of
+//!   every partition it replicates (stop + start + catch-up);
+//! - gate latency: from that moment to the coordinator's `step_done` (its after-gate passed);
+//! - orchestration overhead per roll: the roll's wall time (phase start → last step done)
+//!   divided by the sum of its brokers' unavoidable times.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kroll::lab::topology::Services;
+use kroll::lab::{DownOptions, UpOptions};
+
+#[path = "../upgrade/observer.rs"]
+#[allow(dead_code)]
+mod observer;
+
+/// Removes the lab when dropped (also when the benchmark fails).
+struct LabGuard(String);
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        let name = self.0.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(kroll::lab::down(DownOptions::new(&name))).ok()
+        })
+        .join();
+    }
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+pub async fn run(poll_ms: u64) {
+    let name = format!("bench{}", &kroll_tests::run_id()[..6]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut opts = UpOptions::new(&name);
+    opts.dir = Some(dir.path().join("lab"));
+    opts.services = Services::Kafka;
+    opts.progress = kroll::lab::Progress::new(|l| eprintln!("lab: {l}"));
+    let _guard = LabGuard(name.clone());
+    let lab = kroll::lab::up(opts).await.expect("lab up");
+    {
+        use kroll::lab::images::{BrokerBinary, DEFAULT_REGISTRY, ensure_platform};
+        let docker = kroll_tests::docker().await;
+        let broker = BrokerBinary::beside_this_executable().expect("kroll-lab-broker built");
+        let target = kroll::lab::topology::Platform::find("7.7.1").expect("7.7.1");
+        ensure_platform(&docker, DEFAULT_REGISTRY, target, &broker)
+            .await
+            .expect("7.7.1 images");
+    }
+    kroll::lab::kafka::create_topic(&lab.bootstrap, "orders", 10)
+        .await
+        .expect("topic");
+    produce(&lab.bootstrap, "orders", 2000).await;
+
+    let observer = observer::Observer::start_every(
+        &name,
+        &lab.bootstrap,
+        &lab.zookeeper,
+        2,
+        Duration::from_millis(poll_ms),
+    )
+    .await;
+    let runs = dir.path().join("runs");
+    let out = std::process::Command::new(kroll_tests::bin("kroll"))
+        .arg("--inventory")
+        .arg(&lab.inventory)
+        .args(["upgrade", "--to", "7.7.1", "--yes", "--runs"])
+        .arg(&runs)
+        .env_remove("KROLL_INVENTORY")
+        .output()
+        .expect("kroll upgrade");
+    let seen = observer.stop().await;
+    assert!(
+        out.status.success(),
+        "kroll upgrade failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run_dir = std::fs::read_dir(&runs)
+        .expect("runs")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.join("journal.jsonl").exists())
+        .expect("a run directory");
+    let journal = std::fs::read_to_string(run_dir.join("journal.jsonl")).expect("journal");
+    let entries: Vec<serde_json::Value> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+
+    // The broker of each container, from the step ids (`roll-brokers/<lab>-kafka-0N`).
+    let broker_of = |step: &str| -> Option<i32> { step.rsplit('-').next()?.parse().ok() };
+    let mut rejoined: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+    for (b, at) in &seen.rejoined {
+        rejoined.entry(*b).or_default().push(*at);
+    }
+    let mut latencies = Vec::new();
+    println!(
+        "upgrade: Kafka-only lab, 5 brokers, topic orders (10 partitions, RF 3, min ISR 2, 2000 records); observer every {poll_ms} ms (+ its sample time), {} samples",
+        seen.samples
+    );
+    println!(
+        "{:<26} {:>12} {:>12} {:>12}",
+        "step", "unavoidable", "gate lat.", "overhead"
+    );
+    for phase in ["RollBrokers", "BumpIbp"] {
+        let prefix = if phase == "RollBrokers" {
+            "roll-brokers/"
+        } else {
+            "bump-ibp/"
+        };
+        let started = entries
+            .iter()
+            .find(|e| e["event"] == "phase_started" && e["phase"] == phase)
+            .and_then(|e| e["time_unix_ms"].as_i64())
+            .expect("phase start");
+        let mut sum_unavoidable = 0i64;
+        let mut last_done = started;
+        for intent in entries.iter().filter(|e| {
+            e["event"] == "step_intent" && e["step"].as_str().is_some_and(|s| s.starts_with(prefix))
+        }) {
+            let step = intent["step"].as_str().unwrap_or_default();
+            let b = broker_of(step).expect("broker step");
+            let t_intent = intent["time_unix_ms"].as_i64().unwrap_or_default();
+            let done = entries
+                .iter()
+                .find(|e| e["event"] == "step_done" && e["step"] == step)
+                .and_then(|e| e["time_unix_ms"].as_i64())
+                .expect("step done");
+            let back = rejoined
+                .get(&b)
+                .and_then(|v| v.iter().copied().find(|t| *t >= t_intent))
+                .expect("the observer saw the broker back");
+            let unavoidable = back - t_intent;
+            let latency = done - back;
+            sum_unavoidable += unavoidable;
+            latencies.push(latency);
+            last_done = last_done.max(done);
+            println!("{step:<26} {:>10} ms {:>9} ms", unavoidable, latency);
+        }
+        let wall = last_done - started;
+        println!(
+            "{phase}: wall {wall} ms, Σ unavoidable {sum_unavoidable} ms, overhead ratio {:.3}",
+            wall as f64 / sum_unavoidable.max(1) as f64
+        );
+    }
+    latencies.sort_unstable();
+    println!(
+        "gate latency (broker back in full ISR → gate passed), n = {}: p50 {} ms, p90 {} ms, max {} ms",
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.9),
+        latencies.last().copied().unwrap_or_default()
+    );
+}
+
+async fn produce(bootstrap: &[String], topic: &str, n: usize) {
+    use rdkafka::ClientConfig;
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap.join(","))
+        .set("acks", "all")
+        .create()
+        .expect("producer");
+    for i in 0..n {
+        let key = format!("k{i}");
+        let value = format!("order {i}");
+        producer
+            .send(
+                FutureRecord::to(topic).key(&key).payload(&value),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("produce");
+    }
+}
