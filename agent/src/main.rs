@@ -65,7 +65,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(kroll_agent::run(config, shutdown_signal())) {
+    // The handlers are installed before the agent starts serving: a SIGTERM that arrives right
+    // after "Agent serving." must shut it down gracefully, not kill it.
+    let shutdown = {
+        let _entered = runtime.enter();
+        match shutdown_signal() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("kroll-agent: cannot install the SIGTERM/SIGINT handlers: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    match runtime.block_on(kroll_agent::run(config, shutdown)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kroll-agent: {e:#}");
@@ -87,14 +99,15 @@ fn install_tracing(json: bool) {
     }
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM and SIGINT handlers now; the future resolves on the first of them.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }

@@ -325,21 +325,71 @@ pub struct NodeReport<'a> {
 /// Asks every agent of the inventory for its node state, all at once; each agent gets the
 /// inventory's timeout for connecting and answering, so one dead node never stalls the rest.
 pub async fn query_all<'a>(inv: &'a Inventory, tls: &TlsMaterial) -> Vec<NodeReport<'a>> {
-    let timeout = inv.agents.timeout();
-    let calls = inv.nodes.iter().map(|node| async move {
-        let state = async {
-            let mut client = AgentClient::connect(node, tls, timeout).await?;
-            client.node_state().await
-        };
-        let state = match tokio::time::timeout(timeout, state).await {
-            Ok(r) => r,
-            Err(_) => Err(AgentCallError {
-                node: node.name.clone(),
-                addr: node.agent.clone(),
-                kind: CallErrorKind::Timeout(timeout),
-            }),
-        };
-        NodeReport { node, state }
-    });
-    join_all(calls).await
+    AgentPool::default().query_all(inv, tls).await
+}
+
+/// Connections to the agents kept between calls. The upgrade observes the fleet several times
+/// a second; a fresh mutual-TLS handshake with every agent for every observation would be most
+/// of its cost. A tonic channel reconnects by itself; a call that fails also drops the node's
+/// connection, so the next call dials afresh.
+#[derive(Debug, Default)]
+pub struct AgentPool {
+    clients: std::sync::Mutex<std::collections::BTreeMap<String, AgentClient>>,
+}
+
+impl AgentPool {
+    async fn client(
+        &self,
+        node: &Node,
+        tls: &TlsMaterial,
+        timeout: Duration,
+    ) -> Result<AgentClient, AgentCallError> {
+        let kept = self
+            .clients
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&node.name).cloned());
+        if let Some(c) = kept {
+            return Ok(c);
+        }
+        let c = AgentClient::connect(node, tls, timeout).await?;
+        if let Ok(mut m) = self.clients.lock() {
+            m.insert(node.name.clone(), c.clone());
+        }
+        Ok(c)
+    }
+
+    fn forget(&self, node: &str) {
+        if let Ok(mut m) = self.clients.lock() {
+            m.remove(node);
+        }
+    }
+
+    /// [`query_all`] over the kept connections.
+    pub async fn query_all<'a>(
+        &self,
+        inv: &'a Inventory,
+        tls: &TlsMaterial,
+    ) -> Vec<NodeReport<'a>> {
+        let timeout = inv.agents.timeout();
+        let calls = inv.nodes.iter().map(|node| async move {
+            let state = async {
+                let mut client = self.client(node, tls, timeout).await?;
+                client.node_state().await
+            };
+            let state = match tokio::time::timeout(timeout, state).await {
+                Ok(r) => r,
+                Err(_) => Err(AgentCallError {
+                    node: node.name.clone(),
+                    addr: node.agent.clone(),
+                    kind: CallErrorKind::Timeout(timeout),
+                }),
+            };
+            if state.is_err() {
+                self.forget(&node.name);
+            }
+            NodeReport { node, state }
+        });
+        join_all(calls).await
+    }
 }

@@ -6,7 +6,7 @@
 //! cargo run --release -p kroll-tests --bin kroll-bench -- oom-latency [--count 25] [--gap-ms 400]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- status [--agents 5] [--rounds 50]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- backup [--subjects 1000] [--versions 5] [--connectors 200]
-//! cargo run --release -p kroll-tests --bin kroll-bench -- upgrade [--observer-ms 10]
+//! cargo run --release -p kroll-tests --bin kroll-bench -- upgrade [--observer-ms 10] [--log FILE]
 //! ```
 //! `backup` backs up and restores (after hard-deleting every subject and deleting every
 //! connector) the lab's real Schema Registry and Connect worker, run as host processes.
@@ -244,10 +244,16 @@ async fn main() {
             )
             .await
         }
-        Some("upgrade") => upgrade::run(arg(&args, "--observer-ms", 10)).await,
+        Some("upgrade") => {
+            let log = args
+                .windows(2)
+                .find(|w| w[0] == "--log")
+                .map(|w| w[1].clone());
+            upgrade::run(arg(&args, "--observer-ms", 10), log).await
+        }
         _ => {
             eprintln!(
-                "usage: kroll-bench agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C] | upgrade [--observer-ms MS]"
+                "usage: kroll-bench agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C] | upgrade [--observer-ms MS] [--log FILE]"
             );
             std::process::exit(2);
         }

@@ -7,6 +7,8 @@
 //!   the broker) to the moment the observer first sees the broker running and back in the ISR of
 //!   every partition it replicates (stop + start + catch-up);
 //! - gate latency: from that moment to the coordinator's `step_done` (its after-gate passed);
+//! - since previous: from the previous step's end (or the roll's start) to this step's intent
+//!   (choosing the broker, observing the cluster, the gate before the stop);
 //! - orchestration overhead per roll: the roll's wall time (phase start → last step done)
 //!   divided by the sum of its brokers' unavoidable times.
 
@@ -45,7 +47,7 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-pub async fn run(poll_ms: u64) {
+pub async fn run(poll_ms: u64, log_copy: Option<String>) {
     let name = format!("bench{}", &kroll_tests::run_id()[..6]);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut opts = UpOptions::new(&name);
@@ -83,9 +85,16 @@ pub async fn run(poll_ms: u64) {
         .args(["upgrade", "--to", "7.7.1", "--yes", "--runs"])
         .arg(&runs)
         .env_remove("KROLL_INVENTORY")
+        .env("KROLL_LOG", "warn,librdkafka=off,rdkafka::client=off,zookeeper_client=off,kroll::upgrade::observe=debug")
         .output()
         .expect("kroll upgrade");
     let seen = observer.stop().await;
+    let log = dir.path().join("kroll.stderr");
+    std::fs::write(&log, &out.stderr).expect("write the coordinator's log");
+    if let Some(keep) = log_copy {
+        std::fs::copy(&log, &keep).expect("copy the coordinator's log");
+        println!("coordinator's log (observation timings): {keep}");
+    }
     assert!(
         out.status.success(),
         "kroll upgrade failed: {}",
@@ -150,8 +159,11 @@ pub async fn run(poll_ms: u64) {
             let latency = done - back;
             sum_unavoidable += unavoidable;
             latencies.push(latency);
+            println!(
+                "{step:<36} {unavoidable:>9} ms {latency:>9} ms {:>11} ms",
+                t_intent - last_done
+            );
             last_done = last_done.max(done);
-            println!("{step:<26} {:>10} ms {:>9} ms", unavoidable, latency);
         }
         let wall = last_done - started;
         println!(

@@ -9,6 +9,7 @@ use clap::Args;
 use kroll_shared::inventory::{Inventory, ServiceKind};
 
 use super::{Cli, Output, UsageError, load_inventory, load_tls, parse_duration};
+use crate::agents::AgentPool;
 use crate::connect::migrate::MigrateRequest;
 use crate::connect::migrate_run::MigrateSettings;
 use crate::connect::phases::UpgradeConnect;
@@ -147,7 +148,7 @@ pub async fn cmd_plan(cli: &Cli, t: &Target) -> anyhow::Result<ExitCode> {
     let opts = plan_options(t)?;
     let inv = load_inventory(cli)?;
     let tls = load_tls(cli, &inv)?;
-    let view = observe(&inv, &tls, &probe(&inv)?).await;
+    let view = observe(&inv, &tls, &probe(&inv)?, &AgentPool::default()).await;
     let p = plan(&view, &opts)
         .map_err(|e| UsageError(format!("no plan: {e} (nothing was touched)")))?;
     match cli.output {
@@ -217,7 +218,7 @@ pub async fn cmd_upgrade(cli: &Cli, a: &UpgradeArgs) -> anyhow::Result<ExitCode>
         ..plan_options(&target)?
     };
     // Refuse an impossible plan before anything (not even a run directory) is made: exit 2.
-    let view = observe(&inv, &tls, &kafka).await;
+    let view = observe(&inv, &tls, &kafka, &AgentPool::default()).await;
     let from = match plan(&view, &opts) {
         Ok(p) => p.from.to_string(),
         Err(e) => return Err(UsageError(format!("no upgrade: {e} (nothing was touched)")).into()),
@@ -234,6 +235,7 @@ pub async fn cmd_upgrade(cli: &Cli, a: &UpgradeArgs) -> anyhow::Result<ExitCode>
         inv: &inv,
         tls: &tls,
         kafka: &kafka,
+        pool: AgentPool::default(),
     };
     let connect = connect_phases(&inv, a)?;
     let mut engine = new_engine(
@@ -288,6 +290,7 @@ fn new_engine<'a, C: ConnectPhases>(
         report,
         started: Instant::now(),
         bumped: false,
+        recent: Default::default(),
     }
 }
 
@@ -334,6 +337,7 @@ pub async fn cmd_rollback(cli: &Cli, a: &RollbackArgs) -> anyhow::Result<ExitCod
         inv: &inv,
         tls: &tls,
         kafka: &kafka,
+        pool: AgentPool::default(),
     };
     let mut engine = new_engine::<NoConnect>(
         &live,

@@ -59,7 +59,7 @@ impl Default for Settings {
             stop_timeout: Duration::from_secs(120),
             gate_timeout: Duration::from_secs(300),
             gate_timeout_per_partition: Duration::from_millis(200),
-            poll: Duration::from_millis(100),
+            poll: Duration::from_millis(50),
             stable_observations: 3,
             auto_rollback: true,
             yes: false,
@@ -135,17 +135,22 @@ pub struct Live<'a> {
     pub inv: &'a Inventory,
     pub tls: &'a TlsMaterial,
     pub kafka: &'a KafkaProbe,
+    /// The agents' connections, kept for the whole run.
+    pub pool: crate::agents::AgentPool,
 }
 
 impl Observe for Live<'_> {
     async fn observe(&self) -> ClusterView {
-        observe(self.inv, self.tls, self.kafka).await
+        observe(self.inv, self.tls, self.kafka, &self.pool).await
     }
 
     async fn observe_kafka(&self) -> Result<KafkaView, String> {
         self.kafka.observe().await
     }
 }
+
+/// How old an observation may be and still count towards a gate's consecutive passes.
+const RECENT: Duration = Duration::from_secs(5);
 
 /// One upgrade run.
 pub struct Engine<'a, O, A, C> {
@@ -160,6 +165,9 @@ pub struct Engine<'a, O, A, C> {
     pub(crate) started: Instant,
     /// The IBP bump has begun: no rollback any more.
     pub(crate) bumped: bool,
+    /// Kafka observations since the last action, newest last: a gate may count them towards
+    /// its consecutive passes (see [`Engine::wait_from`]); cleared before every action.
+    pub(crate) recent: std::sync::Mutex<Vec<(Instant, KafkaView)>>,
 }
 
 impl<O, A, C> std::fmt::Debug for Engine<'_, O, A, C> {
@@ -263,10 +271,15 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
     /// Brokers one at a time, the controller last (re-read before every choice).
     async fn roll_brokers(&mut self, phase: &Phase) -> Result<(), Halt> {
         let mut left: Vec<&Step> = phase.steps.iter().collect();
+        // Broker ids never change during a run; the controller does (re-read from Kafka, in
+        // milliseconds, before every choice).
+        let ids = self.observe().await;
         while !left.is_empty() {
-            let view = self.observe().await;
-            let controller = view.kafka.as_ref().and_then(|k| k.controller);
-            let id_of = |s: &Step| view.service(&s.container).and_then(|v| v.broker_id);
+            let controller = match self.observer.observe_kafka().await {
+                Ok(k) => k.controller,
+                Err(_) => None,
+            };
+            let id_of = |s: &Step| ids.service(&s.container).and_then(|v| v.broker_id);
             let pick = left
                 .iter()
                 .position(|s| id_of(s) != controller)
@@ -278,7 +291,32 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
     }
 
     pub(crate) async fn observe(&self) -> ClusterView {
-        self.observer.observe().await
+        let view = self.observer.observe().await;
+        self.remember(view.kafka.as_ref());
+        view
+    }
+
+    /// Records a Kafka observation (or a failed one, which breaks every chain of passes).
+    fn remember(&self, kafka: Option<&KafkaView>) {
+        let Ok(mut recent) = self.recent.lock() else {
+            return;
+        };
+        match kafka {
+            Some(k) => {
+                recent.push((Instant::now(), k.clone()));
+                let keep = self.settings.stable_observations as usize;
+                let excess = recent.len().saturating_sub(keep);
+                recent.drain(..excess);
+            }
+            None => recent.clear(),
+        }
+    }
+
+    /// Forgets every observation: the cluster is about to change.
+    pub(crate) fn forget_observations(&self) {
+        if let Ok(mut recent) = self.recent.lock() {
+            recent.clear();
+        }
     }
 
     pub(crate) fn journal(&mut self, e: Event) {
@@ -306,20 +344,62 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
         scope: Scope,
         check: impl Fn(&ClusterView) -> Verdict,
     ) -> Result<(Duration, ClusterView), Halt> {
+        self.wait_from(what, limit, scope, None, check).await
+    }
+
+    /// [`Engine::wait_scoped`] starting from `start` (a view the caller just took) instead of
+    /// a fresh full observation. `start` is never judged as it is: the first poll refreshes
+    /// what `scope` says (with [`Scope::Kafka`], only Kafka's view — milliseconds — while the
+    /// agents' part comes from `start`).
+    pub(crate) async fn wait_from(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        scope: Scope,
+        start: Option<ClusterView>,
+        check: impl Fn(&ClusterView) -> Verdict,
+    ) -> Result<(Duration, ClusterView), Halt> {
         let began = Instant::now();
         let mut stable = Stability::new(self.settings.stable_observations);
-        let mut view = self.observe().await;
-        let mut first = true;
+        // Kafka-only gates count the observations taken since the last action (the previous
+        // gate's, the step's own): N consecutive passes are N consecutive passes, whichever wait
+        // took them. The pass that ends the wait is always a fresh one taken here.
+        let seeds: Vec<KafkaView> = if scope == Scope::Kafka {
+            self.recent
+                .lock()
+                .map(|r| {
+                    r.iter()
+                        .filter(|(at, _)| at.elapsed() <= RECENT)
+                        .map(|(_, k)| k.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let mut first = start.is_none();
+        let mut view = match start {
+            Some(v) => v,
+            None => self.observe().await,
+        };
+        let mut seen = view.clone();
+        for k in seeds {
+            seen.kafka = Some(k);
+            seen.kafka_error = None;
+            stable.observe(&check(&seen));
+        }
         loop {
             if !std::mem::take(&mut first) {
                 match scope {
                     Scope::Full => view = self.observe().await,
                     Scope::Kafka => match self.observer.observe_kafka().await {
                         Ok(k) => {
+                            self.remember(Some(&k));
                             view.kafka = Some(k);
                             view.kafka_error = None;
                         }
                         Err(e) => {
+                            self.remember(None);
                             view.kafka = None;
                             view.kafka_error = Some(e);
                         }

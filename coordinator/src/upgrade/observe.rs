@@ -14,15 +14,15 @@ use rdkafka::client::DefaultClientContext;
 use zookeeper_client as zk;
 
 use super::view::{ClusterView, KafkaView, PartitionView, ServiceView};
-use crate::agents::query_all;
+use crate::agents::AgentPool;
 use crate::kafka::Kafka;
 
 /// Kafka's default `min.insync.replicas` when a topic does not say.
 const DEFAULT_MIN_ISR: usize = 1;
 
 /// Asks every agent for its node and builds the service part of a view.
-pub async fn observe_services(inv: &Inventory, tls: &TlsMaterial) -> Services {
-    let reports = query_all(inv, tls).await;
+pub async fn observe_services(inv: &Inventory, tls: &TlsMaterial, pool: &AgentPool) -> Services {
+    let reports = pool.query_all(inv, tls).await;
     let mut services = Vec::new();
     let mut unreachable = BTreeMap::new();
     let mut disks = BTreeMap::new();
@@ -105,12 +105,12 @@ impl KafkaProbe {
         })
     }
 
-    /// One fresh observation.
+    /// One fresh observation: ZooKeeper and the brokers' metadata read concurrently.
     pub async fn observe(&self) -> Result<KafkaView, String> {
-        let (registered, controller) = self.zookeeper().await?;
+        let began = std::time::Instant::now();
         let kafka = self.kafka.clone();
-        let partitions = tokio::task::spawn_blocking(move || {
-            kafka.metadata().map(|m| {
+        let metadata = tokio::task::spawn_blocking(move || {
+            let partitions = kafka.metadata().map(|m| {
                 m.topics()
                     .iter()
                     .filter(|t| t.error().is_none())
@@ -124,12 +124,26 @@ impl KafkaProbe {
                         })
                     })
                     .collect::<Vec<_>>()
-            })
-        })
-        .await
-        .map_err(|e| format!("reading Kafka metadata: {e}"))?
-        .map_err(|e| e.to_string())?;
+            });
+            (partitions, began.elapsed())
+        });
+        let zookeeper = async {
+            let r = self.zookeeper().await;
+            (r, began.elapsed())
+        };
+        let ((zk, zk_ms), metadata) = tokio::join!(zookeeper, metadata);
+        let (registered, controller) = zk?;
+        let (partitions, metadata_ms) =
+            metadata.map_err(|e| format!("reading Kafka metadata: {e}"))?;
+        let partitions = partitions.map_err(|e| e.to_string())?;
+        let read = began.elapsed();
         let min_isr = self.min_isr_of(&partitions).await?;
+        tracing::debug!(
+            zookeeper_ms = zk_ms.as_millis() as u64,
+            metadata_ms = metadata_ms.as_millis() as u64,
+            min_isr_ms = (began.elapsed() - read).as_millis() as u64,
+            "observed Kafka"
+        );
         Ok(KafkaView {
             registered,
             controller,
@@ -231,8 +245,13 @@ async fn read_zk(client: &zk::Client) -> Result<(BTreeSet<i32>, Option<i32>), zk
 }
 
 /// Observes the whole cluster: agents and Kafka concurrently.
-pub async fn observe(inv: &Inventory, tls: &TlsMaterial, kafka: &KafkaProbe) -> ClusterView {
-    let (s, kafka_view) = tokio::join!(observe_services(inv, tls), kafka.observe());
+pub async fn observe(
+    inv: &Inventory,
+    tls: &TlsMaterial,
+    kafka: &KafkaProbe,
+    pool: &AgentPool,
+) -> ClusterView {
+    let (s, kafka_view) = tokio::join!(observe_services(inv, tls, pool), kafka.observe());
     let (kafka, kafka_error) = match kafka_view {
         Ok(k) => (Some(k), None),
         Err(e) => (None, Some(e)),

@@ -74,6 +74,7 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
             } else {
                 None
             };
+            self.forget_observations();
             let r = self
                 .actions
                 .rollback(node, &op, container, self.stop_timeout_of(kind))

@@ -405,6 +405,7 @@ fn engine_with<'a, C: ConnectPhases>(
         progress: Progress::new(true),
         started: Instant::now(),
         bumped: false,
+        recent: Default::default(),
     };
     // As `kroll upgrade` does before it runs the engine.
     let run_id = engine.run.run_id();

@@ -110,7 +110,7 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
             return self.settle_done(step, &svc).await;
         }
         let gate_began = Instant::now();
-        self.gate_before(step, &svc).await?;
+        self.gate_before(step, &svc, &view).await?;
         let gate_before = gate_began.elapsed();
         let op_id = format!("{}/{}", self.run.run_id(), step.id);
         self.journal(Event::StepIntent {
@@ -126,6 +126,7 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
         ));
         let acted = Instant::now();
         let stop_timeout = self.stop_timeout_of(step.kind);
+        self.forget_observations();
         if let Err(e) = self
             .actions
             .recreate(&step.node, &op_id, &step.container, change, stop_timeout)
@@ -145,12 +146,15 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
                 .await);
         }
         let action = acted.elapsed();
-        let view = self.observe().await;
+        // The partitions a broker hosts did not change with its restart: the limit and the
+        // agents' part of the view come from before it; Kafka's is read afresh at every poll.
         let limit = self.limit(&view, &svc);
         let what = format!("{} back in service", step.container);
         let kind = step.kind;
+        let scope = scope_of(kind);
+        let start = (scope == Scope::Kafka).then(|| view.clone());
         let gate = self
-            .wait_scoped(&what, limit, scope_of(kind), |v| after_gate(&svc, v, kind))
+            .wait_from(&what, limit, scope, start, |v| after_gate(&svc, v, kind))
             .await;
         let gate_after = match gate {
             Ok((waited, _)) => waited,
@@ -206,15 +210,21 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
         Ok(())
     }
 
-    async fn gate_before(&mut self, step: &Step, svc: &ServiceView) -> Result<(), Halt> {
+    async fn gate_before(
+        &mut self,
+        step: &Step,
+        svc: &ServiceView,
+        view: &ClusterView,
+    ) -> Result<(), Halt> {
         let allow = self.settings.allow_min_isr_violation;
         let limit = self.settings.gate_timeout;
         match (step.kind, svc.broker_id) {
             (Some(ServiceKind::Broker), Some(id)) => {
-                self.wait_scoped(
+                self.wait_from(
                     &format!("broker {id} safe to stop"),
                     limit,
                     Scope::Kafka,
+                    Some(view.clone()),
                     |v| gates::safe_to_stop(v, id, allow),
                 )
                 .await?;
@@ -260,6 +270,7 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
             "  rolling {} back to its previous definition",
             step.container
         ));
+        self.forget_observations();
         match self
             .actions
             .rollback(
