@@ -24,6 +24,7 @@ pub mod connect;
 pub mod kafka;
 pub mod lab;
 pub mod registry;
+pub mod remediate;
 pub mod rest;
 pub mod status;
 pub mod upgrade;

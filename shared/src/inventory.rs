@@ -76,6 +76,9 @@ pub struct Inventory {
     /// Where `kroll watch` posts events (`[alerts]`); absent = nowhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<crate::alerts::Alerts>,
+    /// What `kroll watch` may restart on its own (`[remediation]`); absent = nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<crate::remediation::Remediation>,
     pub nodes: Vec<Node>,
 }
 
@@ -215,6 +218,9 @@ impl Inventory {
         }
         if let Some(a) = &self.alerts {
             a.validate(doc, &root.key("alerts"))?;
+        }
+        if let Some(r) = &self.remediation {
+            r.validate(doc, &root.key("remediation"))?;
         }
         let mut seen = Seen::default();
         for (i, node) in self.nodes.iter().enumerate() {

@@ -19,6 +19,7 @@ pub mod config;
 pub mod inventory;
 pub mod jvm;
 pub mod model;
+pub mod remediation;
 pub mod time;
 pub mod tls;
 pub mod wire;

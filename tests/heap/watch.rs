@@ -60,7 +60,7 @@ async fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
     (format!("http://{addr}/api/v2/alerts"), seen)
 }
 
-async fn start_agent(
+pub(super) async fn start_agent(
     pki: &Pki,
     node: &str,
     dir: &std::path::Path,

@@ -104,6 +104,11 @@ pub enum Command {
     /// hung JVMs are also posted — Alertmanager's `/api/v2/alerts` or a Slack-style
     /// `{"text": …}` receiver — with retries, through a bounded queue that never slows the
     /// watch. `--kinds` filters what is printed, not what is posted.
+    ///
+    /// With a `[remediation]` section in the inventory (off by default), the watch also
+    /// restarts containers of the listed kinds (never brokers or ZooKeeper) after a Java
+    /// OutOfMemoryError, at most `max_per_hour` times per container, through their agents
+    /// (audited there); each decision is printed (`{"remediation": "restarted", …}`).
     Watch(watch::WatchArgs),
     /// Show exactly what `kroll upgrade --to VERSION` would do, per node, in order — from what
     /// the agents and Kafka report now. Nothing is touched. Refuses illegal paths (ZooKeeper

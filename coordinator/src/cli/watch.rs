@@ -7,7 +7,9 @@ use kroll_shared::alerts::AlertFormatName;
 use kroll_shared::model::EventKind;
 
 use super::{Cli, Output, UsageError, load_inventory, load_tls};
+use crate::agents::AgentClient;
 use crate::alerts::{AlertFormat, AlertSink, DEFAULT_KINDS, SinkConfig};
+use crate::remediate::{Decision, Remediator, Report};
 use crate::watch::{self, Filter, Item};
 
 /// Options of `kroll watch` (its help text is on `Command::Watch`).
@@ -99,12 +101,28 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> anyhow::Result<ExitCode> {
         containers: args.containers.clone(),
         kinds: args.kinds.clone(),
     };
+    let mut remediator = Remediator::from_inventory(&inv);
+    if let Some(r) = &remediator {
+        eprintln!("{}", r.describe());
+    }
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(Report, i64)>();
     let (mut rx, _tasks) = watch::watch_all(&inv, &tls, &filter);
     let stop = shutdown();
     tokio::pin!(stop);
     loop {
         let item = tokio::select! {
             item = rx.recv() => item,
+            done = done_rx.recv() => {
+                if let (Some((report, started_at)), Some(r)) = (done, remediator.as_mut()) {
+                    if report.remediation == "restarted" {
+                        r.restarted(&report.container, started_at);
+                    } else {
+                        r.failed(&report.container);
+                    }
+                    print_report(cli.output, &report);
+                }
+                continue;
+            }
             _ = &mut stop => break,
         };
         let Some(item) = item else { break };
@@ -112,6 +130,9 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> anyhow::Result<ExitCode> {
         if let Item::Event(e) = &item {
             if let Some(s) = &sink {
                 s.offer(e);
+            }
+            if let Some(r) = remediator.as_mut() {
+                remediate(r, e, now, &inv, &tls, cli.output, &done_tx);
             }
             if !filter.passes(e) {
                 continue;
@@ -124,6 +145,111 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Acts on one event under the remediation policy: a restart runs in the background and
+/// reports back on `done`.
+fn remediate(
+    r: &mut Remediator,
+    e: &kroll_shared::model::Event,
+    now: i64,
+    inv: &kroll_shared::inventory::Inventory,
+    tls: &kroll_shared::tls::TlsMaterial,
+    output: Output,
+    done: &tokio::sync::mpsc::UnboundedSender<(Report, i64)>,
+) {
+    match r.decide(e, now) {
+        Decision::Ignore => {}
+        Decision::Skip {
+            node,
+            container,
+            reason,
+        } => print_report(
+            output,
+            &Report {
+                remediation: "skipped",
+                node,
+                container,
+                operation_id: String::new(),
+                reason,
+                time_unix_ms: now,
+            },
+        ),
+        Decision::Restart {
+            node,
+            container,
+            operation_id,
+            reason,
+        } => {
+            let report = Report {
+                remediation: "restarting",
+                node,
+                container,
+                operation_id,
+                reason,
+                time_unix_ms: now,
+            };
+            print_report(output, &report);
+            let (inv, tls, done, stop_timeout) =
+                (inv.clone(), tls.clone(), done.clone(), r.stop_timeout());
+            tokio::spawn(async move {
+                let result = async {
+                    let node = inv
+                        .node(&report.node)
+                        .ok_or_else(|| format!("node `{}` is not in the inventory", report.node))?;
+                    let mut client = AgentClient::connect(node, &tls, inv.agents.timeout())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    client
+                        .restart(&report.operation_id, &report.container, stop_timeout)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                .await;
+                let finished = kroll_shared::time::now_unix_ms();
+                let (outcome, reason, started_at) = match result {
+                    Ok(r) => (
+                        "restarted",
+                        format!("{}; running again", report.reason),
+                        r.started_at_unix_ms,
+                    ),
+                    Err(e) => (
+                        "failed",
+                        format!("{}; the restart failed: {e}", report.reason),
+                        0,
+                    ),
+                };
+                let _ = done.send((
+                    Report {
+                        remediation: outcome,
+                        reason,
+                        time_unix_ms: finished,
+                        ..report
+                    },
+                    started_at,
+                ));
+            });
+        }
+    }
+}
+
+fn print_report(output: Output, r: &Report) {
+    match output {
+        Output::Json => println!("{}", serde_json::to_string(r).unwrap_or_default()),
+        Output::Text => println!(
+            "{}  {}  {}  remediation {}: {}{}",
+            watch::timestamp(r.time_unix_ms),
+            r.node,
+            r.container,
+            r.remediation,
+            r.reason,
+            if r.operation_id.is_empty() {
+                String::new()
+            } else {
+                format!(" (operation {})", r.operation_id)
+            }
+        ),
+    }
 }
 
 async fn shutdown() {

@@ -426,7 +426,14 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
                 ));
             }
             self.progress.waiting(what, &v, began.elapsed());
-            tokio::time::sleep(self.settings.poll).await;
+            // Once a check passes, its confirmations come at twice the pace: the wait for a
+            // broker to catch up is polled calmly, the moment it has is noticed quickly.
+            let pause = if stable.confirming() {
+                self.settings.poll / 2
+            } else {
+                self.settings.poll
+            };
+            tokio::time::sleep(pause).await;
         }
     }
 

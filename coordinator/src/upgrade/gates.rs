@@ -182,6 +182,11 @@ impl Stability {
         }
     }
 
+    /// Whether the latest observation passed (a confirmation is under way).
+    pub fn confirming(&self) -> bool {
+        self.seen > 0
+    }
+
     /// Records one observation; `true` once enough consecutive passes were seen.
     pub fn observe(&mut self, v: &Verdict) -> bool {
         self.seen = if v.passed() { self.seen + 1 } else { 0 };
