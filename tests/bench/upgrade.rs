@@ -124,8 +124,8 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>) {
         seen.samples
     );
     println!(
-        "{:<26} {:>12} {:>12} {:>12}",
-        "step", "unavoidable", "gate lat.", "overhead"
+        "{:<36} {:>12} {:>12} {:>14}",
+        "step", "unavoidable", "gate lat.", "since previous"
     );
     for phase in ["RollBrokers", "BumpIbp"] {
         let prefix = if phase == "RollBrokers" {
