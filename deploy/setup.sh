@@ -7,8 +7,9 @@ need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 # kcat: an independent Kafka client for the lab tests. zookeeper: the real ZooKeeper the lab
 # runs. busybox-static: the shell in lab images. openjdk-17-jdk-headless: javac/jlink/jstat for
-# the lab's JVM services and heap tests. docker.io client for the tests' `docker inspect` oracle.
-for pkg in kcat zookeeper busybox-static openjdk-17-jdk-headless; do
+# the lab's JVM services and heap tests. time: GNU time, the benchmarks' peak-memory oracle.
+# docker.io client for the tests' `docker inspect` oracle.
+for pkg in kcat zookeeper busybox-static openjdk-17-jdk-headless time; do
   have "$pkg" || need+=("$pkg")
 done
 command -v docker >/dev/null || need+=(docker.io)

@@ -6,6 +6,7 @@
 //! cargo run --release -p kroll-tests --bin kroll-bench -- oom-latency [--count 25] [--gap-ms 400]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- status [--agents 5] [--rounds 50]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- backup [--subjects 1000] [--versions 5] [--connectors 200]
+//! cargo run --release -p kroll-tests --bin kroll-bench -- status-sim [--agents 500] [--rounds 5]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- upgrade [--observer-ms 10] [--log FILE]
 //! ```
 //! `backup` backs up and restores (after hard-deleting every subject and deleting every
@@ -18,6 +19,7 @@
 
 mod backup;
 mod heap;
+mod status_sim;
 mod upgrade;
 
 use std::process::{Child, Command, Stdio};
@@ -244,6 +246,9 @@ async fn main() {
             )
             .await
         }
+        Some("status-sim") => {
+            status_sim::run(arg(&args, "--agents", 500), arg(&args, "--rounds", 5)).await
+        }
         Some("upgrade") => {
             let log = args
                 .windows(2)
@@ -253,7 +258,7 @@ async fn main() {
         }
         _ => {
             eprintln!(
-                "usage: kroll-bench agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C] | upgrade [--observer-ms MS] [--log FILE]"
+                "usage: kroll-bench agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C] | status-sim [--agents N] [--rounds R] | upgrade [--observer-ms MS] [--log FILE]"
             );
             std::process::exit(2);
         }

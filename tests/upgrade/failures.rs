@@ -163,10 +163,12 @@ async fn failed_gates_halt_and_roll_back_and_a_lost_agent_stops_the_run_until_it
     // An agent lost in the middle of its node's step: halt, nothing further; then finish.
     let mut args = vec!["upgrade", "--to", "7.7.1", "--yes", "--runs", &runs_arg];
     args.extend(FAST);
+    let earlier = run_dirs(&runs);
+    let said = lab.handle.dir.join("lost-agent.stderr");
     let mut child = Started(
         kroll_cmd(&inv, &args)
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&said).expect("stderr file"))
             .spawn()
             .expect("upgrade"),
     );
@@ -182,8 +184,11 @@ async fn failed_gates_halt_and_roll_back_and_a_lost_agent_stops_the_run_until_it
         "the upgrade to reach broker 2",
         Duration::from_secs(300),
         async || {
-            let j = latest_journal(&runs);
-            if j.contains("\"step_intent\"") && j.contains("kafka-02") {
+            // This run's journal (not an earlier run's, which may have reached broker 2 too).
+            let j = new_journal(&runs, &earlier);
+            if j.lines()
+                .any(|l| l.contains("\"step_intent\"") && l.contains("kafka-02"))
+            {
                 Ok(())
             } else {
                 Err(j.lines().last().unwrap_or("").to_owned())
@@ -204,7 +209,12 @@ async fn failed_gates_halt_and_roll_back_and_a_lost_agent_stops_the_run_until_it
         },
     )
     .await;
-    assert_eq!(status.code(), Some(1), "halted");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "halted: {}",
+        std::fs::read_to_string(&said).unwrap_or_default()
+    );
     let after_halt = broker_state(lab.name());
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
@@ -225,15 +235,23 @@ async fn failed_gates_halt_and_roll_back_and_a_lost_agent_stops_the_run_until_it
     }
 }
 
-fn latest_journal(runs: &std::path::Path) -> String {
-    let mut dirs: Vec<_> = std::fs::read_dir(runs)
+fn run_dirs(runs: &std::path::Path) -> std::collections::BTreeSet<std::path::PathBuf> {
+    std::fs::read_dir(runs)
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .collect();
-    dirs.sort();
-    dirs.last()
+        .collect()
+}
+
+/// The journal of the run started after `earlier` was taken (empty until it exists).
+fn new_journal(
+    runs: &std::path::Path,
+    earlier: &std::collections::BTreeSet<std::path::PathBuf>,
+) -> String {
+    run_dirs(runs)
+        .difference(earlier)
+        .next()
         .and_then(|d| std::fs::read_to_string(d.join("journal.jsonl")).ok())
         .unwrap_or_default()
 }

@@ -16,16 +16,23 @@ const KILL_AFTER_EVENTS: [usize; 22] = [
     3, 4, 5, 6, 7, 3, 4, 5, 6, 7, 3, 4, 5, 6, 7, 3, 4, 5, 6, 7, 4, 5,
 ];
 
-fn journal_events(runs: &std::path::Path) -> usize {
+/// The text of every run's journal under `runs`.
+fn journals(runs: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(runs)
         .ok()
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok())
-        .map(|e| e.path().join("journal.jsonl"))
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .map(|t| t.lines().count())
-        .sum()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("journal.jsonl")).ok())
+        .collect()
+}
+
+fn journal_events(runs: &std::path::Path) -> usize {
+    journals(runs).iter().map(|t| t.lines().count()).sum()
+}
+
+fn journal_text(runs: &std::path::Path) -> String {
+    journals(runs).join("\n")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -238,15 +245,4 @@ async fn key_ids(registry: &str) -> std::collections::BTreeMap<String, i64> {
         }
     }
     ids
-}
-
-fn journal_text(runs: &std::path::Path) -> String {
-    std::fs::read_dir(runs)
-        .ok()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| std::fs::read_to_string(e.path().join("journal.jsonl")).ok())
-        .collect::<Vec<_>>()
-        .join("\n")
 }

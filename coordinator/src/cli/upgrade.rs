@@ -231,12 +231,7 @@ pub async fn cmd_upgrade(cli: &Cli, a: &UpgradeArgs) -> anyhow::Result<ExitCode>
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     let actions = AgentActions::new(inv.clone(), tls.clone());
-    let live = Live {
-        inv: &inv,
-        tls: &tls,
-        kafka: &kafka,
-        pool: AgentPool::default(),
-    };
+    let live = Live::new(&inv, &tls, &kafka);
     let connect = connect_phases(&inv, a)?;
     let mut engine = new_engine(
         &live,
@@ -333,12 +328,7 @@ pub async fn cmd_rollback(cli: &Cli, a: &RollbackArgs) -> anyhow::Result<ExitCod
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     let actions = AgentActions::new(inv.clone(), tls.clone());
-    let live = Live {
-        inv: &inv,
-        tls: &tls,
-        kafka: &kafka,
-        pool: AgentPool::default(),
-    };
+    let live = Live::new(&inv, &tls, &kafka);
     let mut engine = new_engine::<NoConnect>(
         &live,
         &actions,

@@ -139,6 +139,18 @@ pub struct Live<'a> {
     pub pool: crate::agents::AgentPool,
 }
 
+impl<'a> Live<'a> {
+    /// The live cluster of `inv`, with a fresh connection pool.
+    pub fn new(inv: &'a Inventory, tls: &'a TlsMaterial, kafka: &'a KafkaProbe) -> Self {
+        Self {
+            inv,
+            tls,
+            kafka,
+            pool: crate::agents::AgentPool::default(),
+        }
+    }
+}
+
 impl Observe for Live<'_> {
     async fn observe(&self) -> ClusterView {
         observe(self.inv, self.tls, self.kafka, &self.pool).await
