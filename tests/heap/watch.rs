@@ -77,12 +77,24 @@ pub(super) async fn start_agent(
     RunningAgent::from_started(node, agent, dir)
 }
 
-/// The `at=<unix ms>` the Hog program printed in its OOM line.
-fn oom_at(line: &str) -> i64 {
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix("at="))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no at= in {line:?}"))
+/// The `at=<unix ms>` the Hog program printed in its OOM line: from the event's line, or — when
+/// the JVM's own "Exception in thread …" line (stderr) reached the agent first and became the
+/// event — from the container's stdout.
+fn oom_at(line: &str, container: &str) -> i64 {
+    let find = |text: &str| {
+        text.split_whitespace()
+            .find_map(|w| w.strip_prefix("at="))
+            .and_then(|v| v.parse().ok())
+    };
+    find(line).unwrap_or_else(|| {
+        let logs = std::process::Command::new("docker")
+            .args(["logs", container])
+            .output()
+            .expect("docker logs");
+        let out = String::from_utf8_lossy(&logs.stdout);
+        find(&out)
+            .unwrap_or_else(|| panic!("no at= in {line:?} nor in the logs of {container}: {out}"))
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -117,7 +129,8 @@ async fn java_oom_reaches_kroll_watch_and_a_webhook_and_oom_exits_are_recognised
         line.contains("java.lang.OutOfMemoryError: Java heap space"),
         "{line}"
     );
-    let latency_ms = oom["received_at_unix_ms"].as_i64().expect("received") - oom_at(line);
+    let latency_ms =
+        oom["received_at_unix_ms"].as_i64().expect("received") - oom_at(line, &hog.name);
     assert!(
         (0..5000).contains(&latency_ms),
         "OOM → kroll watch took {latency_ms} ms"
