@@ -44,6 +44,27 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
     let runs_arg = runs.display().to_string();
     let plan = kroll(&inv, &["plan", "--to", "7.7.1"]);
     assert!(plan.status.success(), "{}", text(&plan));
+    // The same cluster planned to 7.8.0, for scripts: IBP 3.1 → 3.8, the bump the point of no
+    // return over all 5 brokers.
+    let plan78 = kroll(&inv, &["--output", "json", "plan", "--to", "7.8.0"]);
+    assert!(plan78.status.success(), "{}", text(&plan78));
+    let p: serde_json::Value = serde_json::from_slice(&plan78.stdout).expect("plan JSON");
+    assert_eq!(
+        p["from_ibp"],
+        serde_json::json!({"major": 3, "minor": 1}),
+        "{p}"
+    );
+    assert_eq!(
+        p["to_ibp"],
+        serde_json::json!({"major": 3, "minor": 8}),
+        "{p}"
+    );
+    let bump = p["phases"]
+        .as_array()
+        .and_then(|ph| ph.iter().find(|x| x["id"] == "bump-ibp"))
+        .expect("a bump phase");
+    assert_eq!(bump["point_of_no_return"], true, "{bump}");
+    assert_eq!(bump["steps"].as_array().map(Vec::len), Some(5), "{bump}");
     let connect = lab.handle.connect[0].clone();
     let registry = lab
         .handle
