@@ -245,6 +245,28 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
         began.elapsed().as_secs_f64(),
         seen.samples
     );
+    // Recreated containers bind their images' anonymous volumes by name (their data survives
+    // the upgrade); `lab down` must still remove every one of them.
+    let docker = kroll_tests::docker().await;
+    let anonymous = kroll::lab::docker::lab_anonymous_volumes(&docker, lab.name())
+        .await
+        .expect("volumes");
+    assert!(!anonymous.is_empty(), "the lab's images declare volumes");
+    let name = lab.name().to_owned();
+    let down = lab.down().await;
+    let left = std::process::Command::new("docker")
+        .args(["volume", "ls", "-q"])
+        .output()
+        .expect("docker volume ls");
+    let left = String::from_utf8_lossy(&left.stdout);
+    let leaked: Vec<&String> = anonymous
+        .iter()
+        .filter(|v| left.lines().any(|l| l == v.as_str()))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "lab {name} left anonymous volumes behind: {leaked:?} (down: {down:?})"
+    );
 }
 
 /// The latest schema id of every seeded key subject.

@@ -254,6 +254,30 @@ pub async fn lab_containers(docker: &Docker, lab: &str) -> Result<Vec<String>, L
         .collect())
 }
 
+/// Anonymous volumes (64-hex names, made by an image's `VOLUME` and carried over by the agent's
+/// recreate, which binds them by name so data survives) mounted in the containers of `lab`:
+/// they carry no label, so only the containers say they belong to the lab.
+pub async fn lab_anonymous_volumes(docker: &Docker, lab: &str) -> Result<Vec<String>, LabError> {
+    let opts = ListContainersOptions {
+        all: true,
+        filters: lab_filter(lab),
+        ..Default::default()
+    };
+    let list = docker
+        .list_containers(Some(opts))
+        .await
+        .map_err(|e| LabError::docker("listing containers", e))?;
+    let mut names: Vec<String> = list
+        .into_iter()
+        .flat_map(|c| c.mounts.unwrap_or_default())
+        .filter_map(|m| m.name)
+        .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
 /// `(name, labels)` of every network labelled with `lab`.
 pub async fn lab_networks(
     docker: &Docker,

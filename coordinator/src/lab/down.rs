@@ -76,6 +76,7 @@ pub async fn down(opts: DownOptions) -> Result<DownReport, LabError> {
             }
         }
     }
+    let anonymous = lab_docker::lab_anonymous_volumes(&docker, &opts.name).await?;
     report.containers = lab_docker::lab_containers(&docker, &opts.name).await?;
     p.step(&format!("Removing {} containers…", report.containers.len()));
     futures::future::try_join_all(
@@ -90,6 +91,7 @@ pub async fn down(opts: DownOptions) -> Result<DownReport, LabError> {
         report.networks.push(name.clone());
     }
     report.volumes = lab_docker::lab_volumes(&docker, &opts.name).await?;
+    report.volumes.extend(anonymous);
     p.step(&format!("Removing {} volumes…", report.volumes.len()));
     for v in &report.volumes {
         lab_docker::remove_volume(&docker, v).await?;
