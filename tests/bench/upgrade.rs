@@ -56,15 +56,7 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>) {
     opts.progress = kroll::lab::Progress::new(|l| eprintln!("lab: {l}"));
     let _guard = LabGuard(name.clone());
     let lab = kroll::lab::up(opts).await.expect("lab up");
-    {
-        use kroll::lab::images::{BrokerBinary, DEFAULT_REGISTRY, ensure_platform};
-        let docker = kroll_tests::docker().await;
-        let broker = BrokerBinary::beside_this_executable().expect("kroll-lab-broker built");
-        let target = kroll::lab::topology::Platform::find("7.7.1").expect("7.7.1");
-        ensure_platform(&docker, DEFAULT_REGISTRY, target, &broker)
-            .await
-            .expect("7.7.1 images");
-    }
+    kroll_tests::lab_platform_images("7.7.1").await;
     kroll::lab::kafka::create_topic(&lab.bootstrap, "orders", 10)
         .await
         .expect("topic");

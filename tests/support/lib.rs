@@ -53,6 +53,21 @@ pub async fn docker() -> Docker {
     })
 }
 
+/// Builds the lab images of platform `version` (skipped when their content is unchanged):
+/// what the registry the lab stands in for holds besides the lab's own version, i.e. the
+/// upgrade's target (`lab up` builds only the version it runs).
+pub async fn lab_platform_images(version: &str) {
+    use kroll::lab::images::{BrokerBinary, DEFAULT_REGISTRY, ensure_platform};
+    let docker = docker().await;
+    let broker = BrokerBinary::beside_this_executable()
+        .expect("kroll-lab-broker is built (cargo build --workspace --bins)");
+    let platform = kroll::lab::topology::Platform::find(version)
+        .unwrap_or_else(|| panic!("{version} is not a lab platform"));
+    ensure_platform(&docker, DEFAULT_REGISTRY, platform, &broker)
+        .await
+        .unwrap_or_else(|e| panic!("{version} lab images: {e}"));
+}
+
 /// The labbox image, built once per test process from the `kroll-labbox` binary.
 pub async fn labbox_image() -> &'static str {
     static BUILT: OnceCell<()> = OnceCell::const_new();

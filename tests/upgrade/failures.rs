@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use kroll::lab::topology::Services;
 
-use super::{FAST, Started, broker_state, fast_with_gate, kroll, kroll_cmd, text};
+use super::{
+    FAST, Started, broker_state, fast_with_gate, journal_of, kroll, kroll_cmd, run_dirs, text,
+};
 use crate::lab::TestLab;
 
 fn all_on(lab: &str, tag: &str) -> bool {
@@ -49,7 +51,7 @@ async fn broken_image() -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_gates_halt_and_roll_back_and_a_lost_agent_stops_the_run_until_it_returns() {
     let lab = TestLab::up("fail", Services::Kafka, true).await;
-    super::target_images().await;
+    kroll_tests::lab_platform_images("7.7.1").await;
     let inv = lab.handle.inventory.clone();
     let runs = lab.handle.dir.join("runs");
     let runs_arg = runs.display().to_string();
@@ -235,15 +237,6 @@ async fn failed_gates_halt_and_roll_back_and_a_lost_agent_stops_the_run_until_it
     }
 }
 
-fn run_dirs(runs: &std::path::Path) -> std::collections::BTreeSet<std::path::PathBuf> {
-    std::fs::read_dir(runs)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .collect()
-}
-
 /// The journal of the run started after `earlier` was taken (empty until it exists).
 fn new_journal(
     runs: &std::path::Path,
@@ -252,6 +245,6 @@ fn new_journal(
     run_dirs(runs)
         .difference(earlier)
         .next()
-        .and_then(|d| std::fs::read_to_string(d.join("journal.jsonl")).ok())
+        .map(|d| journal_of(d))
         .unwrap_or_default()
 }

@@ -6,7 +6,7 @@ use kroll::lab::topology::Services;
 use kroll_tests::hostlab::{Method, call};
 
 use super::observer::Observer;
-use super::{FAST, Started, broker_state, kroll, kroll_cmd, text};
+use super::{FAST, Started, broker_state, journal_of, kroll, kroll_cmd, run_dirs, text};
 use crate::lab::TestLab;
 
 /// Kill points: the coordinator is SIGKILLed once its journal has grown by this many events since
@@ -18,13 +18,7 @@ const KILL_AFTER_EVENTS: [usize; 22] = [
 
 /// The text of every run's journal under `runs`.
 fn journals(runs: &std::path::Path) -> Vec<String> {
-    std::fs::read_dir(runs)
-        .ok()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| std::fs::read_to_string(e.path().join("journal.jsonl")).ok())
-        .collect()
+    run_dirs(runs).iter().map(|d| journal_of(d)).collect()
 }
 
 fn journal_events(runs: &std::path::Path) -> usize {
@@ -38,7 +32,7 @@ fn journal_text(runs: &std::path::Path) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each_broker_twice() {
     let lab = TestLab::up("up", Services::Full, true).await;
-    super::target_images().await;
+    kroll_tests::lab_platform_images("7.7.1").await;
     let inv = lab.handle.inventory.clone();
     let runs = lab.handle.dir.join("runs");
     let runs_arg = runs.display().to_string();
@@ -248,9 +242,10 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
     // Recreated containers bind their images' anonymous volumes by name (their data survives
     // the upgrade); `lab down` must still remove every one of them.
     let docker = kroll_tests::docker().await;
-    let anonymous = kroll::lab::docker::lab_anonymous_volumes(&docker, lab.name())
+    let anonymous = kroll::lab::docker::lab_listing(&docker, lab.name())
         .await
-        .expect("volumes");
+        .expect("volumes")
+        .anonymous_volumes;
     assert!(!anonymous.is_empty(), "the lab's images declare volumes");
     let name = lab.name().to_owned();
     let down = lab.down().await;

@@ -54,17 +54,19 @@ impl Drop for Started {
     }
 }
 
-/// Builds the 7.7.1 lab images: the registry the lab stands in for holds the upgrade target
-/// (skipped when their content is unchanged; `lab up` builds only the lab's own version).
-pub async fn target_images() {
-    use kroll::lab::images::{BrokerBinary, DEFAULT_REGISTRY, ensure_platform};
-    let docker = kroll_tests::docker().await;
-    let broker = BrokerBinary::beside_this_executable()
-        .expect("kroll-lab-broker is built (cargo build --workspace --bins)");
-    let target = kroll::lab::topology::Platform::find("7.7.1").expect("7.7.1 is a lab platform");
-    ensure_platform(&docker, DEFAULT_REGISTRY, target, &broker)
-        .await
-        .expect("7.7.1 lab images");
+/// The run directories under `runs` (none while it does not exist).
+pub fn run_dirs(runs: &Path) -> std::collections::BTreeSet<std::path::PathBuf> {
+    std::fs::read_dir(runs)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect()
+}
+
+/// The journal of run directory `dir` (empty until it exists).
+pub fn journal_of(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("journal.jsonl")).unwrap_or_default()
 }
 
 /// Upgrade options that keep the lab runs short (the lab's brokers stop in seconds).

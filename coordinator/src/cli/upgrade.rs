@@ -9,14 +9,13 @@ use clap::Args;
 use kroll_shared::inventory::{Inventory, ServiceKind};
 
 use super::{Cli, Output, UsageError, load_inventory, load_tls, parse_duration};
-use crate::agents::AgentPool;
 use crate::connect::migrate::MigrateRequest;
 use crate::connect::migrate_run::MigrateSettings;
 use crate::connect::phases::UpgradeConnect;
 use crate::upgrade::actions::AgentActions;
-use crate::upgrade::engine::{ConnectPhases, Engine, Live, Outcome, Settings};
+use crate::upgrade::engine::{ConnectPhases, Engine, Live, Observe, Outcome, Settings};
 use crate::upgrade::journal::{self, Event, RunDir};
-use crate::upgrade::observe::{ClusterLock, KafkaProbe, observe};
+use crate::upgrade::observe::{ClusterLock, KafkaProbe};
 use crate::upgrade::plan::{PlanOptions, plan, render};
 use crate::upgrade::progress::{Progress, Report};
 use crate::upgrade::rollback::to_undo;
@@ -148,7 +147,8 @@ pub async fn cmd_plan(cli: &Cli, t: &Target) -> anyhow::Result<ExitCode> {
     let opts = plan_options(t)?;
     let inv = load_inventory(cli)?;
     let tls = load_tls(cli, &inv)?;
-    let view = observe(&inv, &tls, &probe(&inv)?, &AgentPool::default()).await;
+    let kafka = probe(&inv)?;
+    let view = Live::new(&inv, &tls, &kafka).observe().await;
     let p = plan(&view, &opts)
         .map_err(|e| UsageError(format!("no plan: {e} (nothing was touched)")))?;
     match cli.output {
@@ -218,7 +218,8 @@ pub async fn cmd_upgrade(cli: &Cli, a: &UpgradeArgs) -> anyhow::Result<ExitCode>
         ..plan_options(&target)?
     };
     // Refuse an impossible plan before anything (not even a run directory) is made: exit 2.
-    let view = observe(&inv, &tls, &kafka, &AgentPool::default()).await;
+    let live = Live::new(&inv, &tls, &kafka);
+    let view = live.observe().await;
     let from = match plan(&view, &opts) {
         Ok(p) => p.from.to_string(),
         Err(e) => return Err(UsageError(format!("no upgrade: {e} (nothing was touched)")).into()),
@@ -231,7 +232,6 @@ pub async fn cmd_upgrade(cli: &Cli, a: &UpgradeArgs) -> anyhow::Result<ExitCode>
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     let actions = AgentActions::new(inv.clone(), tls.clone());
-    let live = Live::new(&inv, &tls, &kafka);
     let connect = connect_phases(&inv, a)?;
     let mut engine = new_engine(
         &live,

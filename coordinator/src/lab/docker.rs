@@ -236,28 +236,19 @@ fn lab_filter(lab: &str) -> Option<HashMap<String, Vec<String>>> {
     )]))
 }
 
-/// Names of every container labelled with `lab` (running or not).
-pub async fn lab_containers(docker: &Docker, lab: &str) -> Result<Vec<String>, LabError> {
-    let opts = ListContainersOptions {
-        all: true,
-        filters: lab_filter(lab),
-        ..Default::default()
-    };
-    let list = docker
-        .list_containers(Some(opts))
-        .await
-        .map_err(|e| LabError::docker("listing containers", e))?;
-    Ok(list
-        .into_iter()
-        .filter_map(|c| c.names.and_then(|n| n.into_iter().next()))
-        .map(|n| n.trim_start_matches('/').to_owned())
-        .collect())
+/// What `lab_listing` found: the lab's containers (running or not) and the anonymous volumes
+/// mounted in them.
+#[derive(Debug, Default)]
+pub struct LabListing {
+    pub containers: Vec<String>,
+    /// Anonymous volumes (64-hex names, made by an image's `VOLUME` and carried over by the
+    /// agent's recreate, which binds them by name so data survives): they carry no label, so
+    /// only the containers say they belong to the lab.
+    pub anonymous_volumes: Vec<String>,
 }
 
-/// Anonymous volumes (64-hex names, made by an image's `VOLUME` and carried over by the agent's
-/// recreate, which binds them by name so data survives) mounted in the containers of `lab`:
-/// they carry no label, so only the containers say they belong to the lab.
-pub async fn lab_anonymous_volumes(docker: &Docker, lab: &str) -> Result<Vec<String>, LabError> {
+/// Every container labelled with `lab` and the anonymous volumes they mount, in one listing.
+pub async fn lab_listing(docker: &Docker, lab: &str) -> Result<LabListing, LabError> {
     let opts = ListContainersOptions {
         all: true,
         filters: lab_filter(lab),
@@ -267,15 +258,27 @@ pub async fn lab_anonymous_volumes(docker: &Docker, lab: &str) -> Result<Vec<Str
         .list_containers(Some(opts))
         .await
         .map_err(|e| LabError::docker("listing containers", e))?;
-    let mut names: Vec<String> = list
-        .into_iter()
-        .flat_map(|c| c.mounts.unwrap_or_default())
-        .filter_map(|m| m.name)
-        .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
-        .collect();
-    names.sort();
-    names.dedup();
-    Ok(names)
+    let mut out = LabListing::default();
+    for c in list {
+        if let Some(name) = c.names.and_then(|n| n.into_iter().next()) {
+            out.containers.push(name.trim_start_matches('/').to_owned());
+        }
+        out.anonymous_volumes.extend(
+            c.mounts
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|m| m.name)
+                .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit())),
+        );
+    }
+    out.anonymous_volumes.sort();
+    out.anonymous_volumes.dedup();
+    Ok(out)
+}
+
+/// Names of every container labelled with `lab` (running or not).
+pub async fn lab_containers(docker: &Docker, lab: &str) -> Result<Vec<String>, LabError> {
+    Ok(lab_listing(docker, lab).await?.containers)
 }
 
 /// `(name, labels)` of every network labelled with `lab`.

@@ -76,8 +76,8 @@ pub async fn down(opts: DownOptions) -> Result<DownReport, LabError> {
             }
         }
     }
-    let anonymous = lab_docker::lab_anonymous_volumes(&docker, &opts.name).await?;
-    report.containers = lab_docker::lab_containers(&docker, &opts.name).await?;
+    let listing = lab_docker::lab_listing(&docker, &opts.name).await?;
+    report.containers = listing.containers;
     p.step(&format!("Removing {} containers…", report.containers.len()));
     futures::future::try_join_all(
         report
@@ -91,7 +91,7 @@ pub async fn down(opts: DownOptions) -> Result<DownReport, LabError> {
         report.networks.push(name.clone());
     }
     report.volumes = lab_docker::lab_volumes(&docker, &opts.name).await?;
-    report.volumes.extend(anonymous);
+    report.volumes.extend(listing.anonymous_volumes);
     p.step(&format!("Removing {} volumes…", report.volumes.len()));
     for v in &report.volumes {
         lab_docker::remove_volume(&docker, v).await?;

@@ -21,7 +21,7 @@ use super::gates::{self, Stability, Verdict};
 use super::journal::{Event, RunDir};
 use super::observe::{KafkaProbe, observe};
 use super::plan::{Phase, PhaseId, Plan, PlanOptions, Step, plan};
-use super::progress::{Progress, Report, StepTiming};
+use super::progress::{Progress, Report};
 use super::view::{ClusterView, KafkaView};
 
 /// Tunables of a run.
@@ -480,10 +480,6 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
         let _ = self
             .run
             .write_file("report.txt", self.report.render().as_bytes());
-    }
-
-    pub(crate) fn timing(&mut self, t: StepTiming) {
-        self.report.steps.push(t);
     }
 
     /// The gate time limit for a broker: base + per hosted partition.

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 
 use super::gates::Verdict;
 use super::journal::{Entry, Event};
-use super::plan::Step;
 
 /// Progress lines with elapsed time; gate waits are repeated at most every few seconds.
 #[derive(Debug)]
@@ -108,25 +107,6 @@ pub struct StepTiming {
     pub gate_before_seconds: f64,
     /// Waiting for the gate after the start (catch-up).
     pub gate_after_seconds: f64,
-}
-
-impl StepTiming {
-    /// Figures of a finished step.
-    pub fn new(step: &Step, action: Duration, before: Duration, after: Duration) -> Self {
-        Self {
-            step: step.id.clone(),
-            node: step.node.clone(),
-            container: step.container.clone(),
-            image: step
-                .change
-                .as_ref()
-                .map(|c| c.image.clone())
-                .unwrap_or_default(),
-            action_seconds: action.as_secs_f64(),
-            gate_before_seconds: before.as_secs_f64(),
-            gate_after_seconds: after.as_secs_f64(),
-        }
-    }
 }
 
 /// The run's report: every step of the run, across every invocation (`--resume`).

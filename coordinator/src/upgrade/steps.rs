@@ -12,7 +12,6 @@ use super::engine::{ConnectPhases, Engine, Halt, Observe, Scope};
 use super::gates::{self, Verdict};
 use super::journal::Event;
 use super::plan::{Change, Plan, Step};
-use super::progress::StepTiming;
 use super::view::{ClusterView, ServiceView};
 
 /// Does the container already have the step's desired definition (and run)?
@@ -176,7 +175,6 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
         });
         self.progress
             .done(&step.container, action, gate_before, gate_after);
-        self.timing(StepTiming::new(step, action, gate_before, gate_after));
         Ok(())
     }
 
