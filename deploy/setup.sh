@@ -9,7 +9,9 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 # runs. busybox-static: the shell in lab images. openjdk-17-jdk-headless: javac/jlink/jstat for
 # the lab's JVM services and heap tests. time: GNU time, the benchmarks' peak-memory oracle.
 # docker.io client for the tests' `docker inspect` oracle.
-for pkg in kcat zookeeper busybox-static openjdk-17-jdk-headless time; do
+# docker-registry, fuse-overlayfs, iproute2: the Swarm lab (`kroll lab up --swarm`) — its
+# registry, its engines' storage driver, its network namespaces.
+for pkg in kcat zookeeper busybox-static openjdk-17-jdk-headless time docker-registry fuse-overlayfs iproute2; do
   have "$pkg" || need+=("$pkg")
 done
 command -v docker >/dev/null || need+=(docker.io)

@@ -21,6 +21,7 @@ use crate::runtime::{
     ContainerRuntime, Inspected, RawEvent, RecreateSpec, Recreated, RolledBack, RuntimeError,
     RuntimeInfo, Stopped, Summary,
 };
+use crate::swarm_tasks;
 
 /// Timeout of ordinary requests (list, inspect, start).
 mod logs;
@@ -98,27 +99,43 @@ impl ContainerRuntime for DockerRuntime {
             .list_containers(Some(opts))
             .await
             .map_err(|e| classify(e, "list"))?;
-        Ok(list
-            .into_iter()
-            .map(|c| Summary {
-                id: c.id.unwrap_or_default(),
-                name: c
-                    .names
-                    .and_then(|n| n.into_iter().next())
-                    .unwrap_or_default()
-                    .trim_start_matches('/')
-                    .to_owned(),
-                labels: c.labels.unwrap_or_default().into_iter().collect(),
-            })
-            .collect())
+        Ok(swarm_tasks::current(
+            list.into_iter()
+                .map(|c| swarm_tasks::Listed {
+                    running: c.state.as_ref().is_some_and(|s| s.as_ref() == "running"),
+                    created: c.created.unwrap_or(0),
+                    summary: Summary {
+                        id: c.id.unwrap_or_default(),
+                        name: c
+                            .names
+                            .and_then(|n| n.into_iter().next())
+                            .unwrap_or_default()
+                            .trim_start_matches('/')
+                            .to_owned(),
+                        labels: c.labels.unwrap_or_default().into_iter().collect(),
+                    },
+                })
+                .collect(),
+        ))
     }
 
     async fn inspect(&self, name_or_id: &str) -> Result<Inspected, RuntimeError> {
-        let r = self
+        let r = match self
             .docker
             .inspect_container(name_or_id, None::<InspectContainerOptions>)
             .await
-            .map_err(|e| classify(e, name_or_id))?;
+        {
+            Ok(r) => r,
+            // A Swarm service's name: its current task on this node.
+            Err(e) => match self.current_task(name_or_id).await? {
+                Some(id) => self
+                    .docker
+                    .inspect_container(&id, None::<InspectContainerOptions>)
+                    .await
+                    .map_err(|e| classify(e, name_or_id))?,
+                None => return Err(classify(e, name_or_id)),
+            },
+        };
         Ok(from_inspect(r))
     }
 
@@ -197,6 +214,17 @@ impl ContainerRuntime for DockerRuntime {
     }
 }
 
+impl DockerRuntime {
+    /// The id of the current task container of Swarm service `service` on this node, if any.
+    async fn current_task(&self, service: &str) -> Result<Option<String>, RuntimeError> {
+        let all = self.list().await?;
+        Ok(all
+            .into_iter()
+            .find(|s| s.name == service && s.labels.contains_key(swarm_tasks::TASK_LABEL))
+            .map(|s| s.id))
+    }
+}
+
 fn from_event(e: EventMessage) -> RawEvent {
     let actor = e.actor.unwrap_or_default();
     let attributes: BTreeMap<String, String> =
@@ -209,7 +237,10 @@ fn from_event(e: EventMessage) -> RawEvent {
     RawEvent {
         action: e.action.unwrap_or_default(),
         container_id: actor.id.unwrap_or_default(),
-        name: attributes.get("name").cloned().unwrap_or_default(),
+        name: swarm_tasks::display_name(
+            attributes.get("name").map_or("", String::as_str),
+            &attributes,
+        ),
         labels: attributes.clone(),
         attributes,
         time_unix_ms,
@@ -220,13 +251,13 @@ pub(crate) fn from_inspect(r: ContainerInspectResponse) -> Inspected {
     let state = r.state.unwrap_or_default();
     let config = r.config.unwrap_or_default();
     let health = state.health.and_then(|h| h.status).map(|s| s.to_string());
+    let labels: BTreeMap<String, String> = config.labels.unwrap_or_default().into_iter().collect();
     let container = Container {
         id: r.id.unwrap_or_default(),
-        name: r
-            .name
-            .unwrap_or_default()
-            .trim_start_matches('/')
-            .to_owned(),
+        name: swarm_tasks::display_name(
+            r.name.unwrap_or_default().trim_start_matches('/'),
+            &labels,
+        ),
         image: config.image.unwrap_or_default(),
         image_id: r.image.unwrap_or_default(),
         status: state.status.map_or(ContainerStatus::Unknown, |s| {
@@ -242,7 +273,7 @@ pub(crate) fn from_inspect(r: ContainerInspectResponse) -> Inspected {
         restart_count: r
             .restart_count
             .map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX)),
-        labels: config.labels.unwrap_or_default().into_iter().collect(),
+        labels,
         env_keys: Vec::new(),
         env: BTreeMap::new(),
         mounts: r

@@ -12,6 +12,7 @@ mod connect;
 mod full;
 mod ibp;
 mod images;
+mod swarm;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -32,12 +33,22 @@ pub struct TestLab {
 impl TestLab {
     /// Starts lab `<run id><suffix>` with `services`, agents when `agents`.
     pub async fn up(suffix: &str, services: Services, agents: bool) -> Self {
+        Self::up_with(suffix, services, agents, false).await
+    }
+
+    /// Starts Swarm lab `<run id><suffix>` (`lab up --swarm`) with `services` and its agents.
+    pub async fn up_swarm(suffix: &str, services: Services) -> Self {
+        Self::up_with(suffix, services, true, true).await
+    }
+
+    async fn up_with(suffix: &str, services: Services, agents: bool, swarm: bool) -> Self {
         let name = format!("{}{suffix}", run_id());
         let dir = tempfile::tempdir().expect("tempdir");
         let mut opts = UpOptions::new(&name);
         opts.dir = Some(dir.path().join("lab"));
         opts.services = services;
         opts.agents = agents;
+        opts.swarm = swarm;
         opts.extra_labels = BTreeMap::from([("kroll.test.run".to_owned(), run_id().to_owned())]);
         let progress_name = name.clone();
         opts.progress = kroll::lab::Progress::new(move |l| eprintln!("[{progress_name}] {l}"));

@@ -65,6 +65,14 @@ pub struct UpArgs {
     /// Do not create the seed topics and connectors.
     #[arg(long)]
     no_seed: bool,
+    /// Run the lab as the user runs production: a Docker Swarm of five engines on this
+    /// machine (each in its own network namespace, hostname rhodrylab-0N, node 1 the manager),
+    /// the lab's images in a registry of its own, the services deployed as a stack from a
+    /// stack file shaped like the journal's (`<dir>/stack.yml`), one agent per node. Needs root
+    /// and Debian's iproute2, docker.io, docker-registry and fuse-overlayfs; changes nothing of
+    /// this machine's Docker engine. Nodes are reached at 10.199.<k>.11…15.
+    #[arg(long, conflicts_with_all = ["port_base", "registry"])]
+    swarm: bool,
 }
 
 /// `--services`.
@@ -169,6 +177,7 @@ async fn cmd_up(cli: &Cli, a: &UpArgs) -> anyhow::Result<ExitCode> {
         ServicesArg::Kafka => Services::Kafka,
     };
     opts.seed = !a.no_seed;
+    opts.swarm = a.swarm;
     opts.progress = progress(cli);
     let handle = lab::up(opts).await.map_err(classify)?;
     match cli.output {

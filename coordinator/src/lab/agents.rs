@@ -19,7 +19,7 @@ use kroll_shared::tls::{self, Role, Validity};
 use serde::{Deserialize, Serialize};
 
 use super::LabError;
-use super::topology::{LAB_LABEL, LabSpec, NODE_LABEL, NODES, agent_ip, node_name};
+use super::topology::{LAB_LABEL, LabSpec, NODE_LABEL, NODES, node_name};
 
 /// One running agent, as recorded in the lab's state file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +52,7 @@ pub fn ensure_certs(dir: &Path, spec: &LabSpec) -> Result<PathBuf, LabError> {
     }
     for n in 1..=NODES {
         let node = node_name(n);
-        let hosts = [node.clone(), agent_ip(n).to_string()];
+        let hosts = [node.clone(), spec.hosts.agent_ip(n).to_string()];
         let pair = tls::issue(&ca, Role::Agent, &node, &hosts, v).map_err(tls_err)?;
         tls::write_pair(&certs, &format!("agent-{node}"), &pair, true).map_err(tls_err)?;
     }
@@ -61,12 +61,23 @@ pub fn ensure_certs(dir: &Path, spec: &LabSpec) -> Result<PathBuf, LabError> {
 
 /// Writes `<dir>/agents/<node>.toml` for node `n` and returns its path.
 pub fn write_config(dir: &Path, spec: &LabSpec, n: u8) -> Result<PathBuf, LabError> {
+    write_config_for(dir, spec, n, None)
+}
+
+/// [`write_config`] for an agent whose node's engine is at `docker_host` (`unix://…`; the
+/// Swarm lab's nodes each have their own).
+pub fn write_config_for(
+    dir: &Path,
+    spec: &LabSpec,
+    n: u8,
+    docker_host: Option<&str>,
+) -> Result<PathBuf, LabError> {
     let agents = dir.join("agents");
     std::fs::create_dir_all(&agents).map_err(LabError::io(&agents))?;
     let node = node_name(n);
     let certs = dir.join("certs");
     let path = agents.join(format!("{node}.toml"));
-    let text = format!(
+    let mut text = format!(
         "# kroll-agent of lab `{lab}`, node {node} (written by `kroll lab up`).\n\
          node = \"{node}\"\n\
          listen = \"{listen}\"\n\
@@ -82,6 +93,9 @@ pub fn write_config(dir: &Path, spec: &LabSpec, n: u8) -> Result<PathBuf, LabErr
         key = certs.join(format!("agent-{node}-key.pem")).display(),
         audit = agents.join(format!("{node}-audit.log")).display(),
     );
+    if let Some(host) = docker_host {
+        text.push_str(&format!("\n[docker]\nhost = \"{host}\"\n"));
+    }
     std::fs::write(&path, text).map_err(LabError::io(&path))?;
     Ok(path)
 }
@@ -94,13 +108,33 @@ pub async fn spawn(
     addr: SocketAddr,
     config: &Path,
 ) -> Result<AgentRecord, LabError> {
+    spawn_in(agent_bin, node, addr, config, None).await
+}
+
+/// [`spawn`] inside the network namespace at `netns` (`/var/run/netns/<ns>`: the Swarm lab's
+/// node), through `nsenter`, which execs the agent (the PID recorded is the agent's).
+pub async fn spawn_in(
+    agent_bin: &Path,
+    node: &str,
+    addr: SocketAddr,
+    config: &Path,
+    netns: Option<&Path>,
+) -> Result<AgentRecord, LabError> {
     let log = config.with_extension("log");
     let log_file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log)
         .map_err(LabError::io(&log))?;
-    let mut child = Command::new(agent_bin)
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("nsenter");
+            c.arg(format!("--net={}", ns.display())).arg(agent_bin);
+            c
+        }
+        None => Command::new(agent_bin),
+    };
+    let mut child = cmd
         .arg("--config")
         .arg(config)
         .stdin(Stdio::null())

@@ -64,6 +64,16 @@ pub async fn down(opts: DownOptions) -> Result<DownReport, LabError> {
         name: opts.name.clone(),
         ..Default::default()
     };
+    // A Swarm lab's containers, volumes and networks live in its own engines: they go with them.
+    let swarm = super::swarm::down(&dir, p).await?;
+    if !swarm.problems.is_empty() {
+        return Err(LabError::Swarm(format!(
+            "removing lab `{}` left: {}",
+            opts.name,
+            swarm.problems.join("; ")
+        )));
+    }
+    report.agents = swarm.agents;
     if let Some(s) = LabState::load(&dir)
         .ok()
         .flatten()

@@ -12,6 +12,8 @@
 //! - [`kafka`], [`ready`]: asking Kafka and ZooKeeper, and waiting until things are ready.
 //! - [`seed`]: topics and connectors of a new lab.
 //! - [`state`]: the lab's runtime state file.
+//! - [`swarm`]: the Swarm lab — five engines in network namespaces, one swarm, a registry,
+//!   the lab deployed as a stack (`lab up --swarm`).
 //! - `memory`: what a running lab costs ([`memory`]).
 //! - `up`, `down`: the two commands.
 
@@ -26,6 +28,7 @@ mod memory;
 pub mod ready;
 pub mod seed;
 pub mod state;
+pub mod swarm;
 pub mod topology;
 mod up;
 
@@ -135,6 +138,8 @@ pub enum LabError {
     },
     #[error("seeding the lab: {0}")]
     Seed(String),
+    #[error("Swarm lab: {0}")]
+    Swarm(String),
 }
 
 impl LabError {

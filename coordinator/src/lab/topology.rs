@@ -148,6 +148,40 @@ impl Ports {
     }
 }
 
+/// Where the lab's nodes are, as host clients (kroll, kcat, tests) and agents see them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Hosts {
+    /// Every node on this machine's one Docker engine: services published on `127.0.0.1`,
+    /// node `N`'s agent on `127.77.0.<N>`.
+    #[default]
+    Loopback,
+    /// Every node a host of its own (the Swarm lab): node `N` at `<subnet>.<10 + N>`, its
+    /// services published there and its agent listening there.
+    Nodes {
+        /// The first three octets of the lab's /24 (`[10, 199, k]`).
+        subnet: [u8; 3],
+    },
+}
+
+impl Hosts {
+    /// The address of node `n` (1-based) on the lab's own network.
+    pub fn node_ip(self, n: u8) -> Ipv4Addr {
+        match self {
+            Self::Loopback => Ipv4Addr::LOCALHOST,
+            Self::Nodes { subnet: [a, b, c] } => Ipv4Addr::new(a, b, c, 10 + n),
+        }
+    }
+
+    /// Where node `n`'s agent listens.
+    pub fn agent_ip(self, n: u8) -> Ipv4Addr {
+        match self {
+            Self::Loopback => agent_ip(n),
+            Self::Nodes { .. } => self.node_ip(n),
+        }
+    }
+}
+
 /// A whole lab: its name, platform, registry, ports and services.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LabSpec {
@@ -158,6 +192,8 @@ pub struct LabSpec {
     pub services: Services,
     /// Extra labels on every object (tests add `kroll.test.run`).
     pub extra_labels: BTreeMap<String, String>,
+    /// Where the nodes are.
+    pub hosts: Hosts,
 }
 
 /// A named volume mounted into a container.
@@ -179,7 +215,8 @@ pub struct ContainerSpec {
     pub node: String,
     pub image: String,
     pub env: BTreeMap<String, String>,
-    /// `(container port, host port)`, published on 127.0.0.1.
+    /// `(container port, host port)`, published on its node's address (127.0.0.1 on the
+    /// loopback lab).
     pub ports: Vec<(u16, u16)>,
     pub mounts: Vec<Mount>,
     pub labels: BTreeMap<String, String>,
@@ -234,6 +271,7 @@ impl LabSpec {
             ports,
             services,
             extra_labels: BTreeMap::new(),
+            hosts: Hosts::Loopback,
         })
     }
 
@@ -242,6 +280,15 @@ impl LabSpec {
         Self {
             platform: platform.clone(),
             ..self.clone()
+        }
+    }
+
+    /// The container of `service`: `<lab>-<service>`; on a Swarm lab the stack's service
+    /// `<lab>_<service>` (its task containers' names change with every update).
+    pub fn container_name(&self, service: &str) -> String {
+        match self.hosts {
+            Hosts::Loopback => format!("{}-{service}", self.name),
+            Hosts::Nodes { .. } => format!("{}_{service}", self.name),
         }
     }
 
@@ -273,15 +320,27 @@ impl LabSpec {
 
     /// The agent address of node `n`.
     pub fn agent_addr(&self, n: u8) -> SocketAddr {
-        SocketAddr::from((agent_ip(n), self.ports.agents[usize::from(n - 1)]))
+        SocketAddr::from((
+            self.hosts.agent_ip(n),
+            self.ports.agents[usize::from(n - 1)],
+        ))
     }
 
-    /// Brokers as host clients reach them (`127.0.0.1:<port>`).
+    /// Where host clients reach what node `n` publishes.
+    pub fn host_of(&self, n: u8) -> Ipv4Addr {
+        self.hosts.node_ip(n)
+    }
+
+    /// ZooKeeper as host clients reach it (`127.0.0.1:<port>` on the loopback lab).
+    pub fn zookeeper_addr(&self) -> String {
+        format!("{}:{}", self.host_of(1), self.ports.zookeeper)
+    }
+
+    /// Brokers as host clients reach them (`127.0.0.1:<port>` on the loopback lab).
     pub fn bootstrap(&self) -> Vec<String> {
-        self.ports
-            .brokers
-            .iter()
-            .map(|p| format!("127.0.0.1:{p}"))
+        (1..=NODES)
+            .zip(self.ports.brokers)
+            .map(|(n, p)| format!("{}:{p}", self.host_of(n)))
             .collect()
     }
 
@@ -340,7 +399,7 @@ impl LabSpec {
         labels.insert(NODE_LABEL.to_owned(), node.clone());
         labels.insert(ROLE_LABEL.to_owned(), kind.as_str().to_owned());
         ContainerSpec {
-            name: format!("{}-{service}", self.name),
+            name: self.container_name(service),
             service: service.to_owned(),
             kind,
             component,
@@ -385,7 +444,7 @@ impl LabSpec {
         let service = format!("kafka-{n:02}");
         let mut c = self.base(&service, ServiceKind::Broker, Component::Kafka, n);
         let host_port = self.ports.brokers[usize::from(n - 1)];
-        c.env = env::broker(n, host_port);
+        c.env = env::broker(n, self.host_of(n), host_port);
         c.ports = vec![(27090 + u16::from(n), host_port)];
         c.mounts = vec![self.volume(&format!("{service}-data"), "/var/lib/kafka/data")];
         c.stop_timeout = 30;
@@ -400,7 +459,7 @@ impl LabSpec {
         c.env = env::connect(&self.platform, &service, &self.internal_bootstrap());
         c.ports = vec![(8083, host_port)];
         c.mounts = vec![self.volume("connect-cluster", "/var/lib/connect-cluster")];
-        c.url = Some(format!("http://127.0.0.1:{host_port}"));
+        c.url = Some(format!("http://{}:{host_port}", self.host_of(n)));
         c
     }
 
@@ -414,7 +473,11 @@ impl LabSpec {
         c.env = env::schema_registry(&self.internal_bootstrap());
         c.ports = vec![(8081, self.ports.schema_registry)];
         c.mounts = vec![self.volume("schema-registry-data", "/var/lib/schema-registry")];
-        c.url = Some(format!("http://127.0.0.1:{}", self.ports.schema_registry));
+        c.url = Some(format!(
+            "http://{}:{}",
+            self.host_of(1),
+            self.ports.schema_registry
+        ));
         c
     }
 
@@ -422,7 +485,11 @@ impl LabSpec {
         let mut c = self.base("rest-proxy", ServiceKind::RestProxy, Component::Rest, 1);
         c.env = env::rest_proxy(&self.internal_bootstrap());
         c.ports = vec![(8082, self.ports.rest_proxy)];
-        c.url = Some(format!("http://127.0.0.1:{}", self.ports.rest_proxy));
+        c.url = Some(format!(
+            "http://{}:{}",
+            self.host_of(1),
+            self.ports.rest_proxy
+        ));
         c
     }
 
@@ -430,7 +497,7 @@ impl LabSpec {
         let mut c = self.base("kafdrop", ServiceKind::Kafdrop, Component::Kafdrop, 1);
         c.env = env::kafdrop(&self.internal_bootstrap());
         c.ports = vec![(9000, self.ports.kafdrop)];
-        c.url = Some(format!("http://127.0.0.1:{}", self.ports.kafdrop));
+        c.url = Some(format!("http://{}:{}", self.host_of(1), self.ports.kafdrop));
         c
     }
 }

@@ -19,7 +19,7 @@ use super::state::{self, LabState};
 use super::topology::{DEFAULT_LAB, LabSpec, NODES, Ports, Services, agent_ip, node_name};
 use super::{LabError, Progress};
 
-mod wait;
+pub(super) mod wait;
 
 /// What `lab up` is asked to do.
 #[derive(Debug, Clone)]
@@ -42,6 +42,8 @@ pub struct UpOptions {
     pub seed: bool,
     /// Extra labels on every object (tests: `kroll.test.run`).
     pub extra_labels: BTreeMap<String, String>,
+    /// A Swarm lab: five engines joined as one swarm, the lab deployed as a stack.
+    pub swarm: bool,
     pub progress: Progress,
 }
 
@@ -58,6 +60,7 @@ impl UpOptions {
             agents: true,
             seed: true,
             extra_labels: BTreeMap::new(),
+            swarm: false,
             progress: Progress::default(),
         }
     }
@@ -91,14 +94,14 @@ pub struct LabHandle {
 
 /// Phase timings.
 #[derive(Debug)]
-struct Clock {
-    began: Instant,
+pub(super) struct Clock {
+    pub(super) began: Instant,
     last: Instant,
-    phases: Vec<(String, u64)>,
+    pub(super) phases: Vec<(String, u64)>,
 }
 
 impl Clock {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let now = Instant::now();
         Self {
             began: now,
@@ -107,7 +110,7 @@ impl Clock {
         }
     }
 
-    fn mark(&mut self, phase: &str) {
+    pub(super) fn mark(&mut self, phase: &str) {
         let now = Instant::now();
         self.phases
             .push((phase.to_owned(), (now - self.last).as_millis() as u64));
@@ -117,6 +120,9 @@ impl Clock {
 
 /// Brings lab `opts.name` up (or reconciles it) and waits until it is healthy.
 pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
+    if opts.swarm {
+        return Box::pin(super::swarm::up(opts)).await;
+    }
     let mut clock = Clock::new();
     let p = opts.progress.clone();
     let docker = lab_docker::connect().await?;
@@ -181,7 +187,7 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn handle(
+pub(super) fn handle(
     spec: LabSpec,
     dir: PathBuf,
     inventory: PathBuf,
@@ -206,7 +212,7 @@ fn handle(
     LabHandle {
         name: spec.name.clone(),
         bootstrap: spec.bootstrap(),
-        zookeeper: format!("127.0.0.1:{}", spec.ports.zookeeper),
+        zookeeper: spec.zookeeper_addr(),
         connect,
         schema_registry: url(ServiceKind::SchemaRegistry),
         rest_proxy: url(ServiceKind::RestProxy),
@@ -332,7 +338,7 @@ async fn start_containers(
         ));
     }
     p.step("Waiting for ZooKeeper…");
-    let zk_addr = format!("127.0.0.1:{}", spec.ports.zookeeper);
+    let zk_addr = spec.zookeeper_addr();
     super::ready::zookeeper(&zk_addr, Duration::from_secs(60)).await?;
     p.step(&format!("Starting {} containers…", others.len()));
     let started = futures::future::try_join_all(

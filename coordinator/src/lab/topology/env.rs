@@ -32,7 +32,7 @@ pub(super) fn zookeeper() -> BTreeMap<String, String> {
 }
 
 /// Broker `n`: the journal's `KAFKA_*` with PLAINTEXT listeners, and the lab's timing knobs.
-pub(super) fn broker(n: u8, host_port: u16) -> BTreeMap<String, String> {
+pub(super) fn broker(n: u8, host: std::net::Ipv4Addr, host_port: u16) -> BTreeMap<String, String> {
     let int = 29090 + u16::from(n);
     let ext = 27090 + u16::from(n);
     let mut env = map(&[
@@ -75,7 +75,7 @@ pub(super) fn broker(n: u8, host_port: u16) -> BTreeMap<String, String> {
     );
     env.insert(
         "KAFKA_ADVERTISED_LISTENERS".into(),
-        format!("PLAINTEXT_INT://kafka-{n:02}:{int},PLAINTEXT_EXT://127.0.0.1:{host_port}"),
+        format!("PLAINTEXT_INT://kafka-{n:02}:{int},PLAINTEXT_EXT://{host}:{host_port}"),
     );
     env
 }

@@ -31,11 +31,11 @@ pub fn inventory_toml(spec: &LabSpec) -> String {
         .collect();
     let _ = write!(
         s,
-        "[cluster]\nname = \"{}\"\nkafka_bootstrap = [{}]\nregistry = \"{}\"\nzookeeper = \"127.0.0.1:{}/kafka\"\n\n",
+        "[cluster]\nname = \"{}\"\nkafka_bootstrap = [{}]\nregistry = \"{}\"\nzookeeper = \"{}/kafka\"\n\n",
         spec.cluster_name(),
         bootstrap.join(", "),
         spec.registry,
-        spec.ports.zookeeper
+        spec.zookeeper_addr()
     );
     s.push_str(
         "[tls]\nca = \"certs/ca.pem\"\ncert = \"certs/coordinator.pem\"\nkey = \"certs/coordinator-key.pem\"\n\n",

@@ -17,7 +17,7 @@ const MINUTE: Duration = Duration::from_secs(60);
 
 /// Waits until the lab's Kafka cluster (and, for a full lab, its services and seed data) are
 /// healthy; `mark` records phase timings.
-pub(super) async fn until_healthy(
+pub(in crate::lab) async fn until_healthy(
     spec: &LabSpec,
     opts: &UpOptions,
     p: &Progress,
@@ -118,7 +118,10 @@ async fn seed_connectors(spec: &LabSpec, http: &Http, p: &Progress) -> Result<()
 
 /// Every agent answers over mutual TLS and reports the containers the inventory places on its
 /// node.
-pub(super) async fn agents_report(spec: &LabSpec, inventory: &Path) -> Result<(), LabError> {
+pub(in crate::lab) async fn agents_report(
+    spec: &LabSpec,
+    inventory: &Path,
+) -> Result<(), LabError> {
     let inv = Inventory::load(inventory).map_err(|e| LabError::Usage(e.to_string()))?;
     let tls = inv.tls.load().map_err(|e| LabError::Agent {
         node: "-".into(),

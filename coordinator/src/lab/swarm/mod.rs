@@ -1,0 +1,322 @@
+//! `kroll lab up --swarm`: the lab as the user runs it in production — a Docker Swarm stack on
+//! five nodes. Five Docker engines on this machine, each in a network namespace of its own
+//! with the hostname `rhodrylab-0N`, joined as one swarm (node 1 the manager); the lab's images
+//! in a registry the nodes pull from; the lab's topology deployed with `docker stack deploy`
+//! from a stack file shaped like the journal's; one `kroll-agent` per node on that node's
+//! engine. Host clients reach every node by its address through a link into the lab's network.
+//!
+//! # Layout
+//! - [`hosts`]: namespaces, engines, registry, swarm — the machines.
+//! - [`stack`]: the stack file (pure).
+
+pub mod hosts;
+pub mod stack;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use self::hosts::{Layout, Pids};
+use super::agents::{self, AgentRecord};
+use super::images::{self, BrokerBinary, DEFAULT_REGISTRY};
+use super::state::{self, LabState};
+use super::topology::{LabSpec, NODES, Ports, node_name};
+use super::up::{Clock, LabHandle, UpOptions, handle};
+use super::{LabError, Progress};
+
+/// File in the lab directory recording the Swarm lab's machines (before anything is made, so
+/// `lab down` finds them all).
+pub const SWARM_FILE: &str = "swarm.json";
+
+/// What `lab up --swarm` made besides containers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwarmState {
+    pub layout: Layout,
+    pub pids: Pids,
+    /// The stack file deployed.
+    pub stack_file: PathBuf,
+}
+
+impl SwarmState {
+    pub fn load(dir: &Path) -> Result<Option<Self>, LabError> {
+        let path = dir.join(SWARM_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(t) => serde_json::from_str(&t).map(Some).map_err(|e| {
+                LabError::Usage(format!("{}: {e} (remove it by hand)", path.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(LabError::io(&path)(e)),
+        }
+    }
+
+    fn save(&self, dir: &Path) -> Result<(), LabError> {
+        let path = dir.join(SWARM_FILE);
+        let tmp = dir.join(format!(".{SWARM_FILE}.tmp"));
+        let text = serde_json::to_string_pretty(self).unwrap_or_default();
+        std::fs::write(&tmp, text).map_err(LabError::io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(LabError::io(&path))
+    }
+}
+
+/// Brings Swarm lab `opts.name` up and waits until it is healthy. A Swarm lab is made whole
+/// or not at all: a lab of that name must not exist yet (`kroll lab down` it first).
+pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
+    let mut clock = Clock::new();
+    let p = opts.progress.clone();
+    super::topology::check_name(&opts.name)?;
+    hosts::check_tools()?;
+    let dir = opts
+        .dir
+        .as_deref()
+        .map(state::absolute)
+        .unwrap_or_else(|| state::default_dir(&opts.name));
+    if LabState::load(&dir)?.is_some() || SwarmState::load(&dir)?.is_some() {
+        return Err(LabError::Usage(format!(
+            "{} already holds a lab; `kroll lab down --name {} --dir {}` first",
+            dir.display(),
+            opts.name,
+            dir.display()
+        )));
+    }
+    let broker = BrokerBinary::beside_this_executable()?;
+    let agent_bin = super::sibling_binary("kroll-agent").ok_or_else(|| {
+        LabError::Usage(
+            "kroll-agent is not beside kroll; build the workspace: cargo build --workspace --bins"
+                .into(),
+        )
+    })?;
+    std::fs::create_dir_all(&dir).map_err(LabError::io(&dir))?;
+    let layout = Layout::new(hosts::free_index()?, &dir);
+    let mut spec = LabSpec::new(
+        &opts.name,
+        &opts.version,
+        &format!("{}/rhodry", layout.registry()),
+        Ports::default_lab(),
+        opts.services,
+    )?;
+    spec.hosts = layout.hosts();
+    spec.extra_labels = opts.extra_labels.clone();
+    let mut swarm = SwarmState {
+        layout: layout.clone(),
+        pids: Pids::default(),
+        stack_file: dir.join("stack.yml"),
+    };
+    swarm.save(&dir)?;
+    p.step(&format!(
+        "Swarm lab `{}` ({}) in {}: network 10.199.{}.0/24.",
+        spec.name,
+        spec.platform.version,
+        dir.display(),
+        layout.k
+    ));
+    let docker = super::docker::connect().await?;
+    p.step(&format!(
+        "Making sure the {} images exist…",
+        spec.platform.version
+    ));
+    let built = images::ensure_platform(&docker, DEFAULT_REGISTRY, &spec.platform, &broker).await?;
+    clock.mark("images");
+    p.step("Starting five Docker engines and the registry…");
+    hosts::make_network(&layout)?;
+    for n in 1..=NODES {
+        let pid = hosts::start_engine(&layout, n)?;
+        swarm.pids.engines.push(pid);
+        swarm.save(&dir)?;
+    }
+    swarm.pids.registry = Some(hosts::start_registry(&layout)?);
+    swarm.save(&dir)?;
+    hosts::wait_ready(&layout, Duration::from_secs(60)).await?;
+    clock.mark("engines");
+    p.step("Forming the swarm (rhodrylab-01 manager, four workers)…");
+    hosts::form_swarm(&layout)?;
+    clock.mark("swarm");
+    p.step(&format!("Pushing the images to {}…", layout.registry()));
+    push_images(&layout, &built, &spec)?;
+    clock.mark("registry");
+    let shared = layout.shared();
+    let connect_dir = shared.join("connect-cluster");
+    std::fs::create_dir_all(&connect_dir).map_err(LabError::io(&connect_dir))?;
+    // The lab's JVM services run as `appuser` (uid 1000).
+    std::os::unix::fs::chown(&connect_dir, Some(1000), Some(1000))
+        .map_err(LabError::io(&connect_dir))?;
+    let text = stack::render(&spec, &shared.to_string_lossy());
+    std::fs::write(&swarm.stack_file, &text).map_err(LabError::io(&swarm.stack_file))?;
+    p.step("Deploying the stack…");
+    deploy(&layout, &swarm.stack_file, &spec)?;
+    super::ready::zookeeper(&spec.zookeeper_addr(), Duration::from_secs(120)).await?;
+    clock.mark("stack");
+    let agents = start_agents(&spec, &layout, &dir, &agent_bin, &p).await;
+    let inventory = dir.join("kroll.toml");
+    let recorded = agents.as_ref().map(Vec::clone).unwrap_or_default();
+    write_files(&spec, &dir, &recorded, &opts)?;
+    let agents = agents?;
+    clock.mark("agents");
+    super::up::wait::until_healthy(&spec, &opts, &p, &mut |phase| clock.mark(phase)).await?;
+    super::up::wait::agents_report(&spec, &inventory).await?;
+    clock.mark("agents-report");
+    let elapsed_ms = clock.began.elapsed().as_millis() as u64;
+    p.step(&format!(
+        "Swarm lab `{}` is up ({:.1} s).",
+        spec.name,
+        elapsed_ms as f64 / 1000.0
+    ));
+    Ok(handle(
+        spec,
+        dir,
+        inventory,
+        agents,
+        Vec::new(),
+        built,
+        clock.phases,
+        elapsed_ms,
+    ))
+}
+
+/// Loads the built images into node 1's engine, tags them for the lab's registry (and
+/// `latest`: the journal's stack names images without a tag) and pushes them; the other nodes
+/// pull what their tasks need.
+fn push_images(l: &Layout, built: &images::ImageSet, spec: &LabSpec) -> Result<(), LabError> {
+    let tags: Vec<&str> = built.images.iter().map(|i| i.tag.as_str()).collect();
+    let mut save = Command::new("docker")
+        .arg("save")
+        .args(&tags)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(LabError::io(Path::new("docker save")))?;
+    let Some(out) = save.stdout.take() else {
+        return Err(LabError::Swarm("docker save gave no output".into()));
+    };
+    let load = Command::new("docker")
+        .arg("-H")
+        .arg(l.docker_host(1))
+        .args(["load", "-q"])
+        .stdin(out)
+        .output()
+        .map_err(LabError::io(Path::new("docker load")))?;
+    let _ = save.wait();
+    if !load.status.success() {
+        return Err(LabError::Swarm(format!(
+            "loading the images into {}: {}",
+            node_name(1),
+            String::from_utf8_lossy(&load.stderr).trim()
+        )));
+    }
+    for i in &built.images {
+        let name = format!("{}/{}", spec.registry, i.component.name());
+        for tag in [spec.platform.version, "latest"] {
+            let target = format!("{name}:{tag}");
+            hosts::docker(l, 1, &["tag", &i.tag, &target])?;
+            hosts::docker(l, 1, &["push", "-q", &target])?;
+        }
+    }
+    Ok(())
+}
+
+fn deploy(l: &Layout, file: &Path, spec: &LabSpec) -> Result<(), LabError> {
+    let out = Command::new("docker")
+        .arg("-H")
+        .arg(l.docker_host(1))
+        .args(["stack", "deploy", "--resolve-image", "always", "-c"])
+        .arg(file)
+        .arg(&spec.name)
+        .env(stack::REGISTRY_VAR, &spec.registry)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(LabError::io(Path::new("docker stack deploy")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(LabError::Swarm(format!(
+            "docker stack deploy -c {} {}: {}",
+            file.display(),
+            spec.name,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+async fn start_agents(
+    spec: &LabSpec,
+    l: &Layout,
+    dir: &Path,
+    bin: &Path,
+    p: &Progress,
+) -> Result<Vec<AgentRecord>, LabError> {
+    agents::ensure_certs(dir, spec)?;
+    p.step("Starting one agent per node, on its node's engine…");
+    let mut running = Vec::new();
+    for n in 1..=NODES {
+        let config = agents::write_config_for(dir, spec, n, Some(&l.docker_host(n)))?;
+        let ns = Layout::ns_path(&l.node_ns(n));
+        running.push(
+            agents::spawn_in(bin, &node_name(n), spec.agent_addr(n), &config, Some(&ns)).await?,
+        );
+    }
+    Ok(running)
+}
+
+fn write_files(
+    spec: &LabSpec,
+    dir: &Path,
+    agents: &[AgentRecord],
+    opts: &UpOptions,
+) -> Result<(), LabError> {
+    let inventory = dir.join("kroll.toml");
+    std::fs::write(&inventory, super::topology::inventory_toml(spec))
+        .map_err(LabError::io(&inventory))?;
+    LabState {
+        name: spec.name.clone(),
+        version: opts.version.clone(),
+        registry: spec.registry.clone(),
+        services: spec.services,
+        ports: spec.ports.clone(),
+        extra_labels: spec.extra_labels.clone(),
+        agents: agents.to_vec(),
+    }
+    .save(dir)
+}
+
+/// What [`down`] did.
+#[derive(Debug, Default)]
+pub struct SwarmDown {
+    /// PIDs of the agents stopped.
+    pub agents: Vec<u32>,
+    /// What could not be removed.
+    pub problems: Vec<String>,
+}
+
+/// Removes the Swarm lab recorded in `dir` (nothing when there is none): its agents, engines
+/// (and with them every task, volume and network), registry, namespaces, mounts and
+/// directories.
+pub async fn down(dir: &Path, p: &Progress) -> Result<SwarmDown, LabError> {
+    let mut out = SwarmDown::default();
+    let Some(swarm) = SwarmState::load(dir)? else {
+        return Ok(out);
+    };
+    let began = Instant::now();
+    if let Some(s) = LabState::load(dir).ok().flatten() {
+        p.step(&format!("Stopping {} agents…", s.agents.len()));
+        for a in &s.agents {
+            if agents::stop(a).await {
+                out.agents.push(a.pid);
+            }
+        }
+    }
+    p.step("Stopping the five engines and the registry…");
+    hosts::stop(&swarm.layout, &swarm.pids, Duration::from_secs(20)).await;
+    out.problems = hosts::remove(&swarm.layout);
+    for f in [SWARM_FILE, "stack.yml"] {
+        let path = dir.join(f);
+        if path.exists() {
+            std::fs::remove_file(&path).map_err(LabError::io(&path))?;
+        }
+    }
+    tracing::info!(
+        elapsed_ms = began.elapsed().as_millis() as u64,
+        "Swarm lab removed."
+    );
+    Ok(out)
+}
