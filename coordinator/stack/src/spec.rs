@@ -1,0 +1,430 @@
+//! A parsed stack file and the effective spec of each service: merge keys and
+//! anchors resolved, and where every environment variable is defined.
+//!
+//! Merge semantics are YAML's: a mapping's own keys override merged ones, and of
+//! several `<<:` entries (or `<<: [*a, *b]`) the first that defines a key wins.
+//! (go-yaml v2, which Docker 20.10 uses, lets whichever comes later in the text
+//! win instead; the two agree whenever `<<:` comes first and merged mappings do
+//! not overlap, as in the journal's file.)
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::duration::parse_duration;
+use crate::error::{ErrorKind, KeyPath, StackError};
+use crate::interpolate::{Vars, interpolate};
+use crate::tree::{Entry, Kind, MAX_DEPTH, NodeId, Tree};
+
+/// A stack file: its exact text and the services it describes.
+#[derive(Debug, Clone)]
+pub struct StackFile {
+    text: String,
+    origin: String,
+    pub(crate) tree: Tree,
+    /// Service name → its mapping node, in file order.
+    pub(crate) service_nodes: Vec<(String, NodeId)>,
+    specs: Vec<ServiceSpec>,
+}
+
+/// Where a value is defined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Definition {
+    /// The anchor of the mapping that holds it (`kafka-envs`), if it has one.
+    pub anchor: Option<String>,
+    /// The key path of that mapping (`x-kafka-envs`, `services.kafka-01.environment`).
+    pub block: String,
+    /// The 1-based line of the definition.
+    pub line: usize,
+}
+
+/// One environment variable of a service, as the file states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVar {
+    /// Its value as Docker passes it on (before `${…}` substitution); `None`
+    /// for a variable without a value (`KEY:` / `- KEY`), which Docker takes
+    /// from the deploying shell's environment when set there.
+    pub value: Option<String>,
+    /// Where it is defined.
+    pub defined: Definition,
+}
+
+/// A value with the line it is written on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located<T> {
+    /// The value.
+    pub value: T,
+    /// Where it is defined.
+    pub defined: Definition,
+}
+
+/// The effective spec of one service, as written (before `${…}` substitution).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSpec {
+    /// The service's key under `services`.
+    pub name: String,
+    /// `image`, as written.
+    pub image: Option<Located<String>>,
+    /// `environment`, mapping or list form, merges resolved.
+    pub environment: BTreeMap<String, EnvVar>,
+    /// `hostname`.
+    pub hostname: Option<Located<String>>,
+    /// `deploy.placement.constraints`.
+    pub constraints: Vec<String>,
+    /// `stop_grace_period`, as written.
+    pub stop_grace_period: Option<Located<String>>,
+}
+
+/// A service's spec with `${…}` substituted: what `docker stack deploy` would send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedService {
+    /// The service's key under `services`.
+    pub name: String,
+    /// The image reference.
+    pub image: Option<String>,
+    /// The environment (`None`: a name without a value).
+    pub env: BTreeMap<String, Option<String>>,
+    /// The hostname.
+    pub hostname: Option<String>,
+    /// The stop grace period (`None`: Swarm's default, 10 s).
+    pub stop_grace_period: Option<Duration>,
+}
+
+impl StackFile {
+    /// Parses a stack file. `origin` names it in errors (a path, usually).
+    ///
+    /// Every service's effective spec is computed here, so a file that parses
+    /// has no unresolvable merge, alias or environment entry.
+    pub fn parse(text: impl Into<String>, origin: impl Into<String>) -> Result<Self, StackError> {
+        let text = text.into();
+        let origin = origin.into();
+        let tree = Tree::parse(&text, &origin)?;
+        let mut file = Self {
+            text,
+            origin,
+            tree,
+            service_nodes: Vec::new(),
+            specs: Vec::new(),
+        };
+        file.service_nodes = file.read_services()?;
+        file.specs = file
+            .service_nodes
+            .iter()
+            .map(|(name, id)| file.effective(name, *id))
+            .collect::<Result<_, _>>()?;
+        Ok(file)
+    }
+
+    /// The file's exact text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The name the file was parsed under.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The service names, in file order.
+    pub fn services(&self) -> impl Iterator<Item = &str> {
+        self.service_nodes.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// Every service's effective spec, in file order.
+    pub fn specs(&self) -> &[ServiceSpec] {
+        &self.specs
+    }
+
+    /// One service's effective spec.
+    pub fn service(&self, name: &str) -> Option<&ServiceSpec> {
+        self.specs.iter().find(|spec| spec.name == name)
+    }
+
+    /// One service with `${…}` substituted from `vars`; `None` if there is no such service.
+    pub fn resolve(&self, name: &str, vars: &Vars) -> Option<Result<ResolvedService, StackError>> {
+        self.service(name).map(|spec| self.resolve_spec(spec, vars))
+    }
+
+    fn resolve_spec(&self, spec: &ServiceSpec, vars: &Vars) -> Result<ResolvedService, StackError> {
+        let substitute = |text: &str, defined: &Definition, key: &str| {
+            interpolate(text, vars).map_err(|err| StackError {
+                origin: self.origin.clone(),
+                line: defined.line,
+                key: KeyPath(format!("{}.{key}", defined.block)),
+                kind: err.into(),
+            })
+        };
+        let image = spec
+            .image
+            .as_ref()
+            .map(|image| substitute(&image.value, &image.defined, "image"))
+            .transpose()?;
+        let hostname = spec
+            .hostname
+            .as_ref()
+            .map(|host| substitute(&host.value, &host.defined, "hostname"))
+            .transpose()?;
+        let mut env = BTreeMap::new();
+        for (name, var) in &spec.environment {
+            let value = match var.value.as_deref() {
+                // Docker takes a valueless (or empty) variable from the deploying shell.
+                None | Some("") if vars.contains_key(name) => vars.get(name).cloned(),
+                None => None,
+                Some(text) => Some(substitute(text, &var.defined, name)?),
+            };
+            env.insert(name.clone(), value);
+        }
+        let stop_grace_period = match &spec.stop_grace_period {
+            Some(period) => {
+                let text = substitute(&period.value, &period.defined, "stop_grace_period")?;
+                Some(parse_duration(&text).ok_or_else(|| StackError {
+                    origin: self.origin.clone(),
+                    line: period.defined.line,
+                    key: KeyPath(format!("{}.stop_grace_period", period.defined.block)),
+                    kind: ErrorKind::Shape {
+                        expected: "a duration such as 2m or 90s",
+                        found: "something else",
+                    },
+                })?)
+            }
+            None => None,
+        };
+        Ok(ResolvedService {
+            name: spec.name.clone(),
+            image,
+            env,
+            hostname,
+            stop_grace_period,
+        })
+    }
+
+    pub(crate) fn error(&self, offset: usize, path: &str, kind: ErrorKind) -> StackError {
+        StackError {
+            origin: self.origin.clone(),
+            line: self.tree.line(offset),
+            key: KeyPath(path.to_owned()),
+            kind,
+        }
+    }
+
+    fn shape(&self, id: NodeId, expected: &'static str) -> StackError {
+        let node = self.tree.node(id);
+        let found = self.tree.what(id);
+        self.error(node.start, &node.path, ErrorKind::Shape { expected, found })
+    }
+
+    fn read_services(&self) -> Result<Vec<(String, NodeId)>, StackError> {
+        let root = self.tree.root;
+        if self.tree.entries(root).is_none() {
+            return Err(self.shape(root, "a mapping"));
+        }
+        let Some(services) = self.tree.own_entry(root, "services") else {
+            return Err(self.error(
+                0,
+                "services",
+                ErrorKind::Shape {
+                    expected: "a services mapping",
+                    found: "none",
+                },
+            ));
+        };
+        let Some(entries) = self.tree.entries(services.value) else {
+            return Err(self.shape(services.value, "a mapping of services"));
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            if entry.merge {
+                let node = self.tree.node(entry.value);
+                return Err(self.error(
+                    node.start,
+                    "services",
+                    ErrorKind::Unsupported("`<<` directly under services"),
+                ));
+            }
+            if self.tree.entries(entry.value).is_none() {
+                return Err(self.shape(entry.value, "a service mapping"));
+            }
+            out.push((entry.key.clone(), entry.value));
+        }
+        Ok(out)
+    }
+
+    /// The mappings a mapping's keys come from, highest priority first: itself,
+    /// then each `<<:` operand in order, depth first.
+    pub(crate) fn merge_order(&self, id: NodeId) -> Result<Vec<NodeId>, StackError> {
+        let mut order = Vec::new();
+        self.collect_merges(self.tree.deref(id), 0, &mut order)?;
+        Ok(order)
+    }
+
+    fn collect_merges(
+        &self,
+        id: NodeId,
+        depth: usize,
+        order: &mut Vec<NodeId>,
+    ) -> Result<(), StackError> {
+        if depth > MAX_DEPTH {
+            let node = self.tree.node(id);
+            return Err(self.error(node.start, &node.path, ErrorKind::TooDeep(MAX_DEPTH)));
+        }
+        let Some(entries) = self.tree.entries(id) else {
+            let node = self.tree.node(id);
+            return Err(self.error(
+                node.start,
+                &node.path,
+                ErrorKind::MergeNotMapping(self.tree.what(id)),
+            ));
+        };
+        order.push(id);
+        for entry in entries.iter().filter(|e| e.merge) {
+            let operand = self.tree.deref(entry.value);
+            match &self.tree.node(operand).kind {
+                Kind::Sequence { items, .. } => {
+                    for item in items {
+                        self.collect_merges(self.tree.deref(*item), depth + 1, order)?;
+                    }
+                }
+                _ => self.collect_merges(operand, depth + 1, order)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// The entry that decides `key` of a mapping (after merges), and the mapping holding it.
+    pub(crate) fn winner(
+        &self,
+        id: NodeId,
+        key: &str,
+    ) -> Result<Option<(NodeId, &Entry)>, StackError> {
+        Ok(self
+            .merge_order(id)?
+            .into_iter()
+            .find_map(|m| self.tree.own_entry(m, key).map(|e| (m, e))))
+    }
+
+    pub(crate) fn definition(&self, mapping: NodeId, offset: usize) -> Definition {
+        let node = self.tree.node(mapping);
+        Definition {
+            anchor: node.anchor.clone(),
+            block: node.path.clone(),
+            line: self.tree.line(offset),
+        }
+    }
+
+    /// A scalar service key (`image`, `hostname`, …) after merges.
+    fn scalar_key(
+        &self,
+        service: NodeId,
+        key: &str,
+    ) -> Result<Option<Located<String>>, StackError> {
+        let Some((mapping, entry)) = self.winner(service, key)? else {
+            return Ok(None);
+        };
+        if self.tree.is_null(entry.value) {
+            return Ok(None);
+        }
+        let Some(value) = self.tree.compose_value(entry.value) else {
+            return Err(self.shape(entry.value, "a scalar"));
+        };
+        Ok(Some(Located {
+            value,
+            defined: self.definition(mapping, entry.start),
+        }))
+    }
+
+    fn effective(&self, name: &str, service: NodeId) -> Result<ServiceSpec, StackError> {
+        Ok(ServiceSpec {
+            name: name.to_owned(),
+            image: self.scalar_key(service, "image")?,
+            environment: self.environment(service)?,
+            hostname: self.scalar_key(service, "hostname")?,
+            constraints: self.constraints(service)?,
+            stop_grace_period: self.scalar_key(service, "stop_grace_period")?,
+        })
+    }
+
+    /// The node holding a service's `environment` (after service-level merges), if any.
+    pub(crate) fn env_node(&self, service: NodeId) -> Result<Option<(NodeId, &Entry)>, StackError> {
+        self.winner(service, "environment")
+    }
+
+    fn environment(&self, service: NodeId) -> Result<BTreeMap<String, EnvVar>, StackError> {
+        let mut env = BTreeMap::new();
+        let Some((_, entry)) = self.env_node(service)? else {
+            return Ok(env);
+        };
+        let value = self.tree.deref(entry.value);
+        match &self.tree.node(value).kind {
+            Kind::Mapping { .. } => {
+                for mapping in self.merge_order(value)? {
+                    for entry in self.tree.entries(mapping).unwrap_or_default() {
+                        if entry.merge || env.contains_key(&entry.key) {
+                            continue;
+                        }
+                        if !matches!(
+                            self.tree.node(self.tree.deref(entry.value)).kind,
+                            Kind::Scalar { .. }
+                        ) {
+                            return Err(self.shape(entry.value, "a scalar environment value"));
+                        }
+                        let var = EnvVar {
+                            value: self.tree.compose_value(entry.value),
+                            defined: self.definition(mapping, entry.start),
+                        };
+                        env.insert(entry.key.clone(), var);
+                    }
+                }
+            }
+            Kind::Sequence { items, .. } => {
+                for item in items {
+                    let Some(text) = self.tree.compose_value(*item) else {
+                        return Err(self.shape(*item, "a NAME=value string"));
+                    };
+                    let (name, var_value) = match text.split_once('=') {
+                        Some((name, v)) => (name.to_owned(), Some(v.to_owned())),
+                        None => (text, None),
+                    };
+                    let defined = self.definition(value, self.tree.node(*item).start);
+                    // Later list items win, as in Docker's map.
+                    env.insert(
+                        name,
+                        EnvVar {
+                            value: var_value,
+                            defined,
+                        },
+                    );
+                }
+            }
+            _ if self.tree.is_null(value) => {}
+            _ => return Err(self.shape(value, "a mapping or list of environment variables")),
+        }
+        Ok(env)
+    }
+
+    fn constraints(&self, service: NodeId) -> Result<Vec<String>, StackError> {
+        let mut node = service;
+        for key in ["deploy", "placement", "constraints"] {
+            let Some((_, entry)) = self.winner(node, key)? else {
+                return Ok(Vec::new());
+            };
+            node = entry.value;
+            if key != "constraints" && self.tree.entries(node).is_none() {
+                if self.tree.is_null(node) {
+                    return Ok(Vec::new());
+                }
+                return Err(self.shape(node, "a mapping"));
+            }
+        }
+        match &self.tree.node(self.tree.deref(node)).kind {
+            Kind::Sequence { items, .. } => items
+                .iter()
+                .map(|item| {
+                    self.tree
+                        .compose_value(*item)
+                        .ok_or_else(|| self.shape(*item, "a constraint string"))
+                })
+                .collect(),
+            _ if self.tree.is_null(node) => Ok(Vec::new()),
+            _ => Err(self.shape(node, "a list of constraints")),
+        }
+    }
+}
