@@ -69,6 +69,13 @@ pub enum Edit {
         /// The image text to write (may hold `${…}`).
         image: String,
     },
+    /// Set the `hostname` of these services.
+    Hostname {
+        /// Service names.
+        services: Vec<String>,
+        /// The hostname to write.
+        hostname: String,
+    },
     /// Change the environment of these services.
     Env {
         /// Service names.
@@ -153,6 +160,11 @@ impl StackFile {
                 vec![Op::Set(Scope::Service, "image", image.as_str())],
                 None,
             ),
+            Edit::Hostname { services, hostname } => (
+                services,
+                vec![Op::Set(Scope::Service, "hostname", hostname.as_str())],
+                None,
+            ),
             Edit::Env { services, edit } => {
                 let mut ops: Vec<Op> = edit.rename.iter().map(|(f, t)| Op::Rename(f, t)).collect();
                 ops.extend(edit.remove.iter().map(|name| Op::Remove(name)));
@@ -207,6 +219,7 @@ impl StackFile {
                     match (edit, ops.first()) {
                         (Edit::Env { edit, .. }, _) => v.1 = edit.apply(&v.1),
                         (Edit::Image { image, .. }, _) => v.0 = Some(image.clone()),
+                        (Edit::Hostname { hostname, .. }, _) => v.2 = Some(hostname.clone()),
                         (_, Some(Op::Set(_, _, text))) => v.4 = Some((*text).to_owned()),
                         _ => {}
                     }
@@ -227,6 +240,7 @@ impl StackFile {
                 let what = match got {
                     Some(got) if got.0 != want.0 => "image",
                     Some(got) if got.1 != want.1 => "environment",
+                    Some(got) if got.2 != want.2 => "hostname",
                     Some(got) if got.4 != want.4 => "stop_grace_period",
                     _ => "the spec",
                 };

@@ -90,7 +90,24 @@ impl Tree {
             let at = first.range.start as usize;
             return Err(builder.error(at, "", ErrorKind::Syntax(first.message.clone())));
         }
-        let file = parse.tree();
+        let file: YamlFile = parse.tree();
+        if file.syntax().text() != text {
+            // Edits splice the original text at the tree's offsets: a tree that
+            // does not hold the text byte for byte cannot be edited safely.
+            return Err(builder.error(
+                0,
+                "",
+                ErrorKind::Unsupported("text the parser does not reproduce byte for byte"),
+            ));
+        }
+        if let Some(tab) = file
+            .syntax()
+            .descendants_with_tokens()
+            .find(|t| t.kind() == SyntaxKind::INDENT && t.to_string().contains('\t'))
+        {
+            let at = usize::from(tab.text_range().start());
+            return Err(builder.error(at, "", ErrorKind::Syntax("a tab in indentation".into())));
+        }
         let documents: Vec<SyntaxNode> = file
             .syntax()
             .children()
@@ -303,6 +320,14 @@ impl Builder<'_> {
                     };
                     items.push(item);
                 }
+                if !flow {
+                    let dashes: Vec<usize> = node
+                        .children()
+                        .filter(|c| c.kind() == SyntaxKind::SEQUENCE_ENTRY)
+                        .map(|c| range(&c).0)
+                        .collect();
+                    self.check_aligned(&dashes, path, "a list item")?;
+                }
                 Ok(self.push(node, path, Kind::Sequence { items, flow }))
             }
             SyntaxKind::ALIAS => {
@@ -358,6 +383,37 @@ impl Builder<'_> {
         self.nodes.len() - 1
     }
 
+    fn column(&self, offset: usize) -> usize {
+        offset - self.line_starts[line_of(&self.line_starts, offset) - 1]
+    }
+
+    /// The parser tolerates block entries at differing columns; YAML (and
+    /// Docker) does not, so neither does kroll.
+    fn check_aligned(
+        &self,
+        starts: &[usize],
+        path: &str,
+        what: &'static str,
+    ) -> Result<(), StackError> {
+        let Some(first) = starts.first() else {
+            return Ok(());
+        };
+        match starts
+            .iter()
+            .find(|s| self.column(**s) != self.column(*first))
+        {
+            Some(bad) => Err(self.error(
+                *bad,
+                path,
+                ErrorKind::Syntax(format!(
+                    "{what} not aligned with the one on line {}",
+                    line_of(&self.line_starts, *first)
+                )),
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn mapping(&mut self, node: &SyntaxNode, path: &str) -> Result<Vec<Entry>, StackError> {
         let mut entries: Vec<Entry> = Vec::new();
         for entry in node
@@ -403,6 +459,13 @@ impl Builder<'_> {
                 start,
                 end,
             });
+        }
+        if !node
+            .children_with_tokens()
+            .any(|c| c.kind() == SyntaxKind::LEFT_BRACE)
+        {
+            let starts: Vec<usize> = entries.iter().map(|e| e.start).collect();
+            self.check_aligned(&starts, path, "a key")?;
         }
         Ok(entries)
     }
