@@ -255,3 +255,252 @@ pub fn drift(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const JOURNAL: &str = include_str!("../testdata/journal-stack.yml");
+
+    fn vars() -> Vars {
+        [
+            ("CI_REGISTRY_IMAGE", "registry.example/bi/rhodry"),
+            ("MAXIMUM_BYTES_ALLOWED_PER_MESSAGE", "10485760"),
+            ("BOOTSTRAP_SERVERS", "kafka-01:29091,kafka-02:29092"),
+            ("CONNECT_REST_PORT", "8083"),
+            ("KAFKA_REST_PORT", "8082"),
+            ("KAFDROP_PORT", "9000"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    /// What `docker stack deploy` of `file` creates: `:latest@digest` added to
+    /// untagged images, the file's image text in the stack label, env as `K=V`.
+    fn deployed(file: &StackFile, stack: &str) -> Vec<LiveService> {
+        file.services()
+            .map(|name| {
+                let resolved = file
+                    .resolve(name, &vars())
+                    .expect("service")
+                    .expect("resolves");
+                let image = resolved.image.unwrap_or_default();
+                let live_image = if image
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|last| last.contains(':'))
+                {
+                    format!("{image}@{DIGEST}")
+                } else {
+                    format!("{image}:latest@{DIGEST}")
+                };
+                let env = resolved
+                    .env
+                    .iter()
+                    .map(|(k, v)| v.as_ref().map_or_else(|| k.clone(), |v| format!("{k}={v}")))
+                    .collect();
+                let labels = [
+                    (STACK_NAMESPACE_LABEL.to_owned(), stack.to_owned()),
+                    (STACK_IMAGE_LABEL.to_owned(), image),
+                ]
+                .into();
+                LiveService {
+                    name: format!("{stack}_{name}"),
+                    image: live_image,
+                    env,
+                    hostname: resolved.hostname,
+                    stop_grace_period: resolved.stop_grace_period,
+                    labels,
+                }
+            })
+            .collect()
+    }
+
+    fn journal() -> StackFile {
+        StackFile::parse(JOURNAL, "journal-stack.yml").expect("parses")
+    }
+
+    #[test]
+    fn a_freshly_deployed_stack_has_no_drift() {
+        let file = journal();
+        let live = deployed(&file, "rhodry");
+        assert_eq!(
+            drift(&file, "rhodry", &vars(), &live).expect("resolves"),
+            []
+        );
+    }
+
+    #[test]
+    fn every_kind_of_difference_is_reported_by_name() {
+        let file = journal();
+        type Change = fn(&mut Vec<LiveService>);
+        let table: Vec<(&str, Change, Vec<Drift>)> = vec![
+            (
+                "service update --image behind the file's back",
+                |live| live[1].image = format!("registry.example/bi/rhodry/kafka:7.7.1@{DIGEST}"),
+                vec![Drift::Image {
+                    service: "kafka-01".into(),
+                    file: "registry.example/bi/rhodry/kafka".into(),
+                    live: format!("registry.example/bi/rhodry/kafka:7.7.1@{DIGEST}"),
+                    verdict: ImageMatch::Different,
+                }],
+            ),
+            (
+                "an IBP pin added by hand",
+                |live| {
+                    live[2]
+                        .env
+                        .push("KAFKA_INTER_BROKER_PROTOCOL_VERSION=3.1".into())
+                },
+                vec![Drift::EnvAdded {
+                    service: "kafka-02".into(),
+                    name: "KAFKA_INTER_BROKER_PROTOCOL_VERSION".into(),
+                }],
+            ),
+            (
+                "a variable dropped and one changed",
+                |live| {
+                    live[0].env.retain(|e| !e.starts_with("ZOO_MY_ID="));
+                    for e in &mut live[0].env {
+                        if e.starts_with("ZOO_TICK_TIME=") {
+                            *e = "ZOO_TICK_TIME=3000".into();
+                        }
+                    }
+                },
+                vec![
+                    Drift::EnvRemoved {
+                        service: "zookeeper-01".into(),
+                        name: "ZOO_MY_ID".into(),
+                    },
+                    Drift::EnvChanged {
+                        service: "zookeeper-01".into(),
+                        name: "ZOO_TICK_TIME".into(),
+                    },
+                ],
+            ),
+            (
+                "hostname and grace period",
+                |live| {
+                    live[0].hostname = None;
+                    live[0].stop_grace_period = Some(Duration::from_secs(120));
+                },
+                vec![
+                    Drift::Hostname {
+                        service: "zookeeper-01".into(),
+                        file: Some("zookeeper-01".into()),
+                        live: None,
+                    },
+                    Drift::StopGracePeriod {
+                        service: "zookeeper-01".into(),
+                        file: Duration::from_secs(10),
+                        live: Duration::from_secs(120),
+                    },
+                ],
+            ),
+            (
+                "a service missing and one the file does not know",
+                |live| {
+                    live.remove(13);
+                    live.push(LiveService {
+                        name: "rhodry_ksqldb".into(),
+                        labels: [(STACK_NAMESPACE_LABEL.to_owned(), "rhodry".to_owned())].into(),
+                        ..LiveService::default()
+                    });
+                    live.push(LiveService {
+                        name: "other_kafka-01".into(),
+                        ..LiveService::default()
+                    });
+                },
+                vec![
+                    Drift::NotDeployed {
+                        service: "kafdrop".into(),
+                    },
+                    Drift::NotInFile {
+                        live: "rhodry_ksqldb".into(),
+                    },
+                ],
+            ),
+            (
+                "a digest-only live image the stack label vouches for",
+                |live| {
+                    live[1].image = format!("registry.example/bi/rhodry/kafka@{DIGEST}");
+                },
+                vec![],
+            ),
+            (
+                "a digest-only live image after a label-less update",
+                |live| {
+                    live[1].image = format!("registry.example/bi/rhodry/kafka@{DIGEST}");
+                    live[1].labels.remove(STACK_IMAGE_LABEL);
+                },
+                vec![Drift::Image {
+                    service: "kafka-01".into(),
+                    file: "registry.example/bi/rhodry/kafka".into(),
+                    live: format!("registry.example/bi/rhodry/kafka@{DIGEST}"),
+                    verdict: ImageMatch::Unverifiable,
+                }],
+            ),
+        ];
+        for (what, change, want) in table {
+            let mut live = deployed(&file, "rhodry");
+            change(&mut live);
+            assert_eq!(
+                drift(&file, "rhodry", &vars(), &live).expect("resolves"),
+                want,
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_file_kroll_emits_matches_the_services_it_updated() {
+        // kroll updates the brokers, then writes the file: no drift remains.
+        let file = journal();
+        let edited = file
+            .edit(&[
+                crate::Edit::Image {
+                    services: (1..=5).map(|i| format!("kafka-0{i}")).collect(),
+                    image: "${CI_REGISTRY_IMAGE}/kafka:7.7.1".into(),
+                },
+                crate::Edit::Env {
+                    services: (1..=5).map(|i| format!("kafka-0{i}")).collect(),
+                    edit: crate::EnvEdit {
+                        set: [(
+                            "KAFKA_INTER_BROKER_PROTOCOL_VERSION".to_owned(),
+                            "3.1".to_owned(),
+                        )]
+                        .into(),
+                        ..crate::EnvEdit::default()
+                    },
+                },
+            ])
+            .expect("edit");
+        let mut live = deployed(&file, "rhodry");
+        for service in live
+            .iter_mut()
+            .filter(|l| l.name.starts_with("rhodry_kafka-"))
+        {
+            service.image = format!("registry.example/bi/rhodry/kafka:7.7.1@{DIGEST}");
+            service
+                .env
+                .push("KAFKA_INTER_BROKER_PROTOCOL_VERSION=3.1".into());
+        }
+        assert_eq!(
+            drift(&edited, "rhodry", &vars(), &live).expect("resolves"),
+            []
+        );
+        assert_eq!(
+            drift(&file, "rhodry", &vars(), &live)
+                .expect("resolves")
+                .len(),
+            10
+        );
+        let message = drift(&file, "rhodry", &vars(), &live).expect("resolves")[1].to_string();
+        assert_eq!(
+            message,
+            "kafka-01: KAFKA_INTER_BROKER_PROTOCOL_VERSION is set on the service but not in the file"
+        );
+    }
+}

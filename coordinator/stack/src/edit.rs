@@ -714,15 +714,19 @@ impl StackFile {
         if let Some((holder, entry)) = inherited {
             let value_node = self.tree.node(entry.value);
             if holder == id {
+                // The new block starts right after the colon: no trailing blank.
+                let start = self.text()[..value_node.start]
+                    .trim_end_matches([' ', '\t'])
+                    .len();
                 return match &value_node.kind {
                     Kind::Mapping { .. } => self.append_entry(entry.value, key, value),
                     Kind::Alias { name, .. } => Ok(Splice {
-                        start: value_node.start,
+                        start,
                         end: value_node.end,
                         text: format!("\n{inner}<<: *{name}\n{inner}{key}: {rendered}"),
                     }),
                     _ if self.tree.is_null(entry.value) => Ok(Splice {
-                        start: value_node.start,
+                        start,
                         end: value_node.end,
                         text: format!("\n{inner}{key}: {rendered}"),
                     }),
@@ -779,5 +783,319 @@ impl StackFile {
 impl From<StackError> for EditError {
     fn from(err: StackError) -> Self {
         EditError::Reparse(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::EditError;
+    use crate::unified_diff;
+
+    const SMALL: &str = "\
+x-common: &common
+  image: reg/app:1 # pinned
+  environment: &common-env
+    SHARED: 'one'
+    PORT: 9101
+
+x-list: &list
+  - A=1
+  - B
+
+services:
+  alpha:
+    <<: *common
+    hostname: alpha
+  beta:
+    <<: *common
+    environment:
+      <<: *common-env
+      OWN: \"x\"
+  gamma:
+    image: reg/other
+    environment: *common-env
+  delta:
+    image: reg/list
+    environment:
+      - C=3
+      - 'D=four'
+  epsilon:
+    image: reg/list
+    environment: *list
+  zeta:
+    image: reg/list
+    environment: *list
+";
+
+    fn small() -> StackFile {
+        StackFile::parse(SMALL, "small.yml").expect("parses")
+    }
+
+    fn svc(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    fn env_set(pairs: &[(&str, &str)]) -> EnvEdit {
+        EnvEdit {
+            set: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..EnvEdit::default()
+        }
+    }
+
+    /// The changed lines of an edit, `-old` / `+new`, without headers or context.
+    fn changes(edits: &[Edit]) -> Result<Vec<String>, EditError> {
+        let file = small();
+        let edited = file.edit(edits)?;
+        Ok(unified_diff(file.text(), edited.text(), "a", "b")
+            .lines()
+            .filter(|l| {
+                (l.starts_with('+') || l.starts_with('-'))
+                    && !l.starts_with("+++")
+                    && !l.starts_with("---")
+            })
+            .map(str::to_owned)
+            .collect())
+    }
+
+    #[test]
+    fn each_edit_lands_where_it_changes_exactly_the_services_asked() {
+        let table: Vec<(&str, Vec<Edit>, Vec<&str>)> = vec![
+            (
+                "a key every user of the anchor changes is edited in the anchor, keeping quotes",
+                vec![Edit::Env {
+                    services: svc(&["alpha", "beta", "gamma"]),
+                    edit: env_set(&[("SHARED", "two")]),
+                }],
+                vec!["-    SHARED: 'one'", "+    SHARED: 'two'"],
+            ),
+            (
+                "a plain integer stays plain when the new value reads back the same",
+                vec![Edit::Env {
+                    services: svc(&["alpha", "beta", "gamma"]),
+                    edit: env_set(&[("PORT", "9102")]),
+                }],
+                vec!["-    PORT: 9101", "+    PORT: 9102"],
+            ),
+            (
+                "a plain value that would be retyped is quoted",
+                vec![Edit::Env {
+                    services: svc(&["alpha", "beta", "gamma"]),
+                    edit: env_set(&[("PORT", "3.10")]),
+                }],
+                vec!["-    PORT: 9101", "+    PORT: \"3.10\""],
+            ),
+            (
+                "a service with its own environment gets the override there",
+                vec![Edit::Env {
+                    services: svc(&["beta"]),
+                    edit: env_set(&[("SHARED", "two")]),
+                }],
+                vec!["+      SHARED: two"],
+            ),
+            (
+                "an inherited environment is created with a merge of its anchor",
+                vec![Edit::Env {
+                    services: svc(&["alpha"]),
+                    edit: env_set(&[("NEW", "v")]),
+                }],
+                vec![
+                    "+    environment:",
+                    "+      <<: *common-env",
+                    "+      NEW: v",
+                ],
+            ),
+            (
+                "an aliased environment becomes a mapping that merges the alias",
+                vec![Edit::Env {
+                    services: svc(&["gamma"]),
+                    edit: env_set(&[("NEW", "true")]),
+                }],
+                vec![
+                    "-    environment: *common-env",
+                    "+    environment:",
+                    "+      <<: *common-env",
+                    "+      NEW: \"true\"",
+                ],
+            ),
+            (
+                "a new key for every user of the anchor goes into the anchor",
+                vec![Edit::Env {
+                    services: svc(&["alpha", "beta", "gamma"]),
+                    edit: env_set(&[("NEW", "v")]),
+                }],
+                vec!["+    NEW: v"],
+            ),
+            (
+                "an image shared through a merge is overridden after the merge for one service",
+                vec![Edit::Image {
+                    services: svc(&["alpha"]),
+                    image: "reg/app:2".into(),
+                }],
+                vec!["+    image: reg/app:2"],
+            ),
+            (
+                "an image shared by all its users is edited in the anchor, comment kept",
+                vec![Edit::Image {
+                    services: svc(&["alpha", "beta"]),
+                    image: "reg/app:2".into(),
+                }],
+                vec![
+                    "-  image: reg/app:1 # pinned",
+                    "+  image: reg/app:2 # pinned",
+                ],
+            ),
+            (
+                "an own hostname is replaced in place",
+                vec![Edit::Hostname {
+                    services: svc(&["alpha"]),
+                    hostname: "alpha-1".into(),
+                }],
+                vec!["-    hostname: alpha", "+    hostname: alpha-1"],
+            ),
+            (
+                "list form: replace keeps quotes, add appends an item",
+                vec![Edit::Env {
+                    services: svc(&["delta"]),
+                    edit: env_set(&[("D", "4"), ("E", "5")]),
+                }],
+                vec!["-      - 'D=four'", "+      - 'D=4'", "+      - E=5"],
+            ),
+            (
+                "list form: rename and remove",
+                vec![Edit::Env {
+                    services: svc(&["delta"]),
+                    edit: EnvEdit {
+                        rename: [("C".to_owned(), "CC".to_owned())].into(),
+                        remove: ["D".to_owned()].into(),
+                        ..EnvEdit::default()
+                    },
+                }],
+                vec!["-      - C=3", "-      - 'D=four'", "+      - CC=3"],
+            ),
+            (
+                "a shared list changes when all its users do",
+                vec![Edit::Env {
+                    services: svc(&["epsilon", "zeta"]),
+                    edit: env_set(&[("B", "2")]),
+                }],
+                vec!["-  - B", "+  - B=2"],
+            ),
+            (
+                "removing a key defined in an anchor and an override removes both",
+                vec![
+                    Edit::Env {
+                        services: svc(&["beta"]),
+                        edit: env_set(&[("PORT", "1")]),
+                    },
+                    Edit::Env {
+                        services: svc(&["alpha", "beta", "gamma"]),
+                        edit: EnvEdit {
+                            remove: ["PORT".to_owned()].into(),
+                            ..EnvEdit::default()
+                        },
+                    },
+                ],
+                vec!["-    PORT: 9101"],
+            ),
+            (
+                "renaming in the anchor renames for all its users",
+                vec![Edit::Env {
+                    services: svc(&["alpha", "beta", "gamma"]),
+                    edit: EnvEdit {
+                        rename: [("SHARED".to_owned(), "COMMON".to_owned())].into(),
+                        ..EnvEdit::default()
+                    },
+                }],
+                vec!["-    SHARED: 'one'", "+    COMMON: 'one'"],
+            ),
+            (
+                "a grace period below the least is raised in the service's own block",
+                vec![Edit::RaiseStopGracePeriod {
+                    services: svc(&["gamma"]),
+                    at_least: Duration::from_secs(90),
+                }],
+                vec!["+    stop_grace_period: 1m30s"],
+            ),
+        ];
+        for (what, edits, want) in table {
+            let got = changes(&edits).unwrap_or_else(|err| panic!("{what}: {err}"));
+            assert_eq!(got, want, "{what}");
+        }
+    }
+
+    #[test]
+    fn edits_that_would_reach_other_services_are_refused() {
+        let shared = changes(&[Edit::Env {
+            services: svc(&["alpha"]),
+            edit: EnvEdit {
+                remove: ["SHARED".to_owned()].into(),
+                ..EnvEdit::default()
+            },
+        }])
+        .expect_err("shared");
+        let EditError::Shared {
+            line, key, others, ..
+        } = &shared
+        else {
+            panic!("{shared}")
+        };
+        assert_eq!((*line, key.0.as_str()), (4, "x-common.environment"));
+        assert_eq!(others, &["beta", "gamma"]);
+        assert!(
+            shared
+                .to_string()
+                .starts_with("small.yml:4: x-common.environment: environment variable SHARED"),
+            "{shared}"
+        );
+
+        let list = changes(&[Edit::Env {
+            services: svc(&["epsilon"]),
+            edit: env_set(&[("A", "9")]),
+        }])
+        .expect_err("list");
+        assert!(
+            matches!(&list, EditError::Shared { others, .. } if others == &["zeta"]),
+            "{list}"
+        );
+
+        let rename = changes(&[Edit::Env {
+            services: svc(&["beta"]),
+            edit: EnvEdit {
+                rename: [("OWN".to_owned(), "SHARED".to_owned())].into(),
+                ..EnvEdit::default()
+            },
+        }])
+        .expect_err("rename target");
+        assert!(
+            matches!(&rename, EditError::RenameTarget { to, .. } if to == "SHARED"),
+            "{rename}"
+        );
+
+        let missing = changes(&[Edit::Image {
+            services: svc(&["omega"]),
+            image: "x".into(),
+        }])
+        .expect_err("no service");
+        assert_eq!(
+            missing.to_string(),
+            "small.yml: no service \"omega\" in the stack file"
+        );
+    }
+
+    #[test]
+    fn a_grace_period_at_or_above_the_least_is_left_alone() {
+        let text = "services:\n  a:\n    image: x\n    stop_grace_period: 5m\n  b:\n    image: x\n    stop_grace_period: 30s\n";
+        let file = StackFile::parse(text, "g.yml").expect("parses");
+        let raised = file
+            .edit(&[Edit::RaiseStopGracePeriod {
+                services: svc(&["a", "b"]),
+                at_least: Duration::from_secs(120),
+            }])
+            .expect("raise");
+        assert_eq!(raised.text(), text.replace("30s", "2m"));
     }
 }

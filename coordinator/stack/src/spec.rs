@@ -428,3 +428,170 @@ impl StackFile {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::InterpolateError;
+
+    fn error(text: &str) -> StackError {
+        StackFile::parse(text, "bad.yml").expect_err("must not parse")
+    }
+
+    #[test]
+    fn malformed_files_are_refused_naming_file_line_and_key() {
+        let table: &[(&str, &str)] = &[
+            (
+                "services:\n  a:\n    image: \"open\n",
+                "bad.yml:3: services.a.image: not valid YAML: Unterminated quoted string",
+            ),
+            (
+                "services:\n  a:\n    image: x\n     hostname: y\n",
+                "bad.yml:4: services.a: not valid YAML: a key not aligned with the one on line 3",
+            ),
+            (
+                "services:\n  a:\n\timage: x\n",
+                "bad.yml:3: (top level): not valid YAML: a tab in indentation",
+            ),
+            (
+                "services:\n  a:\n    <<: *nowhere\n",
+                "bad.yml:3: services.a.<<: alias *nowhere names no anchor defined before it",
+            ),
+            (
+                "services:\n  a:\n    image: x\n    image: y\n",
+                "bad.yml:4: services.a: key \"image\" appears twice in this mapping",
+            ),
+            (
+                "x-s: &s just-a-string\nservices:\n  a:\n    <<: *s\n",
+                "bad.yml:1: x-s: `<<` must merge a mapping or a list of mappings, this merges a scalar",
+            ),
+            (
+                "services:\n  a:\n    environment:\n      KEY:\n        nested: 1\n",
+                "bad.yml:5: services.a.environment.KEY: expected a scalar environment value, found a mapping",
+            ),
+            (
+                "services:\n  a:\n    environment: just-text\n",
+                "bad.yml:3: services.a.environment: expected a mapping or list of environment variables, found a scalar",
+            ),
+            (
+                "services:\n  a:\n    environment:\n      - A=1\n      - {B: 2}\n",
+                "bad.yml:5: services.a.environment[1]: expected a NAME=value string, found a mapping",
+            ),
+            (
+                "version: '3.7'\n",
+                "bad.yml:1: services: expected a services mapping, found none",
+            ),
+            (
+                "services:\n  - a\n",
+                "bad.yml:2: services: expected a mapping of services, found a sequence",
+            ),
+            (
+                "services:\n  a: image\n",
+                "bad.yml:2: services.a: expected a service mapping, found a scalar",
+            ),
+            (
+                "a: 1\n---\nservices: {}\n",
+                "bad.yml:1: (top level): a stack file holds one YAML document, this one holds 2",
+            ),
+            (
+                "services:\n  a:\n    deploy:\n      placement:\n        constraints: node.hostname==x\n",
+                "bad.yml:5: services.a.deploy.placement.constraints: expected a list of constraints, found a scalar",
+            ),
+            (
+                "services:\n  a:\n    image: !!str x\n",
+                "bad.yml:3: services.a.image: not supported in a stack file kroll edits: YAML tags",
+            ),
+        ];
+        for (text, want) in table {
+            assert_eq!(error(text).to_string(), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn merges_follow_yaml_own_keys_first_then_the_first_merge() {
+        let text = "\
+x-a: &a {K: from-a, A: a}
+x-b: &b
+  K: from-b
+  B: b
+services:
+  s:
+    <<: *a
+    <<: *b
+    environment:
+      <<: [*b, *a]
+      OWN: own
+    image: img
+  t:
+    <<: [*b, *a]
+    image: img
+";
+        let file = StackFile::parse(text, "m.yml").expect("parses");
+        let env = &file.service("s").expect("s").environment;
+        assert_eq!(env["K"].value.as_deref(), Some("from-b"));
+        assert_eq!(env["K"].defined.anchor.as_deref(), Some("b"));
+        assert_eq!(env["A"].value.as_deref(), Some("a"));
+        assert_eq!(env["OWN"].defined.block, "services.s.environment");
+        assert_eq!(env.len(), 4);
+    }
+
+    #[test]
+    fn resolving_substitutes_variables_and_names_what_is_missing() {
+        let text = "\
+services:
+  s:
+    image: ${REG}/kafka
+    hostname: s-1
+    stop_grace_period: 1m30s
+    environment:
+      PLAIN: ${PORT}
+      EMPTY:
+      FROM_SHELL:
+      LITERAL: $$x
+";
+        let file = StackFile::parse(text, "v.yml").expect("parses");
+        let vars: Vars = [
+            ("REG", "reg.example"),
+            ("PORT", "8083"),
+            ("FROM_SHELL", "shell"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let resolved = file
+            .resolve("s", &vars)
+            .expect("service")
+            .expect("resolves");
+        assert_eq!(resolved.image.as_deref(), Some("reg.example/kafka"));
+        assert_eq!(resolved.hostname.as_deref(), Some("s-1"));
+        assert_eq!(resolved.stop_grace_period, Some(Duration::from_secs(90)));
+        let env: Vec<(&str, Option<&str>)> = resolved
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_deref()))
+            .collect();
+        assert_eq!(
+            env,
+            [
+                ("EMPTY", None),
+                ("FROM_SHELL", Some("shell")),
+                ("LITERAL", Some("$x")),
+                ("PLAIN", Some("8083"))
+            ]
+        );
+        let err = file
+            .resolve("s", &Vars::new())
+            .expect("service")
+            .expect_err("REG unset");
+        assert_eq!(err.line, 3);
+        assert_eq!(
+            err.kind,
+            ErrorKind::Interpolation(InterpolateError::Unset("REG".into()))
+        );
+        assert_eq!(
+            err.to_string(),
+            "v.yml:3: services.s.image: variable REG is not set (docker stack deploy would substitute an empty string)"
+        );
+        assert!(file.resolve("nope", &vars).is_none());
+    }
+}

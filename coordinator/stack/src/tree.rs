@@ -86,11 +86,12 @@ impl Tree {
             line_starts: line_starts(text),
         };
         let parse = YamlFile::parse(text);
+        let file: YamlFile = parse.tree();
         if let Some(first) = parse.positioned_errors().first() {
             let at = first.range.start as usize;
-            return Err(builder.error(at, "", ErrorKind::Syntax(first.message.clone())));
+            let path = key_path_at(file.syntax(), at);
+            return Err(builder.error(at, &path, ErrorKind::Syntax(first.message.clone())));
         }
-        let file: YamlFile = parse.tree();
         if file.syntax().text() != text {
             // Edits splice the original text at the tree's offsets: a tree that
             // does not hold the text byte for byte cannot be edited safely.
@@ -197,6 +198,24 @@ impl Tree {
         matches!(&self.nodes[self.deref(id)].kind,
             Kind::Scalar { decoded, style } if compose_string(decoded, *style).is_none())
     }
+}
+
+/// The dotted keys of the mapping entries around `offset`, outermost first.
+fn key_path_at(root: &SyntaxNode, offset: usize) -> String {
+    let Ok(offset) = u32::try_from(offset) else {
+        return String::new();
+    };
+    let Some(token) = root.token_at_offset(offset.into()).left_biased() else {
+        return String::new();
+    };
+    let mut keys: Vec<String> = token
+        .parent_ancestors()
+        .filter(|n| n.kind() == SyntaxKind::MAPPING_ENTRY)
+        .filter_map(|entry| entry.children().find(|c| c.kind() == SyntaxKind::KEY))
+        .map(|key| key.text().to_string().trim().to_owned())
+        .collect();
+    keys.reverse();
+    keys.join(".")
 }
 
 fn line_starts(text: &str) -> Vec<usize> {
