@@ -477,11 +477,7 @@ impl StackFile {
                     end: entry.key_end,
                     text: self.render_new(to, entry.key_style),
                 },
-                None => Splice {
-                    start: self.tree.line_start(entry.start),
-                    end: self.line_end(entry.end),
-                    text: String::new(),
-                },
+                None => self.remove_entry(site, entry),
             });
         }
         Ok(splices)
@@ -586,6 +582,17 @@ impl StackFile {
             }
         }
         Ok(splices)
+    }
+
+    /// Deletes an entry's lines; the last entry of a mapping leaves `{}` behind,
+    /// so that what merged or held the mapping still has one.
+    fn remove_entry(&self, mapping: NodeId, entry: &crate::tree::Entry) -> Splice {
+        let end = self.line_end(entry.end);
+        if self.tree.entries(mapping).is_some_and(|e| e.len() == 1) {
+            let start = self.text()[..self.tree.node(mapping).start].trim_end().len();
+            return Splice { start, end, text: " {}\n".to_owned() };
+        }
+        Splice { start: self.tree.line_start(entry.start), end, text: String::new() }
     }
 
     /// The offset just past the line holding `end - 1` (its newline included).
@@ -1097,5 +1104,25 @@ services:
             }])
             .expect("raise");
         assert_eq!(raised.text(), text.replace("30s", "2m"));
+    }
+}
+
+#[cfg(test)]
+mod removal_tests {
+    use super::*;
+
+    /// Found by the generated-file test: deleting the only line of an anchor left
+    /// `&env` holding null, and every `<<: *env` then failed to parse.
+    #[test]
+    fn removing_the_last_key_of_a_merged_mapping_leaves_it_empty() {
+        let text = "x-env: &env\n  A: 1\nservices:\n  s:\n    image: x\n    environment:\n      <<: *env\n      B: 2\n";
+        let file = StackFile::parse(text, "r.yml").expect("parses");
+        let edited = file
+            .edit(&[Edit::Env {
+                services: vec!["s".into()],
+                edit: EnvEdit { remove: ["A".to_owned()].into(), ..EnvEdit::default() },
+            }])
+            .expect("remove");
+        assert_eq!(edited.text(), "x-env: &env {}\nservices:\n  s:\n    image: x\n    environment:\n      <<: *env\n      B: 2\n");
     }
 }

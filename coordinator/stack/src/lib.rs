@@ -42,6 +42,8 @@ mod spec;
 mod tree;
 
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod journal_tests;
 
 pub use diff::unified_diff;
