@@ -38,14 +38,15 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     }
     // Whole nanoseconds; durations in a stack file are far below u64::MAX ns.
     let nanos = total.round();
-    (nanos.is_finite() && nanos >= 0.0 && nanos < 1.8e19)
+    (0.0..1.8e19)
+        .contains(&nanos)
         .then(|| Duration::from_nanos(nanos as u64))
 }
 
 /// Writes a duration the way a person would in a stack file (`2m`, `1m30s`, `500ms`).
 pub fn format_duration(duration: Duration) -> String {
     let millis = duration.as_millis();
-    if millis % 1000 != 0 || millis == 0 {
+    if !millis.is_multiple_of(1000) || millis == 0 {
         return format!("{millis}ms");
     }
     let secs = duration.as_secs();

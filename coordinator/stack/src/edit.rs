@@ -589,10 +589,20 @@ impl StackFile {
     fn remove_entry(&self, mapping: NodeId, entry: &crate::tree::Entry) -> Splice {
         let end = self.line_end(entry.end);
         if self.tree.entries(mapping).is_some_and(|e| e.len() == 1) {
-            let start = self.text()[..self.tree.node(mapping).start].trim_end().len();
-            return Splice { start, end, text: " {}\n".to_owned() };
+            let start = self.text()[..self.tree.node(mapping).start]
+                .trim_end()
+                .len();
+            return Splice {
+                start,
+                end,
+                text: " {}\n".to_owned(),
+            };
         }
-        Splice { start: self.tree.line_start(entry.start), end, text: String::new() }
+        Splice {
+            start: self.tree.line_start(entry.start),
+            end,
+            text: String::new(),
+        }
     }
 
     /// The offset just past the line holding `end - 1` (its newline included).
@@ -1120,9 +1130,15 @@ mod removal_tests {
         let edited = file
             .edit(&[Edit::Env {
                 services: vec!["s".into()],
-                edit: EnvEdit { remove: ["A".to_owned()].into(), ..EnvEdit::default() },
+                edit: EnvEdit {
+                    remove: ["A".to_owned()].into(),
+                    ..EnvEdit::default()
+                },
             }])
             .expect("remove");
-        assert_eq!(edited.text(), "x-env: &env {}\nservices:\n  s:\n    image: x\n    environment:\n      <<: *env\n      B: 2\n");
+        assert_eq!(
+            edited.text(),
+            "x-env: &env {}\nservices:\n  s:\n    image: x\n    environment:\n      <<: *env\n      B: 2\n"
+        );
     }
 }

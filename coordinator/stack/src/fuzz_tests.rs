@@ -144,7 +144,11 @@ fn random_edit(rng: &mut Rng, file: &StackFile) -> Edit {
         _ => Edit::Env {
             services,
             edit: EnvEdit {
-                set: [(key, rng.pick(&["new", "3.1", "with space", "it's"]).to_owned())].into(),
+                set: [(
+                    key,
+                    rng.pick(&["new", "3.1", "with space", "it's"]).to_owned(),
+                )]
+                .into(),
                 ..EnvEdit::default()
             },
         },
@@ -176,17 +180,29 @@ fn generated_files_round_trip_and_every_edit_is_verified_or_refused() {
                     edit: same,
                 }])
                 .unwrap_or_else(|err| panic!("seed {seed}: {err}\n{text}"));
-            assert_eq!(unchanged.text(), text, "seed {seed}: no-op edit of {}", spec.name);
+            assert_eq!(
+                unchanged.text(),
+                text,
+                "seed {seed}: no-op edit of {}",
+                spec.name
+            );
         }
         for _ in 0..4 {
             let edit = random_edit(&mut rng, &file);
             match file.edit(std::slice::from_ref(&edit)) {
                 Ok(_) => applied += 1,
-                Err(EditError::Shared { .. } | EditError::RenameTarget { .. } | EditError::Unsupported { .. }) => refused += 1,
+                Err(
+                    EditError::Shared { .. }
+                    | EditError::RenameTarget { .. }
+                    | EditError::Unsupported { .. },
+                ) => refused += 1,
                 Err(err) => panic!("seed {seed}: {edit:?}: {err}\n{text}"),
             }
         }
     }
     println!("applied {applied}, refused {refused}");
-    assert!(applied > 300 && refused > 25, "applied {applied}, refused {refused}");
+    assert!(
+        applied > 300 && refused > 25,
+        "applied {applied}, refused {refused}"
+    );
 }
