@@ -466,13 +466,13 @@ mod tests {
                 },
                 crate::Edit::Env {
                     services: (1..=5).map(|i| format!("kafka-0{i}")).collect(),
-                    edit: crate::EnvEdit {
+                    patch: kroll_migrate::EnvPatch {
                         set: [(
                             "KAFKA_INTER_BROKER_PROTOCOL_VERSION".to_owned(),
                             "3.1".to_owned(),
                         )]
                         .into(),
-                        ..crate::EnvEdit::default()
+                        ..kroll_migrate::EnvPatch::default()
                     },
                 },
             ])

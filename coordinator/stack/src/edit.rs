@@ -19,44 +19,33 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use kroll_migrate::EnvPatch;
+
 use crate::duration::{DEFAULT_STOP_GRACE_PERIOD, format_duration, parse_duration};
 use crate::error::{EditError, KeyPath, StackError};
 use crate::scalar::{Style, plain_is_string, plain_round_trips, render};
 use crate::spec::{ServiceSpec, StackFile};
 use crate::tree::{Kind, NodeId};
 
-/// Changes to the environment of a set of services, applied like kroll-migrate's
-/// `EnvPatch`: renames first (the value moves), then removals, then settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EnvEdit {
-    /// Variables to set (added or replaced).
-    pub set: BTreeMap<String, String>,
-    /// Variables to remove.
-    pub remove: BTreeSet<String>,
-    /// Variables to rename: old name → new name.
-    pub rename: BTreeMap<String, String>,
-}
-
-impl EnvEdit {
-    /// The environment with the edit applied.
-    pub fn apply(
-        &self,
-        env: &BTreeMap<String, Option<String>>,
-    ) -> BTreeMap<String, Option<String>> {
-        let mut out = env.clone();
-        for (from, to) in &self.rename {
-            if let Some(value) = out.remove(from) {
-                out.insert(to.clone(), value);
-            }
+/// Applies an environment patch (renames, then removals, then settings, as
+/// [`EnvPatch::apply`] does) to an environment whose variables may lack a value.
+pub(crate) fn apply_patch(
+    patch: &EnvPatch,
+    env: &BTreeMap<String, Option<String>>,
+) -> BTreeMap<String, Option<String>> {
+    let mut out = env.clone();
+    for (from, to) in &patch.rename {
+        if let Some(value) = out.remove(from) {
+            out.insert(to.clone(), value);
         }
-        for name in &self.remove {
-            out.remove(name);
-        }
-        for (name, value) in &self.set {
-            out.insert(name.clone(), Some(value.clone()));
-        }
-        out
     }
+    for name in &patch.remove {
+        out.remove(name);
+    }
+    for (name, value) in &patch.set {
+        out.insert(name.clone(), Some(value.clone()));
+    }
+    out
 }
 
 /// One change to a stack file.
@@ -76,12 +65,13 @@ pub enum Edit {
         /// The hostname to write.
         hostname: String,
     },
-    /// Change the environment of these services.
+    /// Change the environment of these services (kroll-migrate's patch type:
+    /// renames first, then removals, then settings).
     Env {
         /// Service names.
         services: Vec<String>,
         /// The change.
-        edit: EnvEdit,
+        patch: EnvPatch,
     },
     /// Raise `stop_grace_period` of these services to at least `at_least`
     /// (Swarm's default is 10 s); services already at or above it are left alone.
@@ -165,10 +155,10 @@ impl StackFile {
                 vec![Op::Set(Scope::Service, "hostname", hostname.as_str())],
                 None,
             ),
-            Edit::Env { services, edit } => {
-                let mut ops: Vec<Op> = edit.rename.iter().map(|(f, t)| Op::Rename(f, t)).collect();
-                ops.extend(edit.remove.iter().map(|name| Op::Remove(name)));
-                ops.extend(edit.set.iter().map(|(k, v)| Op::Set(Scope::Env, k, v)));
+            Edit::Env { services, patch } => {
+                let mut ops: Vec<Op> = patch.rename.iter().map(|(f, t)| Op::Rename(f, t)).collect();
+                ops.extend(patch.remove.iter().map(|name| Op::Remove(name)));
+                ops.extend(patch.set.iter().map(|(k, v)| Op::Set(Scope::Env, k, v)));
                 (services, ops, None)
             }
             Edit::RaiseStopGracePeriod { services, at_least } => {
@@ -217,7 +207,7 @@ impl StackFile {
                 let mut v = values(spec);
                 if names.contains(&spec.name) {
                     match (edit, ops.first()) {
-                        (Edit::Env { edit, .. }, _) => v.1 = edit.apply(&v.1),
+                        (Edit::Env { patch, .. }, _) => v.1 = apply_patch(patch, &v.1),
                         (Edit::Image { image, .. }, _) => v.0 = Some(image.clone()),
                         (Edit::Hostname { hostname, .. }, _) => v.2 = Some(hostname.clone()),
                         (_, Some(Op::Set(_, _, text))) => v.4 = Some((*text).to_owned()),
@@ -807,6 +797,7 @@ impl From<StackError> for EditError {
 mod tests {
     use super::*;
     use crate::error::EditError;
+    use crate::test_support::set as env_set;
     use crate::unified_diff;
 
     const SMALL: &str = "\
@@ -853,16 +844,6 @@ services:
         names.iter().map(|n| (*n).to_owned()).collect()
     }
 
-    fn env_set(pairs: &[(&str, &str)]) -> EnvEdit {
-        EnvEdit {
-            set: pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            ..EnvEdit::default()
-        }
-    }
-
     /// The changed lines of an edit, `-old` / `+new`, without headers or context.
     fn changes(edits: &[Edit]) -> Result<Vec<String>, EditError> {
         let file = small();
@@ -885,7 +866,7 @@ services:
                 "a key every user of the anchor changes is edited in the anchor, keeping quotes",
                 vec![Edit::Env {
                     services: svc(&["alpha", "beta", "gamma"]),
-                    edit: env_set(&[("SHARED", "two")]),
+                    patch: env_set(&[("SHARED", "two")]),
                 }],
                 vec!["-    SHARED: 'one'", "+    SHARED: 'two'"],
             ),
@@ -893,7 +874,7 @@ services:
                 "a plain integer stays plain when the new value reads back the same",
                 vec![Edit::Env {
                     services: svc(&["alpha", "beta", "gamma"]),
-                    edit: env_set(&[("PORT", "9102")]),
+                    patch: env_set(&[("PORT", "9102")]),
                 }],
                 vec!["-    PORT: 9101", "+    PORT: 9102"],
             ),
@@ -901,7 +882,7 @@ services:
                 "a plain value that would be retyped is quoted",
                 vec![Edit::Env {
                     services: svc(&["alpha", "beta", "gamma"]),
-                    edit: env_set(&[("PORT", "3.10")]),
+                    patch: env_set(&[("PORT", "3.10")]),
                 }],
                 vec!["-    PORT: 9101", "+    PORT: \"3.10\""],
             ),
@@ -909,7 +890,7 @@ services:
                 "a service with its own environment gets the override there",
                 vec![Edit::Env {
                     services: svc(&["beta"]),
-                    edit: env_set(&[("SHARED", "two")]),
+                    patch: env_set(&[("SHARED", "two")]),
                 }],
                 vec!["+      SHARED: two"],
             ),
@@ -917,7 +898,7 @@ services:
                 "an inherited environment is created with a merge of its anchor",
                 vec![Edit::Env {
                     services: svc(&["alpha"]),
-                    edit: env_set(&[("NEW", "v")]),
+                    patch: env_set(&[("NEW", "v")]),
                 }],
                 vec![
                     "+    environment:",
@@ -929,7 +910,7 @@ services:
                 "an aliased environment becomes a mapping that merges the alias",
                 vec![Edit::Env {
                     services: svc(&["gamma"]),
-                    edit: env_set(&[("NEW", "true")]),
+                    patch: env_set(&[("NEW", "true")]),
                 }],
                 vec![
                     "-    environment: *common-env",
@@ -942,7 +923,7 @@ services:
                 "a new key for every user of the anchor goes into the anchor",
                 vec![Edit::Env {
                     services: svc(&["alpha", "beta", "gamma"]),
-                    edit: env_set(&[("NEW", "v")]),
+                    patch: env_set(&[("NEW", "v")]),
                 }],
                 vec!["+    NEW: v"],
             ),
@@ -977,7 +958,7 @@ services:
                 "list form: replace keeps quotes, add appends an item",
                 vec![Edit::Env {
                     services: svc(&["delta"]),
-                    edit: env_set(&[("D", "4"), ("E", "5")]),
+                    patch: env_set(&[("D", "4"), ("E", "5")]),
                 }],
                 vec!["-      - 'D=four'", "+      - 'D=4'", "+      - E=5"],
             ),
@@ -985,10 +966,10 @@ services:
                 "list form: rename and remove",
                 vec![Edit::Env {
                     services: svc(&["delta"]),
-                    edit: EnvEdit {
+                    patch: EnvPatch {
                         rename: [("C".to_owned(), "CC".to_owned())].into(),
                         remove: ["D".to_owned()].into(),
-                        ..EnvEdit::default()
+                        ..EnvPatch::default()
                     },
                 }],
                 vec!["-      - C=3", "-      - 'D=four'", "+      - CC=3"],
@@ -997,7 +978,7 @@ services:
                 "a shared list changes when all its users do",
                 vec![Edit::Env {
                     services: svc(&["epsilon", "zeta"]),
-                    edit: env_set(&[("B", "2")]),
+                    patch: env_set(&[("B", "2")]),
                 }],
                 vec!["-  - B", "+  - B=2"],
             ),
@@ -1006,13 +987,13 @@ services:
                 vec![
                     Edit::Env {
                         services: svc(&["beta"]),
-                        edit: env_set(&[("PORT", "1")]),
+                        patch: env_set(&[("PORT", "1")]),
                     },
                     Edit::Env {
                         services: svc(&["alpha", "beta", "gamma"]),
-                        edit: EnvEdit {
+                        patch: EnvPatch {
                             remove: ["PORT".to_owned()].into(),
-                            ..EnvEdit::default()
+                            ..EnvPatch::default()
                         },
                     },
                 ],
@@ -1022,9 +1003,9 @@ services:
                 "renaming in the anchor renames for all its users",
                 vec![Edit::Env {
                     services: svc(&["alpha", "beta", "gamma"]),
-                    edit: EnvEdit {
+                    patch: EnvPatch {
                         rename: [("SHARED".to_owned(), "COMMON".to_owned())].into(),
-                        ..EnvEdit::default()
+                        ..EnvPatch::default()
                     },
                 }],
                 vec!["-    SHARED: 'one'", "+    COMMON: 'one'"],
@@ -1048,9 +1029,9 @@ services:
     fn edits_that_would_reach_other_services_are_refused() {
         let shared = changes(&[Edit::Env {
             services: svc(&["alpha"]),
-            edit: EnvEdit {
+            patch: EnvPatch {
                 remove: ["SHARED".to_owned()].into(),
-                ..EnvEdit::default()
+                ..EnvPatch::default()
             },
         }])
         .expect_err("shared");
@@ -1071,7 +1052,7 @@ services:
 
         let list = changes(&[Edit::Env {
             services: svc(&["epsilon"]),
-            edit: env_set(&[("A", "9")]),
+            patch: env_set(&[("A", "9")]),
         }])
         .expect_err("list");
         assert!(
@@ -1081,9 +1062,9 @@ services:
 
         let rename = changes(&[Edit::Env {
             services: svc(&["beta"]),
-            edit: EnvEdit {
+            patch: EnvPatch {
                 rename: [("OWN".to_owned(), "SHARED".to_owned())].into(),
-                ..EnvEdit::default()
+                ..EnvPatch::default()
             },
         }])
         .expect_err("rename target");
@@ -1130,9 +1111,9 @@ mod removal_tests {
         let edited = file
             .edit(&[Edit::Env {
                 services: vec!["s".into()],
-                edit: EnvEdit {
+                patch: EnvPatch {
                     remove: ["A".to_owned()].into(),
-                    ..EnvEdit::default()
+                    ..EnvPatch::default()
                 },
             }])
             .expect("remove");

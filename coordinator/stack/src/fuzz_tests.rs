@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use crate::edit::env_values;
-use crate::{Edit, EditError, EnvEdit, StackFile};
+use crate::{Edit, EditError, EnvPatch, StackFile};
 
 struct Rng(u64);
 
@@ -129,27 +129,27 @@ fn random_edit(rng: &mut Rng, file: &StackFile) -> Edit {
         },
         2 => Edit::Env {
             services,
-            edit: EnvEdit {
+            patch: EnvPatch {
                 remove: [key].into(),
-                ..EnvEdit::default()
+                ..EnvPatch::default()
             },
         },
         3 => Edit::Env {
             services,
-            edit: EnvEdit {
+            patch: EnvPatch {
                 rename: [(key, "RENAMED".to_owned())].into(),
-                ..EnvEdit::default()
+                ..EnvPatch::default()
             },
         },
         _ => Edit::Env {
             services,
-            edit: EnvEdit {
+            patch: EnvPatch {
                 set: [(
                     key,
                     rng.pick(&["new", "3.1", "with space", "it's"]).to_owned(),
                 )]
                 .into(),
-                ..EnvEdit::default()
+                ..EnvPatch::default()
             },
         },
     }
@@ -167,17 +167,17 @@ fn generated_files_round_trip_and_every_edit_is_verified_or_refused() {
         assert_eq!(file.text(), text, "seed {seed}");
         // Setting every variable to the value it has changes no byte.
         for spec in file.specs() {
-            let same: EnvEdit = EnvEdit {
+            let same: EnvPatch = EnvPatch {
                 set: env_values(spec)
                     .into_iter()
                     .filter_map(|(k, v)| Some((k, v?)))
                     .collect(),
-                ..EnvEdit::default()
+                ..EnvPatch::default()
             };
             let unchanged = file
                 .edit(&[Edit::Env {
                     services: vec![spec.name.clone()],
-                    edit: same,
+                    patch: same,
                 }])
                 .unwrap_or_else(|err| panic!("seed {seed}: {err}\n{text}"));
             assert_eq!(

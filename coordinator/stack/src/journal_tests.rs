@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use kroll_migrate::{EnvTarget, migrate_connect_env};
 
-use crate::edit::env_values;
-use crate::{Edit, EnvEdit, StackFile, unified_diff};
+use crate::edit::{apply_patch, env_values};
+use crate::test_support::set;
+use crate::{Edit, EnvPatch, StackFile, unified_diff};
 
 const JOURNAL: &str = include_str!("../testdata/journal-stack.yml");
 const IMAGE_7_7: &str = "${CI_REGISTRY_IMAGE}/kafka:7.7.1";
@@ -29,21 +30,22 @@ fn names(prefix: &str) -> Vec<String> {
     (1..=5).map(|i| format!("{prefix}-0{i}")).collect()
 }
 
-fn set(pairs: &[(&str, &str)]) -> EnvEdit {
-    EnvEdit {
-        set: pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-        ..EnvEdit::default()
-    }
-}
-
 fn envs(file: &StackFile) -> BTreeMap<String, Env> {
     file.specs()
         .iter()
         .map(|spec| (spec.name.clone(), env_values(spec)))
         .collect()
+}
+
+/// Asserts that every service's environment after an edit is its environment
+/// before, changed by `change` (which gets the service name).
+fn assert_envs(before: &StackFile, after: &StackFile, change: impl Fn(&str, &mut Env)) {
+    let after = envs(after);
+    for (service, env) in envs(before) {
+        let mut want = env;
+        change(&service, &mut want);
+        assert_eq!(after[&service], want, "{service}");
+    }
 }
 
 /// Compares `diff` with the golden file `name` (or rewrites it when blessing).
@@ -68,14 +70,14 @@ fn roll_one(file: &StackFile) -> StackFile {
         },
         Edit::Env {
             services: names("kafka"),
-            edit: set(&[(IBP, "3.1")]),
+            patch: set(&[(IBP, "3.1")]),
         },
     ])
     .expect("roll 1 edit")
 }
 
 /// The Connect worker rewrite, computed by kroll-migrate from each worker's env.
-fn connect_edit(file: &StackFile) -> EnvEdit {
+fn connect_edit(file: &StackFile) -> EnvPatch {
     let mut patches = Vec::new();
     for name in names("connect") {
         let env = env_values(file.service(&name).expect("connect service"))
@@ -89,12 +91,7 @@ fn connect_edit(file: &StackFile) -> EnvEdit {
         patches.windows(2).all(|w| w[0] == w[1]),
         "every worker gets the same rewrite"
     );
-    let patch = patches.swap_remove(0);
-    EnvEdit {
-        set: patch.set,
-        remove: patch.remove,
-        rename: patch.rename,
-    }
+    patches.swap_remove(0)
 }
 
 #[test]
@@ -106,11 +103,11 @@ fn the_journal_file_round_trips_byte_identical_when_unedited() {
         .edit(&[
             Edit::Env {
                 services: names("kafka"),
-                edit: set(&[("KAFKA_JMX_PORT", "9101")]),
+                patch: set(&[("KAFKA_JMX_PORT", "9101")]),
             },
             Edit::Env {
                 services: vec!["kafka-01".into()],
-                edit: set(&[("KAFKA_BROKER_ID", "1")]),
+                patch: set(&[("KAFKA_BROKER_ID", "1")]),
             },
             Edit::Image {
                 services: vec!["schema-registry".into()],
@@ -118,7 +115,7 @@ fn the_journal_file_round_trips_byte_identical_when_unedited() {
             },
             Edit::Env {
                 services: names("connect"),
-                edit: EnvEdit::default(),
+                patch: EnvPatch::default(),
             },
         ])
         .expect("no-op edits");
@@ -208,27 +205,23 @@ fn roll_one_pins_the_ibp_in_the_anchor_and_moves_the_brokers_image() {
         "roll1.diff",
         &unified_diff(file.text(), rolled.text(), "stack.yml", "stack.yml"),
     );
-    let before = envs(&file);
-    let after = envs(&rolled);
-    for (service, env) in &before {
-        let mut want = env.clone();
+    assert_envs(&file, &rolled, |service, env| {
         if service.starts_with("kafka-") {
-            want.insert(IBP.into(), Some("3.1".into()));
+            env.insert(IBP.into(), Some("3.1".into()));
         }
-        assert_eq!(after[service], want, "{service}");
-        let image = rolled
-            .service(service)
-            .and_then(|s| s.image.clone())
-            .map(|i| i.value);
+    });
+    for spec in rolled.specs() {
+        let image = spec.image.as_ref().map(|i| i.value.as_str());
         let old = file
-            .service(service)
-            .and_then(|s| s.image.clone())
-            .map(|i| i.value);
-        if service.starts_with("kafka-") {
-            assert_eq!(image.as_deref(), Some(IMAGE_7_7), "{service}");
+            .service(&spec.name)
+            .and_then(|s| s.image.as_ref())
+            .map(|i| i.value.as_str());
+        let want = if spec.name.starts_with("kafka-") {
+            Some(IMAGE_7_7)
         } else {
-            assert_eq!(image, old, "{service}");
-        }
+            old
+        };
+        assert_eq!(image, want, "{}", spec.name);
     }
 }
 
@@ -240,23 +233,18 @@ fn connect_rewrite_renames_in_the_anchor_and_in_each_worker() {
     let rewritten = file
         .edit(&[Edit::Env {
             services: names("connect"),
-            edit: edit.clone(),
+            patch: edit.clone(),
         }])
         .expect("connect rewrite");
     assert_golden(
         "connect-env.diff",
         &unified_diff(file.text(), rewritten.text(), "stack.yml", "stack.yml"),
     );
-    let before = envs(&file);
-    let after = envs(&rewritten);
-    for (service, env) in &before {
-        let want = if service.starts_with("connect-") {
-            edit.apply(env)
-        } else {
-            env.clone()
-        };
-        assert_eq!(after[service], want, "{service}");
-    }
+    assert_envs(&file, &rewritten, |service, env| {
+        if service.starts_with("connect-") {
+            *env = apply_patch(&edit, env);
+        }
+    });
     let connect = rewritten.service("connect-02").expect("connect-02");
     assert_eq!(
         connect.environment["CONNECT_GROUP_ID"]
@@ -283,22 +271,18 @@ fn ibp_bump_edits_the_pin_in_place_keeping_its_quotes() {
     let bumped = file
         .edit(&[Edit::Env {
             services: names("kafka"),
-            edit: set(&[(IBP, "3.7")]),
+            patch: set(&[(IBP, "3.7")]),
         }])
         .expect("bump");
     assert_golden(
         "ibp-3.7.diff",
         &unified_diff(file.text(), bumped.text(), "stack.yml", "stack.yml"),
     );
-    let before = envs(&file);
-    let after = envs(&bumped);
-    for (service, env) in &before {
-        let mut want = env.clone();
+    assert_envs(&file, &bumped, |service, env| {
         if service.starts_with("kafka-") {
-            want.insert(IBP.into(), Some("3.7".into()));
+            env.insert(IBP.into(), Some("3.7".into()));
         }
-        assert_eq!(after[service], want, "{service}");
-    }
+    });
 }
 
 #[test]
@@ -336,7 +320,7 @@ fn one_broker_alone_gets_an_override_in_its_own_environment() {
         .edit(&[
             Edit::Env {
                 services: vec!["kafka-02".into()],
-                edit: set(&[(IBP, "3.1"), ("KAFKA_JMX_PORT", "9102")]),
+                patch: set(&[(IBP, "3.1"), ("KAFKA_JMX_PORT", "9102")]),
             },
             Edit::Image {
                 services: vec!["kafka-02".into()],
@@ -348,6 +332,10 @@ fn one_broker_alone_gets_an_override_in_its_own_environment() {
         "one-broker.diff",
         &unified_diff(file.text(), one.text(), "stack.yml", "stack.yml"),
     );
-    let kafka_01 = envs(&file)["kafka-01"].clone();
-    assert_eq!(envs(&one)["kafka-01"], kafka_01);
+    assert_envs(&file, &one, |service, env| {
+        if service == "kafka-02" {
+            env.insert(IBP.into(), Some("3.1".into()));
+            env.insert("KAFKA_JMX_PORT".into(), Some("9102".into()));
+        }
+    });
 }

@@ -21,7 +21,7 @@
 //!
 //! - `tree`: the rowan tree read into an arena of nodes with ranges and anchors.
 //! - `spec`: [`StackFile`], merge resolution, [`ServiceSpec`], [`ResolvedService`].
-//! - `edit`: [`Edit`], [`EnvEdit`] and where each change is written.
+//! - `edit`: [`Edit`], [`EnvPatch`] and where each change is written.
 //! - `scalar`: YAML 1.1 typing as Docker's CLI reads it; quoting new values.
 //! - `interpolate`: `${VARIABLE}` substitution.
 //! - `duration`: Go durations (`stop_grace_period`).
@@ -45,12 +45,15 @@ mod tree;
 mod fuzz_tests;
 #[cfg(test)]
 mod journal_tests;
+#[cfg(test)]
+mod test_support;
 
 pub use diff::unified_diff;
 pub use drift::{Drift, LiveService, drift};
 pub use duration::{DEFAULT_STOP_GRACE_PERIOD, format_duration, parse_duration};
-pub use edit::{Edit, EnvEdit};
+pub use edit::Edit;
 pub use error::{EditError, ErrorKind, InterpolateError, KeyPath, StackError};
 pub use image::{ImageMatch, ImageRef, compare_images};
 pub use interpolate::{Vars, interpolate};
+pub use kroll_migrate::EnvPatch;
 pub use spec::{Definition, EnvVar, Located, ResolvedService, ServiceSpec, StackFile};
