@@ -56,6 +56,20 @@ pub enum ErrorKind {
     /// A key written twice in one mapping (`<<` may repeat).
     #[error("key {0:?} appears twice in this mapping")]
     DuplicateKey(String),
+    /// A key that YAML's merge rules and Docker's reader (go-yaml v2, where the
+    /// later of two definitions wins) take from different places.
+    #[error(
+        "key {key:?} comes from line {yaml_line} by YAML's merge rules but from line {docker_line} as Docker reads \
+         the file; put `<<:` first and do not merge two mappings that both define it"
+    )]
+    AmbiguousMerge {
+        /// The key.
+        key: String,
+        /// Where YAML's rules (own keys first, then the first merge) take it from.
+        yaml_line: usize,
+        /// Where go-yaml v2 (document order, later wins) takes it from.
+        docker_line: usize,
+    },
     /// Merges or aliases nested beyond reason (or in a cycle).
     #[error("merges and aliases nest deeper than {0} levels")]
     TooDeep(usize),

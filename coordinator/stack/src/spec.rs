@@ -105,6 +105,7 @@ impl StackFile {
             service_nodes: Vec::new(),
             specs: Vec::new(),
         };
+        file.check_merges()?;
         file.service_nodes = file.read_services()?;
         file.specs = file
             .service_nodes
@@ -284,6 +285,69 @@ impl StackFile {
                     }
                 }
                 _ => self.collect_merges(operand, depth + 1, order)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses mappings whose merged keys YAML and Docker's reader resolve differently.
+    fn check_merges(&self) -> Result<(), StackError> {
+        for (id, node) in self.tree.nodes.iter().enumerate() {
+            let Kind::Mapping { entries, .. } = &node.kind else {
+                continue;
+            };
+            if !entries.iter().any(|e| e.merge) {
+                continue;
+            }
+            let mut docker = BTreeMap::new();
+            self.docker_merge(id, 0, &mut docker)?;
+            for (key, docker_at) in docker {
+                let yaml_at = self.winner(id, &key)?.map_or(docker_at, |(_, e)| e.start);
+                if yaml_at != docker_at {
+                    let kind = ErrorKind::AmbiguousMerge {
+                        key,
+                        yaml_line: self.tree.line(yaml_at),
+                        docker_line: self.tree.line(docker_at),
+                    };
+                    return Err(self.error(node.start, &node.path, kind));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// go-yaml v2's reading of a mapping: entries in document order, each `<<:`
+    /// writing its keys over what came before (a merged list from its end).
+    fn docker_merge(
+        &self,
+        id: NodeId,
+        depth: usize,
+        out: &mut BTreeMap<String, usize>,
+    ) -> Result<(), StackError> {
+        let node = self.tree.node(id);
+        if depth > MAX_DEPTH {
+            return Err(self.error(node.start, &node.path, ErrorKind::TooDeep(MAX_DEPTH)));
+        }
+        let Some(entries) = self.tree.entries(id) else {
+            return Err(self.error(
+                node.start,
+                &node.path,
+                ErrorKind::MergeNotMapping(self.tree.what(id)),
+            ));
+        };
+        for entry in entries {
+            if !entry.merge {
+                out.insert(entry.key.clone(), entry.start);
+                continue;
+            }
+            let operand = self.tree.deref(entry.value);
+            match &self.tree.node(operand).kind {
+                Kind::Sequence { items, .. } => {
+                    for item in items.iter().rev() {
+                        self.docker_merge(self.tree.deref(*item), depth + 1, out)?;
+                    }
+                }
+                _ => self.docker_merge(operand, depth + 1, out)?,
             }
         }
         Ok(())
@@ -516,14 +580,10 @@ x-b: &b
   B: b
 services:
   s:
-    <<: *a
     <<: *b
     environment:
       <<: [*b, *a]
       OWN: own
-    image: img
-  t:
-    <<: [*b, *a]
     image: img
 ";
         let file = StackFile::parse(text, "m.yml").expect("parses");
@@ -533,6 +593,34 @@ services:
         assert_eq!(env["A"].value.as_deref(), Some("a"));
         assert_eq!(env["OWN"].defined.block, "services.s.environment");
         assert_eq!(env.len(), 4);
+    }
+
+    #[test]
+    fn merges_docker_reads_differently_are_refused() {
+        let table: &[(&str, &str)] = &[
+            (
+                "x-a: &a {K: a}\nx-b: &b {K: b}\nservices:\n  s:\n    image: i\n    environment:\n      <<: *a\n      <<: *b\n",
+                "bad.yml:7: services.s.environment: key \"K\" comes from line 1 by YAML's merge rules but from line 2 as \
+                 Docker reads the file; put `<<:` first and do not merge two mappings that both define it",
+            ),
+            (
+                "x-a: &a {K: a}\nservices:\n  s:\n    image: i\n    environment:\n      K: own\n      <<: *a\n",
+                "bad.yml:6: services.s.environment: key \"K\" comes from line 6 by YAML's merge rules but from line 1 as \
+                 Docker reads the file; put `<<:` first and do not merge two mappings that both define it",
+            ),
+        ];
+        for (text, want) in table {
+            assert_eq!(error(text).to_string(), *want, "{text:?}");
+        }
+        // The same anchor twice, a list merge and own keys after `<<:` agree.
+        let fine = "x-a: &a {K: a}\nx-b: &b {K: b}\nservices:\n  s:\n    image: i\n    environment:\n      <<: [*a, *b]\n      <<: *a\n      K2: own\n";
+        let file = StackFile::parse(fine, "ok.yml").expect("unambiguous");
+        assert_eq!(
+            file.service("s").expect("s").environment["K"]
+                .value
+                .as_deref(),
+            Some("a")
+        );
     }
 
     #[test]
