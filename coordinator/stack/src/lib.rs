@@ -17,11 +17,40 @@
 //! - [`drift`] compares the file with live services ([`LiveService`]) and
 //!   returns typed differences, so pre-flight can refuse drift kroll did not make.
 //!
+//! ```
+//! use kroll_stack::{Edit, EnvPatch, StackFile, unified_diff};
+//!
+//! let text = "\
+//! x-kafka-envs: &kafka-envs
+//!   KAFKA_JMX_PORT: 9101 # scraped by Prometheus
+//! services:
+//!   kafka-01:
+//!     image: reg/kafka
+//!     environment:
+//!       <<: *kafka-envs
+//!       KAFKA_BROKER_ID: 1
+//! ";
+//! let file = StackFile::parse(text, "stack.yml")?;
+//! let pin = EnvPatch {
+//!     set: [("KAFKA_INTER_BROKER_PROTOCOL_VERSION".into(), "3.1".into())].into(),
+//!     ..EnvPatch::default()
+//! };
+//! let edited = file.edit(&[Edit::Env { services: vec!["kafka-01".into()], patch: pin }])?;
+//! // The only user of the anchor is being changed: the pin goes into the anchor.
+//! assert_eq!(
+//!     unified_diff(file.text(), edited.text(), "a", "b"),
+//!     "--- a\n+++ b\n@@ -1,5 +1,6 @@\n x-kafka-envs: &kafka-envs\n   KAFKA_JMX_PORT: 9101 # scraped by Prometheus\n\
+//!      +  KAFKA_INTER_BROKER_PROTOCOL_VERSION: \"3.1\"\n services:\n   kafka-01:\n     image: reg/kafka\n"
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Layout
 //!
 //! - `tree`: the rowan tree read into an arena of nodes with ranges and anchors.
 //! - `spec`: [`StackFile`], merge resolution, [`ServiceSpec`], [`ResolvedService`].
-//! - `edit`: [`Edit`], [`EnvPatch`] and where each change is written.
+//! - `edit`: [`Edit`], the edit run and its verification; `edit/plan` decides
+//!   where each change is written, `edit/write` makes the text splices.
 //! - `scalar`: YAML 1.1 typing as Docker's CLI reads it; quoting new values.
 //! - `interpolate`: `${VARIABLE}` substitution.
 //! - `duration`: Go durations (`stop_grace_period`).
