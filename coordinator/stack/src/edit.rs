@@ -260,7 +260,7 @@ impl StackFile {
             text.replace_range(splice.start..splice.end, &splice.text);
             limit = splice.start;
         }
-        StackFile::parse(text, self.origin()).map_err(EditError::Reparse)
+        StackFile::parse_with(text, self.origin(), self.reader()).map_err(EditError::Reparse)
     }
 
     fn unsupported(&self, offset: usize, path: &str, what: &'static str) -> EditError {

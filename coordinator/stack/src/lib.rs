@@ -71,6 +71,8 @@ mod spec;
 mod tree;
 
 #[cfg(test)]
+mod cli_tests;
+#[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]
 mod journal_tests;
@@ -85,4 +87,5 @@ pub use error::{EditError, ErrorKind, InterpolateError, KeyPath, StackError};
 pub use image::{ImageMatch, ImageRef, compare_images};
 pub use interpolate::{Vars, interpolate};
 pub use kroll_migrate::EnvPatch;
+pub use scalar::CliYaml;
 pub use spec::{Definition, EnvVar, Located, ResolvedService, ServiceSpec, StackFile};

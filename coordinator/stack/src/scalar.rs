@@ -1,10 +1,13 @@
 //! What a scalar means to `docker stack deploy`, and how to write a value back.
 //!
-//! The Docker 20.10 CLI reads stack files with YAML 1.1 typing (go-yaml v2) and
-//! turns every environment value into a string with Go's `fmt.Sprint`. So an
-//! unquoted `3.10` reaches the container as `3.1`, `yes` as `true`, `010` as `8`
-//! and `~` or nothing as "no value". [`compose_string`] reproduces that for plain
-//! scalars; quoted and block scalars are strings as written.
+//! The Docker CLI reads stack files with go-yaml and turns every environment
+//! value into a string with Go's `fmt.Sprint`. So an unquoted `3.10` reaches the
+//! container as `3.1`, `010` as `8` and `~` or nothing as "no value"; with go-yaml
+//! v2 (Docker CLI 20.10) `yes`, `on` and `y` are booleans too, printed `true`,
+//! while go-yaml v3 (Docker CLI 28.2, measured with `docker stack config`) keeps
+//! them as strings. [`compose_string`] reproduces that for plain scalars; quoted
+//! and block scalars are strings as written. A value kroll writes is plain only
+//! when both readers take it as that same string.
 
 /// How a scalar is written in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,20 +34,34 @@ impl Style {
     }
 }
 
+/// Which YAML library the Docker CLI that deploys the stack reads it with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CliYaml {
+    /// go-yaml v2 (Docker CLI 20.10): YAML 1.1 booleans (`yes`, `on`, `y`, …), a
+    /// mapping may hold several `<<:` keys and a later one overrides an earlier one.
+    #[default]
+    GoYamlV2,
+    /// go-yaml v3 (Docker CLI 28.2 here): only `true`/`false` are booleans, a
+    /// second `<<:` key in one mapping is an error, own keys always win.
+    GoYamlV3,
+}
+
 /// The value `docker stack deploy` passes on for a scalar: `None` for a null.
 ///
 /// `decoded` is the scalar's string content (quotes and escapes removed, lines
-/// folded); `style` says whether YAML 1.1 typing applies (plain scalars only).
-pub(crate) fn compose_string(decoded: &str, style: Style) -> Option<String> {
+/// folded); `style` says whether typing applies (plain scalars only).
+pub(crate) fn compose_string(decoded: &str, style: Style, reader: CliYaml) -> Option<String> {
     if style != Style::Plain {
         return Some(decoded.to_owned());
     }
     match decoded {
         "" | "~" | "null" | "Null" | "NULL" => return None,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+        "true" | "True" | "TRUE" => return Some("true".to_owned()),
+        "false" | "False" | "FALSE" => return Some("false".to_owned()),
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" if reader == CliYaml::GoYamlV2 => {
             return Some("true".to_owned());
         }
-        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" if reader == CliYaml::GoYamlV2 => {
             return Some("false".to_owned());
         }
         _ => {}
@@ -70,7 +87,10 @@ pub(crate) fn plain_is_string(value: &str) -> bool {
 /// Whether `value` written plain reads back as the same text (it may be typed,
 /// e.g. an integer, as long as Docker turns it back into exactly `value`).
 pub(crate) fn plain_round_trips(value: &str) -> bool {
-    plain_is_safe(value) && compose_string(value, Style::Plain).as_deref() == Some(value)
+    plain_is_safe(value)
+        && [CliYaml::GoYamlV2, CliYaml::GoYamlV3]
+            .into_iter()
+            .all(|reader| compose_string(value, Style::Plain, reader).as_deref() == Some(value))
 }
 
 /// Renders `value` as a scalar in `style` (block styles are written double-quoted).
@@ -253,16 +273,33 @@ mod tests {
         ];
         for (text, want) in table {
             assert_eq!(
-                compose_string(text, Style::Plain).as_deref(),
+                compose_string(text, Style::Plain, CliYaml::GoYamlV2).as_deref(),
                 *want,
                 "{text:?}"
             );
         }
+        // go-yaml v3 keeps YAML 1.1's other booleans as strings.
+        for (text, want) in [
+            ("yes", "yes"),
+            ("on", "on"),
+            ("y", "y"),
+            ("True", "true"),
+            ("3.10", "3.1"),
+        ] {
+            assert_eq!(
+                compose_string(text, Style::Plain, CliYaml::GoYamlV3).as_deref(),
+                Some(want),
+                "{text:?}"
+            );
+        }
         assert_eq!(
-            compose_string("3.10", Style::Double).as_deref(),
+            compose_string("3.10", Style::Double, CliYaml::GoYamlV2).as_deref(),
             Some("3.10")
         );
-        assert_eq!(compose_string("", Style::Single).as_deref(), Some(""));
+        assert_eq!(
+            compose_string("", Style::Single, CliYaml::GoYamlV3).as_deref(),
+            Some("")
+        );
     }
 
     #[test]
@@ -288,6 +325,7 @@ mod tests {
         }
         assert!(plain_round_trips("9101"));
         assert!(!plain_round_trips("3.10"));
+        assert!(!plain_round_trips("on"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::time::Duration;
 use crate::duration::parse_duration;
 use crate::error::{ErrorKind, KeyPath, StackError};
 use crate::interpolate::{Vars, interpolate};
+use crate::scalar::CliYaml;
 use crate::tree::{Entry, Kind, MAX_DEPTH, NodeId, Tree};
 
 /// A stack file: its exact text and the services it describes.
@@ -90,14 +91,24 @@ pub struct ResolvedService {
 }
 
 impl StackFile {
-    /// Parses a stack file. `origin` names it in errors (a path, usually).
+    /// Parses a stack file as Docker CLI 20.10 reads it ([`CliYaml::GoYamlV2`]).
+    /// `origin` names it in errors (a path, usually).
     ///
     /// Every service's effective spec is computed here, so a file that parses
     /// has no unresolvable merge, alias or environment entry.
     pub fn parse(text: impl Into<String>, origin: impl Into<String>) -> Result<Self, StackError> {
+        Self::parse_with(text, origin, CliYaml::default())
+    }
+
+    /// Parses a stack file as the Docker CLI that deploys it reads it.
+    pub fn parse_with(
+        text: impl Into<String>,
+        origin: impl Into<String>,
+        reader: CliYaml,
+    ) -> Result<Self, StackError> {
         let text = text.into();
         let origin = origin.into();
-        let tree = Tree::parse(&text, &origin)?;
+        let tree = Tree::parse(&text, &origin, reader)?;
         let mut file = Self {
             text,
             origin,
@@ -118,6 +129,11 @@ impl StackFile {
     /// The file's exact text.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// The YAML reader the file was parsed for.
+    pub fn reader(&self) -> CliYaml {
+        self.tree.reader
     }
 
     /// The name the file was parsed under.
@@ -296,7 +312,17 @@ impl StackFile {
             let Kind::Mapping { entries, .. } = &node.kind else {
                 continue;
             };
-            if !entries.iter().any(|e| e.merge) {
+            let merges: Vec<&crate::tree::Entry> = entries.iter().filter(|e| e.merge).collect();
+            if merges.is_empty() {
+                continue;
+            }
+            if self.tree.reader == CliYaml::GoYamlV3 {
+                // go-yaml v3 refuses a repeated `<<` like any repeated key, and
+                // otherwise resolves merges as YAML does.
+                if let Some(second) = merges.get(1) {
+                    let kind = ErrorKind::DuplicateKey("<<".into());
+                    return Err(self.error(second.key_start, &node.path, kind));
+                }
                 continue;
             }
             let mut docker = BTreeMap::new();
@@ -612,6 +638,14 @@ services:
         for (text, want) in table {
             assert_eq!(error(text).to_string(), *want, "{text:?}");
         }
+        // go-yaml v3 (today's Docker CLI) refuses the second `<<:` outright.
+        let twice = "x-a: &a {K: a}\nx-b: &b {L: b}\nservices:\n  s:\n    image: i\n    <<: *a\n    <<: *b\n";
+        assert!(StackFile::parse(twice, "v2.yml").is_ok());
+        let err = StackFile::parse_with(twice, "v3.yml", CliYaml::GoYamlV3).expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "v3.yml:7: services.s: key \"<<\" appears twice in this mapping"
+        );
         // The same anchor twice, a list merge and own keys after `<<:` agree.
         let fine = "x-a: &a {K: a}\nx-b: &b {K: b}\nservices:\n  s:\n    image: i\n    environment:\n      <<: [*a, *b]\n      <<: *a\n      K2: own\n";
         let file = StackFile::parse(fine, "ok.yml").expect("unambiguous");

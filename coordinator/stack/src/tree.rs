@@ -8,7 +8,7 @@ use rowan::ast::AstNode;
 use yaml_edit::{Lang, SyntaxKind, YamlFile};
 
 use crate::error::{ErrorKind, KeyPath, StackError};
-use crate::scalar::{Style, compose_string};
+use crate::scalar::{CliYaml, Style, compose_string};
 
 type SyntaxNode = rowan::SyntaxNode<Lang>;
 
@@ -72,12 +72,14 @@ pub(crate) struct Entry {
 pub(crate) struct Tree {
     pub nodes: Vec<Node>,
     pub root: NodeId,
+    /// How the deploying CLI types plain scalars.
+    pub reader: CliYaml,
     line_starts: Vec<usize>,
 }
 
 impl Tree {
     /// Parses `text`; errors name `origin`, the line and the key.
-    pub fn parse(text: &str, origin: &str) -> Result<Self, StackError> {
+    pub fn parse(text: &str, origin: &str, reader: CliYaml) -> Result<Self, StackError> {
         let mut builder = Builder {
             text,
             origin,
@@ -130,6 +132,7 @@ impl Tree {
         Ok(Self {
             nodes: builder.nodes,
             root,
+            reader,
             line_starts: builder.line_starts,
         })
     }
@@ -177,7 +180,7 @@ impl Tree {
     /// The value Docker passes on for a scalar node (`None` for null or non-scalars).
     pub fn compose_value(&self, id: NodeId) -> Option<String> {
         match &self.nodes[self.deref(id)].kind {
-            Kind::Scalar { decoded, style } => compose_string(decoded, *style),
+            Kind::Scalar { decoded, style } => compose_string(decoded, *style, self.reader),
             _ => None,
         }
     }
@@ -185,7 +188,11 @@ impl Tree {
     /// A short name of what a node is, for errors.
     pub fn what(&self, id: NodeId) -> &'static str {
         match &self.nodes[self.deref(id)].kind {
-            Kind::Scalar { decoded, style } if compose_string(decoded, *style).is_none() => "null",
+            Kind::Scalar { decoded, style }
+                if compose_string(decoded, *style, self.reader).is_none() =>
+            {
+                "null"
+            }
             Kind::Scalar { .. } => "a scalar",
             Kind::Mapping { .. } => "a mapping",
             Kind::Sequence { .. } => "a sequence",
@@ -196,7 +203,7 @@ impl Tree {
     /// Whether a scalar node is a null.
     pub fn is_null(&self, id: NodeId) -> bool {
         matches!(&self.nodes[self.deref(id)].kind,
-            Kind::Scalar { decoded, style } if compose_string(decoded, *style).is_none())
+            Kind::Scalar { decoded, style } if compose_string(decoded, *style, self.reader).is_none())
     }
 }
 
