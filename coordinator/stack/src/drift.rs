@@ -59,6 +59,14 @@ pub enum Drift {
         /// [`ImageMatch::Different`] or [`ImageMatch::Unverifiable`].
         verdict: ImageMatch,
     },
+    /// The service reads `env_file`s, which kroll does not open: variables the
+    /// live service has beyond the stack file's `environment` are not compared.
+    EnvFiles {
+        /// The file's service name.
+        service: String,
+        /// The `env_file` entries.
+        files: Vec<String>,
+    },
     /// The live service has a variable the file does not.
     EnvAdded {
         /// The file's service name.
@@ -124,6 +132,10 @@ impl fmt::Display for Drift {
                 live,
                 ..
             } => write!(f, "{service}: runs {live}, the file names {file}"),
+            Self::EnvFiles { service, files } => write!(
+                f,
+                "{service}: reads env_file {files:?}, which kroll does not open; variables from it are not compared"
+            ),
             Self::EnvAdded { service, name } => write!(
                 f,
                 "{service}: {name} is set on the service but not in the file"
@@ -213,10 +225,17 @@ pub fn drift(
                 Some(_) => {}
             }
         }
-        for name in live_env.keys().filter(|name| !want.env.contains_key(*name)) {
-            out.push(Drift::EnvAdded {
+        if spec.env_files.is_empty() {
+            for name in live_env.keys().filter(|name| !want.env.contains_key(*name)) {
+                out.push(Drift::EnvAdded {
+                    service: service.clone(),
+                    name: name.clone(),
+                });
+            }
+        } else {
+            out.push(Drift::EnvFiles {
                 service: service.clone(),
-                name: name.clone(),
+                files: spec.env_files.clone(),
             });
         }
         let live_host = have.hostname.clone().filter(|h| !h.is_empty());
@@ -452,6 +471,35 @@ mod tests {
                 "{what}"
             );
         }
+    }
+
+    #[test]
+    fn variables_from_env_files_are_named_as_not_compared() {
+        let text = JOURNAL.replace(
+            "  kafka-02:\n    <<: *kafka-common\n",
+            "  kafka-02:\n    <<: *kafka-common\n    env_file: [kafka.env]\n",
+        );
+        let file = StackFile::parse(text, "journal-env-file.yml").expect("parses");
+        assert_eq!(
+            file.service("kafka-02").expect("kafka-02").env_files,
+            ["kafka.env"]
+        );
+        let mut live = deployed(&file, "rhodry");
+        live[2].env.push("FROM_THE_FILE=1".into());
+        live[2].env.retain(|e| !e.starts_with("KAFKA_BROKER_ID="));
+        assert_eq!(
+            drift(&file, "rhodry", &vars(), &live).expect("resolves"),
+            [
+                Drift::EnvRemoved {
+                    service: "kafka-02".into(),
+                    name: "KAFKA_BROKER_ID".into()
+                },
+                Drift::EnvFiles {
+                    service: "kafka-02".into(),
+                    files: vec!["kafka.env".into()]
+                },
+            ]
+        );
     }
 
     #[test]

@@ -73,6 +73,9 @@ pub struct ServiceSpec {
     pub constraints: Vec<String>,
     /// `stop_grace_period`, as written.
     pub stop_grace_period: Option<Located<String>>,
+    /// `env_file`: files the CLI reads more variables from at deploy time (the
+    /// stack file's `environment` overrides them). kroll does not read them.
+    pub env_files: Vec<String>,
 }
 
 /// A service's spec with `${…}` substituted: what `docker stack deploy` would send.
@@ -429,6 +432,7 @@ impl StackFile {
             hostname: self.scalar_key(service, "hostname")?,
             constraints: self.constraints(service)?,
             stop_grace_period: self.scalar_key(service, "stop_grace_period")?,
+            env_files: self.env_files(service)?,
         })
     }
 
@@ -488,6 +492,29 @@ impl StackFile {
             _ => return Err(self.shape(value, "a mapping or list of environment variables")),
         }
         Ok(env)
+    }
+
+    fn env_files(&self, service: NodeId) -> Result<Vec<String>, StackError> {
+        let Some((_, entry)) = self.winner(service, "env_file")? else {
+            return Ok(Vec::new());
+        };
+        let value = self.tree.deref(entry.value);
+        match &self.tree.node(value).kind {
+            Kind::Sequence { items, .. } => items
+                .iter()
+                .map(|item| {
+                    self.tree
+                        .compose_value(*item)
+                        .ok_or_else(|| self.shape(*item, "a file name"))
+                })
+                .collect(),
+            _ if self.tree.is_null(value) => Ok(Vec::new()),
+            _ => self
+                .tree
+                .compose_value(value)
+                .map(|file| vec![file])
+                .ok_or_else(|| self.shape(value, "a file name or a list of them")),
+        }
     }
 
     fn constraints(&self, service: NodeId) -> Result<Vec<String>, StackError> {
