@@ -10,26 +10,8 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use crate::edit::env_values;
-use crate::interpolate::Vars;
-use crate::test_support::set;
+use crate::test_support::{JOURNAL, journal_vars as vars, set};
 use crate::{CliYaml, Edit, ErrorKind, ResolvedService, StackFile, parse_duration};
-
-const JOURNAL: &str = include_str!("../testdata/journal-stack.yml");
-
-fn vars() -> Vars {
-    [
-        ("CI_REGISTRY_IMAGE", "registry.example/bi/rhodry"),
-        ("MAXIMUM_BYTES_ALLOWED_PER_MESSAGE", "10485760"),
-        ("BOOTSTRAP_SERVERS", "kafka-01:29091,kafka-02:29092"),
-        ("CONNECT_REST_PORT", "8083"),
-        ("KAFKA_REST_PORT", "8082"),
-        ("KAFDROP_PORT", "9000"),
-        ("FROM_SHELL", "shell-value"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
-}
 
 /// `docker stack config` of `text` with exactly `vars` in its environment.
 fn docker_stack_config(text: &str) -> Result<String, String> {

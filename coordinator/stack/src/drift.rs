@@ -278,24 +278,9 @@ pub fn drift(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{JOURNAL, journal, journal_vars as vars};
 
     const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-    const JOURNAL: &str = include_str!("../testdata/journal-stack.yml");
-
-    fn vars() -> Vars {
-        [
-            ("CI_REGISTRY_IMAGE", "registry.example/bi/rhodry"),
-            ("MAXIMUM_BYTES_ALLOWED_PER_MESSAGE", "10485760"),
-            ("BOOTSTRAP_SERVERS", "kafka-01:29091,kafka-02:29092"),
-            ("CONNECT_REST_PORT", "8083"),
-            ("KAFKA_REST_PORT", "8082"),
-            ("KAFDROP_PORT", "9000"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-    }
-
     /// What `docker stack deploy` of `file` creates: `:latest@digest` added to
     /// untagged images, the file's image text in the stack label, env as `K=V`.
     fn deployed(file: &StackFile, stack: &str) -> Vec<LiveService> {
@@ -335,10 +320,6 @@ mod tests {
                 }
             })
             .collect()
-    }
-
-    fn journal() -> StackFile {
-        StackFile::parse(JOURNAL, "journal-stack.yml").expect("parses")
     }
 
     #[test]

@@ -13,18 +13,13 @@ use std::time::Duration;
 use kroll_migrate::{EnvTarget, migrate_connect_env};
 
 use crate::edit::{apply_patch, env_values};
-use crate::test_support::set;
+use crate::test_support::{JOURNAL, journal, set};
 use crate::{Edit, EnvPatch, StackFile, unified_diff};
 
-const JOURNAL: &str = include_str!("../testdata/journal-stack.yml");
 const IMAGE_7_7: &str = "${CI_REGISTRY_IMAGE}/kafka:7.7.1";
 const IBP: &str = "KAFKA_INTER_BROKER_PROTOCOL_VERSION";
 
 type Env = BTreeMap<String, Option<String>>;
-
-fn journal() -> StackFile {
-    StackFile::parse(JOURNAL, "journal-stack.yml").expect("the journal's file parses")
-}
 
 fn names(prefix: &str) -> Vec<String> {
     (1..=5).map(|i| format!("{prefix}-0{i}")).collect()
