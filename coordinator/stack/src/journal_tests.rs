@@ -334,3 +334,28 @@ fn one_broker_alone_gets_an_override_in_its_own_environment() {
         }
     });
 }
+
+#[test]
+fn each_connect_worker_gets_its_own_hostname_after_its_merge() {
+    let file = journal();
+    let edits: Vec<Edit> = names("connect")
+        .into_iter()
+        .map(|name| Edit::Hostname {
+            services: vec![name.clone()],
+            hostname: name,
+        })
+        .collect();
+    let named = file.edit(&edits).expect("hostnames");
+    assert_golden(
+        "connect-hostname.diff",
+        &unified_diff(file.text(), named.text(), "stack.yml", "stack.yml"),
+    );
+    for name in names("connect") {
+        let spec = named.service(&name).expect("connect service");
+        assert_eq!(
+            spec.hostname.as_ref().map(|h| h.value.as_str()),
+            Some(name.as_str())
+        );
+    }
+    assert_envs(&file, &named, |_, _| {});
+}

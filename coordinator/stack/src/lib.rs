@@ -26,17 +26,19 @@
 //! services:
 //!   kafka-01:
 //!     image: reg/kafka
-//!     environment:
-//!       <<: *kafka-envs
-//!       KAFKA_BROKER_ID: 1
+//!     environment: *kafka-envs
+//!   kafka-02:
+//!     image: reg/kafka
+//!     environment: *kafka-envs
 //! ";
 //! let file = StackFile::parse(text, "stack.yml")?;
 //! let pin = EnvPatch {
 //!     set: [("KAFKA_INTER_BROKER_PROTOCOL_VERSION".into(), "3.1".into())].into(),
 //!     ..EnvPatch::default()
 //! };
-//! let edited = file.edit(&[Edit::Env { services: vec!["kafka-01".into()], patch: pin }])?;
-//! // The only user of the anchor is being changed: the pin goes into the anchor.
+//! let brokers = vec!["kafka-01".into(), "kafka-02".into()];
+//! let edited = file.edit(&[Edit::Env { services: brokers, patch: pin }])?;
+//! // Exactly the services being changed merge the anchor: the pin goes there.
 //! assert_eq!(
 //!     unified_diff(file.text(), edited.text(), "a", "b"),
 //!     "--- a\n+++ b\n@@ -1,5 +1,6 @@\n x-kafka-envs: &kafka-envs\n   KAFKA_JMX_PORT: 9101 # scraped by Prometheus\n\

@@ -93,33 +93,37 @@ impl StackFile {
                 None => lacking.push((name.clone(), order.clone())),
             }
         }
-        // New keys: anchors that cover the most lacking services without reaching others.
+        // A new key goes into a mapping that only services being changed merge:
+        // the one covering most of them, the highest-priority one on a tie. A
+        // service's own block is written by `own_override` (after its merges).
         while !lacking.is_empty() {
             let qualifies = |m: NodeId| {
-                orders.iter().all(|(n, o)| {
-                    names.contains(n)
-                        || o.iter().position(|x| *x == m).is_none_or(|at| {
-                            o[..at]
-                                .iter()
-                                .any(|x| self.tree.own_entry(*x, key).is_some())
-                        })
-                }) && matches!(self.tree.node(m).kind, Kind::Mapping { flow: false, .. })
+                orders
+                    .iter()
+                    .all(|(n, o)| names.contains(n) || !o.contains(&m))
+                    && matches!(self.tree.node(m).kind, Kind::Mapping { flow: false, .. })
             };
-            let best = lacking
-                .iter()
-                .flat_map(|(_, order)| order.iter().copied())
-                .filter(|m| qualifies(*m))
-                .max_by_key(|m| {
-                    (
-                        lacking.iter().filter(|(_, o)| o.contains(m)).count(),
-                        std::cmp::Reverse(*m),
-                    )
-                });
-            let Some(best) = best else {
+            let mut best: Option<(NodeId, usize)> = None;
+            for m in lacking.iter().flat_map(|(_, o)| o.iter().copied()) {
+                let covered = lacking.iter().filter(|(_, o)| o.contains(&m)).count();
+                if qualifies(m) && best.is_none_or(|(_, most)| covered > most) {
+                    best = Some((m, covered));
+                }
+            }
+            let Some((best, _)) = best else {
                 own.extend(lacking.drain(..).map(|(n, _)| n));
                 break;
             };
-            splices.push(self.append_entry(best, key, value)?);
+            if self.service_nodes.iter().any(|(_, id)| *id == best) {
+                own.extend(
+                    lacking
+                        .iter()
+                        .filter(|(_, o)| o.first() == Some(&best))
+                        .map(|(n, _)| n.clone()),
+                );
+            } else {
+                splices.push(self.append_entry(best, key, value)?);
+            }
             lacking.retain(|(_, o)| !o.contains(&best));
         }
         for name in own {
