@@ -5,10 +5,11 @@
 //! Where a value is written:
 //! - a key whose deciding definition is merged only by services being changed
 //!   is edited there (an anchor such as `&kafka-envs`);
-//! - a new key goes into the anchor that covers the most changed services when
-//!   no other service would see it (the rest are shadowed by their own value);
-//! - otherwise each service gets an override in its own block, creating its
-//!   `environment:` (with `<<: *anchor` for what it inherited) when needed;
+//! - a new key goes into the anchor merged only by services being changed that
+//!   covers most of them (the highest-priority one on a tie);
+//! - otherwise each service gets an override in its own block — service keys
+//!   right after its `<<:` lines, variables at the end of its own `environment:`,
+//!   which is created (with `<<: *anchor` for what it inherited) when needed;
 //! - removals and renames happen at every definition, and are refused when a
 //!   definition is shared with a service outside the edit (YAML merges cannot
 //!   unset a key for only some of the services that merge it).
