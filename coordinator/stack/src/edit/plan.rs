@@ -78,12 +78,12 @@ impl StackFile {
                         .as_deref()
                         == Some(value) => {}
                 Some(w) => {
-                    let users: Vec<&String> = orders
+                    // Every service merging the mapping, shadowed or not: an
+                    // anchor keeps one meaning for all who merge it.
+                    let merged_only_by_targets = orders
                         .iter()
-                        .filter(|(_, o)| winner(o) == Some(w))
-                        .map(|(n, _)| n)
-                        .collect();
-                    if users.iter().all(|u| names.contains(*u)) {
+                        .all(|(n, o)| names.contains(n) || !o.contains(&w));
+                    if merged_only_by_targets {
                         splices.push(self.replace_value(w, key, value)?);
                     } else {
                         own.push(name.clone());

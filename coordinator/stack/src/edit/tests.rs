@@ -130,6 +130,29 @@ fn each_edit_lands_where_it_changes_exactly_the_services_asked() {
             ],
         ),
         (
+            "an anchor keeps one meaning even for a service that shadows the key",
+            vec![
+                Edit::Env {
+                    services: svc(&["beta"]),
+                    patch: env_set(&[("SHARED", "b")]),
+                },
+                Edit::Env {
+                    services: svc(&["alpha", "gamma"]),
+                    patch: env_set(&[("SHARED", "x")]),
+                },
+            ],
+            vec![
+                "+    environment:",
+                "+      <<: *common-env",
+                "+      SHARED: x",
+                "+      SHARED: b",
+                "-    environment: *common-env",
+                "+    environment:",
+                "+      <<: *common-env",
+                "+      SHARED: x",
+            ],
+        ),
+        (
             "a new key for every user of the anchor goes into the anchor",
             vec![Edit::Env {
                 services: svc(&["alpha", "beta", "gamma"]),
