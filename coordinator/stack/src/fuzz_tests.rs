@@ -1,7 +1,7 @@
 //! Property tests over generated stack files: parsing keeps every byte, edits
 //! that change nothing change no byte, and every edit either is refused for a
 //! stated reason or yields a file whose effective specs are the intended ones
-//! (the edit's own re-parse check never fires).
+//! (the edit's own re-parse check never fires) — read as go-yaml v2 and v3 read it.
 //!
 //! A small deterministic generator (xorshift) stands in for a fuzzing crate: the
 //! seeds are fixed, so a failure names the seed and replays.
@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use crate::edit::env_values;
-use crate::{Edit, EditError, EnvPatch, ErrorKind, StackFile};
+use crate::{CliYaml, Edit, EditError, EnvPatch, ErrorKind, StackFile};
 
 struct Rng(u64);
 
@@ -173,10 +173,23 @@ fn generated_files_round_trip_and_every_edit_is_verified_or_refused() {
     for seed in 1..=150u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let text = generate(&mut rng);
-        let file = match StackFile::parse(text.as_str(), format!("seed-{seed}.yml")) {
+        // Odd seeds read the file as go-yaml v3 does, even ones as v2.
+        let reader = if seed % 2 == 1 {
+            CliYaml::GoYamlV3
+        } else {
+            CliYaml::GoYamlV2
+        };
+        let file = match StackFile::parse_with(text.as_str(), format!("seed-{seed}.yml"), reader) {
             Ok(file) => file,
-            // Two `<<:` of overlapping anchors: refused, as it must be.
-            Err(err) if matches!(err.kind, ErrorKind::AmbiguousMerge { .. }) => {
+            // Two `<<:` of overlapping anchors (v2), or two `<<:` at all (v3):
+            // refused, as they must be.
+            Err(err)
+                if matches!(
+                    (&err.kind, reader),
+                    (ErrorKind::AmbiguousMerge { .. }, CliYaml::GoYamlV2)
+                        | (ErrorKind::DuplicateKey(_), CliYaml::GoYamlV3)
+                ) =>
+            {
                 ambiguous += 1;
                 continue;
             }
@@ -221,7 +234,7 @@ fn generated_files_round_trip_and_every_edit_is_verified_or_refused() {
     let counts = format!("applied {applied}, refused {refused}, ambiguous files {ambiguous}");
     println!("{counts}");
     assert!(
-        applied > 300 && refused > 25 && (1..40).contains(&ambiguous),
+        applied > 250 && refused > 20 && (1..60).contains(&ambiguous),
         "{counts}"
     );
 }
