@@ -158,6 +158,8 @@ async fn a_swarm_lab_runs_the_stack_on_five_real_nodes_and_down_leaves_nothing()
         assert_eq!(r["state"], "running", "{r}");
         assert_eq!(r["ok"], true, "{r}");
     }
+    stack_file_round_trip(&lab, &l, &swarm.stack_file).await;
+
     // Nothing of the main engine: no container or network carries the lab's label there.
     let main_objects = docker_cli(&["ps", "-aq", "--filter", &format!("label=kroll.lab={name}")]);
     assert!(main_objects.trim().is_empty(), "{main_objects}");
@@ -191,4 +193,231 @@ async fn a_swarm_lab_runs_the_stack_on_five_real_nodes_and_down_leaves_nothing()
     }
     assert!(!dir.join(SWARM_FILE).exists());
     assert!(!l.data.exists() && !l.run.exists());
+}
+
+/// The live services of stack `lab`, as the stack crate compares them.
+fn live_services(manager: &str, lab: &str) -> Vec<kroll_stack::LiveService> {
+    let ids = docker_at(
+        manager,
+        &[
+            "service",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.stack.namespace={lab}"),
+        ],
+    );
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    let json = docker_at(manager, &[&["service", "inspect"][..], &ids].concat());
+    let all: Vec<serde_json::Value> = serde_json::from_str(&json).expect("service inspect");
+    all.iter()
+        .map(|s| {
+            let c = &s["Spec"]["TaskTemplate"]["ContainerSpec"];
+            kroll_stack::LiveService {
+                name: s["Spec"]["Name"].as_str().unwrap_or_default().to_owned(),
+                image: c["Image"].as_str().unwrap_or_default().to_owned(),
+                env: c["Env"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e.as_str().map(str::to_owned))
+                    .collect(),
+                hostname: c["Hostname"].as_str().map(str::to_owned),
+                stop_grace_period: c["StopGracePeriod"].as_u64().map(Duration::from_nanos),
+                labels: serde_json::from_value(s["Spec"]["Labels"].clone()).unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// Every running task of the stack, by id.
+fn running_tasks(manager: &str, lab: &str) -> Vec<String> {
+    let out = docker_at(
+        manager,
+        &[
+            "stack",
+            "ps",
+            lab,
+            "-q",
+            "--filter",
+            "desired-state=running",
+        ],
+    );
+    let mut ids: Vec<String> = out.split_whitespace().map(str::to_owned).collect();
+    ids.sort();
+    ids
+}
+
+/// `docker stack deploy` of `file` as the operator would run it.
+fn stack_deploy(manager: &str, file: &std::path::Path, lab: &str, registry: &str) {
+    let out = Command::new("docker")
+        .args(["-H", manager, "stack", "deploy", "-c"])
+        .arg(file)
+        .arg(lab)
+        .env(kroll::lab::swarm::stack::REGISTRY_VAR, registry)
+        .output()
+        .expect("docker stack deploy");
+    assert!(
+        out.status.success(),
+        "docker stack deploy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Sets `KEY=value` in Swarm service `service` through the engine's API, the way kroll's Swarm
+/// backend must: the inspected spec sent back with only the environment changed, the
+/// environment **sorted** as `docker stack deploy` writes it (the CLI's `service update
+/// --env-add` reorders it, and then a redeploy of even a correct stack file restarts the
+/// task), stop-first; waits until the update completed.
+async fn set_env_sorted(
+    l: &kroll::lab::swarm::hosts::Layout,
+    service: &str,
+    key: &str,
+    value: &str,
+) {
+    use bollard::query_parameters::UpdateServiceOptions;
+    let docker = bollard::Docker::connect_with_unix(
+        &l.socket(1).to_string_lossy(),
+        30,
+        bollard::API_DEFAULT_VERSION,
+    )
+    .expect("manager socket")
+    .negotiate_version()
+    .await
+    .expect("manager API");
+    let svc = docker
+        .inspect_service(service, None)
+        .await
+        .expect("inspect service");
+    let version = svc.version.and_then(|v| v.index).expect("version index");
+    let mut spec = svc.spec.expect("spec");
+    let task = spec.task_template.as_mut().expect("task template");
+    let c = task.container_spec.as_mut().expect("container spec");
+    let mut env: Vec<String> = c.env.take().unwrap_or_default();
+    env.retain(|e| !e.starts_with(&format!("{key}=")));
+    env.push(format!("{key}={value}"));
+    env.sort();
+    c.env = Some(env);
+    spec.update_config = Some(bollard::models::ServiceSpecUpdateConfig {
+        parallelism: Some(1),
+        order: Some(bollard::models::ServiceSpecUpdateConfigOrderEnum::STOP_FIRST),
+        failure_action: Some(bollard::models::ServiceSpecUpdateConfigFailureActionEnum::PAUSE),
+        ..Default::default()
+    });
+    docker
+        .update_service(
+            service,
+            spec,
+            UpdateServiceOptions {
+                version: i32::try_from(version).expect("version fits"),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .expect("update service");
+    poll(
+        "the service update to complete",
+        Duration::from_secs(90),
+        async || {
+            let s = docker
+                .inspect_service(service, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            let state = s.update_status.and_then(|u| u.state).map(|s| s.to_string());
+            if state.as_deref() == Some("completed") {
+                Ok(())
+            } else {
+                Err(format!("update state {state:?}"))
+            }
+        },
+    )
+    .await;
+}
+
+/// The stack file stays the source of truth (issue 13, item 3): after a service update, the
+/// stack crate finds the drift, its minimal edit of the file says what the services run, and
+/// `docker stack deploy` of the edited file changes nothing and starts no task — while the
+/// unedited file (the journal's danger) would take the change back.
+async fn stack_file_round_trip(
+    lab: &TestLab,
+    l: &kroll::lab::swarm::hosts::Layout,
+    stack_file: &std::path::Path,
+) {
+    use kroll_stack::{Drift, Edit, EnvPatch, StackFile, drift};
+    let manager = &l.docker_host(1);
+    let name = lab.name();
+    let registry = &lab.handle.spec.registry;
+    let vars = kroll_stack::Vars::from([(
+        kroll::lab::swarm::stack::REGISTRY_VAR.to_owned(),
+        registry.clone(),
+    )]);
+    let original = StackFile::parse(
+        &std::fs::read_to_string(stack_file).expect("stack file"),
+        "stack.yml",
+    )
+    .expect("the lab's stack file parses");
+    assert_eq!(
+        drift(&original, name, &vars, &live_services(manager, name)).expect("drift"),
+        Vec::<Drift>::new(),
+        "a freshly deployed stack has no drift"
+    );
+    // What kroll's Swarm backend does to one broker in Roll 1: pin the IBP.
+    let svc = format!("{name}_kafka-02");
+    set_env_sorted(l, &svc, "KAFKA_INTER_BROKER_PROTOCOL_VERSION", "3.1").await;
+    let live = live_services(manager, name);
+    let found = drift(&original, name, &vars, &live).expect("drift");
+    assert!(
+        matches!(found.as_slice(), [Drift::EnvAdded { service, name }]
+            if service == "kafka-02" && name == "KAFKA_INTER_BROKER_PROTOCOL_VERSION"),
+        "the update shows as drift of the original file: {found:?}"
+    );
+    let patch = EnvPatch {
+        set: [("KAFKA_INTER_BROKER_PROTOCOL_VERSION".into(), "3.1".into())].into(),
+        ..EnvPatch::default()
+    };
+    let edited = original
+        .edit(&[Edit::Env {
+            services: vec!["kafka-02".into()],
+            patch,
+        }])
+        .expect("edit");
+    assert_eq!(
+        drift(&edited, name, &vars, &live).expect("drift"),
+        Vec::<Drift>::new(),
+        "the edited file says what runs"
+    );
+    let diff = kroll_stack::unified_diff(original.text(), edited.text(), "a", "b");
+    assert_eq!(
+        diff.lines()
+            .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+            .count(),
+        1,
+        "one added line: {diff}"
+    );
+    let edited_path = stack_file.with_file_name("stack.edited.yml");
+    std::fs::write(&edited_path, edited.text()).expect("write");
+    let before = running_tasks(manager, name);
+    stack_deploy(manager, &edited_path, name, registry);
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        running_tasks(manager, name),
+        before,
+        "redeploying the edited stack file started or stopped a task"
+    );
+    assert_eq!(
+        drift(&edited, name, &vars, &live_services(manager, name)).expect("drift"),
+        Vec::<Drift>::new()
+    );
+    // The control: the unedited file takes the pin back (a new task for kafka-02).
+    stack_deploy(manager, stack_file, name, registry);
+    let after = live_services(manager, name);
+    let k2 = after.iter().find(|s| s.name == svc).expect("kafka-02");
+    assert!(
+        !k2.env
+            .iter()
+            .any(|e| e.starts_with("KAFKA_INTER_BROKER_PROTOCOL_VERSION=")),
+        "the old stack file drops the pin: {:?}",
+        k2.env
+    );
 }
