@@ -353,7 +353,7 @@ async fn stack_file_round_trip(
         registry.clone(),
     )]);
     let original = StackFile::parse(
-        &std::fs::read_to_string(stack_file).expect("stack file"),
+        std::fs::read_to_string(stack_file).expect("stack file"),
         "stack.yml",
     )
     .expect("the lab's stack file parses");
