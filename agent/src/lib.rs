@@ -40,6 +40,7 @@ pub mod jvm;
 pub mod metrics;
 pub mod node;
 pub mod runtime;
+pub mod swarm_service;
 pub mod swarm_tasks;
 
 use std::future::Future;

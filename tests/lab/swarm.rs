@@ -264,19 +264,9 @@ fn stack_deploy(manager: &str, file: &std::path::Path, lab: &str, registry: &str
     );
 }
 
-/// Sets `KEY=value` in Swarm service `service` through the engine's API, the way kroll's Swarm
-/// backend must: the inspected spec sent back with only the environment changed, the
-/// environment **sorted** as `docker stack deploy` writes it (the CLI's `service update
-/// --env-add` reorders it, and then a redeploy of even a correct stack file restarts the
-/// task), stop-first; waits until the update completed.
-async fn set_env_sorted(
-    l: &kroll::lab::swarm::hosts::Layout,
-    service: &str,
-    key: &str,
-    value: &str,
-) {
-    use bollard::query_parameters::UpdateServiceOptions;
-    let docker = bollard::Docker::connect_with_unix(
+/// The manager's engine, as the agent of a manager node reaches it.
+async fn manager_engine(l: &kroll::lab::swarm::hosts::Layout) -> bollard::Docker {
+    bollard::Docker::connect_with_unix(
         &l.socket(1).to_string_lossy(),
         30,
         bollard::API_DEFAULT_VERSION,
@@ -284,55 +274,34 @@ async fn set_env_sorted(
     .expect("manager socket")
     .negotiate_version()
     .await
-    .expect("manager API");
-    let svc = docker
-        .inspect_service(service, None)
-        .await
-        .expect("inspect service");
-    let version = svc.version.and_then(|v| v.index).expect("version index");
-    let mut spec = svc.spec.expect("spec");
-    let task = spec.task_template.as_mut().expect("task template");
-    let c = task.container_spec.as_mut().expect("container spec");
-    let mut env: Vec<String> = c.env.take().unwrap_or_default();
-    env.retain(|e| !e.starts_with(&format!("{key}=")));
-    env.push(format!("{key}={value}"));
-    env.sort();
-    c.env = Some(env);
-    spec.update_config = Some(bollard::models::ServiceSpecUpdateConfig {
-        parallelism: Some(1),
-        order: Some(bollard::models::ServiceSpecUpdateConfigOrderEnum::STOP_FIRST),
-        failure_action: Some(bollard::models::ServiceSpecUpdateConfigFailureActionEnum::PAUSE),
+    .expect("manager API")
+}
+
+/// Sets `KEY=value` in Swarm service `service` the way kroll's agent on a manager does
+/// (`kroll_agent::swarm_service::update`: stop-first, environment sorted as `docker stack
+/// deploy` writes it — the CLI's `service update --env-add` reorders it, and then a redeploy
+/// of even a correct stack file restarts the task).
+async fn set_env(
+    docker: &bollard::Docker,
+    service: &str,
+    key: &str,
+    value: &str,
+    op: &str,
+) -> kroll_agent::swarm_service::Updated {
+    let change = kroll_agent::swarm_service::ServiceChange {
+        set_env: [(key.to_owned(), value.to_owned())].into(),
+        min_stop_grace: Duration::from_secs(30),
         ..Default::default()
-    });
-    docker
-        .update_service(
-            service,
-            spec,
-            UpdateServiceOptions {
-                version: i32::try_from(version).expect("version fits"),
-                ..Default::default()
-            },
-            None,
-        )
-        .await
-        .expect("update service");
-    poll(
-        "the service update to complete",
-        Duration::from_secs(90),
-        async || {
-            let s = docker
-                .inspect_service(service, None)
-                .await
-                .map_err(|e| e.to_string())?;
-            let state = s.update_status.and_then(|u| u.state).map(|s| s.to_string());
-            if state.as_deref() == Some("completed") {
-                Ok(())
-            } else {
-                Err(format!("update state {state:?}"))
-            }
-        },
-    )
-    .await;
+    };
+    let done =
+        kroll_agent::swarm_service::update(docker, service, &change, op, Duration::from_secs(90))
+            .await
+            .expect("service update");
+    eprintln!(
+        "[swarm] {service}: update call → new task running in {:.1} s",
+        done.elapsed.as_secs_f64()
+    );
+    done
 }
 
 /// The stack file stays the source of truth (issue 13, item 3): after a service update, the
@@ -364,7 +333,9 @@ async fn stack_file_round_trip(
     );
     // What kroll's Swarm backend does to one broker in Roll 1: pin the IBP.
     let svc = format!("{name}_kafka-02");
-    set_env_sorted(l, &svc, "KAFKA_INTER_BROKER_PROTOCOL_VERSION", "3.1").await;
+    let docker = manager_engine(l).await;
+    let pin = "KAFKA_INTER_BROKER_PROTOCOL_VERSION";
+    set_env(&docker, &svc, pin, "3.1", "test/pin-1").await;
     let live = live_services(manager, name);
     let found = drift(&original, name, &vars, &live).expect("drift");
     assert!(
@@ -414,10 +385,60 @@ async fn stack_file_round_trip(
     let after = live_services(manager, name);
     let k2 = after.iter().find(|s| s.name == svc).expect("kafka-02");
     assert!(
-        !k2.env
-            .iter()
-            .any(|e| e.starts_with("KAFKA_INTER_BROKER_PROTOCOL_VERSION=")),
+        !k2.env.iter().any(|e| e.starts_with(&format!("{pin}="))),
         "the old stack file drops the pin: {:?}",
         k2.env
+    );
+
+    // Rollback re-applies the spec kroll saved (not `docker service rollback`, a toggle) —
+    // once the redeploy above has replaced the pinned task.
+    poll(
+        "the redeploy to complete",
+        Duration::from_secs(90),
+        async || {
+            let state = docker_at(
+                manager,
+                &[
+                    "service",
+                    "inspect",
+                    &svc,
+                    "--format",
+                    "{{.UpdateStatus.State}}",
+                ],
+            );
+            if state.trim() == "completed" {
+                Ok(())
+            } else {
+                Err(state)
+            }
+        },
+    )
+    .await;
+    let pinned = set_env(&docker, &svc, pin, "3.1", "test/pin-2").await;
+    let back = kroll_agent::swarm_service::restore(
+        &docker,
+        &svc,
+        &pinned.previous,
+        "test/rollback",
+        Duration::from_secs(90),
+    )
+    .await
+    .expect("restore");
+    assert_ne!(
+        back.task_id, pinned.task_id,
+        "a new task runs the saved spec"
+    );
+    let live = live_services(manager, name);
+    let k2 = live.iter().find(|s| s.name == svc).expect("kafka-02");
+    assert!(
+        !k2.env.iter().any(|e| e.starts_with(&format!("{pin}="))),
+        "the saved spec has no pin: {:?}",
+        k2.env
+    );
+    assert_eq!(
+        k2.labels
+            .get(kroll_agent::swarm_service::OP_LABEL)
+            .map(String::as_str),
+        Some("test/rollback")
     );
 }
