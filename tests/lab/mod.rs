@@ -4,7 +4,8 @@
 //! Each test that needs a lab starts its own under a unique name (`<run id><suffix>`), on free
 //! ports, labelled `kroll.test.run=<run id>`, and removes it through [`TestLab`]'s `Drop`
 //! even when it fails. The full lab is shared by the checks that do not disturb each other
-//! (kcat, Connect 7.7.1, OOM); broker stops and IBP changes get their own Kafka-only labs.
+//! (kcat, Connect 7.7.1, OOM); broker stops and IBP changes get their own Kafka-only labs;
+//! `upgrade_connect` upgrades two full labs (one pass with Connect; `--skip-connect`).
 
 mod brokers;
 mod cli;
@@ -12,6 +13,7 @@ mod connect;
 mod full;
 mod ibp;
 mod images;
+mod upgrade_connect;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
