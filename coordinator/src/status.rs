@@ -548,25 +548,11 @@ services = [{ kind = "broker", container = "kafka-02", broker_id = 2 }]
         );
     }
 
-    const ONE_NODE: &str = r#"
-[cluster]
-name = "lab"
-[tls]
-ca = "ca.pem"
-cert = "c.pem"
-key = "k.pem"
-[[nodes]]
-name = "n1"
-agent = "127.0.0.1:1"
-services = [
-  { kind = "broker", container = "kafka-01", broker_id = 1 },
-  { kind = "connect", container = "connect-01" },
-]
-"#;
-
-    fn one_node_status(containers: Vec<Container>) -> Status {
-        let inv = Inventory::from_document(&Document::from_text("inv.toml", ONE_NODE))
-            .expect("inventory");
+    /// Node n1 of [`INV`] alone, with its kafdrop running beside `containers`.
+    fn one_node_status(mut containers: Vec<Container>) -> Status {
+        containers.push(container("kafdrop", ContainerStatus::Running, Health::None));
+        let inv =
+            Inventory::from_document(&Document::from_text("inv.toml", INV)).expect("inventory");
         let reports = vec![NodeReport {
             node: &inv.nodes[0],
             state: Ok(state("n1", containers, 50 << 30)),
@@ -581,7 +567,7 @@ services = [
             (
                 "all listed healthy",
                 vec![running("kafka-01"), running("connect-01")],
-                "lab: 1/1 agents reachable, 2/2 listed containers healthy — OK",
+                "lab: 1/1 agents reachable, 3/3 listed containers healthy — OK",
             ),
             (
                 "the previous container kept for rollback (unlisted, exited) is not counted as healthy",
@@ -590,7 +576,7 @@ services = [
                     running("connect-01"),
                     container("kafka-01-kroll-prev", ContainerStatus::Exited, Health::None),
                 ],
-                "lab: 1/1 agents reachable, 2/2 listed containers healthy, 1 unlisted (not judged) — OK",
+                "lab: 1/1 agents reachable, 3/3 listed containers healthy, 1 unlisted (not judged) — OK",
             ),
             (
                 "a listed container unhealthy",
@@ -598,7 +584,7 @@ services = [
                     running("kafka-01"),
                     container("connect-01", ContainerStatus::Running, Health::Unhealthy),
                 ],
-                "lab: 1/1 agents reachable, 1/2 listed containers healthy — 1 problem(s)",
+                "lab: 1/1 agents reachable, 2/3 listed containers healthy — 1 problem(s)",
             ),
         ];
         for (what, containers, expected) in cases {
@@ -617,16 +603,13 @@ services = [
         use crate::connect::types::{
             Connector, ConnectorState, ConnectorStatus, ConnectorType, State, TaskState, WorkerInfo,
         };
-        let config: kroll_migrate::Config = [
+        let config = crate::connect::fake::config(&[
             (
                 "connector.class",
                 "io.debezium.connector.mysql.MySqlConnector",
             ),
             ("database.server.name", "cdc"),
-        ]
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+        ]);
         let failed = Connector {
             name: "cdc".into(),
             kind: ConnectorType::Source,
@@ -675,7 +658,7 @@ services = [
             "Schema Registry: NOT answering (http://127.0.0.1:18081)",
             "  - Connect task cdc-0 is FAILED on worker connect-01:8083: ConnectException: Error configuring an instance of MySqlConnectorTask — it still has its Debezium 1.9 config on a Debezium 3.0 worker: migrate it with `kroll connectors migrate`",
             "  - Schema Registry (http://127.0.0.1:18081) does not answer: connection refused",
-            "lab: 1/1 agents reachable, 2/2 listed containers healthy, 0/1 connectors running, 0/1 tasks running — 2 problem(s)",
+            "lab: 1/1 agents reachable, 3/3 listed containers healthy, 0/1 connectors running, 0/1 tasks running — 2 problem(s)",
         ] {
             assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
         }

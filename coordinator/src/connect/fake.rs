@@ -35,13 +35,18 @@ pub(crate) struct FakeConnector {
     regenerate: bool,
 }
 
+/// A config from `(key, value)` pairs.
+pub(crate) fn config(pairs: &[(&str, &str)]) -> Config {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
 impl FakeConnector {
-    pub fn new(kind: ConnectorType, target: TargetState, config: &[(&str, &str)]) -> Self {
+    pub fn new(kind: ConnectorType, target: TargetState, pairs: &[(&str, &str)]) -> Self {
         let mut c = Self {
-            config: config
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            config: config(pairs),
             kind,
             target,
             failed: None,

@@ -228,14 +228,8 @@ pub async fn wait_task_configs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connect::fake::config;
     use crate::connect::types::TaskId;
-
-    fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
 
     fn task(i: i32, pairs: &[(&str, &str)]) -> TaskConfig {
         TaskConfig {
@@ -287,6 +281,8 @@ mod tests {
             ("acks", "all"),
             ("task.class", "X"),
         ];
+        let every_changed_key: Vec<String> =
+            m.changed_keys().into_iter().map(String::from).collect();
         let cases: Vec<(&str, Vec<TaskConfig>, TaskConfigs)> = vec![
             ("stopped: none", vec![], TaskConfigs::Empty),
             (
@@ -311,14 +307,7 @@ mod tests {
                 vec![task(0, &old)],
                 TaskConfigs::Stale {
                     task: 0,
-                    keys: [
-                        "acks",
-                        "database.server.name",
-                        "schema.name.adjustment.mode",
-                        "topic.prefix",
-                    ]
-                    .map(String::from)
-                    .to_vec(),
+                    keys: every_changed_key.clone(),
                 },
             ),
             (
@@ -326,14 +315,7 @@ mod tests {
                 vec![task(0, &new), task(1, &old)],
                 TaskConfigs::Stale {
                     task: 1,
-                    keys: [
-                        "acks",
-                        "database.server.name",
-                        "schema.name.adjustment.mode",
-                        "topic.prefix",
-                    ]
-                    .map(String::from)
-                    .to_vec(),
+                    keys: every_changed_key.clone(),
                 },
             ),
             (

@@ -1,4 +1,5 @@
 use super::*;
+use crate::connect::fake::config;
 use crate::connect::types::{
     ConnectorState, ConnectorStatus, ConnectorType, TaskState, WorkerInfo,
 };
@@ -18,13 +19,6 @@ fn worker(name: &str, version: Option<&str>) -> WorkerProbe {
             })
             .ok_or_else(|| "connection refused".to_owned()),
     }
-}
-
-fn config(pairs: &[(&str, &str)]) -> Config {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
 }
 
 fn v19() -> Config {
