@@ -223,11 +223,18 @@ pub fn assess(obs: &ConnectObservation) -> ConnectHealth {
     health
 }
 
-/// Observes a Connect cluster.
+/// Observes a Connect cluster (the workers concurrently; the connectors only when a worker
+/// answered, so that a cluster that is down costs one round of probes, not a failover chain).
 pub async fn observe(connect: &impl ConnectApi) -> ConnectObservation {
+    let workers = connect.workers().await;
+    let connectors = if workers.iter().any(|w| w.info.is_ok()) {
+        connect.connectors().await.map_err(|e| e.to_string())
+    } else {
+        Err("no Connect worker answered".to_owned())
+    };
     ConnectObservation {
-        workers: connect.workers().await,
-        connectors: connect.connectors().await.map_err(|e| e.to_string()),
+        workers,
+        connectors,
     }
 }
 

@@ -281,3 +281,16 @@ fn the_post_check_failure_names_every_problem_and_the_way_out() {
         e.advice()
     );
 }
+
+#[tokio::test]
+async fn a_cluster_with_no_answering_worker_is_not_asked_for_its_connectors() {
+    let mut connect = crate::connect::fake::FakeConnect::new("7.7.1-ccs", vec![]);
+    connect.versions = vec![None, None];
+    let o = observe(&connect).await;
+    assert_eq!(o.connectors, Err("no Connect worker answered".to_owned()));
+    assert_eq!(
+        assess(&o).problems.len(),
+        3,
+        "two silent workers, no listing"
+    );
+}
