@@ -61,6 +61,14 @@ impl TestLab {
         &self.handle.name
     }
 
+    /// Schema Registry's URL (a full lab has one).
+    pub fn registry_url(&self) -> String {
+        self.handle
+            .schema_registry
+            .clone()
+            .expect("a full lab has Schema Registry")
+    }
+
     /// `lab down`, explicitly (so the test can assert on what is left).
     pub async fn down(mut self) -> DownReport {
         self.downed = true;

@@ -42,11 +42,7 @@ async fn the_one_pass_upgrade_resumes_every_connector_on_its_migrated_config_and
     let lab = TestLab::up("onepass", Services::Full, true).await;
     kroll_tests::lab_platform_images("7.7.1").await;
     let connect = lab.handle.connect[0].clone();
-    let registry = lab
-        .handle
-        .schema_registry
-        .clone()
-        .expect("a full lab has Schema Registry");
+    let registry = lab.registry_url();
     let out = upgrade(&lab, &["--allow-incompatible-values"]);
     let said = text(&out);
     assert_eq!(out.status.code(), Some(0), "one pass, finished:\n{said}");
