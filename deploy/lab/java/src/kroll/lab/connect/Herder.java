@@ -139,7 +139,7 @@ public final class Herder {
     private void reconfigureTasks(String name, ConnectorPlugin p, Map<String, Object> c) {
         long configGen = ClusterStore.num(c.get("config_gen"), 0);
         List<Object> generated = generateTaskConfigs(p, ClusterStore.config(c));
-        if (Json.write(generated).equals(Json.write(c.get("task_configs")))) return;
+        if (generated.equals(c.get("task_configs"))) return; // maps compare entry by entry
         boolean written = store.update(d -> {
             Map<String, Object> now = ClusterStore.subOrNull(ClusterStore.sub(d, "connectors"), name);
             if (now == null || ClusterStore.num(now.get("config_gen"), 0) != configGen
