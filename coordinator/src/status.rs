@@ -2,7 +2,9 @@
 //! checked against the inventory.
 //!
 //! [`assess`] is pure (inventory + agent answers → rows and problems) so it is unit-tested
-//! table by table; [`render_text`] prints the screen; the JSON form is the [`Status`] value.
+//! table by table; [`add_services`] adds what Connect and Schema Registry answered (failed
+//! connectors and tasks, silent workers, a silent registry are problems); [`render_text`]
+//! prints the screen; the JSON form is the [`Status`] value.
 
 use std::time::Duration;
 
@@ -12,6 +14,8 @@ use kroll_shared::time::{human_bytes, human_duration, now_unix_ms};
 use serde::Serialize;
 
 use crate::agents::NodeReport;
+use crate::connect::health::{ConnectHealth, ConnectObservation};
+use crate::registry::health::RegistryHealth;
 
 mod jvm;
 
@@ -28,6 +32,12 @@ pub struct Status {
     pub nodes: Vec<NodeStatus>,
     pub rows: Vec<Row>,
     pub problems: Vec<String>,
+    /// Connect's connectors, tasks and workers (when the inventory gives worker URLs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect: Option<ConnectHealth>,
+    /// Whether Schema Registry answers (when the inventory gives its URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_registry: Option<RegistryHealth>,
 }
 
 /// One node as its agent answered.
@@ -102,6 +112,27 @@ pub fn assess(inv: &Inventory, reports: &[NodeReport<'_>], now_ms: i64) -> Statu
         nodes,
         rows,
         problems,
+        connect: None,
+        schema_registry: None,
+    }
+}
+
+/// Adds what Connect and Schema Registry answered: every failed connector or task, silent
+/// worker and a silent registry becomes a problem.
+pub fn add_services(
+    s: &mut Status,
+    connect: Option<&ConnectObservation>,
+    registry: Option<RegistryHealth>,
+) {
+    if let Some(obs) = connect {
+        let health = crate::connect::health::assess(obs);
+        s.problems
+            .extend(health.problems.iter().map(ToString::to_string));
+        s.connect = Some(health);
+    }
+    if let Some(r) = registry {
+        s.problems.extend(r.problem());
+        s.schema_registry = Some(r);
     }
 }
 
@@ -276,26 +307,52 @@ pub fn render_text(s: &Status) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
-    let reachable = s.nodes.iter().filter(|n| n.reachable).count();
-    let running = s.rows.iter().filter(|r| r.ok).count();
+    if let Some(c) = &s.connect {
+        out.push_str(&format!("\nConnect: {}\n", c.summary()));
+    }
+    if let Some(r) = &s.schema_registry {
+        let gap = if s.connect.is_some() { "" } else { "\n" };
+        out.push_str(&format!("{gap}Schema Registry: {}\n", r.summary()));
+    }
     if !s.problems.is_empty() {
         out.push_str("\nProblems:\n");
         for p in &s.problems {
             out.push_str(&format!("  - {p}\n"));
         }
     }
-    out.push_str(&format!(
-        "\n{}: {reachable}/{} agents reachable, {running}/{} containers healthy — {}\n",
+    out.push_str(&format!("\n{}\n", verdict(s)));
+    out
+}
+
+/// The last line: what was counted, then OK or the number of problems. Containers the
+/// inventory lists are judged (a listed one that is not healthy is always a problem); the
+/// others (e.g. `-kroll-prev` containers kept for rollback) are counted apart, never as healthy.
+fn verdict(s: &Status) -> String {
+    let reachable = s.nodes.iter().filter(|n| n.reachable).count();
+    let listed: Vec<&Row> = s.rows.iter().filter(|r| r.role != "unlisted").collect();
+    let healthy = listed.iter().filter(|r| r.ok).count();
+    let unlisted = s.rows.len() - listed.len();
+    let mut line = format!(
+        "{}: {reachable}/{} agents reachable, {healthy}/{} listed containers healthy",
         s.cluster,
         s.nodes.len(),
-        s.rows.len(),
-        if s.problems.is_empty() {
-            "OK".to_owned()
-        } else {
-            format!("{} problem(s)", s.problems.len())
-        }
-    ));
-    out
+        listed.len()
+    );
+    if unlisted > 0 {
+        line.push_str(&format!(", {unlisted} unlisted (not judged)"));
+    }
+    if let Some(c) = &s.connect {
+        line.push_str(&format!(
+            ", {}/{} connectors running, {}/{} tasks running",
+            c.running, c.connectors, c.tasks_running, c.tasks
+        ));
+    }
+    if s.problems.is_empty() {
+        line.push_str(" — OK");
+    } else {
+        line.push_str(&format!(" — {} problem(s)", s.problems.len()));
+    }
+    line
 }
 
 /// Now, for callers that do not inject a clock.
@@ -458,7 +515,9 @@ services = [{ kind = "broker", container = "kafka-02", broker_id = 2 }]
         }
         let text = render_text(&s);
         assert!(
-            text.contains("1/2 agents reachable, 2/5 containers healthy — 4 problem(s)"),
+            text.contains(
+                "1/2 agents reachable, 1/4 listed containers healthy, 1 unlisted (not judged) — 4 problem(s)"
+            ),
             "{text}"
         );
     }
@@ -487,5 +546,127 @@ services = [{ kind = "broker", container = "kafka-02", broker_id = 2 }]
             "{:?}",
             s.problems
         );
+    }
+
+    /// Node n1 of [`INV`] alone, with its kafdrop running beside `containers`.
+    fn one_node_status(mut containers: Vec<Container>) -> Status {
+        containers.push(container("kafdrop", ContainerStatus::Running, Health::None));
+        let inv =
+            Inventory::from_document(&Document::from_text("inv.toml", INV)).expect("inventory");
+        let reports = vec![NodeReport {
+            node: &inv.nodes[0],
+            state: Ok(state("n1", containers, 50 << 30)),
+        }];
+        assess(&inv, &reports, 61_000)
+    }
+
+    #[test]
+    fn the_verdict_says_what_it_counted_and_never_ok_beside_an_unhealthy_listed_container() {
+        let running = |n: &str| container(n, ContainerStatus::Running, Health::None);
+        let cases: Vec<(&str, Vec<Container>, &str)> = vec![
+            (
+                "all listed healthy",
+                vec![running("kafka-01"), running("connect-01")],
+                "lab: 1/1 agents reachable, 3/3 listed containers healthy — OK",
+            ),
+            (
+                "the previous container kept for rollback (unlisted, exited) is not counted as healthy",
+                vec![
+                    running("kafka-01"),
+                    running("connect-01"),
+                    container("kafka-01-kroll-prev", ContainerStatus::Exited, Health::None),
+                ],
+                "lab: 1/1 agents reachable, 3/3 listed containers healthy, 1 unlisted (not judged) — OK",
+            ),
+            (
+                "a listed container unhealthy",
+                vec![
+                    running("kafka-01"),
+                    container("connect-01", ContainerStatus::Running, Health::Unhealthy),
+                ],
+                "lab: 1/1 agents reachable, 2/3 listed containers healthy — 1 problem(s)",
+            ),
+        ];
+        for (what, containers, expected) in cases {
+            let text = render_text(&one_node_status(containers));
+            assert!(
+                text.ends_with(&format!("\n{expected}\n")),
+                "{what}:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn failed_connect_tasks_and_a_silent_registry_are_problems() {
+        use crate::connect::api::WorkerProbe;
+        use crate::connect::health::ConnectObservation;
+        use crate::connect::types::{
+            Connector, ConnectorState, ConnectorStatus, ConnectorType, State, TaskState, WorkerInfo,
+        };
+        let config = crate::connect::fake::config(&[
+            (
+                "connector.class",
+                "io.debezium.connector.mysql.MySqlConnector",
+            ),
+            ("database.server.name", "cdc"),
+        ]);
+        let failed = Connector {
+            name: "cdc".into(),
+            kind: ConnectorType::Source,
+            config,
+            status: ConnectorStatus {
+                name: "cdc".into(),
+                connector: ConnectorState {
+                    state: State::Running,
+                    worker_id: "connect-01:8083".into(),
+                    trace: None,
+                },
+                tasks: vec![TaskState {
+                    id: 0,
+                    state: State::Failed,
+                    worker_id: "connect-01:8083".into(),
+                    trace: Some("ConnectException: Error configuring an instance of MySqlConnectorTask\nCaused by: The 'topic.prefix' value is invalid".into()),
+                }],
+                kind: ConnectorType::Source,
+            },
+        };
+        let obs = ConnectObservation {
+            workers: vec![WorkerProbe {
+                worker: "connect-01".into(),
+                url: "http://127.0.0.1:18083".into(),
+                info: Ok(WorkerInfo {
+                    version: "7.7.1-ccs".into(),
+                    commit: None,
+                    kafka_cluster_id: None,
+                }),
+            }],
+            connectors: Ok([("cdc".to_owned(), failed)].into_iter().collect()),
+        };
+        let registry = RegistryHealth {
+            url: "http://127.0.0.1:18081".into(),
+            compatibility: None,
+            error: Some("connection refused".into()),
+        };
+        let mut s = one_node_status(vec![
+            container("kafka-01", ContainerStatus::Running, Health::None),
+            container("connect-01", ContainerStatus::Running, Health::None),
+        ]);
+        add_services(&mut s, Some(&obs), Some(registry));
+        let text = render_text(&s);
+        for expected in [
+            "Connect: 1/1 workers answering; 1 connector(s): 0 running, 0 paused/stopped; 0/1 tasks running",
+            "Schema Registry: NOT answering (http://127.0.0.1:18081)",
+            "  - Connect task cdc-0 is FAILED on worker connect-01:8083: ConnectException: Error configuring an instance of MySqlConnectorTask — it still has its Debezium 1.9 config on a Debezium 3.0 worker: migrate it with `kroll connectors migrate`",
+            "  - Schema Registry (http://127.0.0.1:18081) does not answer: connection refused",
+            "lab: 1/1 agents reachable, 3/3 listed containers healthy, 0/1 connectors running, 0/1 tasks running — 2 problem(s)",
+        ] {
+            assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
+        }
+        let json = serde_json::to_value(&s).expect("json");
+        assert_eq!(
+            json["connect"]["problems"][0]["problem"], "failed",
+            "{json}"
+        );
+        assert_eq!(json["connect"]["problems"][0]["task"], 0, "{json}");
     }
 }

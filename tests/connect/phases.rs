@@ -123,13 +123,31 @@ async fn the_upgrade_phases_pause_on_71_then_migrate_resume_and_keep_key_ids() {
     };
     let mut phases = UpgradeConnect::from_inventory(&inv, Some(settings)).expect("phases");
     phases.drift.produce_timeout = Duration::from_secs(40);
-    let summary = phases
+    let resumed = phases
         .resume_phase(&run, &kroll::connect::quiet)
         .await
         .expect("resume phase");
+    // Migrated while paused, its tasks still had the 1.9 config: stopped first, so that they
+    // start on the migrated one.
     assert_eq!(
-        summary,
-        "migrated 1; resumed 2; key schema ids unchanged on 1 topic(s), 0 not verified yet"
+        resumed.to_string(),
+        "migrated 1; resumed 2 (1 stopped first: ct-receipts — their tasks still had the old config); key schema ids unchanged on 1 topic(s), 0 not verified yet"
+    );
+    let tasks = call(
+        &w77.url,
+        Method::GET,
+        &["connectors", "ct-receipts", "tasks"],
+        None,
+    )
+    .await
+    .expect("tasks");
+    assert_eq!(
+        tasks[0]["config"]["topic.prefix"], "ct-digikala_fulfillment-slave",
+        "the task runs the migrated config: {tasks}"
+    );
+    assert!(
+        tasks[0]["config"].get("database.server.name").is_none(),
+        "{tasks}"
     );
     assert_eq!(
         [
@@ -147,6 +165,7 @@ async fn the_upgrade_phases_pause_on_71_then_migrate_resume_and_keep_key_ids() {
     let again = phases
         .resume_phase(&run, &kroll::connect::quiet)
         .await
-        .expect("again");
-    assert!(again.starts_with("migrated 0; resumed 2"), "{again}");
+        .expect("again")
+        .to_string();
+    assert!(again.starts_with("migrated 0; resumed 2;"), "{again}");
 }

@@ -4,7 +4,8 @@
 //! Each test that needs a lab starts its own under a unique name (`<run id><suffix>`), on free
 //! ports, labelled `kroll.test.run=<run id>`, and removes it through [`TestLab`]'s `Drop`
 //! even when it fails. The full lab is shared by the checks that do not disturb each other
-//! (kcat, Connect 7.7.1, OOM); broker stops and IBP changes get their own Kafka-only labs.
+//! (kcat, Connect 7.7.1, OOM); broker stops and IBP changes get their own Kafka-only labs;
+//! `upgrade_connect` upgrades two full labs (one pass with Connect; `--skip-connect`).
 
 mod brokers;
 mod cli;
@@ -13,6 +14,7 @@ mod full;
 mod ibp;
 mod images;
 mod swarm;
+mod upgrade_connect;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -68,6 +70,14 @@ impl TestLab {
     /// The lab's name.
     pub fn name(&self) -> &str {
         &self.handle.name
+    }
+
+    /// Schema Registry's URL (a full lab has one).
+    pub fn registry_url(&self) -> String {
+        self.handle
+            .schema_registry
+            .clone()
+            .expect("a full lab has Schema Registry")
     }
 
     /// `lab down`, explicitly (so the test can assert on what is left).

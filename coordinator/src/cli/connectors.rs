@@ -308,7 +308,8 @@ async fn cmd_resume(cli: &Cli, args: &ResumeArgs) -> anyhow::Result<ExitCode> {
         timeout: args.timeout,
         ..ResumeOptions::default()
     };
-    let report = resume(&connect, &record, &options, &progress)
+    let migrated = crate::connect::handover::load_migrated(&args.run_dir)?;
+    let report = resume(&connect, &record, &options, &migrated, &progress)
         .await
         .context("resume halted")?;
     record.phase = QuiescePhase::Resumed;
@@ -323,6 +324,11 @@ async fn cmd_resume(cli: &Cli, args: &ResumeArgs) -> anyhow::Result<ExitCode> {
                     ""
                 };
                 println!("resumed {}: {}{note}", c.name, c.status);
+            }
+            for name in &report.stopped_first {
+                println!(
+                    "stopped {name} before resuming it: its tasks still had the config from before the migration"
+                );
             }
             for name in &report.left_alone {
                 println!("left alone {name}: it was halted before the quiesce");

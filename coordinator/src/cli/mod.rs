@@ -213,8 +213,13 @@ fn load_tls(cli: &Cli, inv: &Inventory) -> anyhow::Result<TlsMaterial> {
 async fn cmd_status(cli: &Cli) -> anyhow::Result<ExitCode> {
     let inv = load_inventory(cli)?;
     let tls = load_tls(cli, &inv)?;
-    let reports = query_all(&inv, &tls).await;
-    let s = status::assess(&inv, &reports, status::now());
+    let (reports, connect, registry) = tokio::join!(
+        query_all(&inv, &tls),
+        crate::connect::health::observe_inventory(&inv),
+        crate::registry::health::look_inventory(&inv),
+    );
+    let mut s = status::assess(&inv, &reports, status::now());
+    status::add_services(&mut s, connect.as_ref(), registry);
     match cli.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&s)?),
         Output::Text => print!("{}", status::render_text(&s)),

@@ -9,7 +9,7 @@ use kroll_migrate::Config;
 use serde::{Deserialize, Serialize};
 
 use crate::connect::types::{
-    Connector, ConnectorStatus, KafkaVersion, TargetState, Validation, WorkerInfo,
+    Connector, ConnectorStatus, KafkaVersion, TargetState, TaskConfig, Validation, WorkerInfo,
 };
 use crate::rest::RestError;
 
@@ -55,6 +55,9 @@ pub trait ConnectApi: Sync {
 
     /// One connector's config.
     fn config(&self, name: &str) -> impl Future<Output = Result<Config, RestError>> + Send;
+
+    /// The configurations its tasks run with (`GET /connectors/{n}/tasks`).
+    fn tasks(&self, name: &str) -> impl Future<Output = Result<Vec<TaskConfig>, RestError>> + Send;
 
     /// Creates or replaces a connector's config (`PUT /connectors/{n}/config`).
     fn put_config(

@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 
 use crate::connect::api::{ConnectApi, WorkerProbe};
 use crate::connect::types::{
-    ConfigWire, Connector, ConnectorStatus, ExpandedWire, TargetState, Validation, ValidationWire,
-    WorkerInfo,
+    ConfigWire, Connector, ConnectorStatus, ExpandedWire, TargetState, TaskConfig, Validation,
+    ValidationWire, WorkerInfo,
 };
 use crate::rest::{Call, RestClient, RestError, RestFailure, RestOptions};
 
@@ -171,6 +171,11 @@ impl ConnectApi for ConnectClients {
             .json(&connector_call(Method::GET, name, &["config"]))
             .await?;
         Ok(wire.0)
+    }
+
+    async fn tasks(&self, name: &str) -> Result<Vec<TaskConfig>, RestError> {
+        self.json(&connector_call(Method::GET, name, &["tasks"]))
+            .await
     }
 
     async fn put_config(&self, name: &str, config: &Config) -> Result<(), RestError> {

@@ -7,8 +7,8 @@ use kroll_migrate::Config;
 
 use crate::connect::api::{ConnectApi, WorkerProbe};
 use crate::connect::types::{
-    Connector, ConnectorState, ConnectorStatus, ConnectorType, State, TargetState, TaskState,
-    ValidatedKey, Validation, WorkerInfo,
+    Connector, ConnectorState, ConnectorStatus, ConnectorType, State, TargetState, TaskConfig,
+    TaskId, TaskState, ValidatedKey, Validation, WorkerInfo,
 };
 use crate::kafka::{
     GroupLag, KafkaError, KafkaReader, KeySample, PartitionLag, TopicEnd, TopicSelector,
@@ -27,24 +27,56 @@ pub(crate) struct FakeConnector {
     /// Status calls that still show the previous state after a target change.
     pub lagging_polls: u32,
     shown: State,
+    /// The configurations its tasks run with (Connect's task configs): regenerated from
+    /// `config` only while the connector runs, emptied by stop.
+    pub task_configs: Vec<Config>,
+    /// The running connector has yet to regenerate its task configs: the next answer still
+    /// shows the old ones (and tasks running them), then they are replaced.
+    regenerate: bool,
+}
+
+/// A config from `(key, value)` pairs.
+pub(crate) fn config(pairs: &[(&str, &str)]) -> Config {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 impl FakeConnector {
-    pub fn new(kind: ConnectorType, target: TargetState, config: &[(&str, &str)]) -> Self {
+    pub fn new(kind: ConnectorType, target: TargetState, pairs: &[(&str, &str)]) -> Self {
         let mut c = Self {
-            config: config
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            config: config(pairs),
             kind,
             target,
             failed: None,
             tasks: 1,
             lagging_polls: 0,
             shown: State::Running,
+            task_configs: Vec::new(),
+            regenerate: false,
         };
         c.shown = c.state_for_target(true);
+        if target != TargetState::Stopped {
+            c.task_configs = c.generated();
+        }
         c
+    }
+
+    /// What the running connector would generate from its config now.
+    fn generated(&self) -> Vec<Config> {
+        let mut task = self.config.clone();
+        if let Some(class) = self.config.get("connector.class") {
+            task.insert("task.class".into(), format!("{class}Task"));
+        }
+        vec![task; self.tasks]
+    }
+
+    /// After an answer: a running connector replaces its task configs (tasks restart on them).
+    fn settle(&mut self) {
+        if std::mem::take(&mut self.regenerate) && self.target == TargetState::Running {
+            self.task_configs = self.generated();
+        }
     }
 
     fn state_for_target(&self, stop: bool) -> State {
@@ -69,6 +101,9 @@ pub(crate) struct FakeState {
     pub put_fails: BTreeSet<String>,
     /// Connectors that fail (task trace) as soon as they are resumed.
     pub fail_on_resume: BTreeMap<String, String>,
+    /// The workers' plugin check of a task config: a running task whose config it refuses
+    /// shows FAILED with the returned trace (e.g. a Debezium 1.9 config on a 3.0 worker).
+    pub task_check: Option<fn(&Config) -> Option<String>>,
 }
 
 /// A fake Connect cluster of workers running `versions`.
@@ -143,45 +178,64 @@ impl FakeConnect {
         if fail.is_some() {
             c.failed = fail;
         }
+        match target {
+            TargetState::Running => c.regenerate = true,
+            TargetState::Stopped if stop => c.task_configs.clear(),
+            _ => {}
+        }
         if c.lagging_polls == 0 {
             c.shown = c.state_for_target(stop);
         }
         Ok(())
     }
 
-    fn status_of(name: &str, c: &mut FakeConnector, stop: bool) -> ConnectorStatus {
+    fn status_of(
+        name: &str,
+        c: &mut FakeConnector,
+        stop: bool,
+        check: Option<fn(&Config) -> Option<String>>,
+    ) -> ConnectorStatus {
         if c.lagging_polls > 0 {
             c.lagging_polls -= 1;
         } else {
             c.shown = c.state_for_target(stop);
         }
-        let task_state = if c.failed.is_some() {
-            State::Failed
-        } else {
-            c.shown
-        };
         let tasks = if c.shown == State::Stopped {
-            0
+            Vec::new()
         } else {
-            c.tasks
+            c.task_configs.clone()
         };
-        ConnectorStatus {
+        let status = ConnectorStatus {
             name: name.to_owned(),
             connector: ConnectorState {
                 state: c.shown,
                 worker_id: "fake:8083".into(),
                 trace: None,
             },
-            tasks: (0..tasks)
-                .map(|i| TaskState {
-                    id: i32::try_from(i).unwrap_or(0),
-                    state: task_state,
-                    worker_id: "fake:8083".into(),
-                    trace: c.failed.clone(),
+            tasks: tasks
+                .iter()
+                .enumerate()
+                .map(|(i, config)| {
+                    let refused = (c.shown == State::Running)
+                        .then(|| check.and_then(|f| f(config)))
+                        .flatten();
+                    let trace = c.failed.clone().or(refused);
+                    TaskState {
+                        id: i32::try_from(i).unwrap_or(0),
+                        state: if trace.is_some() {
+                            State::Failed
+                        } else {
+                            c.shown
+                        },
+                        worker_id: "fake:8083".into(),
+                        trace,
+                    }
                 })
                 .collect(),
             kind: c.kind,
-        }
+        };
+        c.settle();
+        status
     }
 }
 
@@ -208,10 +262,11 @@ impl ConnectApi for FakeConnect {
     async fn connectors(&self) -> Result<BTreeMap<String, Connector>, RestError> {
         let stop = self.supports_stop();
         let mut s = self.lock();
+        let check = s.task_check;
         Ok(s.connectors
             .iter_mut()
             .map(|(n, c)| {
-                let status = Self::status_of(n, c, stop);
+                let status = Self::status_of(n, c, stop, check);
                 (
                     n.clone(),
                     Connector {
@@ -228,11 +283,34 @@ impl ConnectApi for FakeConnect {
     async fn status(&self, name: &str) -> Result<ConnectorStatus, RestError> {
         let stop = self.supports_stop();
         let mut s = self.lock();
+        let check = s.task_check;
         let c = s
             .connectors
             .get_mut(name)
             .ok_or_else(|| Self::not_found(name))?;
-        Ok(Self::status_of(name, c, stop))
+        Ok(Self::status_of(name, c, stop, check))
+    }
+
+    async fn tasks(&self, name: &str) -> Result<Vec<TaskConfig>, RestError> {
+        let mut s = self.lock();
+        let c = s
+            .connectors
+            .get_mut(name)
+            .ok_or_else(|| Self::not_found(name))?;
+        let out = c
+            .task_configs
+            .iter()
+            .enumerate()
+            .map(|(i, config)| TaskConfig {
+                id: TaskId {
+                    connector: name.to_owned(),
+                    task: i32::try_from(i).unwrap_or(0),
+                },
+                config: config.clone(),
+            })
+            .collect();
+        c.settle();
+        Ok(out)
     }
 
     async fn config(&self, name: &str) -> Result<Config, RestError> {
@@ -259,6 +337,8 @@ impl ConnectApi for FakeConnect {
             FakeConnector::new(ConnectorType::Source, TargetState::Running, &[])
         });
         entry.config = config.clone();
+        // A running connector restarts on its new config; a halted one keeps its task configs.
+        entry.regenerate = entry.target == TargetState::Running;
         Ok(())
     }
 
@@ -276,6 +356,9 @@ impl ConnectApi for FakeConnect {
             &[],
         );
         c.config = config.clone();
+        if c.target != TargetState::Stopped {
+            c.task_configs = c.generated();
+        }
         s.connectors.insert(name.to_owned(), c);
         Ok(())
     }

@@ -12,7 +12,12 @@
 //! - [`migrate`]: plan / validate / apply of the Debezium migration (kroll-migrate per
 //!   connector); [`migrate_run`]: the whole migration with its refusals, backup, key ids and
 //!   value remedy.
-//! - [`phases`]: the upgrade's Connect phases ([`UpgradeConnect`]) and the post-resume checks.
+//! - [`handover`]: migrated connectors get their migrated *task* configurations before they
+//!   resume (stop clears the old ones), and count as running only on them.
+//! - [`phases`]: the upgrade's Connect phases ([`UpgradeConnect`]); the resume phase ends in
+//!   [`Resumed`] only when Connect is back, else [`Unfinished`].
+//! - [`health`]: Connect's health (failed connectors and tasks, silent workers) for the
+//!   post-checks and `kroll status`.
 //! - [`mod@env`]: the worker environment patch for the target image; [`idempotence`]: the finding.
 
 pub mod api;
@@ -20,6 +25,8 @@ pub mod client;
 pub mod env;
 #[cfg(test)]
 pub(crate) mod fake;
+pub mod handover;
+pub mod health;
 pub mod idempotence;
 pub mod migrate;
 pub mod migrate_run;
@@ -34,7 +41,9 @@ pub use client::{ConnectClients, SetupError, connect_transient};
 pub use env::{ConnectEnvPlan, connect_env_patch};
 pub use idempotence::idempotence_findings;
 pub use migrate_run::{MigrateOutcome, MigrateRunError, MigrateSettings, run_migration};
-pub use phases::{PostCheck, UpgradeConnect, post_resume_checks};
+pub use phases::{
+    ConnectPhaseError, PostCheck, Resumed, Unfinished, UpgradeConnect, post_resume_checks,
+};
 pub use quiesce::{QuiesceError, QuiesceOptions, quiesce};
 pub use record::{HaltMethod, QuiesceRecord};
 pub use resume::{ResumeError, ResumeOptions, ResumeReport, resume};

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::connect::fake::{FakeConnect, FakeConnector, FakeKafka};
+use crate::connect::handover::Migrated;
 use crate::connect::quiet;
 use crate::connect::record::QuiescePhase;
 use crate::connect::resume::{ResumeError, ResumeOptions, resume};
@@ -255,7 +256,7 @@ async fn resume_restarts_sources_then_sinks_and_nothing_the_operator_halted() {
     let connect = cluster("7.7.1-ccs");
     let record = quiesced(&connect).await;
     connect.with(|s| s.calls.clear());
-    let report = resume(&connect, &record, &resume_fast(), &quiet)
+    let report = resume(&connect, &record, &resume_fast(), &[], &quiet)
         .await
         .expect("resumed");
     assert_eq!(
@@ -271,7 +272,7 @@ async fn resume_restarts_sources_then_sinks_and_nothing_the_operator_halted() {
         "{report:?}"
     );
     // Resuming again is harmless.
-    resume(&connect, &record, &resume_fast(), &quiet)
+    resume(&connect, &record, &resume_fast(), &[], &quiet)
         .await
         .expect("again");
 }
@@ -284,7 +285,7 @@ async fn a_source_failing_after_resume_is_reported_with_its_trace_and_sinks_wait
         s.calls.clear();
         s.fail_on_resume.insert("src-a".into(), "org.apache.kafka.connect.errors.ConnectException: Tolerance exceeded in error handler\n\tcaused by 409 error code: 409".into());
     });
-    let err = resume(&connect, &record, &resume_fast(), &quiet)
+    let err = resume(&connect, &record, &resume_fast(), &[], &quiet)
         .await
         .expect_err("failed");
     let text = err.to_string();
@@ -324,7 +325,7 @@ async fn a_connector_failed_before_the_quiesce_does_not_block_resume() {
         .iter_mut()
         .filter(|c| c.name == "src-a")
         .for_each(|c| c.state_before = State::Failed);
-    let report = resume(&connect, &record, &resume_fast(), &quiet)
+    let report = resume(&connect, &record, &resume_fast(), &[], &quiet)
         .await
         .expect("resumed");
     assert!(
@@ -344,9 +345,108 @@ async fn a_connector_slow_to_run_times_out_naming_it() {
             .get_mut("sink-b")
             .map(|c| c.lagging_polls = 1000)
     });
-    let err = resume(&connect, &record, &resume_fast(), &quiet)
+    let err = resume(&connect, &record, &resume_fast(), &[], &quiet)
         .await
         .expect_err("slow");
     assert!(matches!(err, ResumeError::NotRunning { .. }), "{err}");
     assert!(err.to_string().contains("sink-b: STOPPED"), "{err}");
+}
+
+/// Debezium 3.0's start-up check of a task config: a 1.9 config has no `topic.prefix`.
+fn debezium30(config: &kroll_migrate::Config) -> Option<String> {
+    let debezium = config.get("connector.class").map(String::as_str)
+        == Some("io.debezium.connector.mysql.MySqlConnector");
+    (debezium && !config.contains_key("topic.prefix")).then(|| {
+        "org.apache.kafka.connect.errors.ConnectException: Error configuring an instance of MySqlConnectorTask; check the logs for details\nCaused by: io.debezium.DebeziumException: The 'topic.prefix' value is invalid: A value is required".to_owned()
+    })
+}
+
+/// The one-pass upgrade: quiesced (paused) on 7.1 workers, the workers now run 7.7
+/// (Debezium 3.0), the migration put the 3.0 config while the connector was paused — so its
+/// task configs are still the 1.9 ones.
+async fn migrated_while_paused() -> (FakeConnect, QuiesceRecord, Vec<Migrated>) {
+    let mut connect = cluster("7.1.1-ccs");
+    let record = quiesced(&connect).await;
+    assert_eq!(record.method, HaltMethod::Pause);
+    connect.versions = vec![Some("7.7.1-ccs".into())];
+    connect.with(|s| s.task_check = Some(debezium30));
+    let before = connect.config("src-a").await.expect("config");
+    let mut after = before.clone();
+    after.insert("topic.prefix".into(), "p".into());
+    connect.put_config("src-a", &after).await.expect("migrate");
+    connect.with(|s| s.calls.clear());
+    let migrated = vec![Migrated {
+        name: "src-a".into(),
+        before,
+        after,
+    }];
+    (connect, record, migrated)
+}
+
+#[tokio::test]
+async fn a_plain_resume_starts_a_connector_migrated_while_paused_on_its_old_task_config() {
+    // What Connect does (and kroll did before it looked at task configs): the tasks resume on
+    // the 1.9 config and fail on the 3.0 worker.
+    let (connect, record, _) = migrated_while_paused().await;
+    let err = resume(&connect, &record, &resume_fast(), &[], &quiet)
+        .await
+        .expect_err("the old task config fails");
+    assert!(
+        err.to_string()
+            .contains("The 'topic.prefix' value is invalid"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_connector_migrated_while_paused_resumes_only_on_its_migrated_task_configs() {
+    let (connect, record, migrated) = migrated_while_paused().await;
+    let report = resume(&connect, &record, &resume_fast(), &migrated, &quiet)
+        .await
+        .expect("resumed on the migrated config");
+    assert_eq!(report.stopped_first, ["src-a"]);
+    assert_eq!(
+        connect.calls(),
+        [
+            "stopped src-a",
+            "running src-a",
+            "running sink-a",
+            "running sink-b"
+        ],
+        "stopped (old task configs dropped) before it was resumed"
+    );
+    let tasks = connect.tasks("src-a").await.expect("tasks");
+    assert_eq!(
+        tasks[0].config.get("topic.prefix").map(String::as_str),
+        Some("p")
+    );
+    assert_eq!(
+        connect.status("src-a").await.expect("status").summary(),
+        "RUNNING, tasks 0 RUNNING"
+    );
+    // Resuming again (an interrupted upgrade resumed) stops nothing more.
+    connect.with(|s| s.calls.clear());
+    let again = resume(&connect, &record, &resume_fast(), &migrated, &quiet)
+        .await
+        .expect("again");
+    assert!(again.stopped_first.is_empty(), "{again:?}");
+}
+
+#[tokio::test]
+async fn old_task_configs_on_workers_that_cannot_stop_halt_before_any_resume() {
+    let (mut connect, record, migrated) = migrated_while_paused().await;
+    connect.versions = vec![Some("7.4.0-ccs".into())];
+    let err = resume(&connect, &record, &resume_fast(), &migrated, &quiet)
+        .await
+        .expect_err("cannot clear the old task configs");
+    let text = err.to_string();
+    assert!(
+        text.contains("connector src-a") && text.contains("cannot stop connectors"),
+        "{text}"
+    );
+    assert!(
+        connect.calls().is_empty(),
+        "nothing was resumed: {:?}",
+        connect.calls()
+    );
 }

@@ -1,5 +1,8 @@
 //! Resuming Connect after an upgrade: the connectors kroll halted — sources first, checked
-//! RUNNING (the connector and every task), then sinks — and nothing else.
+//! RUNNING (the connector and every task), then sinks — and nothing else. Connectors the
+//! upgrade migrated are first made to drop task configurations from before the migration
+//! ([`crate::connect::handover`]), and count as running only once their tasks carry the
+//! migrated config.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -8,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::connect::Progress;
 use crate::connect::api::ConnectApi;
+use crate::connect::handover::{
+    HandoverError, Migrated, TaskConfigs, clear_stale_tasks, judge, wait_task_configs,
+};
 use crate::connect::record::{QuiesceRecord, QuiescedConnector};
 use crate::connect::types::{ConnectorStatus, State};
 use crate::rest::RestError;
@@ -43,6 +49,10 @@ pub struct ResumedConnector {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResumeReport {
     pub resumed: Vec<ResumedConnector>,
+    /// Migrated connectors stopped before the resume because their tasks still carried the
+    /// config from before the migration.
+    #[serde(default)]
+    pub stopped_first: Vec<String>,
     /// Connectors the operator had halted before the quiesce: left as they are.
     pub left_alone: Vec<String>,
 }
@@ -61,6 +71,10 @@ pub struct FailedConnector {
 pub enum ResumeError {
     #[error(transparent)]
     Rest(#[from] RestError),
+    /// The migrated configs could not be handed to the tasks; nothing was resumed, or (after
+    /// resume) the tasks never showed the migrated config.
+    #[error(transparent)]
+    Handover(#[from] HandoverError),
     /// Connectors failed; the sinks were not resumed if a source failed.
     #[error("{}", describe_failed(.failed, .not_resumed))]
     Failed {
@@ -115,12 +129,26 @@ fn is_running(status: &ConnectorStatus, tasks_before: usize) -> bool {
         && status.tasks.iter().all(|t| t.state == State::Running)
 }
 
-/// Resumes `group` and waits until each runs; a newly failed one ends the wait.
+/// Where a migrated connector's tasks stand (`None`: not migrated, nothing to check).
+async fn task_configs(
+    connect: &impl ConnectApi,
+    name: &str,
+    migrated: &[Migrated],
+) -> Result<Option<TaskConfigs>, RestError> {
+    match migrated.iter().find(|m| m.name == name) {
+        Some(m) => Ok(Some(judge(m, &connect.tasks(name).await?))),
+        None => Ok(None),
+    }
+}
+
+/// Resumes `group` and waits until each runs (a migrated one: on its migrated config); a
+/// connector failing on its current config ends the wait.
 async fn resume_group(
     connect: &impl ConnectApi,
     group: &[&QuiescedConnector],
     options: &ResumeOptions,
     later: &[String],
+    migrated: &[Migrated],
 ) -> Result<Vec<ResumedConnector>, ResumeError> {
     for c in group {
         connect.resume(&c.name).await?;
@@ -132,7 +160,21 @@ async fn resume_group(
             let status = connect.status(&c.name).await?;
             let failures = status.failures();
             let failed_before = c.state_before == State::Failed;
-            if is_running(&status, c.tasks_before) || (failed_before && !failures.is_empty()) {
+            let tasks = task_configs(connect, &c.name, migrated).await?;
+            if let Some(stale @ (TaskConfigs::Empty | TaskConfigs::Stale { .. })) = &tasks {
+                // Not on the migrated config yet: whatever its tasks do now is not the verdict.
+                waiting.push(format!(
+                    "{}: {} (task configurations: {})",
+                    c.name,
+                    status.summary(),
+                    match stale {
+                        TaskConfigs::Stale { task, keys } =>
+                            format!("task {task} not migrated on {}", keys.join(", ")),
+                        _ => "none yet".to_owned(),
+                    }
+                ));
+            } else if is_running(&status, c.tasks_before) || (failed_before && !failures.is_empty())
+            {
                 done.push(ResumedConnector {
                     name: c.name.clone(),
                     status: status.summary(),
@@ -170,13 +212,23 @@ async fn resume_group(
 
 /// Resumes what `record` says kroll halted: sources (and connectors of unknown type) first,
 /// verified RUNNING — connector and every task — then sinks. Connectors the operator had
-/// halted stay as they are. Running it again after a failure is safe.
+/// halted stay as they are. Of `migrated` (the connectors the upgrade migrated), those kroll
+/// halted are first stopped where their tasks still carry the old config (so no task starts on
+/// it), and count as running only once their tasks carry the migrated config. Running it again
+/// after a failure is safe.
 pub async fn resume(
     connect: &impl ConnectApi,
     record: &QuiesceRecord,
     options: &ResumeOptions,
+    migrated: &[Migrated],
     progress: Progress<'_>,
 ) -> Result<ResumeReport, ResumeError> {
+    let ours: Vec<&Migrated> = migrated
+        .iter()
+        .filter(|m| record.halted_by_kroll().any(|c| c.name == m.name))
+        .collect();
+    let stopped_first =
+        clear_stale_tasks(connect, &ours, options.timeout, options.poll, progress).await?;
     let sources: Vec<&QuiescedConnector> = record
         .halted_by_kroll()
         .filter(|c| c.is_source_like())
@@ -186,9 +238,12 @@ pub async fn resume(
         .filter(|c| !c.is_source_like())
         .collect();
     let sink_names: Vec<String> = sinks.iter().map(|c| c.name.clone()).collect();
-    let mut resumed = resume_group(connect, &sources, options, &sink_names).await?;
+    let mut resumed = resume_group(connect, &sources, options, &sink_names, migrated).await?;
     progress(&format!("{} source(s) running.", resumed.len()));
-    resumed.extend(resume_group(connect, &sinks, options, &[]).await?);
+    resumed.extend(resume_group(connect, &sinks, options, &[], migrated).await?);
+    // Every task of a migrated connector carries the migrated config (checked once more, all
+    // together, now that everything runs).
+    wait_task_configs(connect, &ours, true, options.timeout, options.poll).await?;
     progress(&format!("{} sink(s) running.", sinks.len()));
     let left_alone = record
         .connectors
@@ -198,6 +253,7 @@ pub async fn resume(
         .collect();
     Ok(ResumeReport {
         resumed,
+        stopped_first,
         left_alone,
     })
 }

@@ -227,6 +227,23 @@ pub struct Connector {
     pub status: ConnectorStatus,
 }
 
+/// Which task an entry of `GET /connectors/{n}/tasks` is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskId {
+    pub connector: String,
+    pub task: i32,
+}
+
+/// One task's configuration as Connect stores it (`GET /connectors/{n}/tasks`): generated from
+/// the connector config by the running connector, so it lags a config change made while the
+/// connector was paused, and is empty while it is stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskConfig {
+    pub id: TaskId,
+    #[serde(deserialize_with = "scalar_config")]
+    pub config: Config,
+}
+
 /// One key's outcome of `PUT /connector-plugins/{class}/config/validate`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValidatedKey {

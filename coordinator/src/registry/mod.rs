@@ -4,6 +4,7 @@
 //! - [`api`], [`client`], [`types`]: the [`RegistryApi`] trait, the REST client, the wire shapes.
 //! - [`drift`]: recording `<topic>-key` schema ids and verifying them after the connectors
 //!   produced; partition moves of sampled keys when an id changed.
+//! - [`health`]: whether it answers (`kroll status`).
 //! - [`values`]: predicting the Debezium 3.0 envelope's compatibility, and the per-subject
 //!   `NONE` remedy that puts each level back once the connector registered.
 
@@ -12,6 +13,7 @@ pub mod client;
 pub mod drift;
 #[cfg(test)]
 pub(crate) mod fake;
+pub mod health;
 pub mod types;
 pub mod values;
 

@@ -118,6 +118,14 @@ pub trait Observe: Sync {
     /// Kafka's view only (milliseconds, where a full observation asks every agent): what the
     /// broker gates poll.
     fn observe_kafka(&self) -> impl std::future::Future<Output = Result<KafkaView, String>> + Send;
+
+    /// Connect's connectors, tasks and workers for the post-checks (`None`: no Connect).
+    fn observe_connect(
+        &self,
+    ) -> impl std::future::Future<Output = Option<crate::connect::health::ConnectObservation>> + Send
+    {
+        async { None }
+    }
 }
 
 /// What a gate needs to see refreshed at each poll.
@@ -158,6 +166,10 @@ impl Observe for Live<'_> {
 
     async fn observe_kafka(&self) -> Result<KafkaView, String> {
         self.kafka.observe().await
+    }
+
+    async fn observe_connect(&self) -> Option<crate::connect::health::ConnectObservation> {
+        crate::connect::health::observe_inventory(self.inv).await
     }
 }
 

@@ -389,6 +389,10 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
                 "inspect with `kroll status`, then `kroll upgrade --resume`",
             ));
         }
+        if let Some(connect) = self.observer.observe_connect().await {
+            crate::connect::health::post_check(&connect)
+                .map_err(|e| Halt::new(e.to_string(), e.advice()))?;
+        }
         self.journal(Event::Note {
             step: "post-checks".into(),
             message: "passed".into(),

@@ -214,9 +214,7 @@ public final class ConnectRest {
         Map<String, Object> c = connector(store.read(), n);
         List<Object> out = new ArrayList<>();
         for (int i = 0; i < herder.taskCount(c); i++) {
-            Map<String, String> cfg = new LinkedHashMap<>(ClusterStore.config(c));
-            cfg.put("task.class", cfg.getOrDefault("connector.class", "") + "Task");
-            out.add(Json.obj("id", Json.obj("connector", n, "task", i), "config", cfg));
+            out.add(Json.obj("id", Json.obj("connector", n, "task", i), "config", Herder.taskConfig(c, i)));
         }
         return Response.ok(out);
     }
@@ -233,12 +231,12 @@ public final class ConnectRest {
         boolean found = store.update(d -> {
             Map<String, Object> c = ClusterStore.subOrNull(ClusterStore.sub(d, "connectors"), n);
             if (c == null) return false;
-            String old = String.valueOf(c.getOrDefault("target", "STARTED"));
             c.put("target", target);
-            if ("STOPPED".equals(old) && !"STOPPED".equals(target)) {
-                c.put("config_gen", ClusterStore.num(c.get("config_gen"), 0) + 1); // tasks are regenerated
-            }
             if ("STOPPED".equals(target)) {
+                // Like Connect (KIP-875): stopping writes an empty set of task configurations, so
+                // a resume starts tasks generated from the connector's config at that time.
+                c.put("task_configs", List.of());
+                c.put("task_gen", ClusterStore.num(c.get("task_gen"), 0) + 1);
                 Map<String, Object> s = ClusterStore.subOrNull(ClusterStore.sub(d, "status"), n);
                 if (s != null) s.remove("tasks");
             }

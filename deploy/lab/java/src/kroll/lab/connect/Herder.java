@@ -91,15 +91,64 @@ public final class Herder {
         return out;
     }
 
+    /**
+     * How many tasks the connector has: the task configurations stored for it (like Connect's
+     * config topic), not what its current connector config would produce.
+     */
     public int taskCount(Map<String, Object> connector) {
-        if (connector == null || "STOPPED".equals(connector.get("target"))) return 0;
-        ConnectorPlugin p = plugins.find(ClusterStore.config(connector).get("connector.class"));
-        if (p == null) return 0;
+        List<Object> configs = connector == null ? null : Json.asList(connector.get("task_configs"));
+        return configs == null ? 0 : configs.size();
+    }
+
+    /** The stored configuration of task {@code i}. */
+    public static Map<String, String> taskConfig(Map<String, Object> connector, int i) {
+        Map<String, String> out = new LinkedHashMap<>();
+        List<Object> configs = Json.asList(connector.get("task_configs"));
+        if (configs == null || i >= configs.size()) return out;
+        Map<String, Object> c = Json.asObject(configs.get(i));
+        if (c != null) for (Map.Entry<String, Object> e : c.entrySet()) out.put(e.getKey(), e.getValue() == null ? null : String.valueOf(e.getValue()));
+        return out;
+    }
+
+    /**
+     * The task configurations a running connector generates from its connector config (Connect's
+     * {@code Connector.taskConfigs} plus the worker's {@code task.class}).
+     */
+    private List<Object> generateTaskConfigs(ConnectorPlugin p, Map<String, String> config) {
+        int n;
         try {
-            return p.taskCount(ClusterStore.config(connector));
+            n = p.taskCount(config);
         } catch (RuntimeException e) {
-            return 1;
+            n = 1;
         }
+        List<Object> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Map<String, Object> t = new LinkedHashMap<>(config);
+            t.put("task.class", config.getOrDefault("connector.class", "") + "Task");
+            out.add(t);
+        }
+        return out;
+    }
+
+    /**
+     * Like Connect's herder, a connector that runs (target STARTED) regenerates its task
+     * configurations from its current config and stores them when they differ; a paused or
+     * stopped connector does not (config changes made meanwhile reach the tasks only once it
+     * runs again). Stored task configurations with a new generation restart the tasks.
+     */
+    private void reconfigureTasks(String name, ConnectorPlugin p, Map<String, Object> c) {
+        long configGen = ClusterStore.num(c.get("config_gen"), 0);
+        List<Object> generated = generateTaskConfigs(p, ClusterStore.config(c));
+        if (generated.equals(c.get("task_configs"))) return; // maps compare entry by entry
+        boolean written = store.update(d -> {
+            Map<String, Object> now = ClusterStore.subOrNull(ClusterStore.sub(d, "connectors"), name);
+            if (now == null || ClusterStore.num(now.get("config_gen"), 0) != configGen
+                    || !"STARTED".equals(String.valueOf(now.getOrDefault("target", "STARTED")))) return false;
+            now.put("task_configs", generated);
+            now.put("task_gen", ClusterStore.num(now.get("task_gen"), 0) + 1);
+            return true;
+        });
+        if (written) LOG.info("Wrote " + generated.size() + " task configuration(s) for connector " + name);
     }
 
     private void heartbeat(Map<String, Object> doc, long now) {
@@ -191,7 +240,10 @@ public final class Herder {
                 String target = String.valueOf(c.getOrDefault("target", "STARTED"));
                 if ("STOPPED".equals(target)) state = w.supportsStop() ? "STOPPED" : "PAUSED";
                 else if ("PAUSED".equals(target)) state = "PAUSED";
-                else state = "RUNNING";
+                else {
+                    state = "RUNNING";
+                    reconfigureTasks(name, plugins.find(cls), c);
+                }
             }
             String key = state + "@" + c.get("config_gen") + "@" + restarts;
             Map<String, Object> current = ClusterStore.subOrNull(ClusterStore.subOrNull(status, name), "connector");
@@ -213,7 +265,7 @@ public final class Herder {
             Map<String, Object> c = Json.asObject(connectors.get(name));
             if (c == null) continue;
             wanted.put(e.getKey(), true);
-            long gen = ClusterStore.num(c.get("config_gen"), 0);
+            long gen = ClusterStore.num(c.get("task_gen"), 0);
             long restarts = ClusterStore.num(ClusterStore.sub(c, "task_restarts").get(String.valueOf(id)), 0);
             Local l = tasks.get(e.getKey());
             if (l != null && (l.gen != gen || l.restarts != restarts)) {
@@ -222,8 +274,11 @@ public final class Herder {
                 l.task.stop(5000);
                 l = null;
             }
+            String target = String.valueOf(c.getOrDefault("target", "STARTED"));
+            boolean paused = "PAUSED".equals(target) || "STOPPED".equals(target);
             if (l == null) {
-                Map<String, String> cfg = ClusterStore.config(c);
+                // The task runs its stored task configuration, not the connector's current config.
+                Map<String, String> cfg = taskConfig(c, id);
                 ConnectorPlugin p = plugins.find(cfg.get("connector.class"));
                 if (p == null) continue;
                 Host host = new Host(name, id, e.getKey());
@@ -231,11 +286,10 @@ public final class Herder {
                 host.task = t;
                 l = new Local(t, gen, restarts);
                 tasks.put(e.getKey(), l);
-                LOG.info("Starting task " + name + "-" + id);
-                t.start();
+                LOG.info("Starting task " + name + "-" + id + (paused ? " (paused)" : ""));
+                t.start(paused);
             }
-            String target = String.valueOf(c.getOrDefault("target", "STARTED"));
-            l.task.setPaused("PAUSED".equals(target) || "STOPPED".equals(target));
+            l.task.setPaused(paused);
         }
         for (String item : new ArrayList<>(tasks.keySet())) {
             if (wanted.containsKey(item)) continue;

@@ -31,7 +31,12 @@ public abstract class WorkerTask implements Runnable {
     /** Called on stop, from the herder's thread, to release blocking resources. */
     protected void onStop() {}
 
-    public final void start() {
+    /**
+     * Starts the task's thread. Like Connect's {@code WorkerTask}, a task created paused reports
+     * PAUSED and neither checks its configuration nor starts its work until it is resumed.
+     */
+    public final void start(boolean initiallyPaused) {
+        paused = initiallyPaused;
         thread = new Thread(this, "task-thread-" + connector + "-" + id);
         thread.setDaemon(true);
         thread.start();
@@ -40,6 +45,10 @@ public abstract class WorkerTask implements Runnable {
     @Override
     public final void run() {
         try {
+            if (paused) {
+                host.status("PAUSED", null);
+                if (!awaitUnpaused()) return;
+            }
             execute();
         } catch (InterruptedException e) {
             if (!stopping) fail(e);

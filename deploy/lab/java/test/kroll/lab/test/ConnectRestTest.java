@@ -198,6 +198,65 @@ public class ConnectRestTest implements AutoCloseable {
         Check.contains(t, "org.apache.kafka.connect.errors.ConnectException: Tolerance exceeded in error handler", "Connect's wrapper");
     }
 
+    private static Map<String, Object> taskConfig(Service w, String n) throws Exception {
+        List<Object> tasks = Json.asList(w.call("GET", "/connectors/" + n + "/tasks", null).json());
+        return tasks.isEmpty() ? null : Json.asObject(Json.asObject(tasks.get(0)).get("config"));
+    }
+
+    private static void awaitTaskConfig(Service w, String n, String what, java.util.function.Predicate<Map<String, Object>> ok) {
+        Check.eventually(10_000, n + ": " + what, () -> {
+            try {
+                return ok.test(taskConfig(w, n));
+            } catch (Exception e) {
+                return false;
+            }
+        }, () -> {
+            try {
+                return w.call("GET", "/connectors/" + n + "/tasks", null).body;
+            } catch (Exception e) {
+                return e.toString();
+            }
+        });
+    }
+
+    /**
+     * Task configurations are Connect's, not the connector config: a paused connector keeps its
+     * tasks' old configurations through a config change (and its tasks do not start while
+     * paused, so a 1.9 config on a 3.0 worker does not fail yet); stop empties them; they are
+     * regenerated from the connector config only once it runs.
+     */
+    public void testTaskConfigurationsChangeOnlyWhileTheConnectorRuns() throws Exception {
+        Service sr = Lab.schemaRegistry(lab77, "sr");
+        Service w71 = Lab.worker(lab71, "w71", Lab.workerEnv(cluster, LabHome.freePort(), sr.url(), null));
+        for (String n : new String[] {"tc-stop", "tc-resume"}) {
+            Check.eq(201, w71.call("POST", "/connectors", Json.obj("name", n, "config", Lab.ct19(n, n, "orders"))).status, "create " + n);
+            awaitTask(w71, n, "RUNNING", 15_000);
+            Check.eq(202, w71.call("PUT", "/connectors/" + n + "/pause", null).status, "pause " + n);
+            awaitTask(w71, n, "PAUSED", 10_000);
+        }
+        Check.eq("tc-stop", taskConfig(w71, "tc-stop").get("database.server.name"), "task config = the 1.9 config");
+        Check.contains(String.valueOf(taskConfig(w71, "tc-stop").get("task.class")), "MySqlConnectorTask", "task.class added");
+        w71.stop(false);
+
+        Service w77 = Lab.worker(lab77, "w77", Lab.workerEnv(cluster, LabHome.freePort(), sr.url(), null));
+        for (String n : new String[] {"tc-stop", "tc-resume"}) {
+            Check.eq(200, w77.call("PUT", "/connectors/" + n + "/config", Lab.migrateCt(Lab.ct19(n, n, "orders"))).status, "migrate " + n);
+        }
+        Thread.sleep(1500); // several herder ticks
+        for (String n : new String[] {"tc-stop", "tc-resume"}) {
+            Check.eq("PAUSED", taskState(w77, n), n + ": a paused task does not start on the 3.0 worker");
+            Check.eq(null, taskConfig(w77, n).get("topic.prefix"), n + ": paused, the task keeps its old configuration");
+        }
+        Check.eq(202, w77.call("PUT", "/connectors/tc-stop/stop", null).status, "stop");
+        awaitTaskConfig(w77, "tc-stop", "stop empties the task configurations", c -> c == null);
+        Check.eq(202, w77.call("PUT", "/connectors/tc-stop/resume", null).status, "resume from STOPPED");
+        awaitTaskConfig(w77, "tc-stop", "regenerated from the migrated config", c -> c != null && "tc-stop".equals(c.get("topic.prefix")));
+        awaitTask(w77, "tc-stop", "RUNNING", 10_000);
+        Check.eq(202, w77.call("PUT", "/connectors/tc-resume/resume", null).status, "resume from PAUSED");
+        awaitTaskConfig(w77, "tc-resume", "regenerated once it runs", c -> c != null && "tc-resume".equals(c.get("topic.prefix")));
+        awaitTask(w77, "tc-resume", "RUNNING", 10_000);
+    }
+
     public void testWorkerLossMovesConnectorAfterDelay() throws Exception {
         Service sr = Lab.schemaRegistry(lab77, "sr");
         Service a = Lab.worker(lab77, "wa", Lab.workerEnv(cluster, LabHome.freePort(), sr.url(), null));

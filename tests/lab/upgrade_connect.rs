@@ -1,0 +1,154 @@
+//! Connect through whole upgrades of a full lab, run as an operator types them (the `kroll`
+//! binary):
+//!
+//! - the one-pass `kroll upgrade --to 7.7.1 --yes --allow-incompatible-values` ends exit 0 with
+//!   every connector kroll halted RUNNING on its migrated *task* configuration and every value
+//!   subject's compatibility put back (the demo's halt-then-resume form is
+//!   `upgrade::killed`);
+//! - `--skip-connect` leaves the journal's Debezium 1.9 sources FAILED on the 7.7.1 workers: the
+//!   post-checks fail naming them (exit 1), and `kroll status` lists them (exit 3).
+
+use std::path::Path;
+
+use kroll::lab::topology::Services;
+use kroll_tests::hostlab::{Method, call};
+use serde_json::Value;
+
+use super::TestLab;
+use crate::upgrade::{FAST, kroll, text};
+
+async fn get(base: &str, path: &[&str]) -> Value {
+    call(base, Method::GET, path, None)
+        .await
+        .unwrap_or_else(|e| panic!("GET {path:?}: {e}"))
+}
+
+/// `kroll upgrade --to 7.7.1 --yes <extra> --runs <lab>/runs` + the fast timeouts.
+fn upgrade(lab: &TestLab, extra: &[&str]) -> std::process::Output {
+    let runs = lab.handle.dir.join("runs").display().to_string();
+    let mut args = vec!["upgrade", "--to", "7.7.1", "--yes", "--runs", runs.as_str()];
+    args.extend(extra);
+    args.extend(FAST);
+    kroll(&lab.handle.inventory, &args)
+}
+
+fn inventory(lab: &TestLab) -> &Path {
+    &lab.handle.inventory
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_one_pass_upgrade_resumes_every_connector_on_its_migrated_config_and_restores_compatibility()
+ {
+    let lab = TestLab::up("onepass", Services::Full, true).await;
+    kroll_tests::lab_platform_images("7.7.1").await;
+    let connect = lab.handle.connect[0].clone();
+    let registry = lab.registry_url();
+    let out = upgrade(&lab, &["--allow-incompatible-values"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "one pass, finished:\n{said}");
+    assert!(
+        said.contains("resumed 4"),
+        "every connector kroll halted:\n{said}"
+    );
+    for s in kroll::lab::seed::sources() {
+        let tasks = get(&connect, &["connectors", &s.name, "tasks"]).await;
+        let configs = tasks.as_array().expect("task list");
+        assert!(!configs.is_empty(), "{}: tasks {tasks}", s.name);
+        for t in configs {
+            assert_eq!(
+                t["config"]["topic.prefix"], s.name,
+                "{}: the task runs the migrated config: {t}",
+                s.name
+            );
+            assert!(
+                t["config"].get("database.server.name").is_none(),
+                "{}: no 1.9 key left in the task config: {t}",
+                s.name
+            );
+        }
+        for name in [&s.name, &s.sink] {
+            let status = get(&connect, &["connectors", name, "status"]).await;
+            assert_eq!(status["connector"]["state"], "RUNNING", "{name}: {status}");
+            let tasks = status["tasks"].as_array().expect("tasks");
+            assert!(
+                !tasks.is_empty() && tasks.iter().all(|t| t["state"] == "RUNNING"),
+                "{name}: every task RUNNING: {status}"
+            );
+        }
+    }
+    // Every value subject's level is back: none is left with a subject-level NONE.
+    for subject in kroll::lab::seed::subjects() {
+        let level = call(&registry, Method::GET, &["config", &subject], None).await;
+        if let Ok(v) = level {
+            assert_ne!(
+                v["compatibilityLevel"], "NONE",
+                "{subject} left at NONE: {v}"
+            );
+        }
+    }
+    let remedy: Value = std::fs::read_dir(lab.handle.dir.join("runs"))
+        .expect("runs")
+        .filter_map(|e| e.ok())
+        .find_map(|e| std::fs::read(e.path().join("connect/value-remedy.json")).ok())
+        .map(|b| serde_json::from_slice(&b).expect("remedy JSON"))
+        .expect("the run opened the value remedy (the 3.0 envelopes are incompatible)");
+    let subjects = remedy["subjects"].as_array().expect("subjects");
+    assert!(!subjects.is_empty(), "{remedy}");
+    assert!(
+        subjects.iter().all(|s| s["closed_with"].is_i64()),
+        "every subject registered and was put back: {remedy}"
+    );
+    let status = kroll(inventory(&lab), &["status"]);
+    assert_eq!(
+        status.status.code(),
+        Some(0),
+        "healthy after the upgrade:\n{}",
+        text(&status)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skip_connect_upgrade_fails_its_post_checks_naming_the_failed_debezium_tasks() {
+    let lab = TestLab::up("skipc", Services::Full, true).await;
+    kroll_tests::lab_platform_images("7.7.1").await;
+    let out = upgrade(&lab, &["--skip-connect"]);
+    let said = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the post-checks must fail: the 1.9 sources cannot run on Debezium 3.0:\n{said}"
+    );
+    for s in kroll::lab::seed::sources() {
+        assert!(
+            said.contains(&format!(
+                "Connect task {}-0 is FAILED on worker connect-0",
+                s.name
+            )),
+            "{} named with its worker:\n{said}",
+            s.name
+        );
+    }
+    assert!(
+        said.contains("Error configuring an instance of MySqlConnectorTask")
+            && said.contains("kroll connectors migrate"),
+        "the error's first line and the way out:\n{said}"
+    );
+    let status = kroll(inventory(&lab), &["status"]);
+    let shown = text(&status);
+    assert_eq!(
+        status.status.code(),
+        Some(3),
+        "status sees the failed tasks:\n{shown}"
+    );
+    for s in kroll::lab::seed::sources() {
+        assert!(
+            shown.contains(&format!("Connect task {}-0 is FAILED", s.name)),
+            "{}:\n{shown}",
+            s.name
+        );
+    }
+    assert!(
+        shown.contains("5/5 workers answering") && !shown.contains("— OK"),
+        "{shown}"
+    );
+}
