@@ -54,7 +54,14 @@ pub struct Entry {
     /// The call's answer on a successful `end`, for replaying it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<serde_json::Value>,
+    /// On `begin` of an action that stops a container: when that stop is over at the latest
+    /// (recovery after a crash waits for it until then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_deadline_unix_ms: Option<i64>,
 }
+
+/// The `end` outcome recovery writes for an action the agent died in the middle of.
+pub const INTERRUPTED: &str = "interrupted";
 
 /// The append-only audit file.
 #[derive(Debug, Clone)]
@@ -127,11 +134,15 @@ enum Record {
         container: String,
         result: serde_json::Value,
     },
-    /// Began (audit `begin`) but no outcome was recorded: the agent stopped mid-way.
+    /// Began (audit `begin`) but the agent stopped mid-way: the call's own outcome is lost.
+    /// `recovered` is what recovery at the next start found and did, once it has.
     Unknown {
         action: String,
         container: String,
         began: String,
+        began_unix_ms: i64,
+        stop_deadline_unix_ms: i64,
+        recovered: Option<String>,
     },
 }
 
@@ -160,8 +171,12 @@ pub enum Claim {
     Replay(serde_json::Value),
     /// The id was used for something else.
     Conflict { action: String, container: String },
-    /// An earlier attempt began but its outcome is unknown.
-    OutcomeUnknown { began: String },
+    /// An earlier attempt began but its outcome is unknown (the agent stopped mid-way);
+    /// `recovered` says how recovery ended it.
+    OutcomeUnknown {
+        began: String,
+        recovered: Option<String>,
+    },
 }
 
 /// Operation ids seen by this agent (loaded from the audit log, kept up to date).
@@ -184,8 +199,18 @@ impl Operations {
                             action,
                             container,
                             began: e.time.clone(),
+                            began_unix_ms: e.time_unix_ms,
+                            stop_deadline_unix_ms: e.stop_deadline_unix_ms.unwrap_or(0),
+                            recovered: None,
                         },
                     );
+                }
+                (Phase::End, INTERRUPTED) => {
+                    if let Some(Record::Unknown { recovered, .. }) =
+                        records.get_mut(&e.operation_id)
+                    {
+                        *recovered = Some(e.detail.clone());
+                    }
                 }
                 (Phase::End, "ok") => {
                     let result = e.result.clone().unwrap_or(serde_json::Value::Null);
@@ -209,30 +234,41 @@ impl Operations {
         }
     }
 
-    /// Operations that began but whose outcome was never recorded (the agent stopped mid-way):
-    /// (id, action, container).
-    pub fn interrupted(&self) -> Vec<(String, String, String)> {
+    /// Operations that began but whose outcome was never recorded (the agent stopped mid-way)
+    /// and that recovery has not ended yet, oldest first.
+    pub fn interrupted(&self) -> Vec<crate::recovery::Interrupted> {
         let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<(String, String, String)> = records
+        let mut out: Vec<crate::recovery::Interrupted> = records
             .iter()
             .filter_map(|(id, r)| match r {
                 Record::Unknown {
-                    action, container, ..
-                } => Some((id.clone(), action.clone(), container.clone())),
+                    action,
+                    container,
+                    began_unix_ms,
+                    stop_deadline_unix_ms,
+                    recovered: None,
+                    ..
+                } => Some(crate::recovery::Interrupted {
+                    operation_id: id.clone(),
+                    action: action.clone(),
+                    container: container.clone(),
+                    began_unix_ms: *began_unix_ms,
+                    stop_deadline_unix_ms: *stop_deadline_unix_ms,
+                }),
                 _ => None,
             })
             .collect();
-        out.sort();
+        out.sort_by_key(|i| (i.began_unix_ms, i.operation_id.clone()));
         out
     }
 
-    /// Forgets an interrupted operation once the agent has settled its container (its id may
-    /// then be used again: the call acts afresh).
-    pub fn settle(&self, id: &str) {
-        self.records
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+    /// Records how recovery ended an interrupted operation. The id stays taken: a retry is
+    /// refused with what recovery found, never carried out afresh.
+    pub fn recovered(&self, id: &str, detail: &str) {
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(Record::Unknown { recovered, .. }) = records.get_mut(id) {
+            *recovered = Some(detail.to_owned());
+        }
     }
 
     /// Claims `id` for `action` on `container`; waits while another call carries it out.
@@ -261,9 +297,12 @@ impl Operations {
                         };
                     }
                     Some(Record::Done { result, .. }) => return Claim::Replay(result.clone()),
-                    Some(Record::Unknown { began, .. }) => {
+                    Some(Record::Unknown {
+                        began, recovered, ..
+                    }) => {
                         return Claim::OutcomeUnknown {
                             began: began.clone(),
+                            recovered: recovered.clone(),
                         };
                     }
                     Some(Record::InFlight { done, .. }) => Arc::clone(done),
@@ -328,6 +367,7 @@ mod tests {
             outcome: outcome.into(),
             detail: String::new(),
             result: (outcome == "ok").then(|| serde_json::json!({"started_at_unix_ms": 5})),
+            stop_deadline_unix_ms: None,
         }
     }
 
@@ -369,6 +409,34 @@ mod tests {
             ops.claim("a", "restart", "kafka-02").await,
             Claim::Conflict { .. }
         ));
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_operation_stays_refused_after_recovery_ended_it() {
+        let mut recovered = entry("d", Phase::End, INTERRUPTED);
+        recovered.detail = "started again".into();
+        let ops = Operations::load(&[
+            entry("b", Phase::Begin, ""),
+            entry("d", Phase::Begin, ""),
+            recovered,
+        ]);
+        let pending: Vec<String> = ops
+            .interrupted()
+            .into_iter()
+            .map(|i| i.operation_id)
+            .collect();
+        assert_eq!(pending, ["b"], "only what recovery has not ended yet");
+        ops.recovered("b", "running as before");
+        assert!(ops.interrupted().is_empty());
+        for id in ["b", "d"] {
+            assert!(
+                matches!(
+                    ops.claim(id, "restart", "kafka-01").await,
+                    Claim::OutcomeUnknown { recovered: Some(_), .. }
+                ),
+                "a retry of {id} is refused, never carried out afresh"
+            );
+        }
     }
 
     #[tokio::test]

@@ -108,25 +108,45 @@ impl<R: ContainerRuntime> Core<R> {
         })
     }
 
-    /// Inspects `name` and checks it is managed; errors say which node refused and why.
+    /// Inspects `name` and checks it is a managed service container (never a kept previous
+    /// definition); errors say which node refused and why. A missing container and one outside
+    /// the allowlist get the same error.
     pub(crate) async fn managed(&self, name: &str) -> Result<Inspected, AgentError> {
         let node = self.config.node.clone();
+        let unmanaged = || AgentError::NotManaged {
+            container: name.into(),
+            node: node.clone(),
+            allowed: self.config.allow.to_string(),
+        };
         let inspected = self.runtime.inspect(name).await.map_err(|e| match e {
-            crate::runtime::RuntimeError::NotFound(_) => AgentError::NotFound {
-                container: name.into(),
-                node: node.clone(),
-            },
+            crate::runtime::RuntimeError::NotFound(_) => unmanaged(),
             other => other.into(),
         })?;
         let c = &inspected.container;
         if !self.config.allow.allows(&c.name, &c.labels) {
-            return Err(AgentError::NotManaged {
-                container: name.into(),
+            return Err(unmanaged());
+        }
+        if let Some(service) = crate::kept::service_of(&c.name) {
+            return Err(AgentError::KeptContainer {
+                container: c.name.clone(),
+                service: service.to_owned(),
                 node,
-                allowed: self.config.allow.to_string(),
             });
         }
         Ok(inspected)
+    }
+
+    /// Refuses a container Docker Swarm runs as a service task: replacing it outside Swarm
+    /// makes Swarm start another task beside it.
+    pub(crate) fn refuse_swarm_task(&self, i: &Inspected) -> Result<(), AgentError> {
+        match swarm_service(&i.container.labels) {
+            Some(service) => Err(AgentError::SwarmTask {
+                container: i.container.name.clone(),
+                service,
+                node: self.config.node.clone(),
+            }),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn stop_timeout(&self, asked: u32) -> Result<Duration, AgentError> {
@@ -168,6 +188,55 @@ impl<R: ContainerRuntime> Core<R> {
             outcome: outcome.into(),
             detail: detail.into(),
             result: None,
+            stop_deadline_unix_ms: None,
         }
+    }
+}
+
+/// The Swarm service a container is a task of, from its labels (`None`: not a Swarm task).
+pub fn swarm_service(labels: &std::collections::BTreeMap<String, String>) -> Option<String> {
+    labels.get("com.docker.swarm.task.id")?;
+    Some(
+        labels
+            .get("com.docker.swarm.service.name")
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .unwrap_or_else(|| "(unnamed service)".to_owned()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::swarm_service;
+
+    #[test]
+    fn only_containers_with_a_task_id_are_swarm_tasks() {
+        let l = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        assert_eq!(
+            swarm_service(&l(&[
+                ("com.docker.swarm.task.id", "x1"),
+                ("com.docker.swarm.service.name", "kafka_kafka-1")
+            ])),
+            Some("kafka_kafka-1".into())
+        );
+        assert_eq!(
+            swarm_service(&l(&[("com.docker.swarm.task.id", "x1")])),
+            Some("(unnamed service)".into())
+        );
+        assert_eq!(
+            swarm_service(&l(&[
+                ("com.docker.swarm.service.name", "s"),
+                ("com.docker.compose.service", "kafka")
+            ])),
+            None,
+            "a Compose container, or a service label alone, is not a task"
+        );
     }
 }
