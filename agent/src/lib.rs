@@ -43,6 +43,7 @@ pub mod metrics;
 pub mod node;
 pub mod recovery;
 pub mod runtime;
+pub mod secrets;
 pub mod validate;
 
 use std::future::Future;
