@@ -105,14 +105,16 @@ impl<R: ContainerRuntime> Core<R> {
         let (name, key) = match checked {
             Ok(v) => v,
             Err(e) => {
+                // What the caller sent is bounded before it is written (an id or a name of
+                // megabytes must not cost megabytes of fsynced audit).
                 let entry = self.entry(
                     op.peer,
                     op.action,
-                    op.id,
-                    op.target,
+                    &clip(op.id, 256),
+                    &clip(op.target, 256),
                     Phase::Refused,
                     "",
-                    &e.to_string(),
+                    &clip(&e.to_string(), 1024),
                 );
                 self.audit.write(entry).await.map_err(AgentError::Audit)?;
                 return Err(e);
@@ -417,6 +419,14 @@ impl<R: ContainerRuntime> Core<R> {
         if crate::kept::service_of(container).is_some() {
             return Err(nothing());
         }
+        if let Ok(current) = self.runtime.inspect(container).await
+            && self
+                .config
+                .allow
+                .allows(&current.container.name, &current.container.labels)
+        {
+            self.refuse_swarm_task(&current)?;
+        }
         // The current container may be gone (a failed recreate); the kept one decides.
         let kept = self
             .runtime
@@ -430,9 +440,6 @@ impl<R: ContainerRuntime> Core<R> {
             return Err(nothing());
         }
         self.refuse_swarm_task(&kept)?;
-        if let Ok(current) = self.runtime.inspect(container).await {
-            self.refuse_swarm_task(&current)?;
-        }
         Ok(container.to_owned())
     }
 
@@ -480,6 +487,18 @@ fn action_name(a: &str) -> &'static str {
         "rollback" => "rollback",
         _ => "restart",
     }
+}
+
+/// At most `max` bytes of `s` (on a character boundary), marked when cut.
+fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &s[..end], s.len())
 }
 
 fn millis(d: Duration) -> u64 {

@@ -1,7 +1,9 @@
 //! The agent against the real Docker engine: state, restart, events, allowlist, TLS roles.
 
+mod crash;
 mod recreate;
 mod restart;
+mod secrets;
 mod state;
 mod tls;
 

@@ -313,3 +313,185 @@ async fn recreate_preserves_everything_but_what_changes_and_rollback_brings_it_b
     }
     agent.stop().await;
 }
+
+fn code(e: &kroll::agents::AgentCallError) -> Option<tonic::Code> {
+    match &e.kind {
+        kroll::agents::CallErrorKind::Refused(s) => Some(s.code()),
+        _ => None,
+    }
+}
+
+/// An image whose program exits at once (the way a new container dies when its command
+/// cannot run); removed on drop.
+async fn dying_image() -> Images {
+    let base = labbox_image().await;
+    let docker = kroll_tests::docker().await;
+    let mut ctx = kroll::lab::image::Context::new();
+    ctx.dockerfile(&format!(
+        "FROM {base}\nCMD [\"--exit-after-ms\", \"100\", \"--exit-code\", \"3\"]\n"
+    ));
+    let tag = format!("kroll-test/box-{}:dies", run_id());
+    kroll::lab::image::ensure(&docker, &ctx, &tag)
+        .await
+        .expect("build test image");
+    Images {
+        v1: tag.clone(),
+        v2: tag,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_recreate_leaves_the_container_as_it_was_and_says_whether_it_changed_anything() {
+    let imgs = images().await;
+    let dies = dying_image().await;
+    let pki = kroll_tests::Pki::new(&["node-rf"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let name = format!("{}-rf1", run_id());
+    let swarm = format!("{}-rf-task", run_id());
+    let _cleanup = Cleanup(vec![
+        name.clone(),
+        format!("{name}-kroll-prev"),
+        format!("{name}-kroll-next"),
+        swarm.clone(),
+    ]);
+    let labels = [
+        "--label".to_owned(),
+        format!("kroll.test.run={}", run_id()),
+        "--label".to_owned(),
+        "kroll.node=node-rf".to_owned(),
+    ];
+    let mut args: Vec<&str> = vec!["run", "-d", "--name", &name, "--restart", "unless-stopped"];
+    args.extend(labels.iter().map(String::as_str));
+    args.push(&imgs.v1);
+    docker_cli(&args);
+    let agent = RunningAgent::start(
+        &pki,
+        "node-rf",
+        kroll_tests::allow_node("node-rf"),
+        dir.path(),
+    )
+    .await;
+    let mut cl = client(&pki, "coordinator", &agent).await;
+    // A first recreate keeps the v1 container as `-kroll-prev`.
+    cl.recreate(
+        "op-1",
+        &name,
+        &imgs.v2,
+        &EnvPatch::setting("KAFKA_BROKER_ID", "1"),
+        None,
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("recreate");
+    let current = inspect_json(&name);
+    let kept = inspect_json(&format!("{name}-kroll-prev"));
+    let unchanged = |why: &str| {
+        let now = inspect_json(&name);
+        assert_eq!(now["Id"], current["Id"], "{why}: the same container");
+        assert_eq!(now["State"]["Status"], "running", "{why}");
+        assert_eq!(now["State"]["StartedAt"], current["State"]["StartedAt"], "{why}: not restarted");
+        assert_eq!(
+            inspect_json(&format!("{name}-kroll-prev"))["Id"],
+            kept["Id"],
+            "{why}: the kept definition is still there"
+        );
+    };
+
+    // An environment patch Docker would refuse: refused before anything is stopped.
+    let err = cl
+        .recreate(
+            "op-2",
+            &name,
+            &imgs.v1,
+            &EnvPatch::setting("", "x"),
+            None,
+            Duration::from_secs(10),
+        )
+        .await
+        .expect_err("an empty variable name is refused");
+    assert_eq!(code(&err), Some(tonic::Code::InvalidArgument), "{err}");
+    assert!(err.to_string().contains("nothing was done"), "{err}");
+    unchanged("empty env name");
+
+    // The kept container is never actionable.
+    let err = cl
+        .restart("op-3", &format!("{name}-kroll-prev"), Duration::from_secs(5))
+        .await
+        .expect_err("a kept container is not a service");
+    assert_eq!(code(&err), Some(tonic::Code::FailedPrecondition), "{err}");
+    assert!(err.to_string().contains("kept previous definition"), "{err}");
+    unchanged("restart of the kept container");
+    assert_ne!(inspect_json(&format!("{name}-kroll-prev"))["State"]["Status"], "running");
+
+    // A Swarm task container is refused before anything is stopped, naming its service.
+    let mut args: Vec<&str> = vec![
+        "run",
+        "-d",
+        "--name",
+        &swarm,
+        "--label",
+        "com.docker.swarm.task.id=abc123",
+        "--label",
+        "com.docker.swarm.service.name=kafka_kafka-1",
+    ];
+    args.extend(labels.iter().map(String::as_str));
+    args.push(&imgs.v1);
+    docker_cli(&args);
+    let task = inspect_json(&swarm);
+    for result in [
+        cl.recreate("op-4", &swarm, &imgs.v2, &EnvPatch::default(), None, Duration::from_secs(5))
+            .await
+            .map(|_| ()),
+        cl.rollback("op-5", &swarm, Duration::from_secs(5)).await.map(|_| ()),
+    ] {
+        let err = result.expect_err("a Swarm task is refused");
+        assert_eq!(code(&err), Some(tonic::Code::FailedPrecondition), "{err}");
+        assert!(
+            err.to_string()
+                .contains("task of the Docker Swarm service `kafka_kafka-1`"),
+            "{err}"
+        );
+    }
+    let now = inspect_json(&swarm);
+    assert_eq!(now["Id"], task["Id"]);
+    assert_eq!(now["State"]["StartedAt"], task["State"]["StartedAt"], "never stopped");
+
+    // A new container that dies at once: a failure, and the previous one is back, running.
+    let err = cl
+        .recreate(
+            "op-6",
+            &name,
+            &dies.v1,
+            &EnvPatch::default(),
+            None,
+            Duration::from_secs(10),
+        )
+        .await
+        .expect_err("a new container that exits at once is a failure");
+    assert_eq!(code(&err), Some(tonic::Code::Aborted), "{err}");
+    assert!(err.to_string().contains("put back"), "{err}");
+    let now = inspect_json(&name);
+    assert_eq!(now["Id"], current["Id"], "the previous container is back under its name");
+    assert_eq!(now["State"]["Status"], "running");
+    assert_eq!(now["Config"]["Image"], imgs.v2.as_str());
+    assert_eq!(
+        now["HostConfig"]["RestartPolicy"]["Name"], "unless-stopped",
+        "its restart policy restored"
+    );
+    assert!(
+        std::process::Command::new("docker")
+            .args(["inspect", &format!("{name}-kroll-next")])
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(false),
+        "no half-made container is left"
+    );
+    let audit = std::fs::read_to_string(&agent.audit).expect("audit");
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"op-6\"") && l.contains("\"end\"") && l.contains("\"error\"")),
+        "{audit}"
+    );
+    agent.stop().await;
+}
