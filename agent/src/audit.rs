@@ -432,7 +432,10 @@ mod tests {
             assert!(
                 matches!(
                     ops.claim(id, "restart", "kafka-01").await,
-                    Claim::OutcomeUnknown { recovered: Some(_), .. }
+                    Claim::OutcomeUnknown {
+                        recovered: Some(_),
+                        ..
+                    }
                 ),
                 "a retry of {id} is refused, never carried out afresh"
             );

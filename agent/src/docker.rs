@@ -177,10 +177,7 @@ impl ContainerRuntime for DockerRuntime {
         self.rollback_container(name, stop_timeout).await
     }
 
-    async fn recover(
-        &self,
-        what: &crate::recovery::Interrupted,
-    ) -> Result<String, RuntimeError> {
+    async fn recover(&self, what: &crate::recovery::Interrupted) -> Result<String, RuntimeError> {
         Box::pin(self.recover_container(what)).await
     }
 

@@ -24,7 +24,10 @@ fn found(c: &ContainerInspectResponse) -> Found {
 }
 
 impl DockerRuntime {
-    pub(crate) async fn recover_container(&self, what: &Interrupted) -> Result<String, RuntimeError> {
+    pub(crate) async fn recover_container(
+        &self,
+        what: &Interrupted,
+    ) -> Result<String, RuntimeError> {
         let name = what.container.as_str();
         let waited = self.await_pending_stop(what).await?;
         let scene = Scene {
@@ -71,7 +74,10 @@ impl DockerRuntime {
     /// When the container under the name runs and Docker has sent it a stop signal since the
     /// action began without it having died yet, waits until it stops or the stop's deadline
     /// passes. Says how long it waited, if it did.
-    async fn await_pending_stop(&self, what: &Interrupted) -> Result<Option<Duration>, RuntimeError> {
+    async fn await_pending_stop(
+        &self,
+        what: &Interrupted,
+    ) -> Result<Option<Duration>, RuntimeError> {
         let Some(c) = self.find(&what.container).await? else {
             return Ok(None);
         };

@@ -149,10 +149,7 @@ impl DockerRuntime {
             },
         );
         // Docker validates the whole new definition here, before anything is stopped.
-        let new_id = self
-            .create_next(&name, derived)
-            .await
-            .map_err(unchanged)?;
+        let new_id = self.create_next(&name, derived).await.map_err(unchanged)?;
         let policy = old
             .host_config
             .as_ref()
@@ -216,11 +213,7 @@ impl DockerRuntime {
         self.kept.remember(
             old.name,
             Kept {
-                restart_policy: old
-                    .policy
-                    .name
-                    .map(|n| n.to_string())
-                    .unwrap_or_default(),
+                restart_policy: old.policy.name.map(|n| n.to_string()).unwrap_or_default(),
                 maximum_retry_count: old.policy.maximum_retry_count,
                 operation_id: old.op.to_owned(),
                 container_id: old.id.to_owned(),
@@ -432,7 +425,6 @@ impl DockerRuntime {
             .await
             .map_err(|e| classify(e, id))
     }
-
 }
 
 /// The container a recreate replaces.

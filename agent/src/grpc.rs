@@ -7,7 +7,7 @@ use std::sync::Arc;
 use futures::Stream;
 use kroll_proto::agent::v1 as pb;
 use kroll_shared::model::{EnvPatch, Event};
-use kroll_shared::tls::{PeerIdentity, Permission, peer_identity};
+use kroll_shared::tls::{PeerIdentity, Permission, client_identity};
 use tokio::sync::{broadcast, watch};
 use tonic::{Request, Response, Status};
 
@@ -28,16 +28,14 @@ impl<R> AgentService<R> {
     }
 }
 
-/// Who is calling: from the first certificate the client presented (TLS already verified it
-/// against the cluster CA).
+/// Who is calling: from the certificate the client presented (TLS already verified its chain
+/// to the cluster CA); it must be a client certificate presented alone.
 fn caller<T>(req: &Request<T>) -> Result<PeerIdentity, Status> {
     let certs = req.peer_certs().ok_or_else(|| {
         Status::unauthenticated("a client certificate from the cluster CA is required")
     })?;
-    let first = certs
-        .first()
-        .ok_or_else(|| Status::unauthenticated("no client certificate"))?;
-    peer_identity(first.as_ref()).map_err(|e| Status::permission_denied(e.to_string()))
+    let chain: Vec<&[u8]> = certs.iter().map(|c| c.as_ref()).collect();
+    client_identity(&chain).map_err(|e| Status::unauthenticated(e.to_string()))
 }
 
 /// Runs a mutating action on its own task: a caller that disconnects (a coordinator killed

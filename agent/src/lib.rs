@@ -83,7 +83,7 @@ impl Agent<DockerRuntime> {
     pub async fn start(config: AgentConfig) -> anyhow::Result<Self> {
         let tls = config
             .tls
-            .load()
+            .load_as(kroll_shared::tls::Role::Agent, &config.node)
             .context("loading the agent's TLS files")?
             .server_config();
         let state_dir = config

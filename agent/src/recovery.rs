@@ -104,7 +104,9 @@ fn restart(name: &str, began: i64, s: &Scene) -> Result<Plan, String> {
         )),
         Some(c) => Ok(plan(
             vec![Fix::Start { id: c.id.clone() }],
-            format!("`{name}` had been stopped by the restart; started again on the definition it had"),
+            format!(
+                "`{name}` had been stopped by the restart; started again on the definition it had"
+            ),
         )),
     }
 }
@@ -130,7 +132,9 @@ fn recreate(name: &str, op: &str, s: &Scene) -> Result<Plan, String> {
                 fixes.push(Fix::Start { id: c.id.clone() });
                 Ok(plan(
                     fixes,
-                    format!("`{name}` had been stopped for a recreate that never happened; started again on the definition it had"),
+                    format!(
+                        "`{name}` had been stopped for a recreate that never happened; started again on the definition it had"
+                    ),
                 ))
             }
         };
@@ -142,12 +146,16 @@ fn recreate(name: &str, op: &str, s: &Scene) -> Result<Plan, String> {
             fixes.push(Fix::Start { id: c.id.clone() });
             Ok(plan(
                 fixes,
-                format!("the recreate never replaced `{name}`; started again on the definition it had"),
+                format!(
+                    "the recreate never replaced `{name}`; started again on the definition it had"
+                ),
             ))
         }
         (Some(c), _) if c.running => Ok(plan(
             fixes,
-            format!("the recreate had completed: the new `{name}` runs (its previous definition is kept)"),
+            format!(
+                "the recreate had completed: the new `{name}` runs (its previous definition is kept)"
+            ),
         )),
         (current, Some(k)) if k.id == old => {
             if current.is_some() {
@@ -158,7 +166,9 @@ fn recreate(name: &str, op: &str, s: &Scene) -> Result<Plan, String> {
             fixes.push(Fix::Start { id: k.id.clone() });
             Ok(plan(
                 fixes,
-                format!("the new `{name}` never came up; the previous container was put back under its name and started"),
+                format!(
+                    "the new `{name}` never came up; the previous container was put back under its name and started"
+                ),
             ))
         }
         (Some(c), _) => {
@@ -198,7 +208,9 @@ fn rollback(name: &str, s: &Scene) -> Result<Plan, String> {
                 Fix::RestorePolicy { id: k.id.clone() },
                 Fix::Start { id: k.id.clone() },
             ],
-            format!("the rollback had removed the current `{name}`; its previous definition was put back under the name and started"),
+            format!(
+                "the rollback had removed the current `{name}`; its previous definition was put back under the name and started"
+            ),
         )),
         (None, None) => Err(format!(
             "neither `{name}` nor a kept previous definition exists; nothing done"
@@ -350,7 +362,12 @@ mod tests {
                     record: record("op", "old"),
                     ..Scene::default()
                 },
-                vec![Fix::RemoveCurrent, Fix::KeptBack, policy("old"), start("old")],
+                vec![
+                    Fix::RemoveCurrent,
+                    Fix::KeptBack,
+                    policy("old"),
+                    start("old"),
+                ],
             ),
             (
                 "new in place and running: done as asked",

@@ -26,8 +26,7 @@ pub fn reportable_value(key: &str, value: &str) -> String {
 
 fn plain(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '%' | '_' | '-'))
 }
 
@@ -70,8 +69,9 @@ fn host_list(value: &str) -> String {
         .map(|h| h.trim().rsplit_once('@').map_or(h.trim(), |(_, h)| h))
         .filter(|h| {
             !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']'))
+                && h.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']')
+                })
         })
         .collect();
     let chroot = chroot.filter(|c| {
@@ -121,11 +121,7 @@ mod tests {
             "-Xms1g -Xmx1g -Dpassword=\"hunter2 with spaces\" -javaagent:/x.jar=token=hunter2",
             "-Xms1g -Xmx1g -Dpassword=<redacted>",
         ),
-        (
-            "HEAP_OPTS",
-            "-Xmx12G -Xms12G",
-            "-Xmx12G -Xms12G",
-        ),
+        ("HEAP_OPTS", "-Xmx12G -Xms12G", "-Xmx12G -Xms12G"),
         (
             "KAFKA_HEAP_OPTS",
             "-Xmx2G -Dsasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=u password=hunter2;",

@@ -166,13 +166,18 @@ mod tests {
         let mut g = Gen(0x9E37_79B9_7F4A_7C15);
         for _ in 0..50_000 {
             let s = g.string();
-            let expected = !s.is_empty() && s.len() <= MAX_OPERATION_ID && s.chars().all(id_char_ok);
+            let expected =
+                !s.is_empty() && s.len() <= MAX_OPERATION_ID && s.chars().all(id_char_ok);
             assert_eq!(operation_id(&s).is_ok(), expected, "{s:?}");
             if let Ok(()) = operation_id(&s) {
                 assert!(s.bytes().all(|b| b.is_ascii_graphic()), "{s:?}");
             }
         }
-        for good in ["r1/s", "20261203T0940/broker-kafka-01/rollback", "remediate/n/c/17"] {
+        for good in [
+            "r1/s",
+            "20261203T0940/broker-kafka-01/rollback",
+            "remediate/n/c/17",
+        ] {
             assert_eq!(operation_id(good), Ok(()));
         }
         assert_eq!(operation_id(""), Err(Invalid::MissingOperationId));
@@ -218,7 +223,12 @@ mod tests {
     #[test]
     fn the_patches_of_the_issue_are_refused_with_their_reason() {
         let empty = EnvPatch::setting("", "x");
-        assert!(env_patch(&empty).unwrap_err().to_string().contains("is empty"));
+        assert!(
+            env_patch(&empty)
+                .unwrap_err()
+                .to_string()
+                .contains("is empty")
+        );
         let long = EnvPatch::setting("BIG", &"a".repeat(MAX_ENV_ENTRY));
         assert!(
             env_patch(&long)

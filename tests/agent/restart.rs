@@ -203,7 +203,9 @@ async fn a_container_outside_the_allowlist_is_refused_and_untouched() {
     );
     assert_eq!(other.started_at(), before, "untouched");
     // An operation id of megabytes is refused, and costs the audit log a bounded line.
-    let audit_before = std::fs::metadata(&agent.audit).map(|m| m.len()).unwrap_or(0);
+    let audit_before = std::fs::metadata(&agent.audit)
+        .map(|m| m.len())
+        .unwrap_or(0);
     let huge = "x".repeat(3_000_000);
     let err = cl
         .restart(&huge, &mine.name, Duration::from_secs(5))
@@ -215,7 +217,10 @@ async fn a_container_outside_the_allowlist_is_refused_and_untouched() {
         .await
         .expect_err("an id outside the charset is refused");
     assert_eq!(status_of(&err).0, tonic::Code::InvalidArgument, "{err}");
-    let grown = std::fs::metadata(&agent.audit).map(|m| m.len()).unwrap_or(0) - audit_before;
+    let grown = std::fs::metadata(&agent.audit)
+        .map(|m| m.len())
+        .unwrap_or(0)
+        - audit_before;
     assert!(grown < 4096, "the refusals took {grown} bytes of audit");
     let audit = std::fs::read_to_string(&agent.audit).expect("audit");
     assert!(

@@ -28,7 +28,10 @@ fn env() -> Vec<String> {
 }
 
 fn assert_clean(what: &str, text: &str) {
-    assert!(!text.contains(SECRET), "{what} carries a secret value: {text}");
+    assert!(
+        !text.contains(SECRET),
+        "{what} carries a secret value: {text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -55,7 +58,10 @@ async fn no_secret_shape_leaves_the_node_through_state_status_or_a_recreate_answ
     // GetNodeState, as a reader sees it.
     let mut reader = client(&pki, "reader", &agent).await;
     let state = reader.node_state().await.expect("state");
-    assert_clean("GetNodeState", &serde_json::to_string(&state).expect("json"));
+    assert_clean(
+        "GetNodeState",
+        &serde_json::to_string(&state).expect("json"),
+    );
     let got = state.container(&c.name).expect("reported");
     let value = |k: &str| got.env.get(k).map(String::as_str);
     assert_eq!(

@@ -28,9 +28,9 @@ pub async fn managed<R: ContainerRuntime>(
 ) -> Result<Vec<Container>, RuntimeError> {
     let list = rt.list().await?;
     // Kept previous definitions and new ones not yet in place are not services.
-    let wanted = list.iter().filter(|s| {
-        allow.allows(&s.name, &s.labels) && crate::kept::service_of(&s.name).is_none()
-    });
+    let wanted = list
+        .iter()
+        .filter(|s| allow.allows(&s.name, &s.labels) && crate::kept::service_of(&s.name).is_none());
     let inspections = join_all(wanted.map(|s| rt.inspect(&s.id))).await;
     let mut out = Vec::new();
     for result in inspections {
