@@ -50,6 +50,10 @@ async fn detached<T: Send + 'static>(
     }
 }
 
+/// The most image references one `ImagePresent` call may ask about (each costs a Docker
+/// request; an upgrade asks about a handful).
+pub const MAX_IMAGES_PER_CALL: usize = 256;
+
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -185,6 +189,12 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
             .authorize(&peer, Permission::Read, "read images")
             .await?;
         let images = req.into_inner().images;
+        if images.len() > MAX_IMAGES_PER_CALL {
+            return Err(Status::invalid_argument(format!(
+                "{} image references in one call; at most {MAX_IMAGES_PER_CALL} are accepted",
+                images.len()
+            )));
+        }
         let present = self
             .core
             .runtime

@@ -16,8 +16,13 @@
 //! - [`audit`]: the audit log and the operation-id record built from it.
 //! - [`node`]: the core: node state, role and allowlist checks.
 //! - [`actions`]: restart, recreate, rollback, pull — one path enforcing operation id,
-//!   allowlist, audit and idempotence; [`docker_spec`] derives a recreated container's
-//!   definition, [`docker_recreate`] carries it out on Docker.
+//!   allowlist, audit and idempotence; [`validate`] checks what callers send; [`docker_spec`]
+//!   derives a recreated container's definition, [`docker_recreate`] carries it out on Docker
+//!   so that every failure leaves the container as it was or as asked; [`kept`] names and
+//!   remembers the containers a recreate leaves beside a service.
+//! - [`recovery`]: how an action the agent died in the middle of is ended at the next start
+//!   (pure); [`docker_recover`] carries it out.
+//! - [`secrets`]: what of a reported environment value may leave the node.
 //! - [`grpc`]: the tonic service (wire types stay here).
 //! - [`error`]: errors and their gRPC codes.
 //!

@@ -217,6 +217,15 @@ async fn a_container_outside_the_allowlist_is_refused_and_untouched() {
         .await
         .expect_err("an id outside the charset is refused");
     assert_eq!(status_of(&err).0, tonic::Code::InvalidArgument, "{err}");
+    // A flood of image references in one call is refused before Docker is asked.
+    let many: Vec<String> = (0..100_000)
+        .map(|i| format!("kroll-test/none:{i}"))
+        .collect();
+    let err = cl
+        .images_present(&many)
+        .await
+        .expect_err("100,000 references are refused");
+    assert_eq!(status_of(&err).0, tonic::Code::InvalidArgument, "{err}");
     let grown = std::fs::metadata(&agent.audit)
         .map(|m| m.len())
         .unwrap_or(0)
