@@ -166,7 +166,7 @@ impl ContainerRuntime for DockerRuntime {
         id: &str,
         spec: &RecreateSpec,
     ) -> Result<Recreated, RuntimeError> {
-        self.recreate_container(op, id, spec).await
+        Box::pin(self.recreate_container(op, id, spec)).await
     }
 
     async fn rollback(
