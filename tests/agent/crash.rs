@@ -5,7 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use kroll::agents::{AgentCallError, AgentClient, CallErrorKind};
+use kroll::agents::AgentClient;
+
+use super::code;
 use kroll_tests::{
     AgentProcess, Pki, Spec, TestContainer, docker_cli, inspect_json, on_node, run_id,
 };
@@ -15,13 +17,6 @@ async fn connect(pki: &Pki, agent: &AgentProcess) -> AgentClient {
     AgentClient::connect(&agent.as_node(), &tls, Duration::from_secs(5))
         .await
         .expect("connect")
-}
-
-fn code(e: &AgentCallError) -> Option<tonic::Code> {
-    match &e.kind {
-        CallErrorKind::Refused(s) => Some(s.code()),
-        _ => None,
-    }
 }
 
 /// Asks for a restart of `name` under `op` on its own task, waits until the agent has audited

@@ -20,3 +20,19 @@ pub async fn client(pki: &Pki, stem: &str, agent: &RunningAgent) -> AgentClient 
         .await
         .expect("connect")
 }
+
+/// The agent's answer to a refused call: its code and message (panics on anything else).
+pub fn status_of(e: &kroll::agents::AgentCallError) -> (tonic::Code, String) {
+    match &e.kind {
+        kroll::agents::CallErrorKind::Refused(s) => (s.code(), s.message().to_owned()),
+        other => panic!("not an answer from the agent: {other}"),
+    }
+}
+
+/// The code of the agent's answer, if it answered.
+pub fn code(e: &kroll::agents::AgentCallError) -> Option<tonic::Code> {
+    match &e.kind {
+        kroll::agents::CallErrorKind::Refused(s) => Some(s.code()),
+        _ => None,
+    }
+}

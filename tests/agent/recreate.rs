@@ -9,7 +9,7 @@ use std::time::Duration;
 use kroll_shared::model::EnvPatch;
 use kroll_tests::{RunningAgent, docker_cli, inspect_json, labbox_image, run_id};
 
-use super::client;
+use super::{client, code};
 
 /// Two image versions of labbox that differ in their image-level ENV and label, like two
 /// Confluent releases do; removed on drop.
@@ -315,11 +315,21 @@ async fn recreate_preserves_everything_but_what_changes_and_rollback_brings_it_b
     agent.stop().await;
 }
 
-fn code(e: &kroll::agents::AgentCallError) -> Option<tonic::Code> {
-    match &e.kind {
-        kroll::agents::CallErrorKind::Refused(s) => Some(s.code()),
-        _ => None,
-    }
+/// The container under `name` is still `current` (not restarted, running) and the kept one is
+/// still `kept`.
+fn assert_unchanged(why: &str, name: &str, current: &serde_json::Value, kept: &serde_json::Value) {
+    let now = inspect_json(name);
+    assert_eq!(now["Id"], current["Id"], "{why}: the same container");
+    assert_eq!(now["State"]["Status"], "running", "{why}");
+    assert_eq!(
+        now["State"]["StartedAt"], current["State"]["StartedAt"],
+        "{why}: not restarted"
+    );
+    assert_eq!(
+        inspect_json(&format!("{name}-kroll-prev"))["Id"],
+        kept["Id"],
+        "{why}: the kept definition is still there"
+    );
 }
 
 /// An image whose program exits at once (the way a new container dies when its command
@@ -421,20 +431,7 @@ async fn a_recreate_docker_would_refuse_is_refused_before_anything_is_stopped() 
         _pki,
         _dir,
     } = recreated_once("rf").await;
-    let unchanged = |why: &str| {
-        let now = inspect_json(&name);
-        assert_eq!(now["Id"], current["Id"], "{why}: the same container");
-        assert_eq!(now["State"]["Status"], "running", "{why}");
-        assert_eq!(
-            now["State"]["StartedAt"], current["State"]["StartedAt"],
-            "{why}: not restarted"
-        );
-        assert_eq!(
-            inspect_json(&format!("{name}-kroll-prev"))["Id"],
-            kept["Id"],
-            "{why}: the kept definition is still there"
-        );
-    };
+    let unchanged = |why: &str| assert_unchanged(why, &name, &current, &kept);
     // An environment patch Docker would refuse: refused before anything is stopped.
     let err = cl
         .recreate(
@@ -556,19 +553,7 @@ async fn kept_containers_and_swarm_tasks_are_never_acted_on() {
     let mut cl = client(&pki, "coordinator", &agent).await;
     let current = inspect_json(&name);
     let kept = inspect_json(&format!("{name}-kroll-prev"));
-    let unchanged = |why: &str| {
-        let now = inspect_json(&name);
-        assert_eq!(now["Id"], current["Id"], "{why}: the same container");
-        assert_eq!(
-            now["State"]["StartedAt"], current["State"]["StartedAt"],
-            "{why}: not restarted"
-        );
-        assert_eq!(
-            inspect_json(&format!("{name}-kroll-prev"))["Id"],
-            kept["Id"],
-            "{why}: the kept definition is still there"
-        );
-    };
+    let unchanged = |why: &str| assert_unchanged(why, &name, &current, &kept);
     // The kept container is never actionable.
     let err = cl
         .restart(

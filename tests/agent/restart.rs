@@ -7,7 +7,7 @@ use futures::StreamExt;
 use kroll_shared::model::EventKind;
 use kroll_tests::{RunningAgent, Spec, TestContainer, allow_node, inspect_json, on_node};
 
-use super::client;
+use super::{client, status_of};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn restart_restarts_emits_events_and_does_not_repeat_an_operation() {
@@ -240,11 +240,4 @@ async fn a_container_outside_the_allowlist_is_refused_and_untouched() {
     );
     drop(mine);
     agent.stop().await;
-}
-
-fn status_of(e: &kroll::agents::AgentCallError) -> (tonic::Code, String) {
-    match &e.kind {
-        kroll::agents::CallErrorKind::Refused(s) => (s.code(), s.message().to_owned()),
-        other => panic!("not an answer from the agent: {other}"),
-    }
 }

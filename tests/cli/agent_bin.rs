@@ -43,6 +43,15 @@ path = "audit.log"
     p
 }
 
+/// No audit log was opened and the port was never taken.
+fn assert_nothing_started(dir: &std::path::Path, port: u16) {
+    assert!(!dir.join("audit.log").exists(), "nothing was started");
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        "the port was never taken"
+    );
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -71,14 +80,7 @@ fn bad_agent_configuration_exits_2_naming_file_line_and_key_without_binding() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("agent.toml:3:"), "{stderr}");
     assert!(stderr.contains("sampling.interval_ms"), "{stderr}");
-    assert!(
-        !dir.path().join("audit.log").exists(),
-        "nothing was started"
-    );
-    assert!(
-        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
-        "the port was never taken"
-    );
+    assert_nothing_started(dir.path(), port);
 
     let cfg = write_config(dir.path(), &pki, port, "");
     std::fs::remove_file(pki.path("agent-node-bin-key.pem")).expect("rm key");
@@ -129,14 +131,7 @@ fn a_certificate_that_does_not_fit_its_key_role_or_node_exits_2_before_anything_
                 "{stems:?} check={check}: {stderr}"
             );
             assert!(stderr.contains(why), "{stems:?}: {stderr}");
-            assert!(
-                !dir.path().join("audit.log").exists(),
-                "nothing was started"
-            );
-            assert!(
-                std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
-                "the port was never taken"
-            );
+            assert_nothing_started(dir.path(), port);
         }
     }
 }
