@@ -490,7 +490,7 @@ fn action_name(a: &str) -> &'static str {
 }
 
 /// At most `max` bytes of `s` (on a character boundary), marked when cut.
-fn clip(s: &str, max: usize) -> String {
+pub(crate) fn clip(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
     }

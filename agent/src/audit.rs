@@ -119,6 +119,69 @@ impl AuditLog {
     }
 }
 
+/// At most [`RefusalBudget::PER_MINUTE`] refusals by role are written per minute (a reader
+/// looping on a mutation must not fill the disk with fsynced lines); the first line written
+/// after a full window says how many were left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefusalWindow {
+    began: std::time::Instant,
+    written: u32,
+    left_out: u64,
+}
+
+impl RefusalWindow {
+    /// A window beginning at `now`.
+    pub fn new(now: std::time::Instant) -> Self {
+        Self {
+            began: now,
+            written: 0,
+            left_out: 0,
+        }
+    }
+
+    /// Whether a refusal at `now` is written: `Some(n)` with the number left out since the
+    /// last one written, `None` when it is left out.
+    pub fn admit(&mut self, now: std::time::Instant) -> Option<u64> {
+        if now.duration_since(self.began) >= std::time::Duration::from_secs(60) {
+            self.began = now;
+            self.written = 0;
+        }
+        if self.written >= RefusalBudget::PER_MINUTE {
+            self.left_out += 1;
+            return None;
+        }
+        self.written += 1;
+        Some(std::mem::take(&mut self.left_out))
+    }
+}
+
+/// The shared [`RefusalWindow`].
+#[derive(Debug)]
+pub struct RefusalBudget(Mutex<RefusalWindow>);
+
+impl RefusalBudget {
+    /// Refusal lines written per minute at most.
+    pub const PER_MINUTE: u32 = 30;
+
+    pub fn new() -> Self {
+        Self(Mutex::new(RefusalWindow::new(std::time::Instant::now())))
+    }
+
+    /// See [`RefusalWindow::admit`].
+    pub fn admit(&self) -> Option<u64> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .admit(std::time::Instant::now())
+    }
+}
+
+impl Default for RefusalBudget {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// What is known about an operation id.
 #[derive(Debug, Clone)]
 enum Record {
@@ -440,6 +503,25 @@ mod tests {
                 "a retry of {id} is refused, never carried out afresh"
             );
         }
+    }
+
+    #[test]
+    fn refusals_are_written_up_to_the_budget_per_minute_and_the_rest_counted() {
+        let t0 = std::time::Instant::now();
+        let mut w = RefusalWindow::new(t0);
+        let per = RefusalBudget::PER_MINUTE;
+        for _ in 0..per {
+            assert_eq!(w.admit(t0), Some(0));
+        }
+        for _ in 0..5 {
+            assert_eq!(w.admit(t0 + std::time::Duration::from_secs(59)), None);
+        }
+        assert_eq!(
+            w.admit(t0 + std::time::Duration::from_secs(60)),
+            Some(5),
+            "the next window's first line says how many were left out"
+        );
+        assert_eq!(w.admit(t0 + std::time::Duration::from_secs(61)), Some(0));
     }
 
     #[tokio::test]

@@ -64,8 +64,7 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
     ) -> Result<Response<pb::NodeState>, Status> {
         let peer = caller(&req)?;
         self.core
-            .authorize(&peer, Permission::Read, "read node state")
-            .await?;
+            .authorize(&peer, Permission::Read, "read node state")?;
         let state = self.core.node_state().await?;
         Ok(Response::new(state.into()))
     }
@@ -75,8 +74,14 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
         req: Request<pb::RestartContainerRequest>,
     ) -> Result<Response<pb::RestartContainerResponse>, Status> {
         let peer = caller(&req)?;
+        let asked = req.get_ref();
         self.core
-            .authorize(&peer, Permission::Mutate, "restart containers")
+            .authorize_mutation(
+                &peer,
+                "restart containers",
+                &asked.operation_id,
+                &asked.container,
+            )
             .await?;
         let r = req.into_inner();
         let (core, args) = (Arc::clone(&self.core), r.clone());
@@ -105,8 +110,14 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
         req: Request<pb::RecreateContainerRequest>,
     ) -> Result<Response<pb::RecreateContainerResponse>, Status> {
         let peer = caller(&req)?;
+        let asked = req.get_ref();
         self.core
-            .authorize(&peer, Permission::Mutate, "recreate containers")
+            .authorize_mutation(
+                &peer,
+                "recreate containers",
+                &asked.operation_id,
+                &asked.container,
+            )
             .await?;
         let r = req.into_inner();
         let image = Some(r.image.clone()).filter(|i| !i.is_empty());
@@ -139,8 +150,14 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
         req: Request<pb::RollbackContainerRequest>,
     ) -> Result<Response<pb::RollbackContainerResponse>, Status> {
         let peer = caller(&req)?;
+        let asked = req.get_ref();
         self.core
-            .authorize(&peer, Permission::Mutate, "roll back containers")
+            .authorize_mutation(
+                &peer,
+                "roll back containers",
+                &asked.operation_id,
+                &asked.container,
+            )
             .await?;
         let r = req.into_inner();
         let (core, args) = (Arc::clone(&self.core), r.clone());
@@ -167,8 +184,9 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
         req: Request<pb::PullImageRequest>,
     ) -> Result<Response<pb::PullImageResponse>, Status> {
         let peer = caller(&req)?;
+        let asked = req.get_ref();
         self.core
-            .authorize(&peer, Permission::Mutate, "pull images")
+            .authorize_mutation(&peer, "pull images", &asked.operation_id, &asked.image)
             .await?;
         let r = req.into_inner();
         let (core, args) = (Arc::clone(&self.core), r.clone());
@@ -186,8 +204,7 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
     ) -> Result<Response<pb::ImagePresentResponse>, Status> {
         let peer = caller(&req)?;
         self.core
-            .authorize(&peer, Permission::Read, "read images")
-            .await?;
+            .authorize(&peer, Permission::Read, "read images")?;
         let images = req.into_inner().images;
         if images.len() > MAX_IMAGES_PER_CALL {
             return Err(Status::invalid_argument(format!(
@@ -219,8 +236,7 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
     ) -> Result<Response<EventStream>, Status> {
         let peer = caller(&req)?;
         self.core
-            .authorize(&peer, Permission::Read, "watch events")
-            .await?;
+            .authorize(&peer, Permission::Read, "watch events")?;
         let only = req.into_inner().containers;
         let rx = self.core.events.subscribe();
         let hub = Arc::clone(&self.core.events);

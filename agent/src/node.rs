@@ -26,6 +26,8 @@ pub struct Core<R> {
     pub(crate) host: HostSampler,
     pub(crate) audit: AuditLog,
     pub(crate) ops: Operations,
+    /// How many role refusals are still written this minute.
+    pub(crate) refusals: crate::audit::RefusalBudget,
     pub(crate) events: Arc<EventHub>,
     /// JVMs of the managed containers (heap, GC, OOM events).
     pub(crate) jvm: Arc<crate::jvm::JvmMonitor>,
@@ -50,38 +52,62 @@ impl<R: ContainerRuntime> Core<R> {
             host,
             audit,
             ops,
+            refusals: crate::audit::RefusalBudget::new(),
             events,
             jvm,
             info,
         })
     }
 
-    /// Checks that `peer` may do `p`, recording a refusal of a mutation in the audit log.
-    pub async fn authorize(
+    /// Checks that `peer` may do `p` (reads; a refusal is not audited).
+    pub fn authorize(
         &self,
         peer: &PeerIdentity,
         p: Permission,
         action: &'static str,
     ) -> Result<(), AgentError> {
         if peer.role.allows(p) {
-            return Ok(());
+            Ok(())
+        } else {
+            Err(AgentError::PermissionDenied {
+                peer: peer.to_string(),
+                action,
+            })
         }
-        if p == Permission::Mutate {
+    }
+
+    /// Checks that `peer` may mutate; a refusal is audited with the operation id and the
+    /// target the caller named (cut to a bounded size), within the refusal budget.
+    pub async fn authorize_mutation(
+        &self,
+        peer: &PeerIdentity,
+        action: &'static str,
+        op_id: &str,
+        target: &str,
+    ) -> Result<(), AgentError> {
+        let refused = self.authorize(peer, Permission::Mutate, action);
+        if refused.is_err()
+            && let Some(left_out) = self.refusals.admit()
+        {
+            let detail = match left_out {
+                0 => "role may not mutate".to_owned(),
+                n => format!(
+                    "role may not mutate ({n} earlier refusals were not written: more than {} a minute)",
+                    crate::audit::RefusalBudget::PER_MINUTE
+                ),
+            };
             let entry = self.entry(
                 peer,
                 action,
-                "",
-                "",
+                &crate::actions::clip(op_id, 256),
+                &crate::actions::clip(target, 256),
                 Phase::Refused,
                 "",
-                "role may not mutate",
+                &detail,
             );
             self.audit.write(entry).await.map_err(AgentError::Audit)?;
         }
-        Err(AgentError::PermissionDenied {
-            peer: peer.to_string(),
-            action,
-        })
+        refused
     }
 
     /// A fresh snapshot of the node: managed containers inspected now, disks read now, host

@@ -118,12 +118,30 @@ async fn only_cluster_certificates_get_in_and_only_the_coordinator_may_restart()
         .await
         .expect("coordinator restarts");
     assert_ne!(c.started_at(), before);
+    // A reader looping on a mutation: refusals are audited with what was asked, rate-limited.
+    for i in 0..100 {
+        let _ = reader
+            .restart(&format!("op-flood-{i}"), &c.name, Duration::from_secs(5))
+            .await
+            .expect_err("refused");
+    }
     let audit = std::fs::read_to_string(&agent.audit).expect("audit");
+    let refused: Vec<serde_json::Value> = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["phase"] == "refused" && l["role"] == "reader")
+        .collect();
     assert!(
-        audit
-            .lines()
-            .any(|l| l.contains("\"refused\"") && l.contains("\"reader\"")),
-        "{audit}"
+        refused
+            .iter()
+            .any(|l| l["operation_id"] == "op-r" && l["container"] == c.name.as_str()),
+        "the refusal names the operation and the container: {audit}"
+    );
+    assert_eq!(
+        refused.len(),
+        30,
+        "at most 30 refusal lines a minute: {}",
+        refused.len()
     );
     agent.stop().await;
 }
