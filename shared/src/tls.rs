@@ -410,8 +410,9 @@ impl TlsFiles {
 }
 
 impl TlsFiles {
-    /// [`TlsFiles::load`], then checks the certificate is usable as `role` for `name` (see
-    /// [`check_identity`]); errors name the certificate file.
+    /// [`TlsFiles::load`], then checks the certificate is usable as `role` for `name`: the key
+    /// belongs to it, it carries the role and (for an agent) names the node in a DNS
+    /// subject-alternative name. Errors name the certificate file.
     pub fn load_as(&self, role: Role, name: &str) -> Result<TlsMaterial, TlsError> {
         let m = self.load()?;
         check_identity(&m.own, role, name).map_err(|why| TlsError::WrongIdentity {
