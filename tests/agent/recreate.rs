@@ -59,15 +59,27 @@ impl Drop for Net {
     }
 }
 
-/// Containers (including the kept previous one) removed on drop.
+/// Containers (including the kept previous one) removed on drop, with the volumes they mount
+/// (a recreated container binds its predecessor's anonymous volume by name, so `rm -v` alone
+/// would leave it behind).
 struct Cleanup(Vec<String>);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
+        let docker = |args: &[&str]| std::process::Command::new("docker").args(args).output();
+        let mut volumes = Vec::new();
         for n in &self.0 {
-            let _ = std::process::Command::new("docker")
-                .args(["rm", "-f", "-v", n])
-                .output();
+            if let Ok(out) = docker(&["inspect", "-f", "{{range .Mounts}}{{.Name}} {{end}}", n]) {
+                volumes.extend(
+                    String::from_utf8_lossy(&out.stdout)
+                        .split_whitespace()
+                        .map(str::to_owned),
+                );
+            }
+            let _ = docker(&["rm", "-f", "-v", n]);
+        }
+        for v in volumes {
+            let _ = docker(&["volume", "rm", &v]);
         }
     }
 }
