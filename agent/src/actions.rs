@@ -79,6 +79,9 @@ struct Op<'a> {
     id: &'a str,
     /// The container (or image) the action is about, as the caller named it.
     target: &'a str,
+    /// The stop the action may ask Docker for, if any (recorded so recovery after a crash knows
+    /// how long Docker may still be carrying it out).
+    stop: Option<Duration>,
 }
 
 impl<R: ContainerRuntime> Core<R> {
@@ -95,24 +98,23 @@ impl<R: ContainerRuntime> Core<R> {
         F: FnOnce(String) -> Fut,
         Fut: Future<Output = Result<(T, String), AgentError>>,
     {
-        let checked = if op.id.trim().is_empty() {
-            Err(AgentError::InvalidArgument(
-                "operation_id is required for a mutating call".into(),
-            ))
-        } else {
-            check.await
+        let checked = match crate::validate::operation_id(op.id) {
+            Err(e) => Err(AgentError::from(e)),
+            Ok(()) => check.await,
         };
         let (name, key) = match checked {
             Ok(v) => v,
             Err(e) => {
+                // What the caller sent is bounded before it is written (an id or a name of
+                // megabytes must not cost megabytes of fsynced audit).
                 let entry = self.entry(
                     op.peer,
                     op.action,
-                    op.id,
-                    op.target,
+                    &clip(op.id, 256),
+                    &clip(op.target, 256),
                     Phase::Refused,
                     "",
-                    &e.to_string(),
+                    &clip(&e.to_string(), 1024),
                 );
                 self.audit.write(entry).await.map_err(AgentError::Audit)?;
                 return Err(e);
@@ -136,14 +138,19 @@ impl<R: ContainerRuntime> Core<R> {
                     container,
                 });
             }
-            Claim::OutcomeUnknown { began } => {
+            Claim::OutcomeUnknown { began, recovered } => {
                 return Err(AgentError::OutcomeUnknown {
                     id: op.id.into(),
                     began,
+                    recovered,
                 });
             }
         }
-        let begin = self.entry(op.peer, op.action, op.id, &name, Phase::Begin, "", &key);
+        let mut begin = self.entry(op.peer, op.action, op.id, &name, Phase::Begin, "", &key);
+        begin.stop_deadline_unix_ms = op.stop.map(|t| {
+            let within = t + crate::docker_recreate::STOP_GRACE;
+            begin.time_unix_ms + i64::try_from(within.as_millis()).unwrap_or(i64::MAX / 2)
+        });
         if let Err(e) = self.audit.write(begin).await {
             self.ops.finish(op.id, Err(()));
             return Err(AgentError::Audit(e));
@@ -185,6 +192,13 @@ impl<R: ContainerRuntime> Core<R> {
         Ok((i.container.name, i.container.id))
     }
 
+    /// Like [`Self::managed_target`], refusing a Swarm task (the service must be updated).
+    async fn replaceable_target(&self, name: &str) -> Result<(String, String), AgentError> {
+        let i = self.managed(name).await?;
+        self.refuse_swarm_task(&i)?;
+        Ok((i.container.name, i.container.id))
+    }
+
     /// The container as reported now (after an action), if it exists.
     async fn reported(&self, name: &str) -> Option<Container> {
         let i = self.runtime.inspect(name).await.ok()?;
@@ -204,6 +218,7 @@ impl<R: ContainerRuntime> Core<R> {
             action: "restart",
             id,
             target: container,
+            stop: self.stop_timeout(stop_timeout_s).ok(),
         };
         let check = async {
             self.stop_timeout(stop_timeout_s)?;
@@ -251,10 +266,20 @@ impl<R: ContainerRuntime> Core<R> {
             action: "recreate",
             id,
             target: container,
+            stop: self.stop_timeout(stop_timeout_s).ok(),
         };
-        let check = async {
+        let asked = (env.clone(), hostname.clone(), image.clone());
+        let check = async move {
             self.stop_timeout(stop_timeout_s)?;
-            self.managed_target(container).await
+            let (env, hostname, image) = asked;
+            crate::validate::env_patch(&env)?;
+            if let Some(h) = &hostname {
+                crate::validate::hostname(h)?;
+            }
+            if let Some(i) = &image {
+                crate::validate::image(i)?;
+            }
+            self.replaceable_target(container).await
         };
         let (outcome, replayed) = self
             .run_op(op, check, |cid| async move {
@@ -264,7 +289,7 @@ impl<R: ContainerRuntime> Core<R> {
                     hostname,
                     stop_timeout: self.stop_timeout(stop_timeout_s)?,
                 };
-                let r = self.runtime.recreate(&cid, &spec).await?;
+                let r = self.runtime.recreate(id, &cid, &spec).await?;
                 let detail = format!(
                     "{} → {}; {}",
                     r.previous_image,
@@ -300,22 +325,11 @@ impl<R: ContainerRuntime> Core<R> {
             action: "rollback",
             id,
             target: container,
+            stop: self.stop_timeout(stop_timeout_s).ok(),
         };
         let check = async {
             self.stop_timeout(stop_timeout_s)?;
-            // The current container may be gone (a failed recreate); the kept one decides.
-            let kept = crate::docker_recreate::previous_name(container);
-            let (kept_name, _) = self.managed_target(&kept).await.map_err(|e| match e {
-                AgentError::NotFound { node, .. } => AgentError::NothingKept {
-                    container: container.to_owned(),
-                    node,
-                },
-                other => other,
-            })?;
-            let name = kept_name
-                .strip_suffix(crate::docker_recreate::PREVIOUS_SUFFIX)
-                .unwrap_or(container)
-                .to_owned();
+            let name = self.rollback_target(container).await?;
             Ok((name.clone(), name))
         };
         let (outcome, replayed) = self
@@ -353,11 +367,10 @@ impl<R: ContainerRuntime> Core<R> {
             action: "pull",
             id,
             target: image,
+            stop: None,
         };
         let check = async {
-            if image.trim().is_empty() {
-                return Err(AgentError::InvalidArgument("image is required".into()));
-            }
+            crate::validate::image(image)?;
             Ok((image.to_owned(), image.to_owned()))
         };
         let (outcome, replayed) = self
@@ -395,38 +408,73 @@ impl<R: ContainerRuntime> Core<R> {
 }
 
 impl<R: ContainerRuntime> Core<R> {
-    /// Settles every recreate / rollback the audit log says began but never ended (the agent
-    /// died mid-way): each container is put back in a consistent state, the outcome is audited
-    /// as an error (so the coordinator's retry with the same operation id acts afresh). This
-    /// completes calls the coordinator made; the agent starts nothing on its own.
+    /// The service whose kept definition a rollback of `container` brings back; refuses when
+    /// nothing is kept, when the service or its kept container is not managed (the same answer:
+    /// a hidden container's existence does not leak), and for Swarm tasks.
+    async fn rollback_target(&self, container: &str) -> Result<String, AgentError> {
+        let nothing = || AgentError::NothingKept {
+            container: container.to_owned(),
+            node: self.config.node.clone(),
+        };
+        if crate::kept::service_of(container).is_some() {
+            return Err(nothing());
+        }
+        if let Ok(current) = self.runtime.inspect(container).await
+            && self
+                .config
+                .allow
+                .allows(&current.container.name, &current.container.labels)
+        {
+            self.refuse_swarm_task(&current)?;
+        }
+        // The current container may be gone (a failed recreate); the kept one decides.
+        let kept = self
+            .runtime
+            .inspect(&crate::kept::previous_name(container))
+            .await
+            .map_err(|e| match e {
+                crate::runtime::RuntimeError::NotFound(_) => nothing(),
+                other => other.into(),
+            })?;
+        if !self.config.allow.allows(container, &kept.container.labels) {
+            return Err(nothing());
+        }
+        self.refuse_swarm_task(&kept)?;
+        Ok(container.to_owned())
+    }
+
+    /// Brings every action the audit log says began but never ended (the agent died mid-way)
+    /// to a known end ([`crate::recovery`]) and records that end as `interrupted`. The
+    /// operation id stays taken: a retry is refused with what recovery found. When recovery
+    /// cannot act (Docker unreachable), nothing is recorded and the next start tries again.
     pub async fn recover_interrupted(&self) -> Vec<String> {
+        let system = PeerIdentity {
+            name: "kroll-agent (recovery at start-up)".into(),
+            role: kroll_shared::tls::Role::Agent,
+        };
         let mut done = Vec::new();
-        for (id, action, container) in self.ops.interrupted() {
-            if action != "recreate" && action != "rollback" && action != "restart" {
-                continue;
-            }
-            let system = PeerIdentity {
-                name: "kroll-agent (recovery at start-up)".into(),
-                role: kroll_shared::tls::Role::Agent,
-            };
-            let outcome = self.runtime.recover(&container).await;
-            let detail = match &outcome {
-                Ok(what) => format!("interrupted by an agent restart; {what}"),
-                Err(e) => format!("interrupted by an agent restart; recovery failed: {e}"),
+        for what in self.ops.interrupted() {
+            let detail = match self.runtime.recover(&what).await {
+                Ok(found) => format!("interrupted by an agent stop; {found}"),
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(operation_id = %what.operation_id, container = %what.container, error = %e, "Could not recover an interrupted operation; will try at the next start.");
+                    continue;
+                }
+                Err(e) => format!("interrupted by an agent stop; recovery could not act: {e}"),
             };
             let entry = self.entry(
                 &system,
-                action_name(&action),
-                &id,
-                &container,
+                action_name(&what.action),
+                &what.operation_id,
+                &what.container,
                 Phase::End,
-                "error",
+                crate::audit::INTERRUPTED,
                 &detail,
             );
-            if self.audit.write(entry).await.is_ok() && outcome.is_ok() {
-                self.ops.settle(&id);
+            if self.audit.write(entry).await.is_ok() {
+                self.ops.recovered(&what.operation_id, &detail);
             }
-            tracing::warn!(operation_id = %id, container = %container, detail = %detail, "Settled an interrupted operation.");
+            tracing::warn!(operation_id = %what.operation_id, container = %what.container, detail = %detail, "Ended an interrupted operation.");
             done.push(detail);
         }
         done
@@ -439,6 +487,18 @@ fn action_name(a: &str) -> &'static str {
         "rollback" => "rollback",
         _ => "restart",
     }
+}
+
+/// At most `max` bytes of `s` (on a character boundary), marked when cut.
+pub(crate) fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &s[..end], s.len())
 }
 
 fn millis(d: Duration) -> u64 {

@@ -32,7 +32,7 @@ impl Allowlist {
         let name = name.trim_start_matches('/');
         // The kept previous definition of a container (after a recreate) is managed like it.
         let name = name
-            .strip_suffix(crate::docker_recreate::PREVIOUS_SUFFIX)
+            .strip_suffix(crate::kept::PREVIOUS_SUFFIX)
             .unwrap_or(name);
         self.names.contains(name)
             || (!self.labels.is_empty()

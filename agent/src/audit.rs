@@ -54,7 +54,14 @@ pub struct Entry {
     /// The call's answer on a successful `end`, for replaying it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<serde_json::Value>,
+    /// On `begin` of an action that stops a container: when that stop is over at the latest
+    /// (recovery after a crash waits for it until then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_deadline_unix_ms: Option<i64>,
 }
+
+/// The `end` outcome recovery writes for an action the agent died in the middle of.
+pub const INTERRUPTED: &str = "interrupted";
 
 /// The append-only audit file.
 #[derive(Debug, Clone)]
@@ -112,6 +119,69 @@ impl AuditLog {
     }
 }
 
+/// At most [`RefusalBudget::PER_MINUTE`] refusals by role are written per minute (a reader
+/// looping on a mutation must not fill the disk with fsynced lines); the first line written
+/// after a full window says how many were left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefusalWindow {
+    began: std::time::Instant,
+    written: u32,
+    left_out: u64,
+}
+
+impl RefusalWindow {
+    /// A window beginning at `now`.
+    pub fn new(now: std::time::Instant) -> Self {
+        Self {
+            began: now,
+            written: 0,
+            left_out: 0,
+        }
+    }
+
+    /// Whether a refusal at `now` is written: `Some(n)` with the number left out since the
+    /// last one written, `None` when it is left out.
+    pub fn admit(&mut self, now: std::time::Instant) -> Option<u64> {
+        if now.duration_since(self.began) >= std::time::Duration::from_secs(60) {
+            self.began = now;
+            self.written = 0;
+        }
+        if self.written >= RefusalBudget::PER_MINUTE {
+            self.left_out += 1;
+            return None;
+        }
+        self.written += 1;
+        Some(std::mem::take(&mut self.left_out))
+    }
+}
+
+/// The shared [`RefusalWindow`].
+#[derive(Debug)]
+pub struct RefusalBudget(Mutex<RefusalWindow>);
+
+impl RefusalBudget {
+    /// Refusal lines written per minute at most.
+    pub const PER_MINUTE: u32 = 30;
+
+    pub fn new() -> Self {
+        Self(Mutex::new(RefusalWindow::new(std::time::Instant::now())))
+    }
+
+    /// See [`RefusalWindow::admit`].
+    pub fn admit(&self) -> Option<u64> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .admit(std::time::Instant::now())
+    }
+}
+
+impl Default for RefusalBudget {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// What is known about an operation id.
 #[derive(Debug, Clone)]
 enum Record {
@@ -127,11 +197,15 @@ enum Record {
         container: String,
         result: serde_json::Value,
     },
-    /// Began (audit `begin`) but no outcome was recorded: the agent stopped mid-way.
+    /// Began (audit `begin`) but the agent stopped mid-way: the call's own outcome is lost.
+    /// `recovered` is what recovery at the next start found and did, once it has.
     Unknown {
         action: String,
         container: String,
         began: String,
+        began_unix_ms: i64,
+        stop_deadline_unix_ms: i64,
+        recovered: Option<String>,
     },
 }
 
@@ -160,8 +234,12 @@ pub enum Claim {
     Replay(serde_json::Value),
     /// The id was used for something else.
     Conflict { action: String, container: String },
-    /// An earlier attempt began but its outcome is unknown.
-    OutcomeUnknown { began: String },
+    /// An earlier attempt began but its outcome is unknown (the agent stopped mid-way);
+    /// `recovered` says how recovery ended it.
+    OutcomeUnknown {
+        began: String,
+        recovered: Option<String>,
+    },
 }
 
 /// Operation ids seen by this agent (loaded from the audit log, kept up to date).
@@ -184,8 +262,18 @@ impl Operations {
                             action,
                             container,
                             began: e.time.clone(),
+                            began_unix_ms: e.time_unix_ms,
+                            stop_deadline_unix_ms: e.stop_deadline_unix_ms.unwrap_or(0),
+                            recovered: None,
                         },
                     );
+                }
+                (Phase::End, INTERRUPTED) => {
+                    if let Some(Record::Unknown { recovered, .. }) =
+                        records.get_mut(&e.operation_id)
+                    {
+                        *recovered = Some(e.detail.clone());
+                    }
                 }
                 (Phase::End, "ok") => {
                     let result = e.result.clone().unwrap_or(serde_json::Value::Null);
@@ -209,30 +297,41 @@ impl Operations {
         }
     }
 
-    /// Operations that began but whose outcome was never recorded (the agent stopped mid-way):
-    /// (id, action, container).
-    pub fn interrupted(&self) -> Vec<(String, String, String)> {
+    /// Operations that began but whose outcome was never recorded (the agent stopped mid-way)
+    /// and that recovery has not ended yet, oldest first.
+    pub fn interrupted(&self) -> Vec<crate::recovery::Interrupted> {
         let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<(String, String, String)> = records
+        let mut out: Vec<crate::recovery::Interrupted> = records
             .iter()
             .filter_map(|(id, r)| match r {
                 Record::Unknown {
-                    action, container, ..
-                } => Some((id.clone(), action.clone(), container.clone())),
+                    action,
+                    container,
+                    began_unix_ms,
+                    stop_deadline_unix_ms,
+                    recovered: None,
+                    ..
+                } => Some(crate::recovery::Interrupted {
+                    operation_id: id.clone(),
+                    action: action.clone(),
+                    container: container.clone(),
+                    began_unix_ms: *began_unix_ms,
+                    stop_deadline_unix_ms: *stop_deadline_unix_ms,
+                }),
                 _ => None,
             })
             .collect();
-        out.sort();
+        out.sort_by_key(|i| (i.began_unix_ms, i.operation_id.clone()));
         out
     }
 
-    /// Forgets an interrupted operation once the agent has settled its container (its id may
-    /// then be used again: the call acts afresh).
-    pub fn settle(&self, id: &str) {
-        self.records
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+    /// Records how recovery ended an interrupted operation. The id stays taken: a retry is
+    /// refused with what recovery found, never carried out afresh.
+    pub fn recovered(&self, id: &str, detail: &str) {
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(Record::Unknown { recovered, .. }) = records.get_mut(id) {
+            *recovered = Some(detail.to_owned());
+        }
     }
 
     /// Claims `id` for `action` on `container`; waits while another call carries it out.
@@ -261,9 +360,12 @@ impl Operations {
                         };
                     }
                     Some(Record::Done { result, .. }) => return Claim::Replay(result.clone()),
-                    Some(Record::Unknown { began, .. }) => {
+                    Some(Record::Unknown {
+                        began, recovered, ..
+                    }) => {
                         return Claim::OutcomeUnknown {
                             began: began.clone(),
+                            recovered: recovered.clone(),
                         };
                     }
                     Some(Record::InFlight { done, .. }) => Arc::clone(done),
@@ -328,6 +430,7 @@ mod tests {
             outcome: outcome.into(),
             detail: String::new(),
             result: (outcome == "ok").then(|| serde_json::json!({"started_at_unix_ms": 5})),
+            stop_deadline_unix_ms: None,
         }
     }
 
@@ -369,6 +472,56 @@ mod tests {
             ops.claim("a", "restart", "kafka-02").await,
             Claim::Conflict { .. }
         ));
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_operation_stays_refused_after_recovery_ended_it() {
+        let mut recovered = entry("d", Phase::End, INTERRUPTED);
+        recovered.detail = "started again".into();
+        let ops = Operations::load(&[
+            entry("b", Phase::Begin, ""),
+            entry("d", Phase::Begin, ""),
+            recovered,
+        ]);
+        let pending: Vec<String> = ops
+            .interrupted()
+            .into_iter()
+            .map(|i| i.operation_id)
+            .collect();
+        assert_eq!(pending, ["b"], "only what recovery has not ended yet");
+        ops.recovered("b", "running as before");
+        assert!(ops.interrupted().is_empty());
+        for id in ["b", "d"] {
+            assert!(
+                matches!(
+                    ops.claim(id, "restart", "kafka-01").await,
+                    Claim::OutcomeUnknown {
+                        recovered: Some(_),
+                        ..
+                    }
+                ),
+                "a retry of {id} is refused, never carried out afresh"
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_are_written_up_to_the_budget_per_minute_and_the_rest_counted() {
+        let t0 = std::time::Instant::now();
+        let mut w = RefusalWindow::new(t0);
+        let per = RefusalBudget::PER_MINUTE;
+        for _ in 0..per {
+            assert_eq!(w.admit(t0), Some(0));
+        }
+        for _ in 0..5 {
+            assert_eq!(w.admit(t0 + std::time::Duration::from_secs(59)), None);
+        }
+        assert_eq!(
+            w.admit(t0 + std::time::Duration::from_secs(60)),
+            Some(5),
+            "the next window's first line says how many were left out"
+        );
+        assert_eq!(w.admit(t0 + std::time::Duration::from_secs(61)), Some(0));
     }
 
     #[tokio::test]

@@ -235,7 +235,8 @@ pub const REPORTED_ENV: [&str; 16] = [
     "CONNECT_REST_PORT",
 ];
 
-/// Splits `KEY=value` environment entries into key names and the reportable values.
+/// Splits `KEY=value` environment entries into key names and the reportable values (only
+/// what planning needs of them: [`crate::secrets`]).
 pub fn split_env(
     entries: &[String],
     extra: &BTreeSet<String>,
@@ -247,7 +248,7 @@ pub fn split_env(
         keys.push(k.to_owned());
         let wanted = REPORTED_ENV.contains(&k) || extra.contains(k);
         if wanted && !looks_secret(k) {
-            values.insert(k.to_owned(), v.to_owned());
+            values.insert(k.to_owned(), crate::secrets::reportable_value(k, v));
         }
     }
     keys.sort();

@@ -32,8 +32,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct DockerRuntime {
     pub(crate) docker: Docker,
-    /// Where the agent keeps what it must remember about kept previous definitions.
-    pub(crate) state_dir: std::path::PathBuf,
+    /// What the agent remembers about kept previous definitions.
+    pub(crate) kept: crate::kept::KeptStore,
 }
 
 impl DockerRuntime {
@@ -56,7 +56,7 @@ impl DockerRuntime {
         })?;
         Ok(Self {
             docker: docker.with_timeout(REQUEST_TIMEOUT),
-            state_dir: state_dir.to_owned(),
+            kept: crate::kept::KeptStore::new(state_dir),
         })
     }
 }
@@ -177,8 +177,13 @@ impl ContainerRuntime for DockerRuntime {
         self.pull_image(image).await
     }
 
-    async fn recreate(&self, id: &str, spec: &RecreateSpec) -> Result<Recreated, RuntimeError> {
-        self.recreate_container(id, spec).await
+    async fn recreate(
+        &self,
+        op: &str,
+        id: &str,
+        spec: &RecreateSpec,
+    ) -> Result<Recreated, RuntimeError> {
+        Box::pin(self.recreate_container(op, id, spec)).await
     }
 
     async fn rollback(
@@ -189,8 +194,8 @@ impl ContainerRuntime for DockerRuntime {
         self.rollback_container(name, stop_timeout).await
     }
 
-    async fn recover(&self, name: &str) -> Result<String, RuntimeError> {
-        Box::pin(self.recover_container(name)).await
+    async fn recover(&self, what: &crate::recovery::Interrupted) -> Result<String, RuntimeError> {
+        Box::pin(self.recover_container(what)).await
     }
 
     fn events(&self) -> BoxStream<'static, Result<RawEvent, RuntimeError>> {

@@ -1,13 +1,17 @@
 //! Recreate, rollback, measured stop and pull on the Docker engine.
 //!
-//! Recreate: stop the old container gracefully, keep it (stopped, restart policy `no`) as
-//! `<name>-kroll-prev`, create the new one under the original name from the derived definition
-//! ([`crate::docker_spec`]), connect its other networks, start it. Rollback: stop and remove the
-//! current container (never its volumes), rename the kept one back, restore its restart policy,
-//! start it. The kept container's original restart policy is remembered in
-//! `<state dir>/previous.json` (written atomically), because Docker labels cannot be changed.
+//! Recreate, in an order where every failure leaves the service's container as it was or as
+//! asked: create the new definition as `<name>-kroll-next` with all its networks (Docker
+//! validates it; a refusal here changed nothing); stop the old container gracefully; remember
+//! its restart policy and the operation ([`crate::kept`]); set its policy to `no`; remove the
+//! definition kept by the recreate before; rename the old one to `<name>-kroll-prev` and the new
+//! one to `<name>`; start it; it must keep running for [`SETTLE`]. A failure after the stop
+//! removes the new container (never volumes) and puts the old one back under its name with its
+//! restart policy, started ([`RuntimeError::Restored`]).
+//!
+//! Rollback: stop and remove the current container (never its volumes), rename the kept one
+//! back, restore its restart policy, start it.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bollard::errors::Error as BollardError;
@@ -19,28 +23,16 @@ use bollard::query_parameters::{
     RenameContainerOptions, StopContainerOptions,
 };
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
 
 use crate::docker::{DockerRuntime, classify};
-use crate::docker_spec::{Changes, derive};
+use crate::docker_spec::{Changes, Derived, derive};
+use crate::kept::{Kept, next_name, previous_name};
 use crate::runtime::{RecreateSpec, Recreated, RolledBack, RuntimeError, Stopped};
 
 /// Extra time granted to a stop request beyond the container's stop timeout.
-const STOP_GRACE: Duration = Duration::from_secs(30);
-/// The suffix of the kept previous definition's name.
-pub const PREVIOUS_SUFFIX: &str = "-kroll-prev";
-
-/// The name under which the previous definition of `name` is kept.
-pub fn previous_name(name: &str) -> String {
-    format!("{name}{PREVIOUS_SUFFIX}")
-}
-
-/// What is remembered about a kept previous definition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Kept {
-    restart_policy: String,
-    maximum_retry_count: Option<i64>,
-}
+pub const STOP_GRACE: Duration = Duration::from_secs(30);
+/// How long a new container must keep running after its start for a recreate to succeed.
+pub const SETTLE: Duration = Duration::from_millis(1500);
 
 impl DockerRuntime {
     /// Stops gracefully and says how long it took and whether Docker had to SIGKILL (exit 137
@@ -109,6 +101,7 @@ impl DockerRuntime {
 
     pub(crate) async fn recreate_container(
         &self,
+        op: &str,
         id: &str,
         spec: &RecreateSpec,
     ) -> Result<Recreated, RuntimeError> {
@@ -116,24 +109,25 @@ impl DockerRuntime {
         let old = d
             .inspect_container(id, None::<InspectContainerOptions>)
             .await
-            .map_err(|e| classify(e, id))?;
+            .map_err(|e| unchanged(classify(e, id)))?;
         let name = old
             .name
             .clone()
             .unwrap_or_default()
             .trim_start_matches('/')
             .to_owned();
-        let old_image_id = old.image.clone().unwrap_or_default();
+        let old_id = old.id.clone().unwrap_or_default();
         let old_ref = old
             .config
             .as_ref()
             .and_then(|c| c.image.clone())
             .unwrap_or_default();
         let new_ref = spec.image.clone().unwrap_or_else(|| old_ref.clone());
+        let old_image_id = old.image.clone().unwrap_or_default();
         let old_image = d
             .inspect_image(&old_image_id)
             .await
-            .map_err(|e| classify(e, &old_image_id))?;
+            .map_err(|e| unchanged(classify(e, &old_image_id)))?;
         match d.inspect_image(&new_ref).await {
             Ok(_) => {}
             Err(BollardError::DockerResponseServerError {
@@ -143,7 +137,7 @@ impl DockerRuntime {
                     "image {new_ref} is not present on this node; pull it first (nothing was changed)"
                 )));
             }
-            Err(e) => return Err(classify(e, &new_ref)),
+            Err(e) => return Err(unchanged(classify(e, &new_ref))),
         }
         let derived = derive(
             &old,
@@ -154,51 +148,192 @@ impl DockerRuntime {
                 hostname: spec.hostname.as_deref(),
             },
         );
-        let prev = previous_name(&name);
-        self.remove_if_exists(&prev).await?;
-        let stop = self.stop_measured(id, spec.stop_timeout).await?;
+        // Docker validates the whole new definition here, before anything is stopped.
+        let new_id = self.create_next(&name, derived).await.map_err(unchanged)?;
         let policy = old
             .host_config
             .as_ref()
             .and_then(|h| h.restart_policy.clone())
             .unwrap_or_default();
-        self.remember(&name, &policy)?;
-        self.set_restart_policy(
-            id,
-            RestartPolicy {
-                name: Some(RestartPolicyNameEnum::NO),
-                maximum_retry_count: None,
-            },
-        )
-        .await?;
-        d.rename_container(id, RenameContainerOptions { name: prev.clone() })
-            .await
-            .map_err(|e| classify(e, id))?;
+        let old_c = Old {
+            name: &name,
+            id: &old_id,
+            policy: &policy,
+            op,
+        };
+        match self.put_in_place(&old_c, &new_id, spec.stop_timeout).await {
+            Ok(stop) => Ok(Recreated {
+                id: new_id,
+                previous_image: old_ref,
+                stop,
+            }),
+            Err(cause) => Err(self.put_back(&old_c, cause).await),
+        }
+    }
+
+    /// Creates the new definition as `<name>-kroll-next` with all its networks (a leftover of an
+    /// interrupted attempt is removed first); nothing else is touched.
+    async fn create_next(&self, name: &str, derived: Derived) -> Result<String, RuntimeError> {
+        let d = &self.docker;
+        let next = next_name(name);
+        self.remove_if_exists(&next).await?;
         let created = d
             .create_container(
                 Some(CreateContainerOptions {
-                    name: Some(name.clone()),
+                    name: Some(next.clone()),
                     ..Default::default()
                 }),
                 derived.body,
             )
             .await
-            .map_err(|e| classify(e, &name))?;
+            .map_err(|e| classify(e, name))?;
         for (net, settings) in derived.extra_networks {
             let req = NetworkConnectRequest {
                 container: created.id.clone(),
                 endpoint_config: Some(settings),
             };
-            d.connect_network(&net, req)
-                .await
-                .map_err(|e| classify(e, &net))?;
+            if let Err(e) = d.connect_network(&net, req).await {
+                let _ = self.remove_if_exists(&created.id).await;
+                return Err(classify(e, &net));
+            }
         }
-        self.start_container(&created.id).await?;
-        Ok(Recreated {
-            id: created.id,
-            previous_image: old_ref,
-            stop,
-        })
+        Ok(created.id)
+    }
+
+    /// Stops the old container, keeps it, puts the new one under the name and starts it; the
+    /// new one must still run after [`SETTLE`].
+    async fn put_in_place(
+        &self,
+        old: &Old<'_>,
+        new_id: &str,
+        timeout: Duration,
+    ) -> Result<Stopped, RuntimeError> {
+        let d = &self.docker;
+        let stop = self.stop_measured(old.id, timeout).await?;
+        self.kept.remember(
+            old.name,
+            Kept {
+                restart_policy: old.policy.name.map(|n| n.to_string()).unwrap_or_default(),
+                maximum_retry_count: old.policy.maximum_retry_count,
+                operation_id: old.op.to_owned(),
+                container_id: old.id.to_owned(),
+            },
+        )?;
+        self.set_restart_policy(old.id, no_restart()).await?;
+        let prev = previous_name(old.name);
+        self.remove_if_exists(&prev).await?;
+        d.rename_container(old.id, RenameContainerOptions { name: prev.clone() })
+            .await
+            .map_err(|e| classify(e, old.id))?;
+        d.rename_container(
+            new_id,
+            RenameContainerOptions {
+                name: old.name.to_owned(),
+            },
+        )
+        .await
+        .map_err(|e| classify(e, new_id))?;
+        self.start_container(new_id).await?;
+        self.settled(new_id).await?;
+        Ok(stop)
+    }
+
+    /// Fails when the container does not keep running for [`SETTLE`] after its start.
+    async fn settled(&self, id: &str) -> Result<(), RuntimeError> {
+        let began = Instant::now();
+        loop {
+            let i = self
+                .docker
+                .inspect_container(id, None::<InspectContainerOptions>)
+                .await
+                .map_err(|e| classify(e, id))?;
+            let st = i.state.unwrap_or_default();
+            let up = st.running.unwrap_or(false)
+                && !st.restarting.unwrap_or(false)
+                && i.restart_count.unwrap_or(0) == 0;
+            if !up {
+                let why = st.error.filter(|e| !e.is_empty()).unwrap_or_default();
+                return Err(RuntimeError::Refused(format!(
+                    "the new container did not stay up (exit code {}{}{})",
+                    st.exit_code.unwrap_or(0),
+                    if why.is_empty() { "" } else { ": " },
+                    why
+                )));
+            }
+            if began.elapsed() >= SETTLE {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// After a failure midway: removes the new container (never volumes), puts the old one back
+    /// under its name with its restart policy and starts it.
+    async fn put_back(&self, old: &Old<'_>, cause: RuntimeError) -> RuntimeError {
+        let cause = cause.to_string();
+        match self.try_put_back(old).await {
+            Ok(()) => RuntimeError::Restored {
+                container: old.name.to_owned(),
+                cause,
+            },
+            Err(e) => RuntimeError::Broken {
+                container: old.name.to_owned(),
+                cause,
+                restore: e.to_string(),
+            },
+        }
+    }
+
+    async fn try_put_back(&self, old: &Old<'_>) -> Result<(), RuntimeError> {
+        let d = &self.docker;
+        if let Some(current) = self.find(old.name).await?
+            && current.id.as_deref() != Some(old.id)
+        {
+            self.remove_if_exists(current.id.as_deref().unwrap_or(old.name))
+                .await?;
+        }
+        self.remove_if_exists(&next_name(old.name)).await?;
+        let at = d
+            .inspect_container(old.id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| classify(e, old.id))?;
+        if at.name.as_deref().map(|n| n.trim_start_matches('/')) != Some(old.name) {
+            d.rename_container(
+                old.id,
+                RenameContainerOptions {
+                    name: old.name.to_owned(),
+                },
+            )
+            .await
+            .map_err(|e| classify(e, old.id))?;
+        }
+        self.set_restart_policy(old.id, old.policy.clone()).await?;
+        if self
+            .kept
+            .recall(old.name)?
+            .is_some_and(|k| k.operation_id == old.op)
+        {
+            self.kept.forget(old.name)?;
+        }
+        self.start_container(old.id).await
+    }
+
+    /// The container named `name`, if there is one.
+    pub(crate) async fn find(
+        &self,
+        name: &str,
+    ) -> Result<Option<bollard::models::ContainerInspectResponse>, RuntimeError> {
+        match self
+            .docker
+            .inspect_container(name, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(c) => Ok(Some(c)),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(classify(e, name)),
+        }
     }
 
     pub(crate) async fn rollback_container(
@@ -208,34 +343,15 @@ impl DockerRuntime {
     ) -> Result<RolledBack, RuntimeError> {
         let d = &self.docker;
         let prev = previous_name(name);
-        let kept = match d
-            .inspect_container(&prev, None::<InspectContainerOptions>)
-            .await
-        {
-            Ok(k) => k,
-            Err(BollardError::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {
-                return Err(RuntimeError::Refused(format!(
-                    "no previous definition of `{name}` is kept on this node (nothing to roll back to)"
-                )));
-            }
-            Err(e) => return Err(classify(e, &prev)),
+        let Some(kept) = self.find(&prev).await? else {
+            return Err(RuntimeError::Refused(format!(
+                "no previous definition of `{name}` is kept on this node (nothing to roll back to)"
+            )));
         };
-        if let Ok(current) = d
-            .inspect_container(name, None::<InspectContainerOptions>)
-            .await
-        {
+        if let Some(current) = self.find(name).await? {
             let cid = current.id.unwrap_or_default();
             self.stop_measured(&cid, stop_timeout).await?;
-            let opts = RemoveContainerOptions {
-                v: false,
-                force: true,
-                link: false,
-            };
-            d.remove_container(&cid, Some(opts))
-                .await
-                .map_err(|e| classify(e, name))?;
+            self.remove_if_exists(&cid).await?;
         }
         let kept_id = kept.id.clone().unwrap_or_default();
         d.rename_container(
@@ -246,11 +362,8 @@ impl DockerRuntime {
         )
         .await
         .map_err(|e| classify(e, &prev))?;
-        if let Some(policy) = self.recall(name)? {
-            self.set_restart_policy(&kept_id, policy).await?;
-        }
+        self.restore_policy(name, &kept_id).await?;
         self.start_container(&kept_id).await?;
-        self.forget(name)?;
         let restored_image = kept.config.and_then(|c| c.image).unwrap_or_default();
         Ok(RolledBack {
             id: kept_id,
@@ -258,52 +371,17 @@ impl DockerRuntime {
         })
     }
 
-    pub(crate) async fn recover_container(&self, name: &str) -> Result<String, RuntimeError> {
-        let d = &self.docker;
-        let prev = previous_name(name);
-        let exists = |r: Result<bollard::models::ContainerInspectResponse, BollardError>| match r {
-            Ok(c) => Ok(Some(c)),
-            Err(BollardError::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(None),
-            Err(e) => Err(classify(e, name)),
-        };
-        let current = exists(
-            d.inspect_container(name, None::<InspectContainerOptions>)
-                .await,
-        )?;
-        let kept = exists(
-            d.inspect_container(&prev, None::<InspectContainerOptions>)
-                .await,
-        )?;
-        let running = |c: &bollard::models::ContainerInspectResponse| {
-            c.state.as_ref().and_then(|s| s.running).unwrap_or(false)
-        };
-        match (current, kept) {
-            (Some(c), _) if running(&c) => Ok(format!("`{name}` is running; nothing to do")),
-            (Some(_), Some(_)) | (None, Some(_)) => {
-                self.rollback_container(name, Duration::from_secs(30))
-                    .await?;
-                Ok(format!(
-                    "the new `{name}` never came up; its previous definition was restored and started"
-                ))
-            }
-            (Some(c), None) => {
-                let id = c.id.unwrap_or_default();
-                if let Some(policy) = self.recall(name)? {
-                    self.set_restart_policy(&id, policy).await?;
-                    self.forget(name)?;
-                }
-                self.start_container(&id).await?;
-                Ok(format!(
-                    "`{name}` had been stopped for a recreate that never happened; started again"
-                ))
-            }
-            (None, None) => Err(RuntimeError::NotFound(name.to_owned())),
+    /// Gives `id` back the restart policy remembered for `name`'s kept definition and forgets
+    /// the record.
+    pub(crate) async fn restore_policy(&self, name: &str, id: &str) -> Result<(), RuntimeError> {
+        if let Some(k) = self.kept.recall(name)? {
+            self.set_restart_policy(id, policy_of(&k)).await?;
+            self.kept.forget(name)?;
         }
+        Ok(())
     }
 
-    async fn start_container(&self, id: &str) -> Result<(), RuntimeError> {
+    pub(crate) async fn start_container(&self, id: &str) -> Result<(), RuntimeError> {
         use bollard::query_parameters::StartContainerOptions;
         match self
             .docker
@@ -318,7 +396,7 @@ impl DockerRuntime {
         }
     }
 
-    async fn remove_if_exists(&self, name: &str) -> Result<(), RuntimeError> {
+    pub(crate) async fn remove_if_exists(&self, name: &str) -> Result<(), RuntimeError> {
         let opts = RemoveContainerOptions {
             v: false,
             force: true,
@@ -347,68 +425,43 @@ impl DockerRuntime {
             .await
             .map_err(|e| classify(e, id))
     }
+}
 
-    fn state_file(&self) -> std::path::PathBuf {
-        self.state_dir.join("previous.json")
+/// The container a recreate replaces.
+struct Old<'a> {
+    name: &'a str,
+    id: &'a str,
+    policy: &'a RestartPolicy,
+    op: &'a str,
+}
+
+fn no_restart() -> RestartPolicy {
+    RestartPolicy {
+        name: Some(RestartPolicyNameEnum::NO),
+        maximum_retry_count: None,
     }
+}
 
-    fn load_kept(&self) -> Result<BTreeMap<String, Kept>, RuntimeError> {
-        match std::fs::read(self.state_file()) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                RuntimeError::Refused(format!("{}: unreadable: {e}", self.state_file().display()))
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(e) => Err(RuntimeError::Unavailable(format!(
-                "{}: {e}",
-                self.state_file().display()
-            ))),
+fn policy_of(k: &Kept) -> RestartPolicy {
+    RestartPolicy {
+        name: match k.restart_policy.as_str() {
+            "always" => Some(RestartPolicyNameEnum::ALWAYS),
+            "unless-stopped" => Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+            "on-failure" => Some(RestartPolicyNameEnum::ON_FAILURE),
+            _ => Some(RestartPolicyNameEnum::NO),
+        },
+        maximum_retry_count: k.maximum_retry_count,
+    }
+}
+
+/// An error from before the old container was touched, saying so.
+fn unchanged(e: RuntimeError) -> RuntimeError {
+    match e {
+        RuntimeError::Refused(m) => RuntimeError::Refused(format!("{m}; nothing was changed")),
+        RuntimeError::Unavailable(m) => {
+            RuntimeError::Unavailable(format!("{m}; nothing was changed"))
         }
-    }
-
-    fn store_kept(&self, kept: &BTreeMap<String, Kept>) -> Result<(), RuntimeError> {
-        use std::io::Write;
-        let path = self.state_file();
-        let tmp = path.with_extension("json.tmp");
-        let io = |e: std::io::Error| RuntimeError::Unavailable(format!("{}: {e}", path.display()));
-        std::fs::create_dir_all(&self.state_dir).map_err(io)?;
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(&serde_json::to_vec_pretty(kept).unwrap_or_default())
-            .map_err(io)?;
-        f.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)
-    }
-
-    fn remember(&self, name: &str, policy: &RestartPolicy) -> Result<(), RuntimeError> {
-        let mut kept = self.load_kept()?;
-        let restart_policy = policy.name.map(|n| n.to_string()).unwrap_or_default();
-        kept.insert(
-            name.to_owned(),
-            Kept {
-                restart_policy,
-                maximum_retry_count: policy.maximum_retry_count,
-            },
-        );
-        self.store_kept(&kept)
-    }
-
-    fn recall(&self, name: &str) -> Result<Option<RestartPolicy>, RuntimeError> {
-        Ok(self.load_kept()?.get(name).map(|k| RestartPolicy {
-            name: match k.restart_policy.as_str() {
-                "always" => Some(RestartPolicyNameEnum::ALWAYS),
-                "unless-stopped" => Some(RestartPolicyNameEnum::UNLESS_STOPPED),
-                "on-failure" => Some(RestartPolicyNameEnum::ON_FAILURE),
-                _ => Some(RestartPolicyNameEnum::NO),
-            },
-            maximum_retry_count: k.maximum_retry_count,
-        }))
-    }
-
-    fn forget(&self, name: &str) -> Result<(), RuntimeError> {
-        let mut kept = self.load_kept()?;
-        if kept.remove(name).is_some() {
-            self.store_kept(&kept)?;
-        }
-        Ok(())
+        other => other,
     }
 }
 
@@ -436,6 +489,5 @@ mod tests {
             ("reg:5000/bi/kafka", "latest")
         );
         assert_eq!(split_reference("kafka"), ("kafka", "latest"));
-        assert_eq!(previous_name("kafka-01"), "kafka-01-kroll-prev");
     }
 }

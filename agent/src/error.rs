@@ -1,5 +1,17 @@
 //! The agent's errors, each carrying what an operator needs to act on it, and their one mapping
 //! to gRPC status codes.
+//!
+//! The codes of a mutating call say what became of the container:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | `INVALID_ARGUMENT`, `NOT_FOUND`, `PERMISSION_DENIED`, `FAILED_PRECONDITION`, `ALREADY_EXISTS` | refused; nothing was changed |
+//! | `UNAVAILABLE` | Docker or the audit log could not be reached before acting; nothing was changed |
+//! | `ABORTED` | failed midway; the previous container was put back under its name and started |
+//! | `INTERNAL` | failed midway and could not be put back; the message says what is where |
+//!
+//! A missing container and one outside the allowlist get the same answer, so a caller cannot
+//! learn which containers exist beside the managed ones.
 
 use crate::runtime::RuntimeError;
 
@@ -8,17 +20,33 @@ use crate::runtime::RuntimeError;
 pub enum AgentError {
     #[error("invalid request: {0}")]
     InvalidArgument(String),
+    #[error("invalid request: {0}; nothing was done")]
+    Invalid(#[from] crate::validate::Invalid),
     #[error("{peer} may not {action} (needs the coordinator role)")]
     PermissionDenied { peer: String, action: &'static str },
-    #[error("no container `{container}` on node `{node}`")]
-    NotFound { container: String, node: String },
     #[error(
-        "container `{container}` is not managed by the agent on node `{node}` (allowed: {allowed}); nothing was done"
+        "no managed container `{container}` on node `{node}` (this agent manages {allowed}); nothing was done"
     )]
     NotManaged {
         container: String,
         node: String,
         allowed: String,
+    },
+    #[error(
+        "`{container}` on node `{node}` is the kept previous definition of `{service}`: it is never acted on directly (roll back `{service}` instead); nothing was done"
+    )]
+    KeptContainer {
+        container: String,
+        service: String,
+        node: String,
+    },
+    #[error(
+        "`{container}` on node `{node}` is a task of the Docker Swarm service `{service}`: recreating it would make Swarm start another task beside it; update the service instead (`docker service update --image … {service}`); nothing was done"
+    )]
+    SwarmTask {
+        container: String,
+        service: String,
+        node: String,
     },
     #[error(
         "no previous definition of `{container}` is kept on node `{node}` (nothing to roll back to)"
@@ -31,9 +59,14 @@ pub enum AgentError {
         container: String,
     },
     #[error(
-        "operation `{id}` began at {began} but its outcome was not recorded (the agent stopped mid-way); check the container's state and retry with a new operation id"
+        "operation `{id}` began at {began} but the agent stopped before it ended{}; check the container's state (`kroll status`) and retry with a new operation id",
+        .recovered.as_deref().map(|r| format!(" (at its next start: {r})")).unwrap_or_default()
     )]
-    OutcomeUnknown { id: String, began: String },
+    OutcomeUnknown {
+        id: String,
+        began: String,
+        recovered: Option<String>,
+    },
     #[error("cannot write the audit log, so no change is made: {0}")]
     Audit(#[source] std::io::Error),
     #[error(transparent)]
@@ -44,20 +77,22 @@ impl From<AgentError> for tonic::Status {
     fn from(e: AgentError) -> Self {
         use tonic::Code;
         let code = match &e {
-            AgentError::InvalidArgument(_) => Code::InvalidArgument,
-            AgentError::PermissionDenied { .. } | AgentError::NotManaged { .. } => {
-                Code::PermissionDenied
-            }
-            AgentError::NotFound { .. } | AgentError::Runtime(RuntimeError::NotFound(_)) => {
+            AgentError::InvalidArgument(_) | AgentError::Invalid(_) => Code::InvalidArgument,
+            AgentError::PermissionDenied { .. } => Code::PermissionDenied,
+            AgentError::NotManaged { .. } | AgentError::Runtime(RuntimeError::NotFound(_)) => {
                 Code::NotFound
             }
             AgentError::OperationConflict { .. } => Code::AlreadyExists,
             AgentError::OutcomeUnknown { .. }
             | AgentError::NothingKept { .. }
+            | AgentError::KeptContainer { .. }
+            | AgentError::SwarmTask { .. }
             | AgentError::Runtime(RuntimeError::Refused(_)) => Code::FailedPrecondition,
             AgentError::Audit(_) | AgentError::Runtime(RuntimeError::Unavailable(_)) => {
                 Code::Unavailable
             }
+            AgentError::Runtime(RuntimeError::Restored { .. }) => Code::Aborted,
+            AgentError::Runtime(RuntimeError::Broken { .. }) => Code::Internal,
         };
         tonic::Status::new(code, e.to_string())
     }

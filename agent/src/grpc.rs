@@ -7,7 +7,7 @@ use std::sync::Arc;
 use futures::Stream;
 use kroll_proto::agent::v1 as pb;
 use kroll_shared::model::{EnvPatch, Event};
-use kroll_shared::tls::{PeerIdentity, Permission, peer_identity};
+use kroll_shared::tls::{PeerIdentity, Permission, client_identity};
 use tokio::sync::{broadcast, watch};
 use tonic::{Request, Response, Status};
 
@@ -28,16 +28,14 @@ impl<R> AgentService<R> {
     }
 }
 
-/// Who is calling: from the first certificate the client presented (TLS already verified it
-/// against the cluster CA).
+/// Who is calling: from the certificate the client presented (TLS already verified its chain
+/// to the cluster CA); it must be a client certificate presented alone.
 fn caller<T>(req: &Request<T>) -> Result<PeerIdentity, Status> {
     let certs = req.peer_certs().ok_or_else(|| {
         Status::unauthenticated("a client certificate from the cluster CA is required")
     })?;
-    let first = certs
-        .first()
-        .ok_or_else(|| Status::unauthenticated("no client certificate"))?;
-    peer_identity(first.as_ref()).map_err(|e| Status::permission_denied(e.to_string()))
+    let chain: Vec<&[u8]> = certs.iter().map(|c| c.as_ref()).collect();
+    client_identity(&chain).map_err(|e| Status::unauthenticated(e.to_string()))
 }
 
 /// Runs a mutating action on its own task: a caller that disconnects (a coordinator killed
@@ -52,6 +50,10 @@ async fn detached<T: Send + 'static>(
     }
 }
 
+/// The most image references one `ImagePresent` call may ask about (each costs a Docker
+/// request; an upgrade asks about a handful).
+pub const MAX_IMAGES_PER_CALL: usize = 256;
+
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -62,8 +64,7 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
     ) -> Result<Response<pb::NodeState>, Status> {
         let peer = caller(&req)?;
         self.core
-            .authorize(&peer, Permission::Read, "read node state")
-            .await?;
+            .authorize(&peer, Permission::Read, "read node state")?;
         let state = self.core.node_state().await?;
         Ok(Response::new(state.into()))
     }
@@ -73,8 +74,14 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
         req: Request<pb::RestartContainerRequest>,
     ) -> Result<Response<pb::RestartContainerResponse>, Status> {
         let peer = caller(&req)?;
+        let asked = req.get_ref();
         self.core
-            .authorize(&peer, Permission::Mutate, "restart containers")
+            .authorize_mutation(
+                &peer,
+                "restart containers",
+                &asked.operation_id,
+                &asked.container,
+            )
             .await?;
         let r = req.into_inner();
         let (core, args) = (Arc::clone(&self.core), r.clone());
@@ -103,8 +110,14 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
         req: Request<pb::RecreateContainerRequest>,
     ) -> Result<Response<pb::RecreateContainerResponse>, Status> {
         let peer = caller(&req)?;
+        let asked = req.get_ref();
         self.core
-            .authorize(&peer, Permission::Mutate, "recreate containers")
+            .authorize_mutation(
+                &peer,
+                "recreate containers",
+                &asked.operation_id,
+                &asked.container,
+            )
             .await?;
         let r = req.into_inner();
         let image = Some(r.image.clone()).filter(|i| !i.is_empty());
@@ -137,8 +150,14 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
         req: Request<pb::RollbackContainerRequest>,
     ) -> Result<Response<pb::RollbackContainerResponse>, Status> {
         let peer = caller(&req)?;
+        let asked = req.get_ref();
         self.core
-            .authorize(&peer, Permission::Mutate, "roll back containers")
+            .authorize_mutation(
+                &peer,
+                "roll back containers",
+                &asked.operation_id,
+                &asked.container,
+            )
             .await?;
         let r = req.into_inner();
         let (core, args) = (Arc::clone(&self.core), r.clone());
@@ -165,8 +184,9 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
         req: Request<pb::PullImageRequest>,
     ) -> Result<Response<pb::PullImageResponse>, Status> {
         let peer = caller(&req)?;
+        let asked = req.get_ref();
         self.core
-            .authorize(&peer, Permission::Mutate, "pull images")
+            .authorize_mutation(&peer, "pull images", &asked.operation_id, &asked.image)
             .await?;
         let r = req.into_inner();
         let (core, args) = (Arc::clone(&self.core), r.clone());
@@ -184,9 +204,14 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
     ) -> Result<Response<pb::ImagePresentResponse>, Status> {
         let peer = caller(&req)?;
         self.core
-            .authorize(&peer, Permission::Read, "read images")
-            .await?;
+            .authorize(&peer, Permission::Read, "read images")?;
         let images = req.into_inner().images;
+        if images.len() > MAX_IMAGES_PER_CALL {
+            return Err(Status::invalid_argument(format!(
+                "{} image references in one call; at most {MAX_IMAGES_PER_CALL} are accepted",
+                images.len()
+            )));
+        }
         let present = self
             .core
             .runtime
@@ -211,8 +236,7 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
     ) -> Result<Response<EventStream>, Status> {
         let peer = caller(&req)?;
         self.core
-            .authorize(&peer, Permission::Read, "watch events")
-            .await?;
+            .authorize(&peer, Permission::Read, "watch events")?;
         let only = req.into_inner().containers;
         let rx = self.core.events.subscribe();
         let hub = Arc::clone(&self.core.events);

@@ -16,8 +16,13 @@
 //! - [`audit`]: the audit log and the operation-id record built from it.
 //! - [`node`]: the core: node state, role and allowlist checks.
 //! - [`actions`]: restart, recreate, rollback, pull — one path enforcing operation id,
-//!   allowlist, audit and idempotence; [`docker_spec`] derives a recreated container's
-//!   definition, [`docker_recreate`] carries it out on Docker.
+//!   allowlist, audit and idempotence; [`validate`] checks what callers send; [`docker_spec`]
+//!   derives a recreated container's definition, [`docker_recreate`] carries it out on Docker
+//!   so that every failure leaves the container as it was or as asked; [`kept`] names and
+//!   remembers the containers a recreate leaves beside a service.
+//! - [`recovery`]: how an action the agent died in the middle of is ended at the next start
+//!   (pure); [`docker_recover`] carries it out.
+//! - [`secrets`]: what of a reported environment value may leave the node.
 //! - [`grpc`]: the tonic service (wire types stay here).
 //! - [`error`]: errors and their gRPC codes.
 //!
@@ -31,17 +36,22 @@ pub mod audit;
 pub mod collect;
 pub mod config;
 pub mod docker;
+pub mod docker_recover;
 pub mod docker_recreate;
 pub mod docker_spec;
 pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod jvm;
+pub mod kept;
 pub mod metrics;
 pub mod node;
+pub mod recovery;
 pub mod runtime;
+pub mod secrets;
 pub mod swarm_service;
 pub mod swarm_tasks;
+pub mod validate;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -80,7 +90,7 @@ impl Agent<DockerRuntime> {
     pub async fn start(config: AgentConfig) -> anyhow::Result<Self> {
         let tls = config
             .tls
-            .load()
+            .load_as(kroll_shared::tls::Role::Agent, &config.node)
             .context("loading the agent's TLS files")?
             .server_config();
         let state_dir = config

@@ -44,7 +44,12 @@ fn main() -> ExitCode {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
-    if let Err(e) = config.tls.load() {
+    // The certificate must fit the key, be an agent's and name this node: checked before
+    // anything is touched (exit 2), with `--check` too.
+    if let Err(e) = config
+        .tls
+        .load_as(kroll_shared::tls::Role::Agent, &config.node)
+    {
         eprintln!("kroll-agent: {}: {e}", args.config.display());
         return ExitCode::from(2);
     }

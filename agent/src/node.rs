@@ -26,6 +26,8 @@ pub struct Core<R> {
     pub(crate) host: HostSampler,
     pub(crate) audit: AuditLog,
     pub(crate) ops: Operations,
+    /// How many role refusals are still written this minute.
+    pub(crate) refusals: crate::audit::RefusalBudget,
     pub(crate) events: Arc<EventHub>,
     /// JVMs of the managed containers (heap, GC, OOM events).
     pub(crate) jvm: Arc<crate::jvm::JvmMonitor>,
@@ -50,38 +52,62 @@ impl<R: ContainerRuntime> Core<R> {
             host,
             audit,
             ops,
+            refusals: crate::audit::RefusalBudget::new(),
             events,
             jvm,
             info,
         })
     }
 
-    /// Checks that `peer` may do `p`, recording a refusal of a mutation in the audit log.
-    pub async fn authorize(
+    /// Checks that `peer` may do `p` (reads; a refusal is not audited).
+    pub fn authorize(
         &self,
         peer: &PeerIdentity,
         p: Permission,
         action: &'static str,
     ) -> Result<(), AgentError> {
         if peer.role.allows(p) {
-            return Ok(());
+            Ok(())
+        } else {
+            Err(AgentError::PermissionDenied {
+                peer: peer.to_string(),
+                action,
+            })
         }
-        if p == Permission::Mutate {
+    }
+
+    /// Checks that `peer` may mutate; a refusal is audited with the operation id and the
+    /// target the caller named (cut to a bounded size), within the refusal budget.
+    pub async fn authorize_mutation(
+        &self,
+        peer: &PeerIdentity,
+        action: &'static str,
+        op_id: &str,
+        target: &str,
+    ) -> Result<(), AgentError> {
+        let refused = self.authorize(peer, Permission::Mutate, action);
+        if refused.is_err()
+            && let Some(left_out) = self.refusals.admit()
+        {
+            let detail = match left_out {
+                0 => "role may not mutate".to_owned(),
+                n => format!(
+                    "role may not mutate ({n} earlier refusals were not written: more than {} a minute)",
+                    crate::audit::RefusalBudget::PER_MINUTE
+                ),
+            };
             let entry = self.entry(
                 peer,
                 action,
-                "",
-                "",
+                &crate::actions::clip(op_id, 256),
+                &crate::actions::clip(target, 256),
                 Phase::Refused,
                 "",
-                "role may not mutate",
+                &detail,
             );
             self.audit.write(entry).await.map_err(AgentError::Audit)?;
         }
-        Err(AgentError::PermissionDenied {
-            peer: peer.to_string(),
-            action,
-        })
+        refused
     }
 
     /// A fresh snapshot of the node: managed containers inspected now, disks read now, host
@@ -108,25 +134,45 @@ impl<R: ContainerRuntime> Core<R> {
         })
     }
 
-    /// Inspects `name` and checks it is managed; errors say which node refused and why.
+    /// Inspects `name` and checks it is a managed service container (never a kept previous
+    /// definition); errors say which node refused and why. A missing container and one outside
+    /// the allowlist get the same error.
     pub(crate) async fn managed(&self, name: &str) -> Result<Inspected, AgentError> {
         let node = self.config.node.clone();
+        let unmanaged = || AgentError::NotManaged {
+            container: name.into(),
+            node: node.clone(),
+            allowed: self.config.allow.to_string(),
+        };
         let inspected = self.runtime.inspect(name).await.map_err(|e| match e {
-            crate::runtime::RuntimeError::NotFound(_) => AgentError::NotFound {
-                container: name.into(),
-                node: node.clone(),
-            },
+            crate::runtime::RuntimeError::NotFound(_) => unmanaged(),
             other => other.into(),
         })?;
         let c = &inspected.container;
         if !self.config.allow.allows(&c.name, &c.labels) {
-            return Err(AgentError::NotManaged {
-                container: name.into(),
+            return Err(unmanaged());
+        }
+        if let Some(service) = crate::kept::service_of(&c.name) {
+            return Err(AgentError::KeptContainer {
+                container: c.name.clone(),
+                service: service.to_owned(),
                 node,
-                allowed: self.config.allow.to_string(),
             });
         }
         Ok(inspected)
+    }
+
+    /// Refuses a container Docker Swarm runs as a service task: replacing it outside Swarm
+    /// makes Swarm start another task beside it.
+    pub(crate) fn refuse_swarm_task(&self, i: &Inspected) -> Result<(), AgentError> {
+        match swarm_service(&i.container.labels) {
+            Some(service) => Err(AgentError::SwarmTask {
+                container: i.container.name.clone(),
+                service,
+                node: self.config.node.clone(),
+            }),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn stop_timeout(&self, asked: u32) -> Result<Duration, AgentError> {
@@ -168,6 +214,55 @@ impl<R: ContainerRuntime> Core<R> {
             outcome: outcome.into(),
             detail: detail.into(),
             result: None,
+            stop_deadline_unix_ms: None,
         }
+    }
+}
+
+/// The Swarm service a container is a task of, from its labels (`None`: not a Swarm task).
+pub fn swarm_service(labels: &std::collections::BTreeMap<String, String>) -> Option<String> {
+    labels.get("com.docker.swarm.task.id")?;
+    Some(
+        labels
+            .get("com.docker.swarm.service.name")
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .unwrap_or_else(|| "(unnamed service)".to_owned()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::swarm_service;
+
+    #[test]
+    fn only_containers_with_a_task_id_are_swarm_tasks() {
+        let l = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        assert_eq!(
+            swarm_service(&l(&[
+                ("com.docker.swarm.task.id", "x1"),
+                ("com.docker.swarm.service.name", "kafka_kafka-1")
+            ])),
+            Some("kafka_kafka-1".into())
+        );
+        assert_eq!(
+            swarm_service(&l(&[("com.docker.swarm.task.id", "x1")])),
+            Some("(unnamed service)".into())
+        );
+        assert_eq!(
+            swarm_service(&l(&[
+                ("com.docker.swarm.service.name", "s"),
+                ("com.docker.compose.service", "kafka")
+            ])),
+            None,
+            "a Compose container, or a service label alone, is not a task"
+        );
     }
 }

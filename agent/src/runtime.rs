@@ -22,6 +22,20 @@ pub enum RuntimeError {
     Unavailable(String),
     #[error("the container runtime refused: {0}")]
     Refused(String),
+    /// A change failed midway; the previous container is back under its name and started.
+    #[error(
+        "{cause}; the previous container was put back under `{container}` and started (the new definition is not in place)"
+    )]
+    Restored { container: String, cause: String },
+    /// A change failed midway and putting the previous container back failed too.
+    #[error(
+        "{cause}; putting the previous container back under `{container}` failed too: {restore}"
+    )]
+    Broken {
+        container: String,
+        cause: String,
+        restore: String,
+    },
 }
 
 impl RuntimeError {
@@ -147,10 +161,13 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Pulls an image; returns its id.
     fn pull(&self, image: &str) -> impl Future<Output = Result<String, RuntimeError>> + Send;
 
-    /// Replaces container `id` as `spec` says, keeping the previous definition for
-    /// [`ContainerRuntime::rollback`]. The new container is started.
+    /// Replaces container `id` as `spec` says under operation `op`, keeping the previous
+    /// definition for [`ContainerRuntime::rollback`]. The new container is started and must
+    /// stay up. Whatever fails before the old container is stopped changes nothing; whatever
+    /// fails after puts the old container back ([`RuntimeError::Restored`]).
     fn recreate(
         &self,
+        op: &str,
         id: &str,
         spec: &RecreateSpec,
     ) -> impl Future<Output = Result<Recreated, RuntimeError>> + Send;
@@ -163,10 +180,15 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         stop_timeout: Duration,
     ) -> impl Future<Output = Result<RolledBack, RuntimeError>> + Send;
 
-    /// Puts `name` back in a consistent state after a recreate or rollback was interrupted
-    /// (the agent died mid-way): the previous definition is restored when the new container
-    /// never came up, a stopped original is started again. Says what it did.
-    fn recover(&self, name: &str) -> impl Future<Output = Result<String, RuntimeError>> + Send;
+    /// Brings an action the agent died in the middle of to a known end (see
+    /// [`crate::recovery`]): waits for a stop Docker still carries out, then leaves the
+    /// container running on the definition it had — or on the new one, when a recreate had
+    /// already put it in place and it runs. Never changes a definition on its own. Says what
+    /// it found and did.
+    fn recover(
+        &self,
+        what: &crate::recovery::Interrupted,
+    ) -> impl Future<Output = Result<String, RuntimeError>> + Send;
 
     /// Container events from now on. The stream ends or errs when the connection drops; the
     /// caller resubscribes.

@@ -36,6 +36,27 @@ pub enum CallErrorKind {
 }
 
 impl AgentCallError {
+    /// Whether the agent answered that the container is as it was before the call: refused
+    /// before acting (`INVALID_ARGUMENT`, `NOT_FOUND`, `PERMISSION_DENIED`,
+    /// `FAILED_PRECONDITION`, `ALREADY_EXISTS`), or failed midway and put the previous container
+    /// back under its name, running (`ABORTED`). A rollback after such an answer would bring
+    /// back the definition an *earlier* recreate kept.
+    pub fn left_as_before(&self) -> bool {
+        use tonic::Code;
+        matches!(
+            &self.kind,
+            CallErrorKind::Refused(s) if matches!(
+                s.code(),
+                Code::InvalidArgument
+                    | Code::NotFound
+                    | Code::PermissionDenied
+                    | Code::FailedPrecondition
+                    | Code::AlreadyExists
+                    | Code::Aborted
+            )
+        )
+    }
+
     /// Whether the agent could not be reached at all (as opposed to answering with an error).
     pub fn is_unreachable(&self) -> bool {
         matches!(
@@ -391,5 +412,34 @@ impl AgentPool {
             NodeReport { node, state }
         });
         join_all(calls).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_answers_that_say_the_container_is_as_before_are_left_as_before() {
+        let err = |kind| AgentCallError {
+            node: "n".into(),
+            addr: "a".into(),
+            kind,
+        };
+        let refused = |c| err(CallErrorKind::Refused(tonic::Status::new(c, "x")));
+        use tonic::Code;
+        for (code, before) in [
+            (Code::InvalidArgument, true),
+            (Code::FailedPrecondition, true),
+            (Code::Aborted, true),
+            (Code::NotFound, true),
+            (Code::Internal, false),
+            (Code::Unavailable, false),
+            (Code::Unknown, false),
+        ] {
+            assert_eq!(refused(code).left_as_before(), before, "{code:?}");
+        }
+        assert!(!err(CallErrorKind::Timeout(Duration::from_secs(1))).left_as_before());
+        assert!(!err(CallErrorKind::Unreachable("x".into())).left_as_before());
     }
 }

@@ -11,9 +11,12 @@
 //! | `reader`      | dashboards, CI   | client auth  | yes            | no         |
 //! | `agent`       | `kroll-agent`    | server auth  | no             | no         |
 //!
-//! An agent accepts only client certificates chained to the cluster CA (rustls' webpki verifier
-//! also checks the client-auth EKU, so an agent certificate cannot act as a client), then reads
-//! the role from the certificate to authorise each call.
+//! An agent accepts only client certificates chained to the cluster CA, then
+//! ([`client_identity`]) requires the client-auth EKU (webpki accepts a certificate with no EKU
+//! at all) and a chain of the leaf alone — the cluster CA has path length 0, so a chain through
+//! an intermediate is refused — and reads the role from the certificate to authorise each call.
+//! An agent checks its own certificate at start-up ([`TlsFiles::load_as`]): the key matches it,
+//! its role is `agent`, it names the node.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -58,6 +61,16 @@ pub enum TlsError {
     UnknownRole { name: String, role: String },
     #[error("peer certificate `{name}` carries more than one kroll role")]
     ManyRoles { name: String },
+    #[error(
+        "client certificate `{name}` is not for client authentication (no client-auth extended key usage); issue it with `kroll certs`"
+    )]
+    NotClientAuth { name: String },
+    #[error(
+        "client certificate `{name}` came with {intermediates} intermediate certificate(s): the cluster CA has path length 0 and signs client certificates directly"
+    )]
+    Intermediate { name: String, intermediates: usize },
+    #[error("{path}: {why}")]
+    WrongIdentity { path: PathBuf, why: String },
 }
 
 /// What a certificate's holder is.
@@ -165,6 +178,74 @@ pub fn peer_identity(der: &[u8]) -> Result<PeerIdentity, TlsError> {
         },
         _ => Err(TlsError::ManyRoles { name }),
     }
+}
+
+/// The identity of a TLS client from the chain it presented (leaf first): the leaf must carry
+/// the client-auth EKU and come alone (the cluster CA signs leaves directly, path length 0).
+pub fn client_identity(chain: &[&[u8]]) -> Result<PeerIdentity, TlsError> {
+    let leaf = chain
+        .first()
+        .ok_or_else(|| TlsError::BadCertificate("no certificate".into()))?;
+    let id = peer_identity(leaf)?;
+    if chain.len() > 1 {
+        return Err(TlsError::Intermediate {
+            name: id.name,
+            intermediates: chain.len() - 1,
+        });
+    }
+    let (_, cert) =
+        X509Certificate::from_der(leaf).map_err(|e| TlsError::BadCertificate(e.to_string()))?;
+    let client_auth = cert
+        .extended_key_usage()
+        .ok()
+        .flatten()
+        .is_some_and(|e| e.value.client_auth);
+    if !client_auth {
+        return Err(TlsError::NotClientAuth { name: id.name });
+    }
+    Ok(id)
+}
+
+/// Checks a certificate and key before they are used as `role` for `name`: the key belongs to
+/// the certificate, the certificate carries the role and (for an agent) names the node in a
+/// DNS subject-alternative name.
+fn check_identity(pair: &PemPair, role: Role, name: &str) -> Result<(), String> {
+    let der = first_cert_der(&pair.cert_pem).ok_or("no certificate in the file")?;
+    let (_, cert) = X509Certificate::from_der(&der).map_err(|e| e.to_string())?;
+    let key = KeyPair::from_pem(&pair.key_pem).map_err(|e| format!("the private key: {e}"))?;
+    if key.public_key_raw() != &*cert.public_key().subject_public_key.data {
+        return Err("the private key does not belong to the certificate".into());
+    }
+    let id = peer_identity(&der).map_err(|e| e.to_string())?;
+    if id.role != role {
+        return Err(format!(
+            "the certificate's role is `{}`, not `{role}`",
+            id.role
+        ));
+    }
+    if role == Role::Agent {
+        let names: Vec<String> = cert
+            .subject_alternative_name()
+            .ok()
+            .flatten()
+            .map(|san| {
+                san.value
+                    .general_names
+                    .iter()
+                    .filter_map(|g| match g {
+                        GeneralName::DNSName(d) => Some((*d).to_owned()),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !names.iter().any(|n| n == name) {
+            return Err(format!(
+                "the certificate is for {names:?}, not for node `{name}`"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A certificate and its private key, PEM-encoded.
@@ -328,6 +409,20 @@ impl TlsFiles {
     }
 }
 
+impl TlsFiles {
+    /// [`TlsFiles::load`], then checks the certificate is usable as `role` for `name`: the key
+    /// belongs to it, it carries the role and (for an agent) names the node in a DNS
+    /// subject-alternative name. Errors name the certificate file.
+    pub fn load_as(&self, role: Role, name: &str) -> Result<TlsMaterial, TlsError> {
+        let m = self.load()?;
+        check_identity(&m.own, role, name).map_err(|why| TlsError::WrongIdentity {
+            path: self.cert.clone(),
+            why,
+        })?;
+        Ok(m)
+    }
+}
+
 fn read_pem(path: &Path, what: &'static str, tag: &str) -> Result<String, TlsError> {
     let text = std::fs::read_to_string(path).map_err(|source| TlsError::Read {
         what,
@@ -402,6 +497,54 @@ mod tests {
                     role
                 }
             );
+        }
+    }
+
+    #[test]
+    fn a_client_needs_the_client_auth_eku_and_no_intermediate() {
+        let ca = generate_ca("lab", Validity::default()).expect("ca");
+        let coord = issue(&ca, Role::Coordinator, "c", &[], Validity::default()).expect("c");
+        let der = first_cert_der(&coord.cert_pem).expect("der");
+        assert_eq!(
+            client_identity(&[&der]).expect("ok").role,
+            Role::Coordinator
+        );
+        let agent = issue(&ca, Role::Agent, "n", &["n".into()], Validity::default()).expect("a");
+        let agent_der = first_cert_der(&agent.cert_pem).expect("der");
+        assert!(matches!(
+            client_identity(&[&agent_der]),
+            Err(TlsError::NotClientAuth { .. })
+        ));
+        let ca_der = first_cert_der(&ca.cert_pem).expect("der");
+        assert!(matches!(
+            client_identity(&[&der, &ca_der]),
+            Err(TlsError::Intermediate {
+                intermediates: 1,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn an_own_certificate_is_checked_for_key_role_and_name() {
+        let ca = generate_ca("lab", Validity::default()).expect("ca");
+        let v = Validity::default();
+        let agent = issue(&ca, Role::Agent, "n1", &["n1".into()], v).expect("a");
+        let other = issue(&ca, Role::Agent, "n2", &["n2".into()], v).expect("a");
+        let coord = issue(&ca, Role::Coordinator, "n1", &["n1".into()], v).expect("c");
+        assert_eq!(check_identity(&agent, Role::Agent, "n1"), Ok(()));
+        let mixed = PemPair {
+            cert_pem: agent.cert_pem.clone(),
+            key_pem: other.key_pem.clone(),
+        };
+        let cases = [
+            (mixed, "does not belong"),
+            (coord, "role is `coordinator`"),
+            (other, "not for node `n1`"),
+        ];
+        for (pair, why) in cases {
+            let err = check_identity(&pair, Role::Agent, "n1").unwrap_err();
+            assert!(err.contains(why), "{err}");
         }
     }
 

@@ -1,7 +1,9 @@
 //! The agent against the real Docker engine: state, restart, events, allowlist, TLS roles.
 
+mod crash;
 mod recreate;
 mod restart;
+mod secrets;
 mod state;
 mod tls;
 
@@ -17,4 +19,20 @@ pub async fn client(pki: &Pki, stem: &str, agent: &RunningAgent) -> AgentClient 
     AgentClient::connect(&node, &tls, Duration::from_secs(5))
         .await
         .expect("connect")
+}
+
+/// The agent's answer to a refused call: its code and message (panics on anything else).
+pub fn status_of(e: &kroll::agents::AgentCallError) -> (tonic::Code, String) {
+    match &e.kind {
+        kroll::agents::CallErrorKind::Refused(s) => (s.code(), s.message().to_owned()),
+        other => panic!("not an answer from the agent: {other}"),
+    }
+}
+
+/// The code of the agent's answer, if it answered.
+pub fn code(e: &kroll::agents::AgentCallError) -> Option<tonic::Code> {
+    match &e.kind {
+        kroll::agents::CallErrorKind::Refused(s) => Some(s.code()),
+        _ => None,
+    }
 }

@@ -7,7 +7,7 @@ use futures::StreamExt;
 use kroll_shared::model::EventKind;
 use kroll_tests::{RunningAgent, Spec, TestContainer, allow_node, inspect_json, on_node};
 
-use super::client;
+use super::{client, status_of};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn restart_restarts_emits_events_and_does_not_repeat_an_operation() {
@@ -90,7 +90,7 @@ async fn restart_restarts_emits_events_and_does_not_repeat_an_operation() {
         .await
         .expect_err("conflict");
     assert!(
-        err.to_string().contains("no container `other`")
+        err.to_string().contains("no managed container `other`")
             || err.to_string().contains("already used"),
         "{err}"
     );
@@ -181,28 +181,56 @@ async fn a_container_outside_the_allowlist_is_refused_and_untouched() {
         .restart("op-x", &other.name, Duration::from_secs(5))
         .await
         .expect_err("refused");
-    let text = err.to_string();
-    assert!(
-        text.contains("PermissionDenied") || text.contains("permission"),
-        "{text}"
-    );
-    assert!(
-        text.contains(&format!(
-            "`{}` is not managed by the agent on node `node-x`",
-            other.name
-        )),
-        "{text}"
-    );
-    assert_eq!(other.started_at(), before, "untouched");
-    let err = cl
+    let missing = cl
         .restart("op-y", "no-such-container-anywhere", Duration::from_secs(5))
         .await
         .expect_err("missing");
+    // A hidden container and a missing one get the same answer: its existence does not leak.
+    let (hidden, absent) = (status_of(&err), status_of(&missing));
+    assert_eq!(hidden.0, tonic::Code::NotFound, "{err}");
+    assert_eq!(absent.0, hidden.0, "{missing}");
+    assert_eq!(
+        absent.1.replace("no-such-container-anywhere", "X"),
+        hidden.1.replace(&other.name, "X"),
+        "the same words"
+    );
     assert!(
-        err.to_string()
-            .contains("no container `no-such-container-anywhere` on node `node-x`"),
+        hidden.1.contains(&format!(
+            "no managed container `{}` on node `node-x`",
+            other.name
+        )),
         "{err}"
     );
+    assert_eq!(other.started_at(), before, "untouched");
+    // An operation id of megabytes is refused, and costs the audit log a bounded line.
+    let audit_before = std::fs::metadata(&agent.audit)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let huge = "x".repeat(3_000_000);
+    let err = cl
+        .restart(&huge, &mine.name, Duration::from_secs(5))
+        .await
+        .expect_err("a huge id is refused");
+    assert_eq!(status_of(&err).0, tonic::Code::InvalidArgument, "{err}");
+    let err = cl
+        .restart("op z\n", &mine.name, Duration::from_secs(5))
+        .await
+        .expect_err("an id outside the charset is refused");
+    assert_eq!(status_of(&err).0, tonic::Code::InvalidArgument, "{err}");
+    // A flood of image references in one call is refused before Docker is asked.
+    let many: Vec<String> = (0..100_000)
+        .map(|i| format!("kroll-test/none:{i}"))
+        .collect();
+    let err = cl
+        .images_present(&many)
+        .await
+        .expect_err("100,000 references are refused");
+    assert_eq!(status_of(&err).0, tonic::Code::InvalidArgument, "{err}");
+    let grown = std::fs::metadata(&agent.audit)
+        .map(|m| m.len())
+        .unwrap_or(0)
+        - audit_before;
+    assert!(grown < 4096, "the refusals took {grown} bytes of audit");
     let audit = std::fs::read_to_string(&agent.audit).expect("audit");
     assert!(
         audit

@@ -118,12 +118,99 @@ async fn only_cluster_certificates_get_in_and_only_the_coordinator_may_restart()
         .await
         .expect("coordinator restarts");
     assert_ne!(c.started_at(), before);
+    // A reader looping on a mutation: refusals are audited with what was asked, rate-limited.
+    for i in 0..100 {
+        let _ = reader
+            .restart(&format!("op-flood-{i}"), &c.name, Duration::from_secs(5))
+            .await
+            .expect_err("refused");
+    }
     let audit = std::fs::read_to_string(&agent.audit).expect("audit");
+    let refused: Vec<serde_json::Value> = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["phase"] == "refused" && l["role"] == "reader")
+        .collect();
     assert!(
-        audit
-            .lines()
-            .any(|l| l.contains("\"refused\"") && l.contains("\"reader\"")),
-        "{audit}"
+        refused
+            .iter()
+            .any(|l| l["operation_id"] == "op-r" && l["container"] == c.name.as_str()),
+        "the refusal names the operation and the container: {audit}"
     );
+    assert_eq!(
+        refused.len(),
+        30,
+        "at most 30 refusal lines a minute: {}",
+        refused.len()
+    );
+    agent.stop().await;
+}
+
+/// A coordinator-role certificate kroll would never issue, signed by `issuer_pem`/`key_pem`:
+/// without any extended key usage, or (with `ca`) an intermediate CA.
+fn forge(issuer_cert: &str, issuer_key: &str, name: &str, eku: bool, ca: bool) -> (String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, SanType,
+    };
+    let issuer = Issuer::from_ca_cert_pem(issuer_cert, KeyPair::from_pem(issuer_key).expect("key"))
+        .expect("issuer");
+    let key = KeyPair::generate().expect("key");
+    let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
+    p.distinguished_name.push(DnType::CommonName, name);
+    p.subject_alt_names.push(SanType::URI(
+        "urn:kroll:role:coordinator".try_into().expect("uri"),
+    ));
+    if eku {
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    }
+    if ca {
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
+    }
+    let cert = p.signed_by(&key, &issuer).expect("sign");
+    (cert.pem(), key.serialize_pem())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_certificate_needs_the_client_auth_eku_and_no_intermediate_ca() {
+    let pki = Pki::new(&["node-e"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let agent = RunningAgent::start(&pki, "node-e", allow_node("node-e"), dir.path()).await;
+    let ca_pem = std::fs::read_to_string(pki.path("ca.pem")).expect("ca");
+    let with = |cert: &str, key: &str| {
+        ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(&ca_pem))
+            .domain_name("node-e")
+            .identity(Identity::from_pem(cert, key))
+    };
+    // Signed by the cluster CA, role coordinator, but no client-auth EKU.
+    let (cert, key) = forge(&pki.ca.cert_pem, &pki.ca.key_pem, "no-eku", false, false);
+    let err = try_read(agent.addr, Some(with(&cert, &key)))
+        .await
+        .expect_err("a certificate without the client-auth EKU is refused");
+    assert!(err.contains("client-auth"), "{err}");
+    // Through an intermediate CA below the path-length-0 cluster CA.
+    let (mid_cert, mid_key) = forge(
+        &pki.ca.cert_pem,
+        &pki.ca.key_pem,
+        "intermediate",
+        false,
+        true,
+    );
+    let (leaf, leaf_key) = forge(&mid_cert, &mid_key, "via-intermediate", true, false);
+    let err = try_read(
+        agent.addr,
+        Some(with(&format!("{leaf}{mid_cert}"), &leaf_key)),
+    )
+    .await
+    .expect_err("a chain through an intermediate is refused");
+    assert!(
+        err.contains("intermediate") || err.to_lowercase().contains("path"),
+        "{err}"
+    );
+    // The genuine coordinator still gets in.
+    let mut coord = client(&pki, "coordinator", &agent).await;
+    coord.node_state().await.expect("the coordinator reads");
     agent.stop().await;
 }

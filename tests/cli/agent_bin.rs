@@ -8,6 +8,17 @@ use std::time::{Duration, Instant};
 use kroll_tests::{Pki, bin};
 
 fn write_config(dir: &std::path::Path, pki: &Pki, port: u16, extra: &str) -> std::path::PathBuf {
+    write_config_with(dir, pki, port, extra, ("agent-node-bin", "agent-node-bin"))
+}
+
+/// A configuration whose certificate and key are `<cert stem>.pem` and `<key stem>-key.pem`.
+fn write_config_with(
+    dir: &std::path::Path,
+    pki: &Pki,
+    port: u16,
+    extra: &str,
+    (cert_stem, key_stem): (&str, &str),
+) -> std::path::PathBuf {
     let text = format!(
         r#"node = "node-bin"
 listen = "127.0.0.1:{port}"
@@ -24,12 +35,21 @@ labels = {{ "kroll.node" = "node-bin" }}
 path = "audit.log"
 "#,
         ca = pki.path("ca.pem").display(),
-        cert = pki.path("agent-node-bin.pem").display(),
-        key = pki.path("agent-node-bin-key.pem").display(),
+        cert = pki.path(&format!("{cert_stem}.pem")).display(),
+        key = pki.path(&format!("{key_stem}-key.pem")).display(),
     );
     let p = dir.join("agent.toml");
     std::fs::write(&p, text).expect("write");
     p
+}
+
+/// No audit log was opened and the port was never taken.
+fn assert_nothing_started(dir: &std::path::Path, port: u16) {
+    assert!(!dir.join("audit.log").exists(), "nothing was started");
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        "the port was never taken"
+    );
 }
 
 fn free_port() -> u16 {
@@ -60,14 +80,7 @@ fn bad_agent_configuration_exits_2_naming_file_line_and_key_without_binding() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("agent.toml:3:"), "{stderr}");
     assert!(stderr.contains("sampling.interval_ms"), "{stderr}");
-    assert!(
-        !dir.path().join("audit.log").exists(),
-        "nothing was started"
-    );
-    assert!(
-        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
-        "the port was never taken"
-    );
+    assert_nothing_started(dir.path(), port);
 
     let cfg = write_config(dir.path(), &pki, port, "");
     std::fs::remove_file(pki.path("agent-node-bin-key.pem")).expect("rm key");
@@ -82,6 +95,45 @@ fn bad_agent_configuration_exits_2_naming_file_line_and_key_without_binding() {
         stderr.contains("agent-node-bin-key.pem: cannot read private key"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_certificate_that_does_not_fit_its_key_role_or_node_exits_2_before_anything_is_touched() {
+    let pki = Pki::new(&["node-bin", "node-other"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let cases = [
+        (
+            ("agent-node-bin", "agent-node-other"),
+            "does not belong to the certificate",
+        ),
+        (
+            ("coordinator", "coordinator"),
+            "role is `coordinator`, not `agent`",
+        ),
+        (
+            ("agent-node-other", "agent-node-other"),
+            "not for node `node-bin`",
+        ),
+    ];
+    for (stems, why) in cases {
+        let cfg = write_config_with(dir.path(), &pki, port, "", stems);
+        for check in [true, false] {
+            let mut cmd = Command::new(bin("kroll-agent"));
+            if check {
+                cmd.arg("--check");
+            }
+            let out = cmd.arg("--config").arg(&cfg).output().expect("run");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{stems:?} check={check}: {stderr}"
+            );
+            assert!(stderr.contains(why), "{stems:?}: {stderr}");
+            assert_nothing_started(dir.path(), port);
+        }
+    }
 }
 
 #[test]

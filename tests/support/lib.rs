@@ -369,3 +369,105 @@ pub async fn eventually<T>(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A `kroll-agent` process (the binary as users run it), so a test can kill it with SIGKILL
+/// mid-action and start it again on the same audit log. The process is killed on drop.
+#[derive(Debug)]
+pub struct AgentProcess {
+    pub node: String,
+    pub addr: std::net::SocketAddr,
+    pub config: PathBuf,
+    pub audit: PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl AgentProcess {
+    /// Writes a configuration for `node` (allowlist [`allow_node`], audit log in `dir`) and
+    /// starts the agent; returns once it serves.
+    pub fn start(pki: &Pki, node: &str, dir: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let tls = pki.files(&format!("agent-{node}"));
+        let config = dir.join(format!("agent-{node}.toml"));
+        let text = format!(
+            "node = \"{node}\"\nlisten = \"127.0.0.1:{port}\"\n\n[tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n\n[allow]\nlabels = {{ \"kroll.node\" = \"{node}\", \"kroll.test.run\" = \"{}\" }}\n\n[audit]\npath = \"audit-{node}.log\"\n",
+            tls.ca.display(),
+            tls.cert.display(),
+            tls.key.display(),
+            run_id(),
+        );
+        std::fs::write(&config, text).expect("write agent config");
+        let mut me = Self {
+            node: node.to_owned(),
+            addr: ([127, 0, 0, 1], port).into(),
+            audit: dir.join(format!("audit-{node}.log")),
+            config,
+            child: None,
+        };
+        me.spawn();
+        me
+    }
+
+    /// Starts the agent process again (after [`Self::kill9`]); returns once it serves.
+    pub fn spawn(&mut self) {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(bin("kroll-agent"))
+            .arg("--config")
+            .arg(&self.config)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn kroll-agent");
+        let stderr = child.stderr.take().expect("stderr");
+        self.child = Some(child);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut said = Vec::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("Agent serving.") {
+                    let _ = tx.send(Ok(()));
+                }
+                said.push(line);
+            }
+            let _ = tx.send(Err(said.join("\n")));
+        });
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(Ok(())) => {}
+            Ok(Err(said)) => panic!("kroll-agent exited before serving:\n{said}"),
+            Err(_) => panic!("kroll-agent did not serve within 120 s"),
+        }
+    }
+
+    /// SIGKILL: the agent dies wherever it is (std's `kill` sends SIGKILL to this child only).
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The inventory's view of this agent.
+    pub fn as_node(&self) -> kroll_shared::inventory::Node {
+        kroll_shared::inventory::Node {
+            name: self.node.clone(),
+            agent: self.addr.to_string(),
+            services: vec![],
+        }
+    }
+
+    /// The audit log's lines, parsed.
+    pub fn audit_lines(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.audit)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}

@@ -27,11 +27,10 @@ pub async fn managed<R: ContainerRuntime>(
     report_env: &BTreeSet<String>,
 ) -> Result<Vec<Container>, RuntimeError> {
     let list = rt.list().await?;
-    // Kept previous definitions (`<name>-kroll-prev`) are not services: not reported here.
-    let wanted = list.iter().filter(|s| {
-        allow.allows(&s.name, &s.labels)
-            && !s.name.ends_with(crate::docker_recreate::PREVIOUS_SUFFIX)
-    });
+    // Kept previous definitions and new ones not yet in place are not services.
+    let wanted = list
+        .iter()
+        .filter(|s| allow.allows(&s.name, &s.labels) && crate::kept::service_of(&s.name).is_none());
     let inspections = join_all(wanted.map(|s| rt.inspect(&s.id))).await;
     let mut out = Vec::new();
     for result in inspections {

@@ -136,13 +136,19 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
                 op_id: op_id.clone(),
                 error: e.to_string(),
             });
-            return Err(self
-                .fail(
-                    step,
-                    &svc,
-                    format!("recreating `{}` failed: {e}", step.container),
-                )
-                .await);
+            let reason = format!("recreating `{}` failed: {e}", step.container);
+            if e.left_as_before() {
+                // The agent changed nothing or put the previous container back: a rollback now
+                // would bring back what an earlier recreate kept.
+                return Err(Halt::new(
+                    reason,
+                    format!(
+                        "`{}` was left running as it was; fix the cause, then `kroll upgrade --resume`",
+                        step.container
+                    ),
+                ));
+            }
+            return Err(self.fail(step, &svc, reason).await);
         }
         let action = acted.elapsed();
         // The partitions a broker hosts did not change with its restart: the limit and the
