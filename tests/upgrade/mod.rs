@@ -7,7 +7,10 @@
 //! - `failures`: forgetting the IBP pin gets stuck at the gate and is rolled back; a target image
 //!   that cannot start is rolled back; an agent lost mid-step halts, and the run completes after
 //!   it returns; bad inputs are refused before anything is touched.
+//! - `bumped`: the coordinator SIGKILLed in the middle of Roll 2; no later command (fresh run,
+//!   `rollback`, `--resume`) lowers a broker's IBP, and the plan shows the bump steps left.
 
+mod bumped;
 mod failures;
 mod killed;
 mod observer;
