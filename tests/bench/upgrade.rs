@@ -129,7 +129,8 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>) {
         let mut sum_unavoidable = 0i64;
         let mut last_done = started;
         for intent in entries.iter().filter(|e| {
-            e["event"] == "step_intent" && e["step"].as_str().is_some_and(|s| s.starts_with(&prefix))
+            e["event"] == "step_intent"
+                && e["step"].as_str().is_some_and(|s| s.starts_with(&prefix))
         }) {
             let step = intent["step"].as_str().unwrap_or_default();
             let b = broker_of(step).expect("broker step");

@@ -62,8 +62,17 @@ fn the_shipped_kroll_is_built_without_the_test_switches() {
     assert!(!builds.is_empty(), "demo.sh builds the binaries it runs");
     for line in builds {
         assert!(line.contains("-p kroll-coordinator"), "{line}");
-        for forbidden in ["--features", "--all-features", "--workspace", "kroll-tests", "test-switches"] {
-            assert!(!line.contains(forbidden), "demo.sh: `{line}` has {forbidden}");
+        for forbidden in [
+            "--features",
+            "--all-features",
+            "--workspace",
+            "kroll-tests",
+            "test-switches",
+        ] {
+            assert!(
+                !line.contains(forbidden),
+                "demo.sh: `{line}` has {forbidden}"
+            );
         }
     }
 }

@@ -175,13 +175,12 @@ pub fn observed_ibp(s: &ServiceView) -> Option<KafkaLine> {
 pub fn satisfied(s: &ServiceView, change: &Change) -> bool {
     let Some(c) = &s.container else { return false };
     let env_ok = change.env.set.iter().all(|(k, v)| match c.env.get(k) {
-        Some(running) if k == IBP_ENV => match (
-            KafkaLine::parse_ibp(running),
-            KafkaLine::parse_ibp(v),
-        ) {
-            (Ok(running), Ok(wanted)) => running >= wanted,
-            _ => running == v,
-        },
+        Some(running) if k == IBP_ENV => {
+            match (KafkaLine::parse_ibp(running), KafkaLine::parse_ibp(v)) {
+                (Ok(running), Ok(wanted)) => running >= wanted,
+                _ => running == v,
+            }
+        }
         Some(running) => running == v,
         None => c.env_keys.contains(k),
     }) && change.env.rename.keys().all(|k| !c.env_keys.contains(k))
@@ -274,12 +273,7 @@ fn after_failure(
     policy: &Policy,
 ) -> Next {
     if let Some((image, healed)) = &f.rolled_back {
-        return Next::Halt(rolled_back(
-            f.error.clone(),
-            &f.container,
-            image,
-            *healed,
-        ));
+        return Next::Halt(rolled_back(f.error.clone(), &f.container, image, *healed));
     }
     let bumped = beyond(view, old_ibp(plan, run));
     let why = if run.bump_confirmed || !bumped.is_empty() {
@@ -351,15 +345,28 @@ fn roll(
     Some(step_next(step, plan, view, run, policy))
 }
 
-fn step_next(step: &Step, plan: &Plan, view: &ClusterView, run: &RunState, policy: &Policy) -> Next {
+fn step_next(
+    step: &Step,
+    plan: &Plan,
+    view: &ClusterView,
+    run: &RunState,
+    policy: &Policy,
+) -> Next {
     let Some(svc) = view.service(&step.container) else {
         return Next::Halt(Halt::new(
-            format!("container `{}` is not in the inventory any more", step.container),
+            format!(
+                "container `{}` is not in the inventory any more",
+                step.container
+            ),
             "restore the inventory",
         ));
     };
     if !svc.agent_reachable {
-        let why = view.unreachable.get(&step.node).cloned().unwrap_or_default();
+        let why = view
+            .unreachable
+            .get(&step.node)
+            .cloned()
+            .unwrap_or_default();
         return Next::Halt(Halt::new(
             format!(
                 "the agent of node `{}` cannot be reached ({why}); no further action was taken",

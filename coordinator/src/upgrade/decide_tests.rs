@@ -5,59 +5,23 @@
 use std::collections::BTreeMap;
 
 use kroll_shared::inventory::ServiceKind;
-use kroll_shared::model::{Container, ContainerStatus, EnvPatch, Health};
+use kroll_shared::model::EnvPatch;
 
 use super::*;
+use crate::upgrade::fixtures::{container, service};
 use crate::upgrade::journal::{Entry, Event};
 use crate::upgrade::plan::{PlanOptions, plan};
+use crate::upgrade::run_state::tests::started;
 use crate::upgrade::view::{KafkaView, PartitionView};
 
 const REG: &str = "reg/rhodry";
-
-fn container(name: &str, image: &str, env: &[(&str, &str)]) -> Container {
-    Container {
-        id: format!("id-{name}"),
-        name: name.into(),
-        image: image.into(),
-        image_id: String::new(),
-        status: ContainerStatus::Running,
-        health: Health::None,
-        started_at_unix_ms: 1,
-        finished_at_unix_ms: 0,
-        exit_code: 0,
-        oom_killed: false,
-        restart_count: 0,
-        labels: BTreeMap::new(),
-        env_keys: env.iter().map(|(k, _)| (*k).to_owned()).collect(),
-        env: env
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-        mounts: vec![],
-        hostname: name.into(),
-        pid: 1,
-        java: None,
-    }
-}
-
-fn service(kind: ServiceKind, name: &str, c: Container, broker_id: Option<i32>) -> ServiceView {
-    ServiceView {
-        node: format!("node-{name}"),
-        kind,
-        name: name.into(),
-        broker_id,
-        zookeeper_id: None,
-        container: Some(c),
-        agent_reachable: true,
-    }
-}
 
 /// ZooKeeper already on 7.7.1; brokers 1–5 on `versions` with `ibps`; partitions RF 3 in ISR.
 fn view(versions: [&str; 5], ibps: [Option<&str>; 5], controller: i32) -> ClusterView {
     let mut services = vec![service(
         ServiceKind::Zookeeper,
         "zk",
-        container("zk", &format!("{REG}/zookeeper:7.7.1"), &[]),
+        container("zk", &format!("{REG}/zookeeper:7.7.1"), &[], &[]),
         None,
     )];
     for i in 1..=5_i32 {
@@ -71,7 +35,7 @@ fn view(versions: [&str; 5], ibps: [Option<&str>; 5], controller: i32) -> Cluste
         services.push(service(
             ServiceKind::Broker,
             &name,
-            container(&name, &image, &env),
+            container(&name, &image, &env, &[]),
             Some(i),
         ));
     }
@@ -116,16 +80,7 @@ fn policy() -> Policy {
 
 /// A run whose journal holds a start from `from` and then `events`.
 fn run(from: &str, events: Vec<Event>) -> RunState {
-    let started = Event::RunStarted {
-        run_id: "r".into(),
-        cluster: "c".into(),
-        from: from.into(),
-        to: "7.7.1".into(),
-        pin_ibp: true,
-        images: vec![],
-        resumed: false,
-    };
-    let entries: Vec<Entry> = std::iter::once(started)
+    let entries: Vec<Entry> = std::iter::once(started(from))
         .chain(events)
         .map(|event| Entry {
             seq: 0,
@@ -163,13 +118,18 @@ fn failed(step: &str, container: &str) -> Vec<Event> {
     ]
 }
 
-fn decide(v: &ClusterView, r: &RunState) -> Next {
-    let opts = PlanOptions {
+/// Options of a run to 7.7.1 under way (every container may be done).
+fn opts() -> PlanOptions {
+    PlanOptions {
         to: "7.7.1".parse().expect("v"),
         images: BTreeMap::new(),
         pin_ibp: true,
         resuming: true,
-    };
+    }
+}
+
+fn decide(v: &ClusterView, r: &RunState) -> Next {
+    let opts = opts();
     let p = plan(v, &opts).expect("plan");
     next(&p, v, r, &policy())
 }
@@ -179,7 +139,13 @@ const NEW: [&str; 5] = ["7.7.1"; 5];
 const UNSET: [Option<&str>; 5] = [None; 5];
 const PINNED: [Option<&str>; 5] = [Some("3.1"); 5];
 /// Brokers 1 and 4 bumped, the others not yet: the reproduced hazard.
-const HALF: [Option<&str>; 5] = [Some("3.7"), Some("3.1"), Some("3.1"), Some("3.7"), Some("3.1")];
+const HALF: [Option<&str>; 5] = [
+    Some("3.7"),
+    Some("3.1"),
+    Some("3.1"),
+    Some("3.7"),
+    Some("3.1"),
+];
 const ROLL1: [&str; 4] = [
     "roll-brokers/kafka-01",
     "roll-brokers/kafka-02",
@@ -211,7 +177,10 @@ fn a_fresh_run_settles_what_is_done_then_recreates_with_gates_limits_and_op_id()
     };
     assert_eq!(r.step.id, "roll-brokers/kafka-01");
     assert_eq!(r.op_id, "r/roll-brokers/kafka-01");
-    assert_eq!(r.change.env.set.get(IBP_ENV).map(String::as_str), Some("3.1"));
+    assert_eq!(
+        r.change.env.set.get(IBP_ENV).map(String::as_str),
+        Some("3.1")
+    );
     assert_eq!(
         r.before,
         Some(Gate::SafeToStop {
@@ -221,7 +190,11 @@ fn a_fresh_run_settles_what_is_done_then_recreates_with_gates_limits_and_op_id()
     );
     assert_eq!(r.after, Gate::Rejoined { broker: 1 });
     assert_eq!(r.stop_timeout, Duration::from_secs(300));
-    assert_eq!(r.limit, Duration::from_secs(60 + 3), "base + 1s × 3 hosted partitions");
+    assert_eq!(
+        r.limit,
+        Duration::from_secs(60 + 3),
+        "base + 1s × 3 hosted partitions"
+    );
 }
 
 #[test]
@@ -242,8 +215,14 @@ fn the_controller_goes_last_as_it_is_now() {
         ]),
     );
     // Broker 3 was the controller when planned; broker 1 is now: 3 goes first.
-    assert_eq!(recreated(&decide(&view(versions, ibps, 1), &r)).0, "roll-brokers/kafka-03");
-    assert_eq!(recreated(&decide(&view(versions, ibps, 3), &r)).0, "roll-brokers/kafka-01");
+    assert_eq!(
+        recreated(&decide(&view(versions, ibps, 1), &r)).0,
+        "roll-brokers/kafka-03"
+    );
+    assert_eq!(
+        recreated(&decide(&view(versions, ibps, 3), &r)).0,
+        "roll-brokers/kafka-01"
+    );
 }
 
 #[test]
@@ -266,14 +245,24 @@ fn the_bump_waits_for_its_confirmation_and_never_lowers_what_runs() {
 fn a_new_run_on_a_half_bumped_cluster_only_finishes_the_bump() {
     let v = view(NEW, HALF, 3);
     // A new run id: the journal knows nothing; what runs says the bump began.
-    let settle_all = ["roll-zookeeper/zk", "bump-ibp/kafka-01", "bump-ibp/kafka-04"];
-    assert_eq!(decide(&v, &run("7.7.1", settled(&settle_all))), Next::ConfirmBump);
+    let settle_all = [
+        "roll-zookeeper/zk",
+        "bump-ibp/kafka-01",
+        "bump-ibp/kafka-04",
+    ];
+    assert_eq!(
+        decide(&v, &run("7.7.1", settled(&settle_all))),
+        Next::ConfirmBump
+    );
     let mut events = settled(&settle_all);
     events.push(Event::BumpConfirmed {
         how: "--yes".into(),
     });
     let r = run("7.7.1", events);
-    assert_eq!(recreated(&decide(&v, &r)), ("bump-ibp/kafka-02", Some("3.7")));
+    assert_eq!(
+        recreated(&decide(&v, &r)),
+        ("bump-ibp/kafka-02", Some("3.7"))
+    );
     for n in [decide(&v, &run("7.7.1", vec![])), decide(&v, &r)] {
         if let Next::Recreate(r) = n {
             assert!(!r.step.id.starts_with("roll-brokers/"), "{r:?}");
@@ -304,25 +293,13 @@ fn a_failure_before_the_bump_rolls_back_and_then_halts() {
         "{n:?}"
     );
     // Resumed (a new invocation): a new attempt, under a new operation id.
-    events.push(run_started());
+    events.push(started("7.7.1"));
     events.extend(settled(&["roll-zookeeper/zk"]));
     let n = decide(&v, &run("7.1.1", events));
     let Next::Recreate(r) = &n else {
         panic!("{n:?}")
     };
     assert_eq!(r.op_id, "r/roll-brokers/kafka-01/attempt-2");
-}
-
-fn run_started() -> Event {
-    Event::RunStarted {
-        run_id: "r".into(),
-        cluster: "c".into(),
-        from: "7.7.1".into(),
-        to: "7.7.1".into(),
-        pin_ibp: true,
-        images: vec![],
-        resumed: true,
-    }
 }
 
 #[test]
@@ -341,13 +318,13 @@ fn past_the_point_of_no_return_a_failure_halts_whatever_the_journal_says() {
     let mut p = policy();
     p.auto_rollback = false;
     let v = view(OLD, UNSET, 3);
-    let opts = PlanOptions {
-        to: "7.7.1".parse().expect("v"),
-        images: BTreeMap::new(),
-        pin_ibp: true,
-        resuming: true,
-    };
-    let n = next(&plan(&v, &opts).expect("plan"), &v, &run("7.1.1", events), &p);
+    let opts = opts();
+    let n = next(
+        &plan(&v, &opts).expect("plan"),
+        &v,
+        &run("7.1.1", events),
+        &p,
+    );
     assert!(
         matches!(&n, Next::Halt(h) if h.advice.contains("automatic rollback is off")),
         "{n:?}"
@@ -356,12 +333,7 @@ fn past_the_point_of_no_return_a_failure_halts_whatever_the_journal_says() {
 
 #[test]
 fn a_stale_plan_that_would_lower_an_ibp_is_refused() {
-    let opts = PlanOptions {
-        to: "7.7.1".parse().expect("v"),
-        images: BTreeMap::new(),
-        pin_ibp: true,
-        resuming: true,
-    };
+    let opts = opts();
     let mut versions = NEW;
     versions[1] = "7.1.1";
     let mut ibps = PINNED;
@@ -376,6 +348,7 @@ fn a_stale_plan_that_would_lower_an_ibp_is_refused() {
             "kafka-01",
             &format!("{REG}/kafka:7.7.1"),
             &[("KAFKA_BROKER_ID", "1"), (IBP_ENV, "3.7")],
+            &[],
         ),
         Some(1),
     );
@@ -399,7 +372,9 @@ fn rollback_is_refused_by_the_journal_or_by_what_runs() {
     let half = view(NEW, HALF, 3);
     let h = rollback_refusal(&half, &run("7.1.1", vec![])).expect("refused");
     assert!(
-        h.reason.contains("kafka-01, kafka-04 already run an inter.broker.protocol.version newer than 3.1"),
+        h.reason.contains(
+            "kafka-01, kafka-04 already run an inter.broker.protocol.version newer than 3.1"
+        ),
         "{h:?}"
     );
     let confirmed = run(
@@ -415,18 +390,18 @@ fn rollback_is_refused_by_the_journal_or_by_what_runs() {
 fn unreachable_agents_replayed_steps_and_the_end_are_decided_too() {
     // Planned while every agent answered; kafka-01's is lost before the step (a plan made now
     // would refuse).
-    let opts = PlanOptions {
-        to: "7.7.1".parse().expect("v"),
-        images: BTreeMap::new(),
-        pin_ibp: true,
-        resuming: true,
-    };
+    let opts = opts();
     let p = plan(&view(OLD, UNSET, 3), &opts).expect("plan");
     let mut v = view(OLD, UNSET, 3);
     v.services[1].agent_reachable = false;
     v.unreachable
         .insert("node-kafka-01".into(), "connection refused".into());
-    let n = next(&p, &v, &run("7.1.1", settled(&["roll-zookeeper/zk"])), &policy());
+    let n = next(
+        &p,
+        &v,
+        &run("7.1.1", settled(&["roll-zookeeper/zk"])),
+        &policy(),
+    );
     assert!(
         matches!(&n, Next::Halt(h) if h.reason.contains("node `node-kafka-01` cannot be reached (connection refused)")),
         "{n:?}"
@@ -434,16 +409,26 @@ fn unreachable_agents_replayed_steps_and_the_end_are_decided_too() {
     let v = view(OLD, UNSET, 3);
     let n = decide(
         &v,
-        &run("7.1.1", settled(&["roll-zookeeper/zk", "roll-brokers/kafka-01"])),
+        &run(
+            "7.1.1",
+            settled(&["roll-zookeeper/zk", "roll-brokers/kafka-01"]),
+        ),
     );
     assert!(
         matches!(&n, Next::Halt(h) if h.reason.contains("recorded done but `kafka-01` does not run")),
         "{n:?}"
     );
     let v = view(NEW, [Some("3.7"); 5], 3);
-    let mut all = vec!["roll-zookeeper/zk", "roll-brokers/kafka-03", "bump-ibp/kafka-03"];
+    let mut all = vec![
+        "roll-zookeeper/zk",
+        "roll-brokers/kafka-03",
+        "bump-ibp/kafka-03",
+    ];
     all.extend(ROLL1);
-    let bumps: Vec<String> = ROLL1.iter().map(|s| s.replace("roll-brokers", "bump-ibp")).collect();
+    let bumps: Vec<String> = ROLL1
+        .iter()
+        .map(|s| s.replace("roll-brokers", "bump-ibp"))
+        .collect();
     all.extend(bumps.iter().map(String::as_str));
     let mut events = settled(&all);
     assert_eq!(decide(&v, &run("7.1.1", events.clone())), Next::PostChecks);
@@ -463,6 +448,7 @@ fn satisfied_means_the_definition_runs_and_an_ibp_is_never_lowered() {
             "kafka-01",
             "reg/kafka:7.7.1",
             &[(IBP_ENV, "3.7"), ("OLD_NAME", "x")],
+            &[],
         ),
         Some(1),
     );
@@ -472,9 +458,18 @@ fn satisfied_means_the_definition_runs_and_an_ibp_is_never_lowered() {
         hostname: None,
     };
     let cases = [
-        (change("reg/kafka:7.7.1", EnvPatch::setting(IBP_ENV, "3.1")), true),
-        (change("reg/kafka:7.7.1", EnvPatch::setting(IBP_ENV, "3.7")), true),
-        (change("reg/kafka:7.7.1", EnvPatch::setting(IBP_ENV, "3.8")), false),
+        (
+            change("reg/kafka:7.7.1", EnvPatch::setting(IBP_ENV, "3.1")),
+            true,
+        ),
+        (
+            change("reg/kafka:7.7.1", EnvPatch::setting(IBP_ENV, "3.7")),
+            true,
+        ),
+        (
+            change("reg/kafka:7.7.1", EnvPatch::setting(IBP_ENV, "3.8")),
+            false,
+        ),
         (change("reg/kafka:7.1.1", EnvPatch::default()), false),
         (
             change(

@@ -3,8 +3,8 @@
 //! carry it out, journal it, and ask again. Nothing is remembered between turns but the
 //! journal, so a coordinator restarted at any point continues from what it sees.
 //!
-//! The carrying out: waiting on a gate ([`GatePoll`]: consecutive passing observations within
-//! a time limit; broker gates poll Kafka only), recreating a container through
+//! The carrying out: waiting on a gate (`wait`: consecutive passing observations within a time
+//! limit; broker gates poll Kafka only), recreating a container through
 //! [`NodeActions`] under the step's operation id (the intent is journaled first — a failed
 //! journal write halts before anything is touched), rolling a failed node back, Connect's
 //! phases, the bump confirmation and the post-checks (`steps`).
@@ -15,9 +15,9 @@ use kroll_shared::inventory::Inventory;
 use kroll_shared::tls::TlsMaterial;
 
 use super::actions::NodeActions;
-use super::decide::{self, Next, Policy};
 pub use super::decide::Halt;
-use super::gates::{self, Gate, GatePoll, Polled, Scope, Verdict};
+use super::decide::{self, Next, Policy};
+use super::gates;
 use super::journal::{Event, RunDir};
 use super::observe::{KafkaProbe, observe};
 use super::plan::{PhaseId, Plan, PlanOptions, plan};
@@ -148,9 +148,6 @@ impl Observe for Live<'_> {
         self.kafka.observe().await
     }
 }
-
-/// How old an observation may be and still count towards a gate's consecutive passes.
-const RECENT: Duration = Duration::from_secs(5);
 
 /// One upgrade run (or `kroll rollback` of one).
 pub struct Engine<'a, O, A, C> {
@@ -286,7 +283,10 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
                 )
             })?;
             let entries = self.run.entries().map_err(|e| {
-                Halt::new(format!("the journal cannot be read: {e}"), "fix the run directory, then `kroll upgrade --resume`")
+                Halt::new(
+                    format!("the journal cannot be read: {e}"),
+                    "fix the run directory, then `kroll upgrade --resume`",
+                )
             })?;
             let state = RunState::fold(&self.run.run_id(), &entries);
             let next = decide::next(&plan, &view, &state, &policy);
@@ -327,7 +327,10 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
             resumed: self.opts.resuming,
         })?;
         let json = serde_json::to_string_pretty(plan).map_err(|e| {
-            Halt::new(format!("the plan cannot be written: {e}"), "report this as a bug")
+            Halt::new(
+                format!("the plan cannot be written: {e}"),
+                "report this as a bug",
+            )
         })?;
         self.run.write_file("plan.json", json.as_bytes()).map_err(|e| {
             Halt::new(
@@ -343,7 +346,12 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
                 plan.from
             )
         } else {
-            format!("Upgrade {} → {} (run {})", plan.from, plan.to, self.run.run_id())
+            format!(
+                "Upgrade {} → {} (run {})",
+                plan.from,
+                plan.to,
+                self.run.run_id()
+            )
         };
         self.progress.line(&headline);
         if !plan.bumped.is_empty() {
@@ -381,35 +389,6 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
         self.journal(Event::PhaseStarted { phase: id })
     }
 
-    pub(crate) async fn observe(&self) -> ClusterView {
-        let view = self.observer.observe().await;
-        self.remember(view.kafka.as_ref());
-        view
-    }
-
-    /// Records a Kafka observation (or a failed one, which breaks every chain of passes).
-    fn remember(&self, kafka: Option<&KafkaView>) {
-        let Ok(mut recent) = self.recent.lock() else {
-            return;
-        };
-        match kafka {
-            Some(k) => {
-                recent.push((Instant::now(), k.clone()));
-                let keep = self.settings.stable_observations as usize;
-                let excess = recent.len().saturating_sub(keep);
-                recent.drain(..excess);
-            }
-            None => recent.clear(),
-        }
-    }
-
-    /// Forgets every observation: the cluster is about to change.
-    pub(crate) fn forget_observations(&self) {
-        if let Ok(mut recent) = self.recent.lock() {
-            recent.clear();
-        }
-    }
-
     /// Appends to the journal (fsynced); a failed write is a halt — nothing acts unjournaled.
     pub(crate) fn journal(&mut self, e: Event) -> Result<(), Halt> {
         self.run.append(e).map(|_| ()).map_err(|err| {
@@ -418,122 +397,6 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
                 "make the run directory writable (space, permissions), then `kroll upgrade --resume`",
             )
         })
-    }
-
-    /// Waits until `gate` passes on enough consecutive observations, within `limit`.
-    /// Kafka-only gates start from `start` (the agents' part of the view); others observe
-    /// everything at each poll.
-    pub(crate) async fn wait_on(
-        &mut self,
-        gate: &Gate,
-        limit: Duration,
-        start: ClusterView,
-    ) -> Result<(Duration, ClusterView), Halt> {
-        let scope = gate.scope();
-        let start = (scope == Scope::Kafka).then_some(start);
-        self.wait_from(&gate.to_string(), limit, scope, start, |v| gate.verdict(v))
-            .await
-    }
-
-    /// Waits until `check` passes on enough consecutive full observations, within `limit`.
-    pub(crate) async fn wait_for(
-        &mut self,
-        what: &str,
-        limit: Duration,
-        check: impl Fn(&ClusterView) -> Verdict,
-    ) -> Result<(Duration, ClusterView), Halt> {
-        self.wait_from(what, limit, Scope::Full, None, check).await
-    }
-
-    /// Polls `check` within `limit`, refreshing what `scope` says at each poll, starting from
-    /// `start` (a view the caller just took; never judged as it is) or a fresh observation.
-    /// Kafka-only gates count the observations taken since the last action (the previous
-    /// gate's, the step's own): N consecutive passes are N consecutive passes, whichever wait
-    /// took them; the pass that ends the wait is always a fresh one taken here.
-    pub(crate) async fn wait_from(
-        &mut self,
-        what: &str,
-        limit: Duration,
-        scope: Scope,
-        start: Option<ClusterView>,
-        check: impl Fn(&ClusterView) -> Verdict,
-    ) -> Result<(Duration, ClusterView), Halt> {
-        let began = Instant::now();
-        let mut poll = GatePoll::new(limit, self.settings.stable_observations);
-        let seeds: Vec<KafkaView> = if scope == Scope::Kafka {
-            self.recent
-                .lock()
-                .map(|r| {
-                    r.iter()
-                        .filter(|(at, _)| at.elapsed() <= RECENT)
-                        .map(|(_, k)| k.clone())
-                        .collect()
-                })
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let mut first = start.is_none();
-        let mut view = match start {
-            Some(v) => v,
-            None => self.observe().await,
-        };
-        let mut seen = view.clone();
-        for k in seeds {
-            seen.kafka = Some(k);
-            seen.kafka_error = None;
-            poll.seed(&check(&seen));
-        }
-        loop {
-            if !std::mem::take(&mut first) {
-                self.refresh(&mut view, scope).await;
-            }
-            let v = check(&view);
-            let confirming = match poll.judge(&v, began.elapsed()) {
-                Polled::Passed => return Ok((began.elapsed(), view)),
-                Polled::Never(why) => {
-                    return Err(Halt::new(
-                        format!("{what}: can never pass: {why}"),
-                        "nothing was stopped for this step; fix the cause and run `kroll upgrade --resume`",
-                    ));
-                }
-                Polled::TimedOut(why) => {
-                    return Err(Halt::new(
-                        format!("{what} {why}"),
-                        "fix the cause and run `kroll upgrade --resume`",
-                    ));
-                }
-                Polled::Waiting { confirming } => confirming,
-            };
-            self.progress.waiting(what, &v, began.elapsed());
-            // Once a check passes, its confirmations come at twice the pace: the wait for a
-            // broker to catch up is polled calmly, the moment it has is noticed quickly.
-            let pause = if confirming {
-                self.settings.poll / 2
-            } else {
-                self.settings.poll
-            };
-            tokio::time::sleep(pause).await;
-        }
-    }
-
-    /// Refreshes what `scope` says of `view`.
-    async fn refresh(&mut self, view: &mut ClusterView, scope: Scope) {
-        match scope {
-            Scope::Full => *view = self.observe().await,
-            Scope::Kafka => match self.observer.observe_kafka().await {
-                Ok(k) => {
-                    self.remember(Some(&k));
-                    view.kafka = Some(k);
-                    view.kafka_error = None;
-                }
-                Err(e) => {
-                    self.remember(None);
-                    view.kafka = None;
-                    view.kafka_error = Some(e);
-                }
-            },
-        }
     }
 
     fn confirm_bump(&mut self, plan: &Plan) -> Result<(), Halt> {

@@ -248,7 +248,9 @@ fn running(view: &ClusterView, container: &str) -> Verdict {
         return Verdict::Wait(vec![running_state(s)]);
     }
     match s.container.as_ref().map(|c| c.health) {
-        Some(Health::Starting) => Verdict::Wait(vec![format!("{container} health check is starting")]),
+        Some(Health::Starting) => {
+            Verdict::Wait(vec![format!("{container} health check is starting")])
+        }
         Some(Health::Unhealthy) => Verdict::Wait(vec![format!("{container} is unhealthy")]),
         _ => Verdict::Pass,
     }
@@ -497,7 +499,11 @@ mod tests {
         let wait = Verdict::Wait(vec!["broker 2 is behind".into()]);
         let mut poll = GatePoll::new(Duration::from_secs(10), 2);
         poll.seed(&Verdict::Pass);
-        assert_eq!(poll.judge(&Verdict::Pass, Duration::ZERO), Polled::Passed, "a seed counts");
+        assert_eq!(
+            poll.judge(&Verdict::Pass, Duration::ZERO),
+            Polled::Passed,
+            "a seed counts"
+        );
         let mut poll = GatePoll::new(Duration::from_secs(10), 2);
         assert_eq!(
             poll.judge(&Verdict::Pass, Duration::from_secs(1)),
@@ -524,11 +530,17 @@ mod tests {
             broker: 2,
             allow_min_isr_violation: false,
         };
-        assert_eq!((g.to_string(), g.scope()), ("broker 2 safe to stop".into(), Scope::Kafka));
+        assert_eq!(
+            (g.to_string(), g.scope()),
+            ("broker 2 safe to stop".into(), Scope::Kafka)
+        );
         let r = Gate::Running {
             container: "sr".into(),
         };
-        assert_eq!((r.to_string(), r.scope()), ("sr back in service".into(), Scope::Full));
+        assert_eq!(
+            (r.to_string(), r.scope()),
+            ("sr back in service".into(), Scope::Full)
+        );
         let v = view(vec![], &[1, 2, 3], 2);
         assert!(
             matches!(r.verdict(&v), Verdict::Wait(w) if w[0].contains("sr is not in the view"))

@@ -11,7 +11,8 @@
 //!   the observed point of no return, the per-kind policy.
 //! - [`actions`]: the node-action layer (agents today, room for Swarm).
 //! - [`journal`]: the run directory, fsynced journal, lock; [`run_state`]: the journal folded.
-//! - [`engine`] + [`steps`] + [`rollback`]: the loop that observes, decides, acts and journals.
+//! - [`engine`] + [`steps`] + [`rollback`] + [`wait`]: the loop that observes, decides, acts
+//!   and journals, and its waiting on gates.
 //! - [`progress`]: progress lines and the final report.
 
 pub mod actions;
@@ -27,6 +28,9 @@ pub mod run_state;
 pub mod steps;
 pub mod version;
 pub mod view;
+pub mod wait;
 
+#[cfg(test)]
+mod fixtures;
 #[cfg(test)]
 mod sim_tests;

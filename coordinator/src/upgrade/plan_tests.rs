@@ -3,38 +3,15 @@
 use std::collections::BTreeMap;
 
 use kroll_shared::inventory::ServiceKind;
-use kroll_shared::model::{Container, ContainerStatus, Health};
+use kroll_shared::model::Container;
 
 use super::*;
 use crate::upgrade::view::{ClusterView, KafkaView, ServiceView};
 
 fn container(name: &str, image: &str, env: &[(&str, &str)], keys: &[&str]) -> Container {
     Container {
-        id: format!("id-{name}"),
-        name: name.into(),
-        image: image.into(),
-        image_id: "sha256:x".into(),
-        status: ContainerStatus::Running,
-        health: Health::None,
-        started_at_unix_ms: 1,
-        finished_at_unix_ms: 0,
-        exit_code: 0,
-        oom_killed: false,
-        restart_count: 0,
-        labels: BTreeMap::new(),
-        env_keys: keys
-            .iter()
-            .map(|k| (*k).to_owned())
-            .chain(env.iter().map(|(k, _)| (*k).to_owned()))
-            .collect(),
-        env: env
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-        mounts: vec![],
         hostname: name.trim_start_matches("lab-").into(),
-        pid: 1,
-        java: None,
+        ..crate::upgrade::fixtures::container(name, image, env, keys)
     }
 }
 
@@ -400,7 +377,13 @@ fn explicit_images_override_the_tag_convention() {
 fn half_bumped() -> ClusterView {
     lab(
         ["7.7.1"; 5],
-        [Some("3.7"), Some("3.1"), Some("3.1"), Some("3.7"), Some("3.1")],
+        [
+            Some("3.7"),
+            Some("3.1"),
+            Some("3.1"),
+            Some("3.7"),
+            Some("3.1"),
+        ],
     )
 }
 

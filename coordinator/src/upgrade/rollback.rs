@@ -41,7 +41,10 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
             }
             let Some(svc) = view.service(&i.container).cloned() else {
                 return Err(Halt::new(
-                    format!("container `{}` is not in the inventory any more", i.container),
+                    format!(
+                        "container `{}` is not in the inventory any more",
+                        i.container
+                    ),
                     "restore the inventory, then `kroll rollback` again",
                 ));
             };

@@ -141,9 +141,9 @@ impl RunState {
             }
             // Journals before issue 10 recorded a Connect phase as a note named by its id.
             Event::Note { step, .. } => {
-                if let Some(p) = PhaseId::parse(step).filter(|p| {
-                    matches!(p, PhaseId::QuiesceConnect | PhaseId::ResumeConnect)
-                }) {
+                if let Some(p) = PhaseId::parse(step)
+                    .filter(|p| matches!(p, PhaseId::QuiesceConnect | PhaseId::ResumeConnect))
+                {
                     self.phases_done.insert(p);
                 }
             }
@@ -182,7 +182,7 @@ impl RunState {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn e(event: Event) -> Entry {
@@ -193,7 +193,7 @@ mod tests {
         }
     }
 
-    pub(crate) fn intent(c: &str) -> Event {
+    fn intent(c: &str) -> Event {
         Event::StepIntent {
             step: format!("s/{c}"),
             node: "n".into(),
@@ -203,7 +203,7 @@ mod tests {
         }
     }
 
-    fn started(from: &str) -> Event {
+    pub(crate) fn started(from: &str) -> Event {
         Event::RunStarted {
             run_id: "r".into(),
             cluster: "c".into(),
@@ -223,10 +223,12 @@ mod tests {
             e(intent("kafka-02")),
             e(intent("kafka-01")),
         ];
-        let names = |s: RunState| -> Vec<String> {
-            s.undo().into_iter().map(|i| i.container).collect()
-        };
-        assert_eq!(names(RunState::fold("r", &j)), ["kafka-01", "kafka-02", "zk"]);
+        let names =
+            |s: RunState| -> Vec<String> { s.undo().into_iter().map(|i| i.container).collect() };
+        assert_eq!(
+            names(RunState::fold("r", &j)),
+            ["kafka-01", "kafka-02", "zk"]
+        );
         let mut healed = j.clone();
         healed.push(e(Event::RolledBack {
             step: "s/kafka-02".into(),

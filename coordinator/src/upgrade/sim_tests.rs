@@ -11,10 +11,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use kroll_shared::inventory::ServiceKind;
-use kroll_shared::model::{Container, ContainerStatus, Health};
 
 use super::actions::NodeActions;
 use super::engine::{ConnectPhases, Engine, Observe, Outcome, Parts, Settings};
+use super::fixtures;
 use super::journal::RunDir;
 use super::plan::{Change, IBP_ENV, PlanOptions};
 use super::view::{ClusterView, KafkaView, PartitionView, ServiceView};
@@ -212,34 +212,13 @@ fn service(
     env: BTreeMap<String, String>,
     broker_id: Option<i32>,
 ) -> ServiceView {
-    ServiceView {
-        node: format!("node-{name}"),
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    fixtures::service(
         kind,
-        name: name.into(),
+        name,
+        fixtures::container(name, image, &env, &[]),
         broker_id,
-        zookeeper_id: None,
-        container: Some(Container {
-            id: name.into(),
-            name: name.into(),
-            image: image.into(),
-            image_id: String::new(),
-            status: ContainerStatus::Running,
-            health: Health::None,
-            started_at_unix_ms: 1,
-            finished_at_unix_ms: 0,
-            exit_code: 0,
-            oom_killed: false,
-            restart_count: 0,
-            labels: BTreeMap::new(),
-            env_keys: env.keys().cloned().collect(),
-            env,
-            mounts: vec![],
-            hostname: name.into(),
-            pid: 1,
-            java: None,
-        }),
-        agent_reachable: true,
-    }
+    )
 }
 
 impl Observe for Sim {

@@ -72,7 +72,13 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
         self.forget_observations();
         let done = self
             .actions
-            .recreate(&step.node, &r.op_id, &step.container, &r.change, r.stop_timeout)
+            .recreate(
+                &step.node,
+                &r.op_id,
+                &step.container,
+                &r.change,
+                r.stop_timeout,
+            )
             .await;
         if let Err(e) = done {
             return self.step_failed(r, format!("recreating `{}` failed: {e}", step.container));
