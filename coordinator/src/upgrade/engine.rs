@@ -17,7 +17,7 @@ use kroll_shared::tls::TlsMaterial;
 use super::actions::NodeActions;
 pub use super::decide::Halt;
 use super::decide::{self, Next, Policy};
-use super::gates;
+use super::gates::{self, Verdict};
 use super::journal::{Event, RunDir};
 use super::observe::{KafkaProbe, observe};
 use super::plan::{PhaseId, Plan, PlanOptions, plan};
@@ -469,13 +469,20 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
     async fn preflight(&mut self, view: &ClusterView, plan: &Plan) -> Result<(), Halt> {
         self.progress.phase("Pre-flight checks");
         let untouched = "nothing was touched; fix it and run again";
-        if let Some(s) = view.services.iter().find(|s| !s.running()) {
-            return Err(Halt::new(
-                format!("container `{}` on node `{}` is not running", s.name, s.node),
-                untouched,
-            ));
-        }
         let limit = self.settings.gate_timeout.min(Duration::from_secs(60));
+        if self.opts.resuming {
+            // The container a killed coordinator was recreating may be between its stop and its
+            // start (its agent finishes the operation): waited for, within the limit.
+            self.wait_for(
+                "pre-flight: every container running",
+                limit,
+                gates::all_running,
+            )
+            .await
+            .map_err(|h| Halt::new(h.reason, untouched))?;
+        } else if let Verdict::Wait(why) = gates::all_running(view) {
+            return Err(Halt::new(why.join("; "), untouched));
+        }
         self.wait_for(
             "pre-flight: the cluster is healthy",
             limit,

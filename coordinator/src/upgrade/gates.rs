@@ -324,6 +324,21 @@ impl GatePoll {
     }
 }
 
+/// Every inventory container runs (the pre-flight's first condition).
+pub fn all_running(view: &ClusterView) -> Verdict {
+    let why: Vec<String> = view
+        .services
+        .iter()
+        .filter(|s| !s.running())
+        .map(|s| format!("container `{}` on node `{}` is not running", s.name, s.node))
+        .collect();
+    if why.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Wait(why)
+    }
+}
+
 /// Counts consecutive passing observations: "several healthy observations, not one lucky
 /// poll".
 #[derive(Debug, Clone, Copy)]
@@ -548,6 +563,16 @@ mod tests {
         assert!(
             matches!(Gate::Running { container: "kafka-01".into() }.verdict(&v), Verdict::Wait(w) if w[0].contains("container kafka-01 is not there"))
         );
+    }
+
+    #[test]
+    fn all_running_names_every_container_that_is_not() {
+        let mut v = view(vec![], &[1, 2, 3], 2);
+        assert!(
+            matches!(all_running(&v), Verdict::Wait(w) if w.len() == 3 && w[0] == "container `kafka-01` on node `n1` is not running")
+        );
+        v.services.clear();
+        assert_eq!(all_running(&v), Verdict::Pass);
     }
 
     #[test]
