@@ -282,13 +282,7 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
                     "no further action was taken; bring back what is missing (`kroll status` shows it), then `kroll upgrade --resume` (the run re-reads every node's real state)",
                 )
             })?;
-            let entries = self.run.entries().map_err(|e| {
-                Halt::new(
-                    format!("the journal cannot be read: {e}"),
-                    "fix the run directory, then `kroll upgrade --resume`",
-                )
-            })?;
-            let state = RunState::fold(&self.run.run_id(), &entries);
+            let state = self.run_state("kroll upgrade --resume")?;
             let next = decide::next(&plan, &view, &state, &policy);
             self.announce_phase(&plan, &next, &mut phase)?;
             match next {
@@ -387,6 +381,17 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
             self.progress.phase(&p.title);
         }
         self.journal(Event::PhaseStarted { phase: id })
+    }
+
+    /// The run so far, folded from its journal (`retry`: the command to run once it reads).
+    pub(crate) fn run_state(&self, retry: &str) -> Result<RunState, Halt> {
+        let entries = self.run.entries().map_err(|e| {
+            Halt::new(
+                format!("the journal cannot be read: {e}"),
+                format!("fix the run directory, then `{retry}`"),
+            )
+        })?;
+        Ok(RunState::fold(&self.run.run_id(), &entries))
     }
 
     /// Appends to the journal (fsynced); a failed write is a halt — nothing acts unjournaled.

@@ -11,7 +11,7 @@ use super::actions::NodeActions;
 use super::decide::{self, Halt};
 use super::engine::{ConnectPhases, Engine, Observe};
 use super::journal::Event;
-use super::run_state::{Intent, RunState};
+use super::run_state::Intent;
 
 impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
     /// Rolls back every container `kroll rollback` has left to undo, gated like an upgrade step.
@@ -20,13 +20,7 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
         let mut undone = Vec::new();
         loop {
             let view = self.observe().await;
-            let entries = self.run.entries().map_err(|e| {
-                Halt::new(
-                    format!("the journal cannot be read: {e}"),
-                    "fix the run directory, then `kroll rollback` again",
-                )
-            })?;
-            let state = RunState::fold(&self.run.run_id(), &entries);
+            let state = self.run_state("kroll rollback")?;
             if let Some(h) = decide::rollback_refusal(&view, &state) {
                 return Err(h);
             }

@@ -55,7 +55,7 @@ pub struct RunState {
     pub failed: Option<Failure>,
     /// The IBP bump (the point of no return) was confirmed.
     pub bump_confirmed: bool,
-    /// Cluster-wide phases done in this run (Connect's quiesce and resume).
+    /// Cluster-wide phases done in the current invocation (Connect's quiesce and resume).
     pub phases_done: BTreeSet<PhaseId>,
     /// The post-checks passed in the current invocation.
     pub post_checked: bool,
@@ -83,6 +83,10 @@ impl RunState {
                     self.from = from.parse().ok();
                 }
                 self.settled.clear();
+                // Connect's phases run again in every invocation (as before issue 10): quiesce
+                // is idempotent, and what a killed predecessor's connectors do meanwhile is not
+                // known.
+                self.phases_done.clear();
                 self.failed = None;
                 self.post_checked = false;
                 self.finished = false;
