@@ -119,12 +119,8 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>) {
         "{:<36} {:>12} {:>12} {:>14}",
         "step", "unavoidable", "gate lat.", "since previous"
     );
-    for phase in ["RollBrokers", "BumpIbp"] {
-        let prefix = if phase == "RollBrokers" {
-            "roll-brokers/"
-        } else {
-            "bump-ibp/"
-        };
+    for phase in ["roll-brokers", "bump-ibp"] {
+        let prefix = format!("{phase}/");
         let started = entries
             .iter()
             .find(|e| e["event"] == "phase_started" && e["phase"] == phase)
@@ -133,7 +129,8 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>) {
         let mut sum_unavoidable = 0i64;
         let mut last_done = started;
         for intent in entries.iter().filter(|e| {
-            e["event"] == "step_intent" && e["step"].as_str().is_some_and(|s| s.starts_with(prefix))
+            e["event"] == "step_intent"
+                && e["step"].as_str().is_some_and(|s| s.starts_with(&prefix))
         }) {
             let step = intent["step"].as_str().unwrap_or_default();
             let b = broker_of(step).expect("broker step");

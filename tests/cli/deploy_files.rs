@@ -49,3 +49,30 @@ fn the_example_agent_configuration_loads() {
     assert!(c.jvm.enabled && c.jvm.hung_after_ms == 10_000);
     assert_eq!(c.metrics.listen, None, "/metrics is off unless asked for");
 }
+
+/// The demo builds the shipped `kroll` without the `test-switches` feature: only the packages
+/// it ships, no feature flags, and never the test crate (whose dependency would turn it on).
+#[test]
+fn the_shipped_kroll_is_built_without_the_test_switches() {
+    let demo = std::fs::read_to_string(deploy("demo.sh")).expect("deploy/demo.sh");
+    let builds: Vec<&str> = demo
+        .lines()
+        .filter(|l| l.trim_start().starts_with("cargo build"))
+        .collect();
+    assert!(!builds.is_empty(), "demo.sh builds the binaries it runs");
+    for line in builds {
+        assert!(line.contains("-p kroll-coordinator"), "{line}");
+        for forbidden in [
+            "--features",
+            "--all-features",
+            "--workspace",
+            "kroll-tests",
+            "test-switches",
+        ] {
+            assert!(
+                !line.contains(forbidden),
+                "demo.sh: `{line}` has {forbidden}"
+            );
+        }
+    }
+}

@@ -55,25 +55,7 @@ async fn failed_gates_halt_and_roll_back_and_a_lost_agent_stops_the_run_until_it
     let inv = lab.handle.inventory.clone();
     let runs = lab.handle.dir.join("runs");
     let runs_arg = runs.display().to_string();
-    // Partitions on every broker (RF 3, min ISR 2) with data, so the gates have work to judge.
-    kroll::lab::kafka::create_topic(&lab.handle.bootstrap, "orders", 10)
-        .await
-        .expect("topic");
-    let records: String = (0..500).map(|i| format!("k{i}:order {i}\n")).collect();
-    crate::lab::kcat(
-        &[
-            "-b",
-            &lab.handle.bootstrap[0],
-            "-P",
-            "-t",
-            "orders",
-            "-K",
-            ":",
-            "-X",
-            "acks=all",
-        ],
-        &records,
-    );
+    super::orders_topic(&lab, 500).await;
     healthy(&inv).await;
 
     // Bad inputs: refused before anything is touched (exit 2), with the reason.

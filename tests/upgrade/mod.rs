@@ -7,7 +7,10 @@
 //! - `failures`: forgetting the IBP pin gets stuck at the gate and is rolled back; a target image
 //!   that cannot start is rolled back; an agent lost mid-step halts, and the run completes after
 //!   it returns; bad inputs are refused before anything is touched.
+//! - `bumped`: the coordinator SIGKILLed in the middle of Roll 2; no later command (fresh run,
+//!   `rollback`, `--resume`) lowers a broker's IBP, and the plan shows the bump steps left.
 
+mod bumped;
 mod failures;
 mod killed;
 mod observer;
@@ -86,8 +89,8 @@ pub fn fast_with_gate(gate: &'static str) -> Vec<&'static str> {
     v
 }
 
-/// The image and IBP every broker container of `lab` runs now (via `docker inspect`).
-pub fn broker_state(lab: &str) -> Vec<(String, String, Option<String>)> {
+/// The names of `lab`'s broker containers (not the kept previous ones).
+pub fn broker_names(lab: &str) -> Vec<String> {
     let names = Command::new("docker")
         .args([
             "ps",
@@ -101,12 +104,41 @@ pub fn broker_state(lab: &str) -> Vec<(String, String, Option<String>)> {
         ])
         .output()
         .expect("docker ps");
-    let mut out = Vec::new();
-    for name in String::from_utf8_lossy(&names.stdout)
+    String::from_utf8_lossy(&names.stdout)
         .lines()
         .filter(|n| !n.ends_with("-kroll-prev"))
-    {
-        let i = kroll_tests::inspect_json(name);
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Topic `orders` on `lab` (10 partitions, RF 3, min ISR 2) holding `records` records written
+/// with acks=all: partitions on every broker with data, so the gates have work to judge.
+pub async fn orders_topic(lab: &crate::lab::TestLab, records: usize) {
+    kroll::lab::kafka::create_topic(&lab.handle.bootstrap, "orders", 10)
+        .await
+        .expect("topic");
+    let records: String = (0..records).map(|i| format!("k{i}:order {i}\n")).collect();
+    crate::lab::kcat(
+        &[
+            "-b",
+            &lab.handle.bootstrap[0],
+            "-P",
+            "-t",
+            "orders",
+            "-K",
+            ":",
+            "-X",
+            "acks=all",
+        ],
+        &records,
+    );
+}
+
+/// The image and IBP every broker container of `lab` runs now (via `docker inspect`).
+pub fn broker_state(lab: &str) -> Vec<(String, String, Option<String>)> {
+    let mut out = Vec::new();
+    for name in broker_names(lab) {
+        let i = kroll_tests::inspect_json(&name);
         let ibp = i["Config"]["Env"].as_array().and_then(|e| {
             e.iter().filter_map(|v| v.as_str()).find_map(|v| {
                 v.strip_prefix("KAFKA_INTER_BROKER_PROTOCOL_VERSION=")
@@ -114,7 +146,7 @@ pub fn broker_state(lab: &str) -> Vec<(String, String, Option<String>)> {
             })
         });
         out.push((
-            name.to_owned(),
+            name,
             i["Config"]["Image"].as_str().unwrap_or_default().to_owned(),
             ibp,
         ));

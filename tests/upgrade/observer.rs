@@ -20,6 +20,8 @@ pub struct Seen {
     pub stops: Vec<(i32, Option<i32>)>,
     /// The most brokers down (container not running) at once.
     pub max_down: usize,
+    /// The broker containers (id → container id, running) when `max_down` was first seen.
+    pub max_down_seen: BTreeMap<i32, (String, bool)>,
     /// Breaches of "no stop while a partition would drop below min.insync.replicas".
     pub min_isr_breaches: Vec<String>,
     pub samples: u64,
@@ -215,7 +217,10 @@ fn judge(last: &Sample, now: &Sample, min_isr: usize, seen: &mut Seen) {
     seen.samples += 1;
     let down = now.brokers.values().filter(|(_, running)| !running).count()
         + 5usize.saturating_sub(now.brokers.len());
-    seen.max_down = seen.max_down.max(down);
+    if down > seen.max_down {
+        seen.max_down = down;
+        seen.max_down_seen = now.brokers.clone();
+    }
     for (b, (id, _)) in &now.brokers {
         let ids = seen.container_ids.entry(*b).or_default();
         if ids.last() != Some(id) {

@@ -52,9 +52,20 @@ pub struct MigrateArgs {
     #[arg(long, value_parser = parse_duration, default_value = "60s")]
     pub verify_timeout: Duration,
     /// Lab rehearsal only: do not pin schema.name.adjustment.mode (reproduces the journal's
-    /// key-schema drift).
+    /// key-schema drift). Only in builds with the `test-switches` feature.
+    #[cfg(feature = "test-switches")]
     #[arg(long, hide = true)]
     pub no_schema_name_guard: bool,
+}
+
+impl MigrateArgs {
+    /// Pin schema.name.adjustment.mode (always, unless a test build was told otherwise).
+    fn schema_name_guard(&self) -> bool {
+        #[cfg(feature = "test-switches")]
+        return !self.no_schema_name_guard;
+        #[cfg(not(feature = "test-switches"))]
+        true
+    }
 }
 
 /// `--kind`
@@ -73,7 +84,7 @@ fn request(args: &MigrateArgs) -> MigrateRequest {
         server_id: args.server_id,
         enable_idempotence: args.enable_idempotence,
         only: args.only.clone(),
-        schema_name_guard: !args.no_schema_name_guard,
+        schema_name_guard: args.schema_name_guard(),
     }
 }
 

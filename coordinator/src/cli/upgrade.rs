@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 use kroll_shared::inventory::{Inventory, ServiceKind};
@@ -13,12 +13,12 @@ use crate::connect::migrate::MigrateRequest;
 use crate::connect::migrate_run::MigrateSettings;
 use crate::connect::phases::UpgradeConnect;
 use crate::upgrade::actions::AgentActions;
-use crate::upgrade::engine::{ConnectPhases, Engine, Live, Observe, Outcome, Settings};
+use crate::upgrade::decide;
+use crate::upgrade::engine::{ConnectPhases, Engine, Live, Observe, Outcome, Parts, Settings};
 use crate::upgrade::journal::{self, Event, RunDir};
 use crate::upgrade::observe::{ClusterLock, KafkaProbe};
 use crate::upgrade::plan::{PlanOptions, plan, render};
-use crate::upgrade::progress::{Progress, Report};
-use crate::upgrade::rollback::to_undo;
+use crate::upgrade::run_state::RunState;
 use crate::upgrade::version::Platform;
 
 /// What to upgrade to.
@@ -33,8 +33,21 @@ pub struct Target {
     #[arg(long = "image", value_name = "KIND=IMAGE")]
     pub images: Vec<String>,
     /// TEST HOOK — do not use: roll brokers without pinning inter.broker.protocol.version.
+    /// Only in builds with the `test-switches` feature (the integration tests'), never in the
+    /// shipped binary.
+    #[cfg(feature = "test-switches")]
     #[arg(long, hide = true)]
     pub unsafe_no_ibp_pin: bool,
+}
+
+impl Target {
+    /// Pin the IBP during Roll 1 (always, unless a test build was told otherwise).
+    fn pin_ibp(&self) -> bool {
+        #[cfg(feature = "test-switches")]
+        return !self.unsafe_no_ibp_pin;
+        #[cfg(not(feature = "test-switches"))]
+        true
+    }
 }
 
 /// `kroll upgrade` options.
@@ -123,7 +136,7 @@ fn plan_options(t: &Target) -> anyhow::Result<PlanOptions> {
     Ok(PlanOptions {
         to,
         images,
-        pin_ibp: !t.unsafe_no_ibp_pin,
+        pin_ibp: t.pin_ibp(),
         resuming: false,
     })
 }
@@ -172,7 +185,8 @@ fn settings(a: &UpgradeArgs) -> Settings {
     }
 }
 
-/// Options of the run being resumed, from its journal.
+/// Options of the run being resumed, from its journal (a run started without the IBP pin can
+/// only be continued by a build that has the switch).
 fn resumed_target(dir: &Path) -> anyhow::Result<Target> {
     let entries = journal::read(&dir.join("journal.jsonl"))?;
     let started = entries.iter().find_map(|e| match &e.event {
@@ -181,19 +195,49 @@ fn resumed_target(dir: &Path) -> anyhow::Result<Target> {
             pin_ibp,
             images,
             ..
-        } => Some(Target {
-            to: Some(to.clone()),
-            images: images.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-            unsafe_no_ibp_pin: !pin_ibp,
-        }),
+        } => Some((
+            Target {
+                to: Some(to.clone()),
+                images: images.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                #[cfg(feature = "test-switches")]
+                unsafe_no_ibp_pin: !pin_ibp,
+            },
+            *pin_ibp,
+        )),
         _ => None,
     });
-    started.ok_or_else(|| {
+    let (target, pin_ibp) = started.ok_or_else(|| {
         anyhow::anyhow!(
             "{}: the journal has no run_started event; cannot resume it",
             dir.display()
         )
-    })
+    })?;
+    if pin_ibp != target.pin_ibp() {
+        return Err(UsageError(format!(
+            "{}: this run was started without the IBP pin (a test switch this build does not have)",
+            dir.display()
+        ))
+        .into());
+    }
+    Ok(target)
+}
+
+/// A fresh run while another is unfinished is refused: it would not know what that run did.
+fn refuse_if_unfinished(runs: &Path) -> anyhow::Result<()> {
+    match journal::latest_unfinished(runs) {
+        Ok(dir) => Err(UsageError(format!(
+            "run {} is unfinished; continue it with `kroll upgrade --resume` or undo it with `kroll rollback` (nothing was touched)",
+            dir.display()
+        ))
+        .into()),
+        Err(journal::JournalError::NothingToResume(_)) => Ok(()),
+        Err(journal::JournalError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `kroll upgrade`.
@@ -207,6 +251,7 @@ pub async fn cmd_upgrade(cli: &Cli, a: &UpgradeArgs) -> anyhow::Result<ExitCode>
             None => journal::latest_unfinished(&a.runs)?,
         })
     } else {
+        refuse_if_unfinished(&a.runs)?;
         None
     };
     let target = match &resume_dir {
@@ -220,10 +265,9 @@ pub async fn cmd_upgrade(cli: &Cli, a: &UpgradeArgs) -> anyhow::Result<ExitCode>
     // Refuse an impossible plan before anything (not even a run directory) is made: exit 2.
     let live = Live::new(&inv, &tls, &kafka);
     let view = live.observe().await;
-    let from = match plan(&view, &opts) {
-        Ok(p) => p.from.to_string(),
-        Err(e) => return Err(UsageError(format!("no upgrade: {e} (nothing was touched)")).into()),
-    };
+    if let Err(e) = plan(&view, &opts) {
+        return Err(UsageError(format!("no upgrade: {e} (nothing was touched)")).into());
+    }
     let run = match &resume_dir {
         Some(dir) => RunDir::open(&a.runs, dir)?,
         None => RunDir::create(&a.runs, &journal::new_run_id())?,
@@ -233,60 +277,19 @@ pub async fn cmd_upgrade(cli: &Cli, a: &UpgradeArgs) -> anyhow::Result<ExitCode>
         .map_err(|e| anyhow::anyhow!(e))?;
     let actions = AgentActions::new(inv.clone(), tls.clone());
     let connect = connect_phases(&inv, a)?;
-    let mut engine = new_engine(
-        &live,
-        &actions,
-        connect.as_ref(),
+    let engine = Engine::new(Parts {
+        observer: &live,
+        actions: &actions,
+        connect: connect.as_ref(),
         run,
-        opts.clone(),
-        settings(a),
-        cli.output == Output::Json,
-    );
-    let images = opts
-        .images
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    engine.journal(Event::RunStarted {
-        run_id: engine.run.run_id(),
-        cluster: inv.cluster.name.clone(),
-        from,
-        to: opts.to.to_string(),
-        pin_ibp: opts.pin_ibp,
-        images,
-        resumed: a.resume || a.run.is_some(),
-    });
-    let actions_dir = engine.run.path().to_owned();
-    let outcome = engine.run().await;
-    finish(cli, outcome, &actions_dir)
-}
-
-fn new_engine<'a, C: ConnectPhases>(
-    live: &'a Live<'a>,
-    actions: &'a AgentActions,
-    connect: Option<&'a C>,
-    run: RunDir,
-    opts: PlanOptions,
-    settings: Settings,
-    quiet: bool,
-) -> Engine<'a, Live<'a>, AgentActions, C> {
-    let report = Report {
-        run_id: run.run_id(),
-        ..Report::default()
-    };
-    Engine {
-        observer: live,
-        actions,
-        connect,
         opts,
-        settings,
-        run,
-        progress: Progress::new(quiet),
-        report,
-        started: Instant::now(),
-        bumped: false,
-        recent: Default::default(),
-    }
+        settings: settings(a),
+        cluster: inv.cluster.name.clone(),
+        quiet: cli.output == Output::Json,
+    });
+    let dir = engine.run_dir().to_owned();
+    let outcome = engine.run().await;
+    finish(cli, outcome, &dir)
 }
 
 fn finish(cli: &Cli, outcome: Outcome, dir: &Path) -> anyhow::Result<ExitCode> {
@@ -321,47 +324,53 @@ pub async fn cmd_rollback(cli: &Cli, a: &RollbackArgs) -> anyhow::Result<ExitCod
         None => journal::latest_unfinished(&a.runs)?,
     };
     let run = RunDir::open(&a.runs, &dir)?;
-    let undo =
-        to_undo(&run.entries()?).map_err(|h| UsageError(format!("{} — {}", h.reason, h.advice)))?;
+    let state = RunState::fold(&run.run_id(), &run.entries()?);
+    let live = Live::new(&inv, &tls, &kafka);
+    // Refused before the lock is even taken: by the journal, or by what the brokers run.
+    if let Some(h) = decide::rollback_refusal(&live.observe().await, &state) {
+        return Err(UsageError(format!("{} — {}", h.reason, h.advice)).into());
+    }
     let target = resumed_target(&dir)?;
     let _lock = ClusterLock::acquire(&kafka, &run.run_id())
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     let actions = AgentActions::new(inv.clone(), tls.clone());
-    let live = Live::new(&inv, &tls, &kafka);
-    let mut engine = new_engine::<NoConnect>(
-        &live,
-        &actions,
-        None,
+    let mut engine = Engine::new(Parts::<_, _, NoConnect> {
+        observer: &live,
+        actions: &actions,
+        connect: None,
         run,
-        plan_options(&target)?,
-        Settings::default(),
-        cli.output == Output::Json,
-    );
-    let result = engine.rollback_all(&undo).await;
-    match result {
-        Ok(()) => {
-            engine.journal(Event::Finished {
-                seconds: engine.started.elapsed().as_secs_f64(),
-            });
+        opts: plan_options(&target)?,
+        settings: Settings::default(),
+        cluster: inv.cluster.name.clone(),
+        quiet: cli.output == Output::Json,
+    });
+    let result = engine.rollback_all().await;
+    let closing = match &result {
+        Ok(_) => engine.journal(Event::Finished {
+            seconds: engine.started.elapsed().as_secs_f64(),
+        }),
+        Err(h) => engine.journal(Event::Halted {
+            reason: h.reason.clone(),
+            advice: h.advice.clone(),
+        }),
+    };
+    match (result, closing) {
+        (Ok(undone), Ok(())) => {
             if cli.output == Output::Json {
                 println!(
                     "{}",
-                    serde_json::json!({"outcome": "rolled_back", "containers": undo.iter().map(|u| &u.2).collect::<Vec<_>>()})
+                    serde_json::json!({"outcome": "rolled_back", "containers": undone.iter().map(|u| &u.container).collect::<Vec<_>>()})
                 );
             } else {
                 println!(
                     "Rolled back {} container(s); the run is closed.",
-                    undo.len()
+                    undone.len()
                 );
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(h) => {
-            engine.journal(Event::Halted {
-                reason: h.reason.clone(),
-                advice: h.advice.clone(),
-            });
+        (Err(h), _) | (Ok(_), Err(h)) => {
             eprintln!(
                 "kroll: rollback halted: {}\nWhat to do: {}",
                 h.reason, h.advice
@@ -407,5 +416,32 @@ impl ConnectPhases for NoConnect {
 
     async fn resume(&self, _run: &Path) -> Result<String, String> {
         Err("Connect resume is not available".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::Cli;
+
+    /// `cargo test -p kroll-coordinator` (default features, as shipped) must refuse them; the
+    /// integration tests' build (feature on) must take them.
+    #[test]
+    fn the_test_switches_exist_only_in_builds_with_their_feature() {
+        for args in [
+            &["kroll", "upgrade", "--to", "7.7.1", "--unsafe-no-ibp-pin"][..],
+            &["kroll", "plan", "--to", "7.7.1", "--unsafe-no-ibp-pin"],
+            &["kroll", "connectors", "migrate", "--no-schema-name-guard"],
+        ] {
+            let parsed = Cli::try_parse_from(args);
+            assert_eq!(
+                parsed.is_ok(),
+                cfg!(feature = "test-switches"),
+                "{args:?}: {:?}",
+                parsed.err().map(|e| e.to_string())
+            );
+        }
+        assert!(Cli::try_parse_from(["kroll", "upgrade", "--to", "7.7.1"]).is_ok());
     }
 }

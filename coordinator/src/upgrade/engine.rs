@@ -1,27 +1,28 @@
-//! The upgrade engine: carries out a plan one step at a time, re-deriving the cluster's state
-//! from agents and Kafka before every decision (level-triggered), journaling intent and
-//! outcome of every step, and halting — with an automatic rollback of the failed node before
-//! the IBP bump — at the first failed gate.
+//! The upgrade engine: a thin loop — observe the cluster (agents, Kafka, ZooKeeper), plan from
+//! that observation, fold the journal into a [`RunState`], ask [`decide::next`] what to do,
+//! carry it out, journal it, and ask again. Nothing is remembered between turns but the
+//! journal, so a coordinator restarted at any point continues from what it sees.
 //!
-//! Per container step: skip when its desired state already holds (an interrupted run resumes
-//! without restarting anything twice; a broker found catching up or in log recovery is waited
-//! for, never restarted again) → gate before (brokers: [`gates::safe_to_stop`], several
-//! consecutive healthy observations) → journal intent → recreate through [`NodeActions`] with a
-//! deterministic operation id (a retried call is answered from the agent's record) → gate after
-//! (brokers: [`gates::rejoined`] within a limit that scales with the partitions it hosts) →
-//! journal done.
+//! The carrying out: waiting on a gate (`wait`: consecutive passing observations within a time
+//! limit; broker gates poll Kafka only), recreating a container through
+//! [`NodeActions`] under the step's operation id (the intent is journaled first — a failed
+//! journal write halts before anything is touched), rolling a failed node back, Connect's
+//! phases, the bump confirmation and the post-checks (`steps`).
 
 use std::time::{Duration, Instant};
 
-use kroll_shared::inventory::{Inventory, ServiceKind};
+use kroll_shared::inventory::Inventory;
 use kroll_shared::tls::TlsMaterial;
 
 use super::actions::NodeActions;
-use super::gates::{self, Stability, Verdict};
+pub use super::decide::Halt;
+use super::decide::{self, Next, Policy};
+use super::gates::{self, Verdict};
 use super::journal::{Event, RunDir};
 use super::observe::{KafkaProbe, observe};
-use super::plan::{Phase, PhaseId, Plan, PlanOptions, Step, plan};
+use super::plan::{PhaseId, Plan, PlanOptions, plan};
 use super::progress::{Progress, Report};
+use super::run_state::RunState;
 use super::view::{ClusterView, KafkaView};
 
 /// Tunables of a run.
@@ -70,21 +71,17 @@ impl Default for Settings {
     }
 }
 
-/// Why a run stopped before the end. Nothing further is done; what is said here is also
-/// journaled.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{reason}")]
-pub struct Halt {
-    pub reason: String,
-    /// What the operator should do next.
-    pub advice: String,
-}
-
-impl Halt {
-    pub(crate) fn new(reason: impl Into<String>, advice: impl Into<String>) -> Self {
-        Self {
-            reason: reason.into(),
-            advice: advice.into(),
+impl Settings {
+    /// The decisions' share of the settings.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            broker_stop_timeout: self.broker_stop_timeout,
+            stop_timeout: self.stop_timeout,
+            gate_timeout: self.gate_timeout,
+            gate_timeout_per_partition: self.gate_timeout_per_partition,
+            allow_min_isr_violation: self.allow_min_isr_violation,
+            auto_rollback: self.auto_rollback,
+            skip_connect: self.skip_connect,
         }
     }
 }
@@ -128,15 +125,6 @@ pub trait Observe: Sync {
     }
 }
 
-/// What a gate needs to see refreshed at each poll.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// Agents and Kafka.
-    Full,
-    /// Kafka only; the agents' part is from the observation the wait began with.
-    Kafka,
-}
-
 /// The real cluster: agents, Kafka and ZooKeeper.
 #[derive(Debug)]
 pub struct Live<'a> {
@@ -173,10 +161,7 @@ impl Observe for Live<'_> {
     }
 }
 
-/// How old an observation may be and still count towards a gate's consecutive passes.
-const RECENT: Duration = Duration::from_secs(5);
-
-/// One upgrade run.
+/// One upgrade run (or `kroll rollback` of one).
 pub struct Engine<'a, O, A, C> {
     pub(crate) observer: &'a O,
     pub(crate) actions: &'a A,
@@ -184,11 +169,10 @@ pub struct Engine<'a, O, A, C> {
     pub(crate) opts: PlanOptions,
     pub(crate) settings: Settings,
     pub(crate) run: RunDir,
+    pub(crate) cluster: String,
     pub(crate) progress: Progress,
     pub(crate) report: Report,
     pub(crate) started: Instant,
-    /// The IBP bump has begun: no rollback any more.
-    pub(crate) bumped: bool,
     /// Kafka observations since the last action, newest last: a gate may count them towards
     /// its consecutive passes (see [`Engine::wait_from`]); cleared before every action.
     pub(crate) recent: std::sync::Mutex<Vec<(Instant, KafkaView)>>,
@@ -202,15 +186,65 @@ impl<O, A, C> std::fmt::Debug for Engine<'_, O, A, C> {
     }
 }
 
-impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
+/// What an engine is made of (its one constructor, [`Engine::new`]).
+#[derive(Debug)]
+pub struct Parts<'a, O, A, C> {
+    pub observer: &'a O,
+    pub actions: &'a A,
+    /// `None`: Connect's phases are not available (`--skip-connect`, `kroll rollback`).
+    pub connect: Option<&'a C>,
+    pub run: RunDir,
+    pub opts: PlanOptions,
+    pub settings: Settings,
+    /// The inventory's cluster name (journaled).
+    pub cluster: String,
+    /// No progress lines (JSON output).
+    pub quiet: bool,
+}
+
+impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
+    /// An engine over `parts`.
+    pub fn new(parts: Parts<'a, O, A, C>) -> Self {
+        let report = Report {
+            run_id: parts.run.run_id(),
+            ..Report::default()
+        };
+        Self {
+            observer: parts.observer,
+            actions: parts.actions,
+            connect: parts.connect,
+            opts: parts.opts,
+            settings: parts.settings,
+            run: parts.run,
+            cluster: parts.cluster,
+            progress: Progress::new(parts.quiet),
+            report,
+            started: Instant::now(),
+            recent: Default::default(),
+        }
+    }
+
+    /// The run directory.
+    pub fn run_dir(&self) -> &std::path::Path {
+        self.run.path()
+    }
+
     /// Carries out the upgrade to the end or to a halt.
     pub async fn run(mut self) -> Outcome {
-        let result = self.run_phases().await;
+        let result = self.run_loop().await;
         let seconds = self.started.elapsed().as_secs_f64();
         self.report.total_seconds = seconds;
+        let result = match result {
+            Ok(()) => self.journal(Event::Finished { seconds }).map_err(|h| {
+                Halt::new(
+                    format!("the upgrade is done, but {}", h.reason),
+                    "run `kroll upgrade --resume` once the run directory can be written (it re-checks and closes the run)",
+                )
+            }),
+            Err(h) => Err(h),
+        };
         match result {
             Ok(()) => {
-                self.journal(Event::Finished { seconds });
                 self.write_report();
                 self.progress.line(&format!(
                     "Upgrade finished in {:.1}s. Report: {}",
@@ -220,10 +254,12 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
                 Outcome::Finished(self.report)
             }
             Err(h) => {
-                self.journal(Event::Halted {
+                if let Err(e) = self.journal(Event::Halted {
                     reason: h.reason.clone(),
                     advice: h.advice.clone(),
-                });
+                }) {
+                    self.progress.warn(&e.reason);
+                }
                 self.write_report();
                 self.progress
                     .line(&format!("HALTED: {}\nWhat to do: {}", h.reason, h.advice));
@@ -232,20 +268,82 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
         }
     }
 
-    async fn run_phases(&mut self) -> Result<(), Halt> {
+    /// Observe → decide → act → journal, until finished or halted.
+    async fn run_loop(&mut self) -> Result<(), Halt> {
         let view = self.observe().await;
-        let plan = plan(&view, &self.opts).map_err(|e| {
+        let first = plan(&view, &self.opts).map_err(|e| {
             Halt::new(
                 e.to_string(),
                 "fix the inventory or the cluster, then run again; nothing was touched",
             )
         })?;
-        let _ = self.run.write_file(
-            "plan.json",
-            serde_json::to_string_pretty(&plan)
-                .unwrap_or_default()
-                .as_bytes(),
-        );
+        self.start(&first)?;
+        self.preflight(&view, &first).await?;
+        // From here on every container may be done while the run is not.
+        let opts = PlanOptions {
+            resuming: true,
+            ..self.opts.clone()
+        };
+        let policy = self.settings.policy();
+        let mut phase = None;
+        loop {
+            let view = self.observe().await;
+            let plan = plan(&view, &opts).map_err(|e| {
+                Halt::new(
+                    e.to_string(),
+                    "no further action was taken; bring back what is missing (`kroll status` shows it), then `kroll upgrade --resume` (the run re-reads every node's real state)",
+                )
+            })?;
+            let state = self.run_state("kroll upgrade --resume")?;
+            let next = decide::next(&plan, &view, &state, &policy);
+            self.announce_phase(&plan, &next, &mut phase)?;
+            match next {
+                Next::Finished => return Ok(()),
+                Next::Halt(h) => return Err(h),
+                Next::Settle { step, gate, limit } => {
+                    self.settle(&step, &gate, limit, view).await?;
+                }
+                Next::Recreate(r) => self.recreate(&r, view).await?,
+                Next::RollBack(r) => {
+                    let failure = state.failed.map(|f| f.error).unwrap_or_default();
+                    return Err(self.roll_back(&r, failure).await);
+                }
+                Next::ConnectPhase(id) => self.connect_phase(id).await?,
+                Next::ConfirmBump => self.confirm_bump(&plan)?,
+                Next::PostChecks => self.post_checks(&plan, &policy).await?,
+            }
+        }
+    }
+
+    /// Journals the run's (re)start and writes its plan: both or a halt before anything acts.
+    fn start(&mut self, plan: &Plan) -> Result<(), Halt> {
+        let images = self
+            .opts
+            .images
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        self.journal(Event::RunStarted {
+            run_id: self.run.run_id(),
+            cluster: self.cluster.clone(),
+            from: plan.from.to_string(),
+            to: self.opts.to.to_string(),
+            pin_ibp: self.opts.pin_ibp,
+            images,
+            resumed: self.opts.resuming,
+        })?;
+        let json = serde_json::to_string_pretty(plan).map_err(|e| {
+            Halt::new(
+                format!("the plan cannot be written: {e}"),
+                "report this as a bug",
+            )
+        })?;
+        self.run.write_file("plan.json", json.as_bytes()).map_err(|e| {
+            Halt::new(
+                format!("the plan cannot be written to the run directory: {e}"),
+                "nothing was touched; fix the run directory (space, permissions), then run again",
+            )
+        })?;
         let headline = if self.opts.resuming {
             format!(
                 "Resuming the upgrade to {} (run {}); the brokers run {} now",
@@ -262,268 +360,104 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
             )
         };
         self.progress.line(&headline);
-        self.preflight(&view, &plan).await?;
-        for phase in plan.phases.iter().filter(|p| p.id != PhaseId::Preflight) {
-            self.phase(phase, &plan).await?;
+        if !plan.bumped.is_empty() {
+            self.progress.line(&format!(
+                "The point of no return is behind: {} already run inter.broker.protocol.version {}; only the rest of the bump remains.",
+                plan.bumped.join(", "),
+                plan.to_ibp
+            ));
         }
         Ok(())
     }
 
-    async fn phase(&mut self, phase: &Phase, plan: &Plan) -> Result<(), Halt> {
-        self.journal(Event::PhaseStarted {
-            phase: format!("{:?}", phase.id),
-        });
-        self.progress.phase(&phase.title);
-        match phase.id {
-            PhaseId::QuiesceConnect | PhaseId::ResumeConnect => self.connect_phase(phase.id).await,
-            PhaseId::PostChecks => self.post_checks(plan).await,
-            PhaseId::RollBrokers | PhaseId::BumpIbp => {
-                if phase.id == PhaseId::BumpIbp {
-                    self.confirm_bump(plan)?;
-                }
-                self.roll_brokers(phase).await
-            }
-            _ => {
-                for step in &phase.steps {
-                    self.step(step).await?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// Brokers one at a time, the controller last (re-read before every choice).
-    async fn roll_brokers(&mut self, phase: &Phase) -> Result<(), Halt> {
-        let mut left: Vec<&Step> = phase.steps.iter().collect();
-        // Broker ids never change during a run; the controller does (re-read from Kafka, in
-        // milliseconds, before every choice).
-        let ids = self.observe().await;
-        while !left.is_empty() {
-            let controller = match self.observer.observe_kafka().await {
-                Ok(k) => k.controller,
-                Err(_) => None,
-            };
-            let id_of = |s: &Step| ids.service(&s.container).and_then(|v| v.broker_id);
-            let pick = left
-                .iter()
-                .position(|s| id_of(s) != controller)
-                .unwrap_or(0);
-            let step = left.remove(pick);
-            self.step(step).await?;
-        }
-        Ok(())
-    }
-
-    pub(crate) async fn observe(&self) -> ClusterView {
-        let view = self.observer.observe().await;
-        self.remember(view.kafka.as_ref());
-        view
-    }
-
-    /// Records a Kafka observation (or a failed one, which breaks every chain of passes).
-    fn remember(&self, kafka: Option<&KafkaView>) {
-        let Ok(mut recent) = self.recent.lock() else {
-            return;
-        };
-        match kafka {
-            Some(k) => {
-                recent.push((Instant::now(), k.clone()));
-                let keep = self.settings.stable_observations as usize;
-                let excess = recent.len().saturating_sub(keep);
-                recent.drain(..excess);
-            }
-            None => recent.clear(),
-        }
-    }
-
-    /// Forgets every observation: the cluster is about to change.
-    pub(crate) fn forget_observations(&self) {
-        if let Ok(mut recent) = self.recent.lock() {
-            recent.clear();
-        }
-    }
-
-    pub(crate) fn journal(&mut self, e: Event) {
-        if let Err(err) = self.run.append(e) {
-            self.progress
-                .line(&format!("WARNING: cannot write the journal: {err}"));
-        }
-    }
-
-    /// Waits until `check` passes on enough consecutive observations, within `limit`.
-    pub(crate) async fn wait_for(
+    /// Prints (and journals) the phase a decision belongs to when it changes.
+    fn announce_phase(
         &mut self,
-        what: &str,
-        limit: Duration,
-        check: impl Fn(&ClusterView) -> Verdict,
-    ) -> Result<(Duration, ClusterView), Halt> {
-        self.wait_scoped(what, limit, Scope::Full, check).await
+        plan: &Plan,
+        next: &Next,
+        current: &mut Option<PhaseId>,
+    ) -> Result<(), Halt> {
+        let id = match next {
+            Next::Settle { step, .. } => plan.phase_of(&step.id),
+            Next::Recreate(r) => plan.phase_of(&r.step.id),
+            Next::ConnectPhase(id) => Some(*id),
+            Next::ConfirmBump => Some(PhaseId::BumpIbp),
+            Next::PostChecks => Some(PhaseId::PostChecks),
+            Next::RollBack(_) | Next::Finished | Next::Halt(_) => None,
+        };
+        let Some(id) = id.filter(|id| *current != Some(*id)) else {
+            return Ok(());
+        };
+        *current = Some(id);
+        if let Some(p) = plan.phase(id) {
+            self.progress.phase(&p.title);
+        }
+        self.journal(Event::PhaseStarted { phase: id })
     }
 
-    /// [`Engine::wait_for`], refreshing only what `scope` says at each poll.
-    pub(crate) async fn wait_scoped(
-        &mut self,
-        what: &str,
-        limit: Duration,
-        scope: Scope,
-        check: impl Fn(&ClusterView) -> Verdict,
-    ) -> Result<(Duration, ClusterView), Halt> {
-        self.wait_from(what, limit, scope, None, check).await
+    /// The run so far, folded from its journal (`retry`: the command to run once it reads).
+    pub(crate) fn run_state(&self, retry: &str) -> Result<RunState, Halt> {
+        let entries = self.run.entries().map_err(|e| {
+            Halt::new(
+                format!("the journal cannot be read: {e}"),
+                format!("fix the run directory, then `{retry}`"),
+            )
+        })?;
+        Ok(RunState::fold(&self.run.run_id(), &entries))
     }
 
-    /// [`Engine::wait_scoped`] starting from `start` (a view the caller just took) instead of
-    /// a fresh full observation. `start` is never judged as it is: the first poll refreshes
-    /// what `scope` says (with [`Scope::Kafka`], only Kafka's view — milliseconds — while the
-    /// agents' part comes from `start`).
-    pub(crate) async fn wait_from(
-        &mut self,
-        what: &str,
-        limit: Duration,
-        scope: Scope,
-        start: Option<ClusterView>,
-        check: impl Fn(&ClusterView) -> Verdict,
-    ) -> Result<(Duration, ClusterView), Halt> {
-        let began = Instant::now();
-        let mut stable = Stability::new(self.settings.stable_observations);
-        // Kafka-only gates count the observations taken since the last action (the previous
-        // gate's, the step's own): N consecutive passes are N consecutive passes, whichever wait
-        // took them. The pass that ends the wait is always a fresh one taken here.
-        let seeds: Vec<KafkaView> = if scope == Scope::Kafka {
-            self.recent
-                .lock()
-                .map(|r| {
-                    r.iter()
-                        .filter(|(at, _)| at.elapsed() <= RECENT)
-                        .map(|(_, k)| k.clone())
-                        .collect()
-                })
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let mut first = start.is_none();
-        let mut view = match start {
-            Some(v) => v,
-            None => self.observe().await,
-        };
-        let mut seen = view.clone();
-        for k in seeds {
-            seen.kafka = Some(k);
-            seen.kafka_error = None;
-            stable.observe(&check(&seen));
-        }
-        loop {
-            if !std::mem::take(&mut first) {
-                match scope {
-                    Scope::Full => view = self.observe().await,
-                    Scope::Kafka => match self.observer.observe_kafka().await {
-                        Ok(k) => {
-                            self.remember(Some(&k));
-                            view.kafka = Some(k);
-                            view.kafka_error = None;
-                        }
-                        Err(e) => {
-                            self.remember(None);
-                            view.kafka = None;
-                            view.kafka_error = Some(e);
-                        }
-                    },
-                }
-            }
-            let v = check(&view);
-            if let Verdict::Never(why) = &v {
-                return Err(Halt::new(
-                    format!("{what}: {why}"),
-                    "nothing was stopped for this step; fix the cause and run `kroll upgrade --resume`",
-                ));
-            }
-            if stable.observe(&v) {
-                return Ok((began.elapsed(), view));
-            }
-            if began.elapsed() >= limit {
-                return Err(Halt::new(
-                    format!(
-                        "{what} did not pass within {:.0}s: {v}",
-                        limit.as_secs_f64()
-                    ),
-                    String::new(),
-                ));
-            }
-            self.progress.waiting(what, &v, began.elapsed());
-            // Once a check passes, its confirmations come at twice the pace: the wait for a
-            // broker to catch up is polled calmly, the moment it has is noticed quickly.
-            let pause = if stable.confirming() {
-                self.settings.poll / 2
-            } else {
-                self.settings.poll
-            };
-            tokio::time::sleep(pause).await;
-        }
+    /// Appends to the journal (fsynced); a failed write is a halt — nothing acts unjournaled.
+    pub(crate) fn journal(&mut self, e: Event) -> Result<(), Halt> {
+        self.run.append(e).map(|_| ()).map_err(|err| {
+            Halt::new(
+                format!("the journal cannot be written ({err}); stopped before acting"),
+                "make the run directory writable (space, permissions), then `kroll upgrade --resume`",
+            )
+        })
     }
 
     fn confirm_bump(&mut self, plan: &Plan) -> Result<(), Halt> {
-        if self.settings.yes {
-            self.journal(Event::BumpConfirmed {
-                how: "--yes".into(),
-            });
-        } else if !super::progress::confirm(&format!(
+        let how = if self.settings.yes {
+            "--yes"
+        } else if super::progress::confirm(&format!(
             "About to set inter.broker.protocol.version={} on every broker. After this, downgrading to {} is impossible. Type `bump` to continue: ",
             plan.to_ibp, plan.from
         )) {
+            "typed at the prompt"
+        } else {
             return Err(Halt::new(
                 "the IBP bump (point of no return) was not confirmed",
                 "every broker runs the new version with the old IBP (still downgradable); to finish, run `kroll upgrade --resume --yes`",
             ));
-        } else {
-            self.journal(Event::BumpConfirmed {
-                how: "typed at the prompt".into(),
-            });
-        }
-        self.bumped = true;
-        Ok(())
+        };
+        self.journal(Event::BumpConfirmed { how: how.into() })
     }
 
+    /// Writes `report.json` and `report.txt`, or says why they could not be written.
     fn write_report(&mut self) {
         if let Ok(entries) = self.run.entries() {
             self.report.fill_from_journal(&entries);
         }
-        let json = serde_json::to_string_pretty(&self.report).unwrap_or_default();
-        let _ = self.run.write_file("report.json", json.as_bytes());
-        let _ = self
-            .run
-            .write_file("report.txt", self.report.render().as_bytes());
-    }
-
-    /// The gate time limit for a broker: base + per hosted partition.
-    pub(crate) fn broker_limit(&self, view: &ClusterView, id: i32) -> Duration {
-        let hosted = view.kafka.as_ref().map_or(0, |k| {
-            k.partitions
-                .iter()
-                .filter(|p| p.replicas.contains(&id))
-                .count()
-        });
-        self.settings.gate_timeout
-            + self.settings.gate_timeout_per_partition * u32::try_from(hosted).unwrap_or(u32::MAX)
-    }
-
-    /// Whether a kind's service is rolled with the broker stop timeout.
-    pub(crate) fn stop_timeout_of(&self, kind: Option<ServiceKind>) -> Duration {
-        if kind == Some(ServiceKind::Broker) {
-            self.settings.broker_stop_timeout
-        } else {
-            self.settings.stop_timeout
+        let written = serde_json::to_string_pretty(&self.report)
+            .map_err(|e| e.to_string())
+            .and_then(|json| {
+                self.run
+                    .write_file("report.json", json.as_bytes())
+                    .map_err(|e| e.to_string())
+            })
+            .and_then(|_| {
+                self.run
+                    .write_file("report.txt", self.report.render().as_bytes())
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = written {
+            self.progress
+                .warn(&format!("the report could not be written: {e}"));
+            self.report.not_written = Some(e);
         }
     }
 
     async fn connect_phase(&mut self, id: PhaseId) -> Result<(), Halt> {
-        let step = format!("{id:?}");
-        if self.settings.skip_connect {
-            self.journal(Event::Note {
-                step,
-                message: "skipped (--skip-connect)".into(),
-            });
-            return Ok(());
-        }
         let Some(connect) = self.connect else {
             return Err(Halt::new(
                 "Connect quiesce/resume is not available",
@@ -539,8 +473,7 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
         match r {
             Ok(message) => {
                 self.progress.line(&message);
-                self.journal(Event::Note { step, message });
-                Ok(())
+                self.journal(Event::PhaseDone { phase: id, message })
             }
             Err(e) => Err(Halt::new(
                 e,
@@ -553,13 +486,20 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
     async fn preflight(&mut self, view: &ClusterView, plan: &Plan) -> Result<(), Halt> {
         self.progress.phase("Pre-flight checks");
         let untouched = "nothing was touched; fix it and run again";
-        if let Some(s) = view.services.iter().find(|s| !s.running()) {
-            return Err(Halt::new(
-                format!("container `{}` on node `{}` is not running", s.name, s.node),
-                untouched,
-            ));
-        }
         let limit = self.settings.gate_timeout.min(Duration::from_secs(60));
+        if self.opts.resuming {
+            // The container a killed coordinator was recreating may be between its stop and its
+            // start (its agent finishes the operation): waited for, within the limit.
+            self.wait_for(
+                "pre-flight: every container running",
+                limit,
+                gates::all_running,
+            )
+            .await
+            .map_err(|h| Halt::new(h.reason, untouched))?;
+        } else if let Verdict::Wait(why) = gates::all_running(view) {
+            return Err(Halt::new(why.join("; "), untouched));
+        }
         self.wait_for(
             "pre-flight: the cluster is healthy",
             limit,
@@ -573,10 +513,9 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
             .await
             .map_err(|r| Halt::new(r, untouched))?;
         self.journal(Event::Note {
-            step: "preflight".into(),
+            step: PhaseId::Preflight.slug(),
             message: "passed".into(),
-        });
-        Ok(())
+        })
     }
 
     fn check_disks(&self, view: &ClusterView) -> Result<(), String> {

@@ -9,11 +9,16 @@
 //!   of its brokers makes it refuse `acks=all` writes) is reported as [`Verdict::Never`] so the
 //!   run halts at once with the reason instead of waiting forever.
 //!
-//! The waiting itself (consecutive healthy observations, time limits) lives in the engine.
+//! A [`Gate`] names one of these (and the container or broker it is about); [`GatePoll`] is
+//! the waiting: consecutive passing observations within a time limit. The engine only fetches
+//! the observations.
 
 use std::fmt;
+use std::time::Duration;
 
-use super::view::{ClusterView, PartitionView};
+use kroll_shared::model::Health;
+
+use super::view::{ClusterView, PartitionView, ServiceView};
 
 /// The answer of a gate for one observation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +163,175 @@ pub fn cluster_healthy(view: &ClusterView) -> Verdict {
             why.push(format!("partition {} is under-replicated", describe(p)));
         }
     }
+    if why.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Wait(why)
+    }
+}
+
+/// What must hold of the cluster before or after a step — the gates the upgrade waits on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    /// Broker `broker` may stop ([`safe_to_stop`]).
+    SafeToStop {
+        broker: i32,
+        allow_min_isr_violation: bool,
+    },
+    /// Broker `broker` is back in service ([`rejoined`]).
+    Rejoined { broker: i32 },
+    /// The whole cluster is healthy ([`cluster_healthy`]).
+    ClusterHealthy,
+    /// `container` runs and its health check (if it has one) passes.
+    Running { container: String },
+    /// `container` (a ZooKeeper server) runs and the cluster is healthy.
+    ZookeeperBack { container: String },
+}
+
+/// Which part of the cluster a gate needs refreshed at each poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Agents and Kafka.
+    Full,
+    /// Kafka only (milliseconds): the agents' part may come from the observation the wait
+    /// began with.
+    Kafka,
+}
+
+impl Gate {
+    /// The gate's verdict on one observation.
+    pub fn verdict(&self, view: &ClusterView) -> Verdict {
+        match self {
+            Self::SafeToStop {
+                broker,
+                allow_min_isr_violation,
+            } => safe_to_stop(view, *broker, *allow_min_isr_violation),
+            Self::Rejoined { broker } => rejoined(view, *broker),
+            Self::ClusterHealthy => cluster_healthy(view),
+            Self::Running { container } => running(view, container),
+            Self::ZookeeperBack { container } => match running(view, container) {
+                Verdict::Pass => cluster_healthy(view),
+                other => other,
+            },
+        }
+    }
+
+    /// Brokers are judged by Kafka alone (registered in ZooKeeper and in ISR implies running);
+    /// other services by what their agent reports.
+    pub fn scope(&self) -> Scope {
+        match self {
+            Self::SafeToStop { .. } | Self::Rejoined { .. } => Scope::Kafka,
+            _ => Scope::Full,
+        }
+    }
+}
+
+impl fmt::Display for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SafeToStop { broker, .. } => write!(f, "broker {broker} safe to stop"),
+            Self::Rejoined { broker } => write!(f, "broker {broker} back in service"),
+            Self::ClusterHealthy => f.write_str("the cluster is healthy"),
+            Self::Running { container } | Self::ZookeeperBack { container } => {
+                write!(f, "{container} back in service")
+            }
+        }
+    }
+}
+
+/// `container` runs, and is neither starting nor unhealthy by its health check.
+fn running(view: &ClusterView, container: &str) -> Verdict {
+    let Some(s) = view.service(container) else {
+        return Verdict::Wait(vec![format!("{container} is not in the view")]);
+    };
+    if !s.running() {
+        return Verdict::Wait(vec![running_state(s)]);
+    }
+    match s.container.as_ref().map(|c| c.health) {
+        Some(Health::Starting) => {
+            Verdict::Wait(vec![format!("{container} health check is starting")])
+        }
+        Some(Health::Unhealthy) => Verdict::Wait(vec![format!("{container} is unhealthy")]),
+        _ => Verdict::Pass,
+    }
+}
+
+fn running_state(s: &ServiceView) -> String {
+    match &s.container {
+        None => format!("container {} is not there", s.name),
+        Some(c) => format!(
+            "container {} is {} (exit {}, restarts {})",
+            s.name,
+            c.status.as_str(),
+            c.exit_code,
+            c.restart_count
+        ),
+    }
+}
+
+/// What one more observation made of a wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Polled {
+    /// Enough consecutive passes.
+    Passed,
+    /// Not yet; poll again (sooner when `confirming`: the last observation passed).
+    Waiting { confirming: bool },
+    /// The time limit went by; the last verdict says why.
+    TimedOut(String),
+    /// The gate can never pass.
+    Never(String),
+}
+
+/// Waiting on a [`Gate`]: `needed` consecutive passing observations within `limit`.
+#[derive(Debug, Clone)]
+pub struct GatePoll {
+    limit: Duration,
+    stable: Stability,
+}
+
+impl GatePoll {
+    /// A wait of at most `limit` for `needed` consecutive passes.
+    pub fn new(limit: Duration, needed: u32) -> Self {
+        Self {
+            limit,
+            stable: Stability::new(needed),
+        }
+    }
+
+    /// Counts an observation taken before the wait began (since the last action) towards
+    /// the consecutive passes; it can never end the wait by itself.
+    pub fn seed(&mut self, v: &Verdict) {
+        self.stable.observe(v);
+    }
+
+    /// Judges one fresh observation, `waited` into the wait.
+    pub fn judge(&mut self, v: &Verdict, waited: Duration) -> Polled {
+        if let Verdict::Never(why) = v {
+            return Polled::Never(why.clone());
+        }
+        if self.stable.observe(v) {
+            return Polled::Passed;
+        }
+        if waited >= self.limit {
+            return Polled::TimedOut(format!(
+                "did not pass within {:.0}s: {v}",
+                self.limit.as_secs_f64()
+            ));
+        }
+        Polled::Waiting {
+            confirming: self.stable.confirming(),
+        }
+    }
+}
+
+/// Every inventory container runs (the pre-flight's first condition).
+pub fn all_running(view: &ClusterView) -> Verdict {
+    let why: Vec<String> = view
+        .services
+        .iter()
+        .filter(|s| !s.running())
+        .map(|s| format!("container `{}` on node `{}` is not running", s.name, s.node))
+        .collect();
     if why.is_empty() {
         Verdict::Pass
     } else {
@@ -333,6 +507,72 @@ mod tests {
         assert!(
             matches!(safe_to_stop(&blind, 1, false), Verdict::Wait(w) if w[0].contains("connection refused"))
         );
+    }
+
+    #[test]
+    fn a_gate_poll_needs_its_window_within_its_limit_and_gives_up_on_never() {
+        let wait = Verdict::Wait(vec!["broker 2 is behind".into()]);
+        let mut poll = GatePoll::new(Duration::from_secs(10), 2);
+        poll.seed(&Verdict::Pass);
+        assert_eq!(
+            poll.judge(&Verdict::Pass, Duration::ZERO),
+            Polled::Passed,
+            "a seed counts"
+        );
+        let mut poll = GatePoll::new(Duration::from_secs(10), 2);
+        assert_eq!(
+            poll.judge(&Verdict::Pass, Duration::from_secs(1)),
+            Polled::Waiting { confirming: true }
+        );
+        assert_eq!(
+            poll.judge(&wait, Duration::from_secs(2)),
+            Polled::Waiting { confirming: false },
+            "a failure resets the window"
+        );
+        assert!(matches!(
+            poll.judge(&wait, Duration::from_secs(10)),
+            Polled::TimedOut(why) if why.contains("within 10s: broker 2 is behind")
+        ));
+        assert_eq!(
+            poll.judge(&Verdict::Never("rf 2".into()), Duration::ZERO),
+            Polled::Never("rf 2".into())
+        );
+    }
+
+    #[test]
+    fn gates_name_what_they_wait_for_and_how_they_are_observed() {
+        let g = Gate::SafeToStop {
+            broker: 2,
+            allow_min_isr_violation: false,
+        };
+        assert_eq!(
+            (g.to_string(), g.scope()),
+            ("broker 2 safe to stop".into(), Scope::Kafka)
+        );
+        let r = Gate::Running {
+            container: "sr".into(),
+        };
+        assert_eq!(
+            (r.to_string(), r.scope()),
+            ("sr back in service".into(), Scope::Full)
+        );
+        let v = view(vec![], &[1, 2, 3], 2);
+        assert!(
+            matches!(r.verdict(&v), Verdict::Wait(w) if w[0].contains("sr is not in the view"))
+        );
+        assert!(
+            matches!(Gate::Running { container: "kafka-01".into() }.verdict(&v), Verdict::Wait(w) if w[0].contains("container kafka-01 is not there"))
+        );
+    }
+
+    #[test]
+    fn all_running_names_every_container_that_is_not() {
+        let mut v = view(vec![], &[1, 2, 3], 2);
+        assert!(
+            matches!(all_running(&v), Verdict::Wait(w) if w.len() == 3 && w[0] == "container `kafka-01` on node `n1` is not running")
+        );
+        v.services.clear();
+        assert_eq!(all_running(&v), Verdict::Pass);
     }
 
     #[test]

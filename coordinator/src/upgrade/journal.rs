@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::plan::PhaseId;
+
 /// Errors of the run directory.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -60,7 +62,12 @@ pub enum Event {
         resumed: bool,
     },
     PhaseStarted {
-        phase: String,
+        phase: PhaseId,
+    },
+    /// A cluster-wide phase (Connect's quiesce or resume, the post-checks) is done.
+    PhaseDone {
+        phase: PhaseId,
+        message: String,
     },
     /// About to act on a container under an operation id.
     StepIntent {
@@ -87,13 +94,20 @@ pub enum Event {
         step: String,
         op_id: String,
         error: String,
+        /// The agent changed nothing, or put the previous container back (its answer said
+        /// so): the container runs as it did before the step.
+        #[serde(default)]
+        left_as_before: bool,
     },
     RolledBack {
         step: String,
         container: String,
         image: String,
+        /// Back in service after the rollback (absent in journals before issue 10).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        healed: Option<bool>,
     },
-    /// Cluster-wide steps (pre-flight, quiesce, resume, post-checks).
+    /// Remarks on cluster-wide work (pre-flight, a skipped Connect phase).
     Note {
         step: String,
         message: String,
@@ -126,6 +140,10 @@ pub struct RunDir {
     journal: File,
     seq: u64,
     _lock: File,
+    /// Test hook: appends after this many events go to `/dev/full` (and fail, as on a full or
+    /// read-only disk).
+    #[cfg(test)]
+    fail_after: Option<u64>,
 }
 
 impl RunDir {
@@ -163,6 +181,8 @@ impl RunDir {
             journal,
             seq,
             _lock: lock,
+            #[cfg(test)]
+            fail_after: None,
         })
     }
 
@@ -181,18 +201,34 @@ impl RunDir {
 
     /// Appends an event and fsyncs it before returning.
     pub fn append(&mut self, event: Event) -> Result<Entry, JournalError> {
-        self.seq += 1;
         let entry = Entry {
-            seq: self.seq,
+            seq: self.seq + 1,
             time_unix_ms: kroll_shared::time::now_unix_ms(),
             event,
         };
-        let mut line = serde_json::to_vec(&entry).unwrap_or_default();
-        line.push(b'\n');
         let file = self.path.join("journal.jsonl");
+        let mut line = serde_json::to_vec(&entry).map_err(|e| JournalError::Io {
+            path: file.clone(),
+            source: e.into(),
+        })?;
+        line.push(b'\n');
+        #[cfg(test)]
+        if self.fail_after.is_some_and(|n| self.seq >= n) {
+            self.journal = OpenOptions::new()
+                .append(true)
+                .open("/dev/full")
+                .map_err(io(&file))?;
+        }
         self.journal.write_all(&line).map_err(io(&file))?;
         self.journal.sync_data().map_err(io(&file))?;
+        self.seq = entry.seq;
         Ok(entry)
+    }
+
+    /// Test hook: every append after `events` events fails.
+    #[cfg(test)]
+    pub(crate) fn fail_writes_after(&mut self, events: u64) {
+        self.fail_after = Some(events);
     }
 
     /// The events so far.
@@ -331,7 +367,7 @@ mod tests {
         let runs = dir.path().join("runs");
         let mut run = RunDir::create(&runs, "r1").expect("create");
         run.append(Event::PhaseStarted {
-            phase: "roll-brokers".into(),
+            phase: PhaseId::RollBrokers,
         })
         .expect("append");
         run.append(Event::StepIntent {
@@ -396,5 +432,40 @@ mod tests {
             "{err}"
         );
         assert!(new_run_id().ends_with('Z'));
+    }
+
+    #[test]
+    fn phases_are_journaled_as_ids_and_older_debug_names_still_read() {
+        let line = serde_json::to_string(&Entry {
+            seq: 1,
+            time_unix_ms: 0,
+            event: Event::PhaseStarted {
+                phase: PhaseId::BumpIbp,
+            },
+        })
+        .expect("json");
+        assert!(line.contains("\"phase\":\"bump-ibp\""), "{line}");
+        let old: Entry = serde_json::from_str(
+            "{\"seq\":2,\"time_unix_ms\":0,\"event\":\"phase_started\",\"phase\":\"RollBrokers\"}",
+        )
+        .expect("a journal written before issue 10");
+        assert_eq!(
+            old.event,
+            Event::PhaseStarted {
+                phase: PhaseId::RollBrokers
+            }
+        );
+    }
+
+    #[test]
+    fn a_failed_append_is_an_error_and_numbers_nothing() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut run = RunDir::create(dir.path(), "r").expect("create");
+        run.fail_writes_after(0);
+        let err = run
+            .append(Event::Finished { seconds: 0.0 })
+            .expect_err("a full disk");
+        assert!(err.to_string().contains("journal.jsonl"), "{err}");
+        assert_eq!(run.seq, 0);
     }
 }

@@ -5,13 +5,18 @@
 //! - [`view`]: one observation of the cluster (agents + Kafka).
 //! - [`observe`]: observing agents, Kafka (rdkafka) and ZooKeeper.
 //! - [`plan`]: the plan, derived purely from a view and the target (desired states).
-//! - [`gates`]: the health gates as pure predicates.
+//! - [`gates`]: the health gates as pure predicates, named ([`gates::Gate`]), and the waiting
+//!   on them ([`gates::GatePoll`]: a stability window within a time limit).
+//! - [`decide`]: every decision — `next(plan, view, run)` — the "step satisfied" predicate,
+//!   the observed point of no return, the per-kind policy.
 //! - [`actions`]: the node-action layer (agents today, room for Swarm).
-//! - [`journal`]: the run directory, fsynced journal, lock.
-//! - [`engine`] + [`steps`]: carrying a plan out, halting and rolling back.
+//! - [`journal`]: the run directory, fsynced journal, lock; [`run_state`]: the journal folded.
+//! - [`engine`] + [`steps`] + [`rollback`] + [`wait`]: the loop that observes, decides, acts
+//!   and journals, and its waiting on gates.
 //! - [`progress`]: progress lines and the final report.
 
 pub mod actions;
+pub mod decide;
 pub mod engine;
 pub mod gates;
 pub mod journal;
@@ -19,9 +24,13 @@ pub mod observe;
 pub mod plan;
 pub mod progress;
 pub mod rollback;
+pub mod run_state;
 pub mod steps;
 pub mod version;
 pub mod view;
+pub mod wait;
 
+#[cfg(test)]
+mod fixtures;
 #[cfg(test)]
 mod sim_tests;

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use kroll_shared::inventory::ServiceKind;
 use kroll_shared::model::{EnvPatch, image_tag};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::version::{KafkaLine, Platform, VersionError};
 use super::view::{ClusterView, ServiceView};
@@ -77,23 +77,59 @@ pub enum PlanError {
         "brokers already run inter.broker.protocol.version {ibp}, newer than their software {from}; refusing"
     )]
     IbpAhead { ibp: KafkaLine, from: Platform },
+    #[error(
+        "the point of no return is behind this cluster ({bumped} already run inter.broker.protocol.version {to_ibp}) but broker `{container}` runs {image}, not the target; kroll will not roll it with an older protocol. Put it back on the target image by hand, then run again"
+    )]
+    BehindPointOfNoReturn {
+        bumped: String,
+        to_ibp: KafkaLine,
+        container: String,
+        image: String,
+    },
 }
 
-/// The upgrade's phases, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// The upgrade's phases, in order. Journaled by their kebab-case id; journals written before
+/// issue 10 named them by their Rust names (still read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PhaseId {
+    #[serde(alias = "Preflight")]
     Preflight,
+    #[serde(alias = "QuiesceConnect")]
     QuiesceConnect,
+    #[serde(alias = "RollZookeeper")]
     RollZookeeper,
+    #[serde(alias = "RollBrokers")]
     RollBrokers,
+    #[serde(alias = "RollSchemaRegistry")]
     RollSchemaRegistry,
+    #[serde(alias = "RollConnect")]
     RollConnect,
+    #[serde(alias = "RollRestProxy")]
     RollRestProxy,
+    #[serde(alias = "RollKafdrop")]
     RollKafdrop,
+    #[serde(alias = "BumpIbp")]
     BumpIbp,
+    #[serde(alias = "ResumeConnect")]
     ResumeConnect,
+    #[serde(alias = "PostChecks")]
     PostChecks,
+}
+
+impl PhaseId {
+    /// The phase named `s` (its id, or its name in older journals).
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+    }
+
+    /// The phase's id, as journaled (`roll-brokers`).
+    pub fn slug(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
 }
 
 /// A container change: the desired state after the step.
@@ -138,12 +174,23 @@ pub struct Plan {
     pub to_ibp: KafkaLine,
     pub phases: Vec<Phase>,
     pub warnings: Vec<String>,
+    /// Brokers observed on the new IBP while others are not (yet): the point of no return is
+    /// behind, only the rest of the bump remains and nothing may be rolled back.
+    pub bumped: Vec<String>,
 }
 
 impl Plan {
     /// The phase with this id.
     pub fn phase(&self, id: PhaseId) -> Option<&Phase> {
         self.phases.iter().find(|p| p.id == id)
+    }
+
+    /// The phase holding step `step`.
+    pub fn phase_of(&self, step: &str) -> Option<PhaseId> {
+        self.phases
+            .iter()
+            .find(|p| p.steps.iter().any(|s| s.id == step))
+            .map(|p| p.id)
     }
 }
 
@@ -255,6 +302,7 @@ pub fn plan(view: &ClusterView, opts: &PlanOptions) -> Result<Plan, PlanError> {
             from,
         });
     }
+    let bumped = bumped_brokers(view, from_ibp, to_k, opts)?;
     let mut phases = vec![preflight(view, opts)];
     let connect = view.of_kind(ServiceKind::Connect);
     if !connect.is_empty() {
@@ -273,16 +321,20 @@ pub fn plan(view: &ClusterView, opts: &PlanOptions) -> Result<Plan, PlanError> {
     } else {
         EnvPatch::default()
     };
-    let mut brokers = roll(
-        view,
-        opts,
-        ServiceKind::Broker,
-        PhaseId::RollBrokers,
-        "Roll 1: brokers onto the new image, inter.broker.protocol.version pinned to the old version (controller last)",
-        &pin,
-    );
-    mark_broker_roll1(view, &mut brokers, opts, from_ibp);
-    phases.push(brokers);
+    // Past the point of no return Roll 1 has nothing left to do (every broker runs the target,
+    // checked above) and must not offer an older IBP to anyone.
+    if bumped.is_empty() {
+        let mut brokers = roll(
+            view,
+            opts,
+            ServiceKind::Broker,
+            PhaseId::RollBrokers,
+            "Roll 1: brokers onto the new image, inter.broker.protocol.version pinned to the old version (controller last)",
+            &pin,
+        );
+        controller_last(view, &mut brokers);
+        phases.push(brokers);
+    }
     phases.push(roll(
         view,
         opts,
@@ -340,7 +392,42 @@ pub fn plan(view: &ClusterView, opts: &PlanOptions) -> Result<Plan, PlanError> {
         to_ibp: to_k,
         phases,
         warnings,
+        bumped,
     })
+}
+
+/// The brokers already on the new IBP while the lowest observed IBP is older: the bump has
+/// begun (observed, whatever a journal says). Every broker must then run the target image.
+fn bumped_brokers(
+    view: &ClusterView,
+    from_ibp: KafkaLine,
+    to_ibp: KafkaLine,
+    opts: &PlanOptions,
+) -> Result<Vec<String>, PlanError> {
+    if from_ibp >= to_ibp {
+        return Ok(Vec::new());
+    }
+    let brokers = view.brokers();
+    let bumped: Vec<String> = brokers
+        .iter()
+        .filter(|b| super::decide::observed_ibp(b).is_some_and(|i| i >= to_ibp))
+        .map(|b| b.name.clone())
+        .collect();
+    if bumped.is_empty() {
+        return Ok(bumped);
+    }
+    for b in brokers {
+        let image = b.image().unwrap_or_default();
+        if image != target_image(image, ServiceKind::Broker, opts) {
+            return Err(PlanError::BehindPointOfNoReturn {
+                bumped: bumped.join(", "),
+                to_ibp,
+                container: b.name.clone(),
+                image: image.to_owned(),
+            });
+        }
+    }
+    Ok(bumped)
 }
 
 fn preflight(view: &ClusterView, opts: &PlanOptions) -> Phase {
@@ -383,7 +470,7 @@ fn preflight(view: &ClusterView, opts: &PlanOptions) -> Phase {
 
 fn cluster_phase(id: PhaseId, title: &str, note: &str) -> Phase {
     let step = Step {
-        id: format!("{}/cluster", slug(id)),
+        id: format!("{}/cluster", id.slug()),
         node: String::new(),
         container: String::new(),
         kind: None,
@@ -399,13 +486,6 @@ fn cluster_phase(id: PhaseId, title: &str, note: &str) -> Phase {
     }
 }
 
-fn slug(id: PhaseId) -> String {
-    serde_json::to_value(id)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// A rolling replacement of every service of `kind` onto its target image with `env`.
 fn roll(
     view: &ClusterView,
@@ -419,21 +499,19 @@ fn roll(
         .of_kind(kind)
         .into_iter()
         .map(|s| {
-            let image = target_image(s.image().unwrap_or_default(), kind, opts);
-            let done = s.image() == Some(image.as_str())
-                && env.set.iter().all(|(k, v)| s.env(k) == Some(v.as_str()));
+            let change = Change {
+                image: target_image(s.image().unwrap_or_default(), kind, opts),
+                env: env.clone(),
+                hostname: None,
+            };
             Step {
-                id: format!("{}/{}", slug(id), s.name),
+                id: format!("{}/{}", id.slug(), s.name),
                 node: s.node.clone(),
                 container: s.name.clone(),
                 kind: Some(kind),
-                change: Some(Change {
-                    image,
-                    env: env.clone(),
-                    hostname: None,
-                }),
+                done: super::decide::satisfied(s, &change),
+                change: Some(change),
                 note: describe(s, env),
-                done,
             }
         })
         .collect();
@@ -456,24 +534,8 @@ fn describe(s: &ServiceView, env: &EnvPatch) -> String {
     note
 }
 
-/// Roll 1 is done on a broker that runs the target image with the old or the new IBP (roll 2
-/// may already have bumped it); the controller goes last.
-fn mark_broker_roll1(
-    view: &ClusterView,
-    phase: &mut Phase,
-    opts: &PlanOptions,
-    from_ibp: KafkaLine,
-) {
-    let to_ibp = opts.to.kafka().map(KafkaLine::ibp).unwrap_or_default();
-    for step in &mut phase.steps {
-        let Some(s) = view.service(&step.container) else {
-            continue;
-        };
-        let target = step.change.as_ref().map(|c| c.image.as_str());
-        let ibp = s.env(IBP_ENV);
-        step.done = s.image() == target
-            && (!opts.pin_ibp || ibp == Some(&from_ibp.ibp()) || ibp == Some(&to_ibp));
-    }
+/// The controller goes last (the engine re-reads it before every choice).
+fn controller_last(view: &ClusterView, phase: &mut Phase) {
     let controller = view.kafka.as_ref().and_then(|k| k.controller);
     let is_controller = |st: &Step| {
         view.service(&st.container).and_then(|s| s.broker_id) == controller && controller.is_some()
@@ -508,7 +570,6 @@ fn roll_connect(view: &ClusterView, opts: &PlanOptions) -> Result<Phase, PlanErr
                 reason,
             })?;
         if let Some(change) = step.change.as_mut() {
-            step.done = step.done && patch.is_empty();
             step.note = if patch.is_empty() {
                 "environment already in 7.7 form".into()
             } else {
@@ -516,6 +577,7 @@ fn roll_connect(view: &ClusterView, opts: &PlanOptions) -> Result<Phase, PlanErr
             };
             change.env = patch;
             change.hostname = Some(hostname);
+            step.done = super::decide::satisfied(s, change);
         }
     }
     Ok(phase)
@@ -596,10 +658,7 @@ fn bump(view: &ClusterView, opts: &PlanOptions, to: KafkaLine) -> Phase {
         &env,
     );
     phase.point_of_no_return = true;
-    let controller = view.kafka.as_ref().and_then(|k| k.controller);
-    phase.steps.sort_by_key(|st| {
-        view.service(&st.container).and_then(|s| s.broker_id) == controller && controller.is_some()
-    });
+    controller_last(view, &mut phase);
     phase
 }
 
@@ -611,6 +670,14 @@ pub fn render(plan: &Plan, cluster: &str) -> String {
     );
     for w in &plan.warnings {
         let _ = writeln!(out, "WARNING: {w}");
+    }
+    if !plan.bumped.is_empty() {
+        let _ = writeln!(
+            out,
+            "The point of no return is behind: {} already run inter.broker.protocol.version {}. Only the rest of the bump remains; nothing can be rolled back.",
+            plan.bumped.join(", "),
+            plan.to_ibp
+        );
     }
     for (i, phase) in plan.phases.iter().enumerate() {
         let _ = writeln!(out, "\n{}. {}", i + 1, phase.title);

@@ -3,38 +3,15 @@
 use std::collections::BTreeMap;
 
 use kroll_shared::inventory::ServiceKind;
-use kroll_shared::model::{Container, ContainerStatus, Health};
+use kroll_shared::model::Container;
 
 use super::*;
 use crate::upgrade::view::{ClusterView, KafkaView, ServiceView};
 
 fn container(name: &str, image: &str, env: &[(&str, &str)], keys: &[&str]) -> Container {
     Container {
-        id: format!("id-{name}"),
-        name: name.into(),
-        image: image.into(),
-        image_id: "sha256:x".into(),
-        status: ContainerStatus::Running,
-        health: Health::None,
-        started_at_unix_ms: 1,
-        finished_at_unix_ms: 0,
-        exit_code: 0,
-        oom_killed: false,
-        restart_count: 0,
-        labels: BTreeMap::new(),
-        env_keys: keys
-            .iter()
-            .map(|k| (*k).to_owned())
-            .chain(env.iter().map(|(k, _)| (*k).to_owned()))
-            .collect(),
-        env: env
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-        mounts: vec![],
         hostname: name.trim_start_matches("lab-").into(),
-        pid: 1,
-        java: None,
+        ..crate::upgrade::fixtures::container(name, image, env, keys)
     }
 }
 
@@ -394,4 +371,61 @@ fn explicit_images_override_the_tag_convention() {
         target_image("reg:5000/kafka:7.1.1", ServiceKind::Broker, &opts("7.8.0")),
         "reg:5000/kafka:7.8.0"
     );
+}
+
+/// Brokers 1 and 4 bumped to 3.7, the others still on 3.1: the point of no return is behind.
+fn half_bumped() -> ClusterView {
+    lab(
+        ["7.7.1"; 5],
+        [
+            Some("3.7"),
+            Some("3.1"),
+            Some("3.1"),
+            Some("3.7"),
+            Some("3.1"),
+        ],
+    )
+}
+
+#[test]
+fn a_half_bumped_cluster_plans_exactly_the_remaining_bump_steps_and_never_a_lower_ibp() {
+    let view = half_bumped();
+    for resuming in [false, true] {
+        let o = PlanOptions {
+            resuming,
+            ..opts("7.7.1")
+        };
+        let p = plan(&view, &o).expect("plan");
+        let pending: Vec<(PhaseId, &str)> = p
+            .phases
+            .iter()
+            .flat_map(|ph| ph.steps.iter().map(move |s| (ph.id, s)))
+            .filter(|(_, s)| s.change.is_some() && !s.done)
+            .map(|(id, s)| (id, s.container.as_str()))
+            .collect();
+        assert!(
+            pending.iter().all(|(id, _)| *id != PhaseId::RollBrokers),
+            "Roll 1 is behind this cluster: {pending:?}"
+        );
+        let bump: Vec<&str> = pending
+            .iter()
+            .filter(|(id, _)| *id == PhaseId::BumpIbp)
+            .map(|(_, c)| *c)
+            .collect();
+        assert_eq!(bump, ["lab-kafka-02", "lab-kafka-05", "lab-kafka-03"]);
+        // Whatever a step is marked, none may ask a broker for an IBP below 3.7 any more.
+        for s in p.phases.iter().flat_map(|ph| &ph.steps) {
+            let ibp = s.change.as_ref().and_then(|c| c.env.set.get(IBP_ENV));
+            assert!(
+                ibp.is_none_or(|v| v == "3.7"),
+                "{} asks for IBP {ibp:?} after the point of no return",
+                s.id
+            );
+        }
+        assert!(
+            render(&p, "lab").contains("point of no return is behind"),
+            "{}",
+            render(&p, "lab")
+        );
+    }
 }

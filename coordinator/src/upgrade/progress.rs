@@ -41,6 +41,12 @@ impl Progress {
         self.last_wait = None;
     }
 
+    /// A warning, printed even when quiet (it concerns the run's own records).
+    pub fn warn(&mut self, text: &str) {
+        eprintln!("{} WARNING: {text}", self.stamp());
+        self.last_wait = None;
+    }
+
     /// A phase begins.
     pub fn phase(&mut self, title: &str) {
         self.line(&format!("== {title}"));
@@ -121,6 +127,9 @@ pub struct Report {
     pub run_seconds: f64,
     /// How many times the run was started or resumed.
     pub invocations: usize,
+    /// Why `report.json` / `report.txt` could not be written, if so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_written: Option<String>,
 }
 
 impl Report {

@@ -8,20 +8,26 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kroll_shared::inventory::ServiceKind;
-use kroll_shared::model::{Container, ContainerStatus, Health};
 
 use super::actions::NodeActions;
-use super::engine::{ConnectPhases, Engine, Observe, Outcome, Settings};
-use super::journal::{Event, RunDir};
+use super::engine::{ConnectPhases, Engine, Observe, Outcome, Parts, Settings};
+use super::fixtures;
+use super::journal::RunDir;
 use super::plan::{Change, IBP_ENV, PlanOptions};
-use super::progress::{Progress, Report};
 use super::view::{ClusterView, KafkaView, PartitionView, ServiceView};
 use crate::agents::{AgentCallError, Recreated, RolledBack};
 
 const REG: &str = "reg/rhodry";
+
+/// The minor version of an IBP like `3.7` (an unset IBP counts as the lowest).
+fn ibp_minor(ibp: Option<&str>) -> u32 {
+    ibp.and_then(|i| i.split('.').nth(1))
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0)
+}
 
 #[derive(Debug, Clone)]
 struct Broker {
@@ -43,6 +49,8 @@ struct State {
     order: Vec<(i32, i32)>,
     /// The next recreate of this image fails to start.
     broken_image: Option<String>,
+    /// Recreates of any container, replays excluded.
+    recreates: usize,
 }
 
 /// A 5-broker cluster, partitions RF 3 / min ISR 2 spread over all brokers.
@@ -204,34 +212,13 @@ fn service(
     env: BTreeMap<String, String>,
     broker_id: Option<i32>,
 ) -> ServiceView {
-    ServiceView {
-        node: format!("node-{name}"),
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    fixtures::service(
         kind,
-        name: name.into(),
+        name,
+        fixtures::container(name, image, &env, &[]),
         broker_id,
-        zookeeper_id: None,
-        container: Some(Container {
-            id: name.into(),
-            name: name.into(),
-            image: image.into(),
-            image_id: String::new(),
-            status: ContainerStatus::Running,
-            health: Health::None,
-            started_at_unix_ms: 1,
-            finished_at_unix_ms: 0,
-            exit_code: 0,
-            oom_killed: false,
-            restart_count: 0,
-            labels: BTreeMap::new(),
-            env_keys: env.keys().cloned().collect(),
-            env,
-            mounts: vec![],
-            hostname: name.into(),
-            pid: 1,
-            java: None,
-        }),
-        agent_reachable: true,
-    }
+    )
 }
 
 impl Observe for Sim {
@@ -289,6 +276,7 @@ impl NodeActions for Sim {
                 ..recreated(node)
             });
         }
+        st.recreates += 1;
         let Some(id) = container
             .strip_prefix("kafka-0")
             .and_then(|d| d.parse::<i32>().ok())
@@ -314,11 +302,19 @@ impl NodeActions for Sim {
         let b = st.brokers.get_mut(&id).expect("broker");
         b.prev = Some((b.image.clone(), b.ibp.clone()));
         b.image = change.image.clone();
+        let mut lowered = None;
         if let Some(v) = change.env.set.get(IBP_ENV) {
+            if ibp_minor(b.ibp.as_deref()) > ibp_minor(Some(v)) {
+                lowered = Some(format!(
+                    "broker {id} recreated with IBP {v} while it ran {:?} (protocol downgrade)",
+                    b.ibp
+                ));
+            }
             b.ibp = Some(v.clone());
         }
         b.restarts += 1;
         b.catching_up = Some(if broken { u32::MAX } else { self.catch_up });
+        st.violations.extend(lowered);
         Ok(recreated(node))
     }
 
@@ -336,9 +332,16 @@ impl NodeActions for Sim {
             .unwrap_or(0);
         let b = st.brokers.get_mut(&id).expect("broker");
         let (image, ibp) = b.prev.take().expect("kept definition");
+        let lowered = (ibp_minor(b.ibp.as_deref()) > ibp_minor(ibp.as_deref())).then(|| {
+            format!(
+                "broker {id} rolled back from IBP {:?} to {ibp:?} (protocol downgrade)",
+                b.ibp
+            )
+        });
         b.image = image.clone();
         b.ibp = ibp;
         b.catching_up = Some(self.catch_up);
+        st.violations.extend(lowered);
         Ok(RolledBack {
             node: node.into(),
             container: None,
@@ -391,34 +394,16 @@ fn engine_with<'a, C: ConnectPhases>(
         pin_ibp: pin,
         resuming,
     };
-    let mut engine = Engine {
+    Engine::new(Parts {
         observer: sim,
         actions: sim,
         connect,
+        run,
         opts,
         settings: settings(),
-        report: Report {
-            run_id: run.run_id(),
-            ..Report::default()
-        },
-        run,
-        progress: Progress::new(true),
-        started: Instant::now(),
-        bumped: false,
-        recent: Default::default(),
-    };
-    // As `kroll upgrade` does before it runs the engine.
-    let run_id = engine.run.run_id();
-    engine.journal(Event::RunStarted {
-        run_id,
         cluster: "sim".into(),
-        from: String::new(),
-        to: "7.7.1".into(),
-        pin_ibp: pin,
-        images: Vec::new(),
-        resumed: resuming,
-    });
-    engine
+        quiet: true,
+    })
 }
 
 fn check_done(sim: &Sim) {
@@ -580,4 +565,88 @@ async fn a_run_halted_after_its_last_container_resumes_its_connect_and_post_chec
     );
     assert_eq!(connect.resumed.load(std::sync::atomic::Ordering::SeqCst), 1);
     check_done(&sim);
+}
+
+/// Drives a first run until `k` brokers of Roll 2 were recreated with the new IBP and `extra`
+/// more polls went by (mid-gate, mid-intent), then drops it: the coordinator died.
+async fn kill_in_roll_2(sim: &Sim, runs: &std::path::Path, k: usize, extra: usize) {
+    let run = RunDir::create(runs, "r1").expect("run");
+    let mut first = Box::pin(engine(sim, run, true).run());
+    let mut after = None;
+    for polls in 0.. {
+        assert!(polls < 1_000_000, "k={k}: the first run is stuck");
+        if futures::poll!(first.as_mut()).is_ready() {
+            panic!("k={k}: the first run ended before {k} brokers were bumped");
+        }
+        // Let the runtime's timers (the gates' pauses) advance.
+        tokio::time::sleep(Duration::from_micros(50)).await;
+        let bumped = sim.s.lock().expect("lock").order.len() >= 5 + k;
+        if bumped {
+            let left = after.get_or_insert(extra);
+            if *left == 0 {
+                break;
+            }
+            *left -= 1;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_new_run_after_a_halt_at_any_step_of_roll_2_never_lowers_the_ibp() {
+    for k in 1..=4 {
+        for extra in [0, 2, 6] {
+            let sim = Sim::new();
+            let dir = tempfile::tempdir().expect("tmp");
+            kill_in_roll_2(&sim, dir.path(), k, extra).await;
+            // Not `--resume`: a new run id, so the agents' record of the first run's operation
+            // ids does not protect anything.
+            let run = RunDir::create(dir.path(), "r2").expect("second run");
+            let outcome = engine(&sim, run, true).run().await;
+            assert!(
+                matches!(outcome, Outcome::Finished(_)),
+                "k={k} extra={extra}: {outcome:?}"
+            );
+            check_done(&sim);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_journal_that_cannot_be_written_halts_before_any_unjournaled_action() {
+    for n in 0..45 {
+        let sim = Sim::new();
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut run = RunDir::create(dir.path(), "r").expect("run");
+        run.fail_writes_after(n);
+        let outcome = engine(&sim, run, true).run().await;
+        let entries = super::journal::read(&dir.path().join("r/journal.jsonl")).expect("read");
+        let intents = entries
+            .iter()
+            .filter(|e| matches!(e.event, super::journal::Event::StepIntent { .. }))
+            .count();
+        let confirmed = entries
+            .iter()
+            .any(|e| matches!(e.event, super::journal::Event::BumpConfirmed { .. }));
+        let st = sim.s.lock().expect("lock");
+        assert_eq!(
+            st.recreates, intents,
+            "n={n}: every recreate has its intent in the journal"
+        );
+        if !confirmed {
+            assert!(
+                st.brokers.values().all(|b| b.ibp.as_deref() != Some("3.7")),
+                "n={n}: no bump without its journaled confirmation"
+            );
+        }
+        match outcome {
+            Outcome::Halted(h, _) => assert!(
+                h.reason.contains("journal cannot be written"),
+                "n={n}: {h:?}"
+            ),
+            Outcome::Finished(_) => assert!(
+                entries.len() as u64 <= n,
+                "n={n}: finished although a journal write failed"
+            ),
+        }
+    }
 }

@@ -1,212 +1,39 @@
-//! One container step of the upgrade (skip / gate / recreate / gate / journal, with rollback on
-//! failure), the image pre-pull, and the post-checks.
+//! Carrying out what [`super::decide::next`] says about one container: settle a step found
+//! done (wait on its gate, record it), recreate one (gate before → journal intent → recreate
+//! under its operation id → gate after → journal done; a failure is journaled and decided on
+//! next turn), roll a failed node back; plus the image pre-pull and the post-checks.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use kroll_shared::inventory::ServiceKind;
 
 use super::actions::NodeActions;
-use super::engine::{ConnectPhases, Engine, Halt, Observe, Scope};
-use super::gates::{self, Verdict};
+use super::decide::{self, Halt, Policy, Recreate, RollBack, StepRef};
+use super::engine::{ConnectPhases, Engine, Observe};
+use super::gates::{self, Gate};
 use super::journal::Event;
-use super::plan::{Change, Plan, Step};
-use super::view::{ClusterView, ServiceView};
-
-/// Does the container already have the step's desired definition (and run)?
-pub fn holds(s: &ServiceView, change: &Change) -> bool {
-    let Some(c) = &s.container else { return false };
-    // Values the agent reports are compared; for the others (never secret-bearing planning
-    // values) the variable's presence is what can be checked.
-    let env_ok = change
-        .env
-        .set
-        .iter()
-        .all(|(k, v)| c.env.get(k).map_or(c.env_keys.contains(k), |x| x == v))
-        && change.env.rename.keys().all(|k| !c.env_keys.contains(k))
-        && change.env.remove.iter().all(|k| !c.env_keys.contains(k));
-    let host_ok = change.hostname.as_ref().is_none_or(|h| *h == c.hostname);
-    c.image == change.image && env_ok && host_ok
-}
-
-/// Brokers are judged by Kafka alone (registered in ZooKeeper and in ISR implies running);
-/// other services by what their agent reports.
-fn scope_of(kind: Option<ServiceKind>) -> Scope {
-    if kind == Some(ServiceKind::Broker) {
-        Scope::Kafka
-    } else {
-        Scope::Full
-    }
-}
-
-/// A service's gate after its start.
-fn after_gate(s: &ServiceView, view: &ClusterView, kind: Option<ServiceKind>) -> Verdict {
-    let Some(now) = view.service(&s.name) else {
-        return Verdict::Wait(vec![format!("{} is not in the view", s.name)]);
-    };
-    match (kind, now.broker_id) {
-        // Registered and in ISR: the broker runs (its container state may be from before).
-        (Some(ServiceKind::Broker), Some(id)) => gates::rejoined(view, id),
-        _ if !now.running() => Verdict::Wait(vec![running_state(now)]),
-        (Some(ServiceKind::Zookeeper), _) => gates::cluster_healthy(view),
-        _ => match now.container.as_ref().map(|c| c.health) {
-            Some(kroll_shared::model::Health::Starting) => {
-                Verdict::Wait(vec![format!("{} health check is starting", now.name)])
-            }
-            Some(kroll_shared::model::Health::Unhealthy) => {
-                Verdict::Wait(vec![format!("{} is unhealthy", now.name)])
-            }
-            _ => Verdict::Pass,
-        },
-    }
-}
-
-fn running_state(s: &ServiceView) -> String {
-    match &s.container {
-        None => format!("container {} is not there", s.name),
-        Some(c) => format!(
-            "container {} is {} (exit {}, restarts {})",
-            s.name,
-            c.status.as_str(),
-            c.exit_code,
-            c.restart_count
-        ),
-    }
-}
+use super::plan::{PhaseId, Plan};
+use super::view::ClusterView;
 
 impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
-    /// One container step.
-    pub(crate) async fn step(&mut self, step: &Step) -> Result<(), Halt> {
-        let Some(change) = &step.change else {
-            return Ok(());
-        };
-        let view = self.observe().await;
-        let svc = view.service(&step.container).cloned().ok_or_else(|| {
-            Halt::new(
-                format!(
-                    "container `{}` is not in the inventory any more",
-                    step.container
-                ),
-                "restore the inventory",
-            )
-        })?;
-        if !svc.agent_reachable {
-            let why = view
-                .unreachable
-                .get(&step.node)
-                .cloned()
-                .unwrap_or_default();
-            return Err(Halt::new(
-                format!(
-                    "the agent of node `{}` cannot be reached ({why}); no further action was taken",
-                    step.node
-                ),
-                "bring the agent back, then run `kroll upgrade --resume` (the run re-reads every node's real state)",
-            ));
-        }
-        if holds(&svc, change) {
-            return self.settle_done(step, &svc).await;
-        }
-        let gate_began = Instant::now();
-        self.gate_before(step, &svc, &view).await?;
-        let gate_before = gate_began.elapsed();
-        let op_id = format!("{}/{}", self.run.run_id(), step.id);
-        self.journal(Event::StepIntent {
-            step: step.id.clone(),
-            node: step.node.clone(),
-            container: step.container.clone(),
-            op_id: op_id.clone(),
-            image: change.image.clone(),
-        });
-        self.progress.step(&format!(
-            "{} on {}: → {}",
-            step.container, step.node, change.image
-        ));
-        let acted = Instant::now();
-        let stop_timeout = self.stop_timeout_of(step.kind);
-        self.forget_observations();
-        if let Err(e) = self
-            .actions
-            .recreate(&step.node, &op_id, &step.container, change, stop_timeout)
-            .await
-        {
-            self.journal(Event::StepFailed {
-                step: step.id.clone(),
-                op_id: op_id.clone(),
-                error: e.to_string(),
-            });
-            let reason = format!("recreating `{}` failed: {e}", step.container);
-            if e.left_as_before() {
-                // The agent changed nothing or put the previous container back: a rollback now
-                // would bring back what an earlier recreate kept.
-                return Err(Halt::new(
-                    reason,
-                    format!(
-                        "`{}` was left running as it was; fix the cause, then `kroll upgrade --resume`",
-                        step.container
-                    ),
-                ));
-            }
-            return Err(self.fail(step, &svc, reason).await);
-        }
-        let action = acted.elapsed();
-        // The partitions a broker hosts did not change with its restart: the limit and the
-        // agents' part of the view come from before it; Kafka's is read afresh at every poll.
-        let limit = self.limit(&view, &svc);
-        let what = format!("{} back in service", step.container);
-        let kind = step.kind;
-        let scope = scope_of(kind);
-        let start = (scope == Scope::Kafka).then(|| view.clone());
-        let gate = self
-            .wait_from(&what, limit, scope, start, |v| after_gate(&svc, v, kind))
-            .await;
-        let gate_after = match gate {
-            Ok((waited, _)) => waited,
-            Err(h) => {
-                self.journal(Event::StepFailed {
-                    step: step.id.clone(),
-                    op_id,
-                    error: h.reason.clone(),
-                });
-                return Err(self.fail(step, &svc, h.reason).await);
-            }
-        };
-        self.journal(Event::StepDone {
-            step: step.id.clone(),
-            op_id,
-            action_ms: ms(action),
-            gate_before_ms: ms(gate_before),
-            gate_after_ms: ms(gate_after),
-        });
-        self.progress
-            .done(&step.container, action, gate_before, gate_after);
-        Ok(())
-    }
-
-    /// A step found already done: a broker is still waited for (it may be catching up or in
-    /// log recovery — never restarted again).
-    async fn settle_done(&mut self, step: &Step, svc: &ServiceView) -> Result<(), Halt> {
-        let view = self.observe().await;
-        let limit = self.limit(&view, svc);
-        let kind = step.kind;
-        let (waited, _) = self
-            .wait_for(
-                &format!(
-                    "{} (already on its new definition) back in service",
-                    step.container
-                ),
-                limit,
-                |v| after_gate(svc, v, kind),
-            )
-            .await?;
+    /// A step found on its desired definition: a broker may still be catching up or in log
+    /// recovery — it is waited for, never restarted again.
+    pub(crate) async fn settle(
+        &mut self,
+        step: &StepRef,
+        gate: &Gate,
+        limit: Duration,
+        view: ClusterView,
+    ) -> Result<(), Halt> {
+        let (waited, _) = self.wait_on(gate, limit, view).await?;
         self.journal(Event::StepSkipped {
             step: step.id.clone(),
             reason: format!(
                 "already done (waited {:.1}s for it to be in service)",
                 waited.as_secs_f64()
             ),
-        });
+        })?;
         self.progress.line(&format!(
             "  {} already on its new definition — not restarted",
             step.container
@@ -214,114 +41,119 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
         Ok(())
     }
 
-    async fn gate_before(
-        &mut self,
-        step: &Step,
-        svc: &ServiceView,
-        view: &ClusterView,
-    ) -> Result<(), Halt> {
-        let allow = self.settings.allow_min_isr_violation;
-        let limit = self.settings.gate_timeout;
-        match (step.kind, svc.broker_id) {
-            (Some(ServiceKind::Broker), Some(id)) => {
-                self.wait_from(
-                    &format!("broker {id} safe to stop"),
-                    limit,
-                    Scope::Kafka,
-                    Some(view.clone()),
-                    |v| gates::safe_to_stop(v, id, allow),
-                )
-                .await?;
-            }
-            (Some(ServiceKind::Zookeeper), _) => {
-                self.wait_for(
-                    "cluster healthy before ZooKeeper restarts",
-                    limit,
-                    gates::cluster_healthy,
-                )
-                .await?;
-            }
-            _ => {}
+    /// One recreate. A gate before that does not pass halts (nothing was stopped); a failed
+    /// action or gate after is journaled for the next decision (roll back or halt).
+    pub(crate) async fn recreate(&mut self, r: &Recreate, view: ClusterView) -> Result<(), Halt> {
+        let step = &r.step;
+        let gate_began = Instant::now();
+        if let Some(before) = &r.before {
+            self.wait_on(before, self.settings.gate_timeout, view.clone())
+                .await
+                .map_err(|h| {
+                    Halt::new(
+                        h.reason,
+                        "nothing was stopped for this step; fix the cause and run `kroll upgrade --resume`",
+                    )
+                })?;
         }
+        let gate_before = gate_began.elapsed();
+        self.journal(Event::StepIntent {
+            step: step.id.clone(),
+            node: step.node.clone(),
+            container: step.container.clone(),
+            op_id: r.op_id.clone(),
+            image: r.change.image.clone(),
+        })?;
+        self.progress.step(&format!(
+            "{} on {}: → {}",
+            step.container, step.node, r.change.image
+        ));
+        let acted = Instant::now();
+        self.forget_observations();
+        let done = self
+            .actions
+            .recreate(
+                &step.node,
+                &r.op_id,
+                &step.container,
+                &r.change,
+                r.stop_timeout,
+            )
+            .await;
+        if let Err(e) = done {
+            let left_as_before = e.left_as_before();
+            let error = format!("recreating `{}` failed: {e}", step.container);
+            return self.step_failed(r, error, left_as_before);
+        }
+        let action = acted.elapsed();
+        // The partitions a broker hosts did not change with its restart: the limit and the
+        // agents' part of the view come from before it; Kafka's is read afresh at every poll.
+        let gate_after = match self.wait_on(&r.after, r.limit, view).await {
+            Ok((waited, _)) => waited,
+            Err(h) => return self.step_failed(r, h.reason, false),
+        };
+        self.journal(Event::StepDone {
+            step: step.id.clone(),
+            op_id: r.op_id.clone(),
+            action_ms: ms(action),
+            gate_before_ms: ms(gate_before),
+            gate_after_ms: ms(gate_after),
+        })?;
+        self.progress
+            .done(&step.container, action, gate_before, gate_after);
         Ok(())
     }
 
-    fn limit(&self, view: &ClusterView, svc: &ServiceView) -> Duration {
-        match svc.broker_id {
-            Some(id) => self.broker_limit(view, id),
-            None => self.settings.gate_timeout,
-        }
+    fn step_failed(
+        &mut self,
+        r: &Recreate,
+        error: String,
+        left_as_before: bool,
+    ) -> Result<(), Halt> {
+        self.journal(Event::StepFailed {
+            step: r.step.id.clone(),
+            op_id: r.op_id.clone(),
+            error,
+            left_as_before,
+        })
     }
 
-    /// A failed step: roll the node back when allowed, then halt with what happened.
-    async fn fail(&mut self, step: &Step, svc: &ServiceView, reason: String) -> Halt {
-        if self.bumped || !self.settings.auto_rollback {
-            let why = if self.bumped {
-                "after the IBP bump a rollback would downgrade the protocol"
-            } else {
-                "automatic rollback is off"
-            };
-            return Halt::new(
-                reason,
-                format!(
-                    "`{}` was left as it is ({why}); inspect it (`kroll status`), fix the cause, then `kroll upgrade --resume`",
-                    step.container
-                ),
-            );
-        }
-        let op = format!("{}/{}/rollback", self.run.run_id(), step.id);
+    /// Rolls a failed step's node back and waits for it; the run then halts with `failure`.
+    pub(crate) async fn roll_back(&mut self, r: &RollBack, failure: String) -> Halt {
+        let step = &r.step;
         self.progress.line(&format!(
             "  rolling {} back to its previous definition",
             step.container
         ));
         self.forget_observations();
-        match self
+        let rolled = self
             .actions
-            .rollback(
-                &step.node,
-                &op,
-                &step.container,
-                self.stop_timeout_of(step.kind),
-            )
-            .await
-        {
-            Ok(r) => {
-                self.journal(Event::RolledBack {
-                    step: step.id.clone(),
-                    container: step.container.clone(),
-                    image: r.restored_image.clone(),
-                });
-                let view = self.observe().await;
-                let limit = self.limit(&view, svc);
-                let kind = step.kind;
-                let healed = self
-                    .wait_for(
-                        &format!("{} back in service after rollback", step.container),
-                        limit,
-                        |v| after_gate(svc, v, kind),
-                    )
-                    .await;
-                let state = if healed.is_ok() {
-                    "the cluster is healthy again"
-                } else {
-                    "but it is not healthy yet — check `kroll status`"
-                };
-                Halt::new(
-                    reason,
+            .rollback(&step.node, &r.op_id, &step.container, r.stop_timeout)
+            .await;
+        let restored = match rolled {
+            Ok(done) => done.restored_image,
+            Err(e) => {
+                return Halt::new(
+                    failure,
                     format!(
-                        "`{}` was rolled back to {} and {state}; fix the cause, then `kroll upgrade --resume` (or `kroll rollback` to undo the whole run)",
-                        step.container, r.restored_image
+                        "the automatic rollback of `{}` failed too ({e}); act by hand: `kroll status`, then `kroll rollback`",
+                        step.container
                     ),
-                )
+                );
             }
-            Err(e) => Halt::new(
-                reason,
-                format!(
-                    "the automatic rollback of `{}` failed too ({e}); act by hand: `kroll status`, then `kroll rollback`",
-                    step.container
-                ),
-            ),
+        };
+        let journaled = self.journal(Event::RolledBack {
+            step: step.id.clone(),
+            container: step.container.clone(),
+            image: restored.clone(),
+            healed: None,
+        });
+        if let Err(h) = journaled {
+            return h;
         }
+        let view = self.observe().await;
+        let healed = self.wait_on(&r.after, r.limit, view).await.is_ok();
+        decide::rolled_back(failure, &step.container, &restored, Some(healed))
     }
 
     /// Every node gets the target images its services need before anything stops; missing ones
@@ -370,40 +202,53 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
         Ok(())
     }
 
-    /// After the last phase: every step's definition in place, the cluster healthy.
-    pub(crate) async fn post_checks(&mut self, plan: &Plan) -> Result<(), Halt> {
+    /// After the last phase: the cluster healthy, every step's definition in place.
+    pub(crate) async fn post_checks(&mut self, plan: &Plan, policy: &Policy) -> Result<(), Halt> {
         let (_, view) = self
             .wait_for(
-                "post-check: cluster healthy",
-                self.settings.gate_timeout,
+                "post-check: the cluster is healthy",
+                policy.gate_timeout,
                 gates::cluster_healthy,
             )
-            .await?;
-        let mut wrong = Vec::new();
-        for step in plan.phases.iter().flat_map(|p| &p.steps) {
-            if let (Some(c), Some(s)) = (&step.change, view.service(&step.container))
-                // Roll 1's definitions are superseded by the IBP bump's.
-                && !step.id.starts_with("roll-brokers/")
-                && !holds(s, c)
-            {
-                wrong.push(format!("{} is not on {}", step.container, c.image));
-            }
-        }
+            .await
+            .map_err(|h| {
+                Halt::new(
+                    h.reason,
+                    "inspect with `kroll status`, then `kroll upgrade --resume`",
+                )
+            })?;
+        let wrong: Vec<String> = plan
+            .phases
+            .iter()
+            .flat_map(|p| &p.steps)
+            .filter(|s| s.change.is_some() && !s.done)
+            .map(|s| {
+                let image = s.change.as_ref().map(|c| c.image.as_str()).unwrap_or("");
+                format!("{} is not on its new definition ({image})", s.container)
+            })
+            .collect();
+        let running: Vec<String> = view
+            .services
+            .iter()
+            .filter(|s| !s.running())
+            .map(|s| format!("{} is not running", s.name))
+            .collect();
+        let wrong = [wrong, running].concat();
         if !wrong.is_empty() {
             return Err(Halt::new(
                 format!("post-check failed: {}", wrong.join("; ")),
                 "inspect with `kroll status`, then `kroll upgrade --resume`",
             ));
         }
+        // Connect is back for real: no connector or task FAILED, every worker answers.
         if let Some(connect) = self.observer.observe_connect().await {
             crate::connect::health::post_check(&connect)
                 .map_err(|e| Halt::new(e.to_string(), e.advice()))?;
         }
-        self.journal(Event::Note {
-            step: "post-checks".into(),
+        self.journal(Event::PhaseDone {
+            phase: PhaseId::PostChecks,
             message: "passed".into(),
-        });
-        Ok(())
+        })
     }
 }
 
