@@ -25,3 +25,6 @@ if ! docker info >/dev/null 2>&1; then
   echo "setup: the Docker engine is not reachable; start it (systemctl start docker) and retry" >&2
   exit 1
 fi
+
+# Independent Kafka clients (Python virtualenv) for the lab no-loss test.
+deploy/clients-venv.sh >/dev/null

@@ -12,6 +12,7 @@ mod connect;
 mod full;
 mod ibp;
 mod images;
+mod noloss;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};

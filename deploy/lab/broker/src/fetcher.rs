@@ -1,5 +1,8 @@
 //! Follower side of replication: one fetcher task per leader broker, sending Kafka's own Fetch
-//! request over the inter-broker listener at the version the IBP implies. Like Kafka's follower
+//! request over the inter-broker listener at the version the IBP implies. Before it fetches a
+//! partition of a new leader epoch (and after start-up) it truncates its log against the leader
+//! with OffsetsForLeaderEpoch (KIP-101/KIP-279), so that what it copies continues the leader's
+//! log exactly; fetches carry the follower's leader epoch, which the leader checks. Like Kafka's follower
 //! replication throttle, only partitions where this broker is *not* in the ISR are throttled
 //! (`LAB_REPLICA_FETCH_BYTES_PER_SEC`), so catching up takes time proportional to what was missed
 //! while in-sync followers keep up with producers.
@@ -9,15 +12,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ReplicaState};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::messages::offset_for_leader_epoch_request::{
+    OffsetForLeaderPartition, OffsetForLeaderTopic,
+};
+use kafka_protocol::messages::{
+    BrokerId, FetchRequest, FetchResponse, OffsetForLeaderEpochRequest, TopicName,
+};
 use kafka_protocol::protocol::StrBytes;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::api::errors;
-use crate::codec::BrokerConn;
+use crate::codec::{BrokerConn, CallError};
+use crate::epoch::{self, Truncation};
 use crate::metadata::ClusterView;
-use crate::replica::ReplicaManager;
+use crate::replica::{Partition, ReplicaManager};
 
 /// `replica.fetch.backoff.ms`.
 const BACKOFF: Duration = Duration::from_millis(1000);
@@ -71,6 +80,8 @@ pub struct FetcherContext {
     pub listener: String,
     /// Fetch request version (from the IBP).
     pub fetch_version: i16,
+    /// OffsetsForLeaderEpoch request version (from the IBP).
+    pub epoch_version: i16,
     /// Broker epoch (for Fetch v15+).
     pub broker_epoch: i64,
     /// Rate limit.
@@ -156,8 +167,19 @@ async fn run_fetcher(ctx: FetcherContext, leader: i32, parts: watch::Receiver<Pa
                 continue;
             }
         }
-        let request = build_request(&ctx, &view, &set);
         let Some(c) = conn.as_mut() else { continue };
+        if let Err(e) = truncate_pending(&ctx, &view, &set, c, &prefix).await {
+            tracing::warn!(target: "kafka.server.ReplicaFetcherThread", "{prefix} Error in response for OffsetsForLeaderEpoch (version {}): {e}.", ctx.epoch_version);
+            conn = None;
+            tokio::time::sleep(BACKOFF).await;
+            continue;
+        }
+        let request = build_request(&ctx, &view, &set);
+        if request.topics.is_empty() {
+            // Every partition still waits for its truncation (its leader not ready yet).
+            tokio::time::sleep(BACKOFF / 4).await;
+            continue;
+        }
         match c.call(&request, ctx.fetch_version).await {
             Ok(response) => {
                 if !handle_response(&ctx, &view, response, &prefix).await {
@@ -195,6 +217,114 @@ async fn connect(
     }
 }
 
+/// The leader epoch of `topic-index` in `view`.
+fn view_epoch(view: &ClusterView, topic: &str, index: i32) -> Option<i32> {
+    view.partition(topic, index)
+        .and_then(|m| m.state.as_ref())
+        .map(|s| s.leader_epoch)
+}
+
+/// Whether `p` may fetch: it follows the view's leader epoch and truncated against it.
+fn ready(p: &Partition, epoch: Option<i32>) -> bool {
+    let f = p.follow();
+    f.truncated && f.epoch.is_some() && f.epoch == epoch
+}
+
+/// Truncates every partition of `set` that follows a new leader epoch: asks the leader for the
+/// end offset of its own latest epoch (OffsetsForLeaderEpoch) and cuts where the logs part
+/// ([`epoch::truncation`]); repeats while the answer says to compare again.
+async fn truncate_pending(
+    ctx: &FetcherContext,
+    view: &ClusterView,
+    set: &PartitionSet,
+    conn: &mut BrokerConn,
+    prefix: &str,
+) -> Result<(), CallError> {
+    for _round in 0..8 {
+        let mut asked: Vec<(Arc<Partition>, i32, i32)> = Vec::new();
+        for (topic, index) in set {
+            let Some(p) = ctx.replicas.get(topic, *index) else {
+                continue;
+            };
+            let f = p.follow();
+            let Some(epoch) = f
+                .epoch
+                .filter(|e| !f.truncated && Some(*e) == view_epoch(view, topic, *index))
+            else {
+                continue;
+            };
+            let latest = p.lock_log().latest_epoch();
+            match latest {
+                Some(mine) => asked.push((p, epoch, mine)),
+                None => {
+                    // Nothing written in any epoch: nothing that could diverge.
+                    p.truncate_to_hw()
+                        .map_err(|e| CallError::Protocol(e.to_string()))?;
+                    p.truncated_for(epoch);
+                }
+            }
+        }
+        if asked.is_empty() {
+            return Ok(());
+        }
+        let mut topics: BTreeMap<String, OffsetForLeaderTopic> = BTreeMap::new();
+        for (p, epoch, mine) in &asked {
+            let t = topics.entry(p.topic.clone()).or_insert_with(|| {
+                let mut t = OffsetForLeaderTopic::default();
+                t.topic = TopicName(StrBytes::from_string(p.topic.clone()));
+                t
+            });
+            let mut part = OffsetForLeaderPartition::default();
+            part.partition = p.index;
+            part.current_leader_epoch = *epoch;
+            part.leader_epoch = *mine;
+            t.partitions.push(part);
+        }
+        let mut request = OffsetForLeaderEpochRequest::default();
+        request.replica_id = BrokerId(ctx.replicas.broker_id);
+        request.topics = topics.into_values().collect();
+        let response = conn.call(&request, ctx.epoch_version).await?;
+        let mut again = false;
+        for t in response.topics {
+            for r in t.partitions {
+                let Some((p, epoch, _)) = asked
+                    .iter()
+                    .find(|(p, _, _)| p.topic == t.topic.0.as_str() && p.index == r.partition)
+                else {
+                    continue;
+                };
+                if r.error_code != errors::NONE {
+                    tracing::debug!(target: "kafka.server.ReplicaFetcherThread", "{prefix} OffsetsForLeaderEpoch for {}-{}: {}.", p.topic, p.index, errors::describe(r.error_code));
+                    continue;
+                }
+                let decision = {
+                    let log = p.lock_log();
+                    epoch::truncation(log.epochs(), log.leo(), r.leader_epoch, r.end_offset)
+                };
+                let applied = match decision {
+                    Truncation::Done(offset) => p.truncate_to(offset).map(|()| true),
+                    Truncation::Again(offset) => p.truncate_to(offset).map(|()| false),
+                    Truncation::ToHighWatermark => p.truncate_to_hw().map(|()| true),
+                };
+                match applied {
+                    Ok(true) => {
+                        tracing::info!(target: "kafka.server.ReplicaFetcherThread", "{prefix} Truncated {}-{} to {} against leader epoch {epoch} (leader's end of epoch {}: {}).", p.topic, p.index, p.leo(), r.leader_epoch, r.end_offset);
+                        p.truncated_for(*epoch);
+                    }
+                    Ok(false) => again = true,
+                    Err(e) => {
+                        tracing::error!(target: "kafka.server.ReplicaFetcherThread", "{prefix} Truncating {}-{} failed: {e}.", p.topic, p.index)
+                    }
+                }
+            }
+        }
+        if !again {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
 fn build_request(ctx: &FetcherContext, view: &ClusterView, set: &PartitionSet) -> FetchRequest {
     let me = ctx.replicas.broker_id;
     let budget = ctx.throttle.budget();
@@ -204,11 +334,9 @@ fn build_request(ctx: &FetcherContext, view: &ClusterView, set: &PartitionSet) -
         else {
             continue;
         };
-        let epoch = meta
-            .partitions
-            .get(index)
-            .and_then(|m| m.state.as_ref())
-            .map_or(-1, |s| s.leader_epoch);
+        let Some(epoch) = view_epoch(view, topic, *index).filter(|e| ready(&p, Some(*e))) else {
+            continue;
+        };
         let entry = topics.entry(topic.as_str()).or_insert_with(|| {
             let mut t = FetchTopic::default();
             t.topic = TopicName(StrBytes::from_string(topic.clone()));
@@ -223,7 +351,12 @@ fn build_request(ctx: &FetcherContext, view: &ClusterView, set: &PartitionSet) -
         let mut fp = FetchPartition::default();
         fp.partition = *index;
         fp.current_leader_epoch = epoch;
-        fp.fetch_offset = p.leo();
+        let (leo, last_epoch) = {
+            let log = p.lock_log();
+            (log.leo(), log.latest_epoch().unwrap_or(-1))
+        };
+        fp.fetch_offset = leo;
+        fp.last_fetched_epoch = last_epoch;
         fp.log_start_offset = 0;
         fp.partition_max_bytes = if in_sync {
             REPLICA_FETCH_MAX_BYTES
@@ -289,8 +422,8 @@ async fn handle_response(
                     }
                 }
                 errors::OFFSET_OUT_OF_RANGE => {
-                    tracing::warn!(target: "kafka.server.ReplicaFetcherThread", "{prefix} Offset out of range for {name}-{}; truncating to the high watermark {}.", data.partition_index, p.hw());
-                    let _ = p.truncate_to_hw();
+                    tracing::warn!(target: "kafka.server.ReplicaFetcherThread", "{prefix} Offset out of range for {name}-{}; truncating against the leader again.", data.partition_index);
+                    p.retruncate();
                 }
                 code => {
                     tracing::debug!(target: "kafka.server.ReplicaFetcherThread", "{prefix} Error for partition {name}-{}: {}.", data.partition_index, errors::describe(code))
