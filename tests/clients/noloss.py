@@ -7,6 +7,7 @@ The test drives one process per role, as a user's applications would run during 
   produce  --client {confluent,kafka-python} ...         acks=all; confluent with idempotence
   consume  --client {confluent,kafka-python} --group G   group consumer (subscribe), commits
   verify   --bootstrap B --topic T --dir D               reads every partition from offset 0
+  describe --bootstrap B --topic T                       DescribeCluster through both clients
 
 `produce` and `consume` run until the file `<dir>/stop` exists, then finish cleanly (flush,
 final commit, close) and write `<dir>/<role>-<client>.json`. Every acknowledged message is
@@ -434,10 +435,49 @@ def committed(args):
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# describe
+
+
+def describe(args):
+    """DescribeCluster through both clients: confluent's admin call; kafka-python's raw request
+    (what the broker's response decodes to) and its admin call, whose error is reported as seen."""
+    from confluent_kafka.admin import AdminClient
+
+    out = {}
+    try:
+        admin = AdminClient({"bootstrap.servers": args.bootstrap})
+        c = admin.describe_cluster(request_timeout=30).result(timeout=60)
+        out["confluent"] = {"brokers": len(c.nodes), "controller": c.controller.id if c.controller else None}
+    except Exception as e:
+        out["confluent"] = {"error": repr(e)}
+    from kafka import KafkaAdminClient
+    from kafka.protocol.admin import DescribeClusterRequest
+
+    admin = KafkaAdminClient(bootstrap_servers=args.bootstrap.split(","), client_id="noloss-describe")
+    try:
+        async def raw():
+            return await admin._manager.send(DescribeClusterRequest(include_cluster_authorized_operations=False))
+
+        r = admin._manager.run(raw)
+        out["kafka-python-raw"] = {"version": r.API_VERSION, "brokers": len(r.brokers), "controller": r.controller_id}
+    except Exception as e:
+        out["kafka-python-raw"] = {"error": repr(e)}
+    try:
+        d = admin.describe_cluster()
+        out["kafka-python"] = {"brokers": len(d["brokers"]), "controller": d.get("controller_id")}
+    except Exception as e:
+        out["kafka-python"] = {"error": repr(e)}
+    admin.close()
+    json.dump(out, sys.stdout)
+    print()
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="role", required=True)
-    for role in ("create", "produce", "consume", "verify"):
+    for role in ("create", "produce", "consume", "verify", "describe"):
         p = sub.add_parser(role)
         p.add_argument("--bootstrap", required=True)
         p.add_argument("--topic", required=True)
@@ -454,7 +494,8 @@ def main():
             p.add_argument("--clients", default="confluent,kafka-python")
             p.add_argument("--groups", default="")
     args = ap.parse_args()
-    return {"create": create, "produce": produce, "consume": consume, "verify": verify}[args.role](args)
+    roles = {"create": create, "produce": produce, "consume": consume, "verify": verify, "describe": describe}
+    return roles[args.role](args)
 
 
 if __name__ == "__main__":

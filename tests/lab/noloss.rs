@@ -2,7 +2,7 @@
 //! (librdkafka 2.x, `enable.idempotence=true`) and kafka-python produce with `acks=all` to an
 //! RF 3 / `min.insync.replicas=2` topic and consume it in groups while the lab is disturbed:
 //! by a full `kroll upgrade --to 7.7.1` (both rolls, Connect included) or, as the control, by a
-//! plain `docker restart` of every broker in turn. Afterwards every partition is read from
+//! plain `docker restart` of every broker in turn, twice. Afterwards every partition is read from
 //! offset 0 on its leader and each replica's log file is read from its container:
 //! 0 acknowledged-but-missing, 0 duplicates from the idempotent producer, every acknowledged
 //! message consumed by each group, committed offsets as the consumers last committed them,
@@ -180,6 +180,40 @@ impl Clients {
     fn summary(&self, file: &str) -> Value {
         let text = std::fs::read_to_string(self.dir.join(file)).expect(file);
         serde_json::from_str(&text).expect("summary JSON")
+    }
+
+    /// DescribeCluster through both clients (`noloss.py describe`). Every answer must decode to
+    /// the 5 brokers; kafka-python's admin call may fail only with its own KeyError on a
+    /// version-0 response (Kafka 3.1 serves DescribeCluster v0 only, which has no endpoint
+    /// type; kafka-python reads it unconditionally) — and must work when `v1_served`.
+    fn assert_describe(&self, v1_served: bool) {
+        let out = self
+            .cmd("describe", &[])
+            .output()
+            .expect("noloss.py describe");
+        assert!(
+            out.status.success(),
+            "describe: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).expect("describe JSON");
+        println!("DescribeCluster through both clients: {v}");
+        assert_eq!(v["confluent"]["brokers"], 5, "{v}");
+        assert_eq!(v["kafka-python-raw"]["brokers"], 5, "{v}");
+        assert_eq!(
+            v["kafka-python-raw"]["version"],
+            i32::from(v1_served),
+            "{v}"
+        );
+        let admin = &v["kafka-python"];
+        if v1_served {
+            assert_eq!(admin["brokers"], 5, "{v}");
+        } else {
+            assert!(
+                admin["brokers"] == 5 || admin["error"] == "KeyError('endpoint_type')",
+                "{v}"
+            );
+        }
     }
 
     /// Reads every partition from offset 0 and compares with what was acknowledged.
@@ -386,6 +420,7 @@ async fn no_acknowledged_write_is_lost_while_kroll_upgrades_the_full_lab() {
         .expect("kroll upgrade --resume");
     assert!(second.status.success(), "{}", text(&second));
     let upgrade_secs = began.elapsed().as_secs_f64();
+    clients.assert_describe(true);
     tokio::time::sleep(Duration::from_secs(5)).await;
     clients.stop();
     assert_nothing_lost(&lab, &clients, "kroll upgrade --to 7.7.1", upgrade_secs).await;
@@ -396,8 +431,9 @@ async fn no_acknowledged_write_is_lost_while_docker_restarts_every_broker() {
     let lab = TestLab::up("nr", Services::Kafka, false).await;
     let mut clients = Clients::start(&lab, lab.handle.dir.join("clients"));
     clients.flowing().await;
+    clients.assert_describe(false);
     let began = Instant::now();
-    for broker in 1..=5 {
+    for broker in (1..=5).chain(1..=5) {
         let container = format!("{}-kafka-{broker:02}", lab.name());
         kroll_tests::docker_cli(&["restart", &container]);
         kroll::lab::ready::full_isr(&lab.handle.bootstrap, &[TOPIC.to_owned()], 2 * MINUTE)

@@ -419,10 +419,17 @@ impl Coordinator {
     }
 
     /// Expires members that stopped heartbeating and completes join phases past their deadline.
+    /// During a join phase a member that has not rejoined expires at its session timeout too
+    /// (a member waiting in JoinGroup does not), so a dead member cannot hold a rebalance up
+    /// until the rebalance timeout.
     pub fn tick(&self) {
         let now = Instant::now();
         for group in self.lock().values_mut() {
-            if group.state != State::Preparing {
+            if group.state == State::Preparing {
+                group.members.retain(|_, m| {
+                    m.joined || now.duration_since(m.last_seen) <= m.session_timeout
+                });
+            } else {
                 let before = group.members.len();
                 group
                     .members
@@ -489,6 +496,33 @@ mod tests {
             rejoined.members.len() + b.members.len(),
             2,
             "the leader sees both"
+        );
+    }
+
+    /// A member that died without leaving does not hold a rebalance up beyond its session.
+    #[tokio::test]
+    async fn a_dead_member_expires_during_a_rebalance() {
+        let c = std::sync::Arc::new(Coordinator::new(Duration::ZERO));
+        let member = |id: &str, session_ms: u64| JoinArgs {
+            rebalance_timeout: Duration::from_secs(300),
+            session_timeout: Duration::from_millis(session_ms),
+            ..args(id)
+        };
+        c.join("g", member("dead", 100)).await;
+        c.sync("g", 1, "dead", vec![]).await;
+        let joining = tokio::spawn({
+            let c = c.clone();
+            async move { c.join("g", member("b", 10_000)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        c.tick();
+        let b = tokio::time::timeout(Duration::from_secs(2), joining)
+            .await
+            .expect("b's join answered once the dead member expired")
+            .expect("task");
+        assert_eq!(
+            (b.error, b.generation, b.leader.as_str()),
+            (errors::NONE, 2, "b")
         );
     }
 
