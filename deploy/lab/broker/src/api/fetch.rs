@@ -296,3 +296,24 @@ pub fn offsets_for_leader_epoch(
         .collect();
     OffsetForLeaderEpochResponse::default().with_topics(topics)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replica_fetches_are_fenced_by_leader_epoch() {
+        for (leader, current, expected) in [
+            (5, 5, None),
+            (5, -1, None),
+            (5, 4, Some(errors::FENCED_LEADER_EPOCH)),
+            (5, 6, Some(errors::UNKNOWN_LEADER_EPOCH)),
+        ] {
+            assert_eq!(
+                epoch_error(leader, current),
+                expected,
+                "{leader} vs {current}"
+            );
+        }
+    }
+}
