@@ -12,21 +12,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ReplicaState};
-use kafka_protocol::messages::offset_for_leader_epoch_request::{
-    OffsetForLeaderPartition, OffsetForLeaderTopic,
-};
-use kafka_protocol::messages::{
-    BrokerId, FetchRequest, FetchResponse, OffsetForLeaderEpochRequest, TopicName,
-};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::api::errors;
-use crate::codec::{BrokerConn, CallError};
-use crate::epoch::{self, Truncation};
+use crate::codec::BrokerConn;
 use crate::metadata::ClusterView;
 use crate::replica::{Partition, ReplicaManager};
+use crate::truncation;
 
 /// `replica.fetch.backoff.ms`.
 const BACKOFF: Duration = Duration::from_millis(1000);
@@ -88,7 +83,7 @@ pub struct FetcherContext {
     pub throttle: Arc<Throttle>,
 }
 
-type PartitionSet = BTreeSet<(String, i32)>;
+pub(crate) type PartitionSet = BTreeSet<(String, i32)>;
 type Fetchers = HashMap<i32, (watch::Sender<PartitionSet>, JoinHandle<()>)>;
 
 /// The set of fetcher tasks, one per leader.
@@ -168,7 +163,7 @@ async fn run_fetcher(ctx: FetcherContext, leader: i32, parts: watch::Receiver<Pa
             }
         }
         let Some(c) = conn.as_mut() else { continue };
-        if let Err(e) = truncate_pending(&ctx, &view, &set, c, &prefix).await {
+        if let Err(e) = truncation::run(&ctx, &view, &set, c, &prefix).await {
             tracing::warn!(target: "kafka.server.ReplicaFetcherThread", "{prefix} Error in response for OffsetsForLeaderEpoch (version {}): {e}.", ctx.epoch_version);
             conn = None;
             tokio::time::sleep(BACKOFF).await;
@@ -218,7 +213,7 @@ async fn connect(
 }
 
 /// The leader epoch of `topic-index` in `view`.
-fn view_epoch(view: &ClusterView, topic: &str, index: i32) -> Option<i32> {
+pub(crate) fn view_epoch(view: &ClusterView, topic: &str, index: i32) -> Option<i32> {
     view.partition(topic, index)
         .and_then(|m| m.state.as_ref())
         .map(|s| s.leader_epoch)
@@ -228,101 +223,6 @@ fn view_epoch(view: &ClusterView, topic: &str, index: i32) -> Option<i32> {
 fn ready(p: &Partition, epoch: Option<i32>) -> bool {
     let f = p.follow();
     f.truncated && f.epoch.is_some() && f.epoch == epoch
-}
-
-/// Truncates every partition of `set` that follows a new leader epoch: asks the leader for the
-/// end offset of its own latest epoch (OffsetsForLeaderEpoch) and cuts where the logs part
-/// ([`epoch::truncation`]); repeats while the answer says to compare again.
-async fn truncate_pending(
-    ctx: &FetcherContext,
-    view: &ClusterView,
-    set: &PartitionSet,
-    conn: &mut BrokerConn,
-    prefix: &str,
-) -> Result<(), CallError> {
-    for _round in 0..8 {
-        let mut asked: Vec<(Arc<Partition>, i32, i32)> = Vec::new();
-        for (topic, index) in set {
-            let Some(p) = ctx.replicas.get(topic, *index) else {
-                continue;
-            };
-            let f = p.follow();
-            let Some(epoch) = f
-                .epoch
-                .filter(|e| !f.truncated && Some(*e) == view_epoch(view, topic, *index))
-            else {
-                continue;
-            };
-            let latest = p.lock_log().latest_epoch();
-            match latest {
-                Some(mine) => asked.push((p, epoch, mine)),
-                None => {
-                    // Nothing written in any epoch: nothing that could diverge.
-                    p.truncate_to_hw()
-                        .map_err(|e| CallError::Protocol(e.to_string()))?;
-                    p.truncated_for(epoch);
-                }
-            }
-        }
-        if asked.is_empty() {
-            return Ok(());
-        }
-        let mut topics: BTreeMap<String, OffsetForLeaderTopic> = BTreeMap::new();
-        for (p, epoch, mine) in &asked {
-            let t = topics.entry(p.topic.clone()).or_insert_with(|| {
-                let mut t = OffsetForLeaderTopic::default();
-                t.topic = TopicName(StrBytes::from_string(p.topic.clone()));
-                t
-            });
-            let mut part = OffsetForLeaderPartition::default();
-            part.partition = p.index;
-            part.current_leader_epoch = *epoch;
-            part.leader_epoch = *mine;
-            t.partitions.push(part);
-        }
-        let mut request = OffsetForLeaderEpochRequest::default();
-        request.replica_id = BrokerId(ctx.replicas.broker_id);
-        request.topics = topics.into_values().collect();
-        let response = conn.call(&request, ctx.epoch_version).await?;
-        let mut again = false;
-        for t in response.topics {
-            for r in t.partitions {
-                let Some((p, epoch, _)) = asked
-                    .iter()
-                    .find(|(p, _, _)| p.topic == t.topic.0.as_str() && p.index == r.partition)
-                else {
-                    continue;
-                };
-                if r.error_code != errors::NONE {
-                    tracing::debug!(target: "kafka.server.ReplicaFetcherThread", "{prefix} OffsetsForLeaderEpoch for {}-{}: {}.", p.topic, p.index, errors::describe(r.error_code));
-                    continue;
-                }
-                let decision = {
-                    let log = p.lock_log();
-                    epoch::truncation(log.epochs(), log.leo(), r.leader_epoch, r.end_offset)
-                };
-                let applied = match decision {
-                    Truncation::Done(offset) => p.truncate_to(offset).map(|()| true),
-                    Truncation::Again(offset) => p.truncate_to(offset).map(|()| false),
-                    Truncation::ToHighWatermark => p.truncate_to_hw().map(|()| true),
-                };
-                match applied {
-                    Ok(true) => {
-                        tracing::info!(target: "kafka.server.ReplicaFetcherThread", "{prefix} Truncated {}-{} to {} against leader epoch {epoch} (leader's end of epoch {}: {}).", p.topic, p.index, p.leo(), r.leader_epoch, r.end_offset);
-                        p.truncated_for(*epoch);
-                    }
-                    Ok(false) => again = true,
-                    Err(e) => {
-                        tracing::error!(target: "kafka.server.ReplicaFetcherThread", "{prefix} Truncating {}-{} failed: {e}.", p.topic, p.index)
-                    }
-                }
-            }
-        }
-        if !again {
-            return Ok(());
-        }
-    }
-    Ok(())
 }
 
 fn build_request(ctx: &FetcherContext, view: &ClusterView, set: &PartitionSet) -> FetchRequest {

@@ -15,7 +15,8 @@
 //! - [`controller`]: election through `/controller` and leader/ISR decisions (pure `plan`).
 //! - [`log`]: a partition log on disk; [`epoch`]: its leader epochs (KIP-101/279 decisions);
 //!   [`producer`]: idempotent producer state ([`producer_ids`]: their ids); [`storage`]: the log directory (markers, checkpoints).
-//! - [`partition`]: one replica (log, high watermark); [`replica`]: leader-side high watermark and ISR; [`fetcher`]: follower replication.
+//! - [`partition`]: one replica (log, high watermark); [`replica`]: leader-side high watermark and ISR; [`fetcher`]: follower replication;
+//!   [`truncation`]: its truncation against a new leader (OffsetsForLeaderEpoch).
 //! - [`topics`]: topic creation and placement; [`group`]: the group coordinator.
 //! - [`server`] and [`codec`]: listeners, framing, inter-broker client; [`api`]: one module per API family.
 //! - [`broker`]: start-up, log recovery, controlled shutdown; [`logging`]: Kafka-like lines and `LAB-EVENT`s.
@@ -40,6 +41,7 @@ pub mod replica;
 pub mod server;
 pub mod storage;
 pub mod topics;
+pub mod truncation;
 pub mod version;
 pub mod zk;
 
