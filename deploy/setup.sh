@@ -8,8 +8,9 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 # kcat: an independent Kafka client for the lab tests. zookeeper: the real ZooKeeper the lab
 # runs. busybox-static: the shell in lab images. openjdk-17-jdk-headless: javac/jlink/jstat for
 # the lab's JVM services and heap tests. time: GNU time, the benchmarks' peak-memory oracle.
-# docker.io client for the tests' `docker inspect` oracle.
-for pkg in kcat zookeeper busybox-static openjdk-17-jdk-headless time; do
+# docker.io client for the tests' `docker inspect` oracle. python3 + python3-venv: the virtualenv
+# of independent Kafka clients (confluent-kafka, kafka-python) the no-loss test drives.
+for pkg in kcat zookeeper busybox-static openjdk-17-jdk-headless time python3 python3-venv; do
   have "$pkg" || need+=("$pkg")
 done
 command -v docker >/dev/null || need+=(docker.io)
@@ -27,4 +28,4 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 # Independent Kafka clients (Python virtualenv) for the lab no-loss test.
-deploy/clients-venv.sh >/dev/null
+"$(dirname "$0")/clients-venv.sh" >/dev/null

@@ -9,8 +9,9 @@ The test drives one process per role, as a user's applications would run during 
   verify   --bootstrap B --topic T --dir D               reads every partition from offset 0
   describe --bootstrap B --topic T                       DescribeCluster through both clients
 
-`produce` and `consume` run until the file `<dir>/stop` exists, then finish cleanly (flush,
-final commit, close) and write `<dir>/<role>-<client>.json`. Every acknowledged message is
+`produce` runs until the file `<dir>/stop-produce` exists and `consume` until `<dir>/stop-consume`
+does (the test stops the producers first and lets the consumers drain), then each finishes
+cleanly (flush, final commit, close) and writes `<dir>/<role>-<client>.json`. Every acknowledged message is
 written, as it is acknowledged, to `<dir>/acked-<client>.jsonl`; every consumed one to
 `<dir>/consumed-<group>.jsonl`. `verify` prints one JSON summary on stdout.
 
@@ -25,8 +26,8 @@ import sys
 import time
 
 
-def stop_requested(out_dir):
-    return os.path.exists(os.path.join(out_dir, "stop"))
+def stop_requested(out_dir, role):
+    return os.path.exists(os.path.join(out_dir, f"stop-{role}"))
 
 
 def write_json(path, value):
@@ -116,7 +117,7 @@ def produce(args):
     else:
         send, flush = kafka_python_producer(args, acks)
     next_at = time.time()
-    while not stop_requested(args.dir):
+    while not stop_requested(args.dir, "produce"):
         send(acks.sent)
         acks.sent += 1
         next_at += interval
@@ -214,7 +215,7 @@ def consume(args):
     last_commit = time.time()
     first_record = None
     while True:
-        stopping = stop_requested(args.dir)
+        stopping = stop_requested(args.dir, "consume")
         for partition, offset, value in poll():
             if first_record is None:
                 first_record = round(time.time() - began, 1)

@@ -12,7 +12,7 @@
 //! installs from PyPI with pinned versions (`deploy/setup.sh` calls it; so does this test, which
 //! fails with what to install when Python is missing).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -158,11 +158,46 @@ impl Clients {
             .collect()
     }
 
-    /// Asks every client to finish (flush, final commit) and waits for each to exit 0.
-    fn stop(&mut self) {
-        std::fs::write(self.dir.join("stop"), b"").expect("stop file");
+    /// Stops the producers (they flush), lets every group consume all that was acknowledged,
+    /// then stops the consumers (final commit); each client must exit 0.
+    async fn stop(&mut self) {
+        std::fs::write(self.dir.join("stop-produce"), b"").expect("stop file");
+        self.wait_exit("produce-");
+        super::poll(
+            "every group to consume all acknowledged messages",
+            2 * MINUTE,
+            async || {
+                let acked = self.values(|n| n.starts_with("acked-") && n.ends_with(".jsonl"));
+                let behind: Vec<(&str, usize)> = GROUPS
+                    .iter()
+                    .map(|(_, g)| {
+                        let file = format!("consumed-{g}.jsonl");
+                        (*g, acked.difference(&self.values(|n| n == file)).count())
+                    })
+                    .filter(|(_, n)| *n > 0)
+                    .collect();
+                if behind.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("not yet consumed: {behind:?}"))
+                }
+            },
+        )
+        .await;
+        std::fs::write(self.dir.join("stop-consume"), b"").expect("stop file");
+        self.wait_exit("consume-");
+        println!("client logs:{}", self.logs());
+        self.running.clear();
+    }
+
+    /// Waits for every client whose name starts with `prefix` to exit 0.
+    fn wait_exit(&mut self, prefix: &str) {
         let deadline = Instant::now() + 4 * MINUTE;
-        for (name, child) in &mut self.running {
+        for (name, child) in self
+            .running
+            .iter_mut()
+            .filter(|(n, _)| n.starts_with(prefix))
+        {
             let status = loop {
                 if let Some(s) = child.0.try_wait().expect("wait") {
                     break s;
@@ -172,9 +207,26 @@ impl Clients {
             };
             assert!(status.success(), "{name} exited {status}");
         }
-        let logs = self.logs();
-        self.running.clear();
-        println!("client logs:{logs}");
+    }
+
+    /// The `"v"` values of the JSON-lines files of the clients' directory whose name `matches`.
+    fn values(&self, matches: impl Fn(&str) -> bool) -> BTreeSet<String> {
+        std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.file_name().is_some_and(|n| matches(&n.to_string_lossy())))
+            .flat_map(|f| {
+                let text = std::fs::read_to_string(f).unwrap_or_default();
+                text.lines()
+                    .filter_map(|l| {
+                        serde_json::from_str::<Value>(l).ok()?["v"]
+                            .as_str()
+                            .map(str::to_owned)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     fn summary(&self, file: &str) -> Value {
@@ -428,7 +480,7 @@ async fn no_acknowledged_write_is_lost_while_kroll_upgrades_the_full_lab() {
     let upgrade_secs = began.elapsed().as_secs_f64();
     clients.assert_describe(true);
     tokio::time::sleep(Duration::from_secs(5)).await;
-    clients.stop();
+    clients.stop().await;
     assert_nothing_lost(&lab, &clients, "kroll upgrade --to 7.7.1", upgrade_secs).await;
 }
 
@@ -448,6 +500,6 @@ async fn no_acknowledged_write_is_lost_while_docker_restarts_every_broker() {
     }
     let secs = began.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(5)).await;
-    clients.stop();
+    clients.stop().await;
     assert_nothing_lost(&lab, &clients, "docker restart of every broker", secs).await;
 }
