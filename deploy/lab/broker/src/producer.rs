@@ -1,9 +1,9 @@
 //! Idempotent producer state of one partition (Kafka 3.1's `ProducerStateManager`, without
 //! transactions): per producer id its epoch and the metadata of its last five batches, rebuilt
 //! from the log's batch headers on open and after a truncation, updated on every append (leader
-//! and follower alike, so a new leader knows every producer). The leader asks [`check`] before
-//! appending: a retried batch is answered as the duplicate it is, out-of-order sequences and
-//! fenced epochs are refused.
+//! and follower alike, so a new leader knows every producer). The leader asks
+//! [`ProducerStates::check`] before appending: a retried batch is answered as the duplicate it
+//! is, out-of-order sequences and fenced epochs are refused.
 
 use std::collections::{HashMap, VecDeque};
 
