@@ -80,6 +80,11 @@ impl Partition {
 
     /// Follower side: truncates the log to `offset` (whole batches) and the high watermark with it.
     pub fn truncate_to(&self, offset: i64) -> Result<(), BrokerError> {
+        let leader = self.lock_leader();
+        if leader.is_some() {
+            // Became the leader since the truncation was asked for: a leader never truncates.
+            return Ok(());
+        }
         let mut log = self.lock_log();
         let before = log.leo();
         log.truncate_to(offset)?;
@@ -148,8 +153,14 @@ impl Partition {
         self.lock_log().size()
     }
 
-    /// Follower side: appends fetched batches and adopts the leader's high watermark.
+    /// Follower side: appends fetched batches and adopts the leader's high watermark — unless
+    /// this replica has become the leader meanwhile (a response to a fetch sent before): the
+    /// leader lock is held, so the append and the new leader's epoch start cannot interleave.
     pub fn append_fetched(&self, records: &[u8], leader_hw: i64) -> Result<u64, BrokerError> {
+        let leader = self.lock_leader();
+        if leader.is_some() {
+            return Ok(0);
+        }
         let mut log = self.lock_log();
         let n = log.append_as_follower(records)?;
         self.hw.store(

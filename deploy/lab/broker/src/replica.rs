@@ -286,7 +286,7 @@ impl ReplicaManager {
             let leader = p.lock_leader();
             let epoch = leader.as_ref().map_or(-1, |l| l.epoch);
             let log = p.lock_log();
-            (log.leo(), log.epoch_start(epoch).unwrap_or(i64::MAX))
+            (log.leo(), log.epoch_start(epoch).unwrap_or(0))
         };
         let expand = {
             let mut leader = p.lock_leader();
