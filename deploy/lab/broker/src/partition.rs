@@ -189,3 +189,32 @@ impl Partition {
         self.lock_log().flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::log::tests::batch;
+
+    /// A fetch or truncation begun as follower must not touch the log once this replica leads.
+    #[test]
+    fn a_leader_neither_appends_fetched_batches_nor_truncates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = Partition::new("t", 0, Log::open(dir.path()).expect("open"), 0);
+        p.append_fetched(&batch(2, 1), 0)
+            .expect("append as follower");
+        assert_eq!(p.leo(), 2);
+        *p.lock_leader() = Some(LeaderState {
+            epoch: 1,
+            isr: vec![1],
+            zk_version: 0,
+            controller_epoch: 1,
+            followers: HashMap::new(),
+            isr_in_flight: false,
+        });
+        assert_eq!(p.append_fetched(&batch(3, 2), 0).expect("io"), 0);
+        p.truncate_to(0).expect("io");
+        assert_eq!(p.leo(), 2, "the leader's log is untouched");
+    }
+}
