@@ -205,7 +205,11 @@ impl Clients {
                 assert!(Instant::now() < deadline, "{name} did not finish");
                 std::thread::sleep(Duration::from_millis(200));
             };
-            assert!(status.success(), "{name} exited {status}");
+            if !status.success() {
+                let log = std::fs::read_to_string(self.dir.join(format!("{name}.log")))
+                    .unwrap_or_default();
+                panic!("{name} exited {status}: {log}");
+            }
         }
     }
 
