@@ -8,10 +8,11 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 # kcat: an independent Kafka client for the lab tests. zookeeper: the real ZooKeeper the lab
 # runs. busybox-static: the shell in lab images. openjdk-17-jdk-headless: javac/jlink/jstat for
 # the lab's JVM services and heap tests. time: GNU time, the benchmarks' peak-memory oracle.
-# docker.io client for the tests' `docker inspect` oracle.
+# docker.io client for the tests' `docker inspect` oracle. python3 + python3-venv: the virtualenv
+# of independent Kafka clients (confluent-kafka, kafka-python) the no-loss test drives.
 # docker-registry, fuse-overlayfs, iproute2: the Swarm lab (`kroll lab up --swarm`) — its
 # registry, its engines' storage driver, its network namespaces.
-for pkg in kcat zookeeper busybox-static openjdk-17-jdk-headless time docker-registry fuse-overlayfs iproute2; do
+for pkg in kcat zookeeper busybox-static openjdk-17-jdk-headless time python3 python3-venv docker-registry fuse-overlayfs iproute2; do
   have "$pkg" || need+=("$pkg")
 done
 command -v docker >/dev/null || need+=(docker.io)
@@ -27,3 +28,6 @@ if ! docker info >/dev/null 2>&1; then
   echo "setup: the Docker engine is not reachable; start it (systemctl start docker) and retry" >&2
   exit 1
 fi
+
+# Independent Kafka clients (Python virtualenv) for the lab no-loss test.
+"$(dirname "$0")/clients-venv.sh" >/dev/null

@@ -13,6 +13,7 @@ mod connect;
 mod full;
 mod ibp;
 mod images;
+mod noloss;
 mod swarm;
 mod upgrade_connect;
 

@@ -56,6 +56,8 @@ pub struct Broker {
     pub fetchers: FetcherManager,
     /// Group coordinator.
     pub groups: Coordinator,
+    /// Producer ids for InitProducerId.
+    pub producer_ids: crate::producer_ids::ProducerIds,
     /// Life phase.
     pub phase: watch::Sender<Phase>,
     /// Broker epoch (czxid of the registration).
@@ -79,6 +81,7 @@ impl Broker {
             view: self.view.clone(),
             listener: self.cfg.inter_broker_listener.clone(),
             fetch_version: self.ibp.fetch_version(),
+            epoch_version: self.ibp.offsets_for_leader_epoch_version(),
             broker_epoch: self.epoch,
             throttle: Arc::new(Throttle::new(self.cfg.lab.replica_fetch_bytes_per_sec)),
         }
@@ -143,6 +146,7 @@ pub async fn run(
         replicas,
         fetchers: FetcherManager::default(),
         groups: Coordinator::new(initial_delay),
+        producer_ids: Default::default(),
         phase,
         epoch,
         cfg,

@@ -1,5 +1,8 @@
 //! Follower side of replication: one fetcher task per leader broker, sending Kafka's own Fetch
-//! request over the inter-broker listener at the version the IBP implies. Like Kafka's follower
+//! request over the inter-broker listener at the version the IBP implies. Before it fetches a
+//! partition of a new leader epoch (and after start-up) it truncates its log against the leader
+//! with OffsetsForLeaderEpoch (KIP-101/KIP-279), so that what it copies continues the leader's
+//! log exactly; fetches carry the follower's leader epoch, which the leader checks. Like Kafka's follower
 //! replication throttle, only partitions where this broker is *not* in the ISR are throttled
 //! (`LAB_REPLICA_FETCH_BYTES_PER_SEC`), so catching up takes time proportional to what was missed
 //! while in-sync followers keep up with producers.
@@ -17,7 +20,8 @@ use tokio::task::JoinHandle;
 use crate::api::errors;
 use crate::codec::BrokerConn;
 use crate::metadata::ClusterView;
-use crate::replica::ReplicaManager;
+use crate::replica::{Partition, ReplicaManager};
+use crate::truncation;
 
 /// `replica.fetch.backoff.ms`.
 const BACKOFF: Duration = Duration::from_millis(1000);
@@ -71,13 +75,15 @@ pub struct FetcherContext {
     pub listener: String,
     /// Fetch request version (from the IBP).
     pub fetch_version: i16,
+    /// OffsetsForLeaderEpoch request version (from the IBP).
+    pub epoch_version: i16,
     /// Broker epoch (for Fetch v15+).
     pub broker_epoch: i64,
     /// Rate limit.
     pub throttle: Arc<Throttle>,
 }
 
-type PartitionSet = BTreeSet<(String, i32)>;
+pub(crate) type PartitionSet = BTreeSet<(String, i32)>;
 type Fetchers = HashMap<i32, (watch::Sender<PartitionSet>, JoinHandle<()>)>;
 
 /// The set of fetcher tasks, one per leader.
@@ -156,8 +162,19 @@ async fn run_fetcher(ctx: FetcherContext, leader: i32, parts: watch::Receiver<Pa
                 continue;
             }
         }
-        let request = build_request(&ctx, &view, &set);
         let Some(c) = conn.as_mut() else { continue };
+        if let Err(e) = truncation::run(&ctx, &view, &set, c, &prefix).await {
+            tracing::warn!(target: "kafka.server.ReplicaFetcherThread", "{prefix} Error in response for OffsetsForLeaderEpoch (version {}): {e}.", ctx.epoch_version);
+            conn = None;
+            tokio::time::sleep(BACKOFF).await;
+            continue;
+        }
+        let request = build_request(&ctx, &view, &set);
+        if request.topics.is_empty() {
+            // Every partition still waits for its truncation (its leader not ready yet).
+            tokio::time::sleep(BACKOFF / 4).await;
+            continue;
+        }
         match c.call(&request, ctx.fetch_version).await {
             Ok(response) => {
                 if !handle_response(&ctx, &view, response, &prefix).await {
@@ -195,6 +212,19 @@ async fn connect(
     }
 }
 
+/// The leader epoch of `topic-index` in `view`.
+pub(crate) fn view_epoch(view: &ClusterView, topic: &str, index: i32) -> Option<i32> {
+    view.partition(topic, index)
+        .and_then(|m| m.state.as_ref())
+        .map(|s| s.leader_epoch)
+}
+
+/// Whether `p` may fetch: it follows the view's leader epoch and truncated against it.
+fn ready(p: &Partition, epoch: Option<i32>) -> bool {
+    let f = p.follow();
+    f.truncated && f.epoch.is_some() && f.epoch == epoch
+}
+
 fn build_request(ctx: &FetcherContext, view: &ClusterView, set: &PartitionSet) -> FetchRequest {
     let me = ctx.replicas.broker_id;
     let budget = ctx.throttle.budget();
@@ -204,11 +234,9 @@ fn build_request(ctx: &FetcherContext, view: &ClusterView, set: &PartitionSet) -
         else {
             continue;
         };
-        let epoch = meta
-            .partitions
-            .get(index)
-            .and_then(|m| m.state.as_ref())
-            .map_or(-1, |s| s.leader_epoch);
+        let Some(epoch) = view_epoch(view, topic, *index).filter(|e| ready(&p, Some(*e))) else {
+            continue;
+        };
         let entry = topics.entry(topic.as_str()).or_insert_with(|| {
             let mut t = FetchTopic::default();
             t.topic = TopicName(StrBytes::from_string(topic.clone()));
@@ -223,7 +251,12 @@ fn build_request(ctx: &FetcherContext, view: &ClusterView, set: &PartitionSet) -
         let mut fp = FetchPartition::default();
         fp.partition = *index;
         fp.current_leader_epoch = epoch;
-        fp.fetch_offset = p.leo();
+        let (leo, last_epoch) = {
+            let log = p.lock_log();
+            (log.leo(), log.latest_epoch().unwrap_or(-1))
+        };
+        fp.fetch_offset = leo;
+        fp.last_fetched_epoch = last_epoch;
         fp.log_start_offset = 0;
         fp.partition_max_bytes = if in_sync {
             REPLICA_FETCH_MAX_BYTES
@@ -289,8 +322,8 @@ async fn handle_response(
                     }
                 }
                 errors::OFFSET_OUT_OF_RANGE => {
-                    tracing::warn!(target: "kafka.server.ReplicaFetcherThread", "{prefix} Offset out of range for {name}-{}; truncating to the high watermark {}.", data.partition_index, p.hw());
-                    let _ = p.truncate_to_hw();
+                    tracing::warn!(target: "kafka.server.ReplicaFetcherThread", "{prefix} Offset out of range for {name}-{}; truncating against the leader again.", data.partition_index);
+                    p.retruncate();
                 }
                 code => {
                     tracing::debug!(target: "kafka.server.ReplicaFetcherThread", "{prefix} Error for partition {name}-{}: {}.", data.partition_index, errors::describe(code))

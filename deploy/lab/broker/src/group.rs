@@ -77,6 +77,9 @@ struct Group {
     join_waiters: Vec<(String, oneshot::Sender<JoinResult>)>,
     sync_waiters: Vec<(String, oneshot::Sender<(i16, Bytes)>)>,
     deadline: Option<Instant>,
+    /// The join phase began from an empty group: it waits `group.initial.rebalance.delay.ms`
+    /// for more members (Kafka's `InitialDelayedJoin`).
+    initial: bool,
 }
 
 impl Group {
@@ -91,11 +94,13 @@ impl Group {
             join_waiters: Vec::new(),
             sync_waiters: Vec::new(),
             deadline: None,
+            initial: false,
         }
     }
 
     fn prepare(&mut self, delay: Duration) {
         if self.state != State::Preparing {
+            self.initial = self.state == State::Empty;
             self.state = State::Preparing;
             for m in self.members.values_mut() {
                 m.joined = false;
@@ -107,14 +112,16 @@ impl Group {
         }
     }
 
-    /// Completes the join phase if everyone rejoined (or the deadline passed).
+    /// Completes the join phase as soon as every known member rejoined (Kafka's `DelayedJoin`),
+    /// or when the rebalance timeout passed (members that did not rejoin are dropped); a first
+    /// join into an empty group waits out the initial delay.
     fn maybe_complete(&mut self, now: Instant) {
         if self.state != State::Preparing {
             return;
         }
         let all_joined = self.members.values().all(|m| m.joined);
-        let expired = self.deadline.is_some_and(|d| now >= d);
-        if !(all_joined && self.deadline.is_none_or(|d| now >= d) || expired) {
+        let expired = self.deadline.is_none_or(|d| now >= d);
+        if !(expired || all_joined && !self.initial) {
             return;
         }
         self.members.retain(|_, m| m.joined);
@@ -412,10 +419,17 @@ impl Coordinator {
     }
 
     /// Expires members that stopped heartbeating and completes join phases past their deadline.
+    /// During a join phase a member that has not rejoined expires at its session timeout too
+    /// (a member waiting in JoinGroup does not), so a dead member cannot hold a rebalance up
+    /// until the rebalance timeout.
     pub fn tick(&self) {
         let now = Instant::now();
         for group in self.lock().values_mut() {
-            if group.state != State::Preparing {
+            if group.state == State::Preparing {
+                group.members.retain(|_, m| {
+                    m.joined || now.duration_since(m.last_seen) <= m.session_timeout
+                });
+            } else {
                 let before = group.members.len();
                 group
                     .members
@@ -448,6 +462,68 @@ mod tests {
             rebalance_timeout: Duration::from_secs(10),
             require_known_member_id: true,
         }
+    }
+
+    /// A rebalance completes as soon as every known member rejoined, not after the rebalance
+    /// timeout (`max.poll.interval.ms`, here 300 s).
+    #[tokio::test]
+    async fn a_rebalance_completes_when_all_known_members_rejoined() {
+        let c = std::sync::Arc::new(Coordinator::new(Duration::ZERO));
+        let slow = |member: &str| JoinArgs {
+            rebalance_timeout: Duration::from_secs(300),
+            ..args(member)
+        };
+        let a = c.join("g", slow("a")).await;
+        assert_eq!((a.error, a.generation), (errors::NONE, 1));
+        let (code, _) = c.sync("g", 1, "a", vec![("a".into(), Bytes::new())]).await;
+        assert_eq!(code, errors::NONE);
+        // b joins: a learns of the rebalance from its heartbeat and rejoins.
+        let joining = tokio::spawn({
+            let c = c.clone();
+            async move { c.join("g", slow("b")).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(c.heartbeat("g", 1, "a"), errors::REBALANCE_IN_PROGRESS);
+        let rejoined = tokio::time::timeout(Duration::from_secs(2), c.join("g", slow("a")))
+            .await
+            .expect("a's rejoin answered without waiting for the rebalance timeout");
+        let b = tokio::time::timeout(Duration::from_secs(2), joining)
+            .await
+            .expect("b's join answered")
+            .expect("task");
+        assert_eq!((rejoined.generation, b.generation), (2, 2));
+        assert_eq!(
+            rejoined.members.len() + b.members.len(),
+            2,
+            "the leader sees both"
+        );
+    }
+
+    /// A member that died without leaving does not hold a rebalance up beyond its session.
+    #[tokio::test]
+    async fn a_dead_member_expires_during_a_rebalance() {
+        let c = std::sync::Arc::new(Coordinator::new(Duration::ZERO));
+        let member = |id: &str, session_ms: u64| JoinArgs {
+            rebalance_timeout: Duration::from_secs(300),
+            session_timeout: Duration::from_millis(session_ms),
+            ..args(id)
+        };
+        c.join("g", member("dead", 100)).await;
+        c.sync("g", 1, "dead", vec![]).await;
+        let joining = tokio::spawn({
+            let c = c.clone();
+            async move { c.join("g", member("b", 10_000)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        c.tick();
+        let b = tokio::time::timeout(Duration::from_secs(2), joining)
+            .await
+            .expect("b's join answered once the dead member expired")
+            .expect("task");
+        assert_eq!(
+            (b.error, b.generation, b.leader.as_str()),
+            (errors::NONE, 2, "b")
+        );
     }
 
     #[tokio::test]

@@ -13,8 +13,10 @@
 //! - [`version`]: software version (from the image's version file), IBP, `ApiVersions` ranges.
 //! - [`zk`]: ZooKeeper session and Kafka's znode JSON; [`metadata`]: the cached cluster view.
 //! - [`controller`]: election through `/controller` and leader/ISR decisions (pure `plan`).
-//! - [`log`]: a partition log on disk; [`storage`]: the log directory (markers, checkpoints).
-//! - [`partition`]: one replica (log, high watermark); [`replica`]: leader-side high watermark and ISR; [`fetcher`]: follower replication.
+//! - [`log`]: a partition log on disk; [`epoch`]: its leader epochs (KIP-101/279 decisions);
+//!   [`producer`]: idempotent producer state ([`producer_ids`]: their ids); [`storage`]: the log directory (markers, checkpoints).
+//! - [`partition`]: one replica (log, high watermark); [`replica`]: leader-side high watermark and ISR; [`fetcher`]: follower replication;
+//!   [`truncation`]: its truncation against a new leader (OffsetsForLeaderEpoch).
 //! - [`topics`]: topic creation and placement; [`group`]: the group coordinator.
 //! - [`server`] and [`codec`]: listeners, framing, inter-broker client; [`api`]: one module per API family.
 //! - [`broker`]: start-up, log recovery, controlled shutdown; [`logging`]: Kafka-like lines and `LAB-EVENT`s.
@@ -25,6 +27,7 @@ pub mod broker;
 pub mod codec;
 pub mod config;
 pub mod controller;
+pub mod epoch;
 pub mod error;
 pub mod fetcher;
 pub mod group;
@@ -32,10 +35,13 @@ pub mod log;
 pub mod logging;
 pub mod metadata;
 pub mod partition;
+pub mod producer;
+pub mod producer_ids;
 pub mod replica;
 pub mod server;
 pub mod storage;
 pub mod topics;
+pub mod truncation;
 pub mod version;
 pub mod zk;
 

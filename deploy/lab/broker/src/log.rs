@@ -1,6 +1,9 @@
 //! One partition's log on disk: record batches (magic v2) stored exactly as produced, with
-//! offsets assigned by the leader, in a single segment file `00000000000000000000.log` —
-//! Kafka's on-disk batch format, without index files (the index is rebuilt in memory on open).
+//! offsets and the leader epoch assigned by the leader, in a single segment file
+//! `00000000000000000000.log` — Kafka's on-disk batch format, without index files (the index is
+//! rebuilt in memory on open) — plus what Kafka derives from it: the leader epoch cache
+//! (`leader-epoch-checkpoint`, see [`crate::epoch`]) and the idempotent producers' state
+//! ([`crate::producer`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -9,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
+use crate::epoch::{self, EpochEntry};
 use crate::error::BrokerError;
+use crate::producer::{ProducerBatch, ProducerStates, Verdict};
 
 /// Size of a v2 record batch header.
 pub const HEADER: usize = 61;
@@ -26,6 +31,20 @@ pub enum RecordError {
     /// Batch larger than `message.max.bytes`.
     #[error("record batch of {0} bytes is larger than message.max.bytes")]
     TooLarge(usize),
+    /// The idempotent producer check refused the batch (Kafka error code).
+    #[error("idempotent producer check failed (error code {0})")]
+    Producer(i16),
+}
+
+/// What a leader append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// First offset.
+    pub first: i64,
+    /// Last offset.
+    pub last: i64,
+    /// A retried idempotent batch already in the log: nothing was written.
+    pub duplicate: bool,
 }
 
 /// Where one batch sits.
@@ -41,15 +60,47 @@ pub struct BatchInfo {
     pub len: u32,
     /// Max timestamp of its records.
     pub max_ts: i64,
+    /// Leader epoch the batch was written in.
+    pub epoch: i32,
+    /// Idempotent producer fields (producer id ≥ 0).
+    pub producer: Option<ProducerBatch>,
+}
+
+impl BatchInfo {
+    /// Reads the header of the batch at `at` in `data` (at least [`HEADER`] bytes), stored at
+    /// file position `pos`.
+    fn parse(data: &[u8], at: usize, pos: u64) -> Self {
+        let base = i64_at(data, at);
+        let last_delta = i32_at(data, at + 23);
+        let id = i64_at(data, at + 43);
+        let first_seq = i32_at(data, at + 53);
+        Self {
+            base,
+            last: base + i64::from(last_delta),
+            pos,
+            len: (12 + i32_at(data, at + 8)) as u32,
+            max_ts: i64_at(data, at + 35),
+            epoch: i32_at(data, at + 12),
+            producer: (id >= 0).then(|| ProducerBatch {
+                id,
+                epoch: i16::from_be_bytes([data[at + 51], data[at + 52]]),
+                first_seq,
+                last_seq: first_seq.wrapping_add(last_delta),
+            }),
+        }
+    }
 }
 
 /// A partition log.
 #[derive(Debug)]
 pub struct Log {
+    dir: PathBuf,
     path: PathBuf,
     file: File,
     batches: Vec<BatchInfo>,
     size: u64,
+    epochs: Vec<EpochEntry>,
+    producers: ProducerStates,
 }
 
 fn i32_at(buf: &[u8], at: usize) -> i32 {
@@ -126,13 +177,38 @@ impl Log {
             .open(&path)
             .map_err(BrokerError::io("opening log", &path))?;
         let mut log = Self {
+            dir: dir.to_path_buf(),
             path,
             file,
             batches: Vec::new(),
             size: 0,
+            epochs: Vec::new(),
+            producers: ProducerStates::default(),
         };
         log.index(false)?;
         Ok(log)
+    }
+
+    /// Rebuilds the epoch cache and producer state from the batches. An epoch the checkpoint
+    /// holds beyond the last batch (a leader elected that has not appended yet) is kept.
+    fn derive(&mut self) -> Result<(), BrokerError> {
+        let checkpoint = epoch::read_checkpoint(&self.dir);
+        self.epochs.clear();
+        self.producers.clear();
+        for b in &self.batches {
+            epoch::assign(&mut self.epochs, b.epoch, b.base);
+            if let Some(p) = &b.producer {
+                self.producers.record(p, b.base, b.last);
+            }
+        }
+        let leo = self.leo();
+        if let Some(tail) = checkpoint.last().filter(|t| t.start >= leo) {
+            epoch::assign(&mut self.epochs, tail.epoch, leo);
+        }
+        if checkpoint != self.epochs {
+            epoch::write_checkpoint(&self.dir, &self.epochs)?;
+        }
+        Ok(())
     }
 
     /// Rebuilds the index; with `check_crc` every batch's CRC is verified (log recovery).
@@ -154,15 +230,7 @@ impl Log {
             {
                 break;
             }
-            let base = i64_at(&data, at);
-            let last = base + i64::from(i32_at(&data, at + 23));
-            self.batches.push(BatchInfo {
-                base,
-                last,
-                pos: at as u64,
-                len: len as u32,
-                max_ts: i64_at(&data, at + 35),
-            });
+            self.batches.push(BatchInfo::parse(&data, at, at as u64));
             at += len;
         }
         let cut = (data.len() - at) as u64;
@@ -172,6 +240,7 @@ impl Log {
                 .map_err(BrokerError::io("truncating log", &self.path))?;
         }
         self.size = at as u64;
+        self.derive()?;
         Ok((data.len() as u64, cut))
     }
 
@@ -190,19 +259,73 @@ impl Log {
         &self.batches
     }
 
-    /// Leader append: assigns offsets from the log end and stamps the leader epoch.
-    /// Returns (first offset, last offset).
+    /// The leader epoch cache, oldest first.
+    pub fn epochs(&self) -> &[EpochEntry] {
+        &self.epochs
+    }
+
+    /// The latest leader epoch in the cache.
+    pub fn latest_epoch(&self) -> Option<i32> {
+        self.epochs.last().map(|e| e.epoch)
+    }
+
+    /// Start offset of `epoch` in the cache.
+    pub fn epoch_start(&self, epoch: i32) -> Option<i64> {
+        self.epochs
+            .iter()
+            .find(|e| e.epoch == epoch)
+            .map(|e| e.start)
+    }
+
+    /// OffsetsForLeaderEpoch as answered from this log (see [`epoch::end_offset_for`]).
+    pub fn end_offset_for(&self, requested: i32) -> (i32, i64) {
+        epoch::end_offset_for(&self.epochs, requested, self.leo())
+    }
+
+    /// A leader elected at `epoch` starts it at its log end (Kafka's
+    /// `maybeAssignEpochStartOffset`), checkpointed.
+    pub fn assign_epoch(&mut self, epoch: i32) -> Result<(), BrokerError> {
+        let leo = self.leo();
+        if epoch::assign(&mut self.epochs, epoch, leo) {
+            epoch::write_checkpoint(&self.dir, &self.epochs)?;
+        }
+        Ok(())
+    }
+
+    /// Leader append: checks idempotent producers' sequences, assigns offsets from the log end
+    /// and stamps the leader epoch. A retried batch already in the log is answered with its
+    /// offsets and not written again.
     pub fn append_as_leader(
         &mut self,
         records: &[u8],
         epoch: i32,
         max_batch: usize,
-    ) -> Result<Result<(i64, i64), RecordError>, BrokerError> {
+    ) -> Result<Result<Appended, RecordError>, BrokerError> {
         let spans = match split_batches(records, max_batch) {
             Ok(spans) if !spans.is_empty() => spans,
             Ok(_) => return Ok(Err(RecordError::Corrupt("no record batch"))),
             Err(e) => return Ok(Err(e)),
         };
+        for (start, _) in &spans {
+            let info = BatchInfo::parse(records, *start, 0);
+            let Some(p) = info.producer else { continue };
+            match self.producers.check(&p) {
+                Verdict::Append => {}
+                Verdict::Duplicate { base, last } if spans.len() == 1 => {
+                    return Ok(Ok(Appended {
+                        first: base,
+                        last,
+                        duplicate: true,
+                    }));
+                }
+                Verdict::Duplicate { .. } => {
+                    return Ok(Err(RecordError::Producer(
+                        crate::api::errors::DUPLICATE_SEQUENCE_NUMBER,
+                    )));
+                }
+                Verdict::Refuse(code) => return Ok(Err(RecordError::Producer(code))),
+            }
+        }
         let first = self.leo();
         let mut next = first;
         let mut out = Vec::with_capacity(records.len());
@@ -214,24 +337,43 @@ impl Log {
             out.extend_from_slice(&batch);
         }
         self.write(&out)?;
-        Ok(Ok((first, next - 1)))
+        Ok(Ok(Appended {
+            first,
+            last: next - 1,
+            duplicate: false,
+        }))
     }
 
-    /// Follower append of batches fetched from the leader (offsets already assigned); batches
-    /// entirely below the log end are skipped. Returns the number of bytes appended.
+    /// Follower append of batches fetched from the leader (offsets already assigned). Batches
+    /// wholly below the log end are already here and skipped; a batch that begins below the
+    /// log end and ends past it means this log parted from the leader's inside it: the local
+    /// batches from there are cut and the leader's batch is appended whole (when the cut lands
+    /// on its base; otherwise the next fetch continues from the cut). A batch beyond the log
+    /// end (a gap) is never appended. Returns the number of bytes appended.
     pub fn append_as_follower(&mut self, records: &[u8]) -> Result<u64, BrokerError> {
         let Ok(spans) = split_batches(records, usize::MAX) else {
             // A partial trailing batch (fetch size limit) is normal: keep the complete ones.
             return self.append_complete_prefix(records);
         };
-        let mut leo = self.leo();
         let mut out = Vec::new();
+        let mut leo = self.leo();
         for (start, len) in spans {
             let batch = &records[start..start + len];
-            if i64_at(batch, 0) >= leo {
-                leo = i64_at(batch, 0) + record_count(batch);
-                out.extend_from_slice(batch);
+            let base = i64_at(batch, 0);
+            let last = base + i64::from(i32_at(batch, 23));
+            if last < leo && out.is_empty() {
+                continue;
             }
+            if base < leo && out.is_empty() {
+                self.truncate_to(base)?;
+                if self.leo() != base {
+                    break;
+                }
+            } else if base != leo {
+                break;
+            }
+            leo = last + 1;
+            out.extend_from_slice(batch);
         }
         self.write(&out)?;
         Ok(out.len() as u64)
@@ -260,21 +402,20 @@ impl Log {
             .write_all(data)
             .map_err(BrokerError::io("appending to log", &self.path))?;
         let mut at = 0;
+        let mut new_epoch = false;
         while at < data.len() {
-            let len = 12 + i32_at(data, at + 8) as usize;
-            let base = i64_at(data, at);
-            let last = base + i64::from(i32_at(data, at + 23));
-            let max_ts = i64_at(data, at + 35);
-            self.batches.push(BatchInfo {
-                base,
-                last,
-                pos: self.size + at as u64,
-                len: len as u32,
-                max_ts,
-            });
-            at += len;
+            let b = BatchInfo::parse(data, at, self.size + at as u64);
+            new_epoch |= epoch::assign(&mut self.epochs, b.epoch, b.base);
+            if let Some(p) = &b.producer {
+                self.producers.record(p, b.base, b.last);
+            }
+            self.batches.push(b);
+            at += b.len as usize;
         }
         self.size += data.len() as u64;
+        if new_epoch {
+            epoch::write_checkpoint(&self.dir, &self.epochs)?;
+        }
         Ok(())
     }
 
@@ -302,9 +443,11 @@ impl Log {
         Ok(Bytes::from(buf))
     }
 
-    /// Removes every batch starting at or after `offset`.
+    /// Removes every batch that ends at or after `offset`, so that the log ends at or below it
+    /// (a batch is indivisible: one that straddles `offset` goes too), with the epochs that
+    /// began there; the producer state is rebuilt from what remains.
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), BrokerError> {
-        let keep = self.batches.partition_point(|b| b.base < offset);
+        let keep = self.batches.partition_point(|b| b.last < offset);
         if keep == self.batches.len() {
             return Ok(());
         }
@@ -314,6 +457,15 @@ impl Log {
             .map_err(BrokerError::io("truncating log", &self.path))?;
         self.batches.truncate(keep);
         self.size = size;
+        let leo = self.leo();
+        epoch::truncate_from_end(&mut self.epochs, leo);
+        epoch::write_checkpoint(&self.dir, &self.epochs)?;
+        self.producers.clear();
+        for b in &self.batches {
+            if let Some(p) = &b.producer {
+                self.producers.record(p, b.base, b.last);
+            }
+        }
         Ok(())
     }
 
@@ -346,10 +498,168 @@ pub(crate) mod tests {
         b[23..27].copy_from_slice(&(records - 1).to_be_bytes());
         b[27..35].copy_from_slice(&ts.to_be_bytes());
         b[35..43].copy_from_slice(&ts.to_be_bytes());
+        b[43..57].fill(0xff); // no producer id, epoch or sequence
         b[57..61].copy_from_slice(&records.to_be_bytes());
         let crc = crc32c(&b[21..]);
         b[17..21].copy_from_slice(&crc.to_be_bytes());
         b
+    }
+
+    fn appended(first: i64, last: i64) -> Appended {
+        Appended {
+            first,
+            last,
+            duplicate: false,
+        }
+    }
+
+    /// `batch` from an idempotent producer.
+    fn idempotent(records: i32, producer: i64, first_seq: i32) -> Vec<u8> {
+        let mut b = batch(records, 1);
+        b[43..51].copy_from_slice(&producer.to_be_bytes());
+        b[51..53].copy_from_slice(&0i16.to_be_bytes());
+        b[53..57].copy_from_slice(&first_seq.to_be_bytes());
+        b
+    }
+
+    /// The leader's log as a follower fetches it: batches at `offsets` with `epoch`.
+    fn fetched(batches: &[(i64, i32, i32)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (base, records, epoch) in batches {
+            let mut b = batch(*records, *base);
+            b[0..8].copy_from_slice(&base.to_be_bytes());
+            b[12..16].copy_from_slice(&epoch.to_be_bytes());
+            out.extend(b);
+        }
+        out
+    }
+
+    fn offsets(log: &Log) -> Vec<(i64, i64, i32)> {
+        log.batches()
+            .iter()
+            .map(|b| (b.base, b.last, b.epoch))
+            .collect()
+    }
+
+    #[test]
+    fn follower_appends_a_batch_that_straddles_its_log_end_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut log = Log::open(dir.path()).expect("open");
+        // The follower holds 0..=4 in one batch and 5..=6 from an old leader (epoch 1).
+        log.append_as_follower(&fetched(&[(0, 5, 0), (5, 2, 1)]))
+            .expect("append");
+        assert_eq!(log.leo(), 7);
+        // The leader's log: 0..=4, then 5..=9 in epoch 2. The fetch from 7 returns the batch
+        // holding 7, which begins at 5: it is appended whole, replacing the local 5..=6.
+        let n = log
+            .append_as_follower(&fetched(&[(5, 5, 2)]))
+            .expect("append");
+        assert_eq!(n, HEADER as u64);
+        assert_eq!(offsets(&log), [(0, 4, 0), (5, 9, 2)]);
+        assert_eq!(
+            log.epochs(),
+            [
+                EpochEntry { epoch: 0, start: 0 },
+                EpochEntry { epoch: 2, start: 5 }
+            ]
+        );
+        // Batches wholly present are skipped; the rest continues from the log end.
+        let n = log
+            .append_as_follower(&fetched(&[(5, 5, 2), (10, 1, 2)]))
+            .expect("append");
+        assert_eq!(n, HEADER as u64);
+        assert_eq!(log.leo(), 11);
+        // A local batch straddling the leader's batch base is cut, nothing appended: the next
+        // fetch continues from the new log end. A gap is never appended.
+        let mut log2 = Log::open(&dir.path().join("b")).expect("open");
+        log2.append_as_follower(&fetched(&[(0, 4, 0)]))
+            .expect("append");
+        assert_eq!(
+            log2.append_as_follower(&fetched(&[(2, 5, 1)]))
+                .expect("append"),
+            0
+        );
+        assert_eq!(log2.leo(), 0);
+        assert_eq!(
+            log2.append_as_follower(&fetched(&[(3, 1, 1)]))
+                .expect("append"),
+            0
+        );
+        assert_eq!(log2.leo(), 0);
+        // A partial trailing batch (fetch size limit) keeps the complete ones.
+        let mut partial = fetched(&[(0, 2, 0), (2, 2, 0)]);
+        partial.truncate(HEADER + 20);
+        assert_eq!(
+            log2.append_as_follower(&partial).expect("append"),
+            HEADER as u64
+        );
+        assert_eq!(log2.leo(), 2);
+    }
+
+    #[test]
+    fn epochs_are_checkpointed_and_rebuilt_and_truncation_cuts_whole_batches() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut log = Log::open(dir.path()).expect("open");
+        log.assign_epoch(0).expect("epoch");
+        log.append_as_leader(&batch(3, 1), 0, 1 << 20)
+            .expect("io")
+            .expect("valid");
+        log.assign_epoch(3).expect("epoch");
+        log.append_as_leader(&batch(2, 2), 3, 1 << 20)
+            .expect("io")
+            .expect("valid");
+        log.assign_epoch(5).expect("epoch");
+        let want = [(0, 0), (3, 3), (5, 5)].map(|(epoch, start)| EpochEntry { epoch, start });
+        assert_eq!(log.epochs(), want);
+        assert_eq!(epoch::read_checkpoint(dir.path()), want);
+        assert_eq!(log.end_offset_for(3), (3, 5));
+        drop(log);
+        let mut log = Log::open(dir.path()).expect("reopen");
+        assert_eq!(log.epochs(), want, "the elected-but-empty epoch 5 survives");
+        log.truncate_to(4).expect("truncate");
+        assert_eq!(log.leo(), 3, "the batch 3..=4 straddling 4 goes whole");
+        assert_eq!(log.epochs(), &want[..1]);
+        assert_eq!(epoch::read_checkpoint(dir.path()), &want[..1]);
+    }
+
+    #[test]
+    fn a_retried_idempotent_batch_is_answered_with_its_first_offsets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut log = Log::open(dir.path()).expect("open");
+        let first = idempotent(3, 42, 0);
+        assert_eq!(
+            log.append_as_leader(&first, 0, 1 << 20).expect("io"),
+            Ok(appended(0, 2))
+        );
+        assert_eq!(
+            log.append_as_leader(&first, 0, 1 << 20).expect("io"),
+            Ok(Appended {
+                first: 0,
+                last: 2,
+                duplicate: true
+            })
+        );
+        assert_eq!(log.leo(), 3, "nothing written twice");
+        assert_eq!(
+            log.append_as_leader(&idempotent(1, 42, 5), 0, 1 << 20)
+                .expect("io"),
+            Err(RecordError::Producer(
+                crate::api::errors::OUT_OF_ORDER_SEQUENCE_NUMBER
+            ))
+        );
+        // The state is rebuilt from the log (a new leader's, or after a restart).
+        drop(log);
+        let mut log = Log::open(dir.path()).expect("reopen");
+        assert!(
+            log.append_as_leader(&first, 0, 1 << 20)
+                .expect("io")
+                .is_ok_and(|a| a.duplicate)
+        );
+        assert_eq!(
+            log.append_as_leader(&idempotent(2, 42, 3), 0, 1 << 20)
+                .expect("io"),
+            Ok(appended(3, 4))
+        );
     }
 
     #[test]
@@ -360,11 +670,11 @@ pub(crate) mod tests {
         two.extend(batch(2, 20));
         assert_eq!(
             log.append_as_leader(&two, 4, 1 << 20).expect("io"),
-            Ok((0, 4))
+            Ok(appended(0, 4))
         );
         assert_eq!(
             log.append_as_leader(&batch(1, 30), 4, 1 << 20).expect("io"),
-            Ok((5, 5))
+            Ok(appended(5, 5))
         );
         drop(log);
         let mut log = Log::open(dir.path()).expect("reopen");

@@ -9,6 +9,16 @@ use crate::error::BrokerError;
 use crate::log::Log;
 use crate::replica::LeaderState;
 
+/// Follower side of a replica: the leader epoch it follows and whether its log was already
+/// truncated against that leader (KIP-279) — a follower fetches only once it has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Follow {
+    /// Leader epoch followed (`None`: not following, e.g. just started or leading).
+    pub epoch: Option<i32>,
+    /// Truncation against the leader of `epoch` is done.
+    pub truncated: bool,
+}
+
 /// A partition replica on this broker.
 #[derive(Debug)]
 pub struct Partition {
@@ -19,6 +29,7 @@ pub struct Partition {
     pub(crate) log: Mutex<Log>,
     pub(crate) hw: AtomicI64,
     pub(crate) leader: Mutex<Option<LeaderState>>,
+    pub(crate) follow: Mutex<Follow>,
 }
 
 impl Partition {
@@ -30,7 +41,59 @@ impl Partition {
             log: Mutex::new(log),
             hw: AtomicI64::new(hw),
             leader: Mutex::new(None),
+            follow: Mutex::new(Follow::default()),
         }
+    }
+
+    /// The follower state.
+    pub fn follow(&self) -> Follow {
+        *self.follow.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Follows the leader of `epoch`: a new epoch (or the first one since start-up) needs a
+    /// truncation before fetching. `None`: leading (or nothing to follow).
+    pub fn set_follow(&self, epoch: Option<i32>) {
+        let mut f = self.follow.lock().unwrap_or_else(|p| p.into_inner());
+        if f.epoch != epoch {
+            *f = Follow {
+                epoch,
+                truncated: false,
+            };
+        }
+    }
+
+    /// Records a finished truncation for `epoch` (ignored if the epoch moved on meanwhile).
+    pub fn truncated_for(&self, epoch: i32) {
+        let mut f = self.follow.lock().unwrap_or_else(|p| p.into_inner());
+        if f.epoch == Some(epoch) {
+            f.truncated = true;
+        }
+    }
+
+    /// Asks for a new truncation against the current leader (offset out of range).
+    pub fn retruncate(&self) {
+        self.follow
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .truncated = false;
+    }
+
+    /// Follower side: truncates the log to `offset` (whole batches) and the high watermark with it.
+    pub fn truncate_to(&self, offset: i64) -> Result<(), BrokerError> {
+        let leader = self.lock_leader();
+        if leader.is_some() {
+            // Became the leader since the truncation was asked for: a leader never truncates.
+            return Ok(());
+        }
+        let mut log = self.lock_log();
+        let before = log.leo();
+        log.truncate_to(offset)?;
+        let leo = log.leo();
+        let _ = self.hw.fetch_min(leo, Ordering::SeqCst);
+        if leo < before {
+            tracing::info!(target: "kafka.log.UnifiedLog", "[UnifiedLog partition={}-{}] Truncating to offset {offset}: log end offset {before} -> {leo}.", self.topic, self.index);
+        }
+        Ok(())
     }
 
     pub(crate) fn lock_log(&self) -> MutexGuard<'_, Log> {
@@ -90,8 +153,14 @@ impl Partition {
         self.lock_log().size()
     }
 
-    /// Follower side: appends fetched batches and adopts the leader's high watermark.
+    /// Follower side: appends fetched batches and adopts the leader's high watermark — unless
+    /// this replica has become the leader meanwhile (a response to a fetch sent before): the
+    /// leader lock is held, so the append and the new leader's epoch start cannot interleave.
     pub fn append_fetched(&self, records: &[u8], leader_hw: i64) -> Result<u64, BrokerError> {
+        let leader = self.lock_leader();
+        if leader.is_some() {
+            return Ok(0);
+        }
         let mut log = self.lock_log();
         let n = log.append_as_follower(records)?;
         self.hw.store(
@@ -101,13 +170,9 @@ impl Partition {
         Ok(n)
     }
 
-    /// Follower side: truncates to the local high watermark (offset out of range / new leader).
+    /// Follower side: truncates to the local high watermark (the leader had no epoch to compare).
     pub fn truncate_to_hw(&self) -> Result<(), BrokerError> {
-        let mut log = self.lock_log();
-        let hw = self.hw().min(log.leo());
-        log.truncate_to(hw)?;
-        self.hw.store(hw.min(log.leo()), Ordering::SeqCst);
-        Ok(())
+        self.truncate_to(self.hw())
     }
 
     /// Full log recovery (CRC scan); returns (bytes scanned, bytes truncated).
@@ -122,5 +187,34 @@ impl Partition {
     /// Flushes the log.
     pub fn flush(&self) -> Result<(), BrokerError> {
         self.lock_log().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::log::tests::batch;
+
+    /// A fetch or truncation begun as follower must not touch the log once this replica leads.
+    #[test]
+    fn a_leader_neither_appends_fetched_batches_nor_truncates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = Partition::new("t", 0, Log::open(dir.path()).expect("open"), 0);
+        p.append_fetched(&batch(2, 1), 0)
+            .expect("append as follower");
+        assert_eq!(p.leo(), 2);
+        *p.lock_leader() = Some(LeaderState {
+            epoch: 1,
+            isr: vec![1],
+            zk_version: 0,
+            controller_epoch: 1,
+            followers: HashMap::new(),
+            isr_in_flight: false,
+        });
+        assert_eq!(p.append_fetched(&batch(3, 2), 0).expect("io"), 0);
+        p.truncate_to(0).expect("io");
+        assert_eq!(p.leo(), 2, "the leader's log is untouched");
     }
 }

@@ -155,21 +155,27 @@ impl ReplicaManager {
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// Follows the metadata: becomes leader or follower of each hosted partition.
-    /// Returns the partitions whose role changed from leader to follower (to truncate).
+    /// Follows the metadata: becomes leader or follower of each hosted partition. A follower of
+    /// a new leader epoch (and every follower after start-up) truncates against the leader
+    /// before it fetches (the fetcher does, through OffsetsForLeaderEpoch); a new leader starts
+    /// its epoch at its log end.
     pub fn apply_view(&self, view: &ClusterView) -> Result<(), BrokerError> {
         for (topic, index, meta) in view.hosted_by(self.broker_id) {
             let p = self.get_or_create(topic, index)?;
             let Some(state) = &meta.state else { continue };
             let mut leader = p.lock_leader();
             if state.leader != self.broker_id {
-                if leader.take().is_some() {
-                    drop(leader);
-                    p.truncate_to_hw()?;
+                let was_leader = leader.take().is_some();
+                drop(leader);
+                if state.leader >= 0 {
+                    p.set_follow(Some(state.leader_epoch));
+                }
+                if was_leader {
                     tracing::info!(target: "kafka.cluster.Partition", "[Partition {topic}-{index} broker={}] Became follower (leader {} epoch {}).", self.broker_id, state.leader, state.leader_epoch);
                 }
                 continue;
             }
+            p.set_follow(None);
             match leader.as_mut() {
                 Some(ls) if ls.epoch == state.leader_epoch => {
                     if meta.zk_version > ls.zk_version {
@@ -194,6 +200,7 @@ impl ReplicaManager {
                             )
                         })
                         .collect();
+                    p.lock_log().assign_epoch(state.leader_epoch)?;
                     *leader = Some(LeaderState {
                         epoch: state.leader_epoch,
                         isr: state.isr.clone(),
@@ -211,7 +218,8 @@ impl ReplicaManager {
         Ok(())
     }
 
-    /// Leader append. `min_isr` is checked for `acks=all`. Returns (first offset, last offset).
+    /// Leader append. `min_isr` is checked for `acks=all`. Returns (first offset, last offset)
+    /// — of the earlier append when the batch is an idempotent producer's retry.
     pub fn append(
         &self,
         p: &Partition,
@@ -231,7 +239,9 @@ impl ReplicaManager {
             .append_as_leader(records, ls.epoch, self.max_batch);
         drop(leader);
         let offsets = match result {
-            Ok(Ok(offsets)) => offsets,
+            Ok(Ok(a)) if a.duplicate => return Ok((a.first, a.last)),
+            Ok(Ok(a)) => (a.first, a.last),
+            Ok(Err(RecordError::Producer(code))) => return Err(AppendError::Records(code)),
             Ok(Err(RecordError::TooLarge(_))) => {
                 return Err(AppendError::Records(crate::api::errors::MESSAGE_TOO_LARGE));
             }
@@ -261,8 +271,10 @@ impl ReplicaManager {
         }
     }
 
-    /// Leader side of a follower fetch: records progress, moves the high watermark and expands
-    /// the ISR when the follower has reached it.
+    /// Leader side of a follower fetch (of the leader's current epoch): records progress, moves
+    /// the high watermark and expands the ISR when the follower has reached both the high
+    /// watermark and the start of the leader's epoch (KAFKA-7128: a follower below the epoch
+    /// start may lack records the previous leader committed).
     pub fn follower_fetched(
         self: &Arc<Self>,
         p: &Arc<Partition>,
@@ -270,7 +282,12 @@ impl ReplicaManager {
         fetch_offset: i64,
         view: &ClusterView,
     ) {
-        let leo = p.leo();
+        let (leo, epoch_start) = {
+            let leader = p.lock_leader();
+            let epoch = leader.as_ref().map_or(-1, |l| l.epoch);
+            let log = p.lock_log();
+            (log.leo(), log.epoch_start(epoch).unwrap_or(0))
+        };
         let expand = {
             let mut leader = p.lock_leader();
             let Some(ls) = leader.as_mut() else { return };
@@ -282,8 +299,8 @@ impl ReplicaManager {
                 progress.last_caught_up = Instant::now();
             }
             let eligible = view.is_live(replica) && !view.shutting_down.contains(&replica);
-            if !ls.isr.contains(&replica) && fetch_offset >= p.hw() && eligible && !ls.isr_in_flight
-            {
+            let reached = fetch_offset >= p.hw() && fetch_offset >= epoch_start;
+            if !ls.isr.contains(&replica) && reached && eligible && !ls.isr_in_flight {
                 ls.isr_in_flight = true;
                 let mut isr = ls.isr.clone();
                 isr.push(replica);

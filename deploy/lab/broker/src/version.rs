@@ -192,6 +192,18 @@ impl Ibp {
         }
     }
 
+    /// OffsetsForLeaderEpoch version the replica fetcher sends for this IBP (Kafka's
+    /// `offsetForLeaderEpochRequestVersion`; the lab's codec knows v2 and up).
+    pub fn offsets_for_leader_epoch_version(self) -> i16 {
+        if self >= Self::named("2.8-IV0") {
+            4
+        } else if self >= Self::named("2.3-IV1") {
+            3
+        } else {
+            2
+        }
+    }
+
     /// The full name, e.g. `3.7-IV4`.
     pub fn name(self) -> &'static str {
         IBPS[self.0]
@@ -221,6 +233,8 @@ pub mod keys {
     pub const LIST_GROUPS: i16 = 16;
     pub const API_VERSIONS: i16 = 18;
     pub const CREATE_TOPICS: i16 = 19;
+    pub const INIT_PRODUCER_ID: i16 = 22;
+    pub const OFFSET_FOR_LEADER_EPOCH: i16 = 23;
     pub const DESCRIBE_CONFIGS: i16 = 32;
     pub const DESCRIBE_CLUSTER: i16 = 60;
 }
@@ -242,6 +256,8 @@ const KAFKA_3_1: &[(i16, i16, i16)] = &[
     (SYNC_GROUP, 0, 5),
     (LIST_GROUPS, 0, 4),
     (API_VERSIONS, 0, 3),
+    (INIT_PRODUCER_ID, 0, 4),
+    (OFFSET_FOR_LEADER_EPOCH, 0, 4),
     (CREATE_TOPICS, 0, 7),
     (DESCRIBE_CONFIGS, 0, 4),
     (DESCRIBE_CLUSTER, 0, 0),
@@ -262,6 +278,8 @@ const KAFKA_3_7: &[(i16, i16, i16)] = &[
     (SYNC_GROUP, 0, 5),
     (LIST_GROUPS, 0, 4),
     (API_VERSIONS, 0, 3),
+    (INIT_PRODUCER_ID, 0, 4),
+    (OFFSET_FOR_LEADER_EPOCH, 0, 4),
     (CREATE_TOPICS, 0, 7),
     (DESCRIBE_CONFIGS, 0, 4),
     (DESCRIBE_CLUSTER, 0, 1),
@@ -282,6 +300,8 @@ const KAFKA_3_8: &[(i16, i16, i16)] = &[
     (SYNC_GROUP, 0, 5),
     (LIST_GROUPS, 0, 5),
     (API_VERSIONS, 0, 3),
+    (INIT_PRODUCER_ID, 0, 4),
+    (OFFSET_FOR_LEADER_EPOCH, 0, 4),
     (CREATE_TOPICS, 0, 7),
     (DESCRIBE_CONFIGS, 0, 4),
     (DESCRIBE_CLUSTER, 0, 1),

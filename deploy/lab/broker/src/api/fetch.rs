@@ -1,4 +1,4 @@
-//! Fetch (consumers and follower replicas) and ListOffsets.
+//! Fetch (consumers and follower replicas), ListOffsets and OffsetsForLeaderEpoch.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +7,9 @@ use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::offset_for_leader_epoch_response::{
+    EpochEndOffset, OffsetForLeaderTopicResult,
 };
 use kafka_protocol::messages::*;
 
@@ -21,6 +24,8 @@ struct Wanted {
     partition: i32,
     offset: i64,
     max_bytes: usize,
+    /// The fetcher's view of the leader epoch (-1: unchecked).
+    current_epoch: i32,
 }
 
 /// Handles a Fetch request; waits up to `max_wait_ms` for `min_bytes` like Kafka.
@@ -52,6 +57,7 @@ pub async fn fetch(broker: &Arc<Broker>, req: FetchRequest, version: i16) -> Fet
                 partition: p.partition,
                 offset: p.fetch_offset,
                 max_bytes,
+                current_epoch: p.current_leader_epoch,
             });
         }
     }
@@ -80,10 +86,24 @@ pub async fn fetch(broker: &Arc<Broker>, req: FetchRequest, version: i16) -> Fet
     }
 }
 
+/// Checks a replica's view of the leader epoch against the leader's (Kafka fences a fetch
+/// from an older epoch and refuses one from a newer epoch it does not know yet).
+fn epoch_error(leader_epoch: i32, current: i32) -> Option<i16> {
+    match current {
+        c if c < 0 || c == leader_epoch => None,
+        c if c < leader_epoch => Some(errors::FENCED_LEADER_EPOCH),
+        _ => Some(errors::UNKNOWN_LEADER_EPOCH),
+    }
+}
+
+/// Records follower progress — only from fetches of the leader's current epoch, so that the
+/// high watermark and ISR move only from positions in logs truncated against this leader.
 fn record_follower(broker: &Arc<Broker>, view: &ClusterView, replica: i32, wanted: &[Wanted]) {
     for w in wanted {
         if let Some(name) = &w.name
             && let Some(p) = broker.replicas.get(name, w.partition)
+            && p.leader_state()
+                .is_some_and(|l| epoch_error(l.epoch, w.current_epoch).is_none())
         {
             broker
                 .replicas
@@ -147,6 +167,13 @@ fn read_one(
         }
         _ => return data.with_error_code(errors::NOT_LEADER_OR_FOLLOWER),
     };
+    if follower
+        && let Some(code) = p
+            .leader_state()
+            .and_then(|l| epoch_error(l.epoch, w.current_epoch))
+    {
+        return data.with_error_code(code);
+    }
     let hw = p.hw();
     let data = data
         .with_high_watermark(hw)
@@ -225,5 +252,68 @@ fn list_one(
             }
             _ => out,
         },
+    }
+}
+
+/// OffsetsForLeaderEpoch (KIP-101/279): for each partition this broker leads, the end offset of
+/// the requested epoch in its log ([`crate::epoch::end_offset_for`]), after checking the
+/// requester's view of the current leader epoch.
+pub fn offsets_for_leader_epoch(
+    broker: &Broker,
+    req: OffsetForLeaderEpochRequest,
+) -> OffsetForLeaderEpochResponse {
+    let recovering = *broker.phase.borrow() == Phase::Recovering;
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let name = t.topic.0.to_string();
+            let partitions = t
+                .partitions
+                .into_iter()
+                .map(|r| {
+                    let out = EpochEndOffset::default()
+                        .with_partition(r.partition)
+                        .with_leader_epoch(-1)
+                        .with_end_offset(-1);
+                    let Some(p) = broker.replicas.get(&name, r.partition) else {
+                        return out.with_error_code(errors::UNKNOWN_TOPIC_OR_PARTITION);
+                    };
+                    let Some(leader) = p.leader_state().filter(|_| !recovering) else {
+                        return out.with_error_code(errors::NOT_LEADER_OR_FOLLOWER);
+                    };
+                    if let Some(code) = epoch_error(leader.epoch, r.current_leader_epoch) {
+                        return out.with_error_code(code);
+                    }
+                    let (epoch, end) = p.lock_log().end_offset_for(r.leader_epoch);
+                    out.with_leader_epoch(epoch).with_end_offset(end)
+                })
+                .collect();
+            OffsetForLeaderTopicResult::default()
+                .with_topic(t.topic)
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetForLeaderEpochResponse::default().with_topics(topics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replica_fetches_are_fenced_by_leader_epoch() {
+        for (leader, current, expected) in [
+            (5, 5, None),
+            (5, -1, None),
+            (5, 4, Some(errors::FENCED_LEADER_EPOCH)),
+            (5, 6, Some(errors::UNKNOWN_LEADER_EPOCH)),
+        ] {
+            assert_eq!(
+                epoch_error(leader, current),
+                expected,
+                "{leader} vs {current}"
+            );
+        }
     }
 }

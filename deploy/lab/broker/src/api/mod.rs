@@ -132,6 +132,13 @@ async fn dispatch(
         }
         ApiKey::Fetch => serve!(FetchRequest, |r| fetch::fetch(broker, r, v).await),
         ApiKey::ListOffsets => serve!(ListOffsetsRequest, |r| fetch::list_offsets(broker, r, v)),
+        ApiKey::OffsetForLeaderEpoch => serve!(OffsetForLeaderEpochRequest, |r| {
+            fetch::offsets_for_leader_epoch(broker, r)
+        }),
+        ApiKey::InitProducerId => serve!(InitProducerIdRequest, |r| produce::init_producer_id(
+            broker, r
+        )
+        .await),
         ApiKey::FindCoordinator => serve!(FindCoordinatorRequest, |r| group::find_coordinator(
             broker, conn, r, v
         )),

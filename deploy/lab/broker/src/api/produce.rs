@@ -1,5 +1,5 @@
 //! Produce: append as leader (acks 0/1/all), `min.insync.replicas` for acks=all, waiting for the
-//! high watermark up to the request timeout.
+//! high watermark up to the request timeout; idempotent producers' ids (InitProducerId).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,4 +90,25 @@ async fn produce_partition(
         return result(code, -1);
     }
     result(errors::NONE, first)
+}
+
+/// InitProducerId for idempotent producers (no transactional id): a new producer id at epoch 0,
+/// as Kafka 3.1 answers. Transactions are not served by the lab (`COORDINATOR_NOT_AVAILABLE`).
+pub async fn init_producer_id(
+    broker: &Arc<Broker>,
+    req: InitProducerIdRequest,
+) -> InitProducerIdResponse {
+    let out = InitProducerIdResponse::default()
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    if req.transactional_id.is_some() {
+        return out.with_error_code(errors::COORDINATOR_NOT_AVAILABLE);
+    }
+    match broker.producer_ids.next(&broker.zk, broker.id).await {
+        Ok(id) => out.with_producer_id(ProducerId(id)).with_producer_epoch(0),
+        Err(e) => {
+            tracing::warn!(target: "kafka.coordinator.transaction.ProducerIdManager", "Allocating a producer id failed: {e}.");
+            out.with_error_code(errors::COORDINATOR_NOT_AVAILABLE)
+        }
+    }
 }
