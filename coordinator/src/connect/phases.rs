@@ -144,7 +144,7 @@ impl Unfinished {
 }
 
 /// Connect is back: every connector kroll halted runs (a migrated one on its migrated
-/// config) and every value subject's level is back. Only [`Resumed::judge`] makes one.
+/// config) and every value subject's level is back. Only `Resumed::judge` makes one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resumed {
     migration: Option<String>,

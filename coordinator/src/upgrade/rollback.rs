@@ -1,7 +1,7 @@
 //! `kroll rollback`: undo an unfinished run before its IBP bump — every container the run
 //! recreated goes back to the definition its agent kept, newest first, with the same gates as
 //! the upgrade (a broker stops only when it is safe, and must rejoin before the next). What to
-//! undo is a query on the run ([`RunState::undo`]); before every container the refusal is
+//! undo is a query on the run ([`RunState::undo`](super::run_state::RunState::undo)); before every container the refusal is
 //! re-judged on a fresh observation ([`decide::rollback_refusal`]): once any broker runs a newer
 //! IBP than the run started from, nothing is rolled back, whatever the journal says.
 

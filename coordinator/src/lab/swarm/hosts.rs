@@ -5,7 +5,7 @@
 //! kroll, the agents' clients and the tests reach the nodes by address.
 //!
 //! Nothing of the main Docker engine is changed. Every process is started here and recorded by
-//! PID; [`Machines::stop`] stops exactly those, then removes the namespaces (the host's end of
+//! PID; [`stop`] stops exactly those, then removes the namespaces (the host's end of
 //! the link goes with the hub), every mount below the lab's roots, and the directories.
 //!
 //! Recipe and its traps: `../shared/brief/swarm.md` — `nsenter --net` (not `ip netns exec`,
