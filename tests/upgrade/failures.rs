@@ -125,7 +125,9 @@ async fn failed_gates_halt_and_roll_back_and_a_lost_agent_stops_the_run_until_it
     let o = kroll(&inv, &["rollback", "--runs", &runs_arg]);
     assert!(o.status.success(), "closing the halted run: {}", text(&o));
 
-    // A target image that cannot start.
+    // A target image that cannot start: the agent sees the new container die at once, puts
+    // the previous one back under its name and says so; the coordinator halts without a
+    // rollback of its own (one now would restore what an earlier recreate kept).
     let broken = broken_image().await;
     let image_arg = format!("broker={broken}");
     let mut args = vec![
@@ -134,7 +136,13 @@ async fn failed_gates_halt_and_roll_back_and_a_lost_agent_stops_the_run_until_it
     args.extend(fast_with_gate("20s"));
     let o = kroll(&inv, &args);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("rolled back"), "{}", text(&o));
+    assert!(
+        text(&o).contains("did not stay up")
+            && text(&o).contains("put back")
+            && text(&o).contains("was left as it is"),
+        "{}",
+        text(&o)
+    );
     assert!(
         all_on(lab.name(), "7.1.1"),
         "{:?}",
@@ -143,6 +151,11 @@ async fn failed_gates_halt_and_roll_back_and_a_lost_agent_stops_the_run_until_it
     healthy(&inv).await;
     let o = kroll(&inv, &["rollback", "--runs", &runs_arg]);
     assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        all_on(lab.name(), "7.1.1"),
+        "closing the run lowered or raised nothing: {:?}",
+        broker_state(lab.name())
+    );
 
     // An agent lost in the middle of its node's step: halt, nothing further; then finish.
     let mut args = vec!["upgrade", "--to", "7.7.1", "--yes", "--runs", &runs_arg];

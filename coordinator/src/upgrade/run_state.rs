@@ -119,6 +119,17 @@ impl RunState {
                 ..
             } => {
                 self.settled.remove(step);
+                if *left_as_before {
+                    // The agent changed nothing or put the container back: there is nothing of
+                    // this recreate to undo (and no definition kept for it).
+                    let last = self
+                        .history
+                        .iter()
+                        .rposition(|t| matches!(t, Touched::Recreated(i) if i.step == *step));
+                    if let Some(at) = last {
+                        self.history.remove(at);
+                    }
+                }
                 let intent = self.intents.iter().rev().find(|i| i.step == *step);
                 self.failed = Some(Failure {
                     step: step.clone(),
@@ -254,6 +265,27 @@ pub(crate) mod tests {
             ["kafka-01", "zk"],
             "an automatic rollback already undid kafka-02"
         );
+    }
+
+    #[test]
+    fn a_recreate_the_agent_left_as_before_has_nothing_to_undo() {
+        let j = vec![
+            e(started("7.1.1")),
+            e(intent("zk")),
+            e(intent("kafka-01")),
+            e(Event::StepFailed {
+                step: "s/kafka-01".into(),
+                op_id: "r/s/kafka-01".into(),
+                error: "the new container did not stay up; put back".into(),
+                left_as_before: true,
+            }),
+        ];
+        let undo: Vec<String> = RunState::fold("r", &j)
+            .undo()
+            .into_iter()
+            .map(|i| i.container)
+            .collect();
+        assert_eq!(undo, ["zk"]);
     }
 
     #[test]
