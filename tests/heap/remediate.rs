@@ -73,8 +73,9 @@ async fn kroll_watch_restarts_a_listed_jvm_after_an_oom_once_within_its_budget()
     );
 
     // The restarted JVM runs out of heap again: the budget (1 per hour) is spent, so it is
-    // left for an operator — and said so.
-    let skipped = watch.next_matching("the budget refusal", Duration::from_secs(60), |v| {
+    // left for an operator — and said so. (A JVM of 16 MiB thrashing in full GCs on a loaded
+    // 2-core machine took over a minute to throw; the bound is time, not what is checked.)
+    let skipped = watch.next_matching("the budget refusal", Duration::from_secs(180), |v| {
         v["remediation"] == "skipped" && v["container"] == listed.name.as_str()
     });
     assert!(
