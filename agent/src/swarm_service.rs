@@ -192,18 +192,10 @@ pub async fn update(
     op_id: &str,
     limit: Duration,
 ) -> Result<Updated, SwarmError> {
-    let began = Instant::now();
-    let (previous, applied) = send(docker, service, |spec| {
+    roll(docker, service, limit, |spec| {
         change_spec(service, spec, change, op_id)
     })
-    .await?;
-    let task_id = wait_running(docker, service, &applied, limit).await?;
-    Ok(Updated {
-        previous,
-        applied,
-        task_id,
-        elapsed: began.elapsed(),
-    })
+    .await
 }
 
 /// Re-applies `saved` (a spec [`update`] returned as `previous`) to `service` under `op_id`,
@@ -215,15 +207,26 @@ pub async fn restore(
     op_id: &str,
     limit: Duration,
 ) -> Result<Updated, SwarmError> {
-    let began = Instant::now();
-    let (previous, applied) = send(docker, service, |_| {
+    roll(docker, service, limit, |_| {
         let mut s = saved.clone();
         s.labels
             .get_or_insert_with(Default::default)
             .insert(OP_LABEL.to_owned(), op_id.to_owned());
         Ok(s)
     })
-    .await?;
+    .await
+}
+
+/// Sends the spec `make` builds from the inspected one, and waits (at most `limit`) until a
+/// task of it runs.
+async fn roll(
+    docker: &Docker,
+    service: &str,
+    limit: Duration,
+    make: impl Fn(ServiceSpec) -> Result<ServiceSpec, SwarmError>,
+) -> Result<Updated, SwarmError> {
+    let began = Instant::now();
+    let (previous, applied) = send(docker, service, make).await?;
     let task_id = wait_running(docker, service, &applied, limit).await?;
     Ok(Updated {
         previous,

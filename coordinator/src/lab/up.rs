@@ -396,8 +396,8 @@ async fn ensure_agents(
     Ok((running, first_error))
 }
 
-/// The inventory and the state file.
-fn write_files(
+/// The inventory and the state file (the Swarm lab writes the same two).
+pub(super) fn write_files(
     spec: &LabSpec,
     dir: &Path,
     agents: &[AgentRecord],

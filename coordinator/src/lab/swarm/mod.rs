@@ -23,7 +23,7 @@ use super::agents::{self, AgentRecord};
 use super::images::{self, BrokerBinary, DEFAULT_REGISTRY};
 use super::state::{self, LabState};
 use super::topology::{LabSpec, NODES, Ports, node_name};
-use super::up::{Clock, LabHandle, UpOptions, handle};
+use super::up::{Clock, LabHandle, UpOptions, handle, write_files};
 use super::{LabError, Progress};
 
 /// File in the lab directory recording the Swarm lab's machines (before anything is made, so
@@ -256,27 +256,6 @@ async fn start_agents(
         );
     }
     Ok(running)
-}
-
-fn write_files(
-    spec: &LabSpec,
-    dir: &Path,
-    agents: &[AgentRecord],
-    opts: &UpOptions,
-) -> Result<(), LabError> {
-    let inventory = dir.join("kroll.toml");
-    std::fs::write(&inventory, super::topology::inventory_toml(spec))
-        .map_err(LabError::io(&inventory))?;
-    LabState {
-        name: spec.name.clone(),
-        version: opts.version.clone(),
-        registry: spec.registry.clone(),
-        services: spec.services,
-        ports: spec.ports.clone(),
-        extra_labels: spec.extra_labels.clone(),
-        agents: agents.to_vec(),
-    }
-    .save(dir)
 }
 
 /// What [`down`] did.
