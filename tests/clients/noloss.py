@@ -21,6 +21,7 @@ send. Nothing here decides the verdict: the Rust test asserts on the summary.
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -164,7 +165,7 @@ def confluent_producer(args, acks):
         producer.poll(0)
 
     def flush():
-        return producer.flush(120)
+        return producer.flush(200)
 
     return send, flush
 
@@ -191,11 +192,25 @@ def kafka_python_producer(args, acks):
         future.add_errback(lambda err, seq=seq: acks.failure(seq, err))
 
     def flush():
-        producer.flush(120)
+        try:
+            # Longer than delivery_timeout_ms: every batch ends acknowledged or failed.
+            producer.flush(200)
+        except Exception:
+            log("flush did not finish; the client's view of", args.topic, ":", kafka_python_leaders(producer, args.topic))
+            raise
         producer.close(30)
         return 0
 
     return send, flush
+
+
+def kafka_python_leaders(producer, topic):
+    """Partition → leader as kafka-python's metadata has it (for a failure's log)."""
+    try:
+        md = producer._metadata
+        return {p: md.leader_for_partition(__import__("kafka").TopicPartition(topic, p)) for p in sorted(md.partitions_for_topic(topic) or [])}
+    except Exception as e:
+        return repr(e)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -495,6 +510,13 @@ def main():
             p.add_argument("--clients", default="confluent,kafka-python")
             p.add_argument("--groups", default="")
     args = ap.parse_args()
+    # The clients' own warnings (retries, timeouts, leader changes) go to the role's log, which
+    # the test prints when a client fails.
+    logging.basicConfig(
+        level=logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     roles = {"create": create, "produce": produce, "consume": consume, "verify": verify, "describe": describe}
     return roles[args.role](args)
 

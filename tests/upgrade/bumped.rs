@@ -87,6 +87,16 @@ fn watched(lab: &str, mut cmd: Command, mut last: BTreeMap<String, u32>) -> (Out
     (output, lowered)
 }
 
+/// Every container of the lab with its IBP variable, for failure messages.
+fn all_containers(lab: &str) -> String {
+    let o = Command::new("docker")
+        .args(["ps", "-a", "--filter", &format!("label=kroll.lab={lab}")])
+        .args(["--format", "{{.Names}} {{.Status}} {{.Image}}"])
+        .output()
+        .expect("docker ps");
+    format!("{}\n{:?}", String::from_utf8_lossy(&o.stdout), ibps(lab))
+}
+
 fn bumped(lab: &str) -> usize {
     ibps(lab).values().filter(|m| **m == 7).count()
 }
@@ -202,7 +212,13 @@ async fn after_a_kill_mid_bump_no_command_lowers_a_brokers_ibp() {
             .map(|(c, _)| c)
             .collect();
         expected.sort();
-        assert_eq!(left, expected, "{p}");
+        assert_eq!(
+            left,
+            expected,
+            "bump steps the plan leaves vs brokers docker shows below IBP {NEW_IBP}; fresh run said: {}\ncontainers: {}\nplan: {p}",
+            text(&o),
+            all_containers(lab.name())
+        );
     }
 
     // `kroll rollback` must refuse: the IBP bump has begun.

@@ -106,7 +106,8 @@ pub fn broker_names(lab: &str) -> Vec<String> {
         .expect("docker ps");
     String::from_utf8_lossy(&names.stdout)
         .lines()
-        .filter(|n| !n.ends_with("-kroll-prev"))
+        // Kept previous definitions and new ones not yet in place are not the broker.
+        .filter(|n| !n.ends_with("-kroll-prev") && !n.ends_with("-kroll-next"))
         .map(str::to_owned)
         .collect()
 }
