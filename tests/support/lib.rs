@@ -21,6 +21,7 @@ use kroll_agent::config::{AgentConfig, AuditConfig};
 use kroll_shared::tls::{self, PemPair, Role, TlsFiles, Validity};
 use tokio::sync::{OnceCell, oneshot};
 
+pub mod browser;
 pub mod hostlab;
 pub mod java;
 

@@ -233,7 +233,23 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
         .expect("runs")
         .filter_map(|e| e.ok())
         .find(|e| e.path().join("report.json").exists());
-    assert!(report.is_some(), "a report is written to the run directory");
+    let report = report
+        .expect("a report is written to the run directory")
+        .path();
+    // The page drawn from this real run (every kill and resume in it) shows what its journal says.
+    let entries =
+        kroll::upgrade::journal::read(&report.join("journal.jsonl")).expect("the run's journal");
+    crate::report::check_against_journal(
+        &report.join("report.html"),
+        &entries,
+        kroll_tests::browser::Look {
+            width: 1280,
+            height: 800,
+            dark: false,
+        },
+        "report-killed-coordinator-run",
+    )
+    .await;
     eprintln!(
         "upgrade with {kills} kills took {:.0}s, observer samples {}",
         began.elapsed().as_secs_f64(),

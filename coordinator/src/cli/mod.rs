@@ -8,6 +8,7 @@ mod certs;
 mod connectors;
 mod lab;
 mod migrate_cmd;
+mod report_cmd;
 mod upgrade;
 mod watch;
 
@@ -135,6 +136,12 @@ pub enum Command {
     /// Put a backup back (connectors recreated or configs restored, schemas re-registered);
     /// reports exactly what could not be restored.
     Restore(backup_cmd::RestoreArgs),
+    /// Draw a run's `report.html` again from its journal: a timeline of every step per
+    /// container (gate before, stop → start, catch-up), halts, rollbacks and the point of no
+    /// return marked, per roll the overhead against the containers' unavoidable time, the
+    /// Connect phases. One self-contained file; `kroll upgrade`, `--resume` and `kroll rollback`
+    /// write it beside `report.txt` themselves. With `--output json`: the timeline as JSON.
+    Report(report_cmd::ReportArgs),
 }
 
 pub use self::lab::LabCommand;
@@ -175,6 +182,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Connectors(c) => connectors::run(&cli, c).await,
         Command::Backup(a) => backup_cmd::run_backup(&cli, a).await,
         Command::Restore(a) => backup_cmd::run_restore(&cli, a).await,
+        Command::Report(a) => report_cmd::run(&cli, a),
     };
     match result {
         Ok(code) => code,

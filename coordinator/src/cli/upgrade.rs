@@ -355,6 +355,7 @@ pub async fn cmd_rollback(cli: &Cli, a: &RollbackArgs) -> anyhow::Result<ExitCod
             advice: h.advice.clone(),
         }),
     };
+    engine.write_report();
     match (result, closing) {
         (Ok(undone), Ok(())) => {
             if cli.output == Output::Json {

@@ -23,6 +23,7 @@ use super::observe::{KafkaProbe, observe};
 use super::plan::{PhaseId, Plan, PlanOptions, plan};
 use super::progress::{Progress, Report};
 use super::run_state::RunState;
+use super::timeline::Timeline;
 use super::view::{ClusterView, KafkaView};
 
 /// Tunables of a run.
@@ -433,11 +434,11 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
         self.journal(Event::BumpConfirmed { how: how.into() })
     }
 
-    /// Writes `report.json` and `report.txt`, or says why they could not be written.
-    fn write_report(&mut self) {
-        if let Ok(entries) = self.run.entries() {
-            self.report.fill_from_journal(&entries);
-        }
+    /// Writes `report.json`, `report.txt` and `report.html`, or says why they could not be
+    /// written.
+    pub fn write_report(&mut self) {
+        let entries = self.run.entries().unwrap_or_default();
+        self.report.fill_from_journal(&entries);
         let written = serde_json::to_string_pretty(&self.report)
             .map_err(|e| e.to_string())
             .and_then(|json| {
@@ -448,6 +449,12 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
             .and_then(|_| {
                 self.run
                     .write_file("report.txt", self.report.render().as_bytes())
+                    .map_err(|e| e.to_string())
+            })
+            .and_then(|_| {
+                let page = super::report_html::render(&Timeline::from_journal(&entries));
+                self.run
+                    .write_file("report.html", page.as_bytes())
                     .map_err(|e| e.to_string())
             });
         if let Err(e) = written {

@@ -238,14 +238,20 @@ impl RunDir {
 
     /// Writes `name` in the run directory atomically (temp file, fsync, rename).
     pub fn write_file(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, JournalError> {
-        let target = self.path.join(name);
-        let tmp = self.path.join(format!(".{name}.tmp"));
-        let mut f = File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &target).map_err(io(&target))?;
-        Ok(target)
+        write_atomically(&self.path, name, bytes)
     }
+}
+
+/// Writes `dir/name` atomically (temp file beside it, fsync, rename): a reader sees the old
+/// file or the new one, never half of one.
+pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, JournalError> {
+    let target = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut f = File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, &target).map_err(io(&target))?;
+    Ok(target)
 }
 
 /// Cuts a torn last line (a coordinator killed mid-write) so the next event starts a line.

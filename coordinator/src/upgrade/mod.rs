@@ -13,7 +13,8 @@
 //! - [`journal`]: the run directory, fsynced journal, lock; [`run_state`]: the journal folded.
 //! - [`engine`] + [`steps`] + [`rollback`] + [`wait`]: the loop that observes, decides, acts
 //!   and journals, and its waiting on gates.
-//! - [`progress`]: progress lines and the final report.
+//! - [`progress`]: progress lines and the final report; [`timeline`]: the run folded into
+//!   rows and segments (pure), drawn by [`report_html`] as the self-contained `report.html`.
 
 pub mod actions;
 pub mod decide;
@@ -23,9 +24,11 @@ pub mod journal;
 pub mod observe;
 pub mod plan;
 pub mod progress;
+pub mod report_html;
 pub mod rollback;
 pub mod run_state;
 pub mod steps;
+pub mod timeline;
 pub mod version;
 pub mod view;
 pub mod wait;

@@ -1,0 +1,165 @@
+//! A real browser for the tests: Debian's `chromium` driven over WebDriver by its
+//! `chromedriver` (started on a free loopback port, stopped by its PID when the guard drops).
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{Value, json};
+
+/// A running chromedriver and one headless Chromium session.
+#[derive(Debug)]
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+/// How the page is looked at.
+#[derive(Debug, Clone, Copy)]
+pub struct Look {
+    pub width: u32,
+    pub height: u32,
+    pub dark: bool,
+}
+
+impl Look {
+    pub fn name(&self) -> String {
+        format!(
+            "{}x{}-{}",
+            self.width,
+            self.height,
+            if self.dark { "dark" } else { "light" }
+        )
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium with `look`'s window and colour scheme.
+    /// Fails saying what to install when either is missing.
+    pub async fn start(look: Look) -> Self {
+        for tool in ["chromium", "chromedriver"] {
+            assert!(
+                Command::new("sh")
+                    .args(["-c", &format!("command -v {tool}")])
+                    .stdout(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success()),
+                "`{tool}` is not installed: apt-get install chromium chromium-driver (deploy/setup.sh does this)"
+            );
+        }
+        let port = free_port();
+        // Its own process group, which Chromium's processes inherit: the guard ends them all.
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver");
+        let profile = tempfile::tempdir().expect("profile dir");
+        let mut args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            "--hide-scrollbars".to_owned(),
+            format!("--user-data-dir={}", profile.path().display()),
+            format!("--window-size={},{}", look.width, look.height),
+        ];
+        if look.dark {
+            args.push("--force-dark-mode".to_owned());
+        }
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}
+        });
+        let caps = caps.as_object().cloned().expect("object");
+        let began = Instant::now();
+        let client = loop {
+            let http = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(http)
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if began.elapsed() < Duration::from_secs(30) => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("chromedriver on port {port} gave no session in 30 s: {e}"),
+            }
+        };
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    /// Opens a local file.
+    pub async fn open(&self, file: &Path) {
+        let url = format!(
+            "file://{}",
+            file.canonicalize().expect("page path").display()
+        );
+        self.client.goto(&url).await.expect("open page");
+    }
+
+    /// Runs `script` (a function body that `return`s) in the page.
+    pub async fn eval(&self, script: &str) -> Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// A PNG of the viewport, kept under the artefacts directory.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let png = self.client.screenshot().await.expect("screenshot");
+        let dir = artefacts();
+        std::fs::create_dir_all(&dir).expect("artefacts dir");
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("write screenshot");
+        path
+    }
+
+    /// Ends the session (and with it Chromium), then chromedriver.
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // The process group this guard started: chromedriver and every Chromium process.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Where tests keep what a person may want to look at afterwards (screenshots):
+/// `KROLL_TEST_ARTEFACTS`, else `target/test-artefacts` of the workspace.
+pub fn artefacts() -> PathBuf {
+    std::env::var_os("KROLL_TEST_ARTEFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("target")
+                .join("test-artefacts")
+        })
+}
