@@ -68,6 +68,9 @@ pub async fn check_against_journal(page: &Path, entries: &[Entry], look: Look, n
               innerWidth: window.innerWidth,
               dark: matchMedia('(prefers-color-scheme: dark)').matches,
               background: getComputedStyle(document.body).backgroundColor,
+              samples: Number(document.getElementById('partitions')?.dataset.samples ?? 0),
+              worstUnder: Number(document.getElementById('partitions')?.dataset.worstUnderReplicated ?? 0),
+              worstOffline: Number(document.getElementById('partitions')?.dataset.worstOffline ?? 0),
               scripts: document.scripts.length,
               external: [...document.querySelectorAll('[src],link[href]')].length,
             };
@@ -166,6 +169,30 @@ pub async fn check_against_journal(page: &Path, entries: &[Entry], look: Look, n
         rollbacks,
         count(&|e| matches!(e, Event::RolledBack { .. })),
         "every rollback drawn"
+    );
+    // The partition chart holds the gates' observations made within the run's span.
+    let (first, last) = (
+        entries.first().map_or(0, |e| e.time_unix_ms),
+        entries.last().map_or(0, |e| e.time_unix_ms),
+    );
+    let samples: Vec<_> = kroll::upgrade::journal::read_samples(page.parent().expect("run dir"))
+        .into_iter()
+        .filter(|s| (first..=last).contains(&s.time_unix_ms))
+        .collect();
+    assert_eq!(seen["samples"], samples.len(), "samples charted ({name})");
+    assert_eq!(
+        seen["worstUnder"],
+        samples
+            .iter()
+            .map(|s| s.under_replicated)
+            .max()
+            .unwrap_or(0),
+        "worst under-replicated count ({name})"
+    );
+    assert_eq!(
+        seen["worstOffline"],
+        samples.iter().map(|s| s.offline).max().unwrap_or(0),
+        "worst offline count ({name})"
     );
     assert!(
         seen["scrollWidth"].as_i64() <= seen["innerWidth"].as_i64(),
@@ -337,6 +364,25 @@ async fn report_html_draws_the_journal_and_fits_laptop_and_phone_in_light_and_da
         .map(|e| serde_json::to_string(e).expect("entry") + "\n")
         .collect();
     std::fs::write(dir.path().join("journal.jsonl"), journal).expect("journal");
+    // A gate observation every 5 s, partitions under-replicated while a broker is away.
+    let (first, last) = (
+        entries[0].time_unix_ms,
+        entries[entries.len() - 1].time_unix_ms,
+    );
+    let samples: String = (first - 20_000..=last + 20_000)
+        .step_by(5_000)
+        .enumerate()
+        .map(|(i, t)| {
+            let sample = kroll::upgrade::journal::Sample {
+                time_unix_ms: t,
+                partitions: 3_000,
+                under_replicated: (i * 37) % 400,
+                offline: usize::from(i % 97 == 0),
+            };
+            serde_json::to_string(&sample).expect("sample") + "\n"
+        })
+        .collect();
+    std::fs::write(dir.path().join("samples.jsonl"), samples).expect("samples");
     let out = Command::new(bin("kroll"))
         .args(["report"])
         .arg(dir.path())

@@ -236,7 +236,12 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
     let report = report
         .expect("a report is written to the run directory")
         .path();
-    // The page drawn from this real run (every kill and resume in it) shows what its journal says.
+    // The page drawn from this real run (every kill and resume in it) shows what its journal
+    // says, and the partition counts its gates observed.
+    assert!(
+        !kroll::upgrade::journal::read_samples(&report).is_empty(),
+        "the gates' observations are sampled"
+    );
     let entries =
         kroll::upgrade::journal::read(&report.join("journal.jsonl")).expect("the run's journal");
     crate::report::check_against_journal(

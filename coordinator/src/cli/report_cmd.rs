@@ -32,7 +32,8 @@ pub fn run(cli: &Cli, a: &ReportArgs) -> anyhow::Result<ExitCode> {
         .into());
     }
     let entries = journal::read(&journal_file)?;
-    let timeline = Timeline::from_journal(&entries);
+    let timeline =
+        Timeline::from_journal(&entries).with_samples(&journal::read_samples(&a.run_dir));
     let page = report_html::render(&timeline);
     let out = a
         .out

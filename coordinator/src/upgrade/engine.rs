@@ -452,7 +452,9 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
                     .map_err(|e| e.to_string())
             })
             .and_then(|_| {
-                let page = super::report_html::render(&Timeline::from_journal(&entries));
+                let samples = super::journal::read_samples(self.run.path());
+                let timeline = Timeline::from_journal(&entries).with_samples(&samples);
+                let page = super::report_html::render(&timeline);
                 self.run
                     .write_file("report.html", page.as_bytes())
                     .map_err(|e| e.to_string())

@@ -5,7 +5,10 @@
 //! ```text
 //! <runs>/<run id>/journal.jsonl   one JSON event per line, fsynced after each
 //! <runs>/<run id>/plan.json       the plan as first made
-//! <runs>/<run id>/report.json     per step: duration, time waiting on each gate (+ report.txt)
+//! <runs>/<run id>/report.json     per step: duration, time waiting on each gate (+ report.txt,
+//!                                 report.html)
+//! <runs>/<run id>/samples.jsonl   every Kafka observation's partition counts (figures only:
+//!                                 appended without fsync, never read to decide anything)
 //! <runs>/.lock                    held (flock) while a coordinator runs
 //! ```
 
@@ -186,6 +189,18 @@ impl RunDir {
         })
     }
 
+    /// Appends a sample to `samples.jsonl`, best effort (figures, not the journal: a failure
+    /// is returned for the caller to ignore or say, never to halt on).
+    pub fn append_sample(&self, sample: &Sample) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(sample).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path.join("samples.jsonl"))?
+            .write_all(&line)
+    }
+
     /// The run directory.
     pub fn path(&self) -> &Path {
         &self.path
@@ -240,6 +255,24 @@ impl RunDir {
     pub fn write_file(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, JournalError> {
         write_atomically(&self.path, name, bytes)
     }
+}
+
+/// What one Kafka observation of the run saw, for the report's partition chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sample {
+    pub time_unix_ms: i64,
+    pub partitions: usize,
+    pub under_replicated: usize,
+    pub offline: usize,
+}
+
+/// The run's samples; lines that do not parse (a torn tail) are left out.
+pub fn read_samples(dir: &Path) -> Vec<Sample> {
+    std::fs::read_to_string(dir.join("samples.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 /// Writes `dir/name` atomically (temp file beside it, fsync, rename): a reader sees the old

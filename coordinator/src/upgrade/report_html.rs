@@ -189,6 +189,55 @@ fn gantt(t: &Timeline) -> Markup {
     }
 }
 
+/// Under-replicated and offline partitions over the run, as the gates saw them: step lines on
+/// the timeline's scale (the SVG stretches to the track; its text is HTML beside it).
+fn partitions_chart(t: &Timeline) -> Markup {
+    let top = t
+        .partitions
+        .iter()
+        .map(|(_, u, o)| (*u).max(*o))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let line = |pick: fn(&(i64, usize, usize)) -> usize| -> String {
+        let mut pts = String::new();
+        let mut last_y = None;
+        for p in &t.partitions {
+            let x = pct(t, p.0) * 10.0;
+            let y = 100.0 - (pick(p) as f64) * 95.0 / top as f64;
+            if let Some(ly) = last_y {
+                pts.push_str(&format!("{x:.2},{ly:.2} "));
+            }
+            pts.push_str(&format!("{x:.2},{y:.2} "));
+            last_y = Some(y);
+        }
+        pts
+    };
+    let worst_u = t.partitions.iter().map(|p| p.1).max().unwrap_or(0);
+    let worst_o = t.partitions.iter().map(|p| p.2).max().unwrap_or(0);
+    html! {
+        @if t.partitions.is_empty() {
+            p.muted { "No gate observations were recorded for this run (samples.jsonl)." }
+        } @else {
+            div.row {
+                div.label.muted { "0 – " (top) " partitions" }
+                div.track style="height:5rem" {
+                    svg viewBox="0 0 1000 100" preserveAspectRatio="none" width="100%" height="100%"
+                        role="img" aria-label="under-replicated and offline partitions over the run" {
+                        polyline points=(line(|p| p.1)) fill="none" stroke="var(--after)" stroke-width="2" vector-effect="non-scaling-stroke" {}
+                        polyline points=(line(|p| p.2)) fill="none" stroke="var(--halt)" stroke-width="2" vector-effect="non-scaling-stroke" {}
+                    }
+                }
+            }
+            p id="partitions" data-samples=(t.partitions.len()) data-worst-under-replicated=(worst_u) data-worst-offline=(worst_o) {
+                span.sw style="background:var(--after)" {} " under-replicated (worst " (worst_u) ") · "
+                span.sw style="background:var(--halt)" {} " offline (worst " (worst_o) ") — "
+                (t.partitions.len()) " observations by the gates"
+            }
+        }
+    }
+}
+
 fn rolls(t: &Timeline) -> Markup {
     let f = |x: f64| format!("{x:.1} s");
     html! {
@@ -266,6 +315,8 @@ pub fn render(t: &Timeline) -> String {
                 h2 { "Timeline" }
                 (legend())
                 (gantt(t))
+                h2 { "Partitions" }
+                (partitions_chart(t))
                 h2 { "Rolls" }
                 (rolls(t))
                 h2 { "Connect and cluster-wide checks" }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::journal::{Entry, Event};
+use super::journal::{Entry, Event, Sample};
 use super::plan::PhaseId;
 
 /// What a segment of a row was.
@@ -124,6 +124,8 @@ pub struct Timeline {
     pub rolls: Vec<RollFigures>,
     /// Cluster-wide remarks as journaled (pre-flight, skipped Connect phases, key-schema check).
     pub notes: Vec<(i64, String, String)>,
+    /// The gates' Kafka observations within the run's span: (ms, under-replicated, offline).
+    pub partitions: Vec<(i64, usize, usize)>,
 }
 
 /// The phase a step id (`<phase slug>/<container>`) belongs to.
@@ -349,6 +351,22 @@ impl Timeline {
         t
     }
 
+    /// Adds the gates' observations (`samples.jsonl`) that fall within the run's span.
+    pub fn with_samples(mut self, samples: &[Sample]) -> Self {
+        self.partitions = samples
+            .iter()
+            .map(|s| {
+                (
+                    s.time_unix_ms - self.origin_unix_ms,
+                    s.under_replicated,
+                    s.offline,
+                )
+            })
+            .filter(|(ms, ..)| (0..=self.span_ms).contains(ms))
+            .collect();
+        self
+    }
+
     /// Every step's segments, in the order they happened.
     pub fn segments(&self) -> impl Iterator<Item = (&Row, &Segment)> {
         self.rows
@@ -504,6 +522,35 @@ mod tests {
         );
         assert_eq!(t.marks[2].text, "resumed");
         assert!(t.rolls.is_empty(), "no step of that roll finished");
+    }
+
+    #[test]
+    fn samples_outside_the_runs_span_are_left_out() {
+        let t = Timeline::from_journal(&[
+            entry(1, 0, started(false)),
+            entry(2, 10_000, Event::Finished { seconds: 10.0 }),
+        ])
+        .with_samples(&[
+            Sample {
+                time_unix_ms: 999_000,
+                partitions: 3,
+                under_replicated: 1,
+                offline: 0,
+            },
+            Sample {
+                time_unix_ms: 1_004_000,
+                partitions: 3,
+                under_replicated: 2,
+                offline: 1,
+            },
+            Sample {
+                time_unix_ms: 1_011_000,
+                partitions: 3,
+                under_replicated: 0,
+                offline: 0,
+            },
+        ]);
+        assert_eq!(t.partitions, vec![(4_000, 2, 1)]);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::actions::NodeActions;
 use super::decide::Halt;
 use super::engine::{ConnectPhases, Engine, Observe};
 use super::gates::{Gate, GatePoll, Polled, Scope, Verdict};
+use super::journal::Sample;
 use super::view::{ClusterView, KafkaView};
 
 /// How old an observation may be and still count towards a gate's consecutive passes.
@@ -27,6 +28,14 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
         };
         match kafka {
             Some(k) => {
+                // The report's partition chart; a sample that cannot be written is only a
+                // figure missing from a picture.
+                let _ = self.run.append_sample(&Sample {
+                    time_unix_ms: kroll_shared::time::now_unix_ms(),
+                    partitions: k.partitions.len(),
+                    under_replicated: k.under_replicated().count(),
+                    offline: k.offline().count(),
+                });
                 recent.push((Instant::now(), k.clone()));
                 let keep = self.settings.stable_observations as usize;
                 let excess = recent.len().saturating_sub(keep);
