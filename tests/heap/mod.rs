@@ -3,6 +3,7 @@
 //! machine's javac), real agents over mutual TLS and the real `kroll` binary.
 
 mod jstat;
+mod proc_root;
 mod remediate;
 mod state;
 mod watch;

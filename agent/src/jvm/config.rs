@@ -8,8 +8,12 @@
 //! pressure_window_seconds = 60
 //! hung_after_ms = 10000          # tick counter still for this long = hung JVM
 //! oom_repeat_seconds = 10        # OOM log lines within this after an event fold into the next
+//! proc_root = "/proc"            # the HOST's proc: "/host/proc" when the agent runs in a
+//!                                # container without the host's pid namespace (a Swarm global
+//!                                # service: bind-mount /proc read-only there, add SYS_PTRACE)
 //! ```
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use kroll_shared::config::{ConfigError, Document, KeyPath};
@@ -38,6 +42,16 @@ pub struct JvmConfig {
     /// event (a JVM out of heap often prints many).
     #[serde(default = "default_repeat_s")]
     pub oom_repeat_seconds: u32,
+    /// Where the host's proc filesystem is: Docker reports a container's main process by its
+    /// host pid, and each JVM's hsperfdata is found through `<proc_root>/<pid>` (its `NSpid`
+    /// names the file). `/proc` for an agent on the host (or `--pid host`); the bind-mounted
+    /// host proc for an agent in a container of its own pid namespace.
+    #[serde(default = "default_proc_root")]
+    pub proc_root: PathBuf,
+}
+
+fn default_proc_root() -> PathBuf {
+    PathBuf::from("/proc")
 }
 
 fn yes() -> bool {
@@ -68,6 +82,7 @@ impl Default for JvmConfig {
             pressure_window_seconds: default_window_s(),
             hung_after_ms: default_hung_ms(),
             oom_repeat_seconds: default_repeat_s(),
+            proc_root: default_proc_root(),
         }
     }
 }
@@ -100,7 +115,16 @@ impl JvmConfig {
         if self.oom_repeat_seconds > 3600 {
             return Err(doc.invalid(&at.key("oom_repeat_seconds"), "must be at most 3600"));
         }
+        if self.enabled {
+            check_proc_root(&self.proc_root)
+                .map_err(|why| doc.invalid(&at.key("proc_root"), why))?;
+        }
         Ok(())
+    }
+
+    /// The proc filesystem JVMs are found in.
+    pub fn proc(&self) -> kroll_hsperf::Proc {
+        kroll_hsperf::Proc::at(&self.proc_root)
     }
 
     /// The pressure window.
@@ -116,5 +140,44 @@ impl JvmConfig {
     /// The folding time of OOM log lines.
     pub fn oom_repeat(&self) -> Duration {
         Duration::from_secs(self.oom_repeat_seconds.into())
+    }
+}
+
+/// Is `root` the host's proc filesystem? It must hold pid 1's `status` (a host proc seen from
+/// a container of its own pid namespace has no `self`, so that cannot be the test).
+fn check_proc_root(root: &std::path::Path) -> Result<(), String> {
+    let status = root.join("1").join("status");
+    match std::fs::read_to_string(&status) {
+        Ok(s) if s.contains("NSpid:") || s.contains("Pid:") => Ok(()),
+        Ok(_) => Err(format!(
+            "{} is not a proc filesystem ({} has no Pid line)",
+            root.display(),
+            status.display()
+        )),
+        Err(e) => Err(format!(
+            "{} is not a readable proc filesystem ({}: {e}); for an agent in a container, bind-mount the host's /proc there read-only",
+            root.display(),
+            status.display()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod proc_root_tests {
+    use super::*;
+
+    #[test]
+    fn the_hosts_proc_is_accepted_and_anything_else_refused_naming_the_path() {
+        assert_eq!(check_proc_root(std::path::Path::new("/proc")), Ok(()));
+        let dir = tempfile::tempdir().expect("tmp");
+        let err = check_proc_root(dir.path()).expect_err("an empty directory");
+        assert!(
+            err.contains(&dir.path().display().to_string()) && err.contains("bind-mount"),
+            "{err}"
+        );
+        std::fs::create_dir(dir.path().join("1")).expect("1");
+        std::fs::write(dir.path().join("1/status"), "hello").expect("status");
+        let err = check_proc_root(dir.path()).expect_err("not proc");
+        assert!(err.contains("not a proc filesystem"), "{err}");
     }
 }

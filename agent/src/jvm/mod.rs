@@ -114,6 +114,7 @@ impl JvmMonitor {
     /// A monitor with these thresholds.
     pub fn new(config: JvmConfig) -> Self {
         let probe = ProbeOptions {
+            proc: config.proc(),
             stall_after: config.hung_after(),
             ..ProbeOptions::default()
         };
