@@ -14,8 +14,12 @@
 //! - [`engine`] + [`steps`] + [`rollback`] + [`wait`]: the loop that observes, decides, acts
 //!   and journals, and its waiting on gates.
 //! - [`progress`]: progress lines and the final report.
+//! - [`connect_phases`]: Connect as phases of the upgrade (back up and quiesce before the
+//!   first restart; migrate, resume and check after the roll); Connect itself knows nothing of
+//!   the upgrade.
 
 pub mod actions;
+pub mod connect_phases;
 pub mod decide;
 pub mod engine;
 pub mod gates;
