@@ -476,10 +476,10 @@ fn find_cycle(edges: &BTreeMap<(String, String), Vec<Evidence>>) -> Option<Vec<S
     let mut state = BTreeMap::new();
     let nodes: Vec<&str> = next.keys().copied().collect();
     for node in nodes {
-        if !state.contains_key(node) {
-            if let Some(c) = visit(node, &next, &mut state, &mut Vec::new()) {
-                return Some(c);
-            }
+        if !state.contains_key(node)
+            && let Some(c) = visit(node, &next, &mut state, &mut Vec::new())
+        {
+            return Some(c);
         }
     }
     None
