@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures::Stream;
 use kroll_proto::agent::v1 as pb;
-use kroll_shared::model::{EnvPatch, Event};
+use kroll_shared::model::Event;
 use kroll_shared::tls::{PeerIdentity, Permission, client_identity};
 use tokio::sync::{broadcast, watch};
 use tonic::{Request, Response, Status};
@@ -122,7 +122,11 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
         let r = req.into_inner();
         let image = Some(r.image.clone()).filter(|i| !i.is_empty());
         let hostname = Some(r.hostname.clone()).filter(|h| !h.is_empty());
-        let env = r.env.clone().map(EnvPatch::from).unwrap_or_default();
+        let env = r
+            .env
+            .clone()
+            .map(kroll_shared::wire::env_patch_from_wire)
+            .unwrap_or_default();
         let (core, args) = (Arc::clone(&self.core), r.clone());
         let a = detached(async move {
             let change = crate::actions::Replacement {

@@ -215,7 +215,7 @@ impl AgentClient {
             operation_id: operation_id.to_owned(),
             container: container.to_owned(),
             image: image.to_owned(),
-            env: Some(env.clone().into()),
+            env: Some(kroll_shared::wire::env_patch_to_wire(env.clone())),
             stop_timeout_seconds: u32::try_from(stop_timeout.as_secs()).unwrap_or(u32::MAX),
             hostname: hostname.unwrap_or_default().to_owned(),
         };

@@ -11,18 +11,28 @@
 //! - [`status`]: the fleet health screen (pure assessment + rendering).
 //! - [`lab`]: the stand-in cluster kroll is tested and demonstrated on.
 //! - [`rest`]: bounded, retried REST calls with errors naming service, URL, request and body.
-//! - [`connect`]: Kafka Connect — client, quiesce/resume, Debezium migration, worker env patch.
+//! - [`connect`]: Kafka Connect — client, quiesce/resume, Debezium migration per connector,
+//!   worker env patch.
 //! - [`registry`]: Schema Registry — client, key-schema drift guard, value compatibility.
 //! - [`backup`]: backups of connectors and schemas before any change, and their restore.
+//! - [`migration`]: the Debezium migration as an operation (refusals, backup, key ids, value
+//!   remedy, apply) and the post-resume checks; built on `connect`, `registry` and `backup`.
 //! - [`kafka`]: what kroll reads from Kafka itself (sink lag, end offsets, key samples).
+//! - [`files`], [`progress`]: leaves — run-directory JSON files, progress lines.
+//!
+//! No two modules import each other, directly or around a circle; the test
+//! `module_graph` (`coordinator/tests/module_graph.rs`) fails on any circle.
 
 pub mod agents;
 pub mod alerts;
 pub mod backup;
 pub mod cli;
 pub mod connect;
+pub mod files;
 pub mod kafka;
 pub mod lab;
+pub mod migration;
+pub mod progress;
 pub mod registry;
 pub mod remediate;
 pub mod rest;

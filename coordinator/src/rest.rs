@@ -1,4 +1,5 @@
-//! REST plumbing shared by the Kafka Connect and Schema Registry clients.
+//! REST plumbing shared by the Kafka Connect and Schema Registry clients (their bounds, errors,
+//! and why they cannot be set up from an inventory).
 //!
 //! Every request is bounded in time, retried with exponential backoff on transient failures
 //! (connection refused or reset, timeouts, 5xx, 408/429, and what the service's own policy adds —
@@ -41,6 +42,33 @@ impl Default for RestOptions {
             max_backoff: Duration::from_secs(3),
         }
     }
+}
+
+impl RestOptions {
+    /// REST bounds for a health look (`kroll status`): quick, few retries (a look must not take
+    /// minutes).
+    pub fn look() -> Self {
+        Self {
+            timeout: Duration::from_secs(5),
+            attempts: 2,
+            ..Self::default()
+        }
+    }
+}
+
+/// Why the Connect or Schema Registry clients cannot be set up from an inventory.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The inventory lists no such service with a URL.
+    #[error(
+        "the inventory has no {kind} service with a `url`; add one (e.g. {{ kind = \"{kind}\", container = \"…\", url = \"http://host:port\" }})"
+    )]
+    Missing {
+        kind: kroll_shared::inventory::ServiceKind,
+    },
+    /// A URL that cannot be used.
+    #[error(transparent)]
+    Url(#[from] RestError),
 }
 
 /// A REST call that failed (boxed: errors travel through every `Result` of the clients).

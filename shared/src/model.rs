@@ -381,59 +381,9 @@ impl EventKind {
     }
 }
 
-/// Changes to a container's environment: renames first, then removals, then sets.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EnvPatch {
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub set: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub remove: Vec<String>,
-    /// Old name → new name; the value is kept.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub rename: BTreeMap<String, String>,
-}
-
-impl EnvPatch {
-    /// `true` when the patch changes nothing.
-    pub fn is_empty(&self) -> bool {
-        self.set.is_empty() && self.remove.is_empty() && self.rename.is_empty()
-    }
-
-    /// A patch that sets one variable.
-    pub fn setting(key: &str, value: &str) -> Self {
-        Self {
-            set: BTreeMap::from([(key.to_owned(), value.to_owned())]),
-            ..Self::default()
-        }
-    }
-
-    /// Applies the patch to `KEY=value` entries, keeping the order of untouched entries and
-    /// appending new ones in key order.
-    pub fn apply(&self, entries: &[String]) -> Vec<String> {
-        let mut out: Vec<(String, String)> = entries
-            .iter()
-            .map(|e| {
-                let (k, v) = e.split_once('=').unwrap_or((e.as_str(), ""));
-                (k.to_owned(), v.to_owned())
-            })
-            .collect();
-        for (from, to) in &self.rename {
-            if let Some(i) = out.iter().position(|(k, _)| k == from) {
-                let value = out.remove(i).1;
-                out.retain(|(k, _)| k != to);
-                out.insert(i.min(out.len()), (to.clone(), value));
-            }
-        }
-        out.retain(|(k, _)| !self.remove.contains(k));
-        for (k, v) in &self.set {
-            match out.iter_mut().find(|(key, _)| key == k) {
-                Some(entry) => entry.1 = v.clone(),
-                None => out.push((k.clone(), v.clone())),
-            }
-        }
-        out.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
-    }
-}
+/// Changes to a container's environment (the one type, shared with `kroll-migrate` and
+/// `kroll-stack`).
+pub use kroll_envpatch::EnvPatch;
 
 #[cfg(test)]
 mod tests {
@@ -451,40 +401,6 @@ mod tests {
             image_tag("kafka@sha256:0123456789abcdef0123"),
             "0123456789ab"
         );
-    }
-
-    #[test]
-    fn env_patches_rename_then_remove_then_set() {
-        let patch = EnvPatch {
-            set: BTreeMap::from([
-                ("CONNECT_LISTENERS".into(), "http://0.0.0.0:8083".into()),
-                ("A".into(), "2".into()),
-            ]),
-            remove: vec!["GONE".into()],
-            rename: BTreeMap::from([(
-                "ADVERTISED_HOST_NAME".into(),
-                "CONNECT_REST_ADVERTISED_HOST_NAME".into(),
-            )]),
-        };
-        let before = [
-            "A=1",
-            "ADVERTISED_HOST_NAME=connect-01",
-            "GONE=x",
-            "KEEP=y=z",
-        ]
-        .map(String::from);
-        let after = patch.apply(&before);
-        assert_eq!(
-            after,
-            [
-                "A=2",
-                "CONNECT_REST_ADVERTISED_HOST_NAME=connect-01",
-                "KEEP=y=z",
-                "CONNECT_LISTENERS=http://0.0.0.0:8083"
-            ]
-        );
-        assert_eq!(patch.apply(&after), after, "applying twice = once");
-        assert!(EnvPatch::default().is_empty());
     }
 
     #[test]

@@ -326,23 +326,22 @@ impl From<pb::Event> for Event {
     }
 }
 
-impl From<EnvPatch> for pb::EnvPatch {
-    fn from(p: EnvPatch) -> Self {
-        Self {
-            set: p.set.into_iter().collect(),
-            remove: p.remove,
-            rename: p.rename.into_iter().collect(),
-        }
+/// An environment patch on the wire (a function, not `From`: [`EnvPatch`] is
+/// `kroll-envpatch`'s, shared with the pure crates).
+pub fn env_patch_to_wire(p: EnvPatch) -> pb::EnvPatch {
+    pb::EnvPatch {
+        set: p.set.into_iter().collect(),
+        remove: p.remove,
+        rename: p.rename.into_iter().collect(),
     }
 }
 
-impl From<pb::EnvPatch> for EnvPatch {
-    fn from(p: pb::EnvPatch) -> Self {
-        Self {
-            set: p.set.into_iter().collect(),
-            remove: p.remove,
-            rename: p.rename.into_iter().collect(),
-        }
+/// An environment patch from the wire.
+pub fn env_patch_from_wire(p: pb::EnvPatch) -> EnvPatch {
+    EnvPatch {
+        set: p.set.into_iter().collect(),
+        remove: p.remove,
+        rename: p.rename.into_iter().collect(),
     }
 }
 

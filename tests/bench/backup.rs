@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt as _, stream};
 use kroll::backup::{RestoreOptions, backup, load, restore};
-use kroll::connect::{ConnectApi, ConnectClients, quiet};
+use kroll::connect::{ConnectApi, ConnectClients};
+use kroll::progress::quiet;
 use kroll::registry::{NewSchema, RegistryApi, RegistryClient};
 use kroll::rest::{Call, Method, RestOptions};
 use kroll_tests::hostlab::cluster::{schema_registry, worker};

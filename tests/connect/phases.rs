@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use kroll::connect::migrate::MigrateRequest;
-use kroll::connect::{MigrateSettings, UpgradeConnect};
+use kroll::migration::MigrateSettings;
+use kroll::upgrade::connect_phases::UpgradeConnect;
 use kroll_shared::inventory::Inventory;
 use kroll_tests::hostlab::cluster::{HostKafka, inventory, schema_registry, worker};
 use kroll_tests::hostlab::{LabHome, Method, call};
@@ -78,7 +79,7 @@ async fn the_upgrade_phases_pause_on_71_then_migrate_resume_and_keep_key_ids() {
     let run = home77.root.path().join("run");
     let phases = UpgradeConnect::from_inventory(&inv, None).expect("phases");
     let summary = phases
-        .quiesce_phase(&run, &kroll::connect::quiet)
+        .quiesce_phase(&run, &kroll::progress::quiet)
         .await
         .expect("quiesce phase");
     assert!(
@@ -124,7 +125,7 @@ async fn the_upgrade_phases_pause_on_71_then_migrate_resume_and_keep_key_ids() {
     let mut phases = UpgradeConnect::from_inventory(&inv, Some(settings)).expect("phases");
     phases.drift.produce_timeout = Duration::from_secs(40);
     let resumed = phases
-        .resume_phase(&run, &kroll::connect::quiet)
+        .resume_phase(&run, &kroll::progress::quiet)
         .await
         .expect("resume phase");
     // Migrated while paused, its tasks still had the 1.9 config: stopped first, so that they
@@ -163,7 +164,7 @@ async fn the_upgrade_phases_pause_on_71_then_migrate_resume_and_keep_key_ids() {
     );
     // Running the phase again (an interrupted upgrade resumed) changes nothing and still passes.
     let again = phases
-        .resume_phase(&run, &kroll::connect::quiet)
+        .resume_phase(&run, &kroll::progress::quiet)
         .await
         .expect("again")
         .to_string();

@@ -100,7 +100,7 @@ impl Plan {
                     .insert(from.to_owned(), to.to_owned());
             }
             Some(existing) if env.get(from) == Some(existing) => {
-                self.migration.patch.remove.insert(from.to_owned());
+                self.migration.patch.remove_var(from);
             }
             Some(_) => self.conflicts.push(EnvConflict {
                 from: from.to_owned(),
@@ -177,7 +177,7 @@ pub fn migrate_connect_env(env: &Env, target: EnvTarget) -> Result<EnvMigration,
             Class::Rename(to) => plan.rename(env, name, to),
             Class::Worker => plan.rename(env, name, &format!("CONNECT_{name}")),
             Class::Gone(why) => {
-                plan.migration.patch.remove.insert(name.clone());
+                plan.migration.patch.remove_var(name);
                 plan.note(
                     Severity::Info,
                     FindingKind::RemovedKey,
@@ -216,7 +216,7 @@ pub fn migrate_connect_env(env: &Env, target: EnvTarget) -> Result<EnvMigration,
 }
 
 fn finish(mut plan: Plan, env: &Env) -> Result<EnvMigration, EnvError> {
-    let patched = plan.migration.patch.apply(env);
+    let patched = plan.migration.patch.apply_env(env);
     if let Some(host) = patched.get("CONNECT_REST_ADVERTISED_HOST_NAME") {
         let message = format!(
             "set the service's hostname and container_name to {host:?} in the compose file (the journal: otherwise \
@@ -247,6 +247,7 @@ fn finish(mut plan: Plan, env: &Env) -> Result<EnvMigration, EnvError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::env_patch::describe_patch;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
         pairs
@@ -326,7 +327,7 @@ mod tests {
             env(&[("CONNECT_LISTENERS", "http://0.0.0.0:8083")])
         );
         assert!(!migration.patch.set.contains_key("CONNECT_REST_PORT"));
-        let patched = migration.patch.apply(&journal_connect_01());
+        let patched = migration.patch.apply_env(&journal_connect_01());
         assert_eq!(patched["KAFKA_HEAP_OPTS"], "-Xmx12G -Xms12G");
         assert!(!patched.contains_key("HEAP_OPTS"));
         let heap = migration
@@ -352,9 +353,9 @@ mod tests {
     fn migrating_a_migrated_env_changes_nothing() {
         let once =
             migrate_connect_env(&journal_connect_01(), EnvTarget::default()).expect("complete env");
-        let patched = once.patch.apply(&journal_connect_01());
+        let patched = once.patch.apply_env(&journal_connect_01());
         let twice = migrate_connect_env(&patched, EnvTarget::default()).expect("still complete");
-        assert!(twice.patch.is_empty(), "{}", twice.patch);
+        assert!(twice.patch.is_empty(), "{}", describe_patch(&twice.patch));
     }
 
     #[test]
@@ -392,7 +393,7 @@ mod tests {
         let mut duplicate = journal_connect_01();
         duplicate.insert("CONNECT_GROUP_ID".into(), "connect".into());
         let migration = migrate_connect_env(&duplicate, EnvTarget::default()).expect("same value");
-        assert!(migration.patch.remove.contains("GROUP_ID"));
+        assert!(migration.patch.remove.iter().any(|r| r == "GROUP_ID"));
         assert!(!migration.patch.rename.contains_key("GROUP_ID"));
     }
 
@@ -411,7 +412,7 @@ mod tests {
             migration.patch.set["CONNECT_LISTENERS"],
             "http://0.0.0.0:8084"
         );
-        assert!(migration.patch.remove.contains("REST_PORT"));
+        assert!(migration.patch.remove.iter().any(|r| r == "REST_PORT"));
         assert_eq!(
             migration
                 .patch
@@ -425,7 +426,10 @@ mod tests {
                 !migration.patch.rename.contains_key(untouched),
                 "{untouched}"
             );
-            assert!(!migration.patch.remove.contains(untouched), "{untouched}");
+            assert!(
+                !migration.patch.remove.iter().any(|r| r == untouched),
+                "{untouched}"
+            );
         }
         let unknown: Vec<_> = migration
             .findings

@@ -1,71 +1,13 @@
-//! A patch to a container's environment: renames, removals and settings.
+//! The environment patch ([`EnvPatch`], the one type of `kroll-envpatch`) as this crate shows
+//! it: every change on its line, secret values masked.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
+pub use kroll_envpatch::{Env, EnvPatch};
 
 use crate::finding::shown;
 
-/// A container environment: variable → value.
-pub type Env = BTreeMap<String, String>;
-
-/// Changes to a container environment.
-///
-/// [`EnvPatch::apply`] applies renames first (the value moves, the old name goes),
-/// then removals, then settings; applying a patch twice gives what applying it
-/// once gives.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct EnvPatch {
-    /// Variables to set (added or replaced).
-    pub set: BTreeMap<String, String>,
-    /// Variables to remove.
-    pub remove: BTreeSet<String>,
-    /// Variables to rename: old name → new name.
-    pub rename: BTreeMap<String, String>,
-}
-
-impl EnvPatch {
-    /// Whether the patch changes nothing.
-    pub fn is_empty(&self) -> bool {
-        self.set.is_empty() && self.remove.is_empty() && self.rename.is_empty()
-    }
-
-    /// The environment with the patch applied.
-    pub fn apply(&self, env: &Env) -> Env {
-        let mut out = env.clone();
-        for (from, to) in &self.rename {
-            if let Some(value) = out.remove(from) {
-                out.insert(to.clone(), value);
-            }
-        }
-        for name in &self.remove {
-            out.remove(name);
-        }
-        for (name, value) in &self.set {
-            out.insert(name.clone(), value.clone());
-        }
-        out
-    }
-}
-
-impl fmt::Display for EnvPatch {
-    /// One line per change (`~ OLD -> NEW`, `- NAME`, `+ NAME=value`), secrets masked.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut lines = Vec::new();
-        lines.extend(
-            self.rename
-                .iter()
-                .map(|(from, to)| format!("~ {from} -> {to}")),
-        );
-        lines.extend(self.remove.iter().map(|name| format!("- {name}")));
-        lines.extend(
-            self.set
-                .iter()
-                .map(|(name, value)| format!("+ {name}={}", shown(name, value))),
-        );
-        f.write_str(&lines.join("\n"))
-    }
+/// One line per change (`~ OLD -> NEW`, `- NAME`, `+ NAME=value`), secrets masked.
+pub fn describe_patch(patch: &EnvPatch) -> String {
+    patch.describe(|name, value| shown(name, value).to_owned())
 }
 
 #[cfg(test)]
@@ -85,7 +27,7 @@ mod tests {
                 ("CONNECT_LISTENERS", "http://0.0.0.0:8083"),
                 ("KEEP", "new"),
             ]),
-            remove: ["REST_PORT".to_owned()].into(),
+            remove: vec!["REST_PORT".to_owned()],
             rename: [("GROUP_ID".to_owned(), "CONNECT_GROUP_ID".to_owned())].into(),
         }
     }
@@ -98,7 +40,7 @@ mod tests {
             ("KEEP", "old"),
             ("PATH", "/bin"),
         ]);
-        let after = patch().apply(&before);
+        let after = patch().apply_env(&before);
         assert_eq!(
             after,
             env(&[
@@ -113,11 +55,11 @@ mod tests {
     #[test]
     fn apply_is_idempotent() {
         let before = env(&[("GROUP_ID", "connect"), ("REST_PORT", "8083")]);
-        let once = patch().apply(&before);
-        assert_eq!(patch().apply(&once), once);
+        let once = patch().apply_env(&before);
+        assert_eq!(patch().apply_env(&once), once);
         assert!(!patch().is_empty());
         assert!(EnvPatch::default().is_empty());
-        assert_eq!(EnvPatch::default().apply(&before), before);
+        assert_eq!(EnvPatch::default().apply_env(&before), before);
     }
 
     #[test]
@@ -127,7 +69,7 @@ mod tests {
             "CONNECT_SASL_JAAS_CONFIG".into(),
             "user=x password=y".into(),
         );
-        let text = p.to_string();
+        let text = describe_patch(&p);
         assert!(text.contains("~ GROUP_ID -> CONNECT_GROUP_ID"), "{text}");
         assert!(text.contains("- REST_PORT"), "{text}");
         assert!(text.contains("+ CONNECT_SASL_JAAS_CONFIG=******"), "{text}");

@@ -69,7 +69,7 @@ pub use drift::{DriftReport, DriftVerdict, SchemaNames, TableDrift, predict, pre
 pub use env::{
     EnvMigration, EnvTarget, HeapVariable, REQUIRED_CONNECT_VARIABLES, migrate_connect_env,
 };
-pub use env_patch::{Env, EnvPatch};
+pub use env_patch::{Env, EnvPatch, describe_patch};
 pub use env_vars::env_to_property;
 pub use error::{ConfigError, DriftError, EnvConflict, EnvError, FilterError, RouteError};
 pub use finding::{Change, ChangeOp, Finding, FindingKind, Severity};

@@ -14,11 +14,12 @@
 //!
 //! # Layout
 //! - `mod.rs`: the backup's types, errors and file format.
-//! - `files.rs`: atomic JSON files and the manifest's digests.
+//! - `load.rs`: reading a backup back, every file checked against the manifest's digest (the
+//!   files are written through [`crate::files`]).
 //! - `take.rs`: [`backup`].
 //! - `restore.rs`: [`restore`] and its report; `restore_registry.rs`: the schema half.
 
-mod files;
+mod load;
 mod restore;
 mod restore_registry;
 mod take;
@@ -29,10 +30,12 @@ use kroll_migrate::Config;
 use serde::{Deserialize, Serialize};
 
 use crate::connect::{ConnectorStatus, ConnectorType, TargetState};
+use crate::files::FileError;
 use crate::registry::SchemaVersion;
 use crate::rest::RestError;
 
-pub use files::{load, write_json_atomic};
+pub use crate::files::FileEntry;
+pub use load::load;
 pub use restore::{ConnectorAction, ConnectorRestore, RestoreOptions, RestoreReport, restore};
 pub use restore_registry::{RegistryRestore, SubjectRestore, VersionOutcome, VersionRestore};
 pub use take::backup;
@@ -65,13 +68,6 @@ pub struct WorkerVersion {
 }
 
 /// One file of the backup.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileEntry {
-    pub name: String,
-    pub bytes: u64,
-    pub sha256: String,
-}
-
 /// One connector as it was.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectorBackup {
@@ -133,3 +129,12 @@ pub enum BackupError {
 
 #[cfg(test)]
 mod tests;
+
+impl From<FileError> for BackupError {
+    fn from(e: FileError) -> Self {
+        match e {
+            FileError::Io { path, source } => Self::Io { path, source },
+            FileError::Corrupt { path, reason } => Self::Corrupt { path, reason },
+        }
+    }
+}

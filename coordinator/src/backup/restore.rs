@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::backup::restore_registry::{RegistryRestore, restore_registry};
 use crate::backup::{Backup, BackupError, ConnectorBackup};
 use crate::connect::api::lowest_version;
-use crate::connect::{ConnectApi, Connector, Progress, TargetState, set_target};
+use crate::connect::{ConnectApi, Connector, TargetState, set_target};
+use crate::progress::Progress;
 use crate::registry::RegistryApi;
 
 /// How to restore.

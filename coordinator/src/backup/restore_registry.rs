@@ -15,7 +15,7 @@ use futures::{StreamExt as _, TryStreamExt as _, stream};
 use serde::{Deserialize, Serialize};
 
 use crate::backup::{RegistryBackup, SubjectBackup};
-use crate::connect::Progress;
+use crate::progress::Progress;
 use crate::registry::{RegistryApi, restore_subject_level};
 use crate::rest::RestError;
 

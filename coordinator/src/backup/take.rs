@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::{StreamExt as _, TryStreamExt as _, stream};
 
-use crate::backup::files::write_json_atomic;
 use crate::backup::{
     BackupError, BackupManifest, ConnectorBackup, FORMAT, RegistryBackup, SubjectBackup,
     WorkerVersion,
 };
-use crate::connect::{ConnectApi, Progress};
+use crate::connect::ConnectApi;
+use crate::files::write_json_atomic;
+use crate::progress::Progress;
 use crate::registry::RegistryApi;
 use crate::rest::RestError;
 

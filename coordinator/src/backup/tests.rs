@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::backup::restore_registry::{Current, plan_subject, registration_order};
+use crate::connect::ConnectorType;
 use crate::connect::fake::{FakeConnect, FakeConnector};
-use crate::connect::{ConnectorType, quiet};
+use crate::progress::quiet;
 use crate::registry::fake::FakeRegistry;
 
 fn schema(n: u32) -> String {

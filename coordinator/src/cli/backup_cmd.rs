@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::connectors::{connect_clients, print_json, progress, registry_client};
+use super::context::{connect_clients, print_json, progress, registry_client};
 use super::{Cli, Output, load_inventory};
 use crate::backup::{RestoreOptions, backup, load, restore};
 

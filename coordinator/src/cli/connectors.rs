@@ -6,21 +6,18 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use kroll_shared::inventory::Inventory;
 
+use super::context::{connect_clients, kafka, print_json, progress, registry_client};
 use super::migrate_cmd::{self, MigrateArgs, print_post_check};
 use super::{Cli, Output, UsageError, load_inventory, parse_duration};
 use crate::connect::quiesce::{QuiesceError, QuiesceOptions};
 use crate::connect::record::{Handling, QuiescePhase, QuiesceRecord};
 use crate::connect::{
-    ConnectApi, ConnectClients, HaltMethod, ResumeOptions, idempotence_findings,
-    post_resume_checks, quiesce, resume,
+    ConnectApi, HaltMethod, ResumeOptions, idempotence_findings, quiesce, resume,
 };
-use crate::kafka::Kafka;
-use crate::registry::RegistryClient;
+use crate::migration::post_resume_checks;
 use crate::registry::drift::{DriftCheckOptions, KEY_IDS_FILE};
 use crate::registry::values::REMEDY_FILE;
-use crate::rest::RestOptions;
 
 /// `kroll connectors …`
 #[derive(Debug, Subcommand)]
@@ -113,39 +110,6 @@ pub async fn run(cli: &Cli, command: &ConnectorsCommand) -> anyhow::Result<ExitC
             Ok(code)
         }
     }
-}
-
-pub(super) fn connect_clients(inv: &Inventory) -> anyhow::Result<ConnectClients> {
-    ConnectClients::from_inventory(inv, RestOptions::default())
-        .map_err(|e| UsageError(e.to_string()).into())
-}
-
-pub(super) fn registry_client(inv: &Inventory) -> anyhow::Result<RegistryClient> {
-    RegistryClient::from_inventory(inv, RestOptions::default())
-        .map_err(|e| UsageError(e.to_string()).into())
-}
-
-pub(super) fn kafka(inv: &Inventory) -> anyhow::Result<Kafka> {
-    if inv.cluster.kafka_bootstrap.is_empty() {
-        return Err(UsageError(
-            "the inventory's [cluster] kafka_bootstrap is empty; kroll measures lag and offsets through Kafka".into(),
-        )
-        .into());
-    }
-    Ok(Kafka::new(
-        &inv.cluster.kafka_bootstrap,
-        Duration::from_secs(10),
-    ))
-}
-
-/// Progress lines go to stderr, so `--output json` keeps stdout clean.
-pub(super) fn progress(line: &str) {
-    eprintln!("{line}");
-}
-
-pub(super) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
 }
 
 async fn cmd_status(cli: &Cli) -> anyhow::Result<ExitCode> {

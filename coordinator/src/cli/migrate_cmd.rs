@@ -7,14 +7,14 @@ use std::time::Duration;
 use kroll_migrate::ConnectorKind;
 use serde::Serialize;
 
-use super::connectors::{connect_clients, kafka, print_json, progress, registry_client};
+use super::context::{connect_clients, kafka, print_json, progress, registry_client};
 use super::{Cli, Output, load_inventory, parse_duration};
 use crate::connect::migrate::MigrateRequest;
-use crate::connect::{
-    ConnectApi, ConnectClients, MigrateOutcome, MigrateRunError, MigrateSettings, PostCheck, State,
-    post_resume_checks, run_migration,
-};
+use crate::connect::{ConnectApi, ConnectClients, State};
 use crate::kafka::Kafka;
+use crate::migration::{
+    MigrateOutcome, MigrateRunError, MigrateSettings, PostCheck, post_resume_checks, run_migration,
+};
 use crate::registry::RegistryClient;
 use crate::registry::drift::DriftCheckOptions;
 use crate::registry::values::{FLOAT_CAVEAT, ValueCheck, ValuePrediction};

@@ -6,6 +6,7 @@
 mod backup_cmd;
 mod certs;
 mod connectors;
+mod context;
 mod lab;
 mod migrate_cmd;
 mod report_cmd;

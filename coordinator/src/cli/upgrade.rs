@@ -10,9 +10,9 @@ use kroll_shared::inventory::{Inventory, ServiceKind};
 
 use super::{Cli, Output, UsageError, load_inventory, load_tls, parse_duration};
 use crate::connect::migrate::MigrateRequest;
-use crate::connect::migrate_run::MigrateSettings;
-use crate::connect::phases::UpgradeConnect;
+use crate::migration::MigrateSettings;
 use crate::upgrade::actions::AgentActions;
+use crate::upgrade::connect_phases::UpgradeConnect;
 use crate::upgrade::decide;
 use crate::upgrade::engine::{ConnectPhases, Engine, Live, Observe, Outcome, Parts, Settings};
 use crate::upgrade::journal::{self, Event, RunDir};

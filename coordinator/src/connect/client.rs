@@ -14,7 +14,7 @@ use crate::connect::types::{
     ConfigWire, Connector, ConnectorStatus, ExpandedWire, TargetState, TaskConfig, Validation,
     ValidationWire, WorkerInfo,
 };
-use crate::rest::{Call, RestClient, RestError, RestFailure, RestOptions};
+use crate::rest::{Call, RestClient, RestError, RestFailure, RestOptions, SetupError};
 
 /// Connect's answers that mean "try again in a moment": a rebalance or a concurrent config change.
 pub fn connect_transient(status: StatusCode, body: &str) -> bool {
@@ -27,19 +27,6 @@ pub fn connect_transient(status: StatusCode, body: &str) -> bool {
         ]
         .iter()
         .any(|hint| body.contains(hint))
-}
-
-/// Why the Connect or Schema Registry clients cannot be set up from an inventory.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    /// The inventory lists no such service with a URL.
-    #[error(
-        "the inventory has no {kind} service with a `url`; add one (e.g. {{ kind = \"{kind}\", container = \"…\", url = \"http://host:port\" }})"
-    )]
-    Missing { kind: ServiceKind },
-    /// A URL that cannot be used.
-    #[error(transparent)]
-    Url(#[from] RestError),
 }
 
 /// Every Connect worker of the cluster. Calls go to the worker that answered last and fail over

@@ -33,7 +33,7 @@ pub enum ConnectEnvError {
         "container {container}: target version `{target}` is not a Confluent Platform version like 7.7.1"
     )]
     BadTarget { container: String, target: String },
-    #[error("container {container}: {error} (patch so far: {})", .error.patch.to_string().replace('\n', ", "))]
+    #[error("container {container}: {error} (patch so far: {})", kroll_migrate::describe_patch(&.error.patch).replace('\n', ", "))]
     Env {
         container: String,
         #[source]
@@ -74,7 +74,7 @@ pub fn connect_env_patch(
     })?;
     let hostname = migration
         .patch
-        .apply(env)
+        .apply_env(env)
         .get("CONNECT_REST_ADVERTISED_HOST_NAME")
         .cloned();
     Ok(ConnectEnvPlan {
@@ -114,7 +114,7 @@ mod tests {
     #[test]
     fn the_journals_worker_env_becomes_cp_kafka_connects() {
         let plan = connect_env_patch("connect-01", &journal(), "7.7.1").expect("patch");
-        let after = plan.patch.apply(&journal());
+        let after = plan.patch.apply_env(&journal());
         assert_eq!(
             after.get("CONNECT_GROUP_ID").map(String::as_str),
             Some("connect")
@@ -132,7 +132,7 @@ mod tests {
         assert_eq!(plan.heap_variable, "KAFKA_HEAP_OPTS");
         // Applying to the patched environment again is a no-op.
         let again = connect_env_patch("connect-01", &after, "7.7.1").expect("again");
-        assert!(again.patch.is_empty(), "{}", again.patch);
+        assert!(again.patch.is_empty(), "{:?}", again.patch);
     }
 
     #[test]

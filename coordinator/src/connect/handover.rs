@@ -17,12 +17,11 @@ use std::time::{Duration, Instant};
 use kroll_migrate::Config;
 use serde::{Deserialize, Serialize};
 
-use crate::backup::BackupError;
-use crate::connect::Progress;
 use crate::connect::api::{ConnectApi, lowest_version};
-use crate::connect::migrate::MigrationPlan;
-use crate::connect::migrate_run::MIGRATION_FILE;
+use crate::connect::migrate::{MIGRATION_FILE, MigrationPlan};
 use crate::connect::types::TaskConfig;
+use crate::files::{FileError, read_json_if_present};
+use crate::progress::Progress;
 use crate::rest::RestError;
 
 /// A connector kroll migrated: the config it replaced and the one it applied.
@@ -50,17 +49,13 @@ impl Migrated {
 }
 
 /// The connectors the run's applied migration plan (`migration.json`) changed.
-pub fn load_migrated(dir: &Path) -> Result<Vec<Migrated>, BackupError> {
+pub fn load_migrated(dir: &Path) -> Result<Vec<Migrated>, FileError> {
     let path = dir.join(MIGRATION_FILE);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(BackupError::Io { path, source }),
+    let Some(plan) =
+        read_json_if_present::<MigrationPlan>(&path, |e| format!("not a migration plan: {e}"))?
+    else {
+        return Ok(Vec::new());
     };
-    let plan: MigrationPlan = serde_json::from_slice(&bytes).map_err(|e| BackupError::Corrupt {
-        path,
-        reason: format!("not a migration plan: {e}"),
-    })?;
     Ok(plan
         .to_apply()
         .map(|c| Migrated {

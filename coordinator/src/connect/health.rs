@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::Duration;
 
 use kroll_migrate::{Config, ConnectorClass};
 use kroll_shared::inventory::{Inventory, ServiceKind};
@@ -238,15 +237,6 @@ pub async fn observe(connect: &impl ConnectApi) -> ConnectObservation {
     }
 }
 
-/// REST bounds for a health look: quick, few retries (a look must not take minutes).
-pub fn look_options() -> RestOptions {
-    RestOptions {
-        timeout: Duration::from_secs(5),
-        attempts: 2,
-        ..RestOptions::default()
-    }
-}
-
 /// Observes the inventory's Connect workers; `None` when it lists none with a URL.
 pub async fn observe_inventory(inventory: &Inventory) -> Option<ConnectObservation> {
     let has = inventory
@@ -255,7 +245,7 @@ pub async fn observe_inventory(inventory: &Inventory) -> Option<ConnectObservati
     if !has {
         return None;
     }
-    let clients = ConnectClients::from_inventory(inventory, look_options()).ok()?;
+    let clients = ConnectClients::from_inventory(inventory, RestOptions::look()).ok()?;
     Some(observe(&clients).await)
 }
 

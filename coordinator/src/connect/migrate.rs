@@ -65,6 +65,10 @@ impl PlannedConnector {
     }
 }
 
+/// The applied plan's file name in the run directory (written by [`crate::migration::run`],
+/// read by [`crate::connect::handover::load_migrated`]).
+pub const MIGRATION_FILE: &str = "migration.json";
+
 /// The migration of a whole cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MigrationPlan {

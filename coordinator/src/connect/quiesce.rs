@@ -12,13 +12,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use crate::connect::Progress;
 use crate::connect::api::{ConnectApi, WorkerProbe, lowest_version, set_target};
 use crate::connect::record::{
     HaltMethod, Handling, QuiescePhase, QuiesceRecord, QuiescedConnector,
 };
 use crate::connect::types::{Connector, ConnectorStatus, ConnectorType, State, TargetState};
 use crate::kafka::{GroupLag, KafkaError, KafkaReader, TopicSelector};
+use crate::progress::Progress;
 use crate::rest::RestError;
 
 /// Bounds of a quiesce.

@@ -3,11 +3,12 @@
 use std::time::Duration;
 
 use super::*;
-use crate::connect::fake::{FakeConnect, FakeConnector, FakeKafka};
+use crate::connect::fake::{FakeConnect, FakeConnector};
 use crate::connect::handover::Migrated;
-use crate::connect::quiet;
 use crate::connect::record::QuiescePhase;
 use crate::connect::resume::{ResumeError, ResumeOptions, resume};
+use crate::kafka::fake::FakeKafka;
+use crate::progress::quiet;
 
 fn fast() -> QuiesceOptions {
     QuiesceOptions {

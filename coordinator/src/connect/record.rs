@@ -5,9 +5,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backup::{BackupError, write_json_atomic};
 use crate::connect::api::WorkerProbe;
 use crate::connect::types::{ConnectorType, State};
+use crate::files::{FileError, create_dir_all, read_json_if_present, write_json_atomic};
 use crate::kafka::GroupLag;
 
 /// How kroll halts connectors: pause (every version) or stop (Kafka 3.5+: tasks shut down,
@@ -108,28 +108,16 @@ impl QuiesceRecord {
     }
 
     /// Writes the record atomically as `dir/quiesce.json`.
-    pub fn save(&self, dir: &Path) -> Result<(), BackupError> {
-        std::fs::create_dir_all(dir).map_err(|source| BackupError::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
+    pub fn save(&self, dir: &Path) -> Result<(), FileError> {
+        create_dir_all(dir)?;
         write_json_atomic(dir, RECORD_FILE, self).map(drop)
     }
 
     /// Reads `dir/quiesce.json`, if there is one.
-    pub fn load(dir: &Path) -> Result<Option<Self>, BackupError> {
-        let path = dir.join(RECORD_FILE);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(BackupError::Io { path, source }),
-        };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| BackupError::Corrupt {
-                path,
-                reason: format!("not a kroll quiesce record: {e}"),
-            })
+    pub fn load(dir: &Path) -> Result<Option<Self>, FileError> {
+        read_json_if_present(&dir.join(RECORD_FILE), |e| {
+            format!("not a kroll quiesce record: {e}")
+        })
     }
 }
 

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::connect::Progress;
 use crate::connect::api::ConnectApi;
 use crate::connect::handover::{
     HandoverError, Migrated, TaskConfigs, clear_stale_tasks, judge, wait_task_configs,
 };
 use crate::connect::record::{QuiesceRecord, QuiescedConnector};
 use crate::connect::types::{ConnectorStatus, State};
+use crate::progress::Progress;
 use crate::rest::RestError;
 
 /// Bounds of a resume.

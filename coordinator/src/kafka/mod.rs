@@ -10,7 +10,10 @@
 //! - `mod.rs`: the trait, its types, errors, and [`Kafka`].
 //! - [`lag`]: group lag and end offsets with rdkafka.
 //! - [`sample`]: reading a sample of record keys with rdkafka.
+//! - `fake` (tests only): an in-memory [`KafkaReader`].
 
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod lag;
 pub mod sample;
 

@@ -3,10 +3,9 @@
 use kroll_shared::inventory::{Inventory, ServiceKind};
 use reqwest::Method;
 
-use crate::connect::SetupError;
 use crate::registry::api::RegistryApi;
 use crate::registry::types::{Compatibility, IdWire, LevelWire, NewSchema, SchemaVersion};
-use crate::rest::{Call, RestClient, RestError, RestOptions, no_extra_transient};
+use crate::rest::{Call, RestClient, RestError, RestOptions, SetupError, no_extra_transient};
 
 /// A Schema Registry at one URL.
 #[derive(Debug, Clone)]

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use kroll_migrate::partition::{KeyMoves, key_moves};
 use serde::{Deserialize, Serialize};
 
-use crate::connect::Progress;
 use crate::kafka::{KafkaError, KafkaReader};
+use crate::progress::Progress;
 use crate::registry::api::RegistryApi;
 use crate::rest::RestError;
 

@@ -50,6 +50,6 @@ pub async fn look(registry: &impl RegistryApi) -> RegistryHealth {
 /// Looks at the inventory's Schema Registry; `None` when it lists none with a URL.
 pub async fn look_inventory(inventory: &Inventory) -> Option<RegistryHealth> {
     let client =
-        RegistryClient::from_inventory(inventory, crate::connect::health::look_options()).ok()?;
+        RegistryClient::from_inventory(inventory, crate::rest::RestOptions::look()).ok()?;
     Some(look(&client).await)
 }

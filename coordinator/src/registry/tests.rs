@@ -8,9 +8,9 @@ use kroll_migrate::partition::{confluent_key_bytes, key_moves};
 use super::drift::*;
 use super::fake::FakeRegistry;
 use super::values::*;
-use crate::connect::fake::FakeKafka;
-use crate::connect::quiet;
+use crate::kafka::fake::FakeKafka;
 use crate::kafka::{KeySample, TopicEnd};
+use crate::progress::quiet;
 
 fn entry(topic: &str, id: Option<i32>) -> KeyIdEntry {
     KeyIdEntry {

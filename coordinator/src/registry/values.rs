@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::connect::Progress;
+use crate::progress::Progress;
 use crate::registry::api::{RegistryApi, restore_subject_level};
 use crate::registry::types::NewSchema;
 use crate::rest::RestError;

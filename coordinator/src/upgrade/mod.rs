@@ -15,8 +15,12 @@
 //!   and journals, and its waiting on gates.
 //! - [`progress`]: progress lines and the final report; [`timeline`]: the run folded into
 //!   rows and segments (pure), drawn by [`report_html`] as the self-contained `report.html`.
+//! - [`connect_phases`]: Connect as phases of the upgrade (back up and quiesce before the
+//!   first restart; migrate, resume and check after the roll); Connect itself knows nothing of
+//!   the upgrade.
 
 pub mod actions;
+pub mod connect_phases;
 pub mod decide;
 pub mod engine;
 pub mod gates;

@@ -33,7 +33,7 @@ use crate::spec::{ServiceSpec, StackFile};
 use crate::tree::NodeId;
 
 /// Applies an environment patch (renames, then removals, then settings, as
-/// [`EnvPatch::apply`] does) to an environment whose variables may lack a value.
+/// [`EnvPatch::apply_env`] does) to an environment whose variables may lack a value.
 pub(crate) fn apply_patch(
     patch: &EnvPatch,
     env: &BTreeMap<String, Option<String>>,

@@ -11,95 +11,31 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
-use crate::backup::{BackupError, backup, write_json_atomic};
-use crate::connect::Progress;
+use crate::backup::{BackupError, backup};
+use crate::connect::ConnectClients;
 use crate::connect::api::{ConnectApi, lowest_version};
-use crate::connect::client::{ConnectClients, SetupError};
 use crate::connect::handover::load_migrated;
-use crate::connect::migrate_run::{MigrateRunError, MigrateSettings, run_migration};
 use crate::connect::quiesce::{QuiesceError, QuiesceOptions, quiesce};
 use crate::connect::record::{QuiescePhase, QuiesceRecord};
 use crate::connect::resume::{ResumeError, ResumeOptions, ResumeReport, resume};
-use crate::kafka::{Kafka, KafkaReader};
-use crate::registry::drift::{
-    DriftCheck, DriftCheckError, DriftCheckOptions, KEY_IDS_FILE, KeyIds, check_key_drift,
+use crate::files::FileError;
+use crate::kafka::Kafka;
+use crate::migration::{
+    MigrateRunError, MigrateSettings, PostCheck, PostCheckError, post_resume_checks, run_migration,
 };
-use crate::registry::values::{REMEDY_FILE, ValueRemedy, close_value_remedy};
-use crate::registry::{RegistryApi, RegistryClient};
-use crate::rest::{RestError, RestOptions};
-
-/// What the post-resume checks found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PostCheck {
-    /// Value subjects still at `NONE` (their connector has not registered yet).
-    pub remedy_open: Vec<String>,
-    /// The key-schema check, when `migrate` recorded ids.
-    pub drift: Option<DriftCheck>,
-}
-
-/// Why the post-resume checks failed (drift included).
-#[derive(Debug, thiserror::Error)]
-pub enum PostCheckError {
-    #[error(transparent)]
-    Drift(#[from] DriftCheckError),
-    #[error(transparent)]
-    Rest(#[from] RestError),
-    #[error(transparent)]
-    Files(#[from] BackupError),
-}
-
-fn read<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<Option<T>, BackupError> {
-    let path = dir.join(name);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| BackupError::Corrupt {
-                path,
-                reason: e.to_string(),
-            }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(BackupError::Io { path, source }),
-    }
-}
-
-/// After the connectors resumed: put back the levels of value subjects the connectors have
-/// registered, then (bounded by `options`) verify that no key subject got a new schema id.
-pub async fn post_resume_checks(
-    registry: &impl RegistryApi,
-    kafka: &impl KafkaReader,
-    dir: &Path,
-    options: &DriftCheckOptions,
-    progress: Progress<'_>,
-) -> Result<PostCheck, PostCheckError> {
-    let mut remedy_open = Vec::new();
-    if let Some(mut remedy) =
-        read::<ValueRemedy>(dir, REMEDY_FILE)?.filter(|r| !r.open().is_empty())
-    {
-        close_value_remedy(
-            registry,
-            &mut remedy,
-            options.produce_timeout,
-            options.poll,
-            progress,
-        )
-        .await?;
-        write_json_atomic(dir, REMEDY_FILE, &remedy)?;
-        remedy_open = remedy.open().into_iter().map(str::to_owned).collect();
-    }
-    let drift = match read::<KeyIds>(dir, KEY_IDS_FILE)? {
-        Some(before) => Some(check_key_drift(registry, kafka, &before, options, progress).await?),
-        None => None,
-    };
-    Ok(PostCheck { remedy_open, drift })
-}
+use crate::progress::Progress;
+use crate::registry::RegistryClient;
+use crate::registry::drift::{DriftCheck, DriftCheckOptions};
+use crate::rest::{RestOptions, SetupError};
+use crate::upgrade::engine::ConnectPhases;
 
 /// Why a Connect phase of the upgrade stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectPhaseError {
     #[error("the run directory's Connect files: {0}")]
-    Files(#[from] BackupError),
+    Files(#[from] FileError),
+    #[error("the run directory's Connect files: {0}")]
+    Backup(#[from] BackupError),
     #[error(transparent)]
     Quiesce(#[from] QuiesceError),
     #[error("the Debezium migration: {0}")]
@@ -333,7 +269,7 @@ fn log(line: &str) {
     tracing::info!(target: "kroll::connect", "{line}");
 }
 
-impl crate::upgrade::engine::ConnectPhases for UpgradeConnect {
+impl ConnectPhases for UpgradeConnect {
     async fn quiesce(&self, run: &Path) -> Result<String, String> {
         self.quiesce_phase(run, &log)
             .await

@@ -8,14 +8,15 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backup::{BackupError, BackupManifest, backup, write_json_atomic};
-use crate::connect::Progress;
+use crate::backup::{BackupError, BackupManifest, backup};
 use crate::connect::api::{ConnectApi, lowest_version};
 use crate::connect::migrate::{
-    ApplyError, MigrateRequest, MigrationPlan, ValidationFailure, apply_plan, known_tables,
-    plan_migration, produced_topics, validate_plan,
+    ApplyError, MIGRATION_FILE, MigrateRequest, MigrationPlan, ValidationFailure, apply_plan,
+    known_tables, plan_migration, produced_topics, validate_plan,
 };
+use crate::files::{FileError, write_json_atomic};
 use crate::kafka::{KafkaError, KafkaReader};
+use crate::progress::Progress;
 use crate::registry::RegistryApi;
 use crate::registry::drift::{DriftCheckError, KEY_IDS_FILE, KeyIds, KeyTopic, record_key_ids};
 use crate::registry::values::{
@@ -23,9 +24,6 @@ use crate::registry::values::{
     open_value_remedy,
 };
 use crate::rest::RestError;
-
-/// The run-directory file holding the applied plan.
-pub const MIGRATION_FILE: &str = "migration.json";
 
 /// What the migration found and did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -54,6 +52,8 @@ pub enum MigrateRunError {
     Kafka(#[from] KafkaError),
     #[error(transparent)]
     Backup(#[from] BackupError),
+    #[error(transparent)]
+    Files(#[from] FileError),
     #[error(transparent)]
     Drift(#[from] DriftCheckError),
     #[error(transparent)]

@@ -1,52 +1,18 @@
-//! Atomic JSON files, and reading a backup back with its digests checked.
+//! Reading a backup back with its digests checked.
 
-use std::fs::{self, File};
-use std::io::Write as _;
+use std::fs;
 use std::path::Path;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::backup::{Backup, BackupError, BackupManifest, FORMAT, FileEntry};
+use crate::backup::{Backup, BackupError, BackupManifest, FORMAT};
+use crate::files::sha256_hex;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
     move |source| BackupError::Io {
         path: path.to_owned(),
         source,
     }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Writes `value` as pretty JSON to `dir/name` atomically: a temporary file, fsync, rename,
-/// fsync of the directory. A reader sees the old file or the whole new one, never a part.
-pub fn write_json_atomic(
-    dir: &Path,
-    name: &str,
-    value: &impl Serialize,
-) -> Result<FileEntry, BackupError> {
-    let path = dir.join(name);
-    let bytes = serde_json::to_vec_pretty(value).map_err(|e| BackupError::Corrupt {
-        path: path.clone(),
-        reason: format!("cannot serialize: {e}"),
-    })?;
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut file = File::create(&tmp).map_err(io(&tmp))?;
-    file.write_all(&bytes).map_err(io(&tmp))?;
-    file.sync_all().map_err(io(&tmp))?;
-    drop(file);
-    fs::rename(&tmp, &path).map_err(io(&path))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
-    Ok(FileEntry {
-        name: name.to_owned(),
-        bytes: bytes.len() as u64,
-        sha256: sha256_hex(&bytes),
-    })
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, BackupError> {
@@ -114,22 +80,6 @@ pub fn load(dir: &Path) -> Result<Backup, BackupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn atomic_files_leave_no_temporary_and_report_their_digest() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let entry =
-            write_json_atomic(dir.path(), "x.json", &serde_json::json!({"a": 1})).expect("write");
-        assert_eq!(
-            entry.sha256,
-            sha256_hex(&fs::read(dir.path().join("x.json")).expect("read"))
-        );
-        let names: Vec<_> = fs::read_dir(dir.path())
-            .expect("list")
-            .map(|e| e.expect("entry").file_name())
-            .collect();
-        assert_eq!(names, vec!["x.json"]);
-    }
 
     #[test]
     fn a_directory_without_a_manifest_is_not_a_backup() {
