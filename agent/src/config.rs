@@ -12,6 +12,8 @@
 //! [allow]                          # the containers this agent may report and act on
 //! names = ["zookeeper-01", "kafka-01"]
 //! labels = { "kroll.node" = "rhodrylab-01" }
+//! stacks = ["rhodry"]              # Swarm manager only: the stacks whose services it may update
+//! services = []                    # ... or single services (`<stack>_<service>`)
 //!
 //! [audit]
 //! path = "/var/lib/kroll/audit.log"
@@ -178,6 +180,14 @@ impl AgentConfig {
                 &root.key("allow").key("labels"),
                 format!("empty label name `{bad}`"),
             ));
+        }
+        for (key, set) in [("stacks", &c.allow.stacks), ("services", &c.allow.services)] {
+            if set.iter().any(|s| s.trim().is_empty()) {
+                return Err(doc.invalid(
+                    &root.key("allow").key(key),
+                    "an empty name allows nothing: remove it",
+                ));
+            }
         }
         if c.sampling.interval_ms < 100 {
             return Err(doc.invalid(
