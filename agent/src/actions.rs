@@ -461,14 +461,16 @@ impl<R: ContainerRuntime> Core<R> {
                     "interrupted by an agent stop; Swarm carries on whatever was sent for service `{}` (check `docker service ps {}`)",
                     what.container, what.container
                 )
-            } else { match self.runtime.recover(&what).await {
-                Ok(found) => format!("interrupted by an agent stop; {found}"),
-                Err(e) if e.is_transient() => {
-                    tracing::warn!(operation_id = %what.operation_id, container = %what.container, error = %e, "Could not recover an interrupted operation; will try at the next start.");
-                    continue;
+            } else {
+                match self.runtime.recover(&what).await {
+                    Ok(found) => format!("interrupted by an agent stop; {found}"),
+                    Err(e) if e.is_transient() => {
+                        tracing::warn!(operation_id = %what.operation_id, container = %what.container, error = %e, "Could not recover an interrupted operation; will try at the next start.");
+                        continue;
+                    }
+                    Err(e) => format!("interrupted by an agent stop; recovery could not act: {e}"),
                 }
-                Err(e) => format!("interrupted by an agent stop; recovery could not act: {e}"),
-            } };
+            };
             let entry = self.entry(
                 &system,
                 action_name(&what.action),

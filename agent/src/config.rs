@@ -353,6 +353,23 @@ path = "audit.log"
     }
 
     #[test]
+    fn swarm_stacks_and_services_load_and_empty_names_are_refused() {
+        let with = |line: &str| {
+            GOOD.replace(
+                "labels = { \"kroll.node\" = \"rhodrylab-01\" }",
+                &format!("labels = {{ \"kroll.node\" = \"rhodrylab-01\" }}\n{line}"),
+            )
+        };
+        let c = load(&with("stacks = [\"rhodry\"]")).expect("valid");
+        assert!(c.allow.stacks.contains("rhodry"));
+        let err = load(&with("stacks = [\"\"]")).unwrap_err();
+        assert_eq!(err.key(), Some("allow.stacks"), "{err}");
+        assert!(err.line().is_some(), "{err}");
+        let err = load(&with("services = [\" \"]")).unwrap_err();
+        assert_eq!(err.key(), Some("allow.services"), "{err}");
+    }
+
+    #[test]
     fn env_values_are_reported_only_for_known_non_secret_keys() {
         let entries = vec![
             "KAFKA_BROKER_ID=3".to_owned(),

@@ -133,7 +133,13 @@ impl DockerRuntime {
     }
 
     /// After an update that did not come up: the saved spec back in place, waited for.
-    async fn put_service_back(&self, op: &str, name: &str, limit: Duration, cause: &SwarmError) -> RuntimeError {
+    async fn put_service_back(
+        &self,
+        op: &str,
+        name: &str,
+        limit: Duration,
+        cause: &SwarmError,
+    ) -> RuntimeError {
         let broken = |restore: String| RuntimeError::Broken {
             container: name.to_owned(),
             cause: cause.to_string(),

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `INVALID_ARGUMENT`, `NOT_FOUND`, `PERMISSION_DENIED`, `FAILED_PRECONDITION`, `ALREADY_EXISTS` | refused; nothing was changed |
 //! | `UNAVAILABLE` | Docker or the audit log could not be reached before acting; nothing was changed |
-//! | `ABORTED` | failed midway; the previous container was put back under its name and started |
+//! | `ABORTED` | failed midway; the previous container was put back under its name and started (a Swarm service: its saved spec was put back and its task runs) |
 //! | `INTERNAL` | failed midway and could not be put back; the message says what is where |
 //!
 //! A missing container and one outside the allowlist get the same answer, so a caller cannot
@@ -97,9 +97,7 @@ impl From<AgentError> for tonic::Status {
             AgentError::PermissionDenied { .. } => Code::PermissionDenied,
             AgentError::NotManaged { .. }
             | AgentError::ServiceNotManaged { .. }
-            | AgentError::Runtime(RuntimeError::NotFound(_)) => {
-                Code::NotFound
-            }
+            | AgentError::Runtime(RuntimeError::NotFound(_)) => Code::NotFound,
             AgentError::OperationConflict { .. } => Code::AlreadyExists,
             AgentError::OutcomeUnknown { .. }
             | AgentError::NothingKept { .. }

@@ -158,11 +158,16 @@ mod tests {
         std::fs::write(dir.path().join("saved-services.json"), "{not json").expect("write");
         let s = SavedSpecs::new(dir.path());
         assert!(matches!(s.recall("x"), Err(RuntimeError::Refused(_))));
-        assert!(s.remember("x", Saved {
-            operation_id: "o".into(),
-            spec: spec("i"),
-        })
-        .is_err());
+        assert!(
+            s.remember(
+                "x",
+                Saved {
+                    operation_id: "o".into(),
+                    spec: spec("i"),
+                }
+            )
+            .is_err()
+        );
         assert_eq!(
             std::fs::read_to_string(dir.path().join("saved-services.json")).expect("read"),
             "{not json"

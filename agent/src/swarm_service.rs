@@ -70,7 +70,9 @@ pub enum SwarmError {
         "service `{service}`: its spec kept changing under kroll ({SEQUENCE_TRIES} updates out of sequence); nothing was changed by kroll"
     )]
     OutOfSequence { service: String },
-    #[error("service `{service}`: cannot save its spec before the update: {why}; nothing was changed")]
+    #[error(
+        "service `{service}`: cannot save its spec before the update: {why}; nothing was changed"
+    )]
     Saving { service: String, why: String },
     #[error("service `{service}`: Swarm paused the update: {message}")]
     Paused { service: String, message: String },
@@ -249,13 +251,19 @@ pub async fn restore(
     op_id: &str,
     limit: Duration,
 ) -> Result<Updated, SwarmError> {
-    roll(docker, service, limit, |_| {
-        let mut s = saved.clone();
-        s.labels
-            .get_or_insert_with(Default::default)
-            .insert(OP_LABEL.to_owned(), op_id.to_owned());
-        Ok(s)
-    }, |_| Ok(()))
+    roll(
+        docker,
+        service,
+        limit,
+        |_| {
+            let mut s = saved.clone();
+            s.labels
+                .get_or_insert_with(Default::default)
+                .insert(OP_LABEL.to_owned(), op_id.to_owned());
+            Ok(s)
+        },
+        |_| Ok(()),
+    )
     .await
 }
 
@@ -454,12 +462,13 @@ mod tests {
             image: Some("r/kafka:7.7.1".into()),
             set_env: [("KAFKA_INTER_BROKER_PROTOCOL_VERSION".into(), "3.1".into())].into(),
             remove_env: vec!["OLD".into()],
+            rename_env: [("CONNECT_X".into(), "B_RENAMED".into())].into(),
             hostname: None,
             min_stop_grace: Duration::from_secs(300),
         };
         let out = change_spec(
             "s",
-            spec(&["Z=1", "OLD=x", "A=2", "FLAG"], None),
+            spec(&["Z=1", "OLD=x", "A=2", "FLAG", "CONNECT_X=kept=value"], None),
             &change,
             "run/1",
         )
@@ -468,6 +477,7 @@ mod tests {
             env_of(&out),
             [
                 "A=2",
+                "B_RENAMED=kept=value",
                 "FLAG",
                 "KAFKA_INTER_BROKER_PROTOCOL_VERSION=3.1",
                 "Z=1"
@@ -531,6 +541,10 @@ mod tests {
             },
             ServiceChange {
                 image: Some(" ".into()),
+                ..Default::default()
+            },
+            ServiceChange {
+                rename_env: [("A".into(), "B=C".into())].into(),
                 ..Default::default()
             },
         ];

@@ -146,9 +146,24 @@ async fn a_managers_agent_updates_and_restores_stack_services_under_the_agents_r
     );
     assert_eq!(code, Code::PermissionDenied, "{msg}");
     for (op, service, env, want) in [
-        ("t/none", format!("{name}_nope"), set("A", "1"), Code::NotFound),
-        ("t/other", "registry".to_owned(), set("A", "1"), Code::NotFound),
-        ("t/bad-env", svc.clone(), set("A=B", "1"), Code::InvalidArgument),
+        (
+            "t/none",
+            format!("{name}_nope"),
+            set("A", "1"),
+            Code::NotFound,
+        ),
+        (
+            "t/other",
+            "registry".to_owned(),
+            set("A", "1"),
+            Code::NotFound,
+        ),
+        (
+            "t/bad-env",
+            svc.clone(),
+            set("A=B", "1"),
+            Code::InvalidArgument,
+        ),
     ] {
         let (code, msg) = code_of(
             &m.update_service(op, &service, "", &env, None, stop)
@@ -164,7 +179,11 @@ async fn a_managers_agent_updates_and_restores_stack_services_under_the_agents_r
     );
     assert_eq!(code, Code::FailedPrecondition, "{msg}");
     assert!(msg.contains("no spec of service"), "{msg}");
-    assert_eq!(running(&manager, &svc), before, "no refusal touched the task");
+    assert_eq!(
+        running(&manager, &svc),
+        before,
+        "no refusal touched the task"
+    );
 
     // An update: one new task, the environment sorted, the grace period raised, labelled.
     let up = m
@@ -239,7 +258,9 @@ async fn a_managers_agent_updates_and_restores_stack_services_under_the_agents_r
     assert_eq!(restored[0].0, back.task_id);
     let spec = spec_of(&manager, &svc);
     assert!(
-        !env_of(&spec).iter().any(|e| e.starts_with("KROLL_TEST_PIN=")),
+        !env_of(&spec)
+            .iter()
+            .any(|e| e.starts_with("KROLL_TEST_PIN=")),
         "{spec}"
     );
     assert_eq!(spec["Labels"]["kroll.operation-id"], "t/restore");
