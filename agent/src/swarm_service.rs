@@ -468,7 +468,10 @@ mod tests {
         };
         let out = change_spec(
             "s",
-            spec(&["Z=1", "OLD=x", "A=2", "FLAG", "CONNECT_X=kept=value"], None),
+            spec(
+                &["Z=1", "OLD=x", "A=2", "FLAG", "CONNECT_X=kept=value"],
+                None,
+            ),
             &change,
             "run/1",
         )
