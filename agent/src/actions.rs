@@ -73,20 +73,20 @@ pub struct Answer<T> {
 
 /// Who asks for what, for the audit log and the operation record.
 #[derive(Debug, Clone, Copy)]
-struct Op<'a> {
-    peer: &'a PeerIdentity,
-    action: &'static str,
-    id: &'a str,
-    /// The container (or image) the action is about, as the caller named it.
-    target: &'a str,
+pub(crate) struct Op<'a> {
+    pub(crate) peer: &'a PeerIdentity,
+    pub(crate) action: &'static str,
+    pub(crate) id: &'a str,
+    /// The container (or image, or Swarm service) the action is about, as the caller named it.
+    pub(crate) target: &'a str,
     /// The stop the action may ask Docker for, if any (recorded so recovery after a crash knows
     /// how long Docker may still be carrying it out).
-    stop: Option<Duration>,
+    pub(crate) stop: Option<Duration>,
 }
 
 impl<R: ContainerRuntime> Core<R> {
     /// Runs one mutating action: `check` (refusals audited), claim, audit, `act`, record.
-    async fn run_op<T, C, F, Fut>(
+    pub(crate) async fn run_op<T, C, F, Fut>(
         &self,
         op: Op<'_>,
         check: C,
@@ -454,13 +454,22 @@ impl<R: ContainerRuntime> Core<R> {
         };
         let mut done = Vec::new();
         for what in self.ops.interrupted() {
-            let detail = match self.runtime.recover(&what).await {
-                Ok(found) => format!("interrupted by an agent stop; {found}"),
-                Err(e) if e.is_transient() => {
-                    tracing::warn!(operation_id = %what.operation_id, container = %what.container, error = %e, "Could not recover an interrupted operation; will try at the next start.");
-                    continue;
+            let detail = if crate::service_actions::is_service_action(&what.action) {
+                // Swarm carries a sent update on by itself; the agent changes nothing at
+                // start-up (the spec saved before the send stays saved for a restore).
+                format!(
+                    "interrupted by an agent stop; Swarm carries on whatever was sent for service `{}` (check `docker service ps {}`)",
+                    what.container, what.container
+                )
+            } else {
+                match self.runtime.recover(&what).await {
+                    Ok(found) => format!("interrupted by an agent stop; {found}"),
+                    Err(e) if e.is_transient() => {
+                        tracing::warn!(operation_id = %what.operation_id, container = %what.container, error = %e, "Could not recover an interrupted operation; will try at the next start.");
+                        continue;
+                    }
+                    Err(e) => format!("interrupted by an agent stop; recovery could not act: {e}"),
                 }
-                Err(e) => format!("interrupted by an agent stop; recovery could not act: {e}"),
             };
             let entry = self.entry(
                 &system,
@@ -485,6 +494,8 @@ fn action_name(a: &str) -> &'static str {
     match a {
         "recreate" => "recreate",
         "rollback" => "rollback",
+        crate::service_actions::UPDATE => crate::service_actions::UPDATE,
+        crate::service_actions::RESTORE => crate::service_actions::RESTORE,
         _ => "restart",
     }
 }
@@ -501,7 +512,7 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
     format!("{}… ({} bytes)", &s[..end], s.len())
 }
 
-fn millis(d: Duration) -> u64 {
+pub(crate) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 

@@ -12,6 +12,8 @@
 //! [allow]                          # the containers this agent may report and act on
 //! names = ["zookeeper-01", "kafka-01"]
 //! labels = { "kroll.node" = "rhodrylab-01" }
+//! stacks = ["rhodry"]              # Swarm manager only: the stacks whose services it may update
+//! services = []                    # ... or single services (`<stack>_<service>`)
 //!
 //! [audit]
 //! path = "/var/lib/kroll/audit.log"
@@ -179,6 +181,14 @@ impl AgentConfig {
                 format!("empty label name `{bad}`"),
             ));
         }
+        for (key, set) in [("stacks", &c.allow.stacks), ("services", &c.allow.services)] {
+            if set.iter().any(|s| s.trim().is_empty()) {
+                return Err(doc.invalid(
+                    &root.key("allow").key(key),
+                    "an empty name allows nothing: remove it",
+                ));
+            }
+        }
         if c.sampling.interval_ms < 100 {
             return Err(doc.invalid(
                 &root.key("sampling").key("interval_ms"),
@@ -340,6 +350,23 @@ path = "audit.log"
         assert_eq!(err.key(), Some("allow"), "{err}");
         let err = load(&GOOD.replace("KAFKA_LISTENERS", "KAFKA_SASL_JAAS_CONFIG")).unwrap_err();
         assert!(err.to_string().contains("looks like a secret"), "{err}");
+    }
+
+    #[test]
+    fn swarm_stacks_and_services_load_and_empty_names_are_refused() {
+        let with = |line: &str| {
+            GOOD.replace(
+                "labels = { \"kroll.node\" = \"rhodrylab-01\" }",
+                &format!("labels = {{ \"kroll.node\" = \"rhodrylab-01\" }}\n{line}"),
+            )
+        };
+        let c = load(&with("stacks = [\"rhodry\"]")).expect("valid");
+        assert!(c.allow.stacks.contains("rhodry"));
+        let err = load(&with("stacks = [\"\"]")).unwrap_err();
+        assert_eq!(err.key(), Some("allow.stacks"), "{err}");
+        assert!(err.line().is_some(), "{err}");
+        let err = load(&with("services = [\" \"]")).unwrap_err();
+        assert_eq!(err.key(), Some("allow.services"), "{err}");
     }
 
     #[test]

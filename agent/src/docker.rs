@@ -34,6 +34,8 @@ pub struct DockerRuntime {
     pub(crate) docker: Docker,
     /// What the agent remembers about kept previous definitions.
     pub(crate) kept: crate::kept::KeptStore,
+    /// The Swarm service specs saved for rollback.
+    pub(crate) saved: crate::swarm_saved::SavedSpecs,
 }
 
 impl DockerRuntime {
@@ -57,6 +59,7 @@ impl DockerRuntime {
         Ok(Self {
             docker: docker.with_timeout(REQUEST_TIMEOUT),
             kept: crate::kept::KeptStore::new(state_dir),
+            saved: crate::swarm_saved::SavedSpecs::new(state_dir),
         })
     }
 }
@@ -196,6 +199,36 @@ impl ContainerRuntime for DockerRuntime {
 
     async fn recover(&self, what: &crate::recovery::Interrupted) -> Result<String, RuntimeError> {
         Box::pin(self.recover_container(what)).await
+    }
+
+    async fn swarm_node(&self) -> Result<crate::runtime::SwarmNode, RuntimeError> {
+        self.swarm_node_info().await
+    }
+
+    async fn service_labels(&self, name: &str) -> Result<BTreeMap<String, String>, RuntimeError> {
+        self.labels_of_service(name).await
+    }
+
+    async fn update_service(
+        &self,
+        op: &str,
+        name: &str,
+        update: &crate::runtime::ServiceUpdate,
+    ) -> Result<crate::runtime::ServiceRolled, RuntimeError> {
+        Box::pin(self.update_swarm_service(op, name, update)).await
+    }
+
+    fn saved_service(&self, name: &str) -> Result<bool, RuntimeError> {
+        Ok(self.saved.recall(name)?.is_some())
+    }
+
+    async fn restore_service(
+        &self,
+        op: &str,
+        name: &str,
+        stop_timeout: Duration,
+    ) -> Result<crate::runtime::ServiceRolled, RuntimeError> {
+        Box::pin(self.restore_swarm_service(op, name, stop_timeout)).await
     }
 
     fn events(&self) -> BoxStream<'static, Result<RawEvent, RuntimeError>> {

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `INVALID_ARGUMENT`, `NOT_FOUND`, `PERMISSION_DENIED`, `FAILED_PRECONDITION`, `ALREADY_EXISTS` | refused; nothing was changed |
 //! | `UNAVAILABLE` | Docker or the audit log could not be reached before acting; nothing was changed |
-//! | `ABORTED` | failed midway; the previous container was put back under its name and started |
+//! | `ABORTED` | failed midway; the previous container was put back under its name and started (a Swarm service: its saved spec was put back and its task runs) |
 //! | `INTERNAL` | failed midway and could not be put back; the message says what is where |
 //!
 //! A missing container and one outside the allowlist get the same answer, so a caller cannot
@@ -49,6 +49,22 @@ pub enum AgentError {
         node: String,
     },
     #[error(
+        "node `{node}` is not a Docker Swarm manager (its engine's Swarm state: {state}): services are updated only through a manager's agent; nothing was done"
+    )]
+    NotSwarmManager { node: String, state: String },
+    #[error(
+        "no managed Swarm service `{service}` on manager `{node}` (this agent may update {allowed}); nothing was done"
+    )]
+    ServiceNotManaged {
+        service: String,
+        node: String,
+        allowed: String,
+    },
+    #[error(
+        "no spec of service `{service}` is saved on node `{node}` (nothing to restore); nothing was done"
+    )]
+    NothingSaved { service: String, node: String },
+    #[error(
         "no previous definition of `{container}` is kept on node `{node}` (nothing to roll back to)"
     )]
     NothingKept { container: String, node: String },
@@ -79,12 +95,14 @@ impl From<AgentError> for tonic::Status {
         let code = match &e {
             AgentError::InvalidArgument(_) | AgentError::Invalid(_) => Code::InvalidArgument,
             AgentError::PermissionDenied { .. } => Code::PermissionDenied,
-            AgentError::NotManaged { .. } | AgentError::Runtime(RuntimeError::NotFound(_)) => {
-                Code::NotFound
-            }
+            AgentError::NotManaged { .. }
+            | AgentError::ServiceNotManaged { .. }
+            | AgentError::Runtime(RuntimeError::NotFound(_)) => Code::NotFound,
             AgentError::OperationConflict { .. } => Code::AlreadyExists,
             AgentError::OutcomeUnknown { .. }
             | AgentError::NothingKept { .. }
+            | AgentError::NothingSaved { .. }
+            | AgentError::NotSwarmManager { .. }
             | AgentError::KeptContainer { .. }
             | AgentError::SwarmTask { .. }
             | AgentError::Runtime(RuntimeError::Refused(_)) => Code::FailedPrecondition,

@@ -183,6 +183,87 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
         }))
     }
 
+    async fn update_service(
+        &self,
+        req: Request<pb::UpdateServiceRequest>,
+    ) -> Result<Response<pb::UpdateServiceResponse>, Status> {
+        let peer = caller(&req)?;
+        let asked = req.get_ref();
+        self.core
+            .authorize_mutation(
+                &peer,
+                "update services",
+                &asked.operation_id,
+                &asked.service,
+            )
+            .await?;
+        let r = req.into_inner();
+        let image = Some(r.image.clone()).filter(|i| !i.is_empty());
+        let hostname = Some(r.hostname.clone()).filter(|h| !h.is_empty());
+        let env = r
+            .env
+            .clone()
+            .map(kroll_shared::wire::env_patch_from_wire)
+            .unwrap_or_default();
+        let (core, args) = (Arc::clone(&self.core), r.clone());
+        let a = detached(async move {
+            let change = crate::actions::Replacement {
+                image,
+                env,
+                hostname,
+                stop_timeout_s: args.stop_timeout_seconds,
+            };
+            core.update_service(&peer, &args.operation_id, &args.service, change)
+                .await
+        })
+        .await?;
+        Ok(Response::new(pb::UpdateServiceResponse {
+            operation_id: r.operation_id,
+            service: r.service,
+            replayed: a.replayed,
+            task_id: a.outcome.task_id,
+            previous_image: a.outcome.previous_image,
+            image: a.outcome.image,
+            elapsed_ms: a.outcome.elapsed_ms,
+        }))
+    }
+
+    async fn restore_service(
+        &self,
+        req: Request<pb::RestoreServiceRequest>,
+    ) -> Result<Response<pb::RestoreServiceResponse>, Status> {
+        let peer = caller(&req)?;
+        let asked = req.get_ref();
+        self.core
+            .authorize_mutation(
+                &peer,
+                "restore services",
+                &asked.operation_id,
+                &asked.service,
+            )
+            .await?;
+        let r = req.into_inner();
+        let (core, args) = (Arc::clone(&self.core), r.clone());
+        let a = detached(async move {
+            core.restore_service(
+                &peer,
+                &args.operation_id,
+                &args.service,
+                args.stop_timeout_seconds,
+            )
+            .await
+        })
+        .await?;
+        Ok(Response::new(pb::RestoreServiceResponse {
+            operation_id: r.operation_id,
+            service: r.service,
+            replayed: a.replayed,
+            task_id: a.outcome.task_id,
+            restored_image: a.outcome.image,
+            elapsed_ms: a.outcome.elapsed_ms,
+        }))
+    }
+
     async fn pull_image(
         &self,
         req: Request<pb::PullImageRequest>,

@@ -119,6 +119,40 @@ pub struct RolledBack {
     pub restored_image: String,
 }
 
+/// What a Swarm service update changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceUpdate {
+    /// New image reference; `None` keeps the current one.
+    pub image: Option<String>,
+    pub env: EnvPatch,
+    /// New hostname; `None` keeps the current one.
+    pub hostname: Option<String>,
+    /// `stop_grace_period` is raised to at least this.
+    pub stop_timeout: Duration,
+}
+
+/// A finished Swarm service update or restore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRolled {
+    /// The task of the spec now in place, running.
+    pub task_id: String,
+    /// The image before (update: the saved spec's).
+    pub previous_image: String,
+    /// The image now.
+    pub image: String,
+    /// Update call → new task running.
+    pub elapsed: Duration,
+}
+
+/// This engine's place in a Docker Swarm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwarmNode {
+    /// Whether the engine is a manager (may update services).
+    pub manager: bool,
+    /// Swarm's word for the engine's state (`inactive`, `active`, `pending`, `error`, `locked`).
+    pub state: String,
+}
+
 /// A piece of a container's output, as the runtime delivers it (not split into lines).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogChunk {
@@ -189,6 +223,40 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         &self,
         what: &crate::recovery::Interrupted,
     ) -> impl Future<Output = Result<String, RuntimeError>> + Send;
+
+    /// Whether this engine is a Swarm manager.
+    fn swarm_node(&self) -> impl Future<Output = Result<SwarmNode, RuntimeError>> + Send;
+
+    /// The labels of Swarm service `name` (its spec's; [`RuntimeError::NotFound`] when there
+    /// is no such service).
+    fn service_labels(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, String>, RuntimeError>> + Send;
+
+    /// Updates Swarm service `name` as `update` says under operation `op` (see
+    /// [`crate::swarm_service`]), saving the spec it replaces for
+    /// [`ContainerRuntime::restore_service`] before anything is sent. Answers when a task of
+    /// the new spec runs. When it does not come up, the saved spec is put back
+    /// ([`RuntimeError::Restored`]).
+    fn update_service(
+        &self,
+        op: &str,
+        name: &str,
+        update: &ServiceUpdate,
+    ) -> impl Future<Output = Result<ServiceRolled, RuntimeError>> + Send;
+
+    /// Whether a spec of Swarm service `name` is saved (what a restore would re-apply).
+    fn saved_service(&self, name: &str) -> Result<bool, RuntimeError>;
+
+    /// Re-applies the spec the last update of Swarm service `name` saved, under operation
+    /// `op`, and answers when its task runs.
+    fn restore_service(
+        &self,
+        op: &str,
+        name: &str,
+        stop_timeout: Duration,
+    ) -> impl Future<Output = Result<ServiceRolled, RuntimeError>> + Send;
 
     /// Container events from now on. The stream ends or errs when the connection drops; the
     /// caller resubscribes.

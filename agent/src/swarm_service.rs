@@ -46,6 +46,8 @@ pub struct ServiceChange {
     pub set_env: BTreeMap<String, String>,
     /// Variables to remove.
     pub remove_env: Vec<String>,
+    /// Variables to rename (old name → new name), keeping the value.
+    pub rename_env: BTreeMap<String, String>,
     /// New hostname, if any.
     pub hostname: Option<String>,
     /// `stop_grace_period` is raised to at least this.
@@ -68,8 +70,19 @@ pub enum SwarmError {
         "service `{service}`: its spec kept changing under kroll ({SEQUENCE_TRIES} updates out of sequence); nothing was changed by kroll"
     )]
     OutOfSequence { service: String },
+    #[error(
+        "service `{service}`: cannot save its spec before the update: {why}; nothing was changed"
+    )]
+    Saving { service: String, why: String },
     #[error("service `{service}`: Swarm paused the update: {message}")]
     Paused { service: String, message: String },
+    #[error("service `{service}`: the new spec was sent, then {what}: {source}")]
+    Waiting {
+        service: String,
+        what: &'static str,
+        #[source]
+        source: BollardError,
+    },
     #[error(
         "service `{service}`: no task of the new spec running after {waited:.0?}; last seen: {last}"
     )]
@@ -111,7 +124,13 @@ pub fn change_spec(
     change: &ServiceChange,
     op_id: &str,
 ) -> Result<ServiceSpec, SwarmError> {
-    for k in change.set_env.keys().chain(&change.remove_env) {
+    for k in change
+        .set_env
+        .keys()
+        .chain(&change.remove_env)
+        .chain(change.rename_env.keys())
+        .chain(change.rename_env.values())
+    {
         if !valid_env_name(k) {
             return Err(invalid(service, format!("environment name `{k}`")));
         }
@@ -138,6 +157,13 @@ pub fn change_spec(
         .take()
         .unwrap_or_default()
         .into_iter()
+        .map(|e| match e.split_once('=') {
+            Some((k, v)) => match change.rename_env.get(k) {
+                Some(new) => format!("{new}={v}"),
+                None => e,
+            },
+            None => e,
+        })
         .filter(|e| {
             let name = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
             !change.remove_env.iter().any(|r| r == name) && !change.set_env.contains_key(name)
@@ -192,9 +218,27 @@ pub async fn update(
     op_id: &str,
     limit: Duration,
 ) -> Result<Updated, SwarmError> {
-    roll(docker, service, limit, |spec| {
-        change_spec(service, spec, change, op_id)
-    })
+    update_keeping(docker, service, change, op_id, limit, |_| Ok(())).await
+}
+
+/// [`update`], calling `keep` with the spec about to be replaced just before each update is
+/// sent (so what a rollback needs is saved before anything changes); an error of `keep` sends
+/// nothing.
+pub async fn update_keeping(
+    docker: &Docker,
+    service: &str,
+    change: &ServiceChange,
+    op_id: &str,
+    limit: Duration,
+    keep: impl Fn(&ServiceSpec) -> Result<(), SwarmError>,
+) -> Result<Updated, SwarmError> {
+    roll(
+        docker,
+        service,
+        limit,
+        |spec| change_spec(service, spec, change, op_id),
+        keep,
+    )
     .await
 }
 
@@ -207,13 +251,19 @@ pub async fn restore(
     op_id: &str,
     limit: Duration,
 ) -> Result<Updated, SwarmError> {
-    roll(docker, service, limit, |_| {
-        let mut s = saved.clone();
-        s.labels
-            .get_or_insert_with(Default::default)
-            .insert(OP_LABEL.to_owned(), op_id.to_owned());
-        Ok(s)
-    })
+    roll(
+        docker,
+        service,
+        limit,
+        |_| {
+            let mut s = saved.clone();
+            s.labels
+                .get_or_insert_with(Default::default)
+                .insert(OP_LABEL.to_owned(), op_id.to_owned());
+            Ok(s)
+        },
+        |_| Ok(()),
+    )
     .await
 }
 
@@ -224,10 +274,25 @@ async fn roll(
     service: &str,
     limit: Duration,
     make: impl Fn(ServiceSpec) -> Result<ServiceSpec, SwarmError>,
+    keep: impl Fn(&ServiceSpec) -> Result<(), SwarmError>,
 ) -> Result<Updated, SwarmError> {
     let began = Instant::now();
-    let (previous, applied) = send(docker, service, make).await?;
-    let task_id = wait_running(docker, service, &applied, limit).await?;
+    let sent_unix_ms = kroll_shared::time::now_unix_ms();
+    let (previous, applied) = send(docker, service, make, keep).await?;
+    let task_id = wait_running(docker, service, &applied, limit, sent_unix_ms)
+        .await
+        .map_err(|e| match e {
+            SwarmError::Docker {
+                service,
+                what,
+                source,
+            } => SwarmError::Waiting {
+                service,
+                what,
+                source,
+            },
+            other => other,
+        })?;
     Ok(Updated {
         previous,
         applied,
@@ -241,6 +306,7 @@ async fn send(
     docker: &Docker,
     service: &str,
     make: impl Fn(ServiceSpec) -> Result<ServiceSpec, SwarmError>,
+    keep: impl Fn(&ServiceSpec) -> Result<(), SwarmError>,
 ) -> Result<(ServiceSpec, ServiceSpec), SwarmError> {
     for _ in 0..SEQUENCE_TRIES {
         let svc = docker
@@ -259,6 +325,7 @@ async fn send(
             .ok_or_else(|| invalid(service, "its version index is missing or too large"))?;
         let previous = svc.spec.ok_or_else(|| invalid(service, "it has no spec"))?;
         let applied = make(previous.clone())?;
+        keep(&previous)?;
         let opts = UpdateServiceOptions {
             version,
             ..Default::default()
@@ -278,12 +345,14 @@ async fn send(
 }
 
 /// Waits until one task whose container spec is `applied`'s runs and no other task of the
-/// service does; fails early when Swarm paused the update.
+/// service does; fails early when Swarm paused the update begun at `sent_unix_ms` (a pause of
+/// an earlier update, still shown until Swarm starts this one, is not this update's).
 async fn wait_running(
     docker: &Docker,
     service: &str,
     applied: &ServiceSpec,
     limit: Duration,
+    sent_unix_ms: i64,
 ) -> Result<String, SwarmError> {
     let began = Instant::now();
     let want = applied
@@ -319,6 +388,9 @@ async fn wait_running(
             .map_err(docker_err(service, "inspecting"))?;
         if let Some(u) = svc.update_status
             && u.state.map(|s| s.to_string()).as_deref() == Some("paused")
+            && u.started_at
+                .as_deref()
+                .is_none_or(|t| kroll_shared::time::parse_rfc3339_ms(t) + 1000 >= sent_unix_ms)
         {
             return Err(SwarmError::Paused {
                 service: service.to_owned(),
@@ -390,12 +462,16 @@ mod tests {
             image: Some("r/kafka:7.7.1".into()),
             set_env: [("KAFKA_INTER_BROKER_PROTOCOL_VERSION".into(), "3.1".into())].into(),
             remove_env: vec!["OLD".into()],
+            rename_env: [("CONNECT_X".into(), "B_RENAMED".into())].into(),
             hostname: None,
             min_stop_grace: Duration::from_secs(300),
         };
         let out = change_spec(
             "s",
-            spec(&["Z=1", "OLD=x", "A=2", "FLAG"], None),
+            spec(
+                &["Z=1", "OLD=x", "A=2", "FLAG", "CONNECT_X=kept=value"],
+                None,
+            ),
             &change,
             "run/1",
         )
@@ -404,6 +480,7 @@ mod tests {
             env_of(&out),
             [
                 "A=2",
+                "B_RENAMED=kept=value",
                 "FLAG",
                 "KAFKA_INTER_BROKER_PROTOCOL_VERSION=3.1",
                 "Z=1"
@@ -467,6 +544,10 @@ mod tests {
             },
             ServiceChange {
                 image: Some(" ".into()),
+                ..Default::default()
+            },
+            ServiceChange {
+                rename_env: [("A".into(), "B=C".into())].into(),
                 ..Default::default()
             },
         ];

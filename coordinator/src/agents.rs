@@ -98,6 +98,22 @@ pub struct RolledBack {
     pub restored_image: String,
 }
 
+/// The result of a Swarm service update or restore, as the manager's agent reported it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ServiceRolled {
+    /// The manager node whose agent carried it out.
+    pub node: String,
+    pub service: String,
+    pub replayed: bool,
+    /// The task of the spec now in place, running.
+    pub task_id: String,
+    /// Update: the saved spec's image; restore: empty.
+    pub previous_image: String,
+    /// The image the service runs now.
+    pub image: String,
+    pub elapsed_ms: u64,
+}
+
 /// A client for one node's agent.
 #[derive(Debug, Clone)]
 pub struct AgentClient {
@@ -258,6 +274,71 @@ impl AgentClient {
             container: r.container.map(Into::into),
             replayed: r.replayed,
             restored_image: r.restored_image,
+        })
+    }
+
+    /// Updates Swarm service `service` through this (manager) node's agent: new image,
+    /// environment patch, hostname; its previous spec is saved for [`Self::restore_service`].
+    pub async fn update_service(
+        &mut self,
+        operation_id: &str,
+        service: &str,
+        image: &str,
+        env: &kroll_shared::model::EnvPatch,
+        hostname: Option<&str>,
+        stop_timeout: Duration,
+    ) -> Result<ServiceRolled, AgentCallError> {
+        let req = pb::UpdateServiceRequest {
+            operation_id: operation_id.to_owned(),
+            service: service.to_owned(),
+            image: image.to_owned(),
+            env: Some(kroll_shared::wire::env_patch_to_wire(env.clone())),
+            stop_timeout_seconds: u32::try_from(stop_timeout.as_secs()).unwrap_or(u32::MAX),
+            hostname: hostname.unwrap_or_default().to_owned(),
+        };
+        let r = self
+            .inner
+            .update_service(req)
+            .await
+            .map_err(|s| self.status(s))?
+            .into_inner();
+        Ok(ServiceRolled {
+            node: self.node.clone(),
+            service: r.service,
+            replayed: r.replayed,
+            task_id: r.task_id,
+            previous_image: r.previous_image,
+            image: r.image,
+            elapsed_ms: r.elapsed_ms,
+        })
+    }
+
+    /// Re-applies the spec the last update of Swarm service `service` saved.
+    pub async fn restore_service(
+        &mut self,
+        operation_id: &str,
+        service: &str,
+        stop_timeout: Duration,
+    ) -> Result<ServiceRolled, AgentCallError> {
+        let req = pb::RestoreServiceRequest {
+            operation_id: operation_id.to_owned(),
+            service: service.to_owned(),
+            stop_timeout_seconds: u32::try_from(stop_timeout.as_secs()).unwrap_or(u32::MAX),
+        };
+        let r = self
+            .inner
+            .restore_service(req)
+            .await
+            .map_err(|s| self.status(s))?
+            .into_inner();
+        Ok(ServiceRolled {
+            node: self.node.clone(),
+            service: r.service,
+            replayed: r.replayed,
+            task_id: r.task_id,
+            previous_image: String::new(),
+            image: r.restored_image,
+            elapsed_ms: r.elapsed_ms,
         })
     }
 

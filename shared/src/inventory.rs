@@ -21,6 +21,18 @@
 //! ]
 //! ```
 //!
+//! A cluster that runs as a Docker Swarm stack says so in `[swarm]`: each node's services are
+//! then the stack's services (`container` = the Swarm service's name, `<stack>_<service>`, as
+//! the node's agent reports its task container), and the upgrade updates them through the
+//! agents of the `managers` (one is enough; the first that answers acts):
+//!
+//! ```toml
+//! [swarm]
+//! stack = "rhodry"
+//! managers = ["rhodrylab-01"]
+//! stack_file = "stack.yml"   # optional: the file `docker stack deploy` uses
+//! ```
+//!
 //! Relative paths are resolved against the inventory file's directory.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -79,7 +91,31 @@ pub struct Inventory {
     /// What `kroll watch` may restart on its own (`[remediation]`); absent = nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<crate::remediation::Remediation>,
+    /// The cluster is a Docker Swarm stack (`[swarm]`); absent = plain containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<Swarm>,
     pub nodes: Vec<Node>,
+}
+
+/// The Docker Swarm stack the cluster runs as.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Swarm {
+    /// The stack's name (`docker stack deploy … <stack>`).
+    pub stack: String,
+    /// The manager nodes (listed in `[[nodes]]`) whose agents may update the stack's services.
+    pub managers: Vec<String>,
+    /// The stack file, when kroll should keep it true (resolved against the inventory's
+    /// directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_file: Option<std::path::PathBuf>,
+}
+
+impl Swarm {
+    /// The stack's service called `name` in the stack file (`kafka-01`), as Swarm names it.
+    pub fn service(&self, name: &str) -> String {
+        format!("{}_{name}", self.stack)
+    }
 }
 
 /// Cluster-wide settings.
@@ -180,6 +216,9 @@ impl Inventory {
         inv.tls.ca = doc.resolve(&inv.tls.ca);
         inv.tls.cert = doc.resolve(&inv.tls.cert);
         inv.tls.key = doc.resolve(&inv.tls.key);
+        if let Some(f) = inv.swarm.as_mut().and_then(|s| s.stack_file.as_mut()) {
+            *f = doc.resolve(f);
+        }
         Ok(inv)
     }
 
@@ -226,6 +265,60 @@ impl Inventory {
         for (i, node) in self.nodes.iter().enumerate() {
             let at = root.key("nodes").index(i);
             validate_node(doc, &at, node, &mut seen)?;
+        }
+        if let Some(s) = &self.swarm {
+            self.validate_swarm(doc, s)?;
+        }
+        Ok(())
+    }
+
+    fn validate_swarm(&self, doc: &Document, s: &Swarm) -> Result<(), ConfigError> {
+        let at = KeyPath::root().key("swarm");
+        let stack_name_ok = !s.stack.is_empty()
+            && s.stack
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !stack_name_ok {
+            return Err(doc.invalid(
+                &at.key("stack"),
+                format!(
+                    "`{}` is not a stack name (letters, digits, `-`, `_`, `.`)",
+                    s.stack
+                ),
+            ));
+        }
+        if s.managers.is_empty() {
+            return Err(doc.invalid(
+                &at.key("managers"),
+                "names no manager: list the nodes whose agents may update the stack's services",
+            ));
+        }
+        for (i, m) in s.managers.iter().enumerate() {
+            if self.node(m).is_none() {
+                return Err(doc.invalid(
+                    &at.key("managers").index(i),
+                    format!("`{m}` is not a node of this inventory (list it in [[nodes]])"),
+                ));
+            }
+        }
+        let prefix = format!("{}_", s.stack);
+        for (i, node) in self.nodes.iter().enumerate() {
+            for (j, svc) in node.services.iter().enumerate() {
+                if !svc.container.starts_with(&prefix) || svc.container.len() == prefix.len() {
+                    return Err(doc.invalid(
+                        &KeyPath::root()
+                            .key("nodes")
+                            .index(i)
+                            .key("services")
+                            .index(j)
+                            .key("container"),
+                        format!(
+                            "`{}` is not a service of stack `{}` (a Swarm stack's services are named `{prefix}<service>`)",
+                            svc.container, s.stack
+                        ),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -421,6 +514,69 @@ services = [
         assert_eq!(placed.node.name, "rhodrylab-02");
         assert_eq!(placed.service.broker_id, Some(2));
         assert_eq!(inv.agents.timeout(), Duration::from_secs(2));
+    }
+
+    fn swarm_inventory(section: &str) -> String {
+        let mut text = GOOD
+            .replace("\"zookeeper-01\"", "\"st_zookeeper-01\"")
+            .replace("\"kafka-01\"", "\"st_kafka-01\"")
+            .replace("\"kafka-02\"", "\"st_kafka-02\"")
+            .replace("\"connect-02\"", "\"st_connect-02\"");
+        text.push_str(section);
+        text
+    }
+
+    #[test]
+    fn a_swarm_section_loads_with_its_stack_file_resolved() {
+        let inv = load(&swarm_inventory(
+            "\n[swarm]\nstack = \"st\"\nmanagers = [\"rhodrylab-01\"]\nstack_file = \"stack.yml\"\n",
+        ))
+        .expect("valid");
+        let s = inv.swarm.expect("swarm");
+        assert_eq!(s.managers, ["rhodrylab-01"]);
+        assert_eq!(
+            s.stack_file.as_deref(),
+            Some(Path::new("/etc/kroll/stack.yml"))
+        );
+        assert_eq!(s.service("kafka-01"), "st_kafka-01");
+        assert!(load(GOOD).expect("valid").swarm.is_none());
+    }
+
+    #[test]
+    fn swarm_mistakes_are_named_with_line_and_key() {
+        let cases = [
+            (
+                "\n[swarm]\nstack = \"st\"\nmanagers = [\"rhodrylab-09\"]\n",
+                "swarm.managers[0]",
+                "not a node of this inventory",
+            ),
+            (
+                "\n[swarm]\nstack = \"st\"\nmanagers = []\n",
+                "swarm.managers",
+                "names no manager",
+            ),
+            (
+                "\n[swarm]\nstack = \"s t\"\nmanagers = [\"rhodrylab-01\"]\n",
+                "swarm.stack",
+                "is not a stack name",
+            ),
+            (
+                "\n[swarm]\nstack = \"other\"\nmanagers = [\"rhodrylab-01\"]\n",
+                "nodes[0].services[0].container",
+                "is not a service of stack `other`",
+            ),
+        ];
+        for (section, key, says) in cases {
+            let err = err_of(&swarm_inventory(section));
+            assert_eq!(err.key(), Some(key), "{err}");
+            assert!(err.line().is_some(), "{err}");
+            assert!(err.to_string().contains(says), "{err}");
+            assert!(err.to_string().contains("inventory.toml"), "{err}");
+        }
+        let err = err_of(&swarm_inventory(
+            "\n[swarm]\nstack = \"st\"\nmanagers = [\"rhodrylab-01\"]\nfile = \"x\"\n",
+        ));
+        assert!(err.to_string().contains("file"), "{err}");
     }
 
     fn err_of(text: &str) -> ConfigError {

@@ -62,6 +62,20 @@ impl pb::agent_server::Agent for SimAgent {
         Err(simulated())
     }
 
+    async fn update_service(
+        &self,
+        _: Request<pb::UpdateServiceRequest>,
+    ) -> Result<Response<pb::UpdateServiceResponse>, Status> {
+        Err(simulated())
+    }
+
+    async fn restore_service(
+        &self,
+        _: Request<pb::RestoreServiceRequest>,
+    ) -> Result<Response<pb::RestoreServiceResponse>, Status> {
+        Err(simulated())
+    }
+
     async fn pull_image(
         &self,
         _: Request<pb::PullImageRequest>,

@@ -15,6 +15,7 @@ mod ibp;
 mod images;
 mod noloss;
 mod swarm;
+mod swarm_service;
 mod upgrade_connect;
 
 use std::collections::BTreeMap;

@@ -250,6 +250,7 @@ pub fn allow_node(node: &str) -> Allowlist {
             ("kroll.node".to_owned(), node.to_owned()),
             ("kroll.test.run".to_owned(), run_id().to_owned()),
         ]),
+        ..Allowlist::default()
     }
 }
 

@@ -61,7 +61,7 @@ pub fn ensure_certs(dir: &Path, spec: &LabSpec) -> Result<PathBuf, LabError> {
 
 /// Writes `<dir>/agents/<node>.toml` for node `n` and returns its path.
 pub fn write_config(dir: &Path, spec: &LabSpec, n: u8) -> Result<PathBuf, LabError> {
-    write_config_for(dir, spec, n, None)
+    write_config_for(dir, spec, n, None, None)
 }
 
 /// [`write_config`] for an agent whose node's engine is at `docker_host` (`unix://…`; the
@@ -71,6 +71,7 @@ pub fn write_config_for(
     spec: &LabSpec,
     n: u8,
     docker_host: Option<&str>,
+    manages_stack: Option<&str>,
 ) -> Result<PathBuf, LabError> {
     let agents = dir.join("agents");
     std::fs::create_dir_all(&agents).map_err(LabError::io(&agents))?;
@@ -83,10 +84,13 @@ pub fn write_config_for(
          listen = \"{listen}\"\n\
          report_env = [\"KAFKA_ADVERTISED_LISTENERS\", \"KAFKA_INTER_BROKER_PROTOCOL_VERSION\"]\n\n\
          [tls]\nca = \"{ca}\"\ncert = \"{cert}\"\nkey = \"{key}\"\n\n\
-         [allow]\nlabels = {{ \"{LAB_LABEL}\" = \"{lab}\", \"{NODE_LABEL}\" = \"{node}\" }}\n\n\
+         [allow]\nlabels = {{ \"{LAB_LABEL}\" = \"{lab}\", \"{NODE_LABEL}\" = \"{node}\" }}\n{stacks}\n\
          [audit]\npath = \"{audit}\"\n\n\
          [restart]\ndefault_stop_timeout_seconds = 60\n",
         lab = spec.name,
+        stacks = manages_stack
+            .map(|s| format!("stacks = [\"{s}\"]\n"))
+            .unwrap_or_default(),
         listen = spec.agent_addr(n),
         ca = certs.join("ca.pem").display(),
         cert = certs.join(format!("agent-{node}.pem")).display(),

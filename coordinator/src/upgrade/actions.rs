@@ -1,21 +1,48 @@
 //! The node-action layer: how the upgrade changes a container on a node. The planner and the
 //! gates never see below this trait.
 //!
-//! [`AgentActions`] does it through each node's kroll-agent (standalone or Compose
-//! containers: recreate in place, keep the previous definition for rollback). A Docker Swarm
-//! backend fits beside it: `recreate` becomes a service update through a manager
-//! (`--image`, `--env-add`/`--env-rm`, `--hostname`), `rollback` the service's rollback, image
-//! presence a per-node check through the agents — without touching the planner or the gates.
+//! [`AgentActions`] does it through the kroll-agents, on one of two backends chosen from the
+//! inventory in one place ([`Backend::of`]):
+//!
+//! - **containers** (standalone or Compose): the node's agent recreates the container in place
+//!   and keeps the previous definition for rollback (`RecreateContainer` / `RollbackContainer`);
+//! - **Docker Swarm stack** (`[swarm]` in the inventory): the step's container is the task the
+//!   node's agent reports under its service's name (`<stack>_<service>`); a recreate becomes
+//!   `UpdateService` through a manager's agent (the first of `[swarm] managers` that answers),
+//!   a rollback `RestoreService` of the spec that update saved. Image presence and pre-pull
+//!   stay on the node that runs the task (its engine starts the new task from its own image
+//!   store, so a pull there is what keeps the registry out of the broker's downtime).
+//!
+//! Neither the planner nor the gates see which backend acts.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use kroll_shared::inventory::Inventory;
+use kroll_shared::inventory::{Inventory, Swarm};
 use kroll_shared::tls::TlsMaterial;
 
 use super::plan::Change;
-use crate::agents::{AgentCallError, AgentClient, Recreated, RolledBack};
+use crate::agents::{AgentCallError, AgentClient, CallErrorKind, Recreated, RolledBack};
+
+/// How a step's change reaches a service: the one place that decides it.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend<'a> {
+    /// Recreate the container through its node's agent.
+    Containers,
+    /// Update the Swarm service through a manager's agent.
+    Swarm(&'a Swarm),
+}
+
+impl<'a> Backend<'a> {
+    /// The backend the inventory describes.
+    pub fn of(inv: &'a Inventory) -> Self {
+        match &inv.swarm {
+            Some(s) => Self::Swarm(s),
+            None => Self::Containers,
+        }
+    }
+}
 
 /// What the upgrade asks of a node.
 pub trait NodeActions: Sync {
@@ -75,6 +102,23 @@ impl AgentActions {
         })?;
         AgentClient::connect(n, &self.tls, self.inv.agents.timeout()).await
     }
+
+    /// A client for the first of the swarm's managers whose agent answers (the error of the
+    /// last one tried when none does).
+    async fn manager(&self, swarm: &Swarm) -> Result<AgentClient, AgentCallError> {
+        let mut last = AgentCallError {
+            node: swarm.managers.join(", "),
+            addr: String::new(),
+            kind: CallErrorKind::Unreachable("the inventory names no Swarm manager".into()),
+        };
+        for m in &swarm.managers {
+            match self.client(m).await {
+                Ok(c) => return Ok(c),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
 }
 
 impl NodeActions for AgentActions {
@@ -98,6 +142,28 @@ impl NodeActions for AgentActions {
         change: &Change,
         stop_timeout: Duration,
     ) -> Result<Recreated, AgentCallError> {
+        if let Backend::Swarm(swarm) = Backend::of(&self.inv) {
+            let r = self
+                .manager(swarm)
+                .await?
+                .update_service(
+                    op_id,
+                    container,
+                    &change.image,
+                    &change.env,
+                    change.hostname.as_deref(),
+                    stop_timeout,
+                )
+                .await?;
+            return Ok(Recreated {
+                node: node.to_owned(),
+                container: None,
+                replayed: r.replayed,
+                stop_duration_ms: 0,
+                killed_after_timeout: false,
+                previous_image: r.previous_image,
+            });
+        }
         self.client(node)
             .await?
             .recreate(
@@ -118,6 +184,19 @@ impl NodeActions for AgentActions {
         container: &str,
         stop_timeout: Duration,
     ) -> Result<RolledBack, AgentCallError> {
+        if let Backend::Swarm(swarm) = Backend::of(&self.inv) {
+            let r = self
+                .manager(swarm)
+                .await?
+                .restore_service(op_id, container, stop_timeout)
+                .await?;
+            return Ok(RolledBack {
+                node: node.to_owned(),
+                container: None,
+                replayed: r.replayed,
+                restored_image: r.image,
+            });
+        }
         self.client(node)
             .await?
             .rollback(op_id, container, stop_timeout)

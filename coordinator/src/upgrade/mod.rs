@@ -9,7 +9,8 @@
 //!   on them ([`gates::GatePoll`]: a stability window within a time limit).
 //! - [`decide`]: every decision — `next(plan, view, run)` — the "step satisfied" predicate,
 //!   the observed point of no return, the per-kind policy.
-//! - [`actions`]: the node-action layer (agents today, room for Swarm).
+//! - [`actions`]: the node-action layer (containers through their node's agent, or Swarm
+//!   services through a manager's agent).
 //! - [`journal`]: the run directory, fsynced journal, lock; [`run_state`]: the journal folded.
 //! - [`engine`] + [`steps`] + [`rollback`] + [`wait`]: the loop that observes, decides, acts
 //!   and journals, and its waiting on gates.

@@ -29,6 +29,8 @@ use super::{LabError, Progress};
 /// File in the lab directory recording the Swarm lab's machines (before anything is made, so
 /// `lab down` finds them all).
 pub const SWARM_FILE: &str = "swarm.json";
+/// The swarm's manager node (its agent updates the stack's services).
+pub const MANAGER: u8 = 1;
 
 /// What `lab up --swarm` made besides containers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +153,7 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     let inventory = dir.join("kroll.toml");
     let recorded = agents.as_ref().map(Vec::clone).unwrap_or_default();
     write_files(&spec, &dir, &recorded, &opts)?;
+    append_swarm_section(&inventory, &spec.name, &swarm.stack_file)?;
     let agents = agents?;
     clock.mark("agents");
     super::up::wait::until_healthy(&spec, &opts, &p, &mut |phase| clock.mark(phase)).await?;
@@ -238,6 +241,22 @@ fn deploy(l: &Layout, file: &Path, spec: &LabSpec) -> Result<(), LabError> {
     }
 }
 
+/// Adds the inventory's `[swarm]` section: the stack, its manager, its stack file.
+fn append_swarm_section(inventory: &Path, stack: &str, stack_file: &Path) -> Result<(), LabError> {
+    use std::io::Write as _;
+    let section = format!(
+        "\n# The lab runs as Docker Swarm stack `{stack}`: services are updated through the manager's agent.\n\
+         [swarm]\nstack = \"{stack}\"\nmanagers = [\"{}\"]\nstack_file = \"{}\"\n",
+        node_name(MANAGER),
+        stack_file.display()
+    );
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(inventory)
+        .and_then(|mut f| f.write_all(section.as_bytes()))
+        .map_err(LabError::io(inventory))
+}
+
 async fn start_agents(
     spec: &LabSpec,
     l: &Layout,
@@ -249,7 +268,9 @@ async fn start_agents(
     p.step("Starting one agent per node, on its node's engine…");
     let mut running = Vec::new();
     for n in 1..=NODES {
-        let config = agents::write_config_for(dir, spec, n, Some(&l.docker_host(n)))?;
+        // The manager's agent may update the stack's services (issue 13).
+        let stack = (n == MANAGER).then_some(spec.name.as_str());
+        let config = agents::write_config_for(dir, spec, n, Some(&l.docker_host(n)), stack)?;
         let ns = Layout::ns_path(&l.node_ns(n));
         running.push(
             agents::spawn_in(bin, &node_name(n), spec.agent_addr(n), &config, Some(&ns)).await?,

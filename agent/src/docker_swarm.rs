@@ -1,0 +1,190 @@
+//! The Swarm half of [`DockerRuntime`]: is this engine a manager, a service's labels, and a
+//! service update / restore ([`crate::swarm_service`]) with the previous spec saved
+//! ([`crate::swarm_saved`]) before anything is sent.
+//!
+//! The error classes follow `RecreateContainer`'s: whatever fails before the update is sent
+//! changed nothing (`Refused` / `Unavailable` / `NotFound`); when the new task does not come up
+//! (Swarm paused the update, or no task of the new spec ran in time) the saved spec is put back
+//! and waited for ([`RuntimeError::Restored`]), and when that fails too the error says so
+//! ([`RuntimeError::Broken`]).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bollard::query_parameters::InspectServiceOptions;
+
+use crate::docker::{DockerRuntime, classify};
+use crate::runtime::{RuntimeError, ServiceRolled, ServiceUpdate, SwarmNode};
+use crate::swarm_saved::Saved;
+use crate::swarm_service::{self, ServiceChange, SwarmError, Updated};
+
+/// How long a new task may take to run after the old one stopped (image start, JVM start);
+/// the stop itself gets the step's stop timeout on top.
+pub const START_LIMIT: Duration = Duration::from_secs(240);
+
+fn image_of(spec: &bollard::models::ServiceSpec) -> String {
+    spec.task_template
+        .as_ref()
+        .and_then(|t| t.container_spec.as_ref())
+        .and_then(|c| c.image.clone())
+        .unwrap_or_default()
+}
+
+/// Whether `e` came after the new spec was sent (the service may be half-rolled).
+fn after_send(e: &SwarmError) -> bool {
+    matches!(
+        e,
+        SwarmError::Paused { .. } | SwarmError::Timeout { .. } | SwarmError::Waiting { .. }
+    )
+}
+
+/// A failure before anything was sent, classified.
+fn before_send(e: SwarmError) -> RuntimeError {
+    match e {
+        SwarmError::Docker {
+            service,
+            what,
+            source,
+        } => classify(source, &format!("service `{service}`: {what}")),
+        SwarmError::Saving { .. } => RuntimeError::Unavailable(e.to_string()),
+        other => RuntimeError::Refused(other.to_string()),
+    }
+}
+
+fn rolled(u: &Updated, previous_image: String) -> ServiceRolled {
+    ServiceRolled {
+        task_id: u.task_id.clone(),
+        previous_image,
+        image: image_of(&u.applied),
+        elapsed: u.elapsed,
+    }
+}
+
+impl DockerRuntime {
+    pub(crate) async fn swarm_node_info(&self) -> Result<SwarmNode, RuntimeError> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| classify(e, "reading the engine's Swarm state"))?;
+        let swarm = info.swarm.unwrap_or_default();
+        Ok(SwarmNode {
+            manager: swarm.control_available == Some(true),
+            state: swarm
+                .local_node_state
+                .map(|s| s.to_string())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "inactive".into()),
+        })
+    }
+
+    pub(crate) async fn labels_of_service(
+        &self,
+        name: &str,
+    ) -> Result<BTreeMap<String, String>, RuntimeError> {
+        let svc = self
+            .docker
+            .inspect_service(name, None::<InspectServiceOptions>)
+            .await
+            .map_err(|e| classify(e, &format!("service `{name}`")))?;
+        Ok(svc
+            .spec
+            .and_then(|s| s.labels)
+            .unwrap_or_default()
+            .into_iter()
+            .collect())
+    }
+
+    pub(crate) async fn update_swarm_service(
+        &self,
+        op: &str,
+        name: &str,
+        u: &ServiceUpdate,
+    ) -> Result<ServiceRolled, RuntimeError> {
+        let change = ServiceChange {
+            image: u.image.clone(),
+            set_env: u.env.set.clone(),
+            remove_env: u.env.remove.clone(),
+            rename_env: u.env.rename.clone(),
+            hostname: u.hostname.clone(),
+            min_stop_grace: u.stop_timeout,
+        };
+        let limit = u.stop_timeout + START_LIMIT;
+        let saved = &self.saved;
+        let keep = |previous: &bollard::models::ServiceSpec| {
+            saved
+                .remember(
+                    name,
+                    Saved {
+                        operation_id: op.to_owned(),
+                        spec: previous.clone(),
+                    },
+                )
+                .map_err(|e| SwarmError::Saving {
+                    service: name.to_owned(),
+                    why: e.to_string(),
+                })
+        };
+        match swarm_service::update_keeping(&self.docker, name, &change, op, limit, keep).await {
+            Ok(done) => Ok(rolled(&done, image_of(&done.previous))),
+            Err(e) if after_send(&e) => Err(self.put_service_back(op, name, limit, &e).await),
+            Err(e) => Err(before_send(e)),
+        }
+    }
+
+    /// After an update that did not come up: the saved spec back in place, waited for.
+    async fn put_service_back(
+        &self,
+        op: &str,
+        name: &str,
+        limit: Duration,
+        cause: &SwarmError,
+    ) -> RuntimeError {
+        let broken = |restore: String| RuntimeError::Broken {
+            container: name.to_owned(),
+            cause: cause.to_string(),
+            restore,
+        };
+        let saved = match self.saved.recall(name) {
+            Ok(Some(s)) => s,
+            Ok(None) => return broken("no saved spec".into()),
+            Err(e) => return broken(e.to_string()),
+        };
+        tracing::warn!(service = name, operation_id = op, error = %cause, "The service's new task did not come up; putting the saved spec back.");
+        let back_op = format!("{op}/put-back");
+        match swarm_service::restore(&self.docker, name, &saved.spec, &back_op, limit).await {
+            Ok(_) => RuntimeError::Restored {
+                container: name.to_owned(),
+                cause: cause.to_string(),
+            },
+            Err(e) => broken(e.to_string()),
+        }
+    }
+
+    pub(crate) async fn restore_swarm_service(
+        &self,
+        op: &str,
+        name: &str,
+        stop_timeout: Duration,
+    ) -> Result<ServiceRolled, RuntimeError> {
+        let saved = self.saved.recall(name)?.ok_or_else(|| {
+            RuntimeError::Refused(format!("no spec of service `{name}` is saved"))
+        })?;
+        let limit = stop_timeout + START_LIMIT;
+        match swarm_service::restore(&self.docker, name, &saved.spec, op, limit).await {
+            Ok(done) => {
+                self.saved.forget(name)?;
+                Ok(rolled(&done, image_of(&done.previous)))
+            }
+            Err(e) if after_send(&e) => Err(RuntimeError::Broken {
+                container: name.to_owned(),
+                cause: e.to_string(),
+                restore: format!(
+                    "the saved spec (of operation `{}`) stays saved; check `docker service ps {name}`",
+                    saved.operation_id
+                ),
+            }),
+            Err(e) => Err(before_send(e)),
+        }
+    }
+}
