@@ -34,11 +34,10 @@ pub const ROLE_URI_PREFIX: &str = "urn:kroll:role:";
 /// Errors of certificate generation, loading and inspection.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("{path}: cannot read {what}: {source}")]
+    #[error("{path}: cannot read {what}: {}", crate::config::io_reason(source))]
     Read {
         what: &'static str,
         path: PathBuf,
-        #[source]
         source: std::io::Error,
     },
     #[error("{path}: cannot write: {source}")]
