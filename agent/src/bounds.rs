@@ -188,14 +188,21 @@ pub fn incoming(
             let _ = tcp.set_nodelay(true);
             let (acceptor, log, tx) = (acceptor.clone(), Arc::clone(&log), tx.clone());
             tokio::spawn(async move {
-                let shaken = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await;
-                drop(permit);
+                let shaken =
+                    tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp).into_fallible())
+                        .await;
                 match shaken {
                     Ok(Ok(stream)) => {
+                        drop(permit);
                         let _ = tx.send(Ok(stream)).await;
                     }
-                    Ok(Err(e)) => log.failed(peer, &handshake_reason(&e)).await,
+                    Ok(Err((e, tcp))) => {
+                        log.failed(peer, &handshake_reason(&e)).await;
+                        linger(tcp).await;
+                        drop(permit);
+                    }
                     Err(_) => {
+                        drop(permit);
                         let why = format!(
                             "no TLS handshake within {} s; connection closed",
                             HANDSHAKE_TIMEOUT.as_secs()
@@ -208,6 +215,29 @@ pub fn incoming(
     });
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
+
+/// After a refused handshake: the alert is sent; half-close and read what the client still
+/// sends for up to [`LINGER`] before closing. Closing a socket with unread data resets the
+/// connection, and a client that sees the reset first never reads the alert that says why it
+/// was refused (with TLS 1.3 a client learns of the refusal of its certificate only then).
+async fn linger(mut tcp: TcpStream) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let _ = tcp.shutdown().await;
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(LINGER, async {
+        let mut left = 64 * 1024usize;
+        while left > 0 {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    })
+    .await;
+}
+
+/// How long a refused connection is drained before it is closed.
+pub const LINGER: Duration = Duration::from_secs(1);
 
 /// The global call bound: at most `limit` calls are handled at once; one more is answered
 /// `RESOURCE_EXHAUSTED` without reaching the service.

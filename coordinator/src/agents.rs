@@ -196,9 +196,38 @@ impl TlsRefusal {
             {
                 return Some(found);
             }
+            // rustls's reader hands a received alert on as text only.
+            if let Some(alert) = err
+                .to_string()
+                .strip_prefix("received fatal alert: ")
+                .map(|a| a.trim().to_owned())
+            {
+                return Some(Self::from_alert_name(&alert));
+            }
             cur = err.source();
         }
         None
+    }
+
+    /// The agent's refusal an alert (by rustls's name for it) stands for.
+    fn from_alert_name(alert: &str) -> Self {
+        use rustls::AlertDescription as A;
+        let known = [
+            A::UnknownCA,
+            A::CertificateExpired,
+            A::UnsupportedCertificate,
+            A::CertificateRequired,
+        ];
+        match known.into_iter().find(|a| format!("{a:?}") == alert) {
+            Some(a) => Self::from_rustls(&rustls::Error::AlertReceived(a)).unwrap_or(Self {
+                by: TlsSide::Agent,
+                reason: TlsReason::Other(format!("TLS alert {alert}")),
+            }),
+            None => Self {
+                by: TlsSide::Agent,
+                reason: TlsReason::Other(format!("TLS alert {alert}")),
+            },
+        }
     }
 }
 
@@ -635,6 +664,13 @@ mod tests {
             assert!(text.contains(side) && text.contains(why), "{e:?}: {text}");
         }
         assert_eq!(TlsRefusal::find(&tonic::Status::unavailable("x")), None);
+        // As rustls's reader reports an alert: text in an io::Error.
+        let io = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "received fatal alert: CertificateExpired",
+        );
+        let t = TlsRefusal::find(&tonic::Status::from_error(Box::new(io))).expect("found");
+        assert_eq!((t.by, t.reason), (TlsSide::Agent, TlsReason::Expired));
     }
 
     #[test]
