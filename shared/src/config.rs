@@ -15,12 +15,12 @@ use toml::de::{DeTable, DeValue};
 /// validation errors also name the line and, where known, the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The OS error is said once, in words (not also as a `source`, which callers that print
-    /// the chain of causes would repeat).
-    #[error("{path}: cannot read the file: {}", io_reason(source))]
+    /// The OS error is said once, in words (not also as the error's `source`, which callers
+    /// that print the chain of causes would repeat; thiserror makes a field named `source` one).
+    #[error("{path}: cannot read the file: {}", io_reason(cause))]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}:{line}:{column}: {key_part}{message}", key_part = key_prefix(key.as_deref()))]
     Parse {
@@ -127,9 +127,9 @@ pub struct Document {
 impl Document {
     /// Reads a file.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            cause,
         })?;
         Ok(Self {
             path: path.to_owned(),
