@@ -338,6 +338,9 @@ path = "audit.log"
         assert!(err.to_string().contains("hung_after"), "{err}");
         let err = load(&format!("{GOOD}\n[metrics]\nlisten = \"127.0.0.1:7443\"\n")).unwrap_err();
         assert_eq!(err.key(), Some("metrics.listen"), "{err}");
+        assert_eq!(load(GOOD).expect("valid").metrics.refresh_seconds, 5);
+        let err = load(&format!("{GOOD}\n[metrics]\nrefresh_seconds = 0\n")).unwrap_err();
+        assert_eq!(err.key(), Some("metrics.refresh_seconds"), "{err}");
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //!   exit codes, heap pressure, hung JVMs (it observes; it never acts).
 //! - [`metrics`]: the optional Prometheus `/metrics` listener.
 //! - [`audit`]: the audit log and the operation-id record built from it.
-//! - [`node`]: the core: node state, role and allowlist checks.
+//! - [`node`]: the core: node state, role and allowlist checks; [`coalesce`]: concurrent
+//!   node-state calls share one fresh snapshot.
 //! - [`actions`]: restart, recreate, rollback, pull — one path enforcing operation id,
 //!   allowlist, audit and idempotence; [`validate`] checks what callers send; [`docker_spec`]
 //!   derives a recreated container's definition, [`docker_recreate`] carries it out on Docker
@@ -23,7 +24,8 @@
 //! - [`recovery`]: how an action the agent died in the middle of is ended at the next start
 //!   (pure); [`docker_recover`] carries it out.
 //! - [`secrets`]: what of a reported environment value may leave the node.
-//! - [`grpc`]: the tonic service (wire types stay here).
+//! - [`grpc`]: the tonic service (wire types stay here); [`bounds`]: what its port admits —
+//!   TLS handshakes with a deadline, failures logged, calls bounded.
 //! - [`error`]: errors and their gRPC codes.
 //!
 //! [`Agent::start`] does everything that can fail on bad configuration — reading the TLS
@@ -33,6 +35,8 @@
 pub mod actions;
 pub mod allow;
 pub mod audit;
+pub mod bounds;
+pub mod coalesce;
 pub mod collect;
 pub mod config;
 pub mod docker;
@@ -82,7 +86,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct Agent<R> {
     core: Arc<Core<R>>,
     listener: TcpListener,
-    tls: tonic::transport::ServerTlsConfig,
+    tls: Arc<tokio_rustls::rustls::ServerConfig>,
     /// The `/metrics` listener, when configured.
     metrics: Option<TcpListener>,
 }
@@ -91,11 +95,11 @@ impl Agent<DockerRuntime> {
     /// Prepares an agent on the Docker engine: TLS files, audit log, Docker, port — in that
     /// order, so a bad configuration fails before any port is bound.
     pub async fn start(config: AgentConfig) -> anyhow::Result<Self> {
-        let tls = config
+        let material = config
             .tls
             .load_as(kroll_shared::tls::Role::Agent, &config.node)
-            .context("loading the agent's TLS files")?
-            .server_config();
+            .context("loading the agent's TLS files")?;
+        let tls = bounds::server_config(&material).context("the agent's TLS configuration")?;
         let state_dir = config
             .audit
             .path
@@ -112,7 +116,7 @@ impl<R: ContainerRuntime> Agent<R> {
     pub async fn with_runtime(
         config: AgentConfig,
         runtime: R,
-        tls: tonic::transport::ServerTlsConfig,
+        tls: Arc<tokio_rustls::rustls::ServerConfig>,
     ) -> anyhow::Result<Self> {
         let rt_info = runtime
             .info()
@@ -200,11 +204,16 @@ impl<R: ContainerRuntime> Agent<R> {
             .metrics
             .map(|l| tokio::spawn(metrics::serve(l, Arc::clone(&self.core), stop_rx.clone())));
         let service = grpc::AgentService::new(Arc::clone(&self.core), stop_rx.clone());
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(self.listener);
+        let handshakes = Arc::new(bounds::HandshakeLog::new(
+            self.core.audit.clone(),
+            self.core.config.node.clone(),
+        ));
+        let incoming = bounds::incoming(self.listener, self.tls, handshakes, stop_rx.clone());
         let mut server_stop = stop_rx.clone();
         let server = tonic::transport::Server::builder()
-            .tls_config(self.tls)?
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .concurrency_limit_per_connection(bounds::MAX_CALLS_PER_CONNECTION)
+            .layer(bounds::CallBound::new(bounds::MAX_CALLS_IN_FLIGHT))
             .add_service(AgentServer::new(service))
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = server_stop.wait_for(|s| *s).await;

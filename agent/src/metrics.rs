@@ -4,16 +4,21 @@
 //! The listener is plain HTTP and answers `GET /metrics` only. It exposes **no secrets** (no
 //! environment values, no JVM or command-line arguments — less than `GetNodeState` shows a
 //! `reader` certificate) and **no actions**. Bind it to an address only your Prometheus
-//! reaches. Each scrape takes a fresh snapshot (the same one `GetNodeState` answers with),
-//! so the figures are never older than the last sampling interval.
+//! reaches. Scrapes are served from a cached snapshot (the one `GetNodeState` answers with),
+//! taken again at most every `refresh_seconds` (default 5): however many scrapers there are,
+//! Docker is inspected at most once per period, so scraping never slows the gRPC calls down.
+//! Concurrent scrapes of an expired snapshot wait for one refresh. `kroll_agent_snapshot_timestamp_seconds`
+//! says when the figures were taken.
 //!
 //! Names follow `kroll_<thing>_<unit>`; counters end in `_total`. The text exposition format
-//! is written here (a few dozen lines; no metric state is kept between scrapes, so a metrics
-//! library's registry would only duplicate the snapshot).
+//! is written here (a few dozen lines; the only state kept is the last exposition, so a
+//! metrics library's registry would only duplicate the snapshot).
 
 use std::fmt::Write as _;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use kroll_shared::config::{ConfigError, Document, KeyPath};
 use kroll_shared::jvm::{HeapSetting, Jvm, Liveness, Space};
@@ -27,12 +32,28 @@ use crate::node::Core;
 use crate::runtime::ContainerRuntime;
 
 /// The `[metrics]` section.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Address of the plain-HTTP `/metrics` listener; absent = no listener.
     #[serde(default)]
     pub listen: Option<SocketAddr>,
+    /// Scrapes are answered from a snapshot at most this old (1..=300).
+    #[serde(default = "default_refresh_seconds")]
+    pub refresh_seconds: u64,
+}
+
+fn default_refresh_seconds() -> u64 {
+    5
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            refresh_seconds: default_refresh_seconds(),
+        }
+    }
 }
 
 impl MetricsConfig {
@@ -52,6 +73,15 @@ impl MetricsConfig {
                 format!("{l} is the agent's own gRPC address; pick another port"),
             ));
         }
+        if !(1..=300).contains(&self.refresh_seconds) {
+            return Err(doc.invalid(
+                &at.key("refresh_seconds"),
+                format!(
+                    "{} is outside 1..=300 (seconds between two snapshots /metrics serves)",
+                    self.refresh_seconds
+                ),
+            ));
+        }
         Ok(())
     }
 }
@@ -62,11 +92,13 @@ pub async fn serve<R: ContainerRuntime>(
     core: Arc<Core<R>>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let every = Duration::from_secs(core.config.metrics.refresh_seconds);
+    let cache = Arc::new(Snapshot::new(every));
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
-            let core = Arc::clone(&core);
-            async move { scrape(&core).await }
+            let (core, cache) = (Arc::clone(&core), Arc::clone(&cache));
+            async move { respond(cache.get(|| exposition(&core)).await) }
         }),
     );
     let shutdown = async move {
@@ -80,23 +112,58 @@ pub async fn serve<R: ContainerRuntime>(
     }
 }
 
-async fn scrape<R: ContainerRuntime>(core: &Core<R>) -> axum::response::Response {
+/// The exposition of a fresh node snapshot, or why there is none.
+async fn exposition<R: ContainerRuntime>(core: &Core<R>) -> Result<String, String> {
+    core.node_state()
+        .await
+        .map(|state| render(&state, &core.jvm.oom_counts()))
+        .map_err(|e| format!("node state unavailable: {e}"))
+}
+
+fn respond(body: Arc<Result<String, String>>) -> axum::response::Response {
     use axum::http::{StatusCode, header};
     use axum::response::IntoResponse;
-    match core.node_state().await {
-        Ok(state) => (
+    match &*body {
+        Ok(text) => (
             [(
                 header::CONTENT_TYPE,
                 "text/plain; version=0.0.4; charset=utf-8",
             )],
-            render(&state, &core.jvm.oom_counts()),
+            text.clone(),
         )
             .into_response(),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("node state unavailable: {e}\n"),
-        )
-            .into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
+    }
+}
+
+/// The last exposition (or failure) and when it was taken; taken again when older than
+/// `every`. Scrapers that find it expired wait for one refresh rather than each taking one.
+#[derive(Debug)]
+pub struct Snapshot<T> {
+    every: Duration,
+    last: tokio::sync::Mutex<Option<(Instant, Arc<T>)>>,
+}
+
+impl<T> Snapshot<T> {
+    /// An empty cache refreshed at most every `every`.
+    pub fn new(every: Duration) -> Self {
+        Self {
+            every,
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The cached value when it is younger than `every`, else a fresh one from `take`.
+    pub async fn get<F: Future<Output = T>>(&self, take: impl FnOnce() -> F) -> Arc<T> {
+        let mut last = self.last.lock().await;
+        if let Some((at, v)) = &*last
+            && at.elapsed() < self.every
+        {
+            return Arc::clone(v);
+        }
+        let v = Arc::new(take().await);
+        *last = Some((Instant::now(), Arc::clone(&v)));
+        v
     }
 }
 
@@ -191,6 +258,13 @@ pub fn render(state: &NodeState, oom: &[(String, OomCounts)]) -> String {
         "The agent answering, by version.",
         &[("node", node), ("version", &state.agent.version)],
         1.0,
+    );
+    x.add(
+        "kroll_agent_snapshot_timestamp_seconds",
+        "gauge",
+        "When the figures of this exposition were taken (Unix time); /metrics takes them at most every refresh_seconds.",
+        &[("node", node)],
+        state.observed_at_unix_ms as f64 / 1000.0,
     );
     let h = &state.host;
     x.add(
@@ -437,6 +511,33 @@ fn jvm(x: &mut Exposition, node: &str, container: &str, j: &Jvm) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_snapshot_is_taken_once_per_period_however_many_ask() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let taken = Arc::new(AtomicUsize::new(0));
+        let cache = Arc::new(Snapshot::new(Duration::from_millis(300)));
+        let take = || {
+            let taken = Arc::clone(&taken);
+            async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                taken.fetch_add(1, Ordering::SeqCst)
+            }
+        };
+        let all = futures::future::join_all((0..64).map(|_| {
+            let cache = Arc::clone(&cache);
+            async move { *cache.get(take).await }
+        }))
+        .await;
+        assert!(
+            all.iter().all(|v| *v == 0),
+            "64 concurrent scrapes share one snapshot"
+        );
+        assert_eq!(*cache.get(take).await, 0, "still fresh");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(*cache.get(take).await, 1, "taken again once expired");
+        assert_eq!(taken.load(Ordering::SeqCst), 2);
+    }
 
     #[test]
     fn label_values_are_escaped_and_numbers_plain() {

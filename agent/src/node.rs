@@ -32,6 +32,8 @@ pub struct Core<R> {
     /// JVMs of the managed containers (heap, GC, OOM events).
     pub(crate) jvm: Arc<crate::jvm::JvmMonitor>,
     pub(crate) info: AgentInfo,
+    /// Concurrent `node_state` calls share a snapshot begun after they arrived.
+    snapshots: crate::coalesce::Coalesced<NodeState>,
 }
 
 impl<R: ContainerRuntime> Core<R> {
@@ -56,6 +58,7 @@ impl<R: ContainerRuntime> Core<R> {
             events,
             jvm,
             info,
+            snapshots: crate::coalesce::Coalesced::new(),
         })
     }
 
@@ -110,9 +113,14 @@ impl<R: ContainerRuntime> Core<R> {
         refused
     }
 
-    /// A fresh snapshot of the node: managed containers inspected now, disks read now, host
-    /// figures from the last sample.
+    /// A fresh snapshot of the node: managed containers inspected, disks read, host figures
+    /// from the last sample — by a snapshot begun after this call (concurrent calls share it:
+    /// [`crate::coalesce`]).
     pub async fn node_state(&self) -> Result<NodeState, AgentError> {
+        self.snapshots.get(|| self.take_node_state()).await
+    }
+
+    async fn take_node_state(&self) -> Result<NodeState, AgentError> {
         let mut list =
             containers::managed(&*self.runtime, &self.config.allow, &self.config.report_env)
                 .await?;

@@ -29,10 +29,206 @@ pub enum CallErrorKind {
     Unreachable(String),
     #[error("no answer within {0:?}")]
     Timeout(Duration),
-    #[error("{}: {}", .0.code(), .0.message())]
+    /// The mutual-TLS handshake failed: which side refused and why.
+    #[error("{0}")]
+    Tls(TlsRefusal),
+    #[error("{}", refused(.0))]
     Refused(tonic::Status),
     #[error(transparent)]
     Malformed(#[from] WireError),
+}
+
+/// An answer of the agent in words; a refusal by role or certificate says it is the agent's.
+fn refused(s: &tonic::Status) -> String {
+    use tonic::Code;
+    match s.code() {
+        Code::PermissionDenied => {
+            format!("refused by the agent (permission denied): {}", s.message())
+        }
+        Code::Unauthenticated => format!(
+            "refused by the agent (certificate not accepted as a client's): {}",
+            s.message()
+        ),
+        code => format!("{code}: {}", s.message()),
+    }
+}
+
+/// Which end of a mutual-TLS connection refused the other's certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsSide {
+    /// The agent refused this client's certificate (it sent a TLS alert).
+    Agent,
+    /// This client refused the agent's certificate.
+    Client,
+}
+
+/// Why a certificate was refused, as far as TLS says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsReason {
+    /// Not signed by the CA the refusing side trusts.
+    UnknownCa,
+    /// Expired or not yet valid.
+    Expired,
+    /// Not for this use: a certificate of the wrong role (e.g. an agent's server certificate
+    /// presented as a client's), no client-auth extended key usage.
+    WrongPurpose,
+    /// The agent's certificate does not name the node the inventory says it is.
+    NameMismatch {
+        expected: String,
+        presented: Vec<String>,
+    },
+    /// The client presented no certificate.
+    NoCertificate,
+    /// Anything else, in rustls's words.
+    Other(String),
+}
+
+/// A failed mutual-TLS handshake with an agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsRefusal {
+    pub by: TlsSide,
+    pub reason: TlsReason,
+}
+
+impl std::fmt::Display for TlsRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use TlsReason as R;
+        use TlsSide as S;
+        let whose = match self.by {
+            S::Agent => {
+                f.write_str("the agent refused this client's certificate: ")?;
+                "the certificate (`[tls] cert` of the inventory, or --cert)"
+            }
+            S::Client => {
+                f.write_str("this client refused the agent's certificate: ")?;
+                "the agent's certificate"
+            }
+        };
+        match (&self.reason, self.by) {
+            (R::UnknownCa, S::Agent) => write!(
+                f,
+                "{whose} is not signed by the cluster CA the agent trusts (unknown CA)"
+            ),
+            (R::UnknownCa, S::Client) => write!(
+                f,
+                "{whose} is not signed by the cluster CA of `[tls] ca` (unknown CA)"
+            ),
+            (R::Expired, _) => write!(
+                f,
+                "{whose} has expired or is not valid yet; issue a new one with `kroll certs`"
+            ),
+            (R::WrongPurpose, _) => write!(
+                f,
+                "{whose} is not for this use (wrong role: a client needs a coordinator or reader certificate with the client-auth extended key usage)"
+            ),
+            (
+                R::NameMismatch {
+                    expected,
+                    presented,
+                },
+                _,
+            ) => write!(
+                f,
+                "{whose} is for {presented:?}, not for node `{expected}` (name mismatch: the inventory's node name must be in the agent's certificate)"
+            ),
+            (R::NoCertificate, _) => write!(f, "no client certificate was presented"),
+            (R::Other(why), _) => write!(f, "{why}"),
+        }
+    }
+}
+
+impl TlsRefusal {
+    /// The refusal a rustls error stands for: an alert received means the agent refused us,
+    /// an invalid certificate means we refused the agent.
+    pub fn from_rustls(e: &rustls::Error) -> Option<Self> {
+        use rustls::{AlertDescription as A, CertificateError as C, Error as E};
+        let (by, reason) = match e {
+            E::AlertReceived(alert) => (
+                TlsSide::Agent,
+                match alert {
+                    A::UnknownCA => TlsReason::UnknownCa,
+                    A::CertificateExpired => TlsReason::Expired,
+                    A::UnsupportedCertificate => TlsReason::WrongPurpose,
+                    A::CertificateRequired => TlsReason::NoCertificate,
+                    other => TlsReason::Other(format!("TLS alert {other:?}")),
+                },
+            ),
+            E::InvalidCertificate(c) => (
+                TlsSide::Client,
+                match c {
+                    C::UnknownIssuer => TlsReason::UnknownCa,
+                    C::Expired
+                    | C::ExpiredContext { .. }
+                    | C::NotValidYet
+                    | C::NotValidYetContext { .. } => TlsReason::Expired,
+                    C::InvalidPurpose | C::InvalidPurposeContext { .. } => TlsReason::WrongPurpose,
+                    C::NotValidForNameContext {
+                        expected,
+                        presented,
+                    } => TlsReason::NameMismatch {
+                        expected: expected.to_str().into_owned(),
+                        presented: presented.clone(),
+                    },
+                    C::NotValidForName => TlsReason::NameMismatch {
+                        expected: String::new(),
+                        presented: Vec::new(),
+                    },
+                    other => TlsReason::Other(other.to_string()),
+                },
+            ),
+            _ => return None,
+        };
+        Some(Self { by, reason })
+    }
+
+    /// The refusal somewhere in `e`'s chain of causes (tonic → hyper → io → rustls).
+    pub fn find(e: &(dyn std::error::Error + 'static)) -> Option<Self> {
+        let mut cur = Some(e);
+        while let Some(err) = cur {
+            if let Some(r) = err.downcast_ref::<rustls::Error>() {
+                return Self::from_rustls(r);
+            }
+            // `io::Error::source` skips the error it wraps: look inside.
+            if let Some(inner) = err
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                && let Some(found) = Self::find(inner)
+            {
+                return Some(found);
+            }
+            // rustls's reader hands a received alert on as text only.
+            if let Some(alert) = err
+                .to_string()
+                .strip_prefix("received fatal alert: ")
+                .map(|a| a.trim().to_owned())
+            {
+                return Some(Self::from_alert_name(&alert));
+            }
+            cur = err.source();
+        }
+        None
+    }
+
+    /// The agent's refusal an alert (by rustls's name for it) stands for.
+    fn from_alert_name(alert: &str) -> Self {
+        use rustls::AlertDescription as A;
+        let known = [
+            A::UnknownCA,
+            A::CertificateExpired,
+            A::UnsupportedCertificate,
+            A::CertificateRequired,
+        ];
+        match known.into_iter().find(|a| format!("{a:?}") == alert) {
+            Some(a) => Self::from_rustls(&rustls::Error::AlertReceived(a)).unwrap_or(Self {
+                by: TlsSide::Agent,
+                reason: TlsReason::Other(format!("TLS alert {alert}")),
+            }),
+            None => Self {
+                by: TlsSide::Agent,
+                reason: TlsReason::Other(format!("TLS alert {alert}")),
+            },
+        }
+    }
 }
 
 impl AgentCallError {
@@ -61,7 +257,7 @@ impl AgentCallError {
     pub fn is_unreachable(&self) -> bool {
         matches!(
             self.kind,
-            CallErrorKind::Unreachable(_) | CallErrorKind::Timeout(_)
+            CallErrorKind::Unreachable(_) | CallErrorKind::Timeout(_) | CallErrorKind::Tls(_)
         )
     }
 }
@@ -143,7 +339,12 @@ impl AgentClient {
             .keep_alive_while_idle(true);
         let channel = match tokio::time::timeout(timeout, endpoint.connect()).await {
             Ok(Ok(c)) => c,
-            Ok(Err(e)) => return Err(err(CallErrorKind::Unreachable(source_chain(&e)))),
+            Ok(Err(e)) => {
+                return Err(err(match TlsRefusal::find(&e) {
+                    Some(t) => CallErrorKind::Tls(t),
+                    None => CallErrorKind::Unreachable(source_chain(&e)),
+                }));
+            }
             Err(_) => return Err(err(CallErrorKind::Timeout(timeout))),
         };
         Ok(Self {
@@ -168,8 +369,10 @@ impl AgentClient {
     }
 
     fn status(&self, s: tonic::Status) -> AgentCallError {
-        if s.code() == tonic::Code::Unavailable && s.message().contains("transport") {
-            self.err(CallErrorKind::Unreachable(s.message().to_owned()))
+        if let Some(t) = TlsRefusal::find(&s) {
+            self.err(CallErrorKind::Tls(t))
+        } else if s.code() == tonic::Code::Unavailable && s.message().contains("transport") {
+            self.err(CallErrorKind::Unreachable(source_chain(&s)))
         } else {
             self.err(CallErrorKind::Refused(s))
         }
@@ -499,6 +702,57 @@ impl AgentPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_refusals_are_found_through_io_errors_and_name_side_and_reason() {
+        use rustls::{AlertDescription as A, CertificateError as C, Error as E};
+        let wrapped = |e: E| {
+            // As hyper hands it on: an io::Error around rustls's, under a message.
+            let io = std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+            tonic::Status::from_error(Box::new(io))
+        };
+        let cases = [
+            (
+                E::AlertReceived(A::UnknownCA),
+                "the agent refused this client's certificate",
+                "unknown CA",
+            ),
+            (
+                E::AlertReceived(A::CertificateExpired),
+                "the agent refused this client's certificate",
+                "has expired",
+            ),
+            (
+                E::AlertReceived(A::UnsupportedCertificate),
+                "the agent refused",
+                "wrong role",
+            ),
+            (
+                E::InvalidCertificate(C::UnknownIssuer),
+                "this client refused the agent's certificate",
+                "unknown CA",
+            ),
+            (
+                E::InvalidCertificate(C::Expired),
+                "this client refused the agent's certificate",
+                "has expired",
+            ),
+        ];
+        for (e, side, why) in cases {
+            let status = wrapped(e.clone());
+            let t = TlsRefusal::find(&status).unwrap_or_else(|| panic!("{e:?} not found"));
+            let text = t.to_string();
+            assert!(text.contains(side) && text.contains(why), "{e:?}: {text}");
+        }
+        assert_eq!(TlsRefusal::find(&tonic::Status::unavailable("x")), None);
+        // As rustls's reader reports an alert: text in an io::Error.
+        let io = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "received fatal alert: CertificateExpired",
+        );
+        let t = TlsRefusal::find(&tonic::Status::from_error(Box::new(io))).expect("found");
+        assert_eq!((t.by, t.reason), (TlsSide::Agent, TlsReason::Expired));
+    }
 
     #[test]
     fn only_answers_that_say_the_container_is_as_before_are_left_as_before() {

@@ -15,11 +15,12 @@ use toml::de::{DeTable, DeValue};
 /// validation errors also name the line and, where known, the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: cannot read the file: {source}")]
+    /// The OS error is said once, in words (not also as the error's `source`, which callers
+    /// that print the chain of causes would repeat; thiserror makes a field named `source` one).
+    #[error("{path}: cannot read the file: {}", io_reason(cause))]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}:{line}:{column}: {key_part}{message}", key_part = key_prefix(key.as_deref()))]
     Parse {
@@ -36,6 +37,16 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
+}
+
+/// An OS error in words: "no such file", "permission denied", else the OS's text.
+pub fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "it is a directory".into(),
+        _ => e.to_string(),
+    }
 }
 
 fn key_prefix(key: Option<&str>) -> String {
@@ -116,9 +127,9 @@ pub struct Document {
 impl Document {
     /// Reads a file.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            cause,
         })?;
         Ok(Self {
             path: path.to_owned(),

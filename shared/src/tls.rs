@@ -34,12 +34,11 @@ pub const ROLE_URI_PREFIX: &str = "urn:kroll:role:";
 /// Errors of certificate generation, loading and inspection.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("{path}: cannot read {what}: {source}")]
+    #[error("{path}: cannot read {what}: {}", crate::config::io_reason(cause))]
     Read {
         what: &'static str,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}: cannot write: {source}")]
     Write {
@@ -424,10 +423,10 @@ impl TlsFiles {
 }
 
 fn read_pem(path: &Path, what: &'static str, tag: &str) -> Result<String, TlsError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TlsError::Read {
+    let text = std::fs::read_to_string(path).map_err(|cause| TlsError::Read {
         what,
         path: path.to_owned(),
-        source,
+        cause,
     })?;
     let has_block = text
         .lines()

@@ -1,5 +1,6 @@
 //! The agent against the real Docker engine: state, restart, events, allowlist, TLS roles.
 
+mod bounds;
 mod crash;
 mod recreate;
 mod restart;

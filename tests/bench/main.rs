@@ -8,7 +8,11 @@
 //! cargo run --release -p kroll-tests --bin kroll-bench -- backup [--subjects 1000] [--versions 5] [--connectors 200]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- status-sim [--agents 500] [--rounds 5]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- upgrade [--observer-ms 10] [--log FILE]
+//! cargo run --release -p kroll-tests --bin kroll-bench -- agent-streams [--streams 500] [--containers 3] [--agent PATH]
+//! cargo run --release -p kroll-tests --bin kroll-bench -- node-state-flood [--callers 64] [--scrapers 0] [--seconds 20] [--containers 12] [--agent PATH]
 //! ```
+//! `agent-streams` and `node-state-flood` run the `kroll-agent` binary beside the benchmark (or
+//! `--agent PATH`): see `agent_load`.
 //! `backup` backs up and restores (after hard-deleting every subject and deleting every
 //! connector) the lab's real Schema Registry and Connect worker, run as host processes.
 //! `agent-idle` runs the real `kroll-agent` binary (1 s sampling) watching N labbox containers
@@ -17,6 +21,7 @@
 //! the rolling upgrade of a Kafka-only lab and times each broker step against an independent
 //! observer: unavoidable time, gate latency and orchestration overhead.
 
+mod agent_load;
 mod backup;
 mod heap;
 mod status_sim;
@@ -222,6 +227,14 @@ async fn status(agents: u64, rounds: u64) {
     }
 }
 
+/// `--agent PATH`, else the `kroll-agent` beside this binary.
+fn agent_bin(args: &[String]) -> std::path::PathBuf {
+    args.windows(2)
+        .find(|w| w[0] == "--agent")
+        .map(|w| std::path::PathBuf::from(&w[1]))
+        .unwrap_or_else(|| bin("kroll-agent"))
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -256,9 +269,27 @@ async fn main() {
                 .map(|w| w[1].clone());
             upgrade::run(arg(&args, "--observer-ms", 10), log).await
         }
+        Some("agent-streams") => {
+            agent_load::streams(
+                &agent_bin(&args),
+                arg(&args, "--streams", 500),
+                arg(&args, "--containers", 3),
+            )
+            .await
+        }
+        Some("node-state-flood") => {
+            agent_load::flood(
+                &agent_bin(&args),
+                arg(&args, "--callers", 64),
+                arg(&args, "--scrapers", 0),
+                arg(&args, "--seconds", 20),
+                arg(&args, "--containers", 12),
+            )
+            .await
+        }
         _ => {
             eprintln!(
-                "usage: kroll-bench agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C] | status-sim [--agents N] [--rounds R] | upgrade [--observer-ms MS] [--log FILE]"
+                "usage: kroll-bench agent-streams [--streams N] [--containers N] [--agent PATH] | node-state-flood [--callers N] [--scrapers N] [--seconds S] [--containers N] [--agent PATH] | agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C] | status-sim [--agents N] [--rounds R] | upgrade [--observer-ms MS] [--log FILE]"
             );
             std::process::exit(2);
         }
