@@ -11,8 +11,9 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 # docker.io client for the tests' `docker inspect` oracle. python3 + python3-venv: the virtualenv
 # of independent Kafka clients (confluent-kafka, kafka-python) the no-loss test drives.
 # docker-registry, fuse-overlayfs, iproute2: the Swarm lab (`kroll lab up --swarm`) — its
-# registry, its engines' storage driver, its network namespaces.
-for pkg in kcat zookeeper busybox-static openjdk-17-jdk-headless time python3 python3-venv docker-registry fuse-overlayfs iproute2; do
+# registry, its engines' storage driver, its network namespaces. prometheus (with promtool) and
+# prometheus-alertmanager: deploy/prometheus/'s rule checks and the tests that run both for real.
+for pkg in kcat zookeeper busybox-static openjdk-17-jdk-headless time python3 python3-venv docker-registry fuse-overlayfs iproute2 prometheus prometheus-alertmanager; do
   have "$pkg" || need+=("$pkg")
 done
 command -v docker >/dev/null || need+=(docker.io)

@@ -6,4 +6,5 @@ mod cli;
 mod connect;
 mod heap;
 mod lab;
+mod prom;
 mod upgrade;
