@@ -12,8 +12,9 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 # of independent Kafka clients (confluent-kafka, kafka-python) the no-loss test drives.
 # docker-registry, fuse-overlayfs, iproute2: the Swarm lab (`kroll lab up --swarm`) — its
 # registry, its engines' storage driver, its network namespaces. chromium + chromium-driver: the
-# real browser (over WebDriver) that opens report.html in the tests.
-for pkg in kcat zookeeper busybox-static openjdk-17-jdk-headless time python3 python3-venv docker-registry fuse-overlayfs iproute2 chromium chromium-driver; do
+# real browser (over WebDriver) that opens report.html in the tests. prometheus (with promtool)
+# and prometheus-alertmanager: deploy/prometheus/'s rule checks and the tests that run both.
+for pkg in kcat zookeeper busybox-static openjdk-17-jdk-headless time python3 python3-venv docker-registry fuse-overlayfs iproute2 chromium chromium-driver prometheus prometheus-alertmanager; do
   have "$pkg" || need+=("$pkg")
 done
 command -v docker >/dev/null || need+=(docker.io)

@@ -6,5 +6,6 @@ mod cli;
 mod connect;
 mod heap;
 mod lab;
+mod prom;
 mod report;
 mod upgrade;

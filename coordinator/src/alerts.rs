@@ -4,9 +4,11 @@
 //! Formats:
 //! * `alertmanager` — the body of Alertmanager's **v2 API `POST /api/v2/alerts`** (what
 //!   Prometheus itself sends): a JSON array of `{labels, annotations, startsAt, endsAt}`.
-//!   Point the webhook at `http://alertmanager:9093/api/v2/alerts`. OOM events end 15 minutes
-//!   after they start; heap pressure and hung JVMs stay firing until `jvm_recovered` resolves
-//!   them (same labels, `endsAt` = now).
+//!   Point the webhook at `http://alertmanager:9093/api/v2/alerts`. OOM alerts
+//!   (`java_oom`, `java_oom_exit`, `oom_killed`) end 15 minutes after they start, or earlier
+//!   when the container starts again (a fresh JVM: the sink resolves them — same labels,
+//!   `endsAt` = the start); heap pressure and hung JVMs stay firing until `jvm_recovered`
+//!   resolves them (same labels, severity included, `endsAt` = now).
 //! * `slack` — `{"text": "…"}`, one line per event (Slack incoming webhooks, Mattermost,
 //!   Rocket.Chat and most chat receivers accept it).
 //!
@@ -14,6 +16,7 @@
 //! is dropped and counted, and the next delivery says how many were lost); a background task
 //! posts them in batches and retries failures with exponential backoff.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -68,6 +71,8 @@ pub struct SinkConfig {
 pub struct AlertSink {
     tx: mpsc::Sender<Event>,
     kinds: Arc<Vec<String>>,
+    /// Alertmanager format: `started` events go through too (they resolve OOM alerts).
+    resolves_on_start: bool,
     dropped: Arc<AtomicU64>,
 }
 
@@ -84,6 +89,7 @@ impl AlertSink {
         let sink = Self {
             tx,
             kinds: Arc::new(cfg.kinds.clone()),
+            resolves_on_start: cfg.format == AlertFormat::Alertmanager,
             dropped: Arc::clone(&dropped),
         };
         let task = tokio::spawn(deliver(rx, http, cfg, dropped));
@@ -92,7 +98,8 @@ impl AlertSink {
 
     /// Queues an event if its kind is posted; drops (and counts) it when the queue is full.
     pub fn offer(&self, e: &Event) {
-        if !self.kinds.iter().any(|k| k == e.kind.name()) {
+        let resolver = self.resolves_on_start && matches!(e.kind, EventKind::Started { .. });
+        if !resolver && !self.kinds.iter().any(|k| k == e.kind.name()) {
             return;
         }
         if self.tx.try_send(e.clone()).is_err() {
@@ -113,6 +120,7 @@ async fn deliver(
     dropped: Arc<AtomicU64>,
 ) {
     let mut reported_drops = 0;
+    let mut open = OpenOoms::default();
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < BATCH {
@@ -124,10 +132,13 @@ async fn deliver(
         let lost = dropped.load(Ordering::Relaxed) - reported_drops;
         reported_drops += lost;
         let body = match cfg.format {
-            AlertFormat::Alertmanager => alertmanager_body(&cfg.cluster, &batch),
+            AlertFormat::Alertmanager => alertmanager_body(&cfg.cluster, &batch, &mut open),
             AlertFormat::Slack => slack_body(&cfg.cluster, &batch, lost),
         };
-        post(&http, &cfg, &body, batch.len()).await;
+        let alerts = body.as_array().map_or(1, Vec::len);
+        if alerts > 0 {
+            post(&http, &cfg, &body, alerts).await;
+        }
     }
 }
 
@@ -179,44 +190,86 @@ fn alert_name(kind: &EventKind) -> &'static str {
     }
 }
 
-/// The body of Alertmanager's `POST /api/v2/alerts` for these events.
-pub fn alertmanager_body(cluster: &str, events: &[Event]) -> Value {
-    let alerts: Vec<Value> = events
-        .iter()
-        .map(|e| {
-            let mut labels = json!({
-                "alertname": alert_name(&e.kind),
-                "severity": if matches!(e.kind, EventKind::JvmRecovered { .. }) { "info" } else { "critical" },
-                "cluster": cluster,
-                "node": e.node,
-                "container": e.container_name,
-                "source": "kroll",
-            });
-            let pid = match &e.kind {
-                EventKind::HeapPressure { pid, .. }
-                | EventKind::JvmHung { pid, .. }
-                | EventKind::JvmRecovered { pid, .. } => Some(*pid),
-                _ => None,
-            };
-            if let (Some(pid), Some(map)) = (pid, labels.as_object_mut()) {
-                map.insert("pid".into(), json!(pid.to_string()));
+/// The severity label of an alert name (a resolution carries the one of the alert it ends:
+/// Alertmanager identifies an alert by its whole label set).
+fn severity(alertname: &str) -> &'static str {
+    match alertname {
+        "JvmHeapPressure" => "warning",
+        _ => "critical",
+    }
+}
+
+/// The OOM alerts posted and not yet resolved, by node and container: the container's next
+/// start (a fresh JVM) resolves them.
+#[derive(Debug, Default)]
+pub struct OpenOoms(BTreeMap<(String, String), BTreeSet<&'static str>>);
+
+fn labels(cluster: &str, alertname: &str, e: &Event) -> Value {
+    json!({
+        "alertname": alertname,
+        "severity": severity(alertname),
+        "cluster": cluster,
+        "node": e.node,
+        "container": e.container_name,
+        "source": "kroll",
+    })
+}
+
+/// The body of Alertmanager's `POST /api/v2/alerts` for these events: one alert per alert
+/// event, one resolution per OOM alert in `open` of a container that `started` again (a
+/// `started` with nothing open adds nothing). Updates `open`.
+pub fn alertmanager_body(cluster: &str, events: &[Event], open: &mut OpenOoms) -> Value {
+    let mut alerts = Vec::new();
+    for e in events {
+        let key = (e.node.clone(), e.container_name.clone());
+        if let EventKind::Started { .. } = e.kind {
+            for name in open.0.remove(&key).unwrap_or_default() {
+                alerts.push(json!({
+                    "labels": labels(cluster, name, e),
+                    "annotations": {
+                        "summary": format!("{} on {}: started again (a fresh JVM)", e.container_name, e.node),
+                        "description": format!("{} started again after the OutOfMemoryError", e.container_name),
+                    },
+                    "startsAt": rfc3339(e.time_unix_ms),
+                    "endsAt": rfc3339(e.time_unix_ms),
+                }));
             }
-            let ends = match e.kind {
-                EventKind::JvmRecovered { .. } => e.time_unix_ms,
-                EventKind::HeapPressure { .. } | EventKind::JvmHung { .. } => e.time_unix_ms + 86_400_000,
-                _ => e.time_unix_ms + 15 * 60_000,
-            };
-            json!({
-                "labels": labels,
-                "annotations": {
-                    "summary": format!("{} on {}: {}", e.container_name, e.node, e.kind.describe()),
-                    "description": e.kind.describe(),
-                },
-                "startsAt": rfc3339(e.time_unix_ms),
-                "endsAt": rfc3339(ends),
-            })
-        })
-        .collect();
+            continue;
+        }
+        let name = alert_name(&e.kind);
+        if matches!(
+            e.kind,
+            EventKind::JavaOom { .. } | EventKind::JavaOomExit { .. } | EventKind::OomKilled
+        ) {
+            open.0.entry(key).or_default().insert(name);
+        }
+        let mut labels = labels(cluster, name, e);
+        let pid = match &e.kind {
+            EventKind::HeapPressure { pid, .. }
+            | EventKind::JvmHung { pid, .. }
+            | EventKind::JvmRecovered { pid, .. } => Some(*pid),
+            _ => None,
+        };
+        if let (Some(pid), Some(map)) = (pid, labels.as_object_mut()) {
+            map.insert("pid".into(), json!(pid.to_string()));
+        }
+        let ends = match e.kind {
+            EventKind::JvmRecovered { .. } => e.time_unix_ms,
+            EventKind::HeapPressure { .. } | EventKind::JvmHung { .. } => {
+                e.time_unix_ms + 86_400_000
+            }
+            _ => e.time_unix_ms + 15 * 60_000,
+        };
+        alerts.push(json!({
+            "labels": labels,
+            "annotations": {
+                "summary": format!("{} on {}: {}", e.container_name, e.node, e.kind.describe()),
+                "description": e.kind.describe(),
+            },
+            "startsAt": rfc3339(e.time_unix_ms),
+            "endsAt": rfc3339(ends),
+        }));
+    }
     Value::Array(alerts)
 }
 

@@ -4,6 +4,8 @@
 //! cargo build --release --workspace --bins
 //! cargo run --release -p kroll-tests --bin kroll-bench -- agent-idle [--containers 12] [--jvms 3] [--seconds 60]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- oom-latency [--count 25] [--gap-ms 400]
+//! cargo run --release -p kroll-tests --bin kroll-bench -- am-latency [--count 25] [--gap-ms 1000]
+//! cargo run --release -p kroll-tests --bin kroll-bench -- scrape-cost [--containers 12] [--jvms 3] [--scrapes 500]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- status [--agents 5] [--rounds 50]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- backup [--subjects 1000] [--versions 5] [--connectors 200]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- status-sim [--agents 500] [--rounds 5]
@@ -19,11 +21,13 @@
 //! and reads its resident memory and CPU time from `/proc`. `status` starts N agents and times
 //! `GetNodeState` fan-out to all of them, and the whole `kroll status` command. `upgrade` runs
 //! the rolling upgrade of a Kafka-only lab and times each broker step against an independent
-//! observer: unavoidable time, gate latency and orchestration overhead.
+//! observer: unavoidable time, gate latency and orchestration overhead. `am-latency` and
+//! `scrape-cost`: see `prom.rs`.
 
 mod agent_load;
 mod backup;
 mod heap;
+mod prom;
 mod status_sim;
 mod upgrade;
 
@@ -250,6 +254,17 @@ async fn main() {
         Some("oom-latency") => {
             heap::oom_latency(arg(&args, "--count", 25), arg(&args, "--gap-ms", 400)).await
         }
+        Some("am-latency") => {
+            prom::am_latency(arg(&args, "--count", 25), arg(&args, "--gap-ms", 1000)).await
+        }
+        Some("scrape-cost") => {
+            prom::scrape_cost(
+                arg(&args, "--containers", 12),
+                arg(&args, "--jvms", 3),
+                arg(&args, "--scrapes", 500),
+            )
+            .await
+        }
         Some("status") => status(arg(&args, "--agents", 5), arg(&args, "--rounds", 50)).await,
         Some("backup") => {
             backup::run(
@@ -289,7 +304,7 @@ async fn main() {
         }
         _ => {
             eprintln!(
-                "usage: kroll-bench agent-streams [--streams N] [--containers N] [--agent PATH] | node-state-flood [--callers N] [--scrapers N] [--seconds S] [--containers N] [--agent PATH] | agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C] | status-sim [--agents N] [--rounds R] | upgrade [--observer-ms MS] [--log FILE]"
+                "usage: kroll-bench agent-streams [--streams N] [--containers N] [--agent PATH] | node-state-flood [--callers N] [--scrapers N] [--seconds S] [--containers N] [--agent PATH] | agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | am-latency [--count N] [--gap-ms MS] | scrape-cost [--containers N] [--jvms N] [--scrapes N] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C] | status-sim [--agents N] [--rounds R] | upgrade [--observer-ms MS] [--log FILE]"
             );
             std::process::exit(2);
         }

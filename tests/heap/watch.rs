@@ -5,59 +5,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kroll_tests::{Pki, RunningAgent, Spec, TestContainer, allow_node, on_node};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{Watch, inventory, is_event, start_java};
 
-/// A tiny webhook receiver: records every POST body (JSON) and answers 200.
+/// A webhook receiver recording every POST body (JSON), at an Alertmanager-like path.
 async fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
-    let seen: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let store = Arc::clone(&seen);
-    tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let body = loop {
-                    let Ok(n) = sock.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).into_owned();
-                    let Some(end) = text.find("\r\n\r\n") else {
-                        continue;
-                    };
-                    let len = text[..end]
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().to_owned())
-                        })
-                        .and_then(|v| v.parse::<usize>().ok())
-                        .unwrap_or(0);
-                    if buf.len() >= end + 4 + len {
-                        break buf[end + 4..end + 4 + len].to_vec();
-                    }
-                };
-                if let Ok(v) = serde_json::from_slice(&body) {
-                    store.lock().expect("lock").push(v);
-                }
-                let _ = sock
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                    .await;
-            });
-        }
-    });
-    (format!("http://{addr}/api/v2/alerts"), seen)
+    let (base, seen) = kroll_tests::prom::webhook().await;
+    (format!("{base}api/v2/alerts"), seen)
 }
 
 pub(super) async fn start_agent(

@@ -8,6 +8,7 @@
 //! - [`Pki`]: a cluster CA with coordinator, reader and agent certificates (and a foreign CA).
 //! - [`RunningAgent`]: an in-process `kroll-agent` on a loopback port.
 //! - [`bin`]: the workspace's binaries.
+//! - [`prom`]: Debian's Prometheus and Alertmanager as guarded child processes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use tokio::sync::{OnceCell, oneshot};
 pub mod browser;
 pub mod hostlab;
 pub mod java;
+pub mod prom;
 
 /// A short id unique to this test process, used in container names and labels.
 pub fn run_id() -> &'static str {

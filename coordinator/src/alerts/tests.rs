@@ -140,3 +140,116 @@ async fn a_full_queue_drops_and_counts_instead_of_blocking() {
     assert!(sink.dropped() >= 1000 - 4 - 1, "dropped {}", sink.dropped());
     task.abort();
 }
+
+fn event(seq: u64, container: &str, at_ms: i64, kind: EventKind) -> Event {
+    Event {
+        seq,
+        node: "n1".into(),
+        time_unix_ms: at_ms,
+        container_id: "id".into(),
+        container_name: container.into(),
+        kind,
+    }
+}
+
+#[test]
+fn a_recovery_carries_the_labels_of_the_alert_it_ends() {
+    // Alertmanager identifies an alert by its whole label set: a recovery whose labels differ
+    // in anything (severity included) would be a second alert, and the first would stay firing.
+    let t = 1_764_000_000_000;
+    for (firing, from) in [
+        (
+            EventKind::JvmHung {
+                pid: 7,
+                stalled_ms: 12_000,
+            },
+            "jvm_hung",
+        ),
+        (
+            EventKind::HeapPressure {
+                pid: 7,
+                old_used_bytes: 9,
+                max_bytes: 10,
+                full_gcs_in_window: 5,
+                window_seconds: 60,
+                reason: "r".into(),
+            },
+            "heap_pressure",
+        ),
+    ] {
+        let recovered = EventKind::JvmRecovered {
+            pid: 7,
+            from: from.into(),
+        };
+        let body = alertmanager_body(
+            "lab",
+            &[
+                event(1, "zk-01", t, firing),
+                event(2, "zk-01", t + 5000, recovered),
+            ],
+            &mut OpenOoms::default(),
+        );
+        assert_eq!(body[0]["labels"], body[1]["labels"], "{from}: {body}");
+        assert_eq!(body[1]["endsAt"], rfc3339(t + 5000), "{from}");
+    }
+}
+
+#[test]
+fn a_restart_resolves_the_containers_oom_alerts_once() {
+    let t = 1_764_000_000_000;
+    let started = || EventKind::Started { image: "i".into() };
+    let mut open = OpenOoms::default();
+    let fired = alertmanager_body(
+        "lab",
+        &[
+            oom_event(1),
+            event(2, "connect-01", t, EventKind::OomKilled),
+        ],
+        &mut open,
+    );
+    assert_eq!(fired.as_array().map(Vec::len), Some(2));
+
+    // Another container starting resolves nothing.
+    let other = alertmanager_body("lab", &[event(3, "zk-01", t, started())], &mut open);
+    assert_eq!(other, json!([]));
+
+    let resolved = alertmanager_body(
+        "lab",
+        &[event(4, "connect-01", t + 60_000, started())],
+        &mut open,
+    );
+    let resolved = resolved.as_array().expect("array");
+    assert_eq!(resolved.len(), 2, "{resolved:?}");
+    for r in resolved {
+        let same = fired
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|f| f["labels"] == r["labels"]);
+        assert!(same.is_some(), "{r} resolves an alert that was posted");
+        assert_eq!(r["endsAt"], rfc3339(t + 60_000));
+        assert!(r["startsAt"].as_str() <= r["endsAt"].as_str());
+    }
+
+    let again = alertmanager_body(
+        "lab",
+        &[event(5, "connect-01", t + 120_000, started())],
+        &mut open,
+    );
+    assert_eq!(again, json!([]), "resolved once");
+}
+
+#[tokio::test]
+async fn the_sink_posts_a_resolution_when_an_oomed_container_starts_again() {
+    let (url, seen) = webhook(0).await;
+    let (sink, _task) = AlertSink::spawn(config(url, AlertFormat::Alertmanager)).expect("sink");
+    sink.offer(&oom_event(1));
+    wait_for(&seen, 1).await;
+    let mut started = oom_event(2);
+    started.kind = EventKind::Started { image: "i".into() };
+    started.time_unix_ms += 30_000;
+    sink.offer(&started);
+    let posts = wait_for(&seen, 2).await;
+    assert_eq!(posts[1][0]["labels"], posts[0][0]["labels"]);
+    assert_eq!(posts[1][0]["endsAt"], "2025-11-24T16:00:30Z");
+}
