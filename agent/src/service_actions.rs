@@ -1,6 +1,6 @@
 //! The Swarm service actions the coordinator may ask a manager's agent for — update a service,
 //! restore its saved spec — through the same path as every container action
-//! ([`Core::run_op`]: operation id, audited refusal, operation-id record and replay, fsynced
+//! (`Core::run_op`: operation id, audited refusal, operation-id record and replay, fsynced
 //! `begin` / `end`). Their own checks, before anything is audited as begun: the caller's values
 //! are valid, this engine is a Swarm manager (else the refusal names the node), and the
 //! service is allowed (`[allow] services` / `stacks`; a missing service and one outside the
