@@ -28,6 +28,8 @@ for t in "${HEAVY[@]}"; do skip+=(--skip "$t"); done
 echo "== cargo test" >&2
 cargo test --workspace --locked -- --test-threads="${KROLL_TEST_THREADS:-2}" "${skip[@]}"
 echo "== cargo test: the lab upgrades, one at a time" >&2
-cargo test -p kroll-tests --test tests --locked -- --test-threads=1 "${HEAVY[@]}"
+# `--workspace --test tests` (not `-p kroll-tests`) keeps the first pass's feature resolution, so
+# nothing is compiled again; the other crates' `tests` targets match none of these filters.
+cargo test --workspace --test tests --locked -- --test-threads=1 "${HEAVY[@]}"
 echo "== lab JVM services (Java harness against real lab brokers and ZooKeeper)" >&2
 deploy/lab/java/test.sh
