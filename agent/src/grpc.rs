@@ -28,6 +28,23 @@ impl<R> AgentService<R> {
     }
 }
 
+/// What a recreate or a service update asks for, from its request's fields (empty = unchanged).
+fn replacement(
+    image: &str,
+    hostname: &str,
+    env: Option<pb::EnvPatch>,
+    stop_timeout_s: u32,
+) -> crate::actions::Replacement {
+    crate::actions::Replacement {
+        image: Some(image.to_owned()).filter(|i| !i.is_empty()),
+        env: env
+            .map(kroll_shared::wire::env_patch_from_wire)
+            .unwrap_or_default(),
+        hostname: Some(hostname.to_owned()).filter(|h| !h.is_empty()),
+        stop_timeout_s,
+    }
+}
+
 /// Who is calling: from the certificate the client presented (TLS already verified its chain
 /// to the cluster CA); it must be a client certificate presented alone.
 fn caller<T>(req: &Request<T>) -> Result<PeerIdentity, Status> {
@@ -120,21 +137,9 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
             )
             .await?;
         let r = req.into_inner();
-        let image = Some(r.image.clone()).filter(|i| !i.is_empty());
-        let hostname = Some(r.hostname.clone()).filter(|h| !h.is_empty());
-        let env = r
-            .env
-            .clone()
-            .map(kroll_shared::wire::env_patch_from_wire)
-            .unwrap_or_default();
+        let change = replacement(&r.image, &r.hostname, r.env.clone(), r.stop_timeout_seconds);
         let (core, args) = (Arc::clone(&self.core), r.clone());
         let a = detached(async move {
-            let change = crate::actions::Replacement {
-                image,
-                env,
-                hostname,
-                stop_timeout_s: args.stop_timeout_seconds,
-            };
             core.recreate(&peer, &args.operation_id, &args.container, change)
                 .await
         })
@@ -198,21 +203,9 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
             )
             .await?;
         let r = req.into_inner();
-        let image = Some(r.image.clone()).filter(|i| !i.is_empty());
-        let hostname = Some(r.hostname.clone()).filter(|h| !h.is_empty());
-        let env = r
-            .env
-            .clone()
-            .map(kroll_shared::wire::env_patch_from_wire)
-            .unwrap_or_default();
+        let change = replacement(&r.image, &r.hostname, r.env.clone(), r.stop_timeout_seconds);
         let (core, args) = (Arc::clone(&self.core), r.clone());
         let a = detached(async move {
-            let change = crate::actions::Replacement {
-                image,
-                env,
-                hostname,
-                stop_timeout_s: args.stop_timeout_seconds,
-            };
             core.update_service(&peer, &args.operation_id, &args.service, change)
                 .await
         })

@@ -400,7 +400,7 @@ impl AgentClient {
         let req = pb::RestartContainerRequest {
             operation_id: operation_id.to_owned(),
             container: container.to_owned(),
-            stop_timeout_seconds: u32::try_from(stop_timeout.as_secs()).unwrap_or(u32::MAX),
+            stop_timeout_seconds: wire_seconds(stop_timeout),
         };
         let r = self
             .inner
@@ -435,7 +435,7 @@ impl AgentClient {
             container: container.to_owned(),
             image: image.to_owned(),
             env: Some(kroll_shared::wire::env_patch_to_wire(env.clone())),
-            stop_timeout_seconds: u32::try_from(stop_timeout.as_secs()).unwrap_or(u32::MAX),
+            stop_timeout_seconds: wire_seconds(stop_timeout),
             hostname: hostname.unwrap_or_default().to_owned(),
         };
         let r = self
@@ -464,7 +464,7 @@ impl AgentClient {
         let req = pb::RollbackContainerRequest {
             operation_id: operation_id.to_owned(),
             container: container.to_owned(),
-            stop_timeout_seconds: u32::try_from(stop_timeout.as_secs()).unwrap_or(u32::MAX),
+            stop_timeout_seconds: wire_seconds(stop_timeout),
         };
         let r = self
             .inner
@@ -496,7 +496,7 @@ impl AgentClient {
             service: service.to_owned(),
             image: image.to_owned(),
             env: Some(kroll_shared::wire::env_patch_to_wire(env.clone())),
-            stop_timeout_seconds: u32::try_from(stop_timeout.as_secs()).unwrap_or(u32::MAX),
+            stop_timeout_seconds: wire_seconds(stop_timeout),
             hostname: hostname.unwrap_or_default().to_owned(),
         };
         let r = self
@@ -526,7 +526,7 @@ impl AgentClient {
         let req = pb::RestoreServiceRequest {
             operation_id: operation_id.to_owned(),
             service: service.to_owned(),
-            stop_timeout_seconds: u32::try_from(stop_timeout.as_secs()).unwrap_or(u32::MAX),
+            stop_timeout_seconds: wire_seconds(stop_timeout),
         };
         let r = self
             .inner
@@ -606,6 +606,11 @@ impl AgentClient {
 }
 
 /// The error and its causes on one line (transport errors hide the useful part in sources).
+/// A stop timeout as the wire carries it: whole seconds, saturating.
+fn wire_seconds(d: Duration) -> u32 {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
+}
+
 pub fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();

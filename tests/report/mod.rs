@@ -39,6 +39,25 @@ fn journal_durations(entries: &[Entry]) -> BTreeMap<(String, String), i64> {
     out
 }
 
+/// The page's step segments (or table rows) of the three kinds a done step has, keyed by
+/// (step, kind), with what `value` reads of each.
+fn step_parts<T>(list: &Value, value: impl Fn(&Value) -> T) -> BTreeMap<(String, String), T> {
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .filter(|s| {
+            ["gate_before", "recreate", "gate_after"].contains(&s["kind"].as_str().unwrap_or(""))
+        })
+        .map(|s| {
+            let key = (
+                s["step"].as_str().unwrap_or_default().to_owned(),
+                s["kind"].as_str().unwrap_or_default().to_owned(),
+            );
+            (key, value(s))
+        })
+        .collect()
+}
+
 /// Opens `page` as `look` and checks it against `entries`: every done step's three segments
 /// with the journal's durations (drawn and in the table), the halts, rollbacks and the point of
 /// no return the journal holds, nothing wider than the window, row labels not overlapping,
@@ -81,44 +100,15 @@ pub async fn check_against_journal(page: &Path, entries: &[Entry], look: Look, n
     browser.close().await;
 
     let want = journal_durations(entries);
-    let drawn: BTreeMap<(String, String), i64> = seen["segs"]
-        .as_array()
-        .expect("segments")
-        .iter()
-        .filter(|s| {
-            ["gate_before", "recreate", "gate_after"].contains(&s["kind"].as_str().unwrap_or(""))
-        })
-        .map(|s| {
-            (
-                (
-                    s["step"].as_str().unwrap_or_default().to_owned(),
-                    s["kind"].as_str().unwrap_or_default().to_owned(),
-                ),
-                s["ms"].as_i64().unwrap_or(-1),
-            )
-        })
-        .collect();
+    let drawn: BTreeMap<(String, String), i64> =
+        step_parts(&seen["segs"], |s| s["ms"].as_i64().unwrap_or(-1));
     assert_eq!(drawn, want, "drawn segments vs the journal ({name})");
-    let tabled: BTreeMap<(String, String), (i64, String)> = seen["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .filter(|s| {
-            ["gate_before", "recreate", "gate_after"].contains(&s["kind"].as_str().unwrap_or(""))
-        })
-        .map(|s| {
-            (
-                (
-                    s["step"].as_str().unwrap_or_default().to_owned(),
-                    s["kind"].as_str().unwrap_or_default().to_owned(),
-                ),
-                (
-                    s["ms"].as_i64().unwrap_or(-1),
-                    s["shown"].as_str().unwrap_or_default().to_owned(),
-                ),
-            )
-        })
-        .collect();
+    let tabled = step_parts(&seen["rows"], |s| {
+        (
+            s["ms"].as_i64().unwrap_or(-1),
+            s["shown"].as_str().unwrap_or_default().to_owned(),
+        )
+    });
     for (key, ms) in &want {
         let (row_ms, shown) = tabled
             .get(key)
