@@ -1,5 +1,6 @@
 //! ApiVersions, Metadata and DescribeCluster.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use kafka_protocol::messages::api_versions_response::ApiVersion;
@@ -80,22 +81,24 @@ pub async fn metadata(
             }
         }
     }
+    let reachable = endpoints(&view, &conn.listener);
+    let live: BTreeSet<i32> = reachable.iter().map(|(id, ..)| *id).collect();
     let topics = match wanted {
         None => view
             .topics
             .iter()
-            .map(|(n, t)| topic_entry(n, Some(t), version, false))
+            .map(|(n, t)| topic_entry(n, Some(t), &live, version, false))
             .collect(),
         Some(list) => list
             .into_iter()
             .map(|(name, _)| {
                 let name = name.unwrap_or_default();
                 let meta = view.topics.get(&name);
-                topic_entry(&name, meta, version, created.contains(&name))
+                topic_entry(&name, meta, &live, version, created.contains(&name))
             })
             .collect(),
     };
-    let brokers = endpoints(&view, &conn.listener)
+    let brokers = reachable
         .into_iter()
         .map(|(id, host, port, rack)| {
             MetadataResponseBroker::default()
@@ -114,9 +117,14 @@ pub async fn metadata(
     response
 }
 
+/// One topic's entry. A partition whose recorded leader is not among the brokers `live` on the
+/// client's listener is answered as Kafka's metadata cache answers it: LEADER_NOT_AVAILABLE with
+/// leader -1, never a leader id the same response does not list (clients cannot connect to it;
+/// kafka-python's sender then fails on every turn without refreshing metadata).
 fn topic_entry(
     name: &str,
     meta: Option<&TopicMeta>,
+    live: &BTreeSet<i32>,
     version: i16,
     just_created: bool,
 ) -> MetadataResponseTopic {
@@ -140,7 +148,7 @@ fn topic_entry(
             let mut p = MetadataResponsePartition::default().with_partition_index(*index);
             p.replica_nodes = pm.replicas.iter().map(|r| BrokerId(*r)).collect();
             match &pm.state {
-                Some(state) if state.leader >= 0 => {
+                Some(state) if state.leader >= 0 && live.contains(&state.leader) => {
                     p.leader_id = BrokerId(state.leader);
                     p.isr_nodes = state.isr.iter().map(|r| BrokerId(*r)).collect();
                     if version >= 7 {
@@ -196,4 +204,56 @@ pub fn describe_cluster(broker: &Broker, conn: &ConnCtx) -> DescribeClusterRespo
         .with_cluster_id(s(broker.cluster_id.clone()))
         .with_controller_id(BrokerId(view.controller.unwrap_or(-1)))
         .with_brokers(brokers)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+    use crate::metadata::PartitionMeta;
+    use crate::zk::PartitionState;
+
+    fn topic(leader: i32) -> TopicMeta {
+        let state = PartitionState {
+            controller_epoch: 1,
+            leader,
+            version: 1,
+            leader_epoch: 4,
+            isr: vec![1, 2, 3],
+        };
+        TopicMeta {
+            id: uuid::Uuid::nil(),
+            partitions: BTreeMap::from([(
+                0,
+                PartitionMeta {
+                    replicas: vec![2, 1, 3],
+                    state: Some(state),
+                    zk_version: 0,
+                },
+            )]),
+            config: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_leader_missing_from_the_brokers_listed_is_answered_as_not_available() {
+        let meta = topic(2);
+        let cases = [
+            (vec![1, 2, 3], 2, errors::NONE),
+            (vec![1, 3], -1, errors::LEADER_NOT_AVAILABLE),
+            (vec![], -1, errors::LEADER_NOT_AVAILABLE),
+        ];
+        for (live, leader, code) in cases {
+            let live: BTreeSet<i32> = live.into_iter().collect();
+            let entry = topic_entry("t", Some(&meta), &live, 9, false);
+            let p = &entry.partitions[0];
+            assert_eq!(
+                (p.leader_id.0, p.error_code),
+                (leader, code),
+                "live {live:?}"
+            );
+            assert_eq!(p.replica_nodes.len(), 3, "replicas are still listed");
+        }
+    }
 }
