@@ -209,6 +209,13 @@ impl ContainerRuntime for DockerRuntime {
         self.labels_of_service(name).await
     }
 
+    async fn stack_services(
+        &self,
+        stack: &str,
+    ) -> Result<Vec<crate::runtime::ServiceView>, RuntimeError> {
+        self.services_of_stack(stack).await
+    }
+
     async fn update_service(
         &self,
         op: &str,

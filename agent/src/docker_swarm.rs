@@ -11,10 +11,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bollard::query_parameters::InspectServiceOptions;
+use bollard::query_parameters::{InspectServiceOptions, ListServicesOptions};
 
+use crate::allow::STACK_LABEL;
 use crate::docker::{DockerRuntime, classify};
-use crate::runtime::{RuntimeError, ServiceRolled, ServiceUpdate, SwarmNode};
+use crate::runtime::{RuntimeError, ServiceRolled, ServiceUpdate, ServiceView, SwarmNode};
 use crate::swarm_saved::Saved;
 use crate::swarm_service::{self, ServiceChange, SwarmError, Updated};
 
@@ -95,14 +96,80 @@ impl DockerRuntime {
             .collect())
     }
 
+    pub(crate) async fn services_of_stack(
+        &self,
+        stack: &str,
+    ) -> Result<Vec<ServiceView>, RuntimeError> {
+        let filters = std::collections::HashMap::from([(
+            "label".to_owned(),
+            vec![format!("{STACK_LABEL}={stack}")],
+        )]);
+        let services = self
+            .docker
+            .list_services(Some(ListServicesOptions {
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .map_err(|e| classify(e, &format!("the services of stack `{stack}`")))?;
+        Ok(services
+            .into_iter()
+            .filter_map(|s| s.spec)
+            .map(|spec| {
+                let container = spec
+                    .task_template
+                    .as_ref()
+                    .and_then(|t| t.container_spec.clone())
+                    .unwrap_or_default();
+                ServiceView {
+                    name: spec.name.clone().unwrap_or_default(),
+                    image: container.image.unwrap_or_default(),
+                    env: container.env.unwrap_or_default(),
+                    hostname: container.hostname.unwrap_or_default(),
+                    stop_grace_period: container
+                        .stop_grace_period
+                        .and_then(|ns| u64::try_from(ns).ok())
+                        .map(Duration::from_nanos),
+                    labels: spec.labels.unwrap_or_default().into_iter().collect(),
+                }
+            })
+            .collect())
+    }
+
+    /// `image` pinned to the digest its registry names for it now, as `docker stack deploy`
+    /// and `docker service update` pin it (`--resolve-image always`): every node runs the same
+    /// image, and redeploying the stack file that names the tag changes nothing. When the
+    /// registry cannot be asked, the image as named (what the CLI does too, with a warning).
+    async fn pinned(&self, image: &str) -> String {
+        if image.contains('@') {
+            return image.to_owned();
+        }
+        match self.docker.inspect_registry_image(image, None).await {
+            Ok(d) if !d.descriptor.digest.as_deref().unwrap_or("").is_empty() => {
+                format!("{image}@{}", d.descriptor.digest.unwrap_or_default())
+            }
+            Ok(_) => image.to_owned(),
+            Err(e) => {
+                tracing::warn!(
+                    "{image}: the registry gave no digest ({e}); the service names the tag, each node resolves it"
+                );
+                image.to_owned()
+            }
+        }
+    }
+
     pub(crate) async fn update_swarm_service(
         &self,
         op: &str,
         name: &str,
         u: &ServiceUpdate,
     ) -> Result<ServiceRolled, RuntimeError> {
+        let image = match &u.image {
+            Some(i) => Some(self.pinned(i).await),
+            None => None,
+        };
         let change = ServiceChange {
-            image: u.image.clone(),
+            image,
             set_env: u.env.set.clone(),
             remove_env: u.env.remove.clone(),
             rename_env: u.env.rename.clone(),

@@ -61,6 +61,14 @@ pub enum AgentError {
         allowed: String,
     },
     #[error(
+        "stack `{stack}` is not managed on manager `{node}` (this agent may describe only whole stacks in [allow] stacks; it may update {allowed}); nothing was done"
+    )]
+    StackNotManaged {
+        stack: String,
+        node: String,
+        allowed: String,
+    },
+    #[error(
         "no spec of service `{service}` is saved on node `{node}` (nothing to restore); nothing was done"
     )]
     NothingSaved { service: String, node: String },
@@ -97,6 +105,7 @@ impl From<AgentError> for tonic::Status {
             AgentError::PermissionDenied { .. } => Code::PermissionDenied,
             AgentError::NotManaged { .. }
             | AgentError::ServiceNotManaged { .. }
+            | AgentError::StackNotManaged { .. }
             | AgentError::Runtime(RuntimeError::NotFound(_)) => Code::NotFound,
             AgentError::OperationConflict { .. } => Code::AlreadyExists,
             AgentError::OutcomeUnknown { .. }

@@ -257,6 +257,40 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
         }))
     }
 
+    async fn describe_stack(
+        &self,
+        req: Request<pb::DescribeStackRequest>,
+    ) -> Result<Response<pb::DescribeStackResponse>, Status> {
+        let peer = caller(&req)?;
+        // Read-only, but MACs under a caller's nonce are for the coordinator only (a reader
+        // could test guesses of a value against them).
+        self.core
+            .authorize(&peer, Permission::Mutate, "describe stacks")?;
+        let r = req.into_inner();
+        let services = self.core.describe_stack(&r.stack, &r.nonce).await?;
+        Ok(Response::new(pb::DescribeStackResponse {
+            services: services
+                .into_iter()
+                .map(|s| pb::StackService {
+                    name: s.name,
+                    image: s.image,
+                    env: s
+                        .env
+                        .into_iter()
+                        .map(|e| pb::StackServiceEnv {
+                            name: e.name,
+                            has_value: e.mac.is_some(),
+                            value_mac: e.mac.unwrap_or_default(),
+                        })
+                        .collect(),
+                    hostname: s.hostname,
+                    stop_grace_period_ms: s.stop_grace_period.map_or(0, crate::actions::millis),
+                    labels: s.labels.into_iter().collect(),
+                })
+                .collect(),
+        }))
+    }
+
     async fn pull_image(
         &self,
         req: Request<pb::PullImageRequest>,

@@ -55,6 +55,7 @@ pub mod recovery;
 pub mod runtime;
 pub mod secrets;
 pub mod service_actions;
+pub mod stack_view;
 pub mod swarm_saved;
 pub mod swarm_service;
 pub mod swarm_tasks;

@@ -153,6 +153,23 @@ pub struct SwarmNode {
     pub state: String,
 }
 
+/// A Swarm service's spec as far as a stack file describes it (the manager's copy).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServiceView {
+    /// `<stack>_<service>`.
+    pub name: String,
+    /// `TaskTemplate.ContainerSpec.Image`.
+    pub image: String,
+    /// `TaskTemplate.ContainerSpec.Env`, `NAME=value` or `NAME`.
+    pub env: Vec<String>,
+    /// `TaskTemplate.ContainerSpec.Hostname` (empty: not set).
+    pub hostname: String,
+    /// `TaskTemplate.ContainerSpec.StopGracePeriod` (`None`: Swarm's default).
+    pub stop_grace_period: Option<Duration>,
+    /// The service's labels.
+    pub labels: BTreeMap<String, String>,
+}
+
 /// A piece of a container's output, as the runtime delivers it (not split into lines).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogChunk {
@@ -233,6 +250,12 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<BTreeMap<String, String>, RuntimeError>> + Send;
+
+    /// The services of Swarm stack `stack` (labelled `com.docker.stack.namespace=<stack>`).
+    fn stack_services(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Result<Vec<ServiceView>, RuntimeError>> + Send;
 
     /// Updates Swarm service `name` as `update` says under operation `op` (see
     /// [`crate::swarm_service`]), saving the spec it replaces for

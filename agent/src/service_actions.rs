@@ -47,19 +47,25 @@ impl From<ServiceRolled> for ServiceOutcome {
 }
 
 impl<R: ContainerRuntime> Core<R> {
+    /// Refuses unless this engine is a Swarm manager (the refusal names the node and its state).
+    pub(crate) async fn require_manager(&self) -> Result<(), AgentError> {
+        let swarm = self.runtime.swarm_node().await?;
+        if swarm.manager {
+            return Ok(());
+        }
+        Err(AgentError::NotSwarmManager {
+            node: self.config.node.clone(),
+            state: if swarm.state == "active" {
+                "active worker".into()
+            } else {
+                swarm.state
+            },
+        })
+    }
+
     /// Checks that this engine is a manager and `service` an allowed service: (name, name).
     async fn managed_service(&self, service: &str) -> Result<(String, String), AgentError> {
-        let swarm = self.runtime.swarm_node().await?;
-        if !swarm.manager {
-            return Err(AgentError::NotSwarmManager {
-                node: self.config.node.clone(),
-                state: if swarm.state == "active" {
-                    "active worker".into()
-                } else {
-                    swarm.state
-                },
-            });
-        }
+        self.require_manager().await?;
         let unmanaged = || AgentError::ServiceNotManaged {
             service: service.to_owned(),
             node: self.config.node.clone(),

@@ -187,7 +187,11 @@ pub fn change_spec(
     if let Some(image) = &change.image
         && labels.contains_key(STACK_IMAGE_LABEL)
     {
-        labels.insert(STACK_IMAGE_LABEL.to_owned(), image.clone());
+        // The label holds the image as a stack file names it: without the pinned digest.
+        let named = image
+            .split_once('@')
+            .map_or(image.as_str(), |(named, _)| named);
+        labels.insert(STACK_IMAGE_LABEL.to_owned(), named.to_owned());
     }
     Ok(spec)
 }

@@ -294,6 +294,26 @@ pub struct RolledBack {
     pub restored_image: String,
 }
 
+/// A Swarm stack's services as a manager's agent describes them: each environment entry
+/// `NAME=<hex MAC of its value under nonce>` (values never leave the node; compare with
+/// [`DescribedStack::same_value`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribedStack {
+    pub nonce: Vec<u8>,
+    pub services: Vec<kroll_stack::LiveService>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl DescribedStack {
+    /// Whether a value (the stack file's) is the one a described entry's MAC stands for.
+    pub fn same_value(&self, value: &str, described: &str) -> bool {
+        hex(&kroll_shared::env_mac::env_value_mac(&self.nonce, value)) == described
+    }
+}
+
 /// The result of a Swarm service update or restore, as the manager's agent reported it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ServiceRolled {
@@ -514,6 +534,49 @@ impl AgentClient {
             image: r.image,
             elapsed_ms: r.elapsed_ms,
         })
+    }
+
+    /// The services of Swarm stack `stack` as this (manager) node's agent describes them.
+    pub async fn describe_stack(&mut self, stack: &str) -> Result<DescribedStack, AgentCallError> {
+        let nonce = kroll_shared::env_mac::fresh_nonce().map_err(|e| AgentCallError {
+            node: self.node.clone(),
+            addr: String::new(),
+            kind: CallErrorKind::Unreachable(e),
+        })?;
+        let req = pb::DescribeStackRequest {
+            stack: stack.to_owned(),
+            nonce: nonce.clone(),
+        };
+        let r = self
+            .inner
+            .describe_stack(req)
+            .await
+            .map_err(|s| self.status(s))?
+            .into_inner();
+        let services = r
+            .services
+            .into_iter()
+            .map(|s| kroll_stack::LiveService {
+                name: s.name,
+                image: s.image,
+                env: s
+                    .env
+                    .into_iter()
+                    .map(|e| {
+                        if e.has_value {
+                            format!("{}={}", e.name, hex(&e.value_mac))
+                        } else {
+                            e.name
+                        }
+                    })
+                    .collect(),
+                hostname: Some(s.hostname).filter(|h| !h.is_empty()),
+                stop_grace_period: (s.stop_grace_period_ms > 0)
+                    .then(|| Duration::from_millis(s.stop_grace_period_ms)),
+                labels: s.labels.into_iter().collect(),
+            })
+            .collect();
+        Ok(DescribedStack { nonce, services })
     }
 
     /// Re-applies the spec the last update of Swarm service `service` saved.

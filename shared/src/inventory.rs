@@ -30,7 +30,11 @@
 //! [swarm]
 //! stack = "rhodry"
 //! managers = ["rhodrylab-01"]
-//! stack_file = "stack.yml"   # optional: the file `docker stack deploy` uses
+//! stack_file = "stack.yml"   # optional: the file `docker stack deploy` uses; kroll keeps it
+//!                            # true (pre-flight refuses drift, each phase rewrites it)
+//! # `${…}` in the stack file take this process's environment, then these (not for secrets:
+//! # they are printed like the file):
+//! variables = { CI_REGISTRY_IMAGE = "registry.example/bi/rhodry" }
 //! ```
 //!
 //! Relative paths are resolved against the inventory file's directory.
@@ -109,6 +113,10 @@ pub struct Swarm {
     /// directory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack_file: Option<std::path::PathBuf>,
+    /// Values of the stack file's `${…}` variables, over this process's environment (what
+    /// `docker stack deploy` is run with).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variables: BTreeMap<String, String>,
 }
 
 impl Swarm {

@@ -16,6 +16,7 @@
 
 pub mod alerts;
 pub mod config;
+pub mod env_mac;
 pub mod inventory;
 pub mod jvm;
 pub mod model;

@@ -245,16 +245,42 @@ impl Container {
 }
 
 /// The tag of an image reference: the part after the last `:` of the last path component;
-/// `name@sha256:…` gives the first 12 hex digits of the digest; no tag gives `latest`.
+/// `name:tag@sha256:…` (what a Swarm task runs: the tag the service named, pinned to a digest)
+/// gives the tag; `name@sha256:…` the first 12 hex digits of the digest; no tag gives `latest`.
 pub fn image_tag(image: &str) -> &str {
-    if let Some((_, digest)) = image.split_once('@') {
-        let hex = digest.rsplit(':').next().unwrap_or(digest);
-        return hex.get(..12).unwrap_or(hex);
+    let (name, digest) = match image.split_once('@') {
+        Some((name, digest)) => (name, Some(digest)),
+        None => (image, None),
+    };
+    let last = name.rsplit('/').next().unwrap_or(name);
+    match (last.rsplit_once(':'), digest) {
+        (Some((_, tag)), _) => tag,
+        (None, Some(digest)) => {
+            let hex = digest.rsplit(':').next().unwrap_or(digest);
+            hex.get(..12).unwrap_or(hex)
+        }
+        (None, None) => "latest",
     }
-    let last = image.rsplit('/').next().unwrap_or(image);
-    match last.rsplit_once(':') {
-        Some((_, tag)) => tag,
-        None => "latest",
+}
+
+/// Whether a container running `running` runs the image `wanted` names: the same reference, or
+/// `wanted` pinned to a digest (a Swarm task runs `name:tag@sha256:…` for a service that names
+/// `name:tag`).
+pub fn runs_image(running: &str, wanted: &str) -> bool {
+    running == wanted
+        || (!wanted.contains('@')
+            && running
+                .strip_prefix(wanted)
+                .is_some_and(|rest| rest.starts_with("@sha256:")))
+}
+
+/// `image` without its tag and digest: the repository (`registry:5000/kafka`).
+pub fn image_repository(image: &str) -> &str {
+    let name = image.split_once('@').map_or(image, |(name, _)| name);
+    let last = name.rfind('/').map_or(0, |i| i + 1);
+    match name[last..].rfind(':') {
+        Some(i) => &name[..last + i],
+        None => name,
     }
 }
 
@@ -398,9 +424,49 @@ mod tests {
         );
         assert_eq!(image_tag("registry:5000/kafka"), "latest");
         assert_eq!(
+            image_tag("10.199.1.1:5000/rhodry/kafka:7.1.1@sha256:ae37d1d04c378240f458c58e"),
+            "7.1.1",
+            "a Swarm task's image: the service's tag, pinned to a digest"
+        );
+        assert_eq!(
             image_tag("kafka@sha256:0123456789abcdef0123"),
             "0123456789ab"
         );
+    }
+
+    #[test]
+    fn an_image_pinned_to_a_digest_is_the_image_its_tag_names() {
+        let table = [
+            ("r:5000/kafka:7.7.1", "r:5000/kafka:7.7.1", true),
+            ("r:5000/kafka:7.7.1@sha256:ab12", "r:5000/kafka:7.7.1", true),
+            (
+                "r:5000/kafka:7.7.10@sha256:ab12",
+                "r:5000/kafka:7.7.1",
+                false,
+            ),
+            (
+                "r:5000/kafka:7.7.1",
+                "r:5000/kafka:7.7.1@sha256:ab12",
+                false,
+            ),
+            (
+                "r:5000/kafka:7.7.1@sha256:cd34",
+                "r:5000/kafka:7.7.1@sha256:ab12",
+                false,
+            ),
+            ("r:5000/kafka:7.1.1", "r:5000/kafka:7.7.1", false),
+        ];
+        for (running, wanted, same) in table {
+            assert_eq!(runs_image(running, wanted), same, "{running} runs {wanted}");
+        }
+        for (image, repository) in [
+            ("r:5000/bi/kafka:7.1.1@sha256:ab", "r:5000/bi/kafka"),
+            ("r:5000/kafka", "r:5000/kafka"),
+            ("kafka:7.1.1", "kafka"),
+            ("kafka@sha256:ab", "kafka"),
+        ] {
+            assert_eq!(image_repository(image), repository);
+        }
     }
 
     #[test]

@@ -76,6 +76,13 @@ impl pb::agent_server::Agent for SimAgent {
         Err(simulated())
     }
 
+    async fn describe_stack(
+        &self,
+        _: Request<pb::DescribeStackRequest>,
+    ) -> Result<Response<pb::DescribeStackResponse>, Status> {
+        Err(simulated())
+    }
+
     async fn pull_image(
         &self,
         _: Request<pb::PullImageRequest>,

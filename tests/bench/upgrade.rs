@@ -63,7 +63,7 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>) {
     produce(&lab.bootstrap, "orders", 2000).await;
 
     let observer = observer::Observer::start_every(
-        &name,
+        observer::Engines::local(&name),
         &lab.bootstrap,
         &lab.zookeeper,
         2,

@@ -14,7 +14,7 @@ mod full;
 mod ibp;
 mod images;
 mod noloss;
-mod swarm;
+pub(crate) mod swarm;
 mod swarm_service;
 mod upgrade_connect;
 

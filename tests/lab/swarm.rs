@@ -13,7 +13,7 @@ use kroll_tests::{bin, docker_cli};
 use super::{TestLab, kcat, poll};
 
 /// `docker -H <engine> args…` → stdout; fails the test with stderr.
-fn docker_at(host: &str, args: &[&str]) -> String {
+pub(crate) fn docker_at(host: &str, args: &[&str]) -> String {
     let out = Command::new("docker")
         .arg("-H")
         .arg(host)
@@ -231,7 +231,7 @@ fn live_services(manager: &str, lab: &str) -> Vec<kroll_stack::LiveService> {
 }
 
 /// Every running task of the stack, by id.
-fn running_tasks(manager: &str, lab: &str) -> Vec<String> {
+pub(crate) fn running_tasks(manager: &str, lab: &str) -> Vec<String> {
     let out = docker_at(
         manager,
         &[
@@ -249,7 +249,7 @@ fn running_tasks(manager: &str, lab: &str) -> Vec<String> {
 }
 
 /// `docker stack deploy` of `file` as the operator would run it.
-fn stack_deploy(manager: &str, file: &std::path::Path, lab: &str, registry: &str) {
+pub(crate) fn stack_deploy(manager: &str, file: &std::path::Path, lab: &str, registry: &str) {
     let out = Command::new("docker")
         .args(["-H", manager, "stack", "deploy", "-c"])
         .arg(file)

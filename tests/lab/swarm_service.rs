@@ -4,7 +4,6 @@
 //! refuses naming its node, the saved spec survives an agent restart and is what a restore
 //! re-applies, and an update whose task cannot start is put back (`ABORTED`).
 
-use std::process::Command;
 use std::time::Duration;
 
 use kroll::agents::{AgentCallError, AgentClient, CallErrorKind};
@@ -16,21 +15,7 @@ use kroll_shared::model::EnvPatch;
 use tonic::Code;
 
 use super::TestLab;
-
-fn docker_at(host: &str, args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .arg("-H")
-        .arg(host)
-        .args(args)
-        .output()
-        .expect("docker CLI");
-    assert!(
-        out.status.success(),
-        "docker -H {host} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use super::swarm::docker_at;
 
 fn code_of(e: &AgentCallError) -> (Code, String) {
     match &e.kind {
@@ -145,6 +130,37 @@ async fn a_managers_agent_updates_and_restores_stack_services_under_the_agents_r
             .expect_err("a reader may not"),
     );
     assert_eq!(code, Code::PermissionDenied, "{msg}");
+
+    // DescribeStack: the coordinator role, on a manager, for an allowed stack; no value leaves
+    // the node, each is a MAC under the caller's nonce that only the same value matches.
+    let (code, msg) = code_of(&r.describe_stack(&name).await.expect_err("reader"));
+    assert_eq!(code, Code::PermissionDenied, "{msg}");
+    let (code, msg) = code_of(&w.describe_stack(&name).await.expect_err("worker"));
+    assert_eq!(code, Code::FailedPrecondition, "{msg}");
+    let (code, msg) = code_of(&m.describe_stack("other").await.expect_err("not allowed"));
+    assert_eq!(code, Code::NotFound, "{msg}");
+    assert!(msg.contains("stack `other` is not managed"), "{msg}");
+    let described = m.describe_stack(&name).await.expect("describe");
+    let k2 = described
+        .services
+        .iter()
+        .find(|s| s.name == svc)
+        .expect("kafka-02 described");
+    let entry = |key: &str| {
+        k2.env
+            .iter()
+            .find_map(|e| e.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} in {:?}", k2.env))
+    };
+    assert!(described.same_value("2", entry("KAFKA_BROKER_ID")));
+    assert!(!described.same_value("3", entry("KAFKA_BROKER_ID")));
+    let all = format!("{:?}", described.services);
+    assert!(
+        !all.contains("PLAINTEXT") && !all.contains("zookeeper-01:2181"),
+        "values left the node: {all}"
+    );
+    let again = m.describe_stack(&name).await.expect("describe");
+    assert_ne!(again.nonce, described.nonce, "a fresh nonce per call");
     for (op, service, env, want) in [
         (
             "t/none",

@@ -6,7 +6,7 @@ use kroll::lab::topology::Services;
 use kroll_tests::hostlab::{Method, call};
 
 use super::observer::Observer;
-use super::{FAST, Started, broker_state, journal_of, kroll, kroll_cmd, run_dirs, text};
+use super::{FAST, assert_two_safe_rolls, broker_state, kill_and_resume, kroll, text};
 use crate::lab::TestLab;
 
 /// Kill points: the coordinator is SIGKILLed once its journal has grown by this many events since
@@ -15,19 +15,6 @@ use crate::lab::TestLab;
 const KILL_AFTER_EVENTS: [usize; 22] = [
     3, 4, 5, 6, 7, 3, 4, 5, 6, 7, 3, 4, 5, 6, 7, 3, 4, 5, 6, 7, 4, 5,
 ];
-
-/// The text of every run's journal under `runs`.
-fn journals(runs: &std::path::Path) -> Vec<String> {
-    run_dirs(runs).iter().map(|d| journal_of(d)).collect()
-}
-
-fn journal_events(runs: &std::path::Path) -> usize {
-    journals(runs).iter().map(|t| t.lines().count()).sum()
-}
-
-fn journal_text(runs: &std::path::Path) -> String {
-    journals(runs).join("\n")
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each_broker_twice() {
@@ -87,102 +74,38 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
     let observer =
         Observer::start(lab.name(), &lab.handle.bootstrap, &lab.handle.zookeeper, 2).await;
     let began = Instant::now();
-    let mut kills = 0;
     let mut args: Vec<&str> = vec!["upgrade", "--to", "7.7.1", "--yes", "--runs", &runs_arg];
     args.extend(FAST);
     let mut resume: Vec<&str> = vec!["upgrade", "--resume", "--yes", "--runs", &runs_arg];
     resume.extend(FAST);
-    let mut first = true;
     // The lab's connectors are the journal's: Debezium 3.0's value schemas are incompatible with
     // 1.9's, so the run must halt before resuming Connect until the operator allows it.
-    let mut values_refused = false;
-    let stderr_path = lab.handle.dir.join("upgrade.stderr");
-    let finished = loop {
-        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
-        let mut child = Started(
-            kroll_cmd(&inv, if first { &args } else { &resume })
-                .stdout(std::process::Stdio::null())
-                .stderr(stderr)
-                .spawn()
-                .expect("kroll upgrade"),
-        );
-        first = false;
-        let kill_at = KILL_AFTER_EVENTS
-            .get(kills)
-            .map(|d| journal_events(&runs) + d);
-        let status = loop {
-            if let Some(s) = child.0.try_wait().expect("wait") {
-                break Some(s);
-            }
-            if kill_at.is_some_and(|k| journal_events(&runs) >= k) {
-                break None;
-            }
+    let run = kill_and_resume(
+        &inv,
+        &runs,
+        &args,
+        &resume,
+        &KILL_AFTER_EVENTS,
+        Duration::from_secs(1500),
+        |said| {
             assert!(
-                began.elapsed() < Duration::from_secs(1500),
-                "the upgrade did not finish in 25 minutes"
+                said.contains("HALTED")
+                    && said.contains("would refuse the Debezium 3.0 value schema")
+                    && said.contains("--allow-incompatible-values"),
+                "the only expected halt is the value-schema refusal before Connect resumes: {said}"
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        match status {
-            Some(s) if s.success() => break true,
-            Some(s) if s.code() == Some(1) && !values_refused => {
-                let said = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-                assert!(
-                    said.contains("HALTED")
-                        && said.contains("would refuse the Debezium 3.0 value schema")
-                        && said.contains("--allow-incompatible-values"),
-                    "the only expected halt is the value-schema refusal before Connect resumes: {said}"
-                );
-                values_refused = true;
-                resume.push("--allow-incompatible-values");
-            }
-            Some(s) => panic!(
-                "kroll upgrade exited {s} after {kills} kills: {}\njournal: {}",
-                std::fs::read_to_string(&stderr_path).unwrap_or_default(),
-                journal_text(&runs)
-            ),
-            None => {
-                drop(child); // SIGKILL
-                kills += 1;
-            }
-        }
-    };
-    assert!(
-        values_refused,
+            Some("--allow-incompatible-values")
+        },
+    )
+    .await;
+    assert_eq!(
+        run.halts_accepted, 1,
         "the incompatible value schemas were refused once before Connect resumed"
     );
-    assert!(finished);
+    let kills = run.kills;
     let seen = observer.stop().await;
     assert!(kills >= 20, "the coordinator was killed only {kills} times");
-    assert_eq!(
-        seen.max_down, 1,
-        "never two brokers down at once (observed {})",
-        seen.max_down
-    );
-    assert!(
-        seen.min_isr_breaches.is_empty(),
-        "{:?}",
-        seen.min_isr_breaches
-    );
-    for (broker, n) in seen.restarts() {
-        assert_eq!(
-            n,
-            2,
-            "broker {broker} restarted exactly twice (container ids: {:?})",
-            seen.container_ids.get(&broker)
-        );
-    }
-    assert_eq!(seen.stops.len(), 10, "{:?}", seen.stops);
-    for roll in seen.stops.chunks(5) {
-        for (b, controller) in &roll[..4] {
-            assert_ne!(
-                Some(*b),
-                *controller,
-                "broker {b} was the controller but not the last of its roll: {:?}",
-                seen.stops
-            );
-        }
-    }
+    assert_two_safe_rolls(&seen);
     for (name, image, ibp) in broker_state(lab.name()) {
         assert!(image.ends_with("/kafka:7.7.1"), "{name} runs {image}");
         assert_eq!(ibp.as_deref(), Some("3.7"), "{name}");

@@ -7,6 +7,8 @@
 //! - `failures`: forgetting the IBP pin gets stuck at the gate and is rolled back; a target image
 //!   that cannot start is rolled back; an agent lost mid-step halts, and the run completes after
 //!   it returns; bad inputs are refused before anything is touched.
+//! - `swarm`: the same upgrade of the Swarm lab's stack (services updated through the manager's
+//!   agent) with the coordinator SIGKILLed at ≥ 10 points, watched on all five engines.
 //! - `bumped`: the coordinator SIGKILLed in the middle of Roll 2; no later command (fresh run,
 //!   `rollback`, `--resume`) lowers a broker's IBP, and the plan shows the bump steps left.
 
@@ -14,6 +16,7 @@ mod bumped;
 mod failures;
 mod killed;
 mod observer;
+mod swarm;
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -70,6 +73,140 @@ pub fn run_dirs(runs: &Path) -> std::collections::BTreeSet<std::path::PathBuf> {
 /// The journal of run directory `dir` (empty until it exists).
 pub fn journal_of(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("journal.jsonl")).unwrap_or_default()
+}
+
+/// The text of every run's journal under `runs`.
+fn journals(runs: &Path) -> Vec<String> {
+    run_dirs(runs).iter().map(|d| journal_of(d)).collect()
+}
+
+/// How many events the journals under `runs` hold together.
+fn journal_events(runs: &Path) -> usize {
+    journals(runs).iter().map(|t| t.lines().count()).sum()
+}
+
+/// Every journal under `runs`, for assertion messages.
+fn journal_text(runs: &Path) -> String {
+    journals(runs).join("\n")
+}
+
+/// How a killed-and-resumed upgrade went.
+#[derive(Debug, Default)]
+pub struct KilledRun {
+    /// SIGKILLs sent.
+    pub kills: usize,
+    /// The halts the caller accepted (each answered by an extra `--resume` option).
+    pub halts_accepted: usize,
+}
+
+/// Runs `kroll upgrade <args>` on `inv` and SIGKILLs it each time its journals under `runs` have
+/// grown by the next of `kill_points` events since it started, then continues with `kroll
+/// upgrade <resume>` — until a run finishes (exit 0) within `limit`. A halt (exit 1) is shown to
+/// `on_halt` with the run's stderr: the option it returns is added to `resume` (the operator's
+/// answer), `None` fails the test. Any other exit fails the test with stderr and journals.
+pub async fn kill_and_resume(
+    inv: &Path,
+    runs: &Path,
+    args: &[&str],
+    resume: &[&str],
+    kill_points: &[usize],
+    limit: std::time::Duration,
+    mut on_halt: impl FnMut(&str) -> Option<&'static str>,
+) -> KilledRun {
+    let began = std::time::Instant::now();
+    let stderr_path = runs.with_extension("stderr");
+    let mut resume = resume.to_vec();
+    let mut done = KilledRun::default();
+    let mut first = true;
+    loop {
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let mut child = Started(
+            kroll_cmd(inv, if first { args } else { &resume })
+                .stdout(Stdio::null())
+                .stderr(stderr)
+                .spawn()
+                .expect("kroll upgrade"),
+        );
+        first = false;
+        let kill_at = kill_points
+            .get(done.kills)
+            .map(|d| journal_events(runs) + d);
+        let status = loop {
+            if let Some(s) = child.0.try_wait().expect("wait") {
+                break Some(s);
+            }
+            if kill_at.is_some_and(|k| journal_events(runs) >= k) {
+                break None;
+            }
+            assert!(
+                began.elapsed() < limit,
+                "the upgrade did not finish in {limit:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        let said = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        match status {
+            Some(s) if s.success() => return done,
+            Some(s) if s.code() == Some(1) => match on_halt(&said()) {
+                Some(option) => {
+                    done.halts_accepted += 1;
+                    resume.push(option);
+                }
+                None => panic!(
+                    "kroll upgrade halted after {} kills: {}\njournal: {}",
+                    done.kills,
+                    said(),
+                    journal_text(runs)
+                ),
+            },
+            Some(s) => panic!(
+                "kroll upgrade exited {s} after {} kills: {}\njournal: {}",
+                done.kills,
+                said(),
+                journal_text(runs)
+            ),
+            None => {
+                drop(child); // SIGKILL
+                done.kills += 1;
+            }
+        }
+    }
+}
+
+/// The observer's verdict on a whole upgrade of five brokers: never two down at once, no stop
+/// below min ISR, each broker restarted exactly twice (once per roll), ten stops, and the
+/// controller the last broker of each roll.
+pub fn assert_two_safe_rolls(seen: &observer::Seen) {
+    assert_eq!(
+        seen.max_down, 1,
+        "never two brokers down at once (observed {}: {:?})",
+        seen.max_down, seen.max_down_seen
+    );
+    assert!(
+        seen.min_isr_breaches.is_empty(),
+        "{:?}",
+        seen.min_isr_breaches
+    );
+    assert_eq!(seen.restarts().len(), 5, "{:?}", seen.container_ids);
+    for (broker, n) in seen.restarts() {
+        assert_eq!(
+            n,
+            2,
+            "broker {broker} restarted exactly twice (containers: {:?})",
+            seen.container_ids.get(&broker)
+        );
+    }
+    assert_eq!(seen.stops.len(), 10, "{:?}", seen.stops);
+    for roll in seen.stops.chunks(5) {
+        for (b, controller) in &roll[..4] {
+            assert_ne!(
+                Some(*b),
+                *controller,
+                "broker {b} was the controller but not the last of its roll: {:?}",
+                seen.stops
+            );
+        }
+    }
 }
 
 /// Upgrade options that keep the lab runs short (the lab's brokers stop in seconds).

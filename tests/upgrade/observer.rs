@@ -60,11 +60,30 @@ struct Sample {
     at_ms: i64,
 }
 
+/// Where the lab's broker containers run: which lab, on which Docker engines.
+#[derive(Debug, Clone)]
+pub struct Engines {
+    /// Containers labelled `kroll.lab=<lab>`, role broker.
+    pub lab: String,
+    /// `docker -H` hosts to ask (`None`: this machine's engine).
+    pub hosts: Vec<Option<String>>,
+}
+
+impl Engines {
+    /// A lab on this machine's engine.
+    pub fn local(lab: &str) -> Self {
+        Self {
+            lab: lab.to_owned(),
+            hosts: vec![None],
+        }
+    }
+}
+
 impl Observer {
     /// Starts watching lab `lab` (containers labelled `kroll.lab=<lab>`, role broker).
     pub async fn start(lab: &str, bootstrap: &[String], zookeeper: &str, min_isr: usize) -> Self {
         Self::start_every(
-            lab,
+            Engines::local(lab),
             bootstrap,
             zookeeper,
             min_isr,
@@ -73,9 +92,10 @@ impl Observer {
         .await
     }
 
-    /// [`Observer::start`], sampling every `interval` (plus the time a sample takes).
+    /// [`Observer::start`], on `engines`, sampling every `interval` (plus the time a sample
+    /// takes).
     pub async fn start_every(
-        lab: &str,
+        engines: Engines,
         bootstrap: &[String],
         zookeeper: &str,
         min_isr: usize,
@@ -92,7 +112,7 @@ impl Observer {
         let mut zk = Some(connect_zk(&zk_connect).await);
         let seen = Arc::new(Mutex::new(Seen::default()));
         let (stop, mut stopped) = watch::channel(false);
-        let (lab, seen2) = (lab.to_owned(), Arc::clone(&seen));
+        let seen2 = Arc::clone(&seen);
         let task = tokio::spawn(async move {
             let mut last = Sample::default();
             loop {
@@ -102,7 +122,7 @@ impl Observer {
                         .await
                         .ok();
                 }
-                let now = sample(&lab, &consumer, zk.as_ref(), &last).await;
+                let now = sample(&engines, &consumer, zk.as_ref(), &last).await;
                 if now.controller.is_none() {
                     zk = None;
                 }
@@ -139,13 +159,13 @@ async fn connect_zk(zookeeper: &str) -> zookeeper_client::Client {
 }
 
 async fn sample(
-    lab: &str,
+    engines: &Engines,
     consumer: &Arc<BaseConsumer>,
     zk: Option<&zookeeper_client::Client>,
     last: &Sample,
 ) -> Sample {
     let mut s = Sample {
-        brokers: broker_containers(lab),
+        brokers: broker_containers(engines),
         ..Sample::default()
     };
     let c = Arc::clone(consumer);
@@ -183,34 +203,55 @@ async fn sample(
     s
 }
 
-/// Broker id → (container id, running), from `docker ps -a` filtered by the lab's labels.
-fn broker_containers(lab: &str) -> BTreeMap<i32, (String, bool)> {
-    let out = std::process::Command::new("docker")
-        .args([
-            "ps",
-            "-a",
-            "--no-trunc",
-            "--filter",
-            &format!("label=kroll.lab={lab}"),
-            "--filter",
-            "label=kroll.role=broker",
-            "--format",
-            "{{.Names}} {{.ID}} {{.State}}",
-        ])
-        .output()
-        .expect("docker ps");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
+/// Broker id → (container id, running), from `docker ps -a` on every engine, filtered by the
+/// lab's labels. A Swarm task's broker is its service's (`<stack>_kafka-03`); a broker with
+/// several containers (a Swarm service's old tasks stay behind, exited) is its running one, else
+/// its newest.
+fn broker_containers(engines: &Engines) -> BTreeMap<i32, (String, bool)> {
+    let mut out: BTreeMap<i32, (String, bool)> = BTreeMap::new();
+    for host in &engines.hosts {
+        let mut cmd = std::process::Command::new("docker");
+        if let Some(h) = host {
+            cmd.args(["-H", h]);
+        }
+        let listed = cmd
+            .args([
+                "ps",
+                "-a",
+                "--no-trunc",
+                "--filter",
+                &format!("label=kroll.lab={}", engines.lab),
+                "--filter",
+                "label=kroll.role=broker",
+                "--format",
+                "{{.Names}} {{.ID}} {{.State}} {{.Label \"com.docker.swarm.service.name\"}}",
+            ])
+            .output()
+            .expect("docker ps");
+        // `docker ps` lists the newest first.
+        for l in String::from_utf8_lossy(&listed.stdout).lines() {
             let mut it = l.split_whitespace();
-            let (name, id, state) = (it.next()?, it.next()?, it.next()?);
+            let (Some(name), Some(id), Some(state)) = (it.next(), it.next(), it.next()) else {
+                continue;
+            };
+            let name = it.next().unwrap_or(name);
             if name.ends_with("-kroll-prev") {
-                return None;
+                continue;
             }
-            let broker: i32 = name.rsplit('-').next()?.parse().ok()?;
-            Some((broker, (id.to_owned(), state == "running")))
-        })
-        .collect()
+            let Some(broker) = name.rsplit('-').next().and_then(|b| b.parse::<i32>().ok()) else {
+                continue;
+            };
+            let running = state == "running";
+            match out.get(&broker) {
+                Some((_, true)) => {}
+                Some(_) if !running => {}
+                _ => {
+                    out.insert(broker, (id.to_owned(), running));
+                }
+            }
+        }
+    }
+    out
 }
 
 fn judge(last: &Sample, now: &Sample, min_isr: usize, seen: &mut Seen) {

@@ -25,6 +25,13 @@ pub enum LabCommand {
         /// Image registry prefix.
         #[arg(long, default_value = DEFAULT_REGISTRY)]
         registry: String,
+        /// Also push the images into the registry of this Swarm lab (as its CI pipeline would
+        /// before an upgrade), as `<lab registry>/rhodry/<component>:<version>`.
+        #[arg(long, value_name = "NAME")]
+        lab: Option<String>,
+        /// The Swarm lab's directory (default `$XDG_STATE_HOME/kroll-lab/<NAME>`).
+        #[arg(long, requires = "lab")]
+        dir: Option<PathBuf>,
     },
     /// Start (or reconcile) a lab: images, network `<name>-net`, ZooKeeper, 5 brokers, 5 Connect
     /// workers, Schema Registry, REST proxy, Kafdrop, one kroll-agent per node on 127.77.0.N
@@ -97,7 +104,17 @@ pub struct DownArgs {
 /// Runs a `kroll lab …` command.
 pub async fn run(cli: &Cli, cmd: &LabCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        LabCommand::Images { versions, registry } => cmd_images(cli, versions, registry).await,
+        LabCommand::Images {
+            versions,
+            registry,
+            lab,
+            dir,
+        } => {
+            let into = lab
+                .as_deref()
+                .map(|name| dir.clone().unwrap_or_else(|| lab::state::default_dir(name)));
+            cmd_images(cli, versions, registry, into.as_deref()).await
+        }
         LabCommand::Up(a) => cmd_up(cli, a).await,
         LabCommand::Down(a) => cmd_down(cli, a).await,
     }
@@ -121,7 +138,12 @@ fn progress(cli: &Cli) -> Progress {
     })
 }
 
-async fn cmd_images(cli: &Cli, versions: &[String], registry: &str) -> anyhow::Result<ExitCode> {
+async fn cmd_images(
+    cli: &Cli,
+    versions: &[String],
+    registry: &str,
+    into: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
     let platforms: Vec<&Platform> = if versions.is_empty() {
         PLATFORMS.iter().collect()
     } else {
@@ -149,10 +171,19 @@ async fn cmd_images(cli: &Cli, versions: &[String], registry: &str) -> anyhow::R
         }
         sets.push(images::ensure_platform(&docker, registry, p, &broker).await?);
     }
+    let pushed = match into {
+        Some(dir) => {
+            if cli.output == Output::Text {
+                eprintln!("… Pushing them into the Swarm lab's registry…");
+            }
+            Some(lab::swarm::push_to_lab(dir, &sets).map_err(classify)?)
+        }
+        None => None,
+    };
     match cli.output {
         Output::Json => println!(
             "{}",
-            serde_json::json!({"labbox": {"tag": lab::LABBOX_IMAGE, "id": labbox_id}, "platforms": sets})
+            serde_json::json!({"labbox": {"tag": lab::LABBOX_IMAGE, "id": labbox_id}, "platforms": sets, "pushed_to": pushed})
         ),
         Output::Text => {
             println!("{} {labbox_id}", lab::LABBOX_IMAGE);
@@ -160,6 +191,9 @@ async fn cmd_images(cli: &Cli, versions: &[String], registry: &str) -> anyhow::R
                 for i in &s.images {
                     println!("{} {}", i.tag, i.id);
                 }
+            }
+            if let Some(repository) = pushed {
+                println!("pushed to {repository}");
             }
         }
     }

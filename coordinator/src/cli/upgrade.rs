@@ -223,8 +223,9 @@ fn resumed_target(dir: &Path) -> anyhow::Result<Target> {
 }
 
 /// A fresh run while another is unfinished is refused: it would not know what that run did.
+/// One that never got past pre-flight did nothing and is left as it is.
 fn refuse_if_unfinished(runs: &Path) -> anyhow::Result<()> {
-    match journal::latest_unfinished(runs) {
+    match journal::latest_unfinished_that_acted(runs) {
         Ok(dir) => Err(UsageError(format!(
             "run {} is unfinished; continue it with `kroll upgrade --resume` or undo it with `kroll rollback` (nothing was touched)",
             dir.display()
@@ -286,6 +287,10 @@ pub async fn cmd_upgrade(cli: &Cli, a: &UpgradeArgs) -> anyhow::Result<ExitCode>
         settings: settings(a),
         cluster: inv.cluster.name.clone(),
         quiet: cli.output == Output::Json,
+        stack: inv
+            .swarm
+            .as_ref()
+            .and_then(crate::upgrade::stack_file::StackKeeper::of),
     });
     let dir = engine.run_dir().to_owned();
     let outcome = engine.run().await;
@@ -344,6 +349,10 @@ pub async fn cmd_rollback(cli: &Cli, a: &RollbackArgs) -> anyhow::Result<ExitCod
         settings: Settings::default(),
         cluster: inv.cluster.name.clone(),
         quiet: cli.output == Output::Json,
+        stack: inv
+            .swarm
+            .as_ref()
+            .and_then(crate::upgrade::stack_file::StackKeeper::of),
     });
     let result = engine.rollback_all().await;
     let closing = match &result {

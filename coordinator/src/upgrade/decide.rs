@@ -186,7 +186,7 @@ pub fn satisfied(s: &ServiceView, change: &Change) -> bool {
     }) && change.env.rename.keys().all(|k| !c.env_keys.contains(k))
         && change.env.remove.iter().all(|k| !c.env_keys.contains(k));
     let host_ok = change.hostname.as_ref().is_none_or(|h| *h == c.hostname);
-    c.image == change.image && env_ok && host_ok
+    kroll_shared::model::runs_image(&c.image, &change.image) && env_ok && host_ok
 }
 
 /// Brokers on an IBP newer than `old`: the point of no return is behind them.

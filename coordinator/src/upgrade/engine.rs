@@ -23,6 +23,7 @@ use super::observe::{KafkaProbe, observe};
 use super::plan::{PhaseId, Plan, PlanOptions, plan};
 use super::progress::{Progress, Report};
 use super::run_state::RunState;
+use super::stack_file::{self, StackKeeper};
 use super::timeline::Timeline;
 use super::view::{ClusterView, KafkaView};
 
@@ -117,6 +118,17 @@ pub trait Observe: Sync {
     /// broker gates poll.
     fn observe_kafka(&self) -> impl std::future::Future<Output = Result<KafkaView, String>> + Send;
 
+    /// The Swarm stack's services as a manager's agent describes them (environment values as
+    /// MACs), for the stack-file check.
+    fn describe_stack(
+        &self,
+        stack: &str,
+    ) -> impl std::future::Future<Output = Result<crate::agents::DescribedStack, String>> + Send
+    {
+        let why = format!("no Swarm manager to describe stack `{stack}`");
+        async move { Err(why) }
+    }
+
     /// Connect's connectors, tasks and workers for the post-checks (`None`: no Connect).
     fn observe_connect(
         &self,
@@ -160,6 +172,34 @@ impl Observe for Live<'_> {
     async fn observe_connect(&self) -> Option<crate::connect::health::ConnectObservation> {
         crate::connect::health::observe_inventory(self.inv).await
     }
+
+    async fn describe_stack(&self, stack: &str) -> Result<crate::agents::DescribedStack, String> {
+        let Some(swarm) = &self.inv.swarm else {
+            return Err("the inventory has no [swarm] section".into());
+        };
+        let mut last = format!("no manager answered ({})", swarm.managers.join(", "));
+        for m in &swarm.managers {
+            let Some(node) = self.inv.node(m) else {
+                last = format!("manager `{m}` is not among the inventory's nodes");
+                continue;
+            };
+            let described = match crate::agents::AgentClient::connect(
+                node,
+                self.tls,
+                self.inv.agents.timeout(),
+            )
+            .await
+            {
+                Ok(mut c) => c.describe_stack(stack).await,
+                Err(e) => Err(e),
+            };
+            match described {
+                Ok(d) => return Ok(d),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(last)
+    }
 }
 
 /// One upgrade run (or `kroll rollback` of one).
@@ -177,6 +217,10 @@ pub struct Engine<'a, O, A, C> {
     /// Kafka observations since the last action, newest last: a gate may count them towards
     /// its consecutive passes (see [`Engine::wait_from`]); cleared before every action.
     pub(crate) recent: std::sync::Mutex<Vec<(Instant, KafkaView)>>,
+    /// The Swarm stack file kept true (`[swarm] stack_file`).
+    pub(crate) stack: Option<StackKeeper>,
+    /// The stack file matched the services at pre-flight: from then on it is rewritten.
+    pub(crate) stack_checked: bool,
 }
 
 impl<O, A, C> std::fmt::Debug for Engine<'_, O, A, C> {
@@ -201,6 +245,8 @@ pub struct Parts<'a, O, A, C> {
     pub cluster: String,
     /// No progress lines (JSON output).
     pub quiet: bool,
+    /// The Swarm stack file to keep true.
+    pub stack: Option<StackKeeper>,
 }
 
 impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
@@ -222,6 +268,8 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
             report,
             started: Instant::now(),
             recent: Default::default(),
+            stack: parts.stack,
+            stack_checked: false,
         }
     }
 
@@ -255,6 +303,13 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
                 Outcome::Finished(self.report)
             }
             Err(h) => {
+                // What the run changed is in the services: the stack file says so too, so a
+                // redeploy during the halt does not undo it.
+                if self.stack_checked
+                    && let Err(e) = self.keep_stack_file_observed().await
+                {
+                    self.progress.warn(&e.reason);
+                }
                 if let Err(e) = self.journal(Event::Halted {
                     reason: h.reason.clone(),
                     advice: h.advice.clone(),
@@ -299,7 +354,7 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
             let next = decide::next(&plan, &view, &state, &policy);
             self.announce_phase(&plan, &next, &mut phase)?;
             match next {
-                Next::Finished => return Ok(()),
+                Next::Finished => return self.keep_stack_file(&plan, false),
                 Next::Halt(h) => return Err(h),
                 Next::Settle { step, gate, limit } => {
                     self.settle(&step, &gate, limit, view).await?;
@@ -389,6 +444,10 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
         let Some(id) = id.filter(|id| *current != Some(*id)) else {
             return Ok(());
         };
+        if current.is_some() {
+            // A phase ended: the stack file learns what the phases done changed.
+            self.keep_stack_file(plan, true)?;
+        }
         *current = Some(id);
         if let Some(p) = plan.phase(id) {
             self.progress.phase(&p.title);
@@ -521,10 +580,182 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
         self.ensure_images(plan)
             .await
             .map_err(|r| Halt::new(r, untouched))?;
+        self.check_stack_file().await?;
         self.journal(Event::Note {
             step: PhaseId::Preflight.slug(),
             message: "passed".into(),
         })
+    }
+
+    /// Pre-flight's stack-file check (see [`stack_file`]): the live services must be the file
+    /// plus what the cluster shows kroll did; a refusal names every difference.
+    async fn check_stack_file(&mut self) -> Result<(), Halt> {
+        let Some(keeper) = self.stack.clone() else {
+            return Ok(());
+        };
+        let untouched = "fix it and run again; nothing was touched";
+        let file = keeper
+            .load()
+            .map_err(|e| Halt::new(e.to_string(), untouched))?;
+        let view = self.observe().await;
+        let plan = plan(&view, &self.opts).map_err(|e| Halt::new(e.to_string(), untouched))?;
+        let state = self.run_state("kroll upgrade --resume")?;
+        let live = self
+            .observer
+            .describe_stack(&keeper.stack)
+            .await
+            .map_err(|e| {
+                Halt::new(
+                    format!(
+                        "the services of stack `{}` cannot be compared with {}: {e}",
+                        keeper.stack,
+                        keeper.path.display()
+                    ),
+                    "a manager's agent must answer (and allow the stack in [allow] stacks); then run again; nothing was touched",
+                )
+            })?;
+        let policy = self.settings.policy();
+        let drift_against =
+            |steps: Vec<&super::plan::Step>| -> Result<Vec<kroll_stack::Drift>, Halt> {
+                let expected = keeper
+                    .with_steps(&file, &policy, steps)
+                    .map_err(|e| Halt::new(e.to_string(), untouched))?;
+                kroll_stack::drift_by(
+                    &expected,
+                    &keeper.stack,
+                    &keeper.vars,
+                    &live.services,
+                    |f, l| live.same_value(f, l),
+                )
+                .map_err(|e| Halt::new(format!("{}: {e}", keeper.path.display()), untouched))
+            };
+        let done: Vec<&super::plan::Step> = stack_file::done_steps(&plan).collect();
+        let in_flight: Vec<&super::plan::Step> =
+            stack_file::in_flight_steps(&plan, &state).collect();
+        let settled = drift_against(done.clone())?;
+        let (with_in_flight, names) = if in_flight.is_empty() {
+            (Vec::new(), std::collections::BTreeSet::new())
+        } else {
+            let names = in_flight
+                .iter()
+                .filter_map(|s| keeper.short(&s.container).map(str::to_owned))
+                .collect();
+            let ids: std::collections::BTreeSet<&str> = done
+                .iter()
+                .chain(&in_flight)
+                .map(|s| s.id.as_str())
+                .collect();
+            let steps = plan
+                .phases
+                .iter()
+                .flat_map(|p| p.steps.iter())
+                .filter(|s| ids.contains(s.id.as_str()))
+                .collect();
+            (drift_against(steps)?, names)
+        };
+        let left = stack_file::unexplained(settled, &with_in_flight, &names);
+        if !left.is_empty() {
+            return Err(Halt::new(
+                stack_file::refusal(&keeper.path, &left),
+                stack_file::REFUSAL_ADVICE,
+            ));
+        }
+        self.stack_checked = true;
+        let message = format!(
+            "the {} services of stack `{}` match {} ({} step(s) of this upgrade done)",
+            live.services.len(),
+            keeper.stack,
+            keeper.path.display(),
+            done.len()
+        );
+        self.progress.line(&message);
+        self.journal(Event::Note {
+            step: "stack-file".into(),
+            message,
+        })
+    }
+
+    /// Rewrites the stack file with the changes of every step `plan` shows done — of the phases
+    /// wholly done only, at a phase boundary (`whole_phases`) — (nothing when it already says
+    /// so), keeping the text it replaces in the run directory and printing the diff. Only once
+    /// pre-flight found the file and the services in agreement.
+    fn keep_stack_file(&mut self, plan: &Plan, whole_phases: bool) -> Result<(), Halt> {
+        let Some(keeper) = self.stack.clone().filter(|_| self.stack_checked) else {
+            return Ok(());
+        };
+        let halt = |why: String| {
+            Halt::new(
+                why,
+                "the services are as the run left them; fix the stack file's problem, then `kroll upgrade --resume` rewrites it (never redeploy the old file: it would undo the upgrade)",
+            )
+        };
+        let file = keeper.load().map_err(|e| halt(e.to_string()))?;
+        let policy = self.settings.policy();
+        let steps: Vec<&super::plan::Step> = if whole_phases {
+            stack_file::completed_phase_steps(plan).collect()
+        } else {
+            stack_file::done_steps(plan).collect()
+        };
+        let updated = keeper
+            .with_steps(&file, &policy, steps)
+            .map_err(|e| halt(e.to_string()))?;
+        if updated.text() == file.text() {
+            return Ok(());
+        }
+        let name = keeper.path.display().to_string();
+        let diff = kroll_stack::unified_diff(file.text(), updated.text(), &name, &name);
+        let kept = format!(
+            "stack-file.{}.yml",
+            self.run.entries().map_or(0, |e| e.len())
+        );
+        self.run
+            .write_file(&kept, file.text().as_bytes())
+            .map_err(|e| {
+                halt(format!(
+                    "the stack file's previous text cannot be kept: {e}"
+                ))
+            })?;
+        let mut diffs =
+            std::fs::read_to_string(self.run.path().join("stack-file.diff")).unwrap_or_default();
+        diffs.push_str(&diff);
+        self.run
+            .write_file("stack-file.diff", diffs.as_bytes())
+            .map_err(|e| halt(format!("the stack file's diff cannot be kept: {e}")))?;
+        keeper
+            .write(updated.text())
+            .map_err(|e| halt(e.to_string()))?;
+        let changed = diff
+            .lines()
+            .filter(|l| {
+                (l.starts_with('+') || l.starts_with('-'))
+                    && !l.starts_with("+++")
+                    && !l.starts_with("---")
+            })
+            .count();
+        self.progress.line(&format!(
+            "Stack file {name} rewritten to match the services ({changed} line(s); the text it replaced is {kept} in the run directory):\n{}",
+            diff.trim_end()
+        ));
+        self.journal(Event::Note {
+            step: "stack-file".into(),
+            message: format!("rewrote {name} ({changed} line(s) changed; previous text {kept})"),
+        })
+    }
+
+    /// [`Self::keep_stack_file`] from a fresh observation (after a halt).
+    async fn keep_stack_file_observed(&mut self) -> Result<(), Halt> {
+        let view = self.observe().await;
+        let opts = PlanOptions {
+            resuming: true,
+            ..self.opts.clone()
+        };
+        match plan(&view, &opts) {
+            Ok(p) => self.keep_stack_file(&p, false),
+            Err(e) => Err(Halt::new(
+                format!("the stack file was not rewritten: {e}"),
+                "`kroll upgrade --resume` rewrites it",
+            )),
+        }
     }
 
     fn check_disks(&self, view: &ClusterView) -> Result<(), String> {

@@ -363,6 +363,40 @@ pub fn read(path: &Path) -> Result<Vec<Entry>, JournalError> {
 
 /// The most recent run under `runs` that has not finished.
 pub fn latest_unfinished(runs: &Path) -> Result<PathBuf, JournalError> {
+    latest_where(runs, |entries| !finished(entries))
+}
+
+/// The newest unfinished run under `runs` that may have changed the cluster (one that did
+/// not, [`changed_nothing`], does not stand in a fresh run's way).
+pub fn latest_unfinished_that_acted(runs: &Path) -> Result<PathBuf, JournalError> {
+    latest_where(runs, |entries| {
+        !finished(entries) && !changed_nothing(entries)
+    })
+}
+
+fn finished(entries: &[Entry]) -> bool {
+    entries
+        .iter()
+        .any(|e| matches!(e.event, Event::Finished { .. }))
+}
+
+/// Whether a run's journal shows it never acted on the cluster: it did not get past pre-flight
+/// (refused there, or killed during it). Pre-flight only reads, and pulls images.
+pub fn changed_nothing(entries: &[Entry]) -> bool {
+    entries.iter().all(|e| {
+        matches!(
+            e.event,
+            Event::RunStarted { .. }
+                | Event::Note { .. }
+                | Event::Halted { .. }
+                | Event::PhaseStarted {
+                    phase: PhaseId::Preflight
+                }
+        )
+    })
+}
+
+fn latest_where(runs: &Path, wanted: impl Fn(&[Entry]) -> bool) -> Result<PathBuf, JournalError> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs)
         .map_err(io(runs))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -370,11 +404,7 @@ pub fn latest_unfinished(runs: &Path) -> Result<PathBuf, JournalError> {
         .collect();
     dirs.sort();
     for d in dirs.into_iter().rev() {
-        let entries = read(&d.join("journal.jsonl"))?;
-        if !entries
-            .iter()
-            .any(|e| matches!(e.event, Event::Finished { .. }))
-        {
+        if wanted(&read(&d.join("journal.jsonl"))?) {
             return Ok(d);
         }
     }
@@ -399,6 +429,47 @@ pub fn new_run_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_refused_at_pre_flight_does_not_stand_in_a_fresh_runs_way() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let runs = dir.path().join("runs");
+        let mut acted = RunDir::create(&runs, "r1").expect("create");
+        acted
+            .append(Event::PhaseStarted {
+                phase: PhaseId::QuiesceConnect,
+            })
+            .expect("append");
+        drop(acted);
+        let mut refused = RunDir::create(&runs, "r2").expect("create");
+        refused
+            .append(Event::Note {
+                step: "preflight".into(),
+                message: "m".into(),
+            })
+            .expect("append");
+        refused
+            .append(Event::Halted {
+                reason: "drift".into(),
+                advice: "a".into(),
+            })
+            .expect("append");
+        drop(refused);
+        // `--resume` still finds the newest; a fresh run is held back by the one that acted.
+        assert_eq!(latest_unfinished(&runs).expect("latest"), runs.join("r2"));
+        assert_eq!(
+            latest_unfinished_that_acted(&runs).expect("acted"),
+            runs.join("r1")
+        );
+        let mut done = RunDir::open(&runs, &runs.join("r1")).expect("reopen");
+        done.append(Event::Finished { seconds: 1.0 })
+            .expect("append");
+        drop(done);
+        assert!(matches!(
+            latest_unfinished_that_acted(&runs),
+            Err(JournalError::NothingToResume(_))
+        ));
+    }
 
     #[test]
     fn the_journal_survives_a_torn_write_and_is_read_back_in_order() {

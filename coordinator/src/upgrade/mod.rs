@@ -32,6 +32,7 @@ pub mod progress;
 pub mod report_html;
 pub mod rollback;
 pub mod run_state;
+pub mod stack_file;
 pub mod steps;
 pub mod timeline;
 pub mod version;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use kroll_shared::inventory::ServiceKind;
-use kroll_shared::model::{EnvPatch, image_tag};
+use kroll_shared::model::{EnvPatch, image_repository, image_tag, runs_image};
 use serde::{Deserialize, Serialize};
 
 use super::version::{KafkaLine, Platform, VersionError};
@@ -199,12 +199,7 @@ pub fn target_image(current: &str, kind: ServiceKind, opts: &PlanOptions) -> Str
     if let Some(explicit) = opts.images.get(&kind) {
         return explicit.clone();
     }
-    let tag = image_tag(current);
-    let repo = current
-        .strip_suffix(tag)
-        .map(|r| r.trim_end_matches(':'))
-        .unwrap_or(current);
-    format!("{repo}:{}", opts.to)
+    format!("{}:{}", image_repository(current), opts.to)
 }
 
 fn platform_of(s: &ServiceView) -> Result<Platform, PlanError> {
@@ -245,7 +240,7 @@ fn current_platform(view: &ClusterView, opts: &PlanOptions) -> Result<Platform, 
         let on_target = opts
             .images
             .get(&ServiceKind::Broker)
-            .is_some_and(|t| b.image() == Some(t.as_str()));
+            .is_some_and(|t| b.image().is_some_and(|i| runs_image(i, t)));
         versions.insert(if on_target { opts.to } else { platform_of(b)? });
         if let (Some(env), Some(id)) = (b.env("KAFKA_BROKER_ID"), b.broker_id)
             && env.trim() != id.to_string()
@@ -418,7 +413,7 @@ fn bumped_brokers(
     }
     for b in brokers {
         let image = b.image().unwrap_or_default();
-        if image != target_image(image, ServiceKind::Broker, opts) {
+        if !runs_image(image, &target_image(image, ServiceKind::Broker, opts)) {
             return Err(PlanError::BehindPointOfNoReturn {
                 bumped: bumped.join(", "),
                 to_ibp,

@@ -403,6 +403,7 @@ fn engine_with<'a, C: ConnectPhases>(
         settings: settings(),
         cluster: "sim".into(),
         quiet: true,
+        stack: None,
     })
 }
 

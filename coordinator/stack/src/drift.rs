@@ -187,6 +187,27 @@ pub fn drift(
     vars: &Vars,
     live: &[LiveService],
 ) -> Result<Vec<Drift>, StackError> {
+    drift_by(file, stack, vars, live, |file_value, live_value| {
+        file_value == live_value
+    })
+}
+
+/// [`drift`], with an environment value of the file and one of a live service compared by
+/// `same(file value, live value)` — for live services described without their values (each
+/// value a MAC the caller can compute over the file's).
+pub fn drift_by(
+    file: &StackFile,
+    stack: &str,
+    vars: &Vars,
+    live: &[LiveService],
+    same: impl Fn(&str, &str) -> bool,
+) -> Result<Vec<Drift>, StackError> {
+    let same_entry =
+        |file_value: &Option<String>, live_value: &Option<String>| match (file_value, live_value) {
+            (Some(f), Some(l)) => same(f, l),
+            (None, None) => true,
+            _ => false,
+        };
     let mut out = Vec::new();
     for spec in file.specs() {
         let service = spec.name.clone();
@@ -216,7 +237,7 @@ pub fn drift(
                     service: service.clone(),
                     name: name.clone(),
                 }),
-                Some(live_value) if live_value != value => {
+                Some(live_value) if !same_entry(value, live_value) => {
                     out.push(Drift::EnvChanged {
                         service: service.clone(),
                         name: name.clone(),

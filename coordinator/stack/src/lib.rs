@@ -82,7 +82,7 @@ mod journal_tests;
 mod test_support;
 
 pub use diff::unified_diff;
-pub use drift::{Drift, LiveService, drift};
+pub use drift::{Drift, LiveService, drift, drift_by};
 pub use duration::{DEFAULT_STOP_GRACE_PERIOD, format_duration, parse_duration};
 pub use edit::Edit;
 pub use error::{EditError, ErrorKind, InterpolateError, KeyPath, StackError};

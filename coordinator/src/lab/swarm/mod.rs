@@ -94,7 +94,7 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     let mut spec = LabSpec::new(
         &opts.name,
         &opts.version,
-        &format!("{}/rhodry", layout.registry()),
+        &repository(&layout),
         Ports::default_lab(),
         opts.services,
     )?;
@@ -135,7 +135,7 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     hosts::form_swarm(&layout)?;
     clock.mark("swarm");
     p.step(&format!("Pushing the images to {}…", layout.registry()));
-    push_images(&layout, &built, &spec)?;
+    push_images(&layout, &built, true)?;
     clock.mark("registry");
     let shared = layout.shared();
     let connect_dir = shared.join("connect-cluster");
@@ -153,7 +153,12 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     let inventory = dir.join("kroll.toml");
     let recorded = agents.as_ref().map(Vec::clone).unwrap_or_default();
     write_files(&spec, &dir, &recorded, &opts)?;
-    append_swarm_section(&inventory, &spec.name, &swarm.stack_file)?;
+    append_swarm_section(
+        &inventory,
+        &spec.name,
+        &swarm.stack_file,
+        &repository(&layout),
+    )?;
     let agents = agents?;
     clock.mark("agents");
     super::up::wait::until_healthy(&spec, &opts, &p, &mut |phase| clock.mark(phase)).await?;
@@ -177,10 +182,15 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     ))
 }
 
-/// Loads the built images into node 1's engine, tags them for the lab's registry (and
-/// `latest`: the journal's stack names images without a tag) and pushes them; the other nodes
-/// pull what their tasks need.
-fn push_images(l: &Layout, built: &images::ImageSet, spec: &LabSpec) -> Result<(), LabError> {
+/// The repository prefix a Swarm lab's stack names its images under (`${CI_REGISTRY_IMAGE}`).
+pub fn repository(l: &Layout) -> String {
+    format!("{}/rhodry", l.registry())
+}
+
+/// Loads the built images into node 1's engine, tags them for the lab's registry as
+/// `<repository>/<component>:<version>` (and `:latest` when `latest`: the journal's stack names
+/// images without a tag) and pushes them; the other nodes pull what their tasks need.
+fn push_images(l: &Layout, built: &images::ImageSet, latest: bool) -> Result<(), LabError> {
     let tags: Vec<&str> = built.images.iter().map(|i| i.tag.as_str()).collect();
     let mut save = Command::new("docker")
         .arg("save")
@@ -207,15 +217,38 @@ fn push_images(l: &Layout, built: &images::ImageSet, spec: &LabSpec) -> Result<(
             String::from_utf8_lossy(&load.stderr).trim()
         )));
     }
+    let repository = repository(l);
     for i in &built.images {
-        let name = format!("{}/{}", spec.registry, i.component.name());
-        for tag in [spec.platform.version, "latest"] {
+        let name = format!("{repository}/{}", i.component.name());
+        let tags: &[&str] = if latest {
+            &[built.version.as_str(), "latest"]
+        } else {
+            &[built.version.as_str()]
+        };
+        for tag in tags {
             let target = format!("{name}:{tag}");
             hosts::docker(l, 1, &["tag", &i.tag, &target])?;
             hosts::docker(l, 1, &["push", "-q", &target])?;
         }
     }
     Ok(())
+}
+
+/// Pushes more platform versions into the registry of the Swarm lab in `dir` (what a CI
+/// pipeline does before an upgrade: the new images in the registry the nodes pull from).
+/// Returns the repository they were pushed under.
+pub fn push_to_lab(dir: &Path, built: &[images::ImageSet]) -> Result<String, LabError> {
+    let dir = state::absolute(dir);
+    let swarm = SwarmState::load(&dir)?.ok_or_else(|| {
+        LabError::Usage(format!(
+            "{} holds no Swarm lab (`kroll lab up --swarm` makes one); only a Swarm lab has a registry of its own",
+            dir.display()
+        ))
+    })?;
+    for set in built {
+        push_images(&swarm.layout, set, false)?;
+    }
+    Ok(repository(&swarm.layout))
 }
 
 fn deploy(l: &Layout, file: &Path, spec: &LabSpec) -> Result<(), LabError> {
@@ -242,13 +275,21 @@ fn deploy(l: &Layout, file: &Path, spec: &LabSpec) -> Result<(), LabError> {
 }
 
 /// Adds the inventory's `[swarm]` section: the stack, its manager, its stack file.
-fn append_swarm_section(inventory: &Path, stack: &str, stack_file: &Path) -> Result<(), LabError> {
+fn append_swarm_section(
+    inventory: &Path,
+    stack: &str,
+    stack_file: &Path,
+    repository: &str,
+) -> Result<(), LabError> {
     use std::io::Write as _;
     let section = format!(
-        "\n# The lab runs as Docker Swarm stack `{stack}`: services are updated through the manager's agent.\n\
-         [swarm]\nstack = \"{stack}\"\nmanagers = [\"{}\"]\nstack_file = \"{}\"\n",
+        "\n# The lab runs as Docker Swarm stack `{stack}`: services are updated through the manager's agent,\n\
+         # and the stack file is kept true (its images name ${{{}}}).\n\
+         [swarm]\nstack = \"{stack}\"\nmanagers = [\"{}\"]\nstack_file = \"{}\"\nvariables = {{ {} = \"{repository}\" }}\n",
+        stack::REGISTRY_VAR,
         node_name(MANAGER),
-        stack_file.display()
+        stack_file.display(),
+        stack::REGISTRY_VAR,
     );
     std::fs::OpenOptions::new()
         .append(true)

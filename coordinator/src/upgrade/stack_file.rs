@@ -1,0 +1,551 @@
+//! The Swarm stack file stays the source of truth (issue 13, item 3). Redeploying the file an
+//! upgrade started from would put the old image back, or keep the new image and drop the IBP
+//! pin; so for a Swarm cluster whose inventory names its stack file (`[swarm] stack_file`):
+//!
+//! - **pre-flight** compares the live services (as the manager's agent describes them, values
+//!   as MACs) with the file *plus the changes of every step the cluster shows done*, and
+//!   refuses any other difference — drift kroll did not make — naming service and variable;
+//!   a step in flight (its intent journaled, not settled) may be either way;
+//! - **after each phase** the file is rewritten with the changes of the phases done, and at the
+//!   end or on a halt with those of every step done (a minimal edit: comments, anchors and merge
+//!   keys stay; a change every service that merges an anchor shares goes into the anchor), the
+//!   previous text kept in the run directory and the diff printed.
+//!
+//! Everything here is pure but the file's reading and writing ([`StackKeeper::load`],
+//! [`StackKeeper::write`]).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use kroll_shared::inventory::Swarm;
+use kroll_stack::{Drift, Edit, StackFile, Vars};
+
+use super::decide::Policy;
+use super::plan::{Change, Plan, Step};
+use super::run_state::RunState;
+
+/// The stack file kroll keeps true, as read when the run started.
+#[derive(Debug, Clone)]
+pub struct StackKeeper {
+    /// The stack (`docker stack deploy … <stack>`).
+    pub stack: String,
+    /// Where the file lives.
+    pub path: PathBuf,
+    /// The variables its `${…}` take: this process's environment, then `[swarm] variables`.
+    pub vars: Vars,
+}
+
+/// Why the stack file cannot be kept.
+#[derive(Debug, thiserror::Error)]
+pub enum StackFileError {
+    #[error("the stack file {path}: {why}")]
+    Read { path: String, why: String },
+    #[error("the stack file {path} cannot be edited to match the cluster: {why}")]
+    Edit { path: String, why: String },
+    #[error("the stack file {path} cannot be written: {why}")]
+    Write { path: String, why: String },
+}
+
+impl StackKeeper {
+    /// The keeper `swarm` asks for (`None` without `stack_file`).
+    pub fn of(swarm: &Swarm) -> Option<Self> {
+        let path = swarm.stack_file.clone()?;
+        let mut vars: Vars = std::env::vars().collect();
+        vars.extend(swarm.variables.clone());
+        Some(Self {
+            stack: swarm.stack.clone(),
+            path,
+            vars,
+        })
+    }
+
+    /// Reads and parses the file as it is now.
+    pub fn load(&self) -> Result<StackFile, StackFileError> {
+        let origin = self.path.display().to_string();
+        let text = std::fs::read_to_string(&self.path).map_err(|e| StackFileError::Read {
+            path: origin.clone(),
+            why: e.to_string(),
+        })?;
+        StackFile::parse(text, origin.clone()).map_err(|e| StackFileError::Read {
+            path: origin,
+            why: e.to_string(),
+        })
+    }
+
+    /// Replaces the file's text atomically (a temporary file beside it, renamed over it).
+    pub fn write(&self, text: &str) -> Result<(), StackFileError> {
+        let failed = |e: std::io::Error| StackFileError::Write {
+            path: self.path.display().to_string(),
+            why: e.to_string(),
+        };
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "stack.yml".into());
+        let tmp = self.path.with_file_name(format!(".{name}.kroll-tmp"));
+        std::fs::write(&tmp, text).map_err(failed)?;
+        if let Ok(meta) = std::fs::metadata(&self.path) {
+            let _ = std::fs::set_permissions(&tmp, meta.permissions());
+        }
+        std::fs::rename(&tmp, &self.path).map_err(failed)
+    }
+
+    /// The file's name for a stack service (`<stack>_kafka-01` → `kafka-01`).
+    pub fn short<'a>(&self, service: &'a str) -> Option<&'a str> {
+        service.strip_prefix(&format!("{}_", self.stack))
+    }
+
+    /// The edits that write `steps`' changes into `file`, in plan order, grouped so that
+    /// services sharing a change share one edit (an anchor all of them merge is edited there).
+    pub fn edits<'a>(
+        &self,
+        file: &StackFile,
+        policy: &Policy,
+        steps: impl IntoIterator<Item = &'a Step>,
+    ) -> Vec<Edit> {
+        // One group per (phase, change kind, value), in order of first appearance.
+        let mut groups: Vec<(String, Edit)> = Vec::new();
+        let mut add = |key: String, services: &str, edit: &dyn Fn(Vec<String>) -> Edit| match groups
+            .iter_mut()
+            .find(|(k, _)| *k == key)
+        {
+            Some((_, e)) => push_service(e, services),
+            None => groups.push((key, edit(vec![services.to_owned()]))),
+        };
+        for step in steps {
+            let (Some(change), Some(service)) = (&step.change, self.short(&step.container)) else {
+                continue;
+            };
+            let Some(spec) = file.service(service) else {
+                continue;
+            };
+            let phase = step.id.split('/').next().unwrap_or_default().to_owned();
+            let Change {
+                image,
+                env,
+                hostname,
+            } = change;
+            if !image.is_empty() {
+                let raw = spec.image.as_ref().map(|i| i.value.as_str()).unwrap_or("");
+                let text = image_text(raw, &self.vars, image);
+                add(format!("{phase}/image/{text}"), service, &|services| {
+                    Edit::Image {
+                        services,
+                        image: text.clone(),
+                    }
+                });
+            }
+            if !env.is_empty() {
+                let key = format!("{phase}/env/{env:?}");
+                add(key, service, &|services| Edit::Env {
+                    services,
+                    patch: env.clone(),
+                });
+            }
+            if let Some(h) = hostname {
+                add(
+                    format!("{phase}/hostname/{service}"),
+                    service,
+                    &|services| Edit::Hostname {
+                        services,
+                        hostname: h.clone(),
+                    },
+                );
+            }
+            if let Some(kind) = step.kind {
+                let at_least = policy.stop_timeout(kind);
+                add(
+                    format!("{phase}/grace/{}", at_least.as_millis()),
+                    service,
+                    &|services| Edit::RaiseStopGracePeriod { services, at_least },
+                );
+            }
+        }
+        groups.into_iter().map(|(_, e)| e).collect()
+    }
+
+    /// `file` with `steps`' changes written in.
+    pub fn with_steps<'a>(
+        &self,
+        file: &StackFile,
+        policy: &Policy,
+        steps: impl IntoIterator<Item = &'a Step>,
+    ) -> Result<StackFile, StackFileError> {
+        let edits = self.edits(file, policy, steps);
+        if edits.is_empty() {
+            return Ok(file.clone());
+        }
+        file.edit(&edits).map_err(|e| StackFileError::Edit {
+            path: self.path.display().to_string(),
+            why: e.to_string(),
+        })
+    }
+}
+
+fn push_service(edit: &mut Edit, service: &str) {
+    let services = match edit {
+        Edit::Image { services, .. }
+        | Edit::Hostname { services, .. }
+        | Edit::Env { services, .. }
+        | Edit::RaiseStopGracePeriod { services, .. } => services,
+    };
+    if !services.iter().any(|s| s == service) {
+        services.push(service.to_owned());
+    }
+}
+
+/// Splits an image reference into its repository and the rest (`:tag`, `@digest`, both or
+/// nothing).
+fn split_repository(image: &str) -> (&str, &str) {
+    let before_digest = image.find('@').unwrap_or(image.len());
+    let last_segment = image[..before_digest].rfind('/').map_or(0, |i| i + 1);
+    let tag = image[last_segment..before_digest]
+        .rfind(':')
+        .map_or(before_digest, |i| last_segment + i);
+    image.split_at(tag)
+}
+
+/// The text to write for `image` where the file says `raw`: the file's own repository text
+/// (`${CI_REGISTRY_IMAGE}/kafka`) when it names the same repository, so the variable stays,
+/// with the new tag or digest; else the image as it is.
+pub fn image_text(raw: &str, vars: &Vars, image: &str) -> String {
+    let (raw_repository, _) = split_repository(raw);
+    let (repository, rest) = split_repository(image);
+    match kroll_stack::interpolate(raw_repository, vars) {
+        Ok(resolved) if resolved == repository => format!("{raw_repository}{rest}"),
+        _ => image.to_owned(),
+    }
+}
+
+/// The stack's service a drift is about (`None`: about no one service).
+fn service_of(d: &Drift) -> Option<&str> {
+    match d {
+        Drift::NotDeployed { service }
+        | Drift::Image { service, .. }
+        | Drift::EnvFiles { service, .. }
+        | Drift::EnvAdded { service, .. }
+        | Drift::EnvRemoved { service, .. }
+        | Drift::EnvChanged { service, .. }
+        | Drift::Hostname { service, .. }
+        | Drift::StopGracePeriod { service, .. } => Some(service),
+        Drift::NotInFile { .. } => None,
+    }
+}
+
+/// Differences kroll did not make: those of `settled` (live vs the file with the done steps'
+/// changes), except — for a service in `in_flight` — the ones `with_in_flight` (live vs the file
+/// with the in-flight steps' changes too) does not have. `EnvFiles` says what was not compared,
+/// not a difference, and never refuses.
+pub fn unexplained(
+    settled: Vec<Drift>,
+    with_in_flight: &[Drift],
+    in_flight: &BTreeSet<String>,
+) -> Vec<Drift> {
+    settled
+        .into_iter()
+        .filter(|d| !matches!(d, Drift::EnvFiles { .. }))
+        .filter(|d| {
+            !service_of(d).is_some_and(|s| in_flight.contains(s)) || with_in_flight.contains(d)
+        })
+        .collect()
+}
+
+/// The refusal for drift kroll did not make.
+pub fn refusal(path: &Path, drift: &[Drift]) -> String {
+    let mut lines: Vec<String> = drift.iter().map(|d| format!("  - {d}")).collect();
+    lines.sort();
+    lines.dedup();
+    format!(
+        "the live services differ from the stack file {} in ways kroll did not make:\n{}",
+        path.display(),
+        lines.join("\n")
+    )
+}
+
+/// What an operator does about a refusal.
+pub const REFUSAL_ADVICE: &str = "make the stack file and the services agree (edit the file, or `docker stack deploy` it if it is right), then run again; nothing was touched";
+
+/// The steps of `plan` whose desired state the cluster shows (with a change to write).
+pub fn done_steps(plan: &Plan) -> impl Iterator<Item = &Step> {
+    plan.phases
+        .iter()
+        .flat_map(|p| p.steps.iter())
+        .filter(|s| s.done && s.change.is_some())
+}
+
+/// The steps of the phases of `plan` the cluster shows wholly done (what a phase boundary
+/// writes: a change every service of an anchor shares lands in the anchor, not service by
+/// service).
+pub fn completed_phase_steps(plan: &Plan) -> impl Iterator<Item = &Step> {
+    plan.phases
+        .iter()
+        .filter(|p| p.steps.iter().all(|s| s.done || s.change.is_none()))
+        .flat_map(|p| p.steps.iter())
+        .filter(|s| s.change.is_some())
+}
+
+/// The steps of `plan` that may be in flight: the run journaled an intent for them and the
+/// cluster does not show them done (a killed coordinator's update may have gone through, or
+/// not, or have been rolled back).
+pub fn in_flight_steps<'a>(plan: &'a Plan, state: &'a RunState) -> impl Iterator<Item = &'a Step> {
+    plan.phases
+        .iter()
+        .flat_map(|p| p.steps.iter())
+        .filter(|s| !s.done && s.change.is_some() && state.intents.iter().any(|i| i.step == s.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use kroll_shared::inventory::ServiceKind;
+    use kroll_shared::model::EnvPatch;
+
+    use super::*;
+
+    const REPO: &str = "10.199.3.2:5000/rhodry";
+
+    /// A stack shaped like the journal's: brokers merge an anchor, images from a variable.
+    const FILE: &str = "\
+# the cluster
+x-kafka-envs: &kafka-envs
+  KAFKA_MIN_INSYNC_REPLICAS: \"2\" # keep
+services:
+  zookeeper-01:
+    image: ${CI_REGISTRY_IMAGE}/zookeeper:7.1.1
+  kafka-01:
+    image: ${CI_REGISTRY_IMAGE}/kafka:7.1.1
+    environment:
+      <<: *kafka-envs
+      KAFKA_BROKER_ID: \"1\"
+    stop_grace_period: 120s
+  kafka-02:
+    image: ${CI_REGISTRY_IMAGE}/kafka:7.1.1
+    environment:
+      <<: *kafka-envs
+      KAFKA_BROKER_ID: \"2\"
+    stop_grace_period: 120s
+";
+
+    fn keeper() -> StackKeeper {
+        StackKeeper {
+            stack: "rhodry".into(),
+            path: "stack.yml".into(),
+            vars: [("CI_REGISTRY_IMAGE".to_owned(), REPO.to_owned())].into(),
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            broker_stop_timeout: Duration::from_secs(60),
+            stop_timeout: Duration::from_secs(30),
+            gate_timeout: Duration::from_secs(60),
+            gate_timeout_per_partition: Duration::ZERO,
+            allow_min_isr_violation: false,
+            auto_rollback: true,
+            skip_connect: false,
+        }
+    }
+
+    fn step(phase: &str, service: &str, kind: ServiceKind, image: &str, ibp: Option<&str>) -> Step {
+        let mut env = EnvPatch::default();
+        if let Some(v) = ibp {
+            env.set.insert(super::super::plan::IBP_ENV.into(), v.into());
+        }
+        Step {
+            id: format!("{phase}/rhodry_{service}"),
+            node: "n".into(),
+            container: format!("rhodry_{service}"),
+            kind: Some(kind),
+            change: Some(Change {
+                image: image.into(),
+                env,
+                hostname: None,
+            }),
+            note: String::new(),
+            done: true,
+        }
+    }
+
+    fn roll(phase: &str, ibp: &str) -> Vec<Step> {
+        ["kafka-01", "kafka-02"]
+            .into_iter()
+            .map(|s| {
+                step(
+                    phase,
+                    s,
+                    ServiceKind::Broker,
+                    &format!("{REPO}/kafka:7.7.1"),
+                    Some(ibp),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn image_text_keeps_the_files_variable_when_it_names_the_same_repository() {
+        let vars: Vars = [("CI_REGISTRY_IMAGE".to_owned(), REPO.to_owned())].into();
+        let table = [
+            (
+                "${CI_REGISTRY_IMAGE}/kafka:7.1.1",
+                format!("{REPO}/kafka:7.7.1"),
+                "${CI_REGISTRY_IMAGE}/kafka:7.7.1".to_owned(),
+            ),
+            (
+                "${CI_REGISTRY_IMAGE}/kafka",
+                format!("{REPO}/kafka@sha256:ab"),
+                "${CI_REGISTRY_IMAGE}/kafka@sha256:ab".to_owned(),
+            ),
+            (
+                "${CI_REGISTRY_IMAGE}/kafka:7.1.1",
+                "other.example/kafka:7.7.1".to_owned(),
+                "other.example/kafka:7.7.1".to_owned(),
+            ),
+            (
+                "${UNSET}/kafka:7.1.1",
+                format!("{REPO}/kafka:7.7.1"),
+                format!("{REPO}/kafka:7.7.1"),
+            ),
+            (
+                "localhost:5000/kafka:7.1.1",
+                "localhost:5000/kafka:7.7.1".to_owned(),
+                "localhost:5000/kafka:7.7.1".to_owned(),
+            ),
+        ];
+        for (raw, image, want) in table {
+            assert_eq!(image_text(raw, &vars, &image), want, "{raw} ← {image}");
+        }
+    }
+
+    #[test]
+    fn each_roll_is_written_where_the_file_defines_it_and_a_second_pass_changes_nothing() {
+        let k = keeper();
+        let file = StackFile::parse(FILE, "stack.yml").expect("parses");
+        let roll1 = roll("roll-brokers", "3.1");
+        let after1 = k.with_steps(&file, &policy(), &roll1).expect("edits");
+        let text = after1.text();
+        assert!(
+            text.contains("# the cluster") && text.contains("# keep"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("image: ${CI_REGISTRY_IMAGE}/kafka:7.7.1")
+                .count(),
+            2,
+            "{text}"
+        );
+        assert!(
+            text.contains("image: ${CI_REGISTRY_IMAGE}/zookeeper:7.1.1"),
+            "{text}"
+        );
+        // Both brokers (all that merge the anchor) get the pin: it goes into the anchor, once.
+        assert_eq!(
+            text.matches("KAFKA_INTER_BROKER_PROTOCOL_VERSION").count(),
+            1,
+            "{text}"
+        );
+        let anchor_end = text.find("services:").expect("services");
+        assert!(
+            text[..anchor_end].contains("KAFKA_INTER_BROKER_PROTOCOL_VERSION: \"3.1\""),
+            "{text}"
+        );
+        // Idempotent: the same steps again leave the text as it is.
+        let again = k.with_steps(&after1, &policy(), &roll1).expect("edits");
+        assert_eq!(again.text(), after1.text());
+        // Roll 2 on top (the file after roll 1, as a resumed run reads it): only the IBP moves.
+        let mut both = roll1.clone();
+        both.extend(roll("bump-ibp", "3.7"));
+        let after2 = k.with_steps(&after1, &policy(), &both).expect("edits");
+        let diff = kroll_stack::unified_diff(after1.text(), after2.text(), "a", "b");
+        let changed: Vec<&str> = diff
+            .lines()
+            .filter(|l| l.starts_with(['+', '-']) && !l.starts_with("+++") && !l.starts_with("---"))
+            .collect();
+        assert_eq!(
+            changed,
+            [
+                "-  KAFKA_INTER_BROKER_PROTOCOL_VERSION: \"3.1\"",
+                "+  KAFKA_INTER_BROKER_PROTOCOL_VERSION: \"3.7\""
+            ],
+            "{diff}"
+        );
+        // The same from the original file in one pass.
+        let direct = k.with_steps(&file, &policy(), &both).expect("edits");
+        assert_eq!(direct.text(), after2.text());
+    }
+
+    #[test]
+    fn a_stop_grace_period_below_the_steps_stop_timeout_is_raised_in_the_file_too() {
+        let k = keeper();
+        let file = StackFile::parse(FILE, "stack.yml").expect("parses");
+        let zk = step(
+            "roll-zookeeper",
+            "zookeeper-01",
+            ServiceKind::Zookeeper,
+            &format!("{REPO}/zookeeper:7.7.1"),
+            None,
+        );
+        let text = k.with_steps(&file, &policy(), [&zk]).expect("edits");
+        let text = text.text();
+        assert!(
+            text.contains("image: ${CI_REGISTRY_IMAGE}/zookeeper:7.7.1"),
+            "{text}"
+        );
+        assert!(text.contains("stop_grace_period: 30s"), "{text}");
+        // Brokers already at 120 s keep it.
+        let brokers = k
+            .with_steps(&file, &policy(), &roll("roll-brokers", "3.1"))
+            .expect("edits");
+        assert_eq!(brokers.text().matches("stop_grace_period: 120s").count(), 2);
+    }
+
+    #[test]
+    fn only_an_in_flight_steps_own_change_is_excused() {
+        let image = |service: &str| Drift::Image {
+            service: service.into(),
+            file: "a".into(),
+            live: "b".into(),
+            verdict: kroll_stack::ImageMatch::Different,
+        };
+        let added = |service: &str| Drift::EnvAdded {
+            service: service.into(),
+            name: "X".into(),
+        };
+        let in_flight: BTreeSet<String> = ["kafka-01".to_owned()].into();
+        // kafka-01's image is explained by its in-flight step; the variable nobody planned
+        // is not, nor is kafka-02's image (no step of it is in flight).
+        let settled = vec![image("kafka-01"), added("kafka-01"), image("kafka-02")];
+        let with_in_flight = vec![added("kafka-01"), image("kafka-02")];
+        assert_eq!(
+            unexplained(settled, &with_in_flight, &in_flight),
+            vec![added("kafka-01"), image("kafka-02")]
+        );
+        let files = Drift::EnvFiles {
+            service: "kafka-01".into(),
+            files: vec!["x.env".into()],
+        };
+        assert!(unexplained(vec![files], &[], &BTreeSet::new()).is_empty());
+        let message = refusal(Path::new("stack.yml"), &[added("kafka-01")]);
+        assert!(
+            message.contains("stack.yml") && message.contains("kafka-01: X is set"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn steps_of_other_stacks_and_without_changes_are_not_written() {
+        let k = keeper();
+        let file = StackFile::parse(FILE, "stack.yml").expect("parses");
+        let mut other = roll("roll-brokers", "3.1");
+        for s in &mut other {
+            s.container = s.container.replace("rhodry_", "else_");
+        }
+        let mut bare = roll("roll-brokers", "3.1");
+        for s in &mut bare {
+            s.change = None;
+        }
+        assert!(k.edits(&file, &policy(), &other).is_empty());
+        assert!(k.edits(&file, &policy(), &bare).is_empty());
+    }
+}

@@ -1,0 +1,244 @@
+//! The upgrade of a Docker Swarm stack, as production runs it: the Swarm lab (five engines, the
+//! stack deployed from its stack file) rolled 7.1.1 → 7.7.1 by `kroll upgrade`, every step a
+//! service update through the manager's agent, the coordinator SIGKILLed at ≥ 10 points and
+//! resumed each time, watched on all five engines by the independent observer.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kroll::lab::swarm::SwarmState;
+use kroll::lab::topology::Services;
+use kroll_tests::bin;
+
+use super::observer::{Engines, Observer};
+use super::{FAST, assert_two_safe_rolls, kill_and_resume, kroll, orders_topic, run_dirs, text};
+use crate::lab::TestLab;
+use crate::lab::swarm::{docker_at, running_tasks, stack_deploy};
+
+/// Kill points: the coordinator is SIGKILLed once its journal has grown by this many events since
+/// it started (run start, phase starts, step intents — mid-update — and step ends), then resumed.
+const KILL_AFTER_EVENTS: [usize; 12] = [3, 4, 5, 6, 7, 3, 4, 5, 6, 7, 4, 5];
+
+/// (image, IBP) of a service's spec, as the manager holds it.
+fn service_spec(manager: &str, service: &str) -> (String, Option<String>) {
+    let spec: serde_json::Value = serde_json::from_str(&docker_at(
+        manager,
+        &[
+            "service",
+            "inspect",
+            service,
+            "--format",
+            "{{json .Spec.TaskTemplate.ContainerSpec}}",
+        ],
+    ))
+    .expect("container spec JSON");
+    let ibp = spec["Env"].as_array().and_then(|e| {
+        e.iter().filter_map(|v| v.as_str()).find_map(|v| {
+            v.strip_prefix("KAFKA_INTER_BROKER_PROTOCOL_VERSION=")
+                .map(str::to_owned)
+        })
+    });
+    (spec["Image"].as_str().unwrap_or_default().to_owned(), ibp)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarting_each_broker_twice()
+ {
+    let lab = TestLab::up_swarm("su", Services::Kafka).await;
+    let name = lab.name().to_owned();
+    let swarm = SwarmState::load(&lab.handle.dir)
+        .expect("swarm.json")
+        .expect("a Swarm lab records its machines");
+    let manager = swarm.layout.docker_host(1);
+    // The new version reaches the nodes as it does in production: pushed to the registry they
+    // pull from (here by the lab's own command).
+    let pushed = Command::new(bin("kroll"))
+        .args([
+            "lab",
+            "images",
+            "--version",
+            "7.7.1",
+            "--lab",
+            &name,
+            "--dir",
+        ])
+        .arg(&lab.handle.dir)
+        .output()
+        .expect("kroll lab images");
+    assert!(pushed.status.success(), "{}", text(&pushed));
+    let repository = kroll::lab::swarm::repository(&swarm.layout);
+    assert!(
+        String::from_utf8_lossy(&pushed.stdout).contains(&format!("pushed to {repository}")),
+        "{}",
+        text(&pushed)
+    );
+    orders_topic(&lab, 2000).await;
+    // Pre-flight wants a healthy cluster; the new topic's followers catch up first.
+    let caught_up = Instant::now();
+    kroll::lab::ready::full_isr(
+        &lab.handle.bootstrap,
+        &["orders".to_owned()],
+        Duration::from_secs(180),
+    )
+    .await
+    .expect("orders in full ISR");
+    eprintln!(
+        "[swarm] orders in full ISR after {:.1} s",
+        caught_up.elapsed().as_secs_f64()
+    );
+
+    let inv = lab.handle.inventory.clone();
+    let runs = lab.handle.dir.join("runs");
+    let runs_arg = runs.display().to_string();
+    let stack_file = swarm.stack_file.clone();
+    let deployed = std::fs::read_to_string(&stack_file).expect("stack file");
+
+    // Drift kroll did not make (here: the file says what the service does not run) is refused
+    // at pre-flight, naming service and variable, before anything is touched.
+    let drifted = deployed.replacen(
+        "      KAFKA_BROKER_ID: \"3\"\n",
+        "      KAFKA_BROKER_ID: \"3\"\n      KROLL_TEST_DRIFT: \"1\"\n",
+        1,
+    );
+    assert_ne!(drifted, deployed, "kafka-03's block in:\n{deployed}");
+    std::fs::write(&stack_file, &drifted).expect("write");
+    let tasks_before = running_tasks(&manager, &name);
+    let refused = kroll(
+        &inv,
+        &["upgrade", "--to", "7.7.1", "--yes", "--runs", &runs_arg],
+    );
+    let said = text(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("kafka-03: KROLL_TEST_DRIFT is in the file but not set on the service")
+            && said.contains("kroll did not make"),
+        "{said}"
+    );
+    assert_eq!(
+        running_tasks(&manager, &name),
+        tasks_before,
+        "nothing touched"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&stack_file).expect("stack file"),
+        drifted,
+        "a refused run does not rewrite the file"
+    );
+    std::fs::write(&stack_file, &deployed).expect("write");
+    let engines = Engines {
+        lab: name.clone(),
+        hosts: (1..=5).map(|n| Some(swarm.layout.docker_host(n))).collect(),
+    };
+    let observer = Observer::start_every(
+        engines,
+        &lab.handle.bootstrap,
+        &lab.handle.zookeeper,
+        2,
+        Duration::from_millis(100),
+    )
+    .await;
+    let began = Instant::now();
+    let mut args: Vec<&str> = vec!["upgrade", "--to", "7.7.1", "--yes", "--runs", &runs_arg];
+    args.extend(FAST);
+    let mut resume: Vec<&str> = vec!["upgrade", "--resume", "--yes", "--runs", &runs_arg];
+    resume.extend(FAST);
+    let run = kill_and_resume(
+        &inv,
+        &runs,
+        &args,
+        &resume,
+        &KILL_AFTER_EVENTS,
+        Duration::from_secs(1200),
+        |_| None,
+    )
+    .await;
+    let kills = run.kills;
+    let seen = observer.stop().await;
+    assert!(kills >= 10, "the coordinator was killed only {kills} times");
+    assert_two_safe_rolls(&seen);
+    // The services, as Swarm holds them: the new image and the new IBP, one task each, running
+    // on the node the stack pins it to.
+    for n in 1..=5 {
+        let service = format!("{name}_kafka-{n:02}");
+        let (image, ibp) = service_spec(&manager, &service);
+        assert!(
+            image.starts_with(&format!("{repository}/kafka:7.7.1")),
+            "{service} runs {image}"
+        );
+        assert_eq!(ibp.as_deref(), Some("3.7"), "{service}");
+        let tasks = docker_at(
+            &manager,
+            &[
+                "service",
+                "ps",
+                &service,
+                "--filter",
+                "desired-state=running",
+                "--format",
+                "{{.Node}} {{.CurrentState}}",
+            ],
+        );
+        let tasks: Vec<&str> = tasks.lines().collect();
+        assert_eq!(tasks.len(), 1, "{service}: {tasks:?}");
+        assert!(
+            tasks[0].starts_with(&format!("rhodrylab-{n:02} Running")),
+            "{service}: {tasks:?}"
+        );
+    }
+    let status = kroll(&inv, &["status"]);
+    assert!(
+        status.status.success(),
+        "healthy after the upgrade:\n{}",
+        text(&status)
+    );
+    // The stack file says what runs: the new images (still under ${CI_REGISTRY_IMAGE}), the new
+    // IBP once in the brokers' anchor; comments and merge keys kept; each rewrite's diff kept.
+    let emitted = std::fs::read_to_string(&stack_file).expect("stack file");
+    assert_eq!(
+        emitted
+            .matches("image: ${CI_REGISTRY_IMAGE}/kafka:7.7.1")
+            .count(),
+        5,
+        "{emitted}"
+    );
+    assert!(
+        emitted.contains("image: ${CI_REGISTRY_IMAGE}/zookeeper:7.7.1"),
+        "{emitted}"
+    );
+    assert_eq!(
+        emitted
+            .matches("KAFKA_INTER_BROKER_PROTOCOL_VERSION: \"3.7\"")
+            .count(),
+        1,
+        "{emitted}"
+    );
+    assert!(!emitted.contains("\"3.1\""), "{emitted}");
+    assert_eq!(
+        emitted.matches("<<: *kafka-envs").count(),
+        deployed.matches("<<: *kafka-envs").count()
+    );
+    assert!(emitted.starts_with("# The stack of Swarm lab"), "{emitted}");
+    let diffs: String = run_dirs(&runs)
+        .iter()
+        .map(|d| std::fs::read_to_string(d.join("stack-file.diff")).unwrap_or_default())
+        .collect();
+    assert!(
+        diffs.contains("+  KAFKA_INTER_BROKER_PROTOCOL_VERSION: \"3.7\""),
+        "{diffs}"
+    );
+    // And it is proved: `docker stack deploy` of the emitted file changes no service and
+    // starts no task.
+    let tasks_after = running_tasks(&manager, &name);
+    stack_deploy(&manager, &stack_file, &name, &repository);
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        running_tasks(&manager, &name),
+        tasks_after,
+        "redeploying the emitted stack file started or stopped a task"
+    );
+    eprintln!(
+        "Swarm upgrade with {kills} kills took {:.0}s, observer samples {}",
+        began.elapsed().as_secs_f64(),
+        seen.samples
+    );
+}
