@@ -22,18 +22,19 @@ use kroll::lab::{DownOptions, UpOptions};
 #[allow(dead_code)]
 mod observer;
 
-/// Removes the lab when dropped (also when the benchmark fails).
-struct LabGuard(String);
+/// Removes the lab (name, directory) when dropped (also when the benchmark fails).
+struct LabGuard(String, std::path::PathBuf);
 
 impl Drop for LabGuard {
     fn drop(&mut self) {
-        let name = self.0.clone();
+        let mut opts = DownOptions::new(&self.0);
+        opts.dir = Some(self.1.clone());
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .ok()?;
-            rt.block_on(kroll::lab::down(DownOptions::new(&name))).ok()
+            rt.block_on(kroll::lab::down(opts)).ok()
         })
         .join();
     }
@@ -47,23 +48,55 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-pub async fn run(poll_ms: u64, log_copy: Option<String>) {
+/// `swarm`: the Swarm lab (five engines, the stack's services updated through the manager's
+/// agent) instead of containers on this machine's engine.
+pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool) {
     let name = format!("bench{}", &kroll_tests::run_id()[..6]);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut opts = UpOptions::new(&name);
     opts.dir = Some(dir.path().join("lab"));
     opts.services = Services::Kafka;
+    opts.swarm = swarm;
     opts.progress = kroll::lab::Progress::new(|l| eprintln!("lab: {l}"));
-    let _guard = LabGuard(name.clone());
+    let _guard = LabGuard(name.clone(), dir.path().join("lab"));
     let lab = kroll::lab::up(opts).await.expect("lab up");
-    kroll_tests::lab_platform_images("7.7.1").await;
+    let engines = if swarm {
+        let pushed = std::process::Command::new(kroll_tests::bin("kroll"))
+            .args([
+                "lab",
+                "images",
+                "--version",
+                "7.7.1",
+                "--lab",
+                &name,
+                "--dir",
+            ])
+            .arg(&lab.dir)
+            .output()
+            .expect("kroll lab images");
+        assert!(
+            pushed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&pushed.stderr)
+        );
+        let state = kroll::lab::swarm::SwarmState::load(&lab.dir)
+            .expect("swarm.json")
+            .expect("a Swarm lab");
+        observer::Engines {
+            lab: name.clone(),
+            hosts: (1..=5).map(|n| Some(state.layout.docker_host(n))).collect(),
+        }
+    } else {
+        kroll_tests::lab_platform_images("7.7.1").await;
+        observer::Engines::local(&name)
+    };
     kroll::lab::kafka::create_topic(&lab.bootstrap, "orders", 10)
         .await
         .expect("topic");
     produce(&lab.bootstrap, "orders", 2000).await;
 
     let observer = observer::Observer::start_every(
-        observer::Engines::local(&name),
+        engines,
         &lab.bootstrap,
         &lab.zookeeper,
         2,

@@ -154,7 +154,51 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
     .await;
     let kills = run.kills;
     let seen = observer.stop().await;
+    // Each broker's task history, for the verdicts below (Swarm says why a task ended).
+    for n in 1..=5 {
+        eprintln!(
+            "[swarm] {}",
+            docker_at(
+                &manager,
+                &[
+                    "service",
+                    "ps",
+                    &format!("{name}_kafka-{n:02}"),
+                    "--no-trunc",
+                    "--format",
+                    "{{.Name}} {{.ID}} {{.Image}} {{.DesiredState}} {{.CurrentState}} {{.Error}}",
+                ],
+            )
+            .trim_end()
+            .replace('\n', "\n[swarm] ")
+        );
+    }
     assert!(kills >= 10, "the coordinator was killed only {kills} times");
+    // A broker restarted other than twice: how each of its containers ended, before the verdict.
+    for (broker, n) in seen.restarts().into_iter().filter(|(_, n)| *n != 2) {
+        let host = swarm.layout.docker_host(u8::try_from(broker).unwrap_or(1));
+        for id in seen.container_ids.get(&broker).into_iter().flatten() {
+            let ended = std::process::Command::new("docker")
+                .args(["-H", &host, "inspect", "--format"])
+                .arg("{{.Name}} {{.State.Status}} exit {{.State.ExitCode}} {{.State.StartedAt}} → {{.State.FinishedAt}}")
+                .arg(id)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+                .unwrap_or_default();
+            let logs = std::process::Command::new("docker")
+                .args(["-H", &host, "logs", "--tail", "15", id])
+                .output()
+                .map(|o| {
+                    format!(
+                        "{}{}",
+                        String::from_utf8_lossy(&o.stdout),
+                        String::from_utf8_lossy(&o.stderr)
+                    )
+                })
+                .unwrap_or_default();
+            eprintln!("[swarm] broker {broker} restarted {n} times; {ended}\n{logs}");
+        }
+    }
     assert_two_safe_rolls(&seen);
     // The services, as Swarm holds them: the new image and the new IBP, one task each, running
     // on the node the stack pins it to.
