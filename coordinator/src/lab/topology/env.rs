@@ -60,9 +60,11 @@ pub(super) fn broker(n: u8, host: std::net::Ipv4Addr, host_port: u16) -> BTreeMa
         // RF 3 / min ISR 2, like the user's topics.
         ("KAFKA_DEFAULT_REPLICATION_FACTOR", "3"),
         ("KAFKA_MIN_INSYNC_REPLICAS", "2"),
-        // Lab timing: a killed broker's registration expires in 6 s, a controlled shutdown
-        // waits at most 3 × 1 s for the controller, catch-up copies 256 KiB/s.
-        ("KAFKA_ZOOKEEPER_SESSION_TIMEOUT_MS", "6000"),
+        // Lab timing: a controlled shutdown waits at most 3 × 1 s for the controller, catch-up
+        // copies 256 KiB/s. The ZooKeeper session is Kafka 3.x's default 18 s (LAB.md: the lab
+        // broker's client gives up on its own after 1.4 × this with exponential backoff, where
+        // Kafka's keeps trying; 6 s made a ZooKeeper roll of ~5 s end brokers Kafka keeps).
+        ("KAFKA_ZOOKEEPER_SESSION_TIMEOUT_MS", "18000"),
         ("KAFKA_CONTROLLED_SHUTDOWN_RETRY_BACKOFF_MS", "1000"),
         ("LAB_SHUTDOWN_DELAY_MS", "500"),
         ("LAB_RECOVERY_BASE_MS", "1500"),
