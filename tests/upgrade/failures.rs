@@ -188,7 +188,13 @@ async fn failed_gates_halt_and_roll_back_and_a_lost_agent_stops_the_run_until_it
             {
                 Ok(())
             } else {
-                Err(j.lines().last().unwrap_or("").to_owned())
+                // What the run said and whether it is still running, for the timeout's message.
+                let exited = child.0.try_wait().ok().flatten();
+                Err(format!(
+                    "journal's last line: {}; kroll exited: {exited:?}; its stderr: {}",
+                    j.lines().last().unwrap_or(""),
+                    std::fs::read_to_string(&said).unwrap_or_default()
+                ))
             }
         },
     )

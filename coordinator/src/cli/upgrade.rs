@@ -273,7 +273,7 @@ pub async fn cmd_upgrade(cli: &Cli, a: &UpgradeArgs) -> anyhow::Result<ExitCode>
         Some(dir) => RunDir::open(&a.runs, dir)?,
         None => RunDir::create(&a.runs, &journal::new_run_id())?,
     };
-    let _lock = ClusterLock::acquire(&kafka, &run.run_id())
+    let lock = ClusterLock::acquire(&kafka, &run.run_id())
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     let actions = AgentActions::new(inv.clone(), tls.clone());
@@ -294,6 +294,7 @@ pub async fn cmd_upgrade(cli: &Cli, a: &UpgradeArgs) -> anyhow::Result<ExitCode>
     });
     let dir = engine.run_dir().to_owned();
     let outcome = engine.run().await;
+    lock.release().await;
     finish(cli, outcome, &dir)
 }
 
@@ -336,7 +337,7 @@ pub async fn cmd_rollback(cli: &Cli, a: &RollbackArgs) -> anyhow::Result<ExitCod
         return Err(UsageError(format!("{} — {}", h.reason, h.advice)).into());
     }
     let target = resumed_target(&dir)?;
-    let _lock = ClusterLock::acquire(&kafka, &run.run_id())
+    let lock = ClusterLock::acquire(&kafka, &run.run_id())
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     let actions = AgentActions::new(inv.clone(), tls.clone());
@@ -365,6 +366,7 @@ pub async fn cmd_rollback(cli: &Cli, a: &RollbackArgs) -> anyhow::Result<ExitCod
         }),
     };
     engine.write_report();
+    lock.release().await;
     match (result, closing) {
         (Ok(undone), Ok(())) => {
             if cli.output == Output::Json {

@@ -267,9 +267,12 @@ pub async fn observe(
 
 /// The cluster-wide lock: an ephemeral znode naming the run, held by a ZooKeeper session for
 /// as long as the coordinator lives. A second coordinator on any machine is refused; a
-/// coordinator that dies releases it when its session expires.
+/// coordinator that dies releases it when its session expires; one that ends gives it back
+/// ([`ClusterLock::release`]) so the next command need not wait for that expiry.
 pub struct ClusterLock {
-    _client: zk::Client,
+    client: zk::Client,
+    /// The version of the node this lock created (a release deletes only that node).
+    version: i32,
 }
 
 impl std::fmt::Debug for ClusterLock {
@@ -296,7 +299,12 @@ impl ClusterLock {
                 .create(LOCK_PATH, holder.to_string().as_bytes(), &opts)
                 .await
             {
-                Ok(_) => return Ok(Self { _client: client }),
+                Ok((stat, _)) => {
+                    return Ok(Self {
+                        client,
+                        version: stat.version,
+                    });
+                }
                 Err(zk::Error::NodeExists) => {
                     let (data, stat) = client
                         .get_data(LOCK_PATH)
@@ -324,5 +332,20 @@ impl ClusterLock {
         Err(format!(
             "the cluster lock {LOCK_PATH} changed hands while kroll was taking it; run again"
         ))
+    }
+
+    /// Gives the lock back now. Without this the node would go only with the session, which
+    /// can outlive the process by its timeout: a `kroll upgrade` right after a `kroll rollback`
+    /// was refused as "another kroll coordinator is upgrading this cluster". Best effort: what
+    /// is not deleted goes with the session.
+    pub async fn release(self) {
+        let deleted = tokio::time::timeout(
+            Duration::from_secs(5),
+            self.client.delete(LOCK_PATH, Some(self.version)),
+        )
+        .await;
+        if !matches!(deleted, Ok(Ok(()))) {
+            tracing::debug!("the cluster lock was left to its session: {deleted:?}");
+        }
     }
 }
