@@ -61,24 +61,7 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool) {
     let _guard = LabGuard(name.clone(), dir.path().join("lab"));
     let lab = kroll::lab::up(opts).await.expect("lab up");
     let engines = if swarm {
-        let pushed = std::process::Command::new(kroll_tests::bin("kroll"))
-            .args([
-                "lab",
-                "images",
-                "--version",
-                "7.7.1",
-                "--lab",
-                &name,
-                "--dir",
-            ])
-            .arg(&lab.dir)
-            .output()
-            .expect("kroll lab images");
-        assert!(
-            pushed.status.success(),
-            "{}",
-            String::from_utf8_lossy(&pushed.stderr)
-        );
+        kroll_tests::push_to_swarm_lab("7.7.1", &name, &lab.dir);
         let state = kroll::lab::swarm::SwarmState::load(&lab.dir)
             .expect("swarm.json")
             .expect("a Swarm lab");

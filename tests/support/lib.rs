@@ -46,6 +46,32 @@ pub fn bin(name: &str) -> PathBuf {
     })
 }
 
+/// Builds platform `version`'s images and pushes them into the registry of Swarm lab `name` in
+/// `dir` with `kroll lab images --lab`, as a CI pipeline would before an upgrade. Fails the test
+/// with the command's output when it fails; returns its stdout.
+pub fn push_to_swarm_lab(version: &str, name: &str, dir: &std::path::Path) -> String {
+    let pushed = Command::new(bin("kroll"))
+        .args([
+            "lab",
+            "images",
+            "--version",
+            version,
+            "--lab",
+            name,
+            "--dir",
+        ])
+        .arg(dir)
+        .output()
+        .expect("kroll lab images");
+    let stdout = String::from_utf8_lossy(&pushed.stdout).into_owned();
+    assert!(
+        pushed.status.success(),
+        "kroll lab images --lab {name}: {stdout}{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    stdout
+}
+
 /// The Docker engine. Fails the test with what to install when it is not reachable.
 pub async fn docker() -> Docker {
     let d = Docker::connect_with_local_defaults().expect(

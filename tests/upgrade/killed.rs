@@ -6,7 +6,7 @@ use kroll::lab::topology::Services;
 use kroll_tests::hostlab::{Method, call};
 
 use super::observer::Observer;
-use super::{FAST, assert_two_safe_rolls, broker_state, kill_and_resume, kroll, text};
+use super::{assert_two_safe_rolls, broker_state, kill_and_resume, kroll, text};
 use crate::lab::TestLab;
 
 /// Kill points: the coordinator is SIGKILLed once its journal has grown by this many events since
@@ -22,7 +22,6 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
     kroll_tests::lab_platform_images("7.7.1").await;
     let inv = lab.handle.inventory.clone();
     let runs = lab.handle.dir.join("runs");
-    let runs_arg = runs.display().to_string();
     let plan = kroll(&inv, &["plan", "--to", "7.7.1"]);
     assert!(plan.status.success(), "{}", text(&plan));
     // The same cluster planned to 7.8.0, for scripts: IBP 3.1 → 3.8, the bump the point of no
@@ -74,17 +73,12 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
     let observer =
         Observer::start(lab.name(), &lab.handle.bootstrap, &lab.handle.zookeeper, 2).await;
     let began = Instant::now();
-    let mut args: Vec<&str> = vec!["upgrade", "--to", "7.7.1", "--yes", "--runs", &runs_arg];
-    args.extend(FAST);
-    let mut resume: Vec<&str> = vec!["upgrade", "--resume", "--yes", "--runs", &runs_arg];
-    resume.extend(FAST);
     // The lab's connectors are the journal's: Debezium 3.0's value schemas are incompatible with
     // 1.9's, so the run must halt before resuming Connect until the operator allows it.
     let run = kill_and_resume(
         &inv,
         &runs,
-        &args,
-        &resume,
+        "7.7.1",
         &KILL_AFTER_EVENTS,
         Duration::from_secs(1500),
         |said| {

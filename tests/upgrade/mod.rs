@@ -99,29 +99,33 @@ pub struct KilledRun {
     pub halts_accepted: usize,
 }
 
-/// Runs `kroll upgrade <args>` on `inv` and SIGKILLs it each time its journals under `runs` have
-/// grown by the next of `kill_points` events since it started, then continues with `kroll
-/// upgrade <resume>` — until a run finishes (exit 0) within `limit`. A halt (exit 1) is shown to
-/// `on_halt` with the run's stderr: the option it returns is added to `resume` (the operator's
-/// answer), `None` fails the test. Any other exit fails the test with stderr and journals.
+/// Runs `kroll upgrade --to <to> --yes` ([`FAST`], journals under `runs`) on `inv` and SIGKILLs
+/// it each time its journals have grown by the next of `kill_points` events since it started,
+/// then continues with `kroll upgrade --resume --yes` — until a run finishes (exit 0) within
+/// `limit`. A halt (exit 1) is shown to `on_halt` with the run's stderr: the option it returns is
+/// added to the resume (the operator's answer), `None` fails the test. Any other exit fails the
+/// test with stderr and journals.
 pub async fn kill_and_resume(
     inv: &Path,
     runs: &Path,
-    args: &[&str],
-    resume: &[&str],
+    to: &str,
     kill_points: &[usize],
     limit: std::time::Duration,
     mut on_halt: impl FnMut(&str) -> Option<&'static str>,
 ) -> KilledRun {
     let began = std::time::Instant::now();
     let stderr_path = runs.with_extension("stderr");
-    let mut resume = resume.to_vec();
+    let runs_arg = runs.display().to_string();
+    let mut args = vec!["upgrade", "--to", to, "--yes", "--runs", &runs_arg];
+    args.extend(FAST);
+    let mut resume = vec!["upgrade", "--resume", "--yes", "--runs", &runs_arg];
+    resume.extend(FAST);
     let mut done = KilledRun::default();
     let mut first = true;
     loop {
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
         let mut child = Started(
-            kroll_cmd(inv, if first { args } else { &resume })
+            kroll_cmd(inv, if first { &args } else { &resume })
                 .stdout(Stdio::null())
                 .stderr(stderr)
                 .spawn()

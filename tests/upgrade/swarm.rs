@@ -3,15 +3,13 @@
 //! service update through the manager's agent, the coordinator SIGKILLed at ≥ 10 points and
 //! resumed each time, watched on all five engines by the independent observer.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kroll::lab::swarm::SwarmState;
 use kroll::lab::topology::Services;
-use kroll_tests::bin;
 
 use super::observer::{Engines, Observer};
-use super::{FAST, assert_two_safe_rolls, kill_and_resume, kroll, orders_topic, run_dirs, text};
+use super::{assert_two_safe_rolls, kill_and_resume, kroll, orders_topic, run_dirs, text};
 use crate::lab::TestLab;
 use crate::lab::swarm::{docker_at, running_tasks, stack_deploy};
 
@@ -52,25 +50,11 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
     let manager = swarm.layout.docker_host(1);
     // The new version reaches the nodes as it does in production: pushed to the registry they
     // pull from (here by the lab's own command).
-    let pushed = Command::new(bin("kroll"))
-        .args([
-            "lab",
-            "images",
-            "--version",
-            "7.7.1",
-            "--lab",
-            &name,
-            "--dir",
-        ])
-        .arg(&lab.handle.dir)
-        .output()
-        .expect("kroll lab images");
-    assert!(pushed.status.success(), "{}", text(&pushed));
+    let pushed = kroll_tests::push_to_swarm_lab("7.7.1", &name, &lab.handle.dir);
     let repository = kroll::lab::swarm::repository(&swarm.layout);
     assert!(
-        String::from_utf8_lossy(&pushed.stdout).contains(&format!("pushed to {repository}")),
-        "{}",
-        text(&pushed)
+        pushed.contains(&format!("pushed to {repository}")),
+        "{pushed}"
     );
     orders_topic(&lab, 2000).await;
     // Pre-flight wants a healthy cluster; the new topic's followers catch up first.
@@ -138,15 +122,10 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
     )
     .await;
     let began = Instant::now();
-    let mut args: Vec<&str> = vec!["upgrade", "--to", "7.7.1", "--yes", "--runs", &runs_arg];
-    args.extend(FAST);
-    let mut resume: Vec<&str> = vec!["upgrade", "--resume", "--yes", "--runs", &runs_arg];
-    resume.extend(FAST);
     let run = kill_and_resume(
         &inv,
         &runs,
-        &args,
-        &resume,
+        "7.7.1",
         &KILL_AFTER_EVENTS,
         Duration::from_secs(1200),
         |_| None,

@@ -350,10 +350,8 @@ pub async fn cmd_rollback(cli: &Cli, a: &RollbackArgs) -> anyhow::Result<ExitCod
         settings: Settings::default(),
         cluster: inv.cluster.name.clone(),
         quiet: cli.output == Output::Json,
-        stack: inv
-            .swarm
-            .as_ref()
-            .and_then(crate::upgrade::stack_file::StackKeeper::of),
+        // Not yet rewritten back by a rollback (ARCHITECTURE.md, "The stack file stays true").
+        stack: None,
     });
     let result = engine.rollback_all().await;
     let closing = match &result {

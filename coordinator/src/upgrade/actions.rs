@@ -95,30 +95,48 @@ impl AgentActions {
     }
 
     async fn client(&self, node: &str) -> Result<AgentClient, AgentCallError> {
-        let n = self.inv.node(node).ok_or_else(|| AgentCallError {
-            node: node.into(),
-            addr: String::new(),
-            kind: crate::agents::CallErrorKind::Unreachable("not in the inventory".into()),
-        })?;
-        AgentClient::connect(n, &self.tls, self.inv.agents.timeout()).await
+        client(&self.inv, &self.tls, node).await
     }
 
-    /// A client for the first of the swarm's managers whose agent answers (the error of the
-    /// last one tried when none does).
-    async fn manager(&self, swarm: &Swarm) -> Result<AgentClient, AgentCallError> {
-        let mut last = AgentCallError {
-            node: swarm.managers.join(", "),
-            addr: String::new(),
-            kind: CallErrorKind::Unreachable("the inventory names no Swarm manager".into()),
-        };
-        for m in &swarm.managers {
-            match self.client(m).await {
-                Ok(c) => return Ok(c),
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
+    async fn manager_of(&self, swarm: &Swarm) -> Result<AgentClient, AgentCallError> {
+        manager(&self.inv, &self.tls, swarm).await
     }
+}
+
+/// A client for `node`'s agent.
+async fn client(
+    inv: &Inventory,
+    tls: &TlsMaterial,
+    node: &str,
+) -> Result<AgentClient, AgentCallError> {
+    let n = inv.node(node).ok_or_else(|| AgentCallError {
+        node: node.into(),
+        addr: String::new(),
+        kind: CallErrorKind::Unreachable("not in the inventory".into()),
+    })?;
+    AgentClient::connect(n, tls, inv.agents.timeout()).await
+}
+
+/// A client for the first of the inventory's Swarm managers whose agent answers (the error of
+/// the last one tried when none does): where service updates, restores and stack descriptions
+/// go.
+pub async fn manager(
+    inv: &Inventory,
+    tls: &TlsMaterial,
+    swarm: &Swarm,
+) -> Result<AgentClient, AgentCallError> {
+    let mut last = AgentCallError {
+        node: swarm.managers.join(", "),
+        addr: String::new(),
+        kind: CallErrorKind::Unreachable("the inventory names no Swarm manager".into()),
+    };
+    for m in &swarm.managers {
+        match client(inv, tls, m).await {
+            Ok(c) => return Ok(c),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 impl NodeActions for AgentActions {
@@ -144,7 +162,7 @@ impl NodeActions for AgentActions {
     ) -> Result<Recreated, AgentCallError> {
         if let Backend::Swarm(swarm) = Backend::of(&self.inv) {
             let r = self
-                .manager(swarm)
+                .manager_of(swarm)
                 .await?
                 .update_service(
                     op_id,
@@ -186,7 +204,7 @@ impl NodeActions for AgentActions {
     ) -> Result<RolledBack, AgentCallError> {
         if let Backend::Swarm(swarm) = Backend::of(&self.inv) {
             let r = self
-                .manager(swarm)
+                .manager_of(swarm)
                 .await?
                 .restore_service(op_id, container, stop_timeout)
                 .await?;

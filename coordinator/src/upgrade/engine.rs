@@ -177,28 +177,13 @@ impl Observe for Live<'_> {
         let Some(swarm) = &self.inv.swarm else {
             return Err("the inventory has no [swarm] section".into());
         };
-        let mut last = format!("no manager answered ({})", swarm.managers.join(", "));
-        for m in &swarm.managers {
-            let Some(node) = self.inv.node(m) else {
-                last = format!("manager `{m}` is not among the inventory's nodes");
-                continue;
-            };
-            let described = match crate::agents::AgentClient::connect(
-                node,
-                self.tls,
-                self.inv.agents.timeout(),
-            )
+        let mut manager = super::actions::manager(self.inv, self.tls, swarm)
             .await
-            {
-                Ok(mut c) => c.describe_stack(stack).await,
-                Err(e) => Err(e),
-            };
-            match described {
-                Ok(d) => return Ok(d),
-                Err(e) => last = e.to_string(),
-            }
-        }
-        Err(last)
+            .map_err(|e| e.to_string())?;
+        manager
+            .describe_stack(stack)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -614,46 +599,16 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
                     "a manager's agent must answer (and allow the stack in [allow] stacks); then run again; nothing was touched",
                 )
             })?;
-        let policy = self.settings.policy();
-        let drift_against =
-            |steps: Vec<&super::plan::Step>| -> Result<Vec<kroll_stack::Drift>, Halt> {
-                let expected = keeper
-                    .with_steps(&file, &policy, steps)
-                    .map_err(|e| Halt::new(e.to_string(), untouched))?;
-                kroll_stack::drift_by(
-                    &expected,
-                    &keeper.stack,
-                    &keeper.vars,
-                    &live.services,
-                    |f, l| live.same_value(f, l),
-                )
-                .map_err(|e| Halt::new(format!("{}: {e}", keeper.path.display()), untouched))
-            };
-        let done: Vec<&super::plan::Step> = stack_file::done_steps(&plan).collect();
-        let in_flight: Vec<&super::plan::Step> =
-            stack_file::in_flight_steps(&plan, &state).collect();
-        let settled = drift_against(done.clone())?;
-        let (with_in_flight, names) = if in_flight.is_empty() {
-            (Vec::new(), std::collections::BTreeSet::new())
-        } else {
-            let names = in_flight
-                .iter()
-                .filter_map(|s| keeper.short(&s.container).map(str::to_owned))
-                .collect();
-            let ids: std::collections::BTreeSet<&str> = done
-                .iter()
-                .chain(&in_flight)
-                .map(|s| s.id.as_str())
-                .collect();
-            let steps = plan
-                .phases
-                .iter()
-                .flat_map(|p| p.steps.iter())
-                .filter(|s| ids.contains(s.id.as_str()))
-                .collect();
-            (drift_against(steps)?, names)
-        };
-        let left = stack_file::unexplained(settled, &with_in_flight, &names);
+        let left = keeper
+            .unexplained_drift(
+                &file,
+                &plan,
+                &state,
+                &self.settings.policy(),
+                &live.services,
+                |f, l| live.same_value(f, l),
+            )
+            .map_err(|e| Halt::new(e.to_string(), untouched))?;
         if !left.is_empty() {
             return Err(Halt::new(
                 stack_file::refusal(&keeper.path, &left),
@@ -666,7 +621,7 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
             live.services.len(),
             keeper.stack,
             keeper.path.display(),
-            done.len()
+            stack_file::done_steps(&plan).count()
         );
         self.progress.line(&message);
         self.journal(Event::Note {

@@ -18,7 +18,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use kroll_shared::inventory::Swarm;
-use kroll_stack::{Drift, Edit, StackFile, Vars};
+use kroll_shared::model::image_repository;
+use kroll_stack::{Drift, Edit, LiveService, StackFile, Vars};
 
 use super::decide::Policy;
 use super::plan::{Change, Plan, Step};
@@ -195,25 +196,16 @@ fn push_service(edit: &mut Edit, service: &str) {
     }
 }
 
-/// Splits an image reference into its repository and the rest (`:tag`, `@digest`, both or
-/// nothing).
-fn split_repository(image: &str) -> (&str, &str) {
-    let before_digest = image.find('@').unwrap_or(image.len());
-    let last_segment = image[..before_digest].rfind('/').map_or(0, |i| i + 1);
-    let tag = image[last_segment..before_digest]
-        .rfind(':')
-        .map_or(before_digest, |i| last_segment + i);
-    image.split_at(tag)
-}
-
 /// The text to write for `image` where the file says `raw`: the file's own repository text
 /// (`${CI_REGISTRY_IMAGE}/kafka`) when it names the same repository, so the variable stays,
 /// with the new tag or digest; else the image as it is.
 pub fn image_text(raw: &str, vars: &Vars, image: &str) -> String {
-    let (raw_repository, _) = split_repository(raw);
-    let (repository, rest) = split_repository(image);
+    let raw_repository = image_repository(raw);
+    let repository = image_repository(image);
     match kroll_stack::interpolate(raw_repository, vars) {
-        Ok(resolved) if resolved == repository => format!("{raw_repository}{rest}"),
+        Ok(resolved) if resolved == repository => {
+            format!("{raw_repository}{}", &image[repository.len()..])
+        }
         _ => image.to_owned(),
     }
 }
@@ -266,12 +258,17 @@ pub fn refusal(path: &Path, drift: &[Drift]) -> String {
 /// What an operator does about a refusal.
 pub const REFUSAL_ADVICE: &str = "make the stack file and the services agree (edit the file, or `docker stack deploy` it if it is right), then run again; nothing was touched";
 
-/// The steps of `plan` whose desired state the cluster shows (with a change to write).
-pub fn done_steps(plan: &Plan) -> impl Iterator<Item = &Step> {
+/// The steps of `plan` with a change to write, in plan order.
+fn changing(plan: &Plan) -> impl Iterator<Item = &Step> {
     plan.phases
         .iter()
         .flat_map(|p| p.steps.iter())
-        .filter(|s| s.done && s.change.is_some())
+        .filter(|s| s.change.is_some())
+}
+
+/// The steps of `plan` whose desired state the cluster shows (with a change to write).
+pub fn done_steps(plan: &Plan) -> impl Iterator<Item = &Step> {
+    changing(plan).filter(|s| s.done)
 }
 
 /// The steps of the phases of `plan` the cluster shows wholly done (what a phase boundary
@@ -285,14 +282,52 @@ pub fn completed_phase_steps(plan: &Plan) -> impl Iterator<Item = &Step> {
         .filter(|s| s.change.is_some())
 }
 
-/// The steps of `plan` that may be in flight: the run journaled an intent for them and the
-/// cluster does not show them done (a killed coordinator's update may have gone through, or
-/// not, or have been rolled back).
-pub fn in_flight_steps<'a>(plan: &'a Plan, state: &'a RunState) -> impl Iterator<Item = &'a Step> {
-    plan.phases
-        .iter()
-        .flat_map(|p| p.steps.iter())
-        .filter(|s| !s.done && s.change.is_some() && state.intents.iter().any(|i| i.step == s.id))
+/// Whether `step` may be in flight: the run journaled an intent for it and the cluster does not
+/// show it done (a killed coordinator's update may have gone through, or not, or have been
+/// rolled back).
+fn in_flight(step: &Step, state: &RunState) -> bool {
+    !step.done && state.intents.iter().any(|i| i.step == step.id)
+}
+
+impl StackKeeper {
+    /// Pre-flight's decision: the differences between `live` and `file` that kroll did not
+    /// make — `file` plus the changes of every step `plan` shows done, a step in flight (its
+    /// intent journaled, not done) being allowed either way ([`unexplained`]). `same(file
+    /// value, live value)` compares an environment value of the file with one of a live service.
+    pub fn unexplained_drift(
+        &self,
+        file: &StackFile,
+        plan: &Plan,
+        state: &RunState,
+        policy: &Policy,
+        live: &[LiveService],
+        same: impl Fn(&str, &str) -> bool + Copy,
+    ) -> Result<Vec<Drift>, StackFileError> {
+        let drift_with = |steps: Vec<&Step>| {
+            let expected = self.with_steps(file, policy, steps)?;
+            kroll_stack::drift_by(&expected, &self.stack, &self.vars, live, same).map_err(|e| {
+                StackFileError::Read {
+                    path: self.path.display().to_string(),
+                    why: e.to_string(),
+                }
+            })
+        };
+        let settled = drift_with(done_steps(plan).collect())?;
+        let flying: BTreeSet<String> = changing(plan)
+            .filter(|s| in_flight(s, state))
+            .filter_map(|s| self.short(&s.container).map(str::to_owned))
+            .collect();
+        let with_in_flight = if flying.is_empty() {
+            Vec::new()
+        } else {
+            drift_with(
+                changing(plan)
+                    .filter(|s| s.done || in_flight(s, state))
+                    .collect(),
+            )?
+        };
+        Ok(unexplained(settled, &with_in_flight, &flying))
+    }
 }
 
 #[cfg(test)]
@@ -498,6 +533,108 @@ services:
             .with_steps(&file, &policy(), &roll("roll-brokers", "3.1"))
             .expect("edits");
         assert_eq!(brokers.text().matches("stop_grace_period: 120s").count(), 2);
+    }
+
+    /// What `docker stack deploy` of `file` runs (values as they are: compared with `==`).
+    fn deployed(k: &StackKeeper, file: &StackFile) -> Vec<LiveService> {
+        file.services()
+            .map(|name| {
+                let r = file
+                    .resolve(name, &k.vars)
+                    .expect("service")
+                    .expect("resolves");
+                LiveService {
+                    name: format!("{}_{name}", k.stack),
+                    image: r.image.unwrap_or_default(),
+                    env: r
+                        .env
+                        .iter()
+                        .map(|(key, v)| {
+                            v.as_ref()
+                                .map_or_else(|| key.clone(), |v| format!("{key}={v}"))
+                        })
+                        .collect(),
+                    hostname: r.hostname,
+                    stop_grace_period: r.stop_grace_period,
+                    labels: Default::default(),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pre_flight_excuses_done_steps_and_in_flight_ones_either_way_and_nothing_else() {
+        use super::super::plan::{Phase, PhaseId};
+        use super::super::run_state::Intent;
+        let k = keeper();
+        let file = StackFile::parse(FILE, "stack.yml").expect("parses");
+        let mut steps = roll("roll-brokers", "3.1");
+        steps[1].done = false; // kafka-02: not (yet) running its change
+        let plan = Plan {
+            from: "7.1.1".parse().expect("v"),
+            to: "7.7.1".parse().expect("v"),
+            from_ibp: super::super::version::KafkaLine::parse_ibp("3.1").expect("ibp"),
+            to_ibp: super::super::version::KafkaLine::parse_ibp("3.7").expect("ibp"),
+            phases: vec![Phase {
+                id: PhaseId::RollBrokers,
+                title: "Roll 1".into(),
+                point_of_no_return: false,
+                steps: steps.clone(),
+            }],
+            warnings: Vec::new(),
+            bumped: Vec::new(),
+        };
+        let intent = RunState {
+            intents: vec![Intent {
+                step: steps[1].id.clone(),
+                node: "n".into(),
+                container: steps[1].container.clone(),
+            }],
+            ..RunState::default()
+        };
+        // Live: the file with kafka-01's step (done) applied; kafka-02 with or without its own.
+        let with_01 = k.with_steps(&file, &policy(), [&steps[0]]).expect("edits");
+        let with_both = k.with_steps(&file, &policy(), &steps).expect("edits");
+        let mut operator_added = deployed(&k, &with_01);
+        operator_added[1].env.push("BY_HAND=1".into());
+        let cases: [(&str, Vec<LiveService>, &RunState, usize); 5] = [
+            (
+                "kafka-01 done",
+                deployed(&k, &with_01),
+                &RunState::default(),
+                0,
+            ),
+            (
+                "kafka-02 in flight, not applied",
+                deployed(&k, &with_01),
+                &intent,
+                0,
+            ),
+            (
+                "kafka-02 in flight, applied",
+                deployed(&k, &with_both),
+                &intent,
+                0,
+            ),
+            (
+                "kafka-02 applied without an intent",
+                deployed(&k, &with_both),
+                &RunState::default(),
+                2,
+            ),
+            (
+                "a variable set by hand",
+                operator_added,
+                &RunState::default(),
+                1,
+            ),
+        ];
+        for (what, live, state, refused) in cases {
+            let left = k
+                .unexplained_drift(&file, &plan, state, &policy(), &live, |f, l| f == l)
+                .expect("compares");
+            assert_eq!(left.len(), refused, "{what}: {left:?}");
+        }
     }
 
     #[test]
