@@ -129,9 +129,7 @@ pub(crate) fn group_lag(
     let mut out = Vec::new();
     for element in committed.elements() {
         let (topic, partition) = (element.topic(), element.partition());
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition, kafka.timeout)
-            .map_err(|e| kafka.fail(format!("end offset of {topic}[{partition}]"), e))?;
+        let (low, high) = watermarks(kafka, &consumer, topic, partition)?;
         let committed = match element.offset() {
             Offset::Offset(n) if n >= 0 => Some(n),
             _ => None,
@@ -152,6 +150,35 @@ pub(crate) fn group_lag(
     })
 }
 
+/// A partition's (low, high) watermarks. Asked while its leadership moves (a broker just
+/// restarted), Kafka answers NotLeaderForPartition / LeaderNotAvailable: retried for ~3 s before
+/// it is an error.
+pub(crate) fn watermarks(
+    kafka: &Kafka,
+    consumer: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+) -> Result<(i64, i64), KafkaError> {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    let mut retries = 0;
+    loop {
+        match consumer.fetch_watermarks(topic, partition, kafka.timeout) {
+            Ok(w) => return Ok(w),
+            Err(e)
+                if retries < 10
+                    && matches!(
+                        e.rdkafka_error_code(),
+                        Some(Code::NotLeaderForPartition | Code::LeaderNotAvailable)
+                    ) =>
+            {
+                retries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(300));
+            }
+            Err(e) => return Err(kafka.fail(format!("end offset of {topic}[{partition}]"), e)),
+        }
+    }
+}
+
 /// End offsets (Σ high watermarks) and partition counts of the topics that exist.
 pub(crate) fn end_offsets(
     kafka: &Kafka,
@@ -166,9 +193,7 @@ pub(crate) fn end_offsets(
         };
         let mut end_sum = 0;
         for p in ids {
-            let (_, high) = consumer
-                .fetch_watermarks(topic, *p, kafka.timeout)
-                .map_err(|e| kafka.fail(format!("end offset of {topic}[{p}]"), e))?;
+            let (_, high) = watermarks(kafka, &consumer, topic, *p)?;
             end_sum += high;
         }
         let partitions = u32::try_from(ids.len()).unwrap_or(u32::MAX);

@@ -32,9 +32,7 @@ pub(crate) fn sample_keys(kafka: &Kafka, topic: &str, max: usize) -> Result<KeyS
     let mut assignment = TopicPartitionList::new();
     let mut remaining = 0;
     for p in &ids {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, *p, kafka.timeout)
-            .map_err(|e| kafka.fail(format!("end offset of {topic}[{p}]"), e))?;
+        let (low, high) = crate::kafka::lag::watermarks(kafka, &consumer, topic, *p)?;
         let start = (high - per_partition).max(low);
         remaining += high - start;
         assignment
