@@ -16,7 +16,7 @@ use crate::audit::{Claim, Phase};
 use crate::collect::containers;
 use crate::error::AgentError;
 use crate::node::Core;
-use crate::runtime::{ContainerRuntime, RecreateSpec};
+use crate::runtime::{ContainerRuntime, RecreateSpec, RuntimeError};
 
 /// A finished restart (also what the audit log records for replay).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +47,12 @@ pub struct RollbackOutcome {
 pub struct PullOutcome {
     pub image_id: String,
     pub already_present: bool,
+    /// `repository@sha256:…` of the image (none when built locally).
+    #[serde(default)]
+    pub repo_digests: Vec<String>,
+    /// Its version labels.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// What a recreate changes.
@@ -355,12 +361,14 @@ impl<R: ContainerRuntime> Core<R> {
         })
     }
 
-    /// Pulls an image onto the node (nothing when it is already there).
+    /// Pulls an image onto the node (nothing when it is already there, unless `refresh`: a
+    /// mutable tag is pulled again to learn what it names now), and says what it is.
     pub async fn pull(
         &self,
         peer: &PeerIdentity,
         id: &str,
         image: &str,
+        refresh: bool,
     ) -> Result<Answer<PullOutcome>, AgentError> {
         let op = Op {
             peer,
@@ -375,27 +383,33 @@ impl<R: ContainerRuntime> Core<R> {
         };
         let (outcome, replayed) = self
             .run_op(op, check, |image| async move {
-                if let Some(id) = self
-                    .runtime
-                    .image_ids(std::slice::from_ref(&image))
-                    .await?
-                    .remove(&image)
-                {
-                    return Ok((
-                        PullOutcome {
-                            image_id: id,
-                            already_present: true,
-                        },
-                        "already present".into(),
-                    ));
-                }
-                let id = self.runtime.pull(&image).await?;
+                let present = if refresh {
+                    None
+                } else {
+                    self.runtime.image_facts(&image).await?
+                };
+                let already_present = present.is_some();
+                let facts = match present {
+                    Some(f) => f,
+                    None => {
+                        self.runtime.pull(&image).await?;
+                        self.runtime.image_facts(&image).await?.ok_or_else(|| {
+                            RuntimeError::Refused(format!("{image} is not there after its pull"))
+                        })?
+                    }
+                };
                 Ok((
                     PullOutcome {
-                        image_id: id,
-                        already_present: false,
+                        image_id: facts.id,
+                        already_present,
+                        repo_digests: facts.repo_digests,
+                        labels: facts.labels,
                     },
-                    "pulled".into(),
+                    if already_present {
+                        "already present".into()
+                    } else {
+                        "pulled".into()
+                    },
                 ))
             })
             .await?;

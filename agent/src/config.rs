@@ -258,7 +258,7 @@ pub fn split_env(
         keys.push(k.to_owned());
         let wanted = REPORTED_ENV.contains(&k) || extra.contains(k);
         if wanted && !looks_secret(k) {
-            values.insert(k.to_owned(), crate::secrets::reportable_value(k, v));
+            values.insert(k.to_owned(), kroll_shared::secrets::reportable_value(k, v));
         }
     }
     keys.sort();

@@ -14,12 +14,12 @@ use bollard::query_parameters::{
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use kroll_shared::model::{Container, ContainerStatus, Health, Mount};
+use kroll_shared::model::{Container, ContainerStatus, Health, Mount, VERSION_LABELS};
 use kroll_shared::time::parse_rfc3339_ms;
 
 use crate::runtime::{
-    ContainerRuntime, Inspected, RawEvent, RecreateSpec, Recreated, RolledBack, RuntimeError,
-    RuntimeInfo, Stopped, Summary,
+    ContainerRuntime, ImageFacts, Inspected, RawEvent, RecreateSpec, Recreated, RolledBack,
+    RuntimeError, RuntimeInfo, Stopped, Summary,
 };
 use crate::swarm_tasks;
 
@@ -178,6 +178,26 @@ impl ContainerRuntime for DockerRuntime {
 
     async fn pull(&self, image: &str) -> Result<String, RuntimeError> {
         self.pull_image(image).await
+    }
+
+    async fn image_facts(&self, image: &str) -> Result<Option<ImageFacts>, RuntimeError> {
+        match self.docker.inspect_image(image).await {
+            Ok(i) => Ok(Some(ImageFacts {
+                id: i.id.unwrap_or_default(),
+                repo_digests: i.repo_digests.unwrap_or_default(),
+                labels: i
+                    .config
+                    .and_then(|c| c.labels)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|(k, _)| VERSION_LABELS.contains(&k.as_str()))
+                    .collect(),
+            })),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(classify(e, image)),
+        }
     }
 
     async fn recreate(

@@ -302,11 +302,16 @@ impl<R: ContainerRuntime> pb::agent_server::Agent for AgentService<R> {
             .await?;
         let r = req.into_inner();
         let (core, args) = (Arc::clone(&self.core), r.clone());
-        let a = detached(async move { core.pull(&peer, &args.operation_id, &args.image).await })
-            .await?;
+        let a = detached(async move {
+            core.pull(&peer, &args.operation_id, &args.image, args.refresh)
+                .await
+        })
+        .await?;
         Ok(Response::new(pb::PullImageResponse {
             image_id: a.outcome.image_id,
             already_present: a.outcome.already_present,
+            repo_digests: a.outcome.repo_digests,
+            labels: a.outcome.labels.into_iter().collect(),
         }))
     }
 

@@ -23,7 +23,6 @@
 //!   remembers the containers a recreate leaves beside a service.
 //! - [`recovery`]: how an action the agent died in the middle of is ended at the next start
 //!   (pure); [`docker_recover`] carries it out.
-//! - [`secrets`]: what of a reported environment value may leave the node.
 //! - [`grpc`]: the tonic service (wire types stay here); [`bounds`]: what its port admits —
 //!   TLS handshakes with a deadline, failures logged, calls bounded.
 //! - [`error`]: errors and their gRPC codes.
@@ -53,7 +52,6 @@ pub mod metrics;
 pub mod node;
 pub mod recovery;
 pub mod runtime;
-pub mod secrets;
 pub mod service_actions;
 pub mod stack_view;
 pub mod swarm_saved;

@@ -170,6 +170,17 @@ pub struct ServiceView {
     pub labels: BTreeMap<String, String>,
 }
 
+/// What an image present on the node is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageFacts {
+    /// `sha256:…`.
+    pub id: String,
+    /// `repository@sha256:…`, one per registry it came from (none when built here).
+    pub repo_digests: Vec<String>,
+    /// Its version labels only ([`kroll_shared::model::VERSION_LABELS`]).
+    pub labels: BTreeMap<String, String>,
+}
+
 /// A piece of a container's output, as the runtime delivers it (not split into lines).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogChunk {
@@ -211,6 +222,12 @@ pub trait ContainerRuntime: Send + Sync + 'static {
 
     /// Pulls an image; returns its id.
     fn pull(&self, image: &str) -> impl Future<Output = Result<String, RuntimeError>> + Send;
+
+    /// What a present image is: id, registry digests, version labels (`None`: not present).
+    fn image_facts(
+        &self,
+        image: &str,
+    ) -> impl Future<Output = Result<Option<ImageFacts>, RuntimeError>> + Send;
 
     /// Replaces container `id` as `spec` says under operation `op`, keeping the previous
     /// definition for [`ContainerRuntime::rollback`]. The new container is started and must

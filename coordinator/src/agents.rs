@@ -2,6 +2,7 @@
 //! error naming the node and the address.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -331,12 +332,67 @@ pub struct ServiceRolled {
 }
 
 /// A client for one node's agent.
+/// A pulled (or present) image, as its node's agent describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pulled {
+    pub image_id: String,
+    pub already_present: bool,
+    /// `repository@sha256:…`, one per registry it came from; none when built on the node.
+    pub repo_digests: Vec<String>,
+    /// Its version labels ([`kroll_shared::model::VERSION_LABELS`]).
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct AgentClient {
     node: String,
     addr: String,
     timeout: Duration,
+    /// The certificates it connected with (a failed call's probe uses them again).
+    tls: TlsMaterial,
     inner: PbClient<Channel>,
+}
+
+/// The agent's refusal of this client, found by one fresh mutual-TLS handshake with `tls` and a
+/// read until the agent answers or alerts (within 2 s); `None` when it accepts, or cannot be
+/// asked.
+pub async fn probe_refusal(addr: &str, node: &str, tls: &TlsMaterial) -> Option<TlsRefusal> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use tokio::io::AsyncReadExt as _;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(tls.ca_pem.as_bytes()) {
+        roots.add(c.ok()?).ok()?;
+    }
+    let chain = CertificateDer::pem_slice_iter(tls.own.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .ok()?;
+    let key = PrivateKeyDer::from_pem_slice(tls.own.key_pem.as_bytes()).ok()?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .ok()?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let name = ServerName::try_from(node.to_owned()).ok()?;
+    let limit = Duration::from_secs(2);
+    let tcp = tokio::time::timeout(limit, tokio::net::TcpStream::connect(addr))
+        .await
+        .ok()?
+        .ok()?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let mut stream = match tokio::time::timeout(limit, connector.connect(name, tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return TlsRefusal::find(&e),
+        Err(_) => return None,
+    };
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(limit, stream.read(&mut byte)).await {
+        Ok(Err(e)) => TlsRefusal::find(&e),
+        _ => None,
+    }
 }
 
 impl AgentClient {
@@ -371,6 +427,7 @@ impl AgentClient {
             node: node.name.clone(),
             addr: node.agent.clone(),
             timeout,
+            tls: tls.clone(),
             inner: PbClient::new(channel),
         })
     }
@@ -388,6 +445,38 @@ impl AgentClient {
         }
     }
 
+    /// A call's answer, or why it failed ([`Self::failed`]).
+    async fn answer<T>(
+        &self,
+        r: Result<tonic::Response<T>, tonic::Status>,
+    ) -> Result<T, AgentCallError> {
+        match r {
+            Ok(r) => Ok(r.into_inner()),
+            Err(s) => Err(self.failed(s).await),
+        }
+    }
+
+    /// Why a call failed. A connection the agent closed without a word may be its refusal of
+    /// this client's certificate: TLS 1.3 lets a client finish its handshake before the agent
+    /// has judged that certificate, so the agent's alert can race the first call and reach it
+    /// only as a closed connection. One fresh handshake, read until the agent answers or
+    /// alerts, then tells ([`probe_refusal`]).
+    async fn failed(&self, s: tonic::Status) -> AgentCallError {
+        let e = self.status(s);
+        let silent = match &e.kind {
+            CallErrorKind::Unreachable(_) => true,
+            CallErrorKind::Refused(s) => matches!(
+                s.code(),
+                tonic::Code::Cancelled | tonic::Code::Unavailable | tonic::Code::Unknown
+            ),
+            _ => false,
+        };
+        if silent && let Some(t) = probe_refusal(&self.addr, &self.node, &self.tls).await {
+            return self.err(CallErrorKind::Tls(t));
+        }
+        e
+    }
+
     fn status(&self, s: tonic::Status) -> AgentCallError {
         if let Some(t) = TlsRefusal::find(&s) {
             self.err(CallErrorKind::Tls(t))
@@ -403,7 +492,7 @@ impl AgentClient {
         let call = self.inner.get_node_state(pb::GetNodeStateRequest {});
         let reply = match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(r)) => r.into_inner(),
-            Ok(Err(s)) => return Err(self.status(s)),
+            Ok(Err(s)) => return Err(self.failed(s).await),
             Err(_) => return Err(self.err(CallErrorKind::Timeout(self.timeout))),
         };
         NodeState::try_from(reply).map_err(|e| self.err(e.into()))
@@ -422,12 +511,8 @@ impl AgentClient {
             container: container.to_owned(),
             stop_timeout_seconds: wire_seconds(stop_timeout),
         };
-        let r = self
-            .inner
-            .restart_container(req)
-            .await
-            .map_err(|s| self.status(s))?
-            .into_inner();
+        let r = self.inner.restart_container(req).await;
+        let r = self.answer(r).await?;
         Ok(Restarted {
             node: self.node.clone(),
             operation_id: r.operation_id,
@@ -458,12 +543,8 @@ impl AgentClient {
             stop_timeout_seconds: wire_seconds(stop_timeout),
             hostname: hostname.unwrap_or_default().to_owned(),
         };
-        let r = self
-            .inner
-            .recreate_container(req)
-            .await
-            .map_err(|s| self.status(s))?
-            .into_inner();
+        let r = self.inner.recreate_container(req).await;
+        let r = self.answer(r).await?;
         Ok(Recreated {
             node: self.node.clone(),
             container: r.container.map(Into::into),
@@ -486,12 +567,8 @@ impl AgentClient {
             container: container.to_owned(),
             stop_timeout_seconds: wire_seconds(stop_timeout),
         };
-        let r = self
-            .inner
-            .rollback_container(req)
-            .await
-            .map_err(|s| self.status(s))?
-            .into_inner();
+        let r = self.inner.rollback_container(req).await;
+        let r = self.answer(r).await?;
         Ok(RolledBack {
             node: self.node.clone(),
             container: r.container.map(Into::into),
@@ -519,12 +596,8 @@ impl AgentClient {
             stop_timeout_seconds: wire_seconds(stop_timeout),
             hostname: hostname.unwrap_or_default().to_owned(),
         };
-        let r = self
-            .inner
-            .update_service(req)
-            .await
-            .map_err(|s| self.status(s))?
-            .into_inner();
+        let r = self.inner.update_service(req).await;
+        let r = self.answer(r).await?;
         Ok(ServiceRolled {
             node: self.node.clone(),
             service: r.service,
@@ -547,12 +620,8 @@ impl AgentClient {
             stack: stack.to_owned(),
             nonce: nonce.clone(),
         };
-        let r = self
-            .inner
-            .describe_stack(req)
-            .await
-            .map_err(|s| self.status(s))?
-            .into_inner();
+        let r = self.inner.describe_stack(req).await;
+        let r = self.answer(r).await?;
         let services = r
             .services
             .into_iter()
@@ -591,12 +660,8 @@ impl AgentClient {
             service: service.to_owned(),
             stop_timeout_seconds: wire_seconds(stop_timeout),
         };
-        let r = self
-            .inner
-            .restore_service(req)
-            .await
-            .map_err(|s| self.status(s))?
-            .into_inner();
+        let r = self.inner.restore_service(req).await;
+        let r = self.answer(r).await?;
         Ok(ServiceRolled {
             node: self.node.clone(),
             service: r.service,
@@ -618,29 +683,33 @@ impl AgentClient {
         });
         let r = match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(r)) => r.into_inner(),
-            Ok(Err(s)) => return Err(self.status(s)),
+            Ok(Err(s)) => return Err(self.failed(s).await),
             Err(_) => return Err(self.err(CallErrorKind::Timeout(self.timeout))),
         };
         Ok((r.present.into_iter().collect(), r.missing))
     }
 
-    /// Pulls `image` onto the node; returns (image id, already present).
+    /// Pulls `image` onto the node (again when `refresh`, though present: a mutable tag);
+    /// says what it is.
     pub async fn pull(
         &mut self,
         operation_id: &str,
         image: &str,
-    ) -> Result<(String, bool), AgentCallError> {
+        refresh: bool,
+    ) -> Result<Pulled, AgentCallError> {
         let req = pb::PullImageRequest {
             operation_id: operation_id.to_owned(),
             image: image.to_owned(),
+            refresh,
         };
-        let r = self
-            .inner
-            .pull_image(req)
-            .await
-            .map_err(|s| self.status(s))?
-            .into_inner();
-        Ok((r.image_id, r.already_present))
+        let r = self.inner.pull_image(req).await;
+        let r = self.answer(r).await?;
+        Ok(Pulled {
+            image_id: r.image_id,
+            already_present: r.already_present,
+            repo_digests: r.repo_digests,
+            labels: r.labels.into_iter().collect(),
+        })
     }
 
     /// Subscribes to the node's container events (all containers when `containers` is empty).
@@ -654,7 +723,7 @@ impl AgentClient {
             .watch_events(pb::WatchEventsRequest { containers });
         let stream = match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(r)) => r.into_inner(),
-            Ok(Err(s)) => return Err(self.status(s)),
+            Ok(Err(s)) => return Err(self.failed(s).await),
             Err(_) => return Err(self.err(CallErrorKind::Timeout(self.timeout))),
         };
         let (node, addr) = (self.node.clone(), self.addr.clone());

@@ -73,6 +73,12 @@ impl ServiceKind {
             Self::Kafdrop => "kafdrop",
         }
     }
+
+    /// Whether its image is one of the Confluent Platform's, versioned with the platform (so
+    /// its labels say the platform version); Kafdrop's is not.
+    pub fn is_platform(self) -> bool {
+        !matches!(self, Self::Kafdrop)
+    }
 }
 
 impl fmt::Display for ServiceKind {

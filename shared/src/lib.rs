@@ -12,6 +12,8 @@
 //! - [`inventory`]: the coordinator's description of the cluster: nodes, agents, services.
 //! - [`tls`]: the cluster CA, certificates with roles, and rustls/tonic configurations for
 //!   mutual TLS between the coordinator and the agents.
+//! - [`secrets`]: what of an environment value may be shown off its node (agents' reports,
+//!   the coordinator's stack-file diff).
 //! - [`time`]: Unix-millisecond timestamps and human-readable durations.
 
 pub mod alerts;
@@ -21,6 +23,7 @@ pub mod inventory;
 pub mod jvm;
 pub mod model;
 pub mod remediation;
+pub mod secrets;
 pub mod time;
 pub mod tls;
 pub mod wire;

@@ -242,6 +242,37 @@ impl Container {
     pub fn is_running(&self) -> bool {
         self.status == ContainerStatus::Running
     }
+
+    /// The platform version its image says it is, from the image's labels (a container
+    /// carries its image's labels): see [`labelled_version`].
+    pub fn labelled_version(&self) -> Option<&str> {
+        labelled_version(&self.labels)
+    }
+}
+
+/// The image labels that say which version an image is (and nothing secret): Confluent's
+/// images carry `io.confluent.docker=true` and `release=<platform version>`; OCI images may
+/// carry `org.opencontainers.image.version`.
+pub const VERSION_LABELS: [&str; 3] = [CONFLUENT_LABEL, CONFLUENT_RELEASE_LABEL, OCI_VERSION_LABEL];
+/// Present (`true`) on Confluent's images.
+pub const CONFLUENT_LABEL: &str = "io.confluent.docker";
+/// The platform version of a Confluent image (`7.1.1`).
+pub const CONFLUENT_RELEASE_LABEL: &str = "release";
+/// The OCI annotation for an image's version.
+pub const OCI_VERSION_LABEL: &str = "org.opencontainers.image.version";
+
+/// The version an image's labels state: Confluent's `release` (only on an image that says it
+/// is Confluent's — `release` alone is too common a name), else the OCI version label.
+pub fn labelled_version(labels: &BTreeMap<String, String>) -> Option<&str> {
+    let confluent = labels
+        .get(CONFLUENT_LABEL)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    confluent
+        .then(|| labels.get(CONFLUENT_RELEASE_LABEL))
+        .flatten()
+        .or_else(|| labels.get(OCI_VERSION_LABEL))
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
 }
 
 /// The tag of an image reference: the part after the last `:` of the last path component;
@@ -267,11 +298,16 @@ pub fn image_tag(image: &str) -> &str {
 /// `wanted` pinned to a digest (a Swarm task runs `name:tag@sha256:…` for a service that names
 /// `name:tag`).
 pub fn runs_image(running: &str, wanted: &str) -> bool {
+    let digest = |image: &str| image.split_once('@').map(|(_, d)| d.to_owned());
     running == wanted
         || (!wanted.contains('@')
             && running
                 .strip_prefix(wanted)
                 .is_some_and(|rest| rest.starts_with("@sha256:")))
+        // `name@sha256:d` (a target resolved to its digest) is run as `name:tag@sha256:d` too.
+        || (digest(wanted).is_some()
+            && digest(running) == digest(wanted)
+            && image_repository(running) == image_repository(wanted))
 }
 
 /// `image` without its tag and digest: the repository (`registry:5000/kafka`).
@@ -455,6 +491,19 @@ mod tests {
                 false,
             ),
             ("r:5000/kafka:7.1.1", "r:5000/kafka:7.7.1", false),
+            // A target resolved to its digest, run under the tag it was pushed as.
+            (
+                "r:5000/kafka:latest@sha256:ab12",
+                "r:5000/kafka@sha256:ab12",
+                true,
+            ),
+            ("r:5000/kafka@sha256:ab12", "r:5000/kafka@sha256:ab12", true),
+            (
+                "r:5000/zookeeper@sha256:ab12",
+                "r:5000/kafka@sha256:ab12",
+                false,
+            ),
+            ("r:5000/kafka:latest", "r:5000/kafka@sha256:ab12", false),
         ];
         for (running, wanted, same) in table {
             assert_eq!(runs_image(running, wanted), same, "{running} runs {wanted}");
@@ -466,6 +515,43 @@ mod tests {
             ("kafka@sha256:ab", "kafka"),
         ] {
             assert_eq!(image_repository(image), repository);
+        }
+    }
+
+    #[test]
+    fn an_images_version_is_read_from_its_labels() {
+        let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        for (given, want) in [
+            (
+                labels(&[("io.confluent.docker", "true"), ("release", "7.1.1")]),
+                Some("7.1.1"),
+            ),
+            // `release` alone is not Confluent's word for the platform version.
+            (labels(&[("release", "7.1.1")]), None),
+            (
+                labels(&[("org.opencontainers.image.version", "7.7.1")]),
+                Some("7.7.1"),
+            ),
+            (
+                labels(&[
+                    ("io.confluent.docker", "true"),
+                    ("release", "7.7.1"),
+                    ("org.opencontainers.image.version", "x"),
+                ]),
+                Some("7.7.1"),
+            ),
+            (
+                labels(&[("io.confluent.docker", "true"), ("release", "")]),
+                None,
+            ),
+            (labels(&[]), None),
+        ] {
+            assert_eq!(labelled_version(&given), want, "{given:?}");
         }
     }
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::join_all;
-use kroll_shared::model::{Container, Disk};
+use kroll_shared::model::{Container, Disk, VERSION_LABELS};
 
 use crate::allow::Allowlist;
 use crate::collect::disk;
@@ -75,10 +75,14 @@ pub fn place_mounts(containers: &mut [Container], disks: &[Disk]) {
     }
 }
 
-/// Labels of a container as reported.
+/// Labels of a container as reported: the namespaces above and the image's version labels
+/// ([`VERSION_LABELS`]; a container carries its image's labels).
 pub fn reported_labels(all: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     all.iter()
-        .filter(|(k, _)| REPORTED_LABEL_PREFIXES.iter().any(|p| k.starts_with(p)))
+        .filter(|(k, _)| {
+            REPORTED_LABEL_PREFIXES.iter().any(|p| k.starts_with(p))
+                || VERSION_LABELS.contains(&k.as_str())
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }

@@ -350,10 +350,14 @@ pub async fn cmd_rollback(cli: &Cli, a: &RollbackArgs) -> anyhow::Result<ExitCod
         settings: Settings::default(),
         cluster: inv.cluster.name.clone(),
         quiet: cli.output == Output::Json,
-        // Not yet rewritten back by a rollback (ARCHITECTURE.md, "The stack file stays true").
-        stack: None,
+        stack: inv
+            .swarm
+            .as_ref()
+            .and_then(crate::upgrade::stack_file::StackKeeper::of),
     });
     let result = engine.rollback_all().await;
+    // Whatever was undone, the stack file says so: a redeploy must not redo it.
+    let restored = engine.restore_stack_file().await;
     let closing = match &result {
         Ok(_) => engine.journal(Event::Finished {
             seconds: engine.started.elapsed().as_secs_f64(),
@@ -365,8 +369,8 @@ pub async fn cmd_rollback(cli: &Cli, a: &RollbackArgs) -> anyhow::Result<ExitCod
     };
     engine.write_report();
     lock.release().await;
-    match (result, closing) {
-        (Ok(undone), Ok(())) => {
+    match (result, closing, restored) {
+        (Ok(undone), Ok(()), Ok(())) => {
             if cli.output == Output::Json {
                 println!(
                     "{}",
@@ -380,7 +384,19 @@ pub async fn cmd_rollback(cli: &Cli, a: &RollbackArgs) -> anyhow::Result<ExitCod
             }
             Ok(ExitCode::SUCCESS)
         }
-        (Err(h), _) | (Ok(_), Err(h)) => {
+        (Ok(undone), Ok(()), Err(h)) => {
+            eprintln!(
+                "kroll: rolled back {} container(s) and closed the run, but {}\nWhat to do: {}",
+                undone.len(),
+                h.reason,
+                h.advice
+            );
+            Ok(ExitCode::from(1))
+        }
+        (Err(h), _, restored) | (Ok(_), Err(h), restored) => {
+            if let Err(r) = restored {
+                eprintln!("kroll: {}", r.reason);
+            }
             eprintln!(
                 "kroll: rollback halted: {}\nWhat to do: {}",
                 h.reason, h.advice

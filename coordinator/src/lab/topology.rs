@@ -16,6 +16,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use kroll_shared::inventory::ServiceKind;
 use serde::{Deserialize, Serialize};
 
+pub use self::env::{LAB_SECRET_KEY, LAB_SECRET_VALUE};
 pub use self::inventory::inventory_toml;
 use crate::lab::images::{Component, tag};
 

@@ -23,7 +23,7 @@ use kroll_shared::inventory::{Inventory, Swarm};
 use kroll_shared::tls::TlsMaterial;
 
 use super::plan::Change;
-use crate::agents::{AgentCallError, AgentClient, CallErrorKind, Recreated, RolledBack};
+use crate::agents::{AgentCallError, AgentClient, CallErrorKind, Pulled, Recreated, RolledBack};
 
 /// How a step's change reaches a service: the one place that decides it.
 #[derive(Debug, Clone, Copy)]
@@ -53,13 +53,14 @@ pub trait NodeActions: Sync {
         images: &[String],
     ) -> impl Future<Output = Result<(BTreeMap<String, String>, Vec<String>), AgentCallError>> + Send;
 
-    /// Pulls `image` onto `node`.
+    /// Pulls `image` onto `node` (again when `refresh`: a mutable tag), saying what it is.
     fn pull(
         &self,
         node: &str,
         op_id: &str,
         image: &str,
-    ) -> impl Future<Output = Result<String, AgentCallError>> + Send;
+        refresh: bool,
+    ) -> impl Future<Output = Result<Pulled, AgentCallError>> + Send;
 
     /// Replaces `container` on `node` with the definition `change` describes.
     fn recreate(
@@ -148,8 +149,14 @@ impl NodeActions for AgentActions {
         self.client(node).await?.images_present(images).await
     }
 
-    async fn pull(&self, node: &str, op_id: &str, image: &str) -> Result<String, AgentCallError> {
-        Ok(self.client(node).await?.pull(op_id, image).await?.0)
+    async fn pull(
+        &self,
+        node: &str,
+        op_id: &str,
+        image: &str,
+        refresh: bool,
+    ) -> Result<Pulled, AgentCallError> {
+        self.client(node).await?.pull(op_id, image, refresh).await
     }
 
     async fn recreate(

@@ -23,9 +23,12 @@ use super::observe::{KafkaProbe, observe};
 use super::plan::{PhaseId, Plan, PlanOptions, plan};
 use super::progress::{Progress, Report};
 use super::run_state::RunState;
-use super::stack_file::{self, StackKeeper};
+use super::stack_file::StackKeeper;
 use super::timeline::Timeline;
 use super::view::{ClusterView, KafkaView};
+
+/// Advice for a pre-flight refusal: nothing was acted on.
+const PREFLIGHT_UNTOUCHED: &str = "nothing was touched; fix it and run again";
 
 /// Tunables of a run.
 #[derive(Debug, Clone)]
@@ -311,7 +314,24 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
 
     /// Observe → decide → act → journal, until finished or halted.
     async fn run_loop(&mut self) -> Result<(), Halt> {
-        let view = self.observe().await;
+        let view = if self.opts.resuming {
+            // The container a killed coordinator was recreating may be between its stop and its
+            // start (its agent finishes the operation, and it may be absent for a moment):
+            // waited for before anything is planned from it.
+            self.wait_for(
+                "pre-flight: every container running",
+                self.preflight_limit(),
+                gates::all_running,
+            )
+            .await
+            .map_err(|h| Halt::new(h.reason, PREFLIGHT_UNTOUCHED))?
+            .1
+        } else {
+            self.observe().await
+        };
+        // Targets named by a tag that moves are pinned before anything is planned (a resumed
+        // run has them from its journal; one without gets the answer its first pull recorded).
+        self.resolve_targets(&view).await?;
         let first = plan(&view, &self.opts).map_err(|e| {
             Halt::new(
                 e.to_string(),
@@ -535,22 +555,18 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
         }
     }
 
+    /// How long pre-flight waits for a container or the cluster's health to settle.
+    fn preflight_limit(&self) -> Duration {
+        self.settings.gate_timeout.min(Duration::from_secs(60))
+    }
+
     /// The first observation's checks: agents, containers, Kafka health, disks, images.
     async fn preflight(&mut self, view: &ClusterView, plan: &Plan) -> Result<(), Halt> {
         self.progress.phase("Pre-flight checks");
-        let untouched = "nothing was touched; fix it and run again";
-        let limit = self.settings.gate_timeout.min(Duration::from_secs(60));
-        if self.opts.resuming {
-            // The container a killed coordinator was recreating may be between its stop and its
-            // start (its agent finishes the operation): waited for, within the limit.
-            self.wait_for(
-                "pre-flight: every container running",
-                limit,
-                gates::all_running,
-            )
-            .await
-            .map_err(|h| Halt::new(h.reason, untouched))?;
-        } else if let Verdict::Wait(why) = gates::all_running(view) {
+        let untouched = PREFLIGHT_UNTOUCHED;
+        let limit = self.preflight_limit();
+        // A resumed run waited for every container before it planned (`run_loop`).
+        if let Verdict::Wait(why) = gates::all_running(view) {
             return Err(Halt::new(why.join("; "), untouched));
         }
         self.wait_for(
@@ -570,147 +586,6 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
             step: PhaseId::Preflight.slug(),
             message: "passed".into(),
         })
-    }
-
-    /// Pre-flight's stack-file check (see [`stack_file`]): the live services must be the file
-    /// plus what the cluster shows kroll did; a refusal names every difference.
-    async fn check_stack_file(&mut self) -> Result<(), Halt> {
-        let Some(keeper) = self.stack.clone() else {
-            return Ok(());
-        };
-        let untouched = "fix it and run again; nothing was touched";
-        let file = keeper
-            .load()
-            .map_err(|e| Halt::new(e.to_string(), untouched))?;
-        let view = self.observe().await;
-        let plan = plan(&view, &self.opts).map_err(|e| Halt::new(e.to_string(), untouched))?;
-        let state = self.run_state("kroll upgrade --resume")?;
-        let live = self
-            .observer
-            .describe_stack(&keeper.stack)
-            .await
-            .map_err(|e| {
-                Halt::new(
-                    format!(
-                        "the services of stack `{}` cannot be compared with {}: {e}",
-                        keeper.stack,
-                        keeper.path.display()
-                    ),
-                    "a manager's agent must answer (and allow the stack in [allow] stacks); then run again; nothing was touched",
-                )
-            })?;
-        let left = keeper
-            .unexplained_drift(
-                &file,
-                &plan,
-                &state,
-                &self.settings.policy(),
-                &live.services,
-                |f, l| live.same_value(f, l),
-            )
-            .map_err(|e| Halt::new(e.to_string(), untouched))?;
-        if !left.is_empty() {
-            return Err(Halt::new(
-                stack_file::refusal(&keeper.path, &left),
-                stack_file::REFUSAL_ADVICE,
-            ));
-        }
-        self.stack_checked = true;
-        let message = format!(
-            "the {} services of stack `{}` match {} ({} step(s) of this upgrade done)",
-            live.services.len(),
-            keeper.stack,
-            keeper.path.display(),
-            stack_file::done_steps(&plan).count()
-        );
-        self.progress.line(&message);
-        self.journal(Event::Note {
-            step: "stack-file".into(),
-            message,
-        })
-    }
-
-    /// Rewrites the stack file with the changes of every step `plan` shows done — of the phases
-    /// wholly done only, at a phase boundary (`whole_phases`) — (nothing when it already says
-    /// so), keeping the text it replaces in the run directory and printing the diff. Only once
-    /// pre-flight found the file and the services in agreement.
-    fn keep_stack_file(&mut self, plan: &Plan, whole_phases: bool) -> Result<(), Halt> {
-        let Some(keeper) = self.stack.clone().filter(|_| self.stack_checked) else {
-            return Ok(());
-        };
-        let halt = |why: String| {
-            Halt::new(
-                why,
-                "the services are as the run left them; fix the stack file's problem, then `kroll upgrade --resume` rewrites it (never redeploy the old file: it would undo the upgrade)",
-            )
-        };
-        let file = keeper.load().map_err(|e| halt(e.to_string()))?;
-        let policy = self.settings.policy();
-        let steps: Vec<&super::plan::Step> = if whole_phases {
-            stack_file::completed_phase_steps(plan).collect()
-        } else {
-            stack_file::done_steps(plan).collect()
-        };
-        let updated = keeper
-            .with_steps(&file, &policy, steps)
-            .map_err(|e| halt(e.to_string()))?;
-        if updated.text() == file.text() {
-            return Ok(());
-        }
-        let name = keeper.path.display().to_string();
-        let diff = kroll_stack::unified_diff(file.text(), updated.text(), &name, &name);
-        let kept = format!(
-            "stack-file.{}.yml",
-            self.run.entries().map_or(0, |e| e.len())
-        );
-        self.run
-            .write_file(&kept, file.text().as_bytes())
-            .map_err(|e| {
-                halt(format!(
-                    "the stack file's previous text cannot be kept: {e}"
-                ))
-            })?;
-        let mut diffs =
-            std::fs::read_to_string(self.run.path().join("stack-file.diff")).unwrap_or_default();
-        diffs.push_str(&diff);
-        self.run
-            .write_file("stack-file.diff", diffs.as_bytes())
-            .map_err(|e| halt(format!("the stack file's diff cannot be kept: {e}")))?;
-        keeper
-            .write(updated.text())
-            .map_err(|e| halt(e.to_string()))?;
-        let changed = diff
-            .lines()
-            .filter(|l| {
-                (l.starts_with('+') || l.starts_with('-'))
-                    && !l.starts_with("+++")
-                    && !l.starts_with("---")
-            })
-            .count();
-        self.progress.line(&format!(
-            "Stack file {name} rewritten to match the services ({changed} line(s); the text it replaced is {kept} in the run directory):\n{}",
-            diff.trim_end()
-        ));
-        self.journal(Event::Note {
-            step: "stack-file".into(),
-            message: format!("rewrote {name} ({changed} line(s) changed; previous text {kept})"),
-        })
-    }
-
-    /// [`Self::keep_stack_file`] from a fresh observation (after a halt).
-    async fn keep_stack_file_observed(&mut self) -> Result<(), Halt> {
-        let view = self.observe().await;
-        let opts = PlanOptions {
-            resuming: true,
-            ..self.opts.clone()
-        };
-        match plan(&view, &opts) {
-            Ok(p) => self.keep_stack_file(&p, false),
-            Err(e) => Err(Halt::new(
-                format!("the stack file was not rewritten: {e}"),
-                "`kroll upgrade --resume` rewrites it",
-            )),
-        }
     }
 
     fn check_disks(&self, view: &ClusterView) -> Result<(), String> {

@@ -255,6 +255,12 @@ impl RunDir {
     pub fn write_file(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, JournalError> {
         write_atomically(&self.path, name, bytes)
     }
+
+    /// [`Self::write_file`] readable by its owner only (mode 0600): a copy of the operator's
+    /// own file, which may hold secrets kroll never shows.
+    pub fn write_private_file(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, JournalError> {
+        write_with_mode(&self.path, name, bytes, 0o600)
+    }
 }
 
 /// What one Kafka observation of the run saw, for the report's partition chart.
@@ -278,9 +284,25 @@ pub fn read_samples(dir: &Path) -> Vec<Sample> {
 /// Writes `dir/name` atomically (temp file beside it, fsync, rename): a reader sees the old
 /// file or the new one, never half of one.
 pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, JournalError> {
+    write_with_mode(dir, name, bytes, 0o644)
+}
+
+fn write_with_mode(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    mode: u32,
+) -> Result<PathBuf, JournalError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
     let target = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = File::create(&tmp).map_err(io(&tmp))?;
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(io(&tmp))?;
     f.write_all(bytes).map_err(io(&tmp))?;
     f.sync_all().map_err(io(&tmp))?;
     std::fs::rename(&tmp, &target).map_err(io(&target))?;

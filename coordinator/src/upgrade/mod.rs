@@ -13,7 +13,8 @@
 //!   services through a manager's agent).
 //! - [`journal`]: the run directory, fsynced journal, lock; [`run_state`]: the journal folded.
 //! - [`engine`] + [`steps`] + [`rollback`] + [`wait`]: the loop that observes, decides, acts
-//!   and journals, and its waiting on gates.
+//!   and journals, and its waiting on gates; `stack_keep`: its acts on the Swarm stack file,
+//!   whose decisions are [`stack_file`]'s (pure: the drift kroll did not make, the edits).
 //! - [`progress`]: progress lines and the final report; [`timeline`]: the run folded into
 //!   rows and segments (pure), drawn by [`report_html`] as the self-contained `report.html`.
 //! - [`connect_phases`]: Connect as phases of the upgrade (back up and quiesce before the
@@ -33,6 +34,7 @@ pub mod report_html;
 pub mod rollback;
 pub mod run_state;
 pub mod stack_file;
+mod stack_keep;
 pub mod steps;
 pub mod timeline;
 pub mod version;

@@ -52,7 +52,7 @@ pub enum PlanError {
         kind: ServiceKind,
     },
     #[error(
-        "cannot tell the platform version of `{container}` from its image `{image}` (tag `{tag}` is not like 7.1.1); pass --image broker=<repository:version> if the tags are custom"
+        "cannot tell the platform version of `{container}` from its image `{image}`: it has no version label (Confluent's `release`, or `org.opencontainers.image.version`) and its tag `{tag}` is not like 7.1.1"
     )]
     UnknownTag {
         container: String,
@@ -194,16 +194,99 @@ impl Plan {
     }
 }
 
-/// The target image for a container now running `current`.
+/// The target image for a container now running `current`: the one `--image` names for its
+/// kind, else the same repository at the target version's tag — or, for an image run without a
+/// version tag (`…/kafka`, `:latest`, a bare digest: the version is in the image, not the tag),
+/// the repository itself, which [`pin_target`] resolves to a digest before a run plans with it.
 pub fn target_image(current: &str, kind: ServiceKind, opts: &PlanOptions) -> String {
     if let Some(explicit) = opts.images.get(&kind) {
         return explicit.clone();
     }
-    format!("{}:{}", image_repository(current), opts.to)
+    let repository = image_repository(current);
+    if untagged(current) {
+        repository.to_owned()
+    } else {
+        format!("{repository}:{}", opts.to)
+    }
 }
 
+/// Whether `image` carries no tag of its own (`name`, `name:latest`, `name@sha256:…`).
+fn untagged(image: &str) -> bool {
+    let name = image.split_once('@').map_or(image, |(name, _)| name);
+    name.len() == image_repository(image).len() || image_tag(image) == "latest"
+}
+
+/// Whether `image` names what it is only through a tag that moves (no tag, or `latest`) and no
+/// digest: a target like this must be resolved ([`pin_target`]) before it is planned with.
+pub fn is_mutable(image: &str) -> bool {
+    !image.contains('@') && untagged(image)
+}
+
+/// The targets of `view`'s services that must be resolved before planning, one per kind (the
+/// kind, the mutable reference, a node running that kind to pull it on). Only platform kinds:
+/// their images' labels say which version they are.
+pub fn mutable_targets(
+    view: &ClusterView,
+    opts: &PlanOptions,
+) -> Vec<(ServiceKind, String, String)> {
+    let mut out: Vec<(ServiceKind, String, String)> = Vec::new();
+    for s in &view.services {
+        if !s.kind.is_platform() || out.iter().any(|(k, _, _)| *k == s.kind) {
+            continue;
+        }
+        let Some(current) = s.image() else { continue };
+        let target = target_image(current, s.kind, opts);
+        if is_mutable(&target) {
+            out.push((s.kind, target, s.node.clone()));
+        }
+    }
+    out
+}
+
+/// A mutable target (`reg/kafka`) pinned to the digest it names now, once its labels say it is
+/// version `to`: the reference every node then runs (`reg/kafka@sha256:…`). `repo_digests` and
+/// `labels` are what the pulled image says of itself.
+pub fn pin_target(
+    image: &str,
+    repo_digests: &[String],
+    labels: &BTreeMap<String, String>,
+    to: Platform,
+) -> Result<String, String> {
+    let Some(version) = kroll_shared::model::labelled_version(labels) else {
+        return Err(format!(
+            "cannot tell which version {image} is: the image has no version label (Confluent's `release`, or `org.opencontainers.image.version`); name the target by a version tag or a digest with --image KIND=IMAGE"
+        ));
+    };
+    if labelled_platform(version) != Some(to) {
+        return Err(format!(
+            "{image} is {version}, not {to}: push the {to} image under that name first, or name it with --image KIND=IMAGE"
+        ));
+    }
+    repo_digests
+        .iter()
+        .find(|d| image_repository(d) == image_repository(image))
+        .cloned()
+        .ok_or_else(|| {
+            format!(
+                "{image} has no registry digest to pin every node to (was it built on the node rather than pulled?); name it by a version tag with --image KIND=IMAGE"
+            )
+        })
+}
+
+/// A version label's platform (`7.1.1`, also `7.1.1-ccs`-style suffixes).
+fn labelled_platform(label: &str) -> Option<Platform> {
+    let core = label.split(['-', '+']).next().unwrap_or(label);
+    core.parse().ok()
+}
+
+/// The platform a service runs: what its image's labels say, else its tag.
 fn platform_of(s: &ServiceView) -> Result<Platform, PlanError> {
     let image = s.image().unwrap_or_default();
+    if let Some(label) = s.container.as_ref().and_then(|c| c.labelled_version())
+        && let Some(p) = labelled_platform(label)
+    {
+        return Ok(p);
+    }
     let tag = image_tag(image);
     tag.parse().map_err(|_| PlanError::UnknownTag {
         container: s.name.clone(),

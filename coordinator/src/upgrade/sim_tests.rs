@@ -18,7 +18,7 @@ use super::fixtures;
 use super::journal::RunDir;
 use super::plan::{Change, IBP_ENV, PlanOptions};
 use super::view::{ClusterView, KafkaView, PartitionView, ServiceView};
-use crate::agents::{AgentCallError, Recreated, RolledBack};
+use crate::agents::{AgentCallError, Pulled, Recreated, RolledBack};
 
 const REG: &str = "reg/rhodry";
 
@@ -51,6 +51,13 @@ struct State {
     broken_image: Option<String>,
     /// Recreates of any container, replays excluded.
     recreates: usize,
+    /// Images run untagged (`reg/rhodry/kafka`), the version in their labels; what a refreshed
+    /// pull of a mutable name finds is 7.7.1 unless `latest_is_old`.
+    untagged: bool,
+    latest_is_old: bool,
+    /// A broker whose container is not there for this many more observations (its agent is
+    /// between the rename of the old container and the start of the new one).
+    absent: Option<(i32, u32)>,
 }
 
 /// A 5-broker cluster, partitions RF 3 / min ISR 2 spread over all brokers.
@@ -60,7 +67,19 @@ struct Sim {
     catch_up: u32,
 }
 
+/// The sim's registry digest of every 7.7.1 image pushed under a mutable name.
+const DIGEST_7_7_1: &str =
+    "@sha256:e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7";
+
+/// The minor platform version an image is (untagged images are 7.1.1 until pinned to the
+/// 7.7.1 digest).
 fn version_of(image: &str) -> u32 {
+    if image.ends_with(DIGEST_7_7_1) {
+        return 7;
+    }
+    if kroll_shared::model::image_repository(image) == image {
+        return 1;
+    }
     image
         .rsplit(':')
         .next()
@@ -101,6 +120,22 @@ impl Sim {
         }
     }
 
+    /// The cluster run from untagged images, as the journal's is.
+    fn untagged() -> Self {
+        let sim = Self::new();
+        {
+            let mut st = sim.s.lock().expect("lock");
+            st.untagged = true;
+            for b in st.brokers.values_mut() {
+                b.image = format!("{REG}/kafka");
+            }
+            for o in st.others.values_mut() {
+                o.1 = kroll_shared::model::image_repository(&o.1).to_owned();
+            }
+        }
+        sim
+    }
+
     fn partitions() -> Vec<(i32, Vec<i32>)> {
         (0..10)
             .map(|p| (p, (0..3).map(|r| (p + r) % 5 + 1).collect()))
@@ -133,7 +168,14 @@ impl Sim {
                 };
             }
         }
-        let in_isr = |id: &i32| st.brokers[id].catching_up.is_none();
+        let absent = match st.absent {
+            Some((id, n)) if n > 0 => {
+                st.absent = Some((id, n - 1));
+                Some(id)
+            }
+            _ => None,
+        };
+        let in_isr = |id: &i32| st.brokers[id].catching_up.is_none() && absent != Some(*id);
         let partitions = Self::partitions()
             .into_iter()
             .map(|(p, replicas)| {
@@ -155,13 +197,17 @@ impl Sim {
                 if let Some(i) = &b.ibp {
                     env.insert(IBP_ENV.into(), i.clone());
                 }
-                service(
+                let mut s = service(
                     ServiceKind::Broker,
                     &format!("kafka-0{id}"),
                     &b.image,
                     env,
                     Some(*id),
-                )
+                );
+                if absent == Some(*id) {
+                    s.container = None;
+                }
+                s
             })
             .collect();
         for (name, (kind, image)) in &st.others {
@@ -187,6 +233,17 @@ impl Sim {
                 BTreeMap::new()
             };
             services.push(service(*kind, name, image, env, None));
+        }
+        if st.untagged {
+            for s in &mut services {
+                if let Some(c) = &mut s.container {
+                    let release = format!("7.{}.1", version_of(&c.image));
+                    c.labels
+                        .insert(kroll_shared::model::CONFLUENT_LABEL.into(), "true".into());
+                    c.labels
+                        .insert(kroll_shared::model::CONFLUENT_RELEASE_LABEL.into(), release);
+                }
+            }
         }
         let controller = st.brokers.keys().copied().find(|id| *id == 3).or(Some(1));
         ClusterView {
@@ -256,8 +313,27 @@ impl NodeActions for Sim {
         ))
     }
 
-    async fn pull(&self, _: &str, _: &str, _: &str) -> Result<String, AgentCallError> {
-        Ok("sha".into())
+    async fn pull(
+        &self,
+        _: &str,
+        _: &str,
+        image: &str,
+        refresh: bool,
+    ) -> Result<Pulled, AgentCallError> {
+        let st = self.s.lock().expect("lock");
+        let mut pulled = Pulled {
+            image_id: "sha256:1".into(),
+            ..Pulled::default()
+        };
+        if refresh && st.untagged {
+            let release = if st.latest_is_old { "7.1.1" } else { "7.7.1" };
+            pulled.repo_digests = vec![format!("{image}{DIGEST_7_7_1}")];
+            pulled.labels = BTreeMap::from([
+                ("io.confluent.docker".to_owned(), "true".to_owned()),
+                ("release".to_owned(), release.to_owned()),
+            ]);
+        }
+        Ok(pulled)
     }
 
     async fn recreate(
@@ -410,12 +486,27 @@ fn engine_with<'a, C: ConnectPhases>(
 fn check_done(sim: &Sim) {
     let st = sim.s.lock().expect("lock");
     assert!(st.violations.is_empty(), "{:?}", st.violations);
+    let target = |name: &str| {
+        if st.untagged {
+            format!("{REG}/{name}{DIGEST_7_7_1}")
+        } else {
+            format!("{REG}/{name}:7.7.1")
+        }
+    };
     for (id, b) in &st.brokers {
-        assert_eq!(b.image, format!("{REG}/kafka:7.7.1"), "broker {id}");
+        assert_eq!(b.image, target("kafka"), "broker {id}");
         assert_eq!(b.ibp.as_deref(), Some("3.7"), "broker {id}");
         assert_eq!(b.restarts, 2, "broker {id} restarted exactly twice");
     }
-    assert!(st.others.values().all(|(_, i)| i.ends_with(":7.7.1")));
+    assert!(
+        st.others.values().all(|(_, i)| i.ends_with(if st.untagged {
+            DIGEST_7_7_1
+        } else {
+            ":7.7.1"
+        })),
+        "{:?}",
+        st.others
+    );
     // The controller (3) is the last broker of each roll.
     let rolls: Vec<&[(i32, i32)]> = st.order.chunks(5).collect();
     for roll in rolls {
@@ -505,6 +596,85 @@ async fn killed_at_any_point_the_coordinator_resumes_without_restarting_twice() 
         }
         check_done(&sim);
     }
+}
+
+#[tokio::test]
+async fn a_resumed_run_waits_for_a_container_its_agent_is_still_recreating() {
+    // Killed right after a recreate was sent: the agent finishes it (the container is absent
+    // for a few observations, then runs); the resumed run waits instead of refusing to plan.
+    let sim = Sim::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = RunDir::create(dir.path(), "r").expect("run");
+    let mut first = Box::pin(engine(&sim, run, true).run());
+    for polls in 0.. {
+        assert!(polls < 1_000_000, "the first run is stuck");
+        assert!(futures::poll!(first.as_mut()).is_pending());
+        tokio::time::sleep(Duration::from_micros(50)).await;
+        if sim.s.lock().expect("lock").order.len() >= 2 {
+            break;
+        }
+    }
+    drop(first);
+    let last = sim.s.lock().expect("lock").order.last().map(|o| o.0);
+    sim.s.lock().expect("lock").absent = last.map(|id| (id, 5));
+    let run = RunDir::open(dir.path(), &dir.path().join("r")).expect("reopen");
+    let outcome = engine(&sim, run, true).run().await;
+    assert!(matches!(outcome, Outcome::Finished(_)), "{outcome:?}");
+    check_done(&sim);
+}
+
+#[tokio::test]
+async fn an_untagged_cluster_is_upgraded_to_the_digest_its_name_points_at_now() {
+    let sim = Sim::untagged();
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = RunDir::create(dir.path(), "r").expect("run");
+    let outcome = engine(&sim, run, true).run().await;
+    assert!(matches!(outcome, Outcome::Finished(_)), "{outcome:?}");
+    check_done(&sim);
+    // The pinned targets are the run's images: a resume uses the same digests.
+    let journal = std::fs::read_to_string(dir.path().join("r/journal.jsonl")).expect("journal");
+    assert!(
+        journal.contains(&format!("{REG}/kafka{DIGEST_7_7_1}")),
+        "{journal}"
+    );
+    // Killed anywhere, resumed: the same digests, each broker restarted exactly twice.
+    for k in (3..120).step_by(13) {
+        let sim = Sim::untagged();
+        let dir = tempfile::tempdir().expect("tmp");
+        let run = RunDir::create(dir.path(), "r").expect("run");
+        let mut first = Box::pin(engine(&sim, run, true).run());
+        let mut finished = false;
+        for _ in 0..k {
+            if futures::poll!(first.as_mut()).is_ready() {
+                finished = true;
+                break;
+            }
+        }
+        drop(first);
+        if !finished {
+            let run = RunDir::open(dir.path(), &dir.path().join("r")).expect("reopen");
+            let outcome = engine(&sim, run, true).run().await;
+            assert!(
+                matches!(outcome, Outcome::Finished(_)),
+                "k={k}: {outcome:?}"
+            );
+        }
+        check_done(&sim);
+    }
+}
+
+#[tokio::test]
+async fn a_mutable_name_that_still_points_at_the_old_version_is_refused_touching_nothing() {
+    let sim = Sim::untagged();
+    sim.s.lock().expect("lock").latest_is_old = true;
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = RunDir::create(dir.path(), "r").expect("run");
+    let Outcome::Halted(h, _) = engine(&sim, run, true).run().await else {
+        panic!("must refuse")
+    };
+    assert!(h.reason.contains("is 7.1.1, not 7.7.1"), "{h:?}");
+    assert!(h.advice.contains("nothing was touched"), "{h:?}");
+    assert_eq!(sim.s.lock().expect("lock").recreates, 0);
 }
 
 /// Connect phases whose resume fails until `allow` is set (the value-schema refusal).

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use kroll_shared::inventory::Swarm;
 use kroll_shared::model::image_repository;
+use kroll_shared::secrets;
 use kroll_stack::{Drift, Edit, LiveService, StackFile, Vars};
 
 use super::decide::Policy;
@@ -210,6 +211,66 @@ pub fn image_text(raw: &str, vars: &Vars, image: &str) -> String {
     }
 }
 
+/// The SHA-256 of a stack file's text, hex: what kroll wrote, to tell later whether anyone
+/// edited the file since.
+pub fn digest(text: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A stack-file line as it may be printed or kept beside the run: an entry `key: value` or
+/// `- KEY=value` with its value as [`secrets::reportable_value`] shows it (images and the IBP
+/// as they are; `-D` values, URL credentials and variables named like secrets redacted); any
+/// other line only as `…`. The diffs kroll prints show only the lines it changed, through this.
+pub fn shown_line(line: &str) -> String {
+    let body = line.trim_start();
+    let indent = &line[..line.len() - body.len()];
+    let (dash, entry) = match body.strip_prefix('-') {
+        Some(rest) if rest.starts_with(char::is_whitespace) => ("- ", rest.trim_start()),
+        _ => ("", body),
+    };
+    let key_end = entry
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+        .unwrap_or(entry.len());
+    let (key, rest) = entry.split_at(key_end);
+    let shown = |sep: &str, value: &str| {
+        let value = value.trim();
+        if value.is_empty() {
+            return format!("{indent}{dash}{key}{}", sep.trim_end());
+        }
+        let (open, inner, close) = match value.chars().next() {
+            Some(q @ ('"' | '\'')) if value.len() >= 2 && value.ends_with(q) => (
+                &value[..1],
+                &value[1..value.len() - 1],
+                &value[value.len() - 1..],
+            ),
+            _ => ("", value, ""),
+        };
+        let inner = if inner.is_empty() {
+            String::new()
+        } else {
+            secrets::reportable_value(key, inner)
+        };
+        format!("{indent}{dash}{key}{sep}{open}{inner}{close}")
+    };
+    if key.is_empty() || key.starts_with('-') {
+        format!("{indent}{dash}…")
+    } else if let Some(value) = rest.strip_prefix('=') {
+        shown("=", value)
+    } else if let Some(value) = rest.trim_start().strip_prefix(':') {
+        if value.is_empty() || value.starts_with(char::is_whitespace) {
+            shown(": ", value)
+        } else {
+            format!("{indent}{dash}…")
+        }
+    } else {
+        format!("{indent}{dash}…")
+    }
+}
+
 /// The stack's service a drift is about (`None`: about no one service).
 fn service_of(d: &Drift) -> Option<&str> {
     match d {
@@ -340,6 +401,51 @@ mod tests {
     use super::*;
 
     const REPO: &str = "10.199.3.2:5000/rhodry";
+
+    #[test]
+    fn a_shown_line_keeps_what_kroll_changes_and_hides_secrets() {
+        for (line, want) in [
+            (
+                "    image: ${CI_REGISTRY_IMAGE}/kafka:7.7.1",
+                "    image: ${CI_REGISTRY_IMAGE}/kafka:7.7.1",
+            ),
+            (
+                "  KAFKA_INTER_BROKER_PROTOCOL_VERSION: \"3.7\" # pinned",
+                "  KAFKA_INTER_BROKER_PROTOCOL_VERSION: \"3.7\" # pinned",
+            ),
+            (
+                "      - KAFKA_INTER_BROKER_PROTOCOL_VERSION=3.1",
+                "      - KAFKA_INTER_BROKER_PROTOCOL_VERSION=3.1",
+            ),
+            (
+                "      KAFKA_OPTS: \"-Xmx1g -Djavax.net.ssl.keyStorePassword=hunter2\"",
+                "      KAFKA_OPTS: \"-Xmx1g -Djavax.net.ssl.keyStorePassword=<redacted>\"",
+            ),
+            (
+                "      - KAFKA_SSL_KEY_PASSWORD=hunter2",
+                "      - KAFKA_SSL_KEY_PASSWORD=<redacted>",
+            ),
+            (
+                "      CONNECT_SASL_JAAS_CONFIG: 'PlainLoginModule required password=\"hunter2\";'",
+                "      CONNECT_SASL_JAAS_CONFIG: '<redacted>'",
+            ),
+            (
+                "      SCHEMA_REGISTRY_URL: https://u:hunter2@sr:8081",
+                "      SCHEMA_REGISTRY_URL: https://<redacted>@sr:8081",
+            ),
+            (
+                "      KAFKA_ZOOKEEPER_CONNECT: user:hunter2@zk:2181/kafka",
+                "      KAFKA_ZOOKEEPER_CONNECT: zk:2181/kafka",
+            ),
+            ("    environment:", "    environment:"),
+            ("    hunter2 in a block scalar", "    …"),
+            ("      - -Dpassword=hunter2", "      - …"),
+            ("  key:hunter2", "  …"),
+            ("", "…"),
+        ] {
+            assert_eq!(shown_line(line), want, "{line}");
+        }
+    }
 
     /// A stack shaped like the journal's: brokers merge an anchor, images from a variable.
     const FILE: &str = "\

@@ -180,7 +180,7 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
                     .map_err(|e| e.to_string())?;
                 for image in &missing {
                     let op = format!("{run_id}/pull/{node}/{image}");
-                    actions.pull(node, &op, image).await.map_err(|e| {
+                    actions.pull(node, &op, image, false).await.map_err(|e| {
                         format!(
                             "image {image} is missing on node `{node}` and could not be pulled: {e}"
                         )
@@ -199,6 +199,36 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
             "  target images present on all {} nodes ({pulled} pulled)",
             needed.len()
         ));
+        Ok(())
+    }
+
+    /// Before a fresh run plans: every target named only by a tag that moves (`reg/kafka`, the
+    /// version in the image, not the tag) is pulled on a node running that kind, checked by its
+    /// labels to be the target version, and pinned to its digest for the whole run (journaled
+    /// with the run's images, so a resume uses the same digest). Changes nothing on a refusal.
+    pub(crate) async fn resolve_targets(&mut self, view: &ClusterView) -> Result<(), Halt> {
+        let untouched = "nothing was touched";
+        for (kind, image, node) in super::plan::mutable_targets(view, &self.opts) {
+            let op = format!("{}/resolve/{kind}", self.run.run_id());
+            let pulled = self
+                .actions
+                .pull(&node, &op, &image, true)
+                .await
+                .map_err(|e| {
+                    Halt::new(
+                        format!("the {kind} target {image} cannot be pulled on node `{node}`: {e}"),
+                        untouched,
+                    )
+                })?;
+            let pinned =
+                super::plan::pin_target(&image, &pulled.repo_digests, &pulled.labels, self.opts.to)
+                    .map_err(|why| Halt::new(why, untouched))?;
+            self.progress.line(&format!(
+                "  {kind}: {image} is {} now; every node runs {pinned}",
+                self.opts.to
+            ));
+            self.opts.images.insert(kind, pinned);
+        }
         Ok(())
     }
 

@@ -81,7 +81,7 @@ mod journal_tests;
 #[cfg(test)]
 mod test_support;
 
-pub use diff::unified_diff;
+pub use diff::{changed_lines_diff, unified_diff};
 pub use drift::{Drift, LiveService, drift, drift_by};
 pub use duration::{DEFAULT_STOP_GRACE_PERIOD, format_duration, parse_duration};
 pub use edit::Edit;

@@ -31,6 +31,11 @@ pub(super) fn zookeeper() -> BTreeMap<String, String> {
     ])
 }
 
+/// The name of the lab brokers' secret-shaped variable (see [`broker`]).
+pub const LAB_SECRET_KEY: &str = "ZOOKEEPER_SASL_CLIENT_PASSWORD";
+/// Its value: a test that finds this text in kroll's output found a leak.
+pub const LAB_SECRET_VALUE: &str = "lab-secret-never-shown";
+
 /// Broker `n`: the journal's `KAFKA_*` with PLAINTEXT listeners, and the lab's timing knobs.
 pub(super) fn broker(n: u8, host: std::net::Ipv4Addr, host_port: u16) -> BTreeMap<String, String> {
     let int = 29090 + u16::from(n);
@@ -69,6 +74,10 @@ pub(super) fn broker(n: u8, host: std::net::Ipv4Addr, host_port: u16) -> BTreeMa
         ("LAB_SHUTDOWN_DELAY_MS", "500"),
         ("LAB_RECOVERY_BASE_MS", "1500"),
         ("LAB_REPLICA_FETCH_BYTES_PER_SEC", "262144"),
+        // Read by nobody: a secret-shaped variable that sits next to where kroll writes the IBP
+        // pin in a Swarm lab's stack file (the anchor's end), so the tests can show its value
+        // never reaches a printed diff, a report or an agent's answer.
+        (LAB_SECRET_KEY, LAB_SECRET_VALUE),
     ]);
     env.insert("KAFKA_BROKER_ID".into(), n.to_string());
     env.insert(

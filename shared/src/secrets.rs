@@ -7,6 +7,8 @@
 //!   `-Xmn…`, `-XX:…` with a plain value), every `-D` property with its value replaced by
 //!   `<redacted>`, nothing else;
 //! - `*_CONNECT` host lists: `host:port` entries (credentials dropped) and a plain chroot;
+//! - a variable whose name says it holds a secret (`…PASSWORD…`, `…SECRET…`, `…TOKEN…`,
+//!   `…JAAS…`, `…CREDENTIALS`, `…API_KEY…`, `…PRIVATE_KEY…`): `<redacted>` whole;
 //! - every other value: URL credentials (`scheme://user:pass@`) replaced by `<redacted>`.
 
 /// The placeholder for a value that is not reported.
@@ -15,13 +17,31 @@ pub const REDACTED: &str = "<redacted>";
 /// The reportable form of `value` of variable `key`.
 pub fn reportable_value(key: &str, value: &str) -> String {
     let k = key.to_ascii_uppercase();
-    if k.ends_with("_OPTS") {
+    if secret_name(&k) {
+        REDACTED.to_owned()
+    } else if k.ends_with("_OPTS") {
         jvm_options(value)
     } else if k.ends_with("ZOOKEEPER_CONNECT") || k.ends_with("ZK_CONNECT") {
         host_list(value)
     } else {
         without_url_credentials(value)
     }
+}
+
+/// Whether an (upper-case) variable name says its value is a secret.
+fn secret_name(k: &str) -> bool {
+    [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "JAAS",
+        "CREDENTIALS",
+        "API_KEY",
+        "PRIVATE_KEY",
+    ]
+    .iter()
+    .any(|w| k.contains(w))
 }
 
 fn plain(s: &str) -> bool {
@@ -152,6 +172,19 @@ mod tests {
             "https://admin:hunter2@sr:8081/path?x=1",
             "https://<redacted>@sr:8081/path?x=1",
         ),
+        ("KAFKA_SSL_KEYSTORE_PASSWORD", "hunter2", "<redacted>"),
+        (
+            "CONNECT_SASL_JAAS_CONFIG",
+            "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"hunter2\";",
+            "<redacted>",
+        ),
+        (
+            "SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_SECRET",
+            "u:hunter2",
+            "<redacted>",
+        ),
+        ("KAFKA_REST_CLIENT_API_KEY", "hunter2", "<redacted>"),
+        ("vault_token", "hunter2", "<redacted>"),
     ];
 
     #[test]
