@@ -465,8 +465,13 @@ fn unchanged(e: RuntimeError) -> RuntimeError {
     }
 }
 
-/// Splits `repo[:tag]` (a registry port is not a tag); no tag means `latest`.
+/// Splits `repo[:tag]` (a registry port is not a tag; no tag means `latest`) or
+/// `repo[:tag]@digest` (the digest) into what the pull API takes.
 pub fn split_reference(image: &str) -> (&str, &str) {
+    // `name[:tag]@sha256:…`: pulled by its digest (the API's `tag` takes a digest too).
+    if let Some((name, digest)) = image.split_once('@') {
+        return (kroll_shared::model::image_repository(name), digest);
+    }
     let last_slash = image.rfind('/').map_or(0, |i| i + 1);
     match image[last_slash..].rfind(':') {
         Some(i) => (&image[..last_slash + i], &image[last_slash + i + 1..]),
@@ -489,5 +494,13 @@ mod tests {
             ("reg:5000/bi/kafka", "latest")
         );
         assert_eq!(split_reference("kafka"), ("kafka", "latest"));
+        assert_eq!(
+            split_reference("reg:5000/bi/kafka@sha256:ab12"),
+            ("reg:5000/bi/kafka", "sha256:ab12")
+        );
+        assert_eq!(
+            split_reference("reg:5000/bi/kafka:7.7.1@sha256:ab12"),
+            ("reg:5000/bi/kafka", "sha256:ab12")
+        );
     }
 }

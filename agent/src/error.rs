@@ -69,11 +69,13 @@ pub enum AgentError {
         allowed: String,
     },
     #[error(
-        "no spec of service `{service}` is saved on node `{node}` (nothing to restore); nothing was done"
+        "no spec of service `{service}` is saved on node `{node}` {}; nothing was done",
+        kroll_shared::wire::NOTHING_SAVED
     )]
     NothingSaved { service: String, node: String },
     #[error(
-        "no previous definition of `{container}` is kept on node `{node}` (nothing to roll back to)"
+        "no previous definition of `{container}` is kept on node `{node}` {}",
+        kroll_shared::wire::NOTHING_KEPT
     )]
     NothingKept { container: String, node: String },
     #[error("operation id `{id}` was already used to {action} `{container}`; use a new id")]

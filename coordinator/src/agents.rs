@@ -39,6 +39,17 @@ pub enum CallErrorKind {
     Malformed(#[from] WireError),
 }
 
+impl AgentCallError {
+    /// The agent refused a rollback or restore because it keeps nothing to go back to: the
+    /// step never took effect on that node (its agent saved no previous definition).
+    pub fn nothing_kept(&self) -> bool {
+        matches!(&self.kind, CallErrorKind::Refused(s)
+            if s.code() == tonic::Code::FailedPrecondition
+                && (s.message().contains(kroll_shared::wire::NOTHING_KEPT)
+                    || s.message().contains(kroll_shared::wire::NOTHING_SAVED)))
+    }
+}
+
 /// An answer of the agent in words; a refusal by role or certificate says it is the agent's.
 fn refused(s: &tonic::Status) -> String {
     use tonic::Code;

@@ -66,6 +66,9 @@ pub struct Row {
     pub uptime_seconds: Option<u64>,
     pub restarts: Option<u32>,
     pub image: String,
+    /// The platform version its image's labels state (`None`: no version label).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     pub disk_free_bytes: Option<u64>,
     pub disk_free_percent: Option<f64>,
     /// Heap and GC of the container's JVM (`None`: no JVM found in it).
@@ -201,6 +204,7 @@ fn container_row(node: &str, role: &str, c: &Container, state: &NodeState, now_m
         uptime_seconds: uptime,
         restarts: Some(c.restart_count),
         image: c.image.clone(),
+        version: c.labelled_version().map(str::to_owned),
         disk_free_bytes: disk.map(|d| d.available_bytes),
         disk_free_percent: disk.map(|d| (d.available_percent() * 10.0).round() / 10.0),
         heap: jvm::heap_cell(c),
@@ -244,6 +248,7 @@ fn unknown_row(node: &str, container: &str, kind: ServiceKind) -> Row {
         uptime_seconds: None,
         restarts: None,
         image: String::new(),
+        version: None,
         disk_free_bytes: None,
         disk_free_percent: None,
         heap: None,
@@ -278,10 +283,11 @@ pub fn render_text(s: &Status) -> String {
             r.uptime_seconds
                 .map_or("-".into(), |u| human_duration(Duration::from_secs(u))),
             r.restarts.map_or("-".into(), |n| n.to_string()),
-            if r.image.is_empty() {
-                "-".into()
-            } else {
-                kroll_shared::model::image_tag(&r.image).to_owned()
+            // What the image says it is; its tag when it says nothing.
+            match (&r.version, r.image.is_empty()) {
+                (Some(v), _) => v.clone(),
+                (None, true) => "-".into(),
+                (None, false) => kroll_shared::model::image_tag(&r.image).to_owned(),
             },
             match (r.disk_free_bytes, r.disk_free_percent) {
                 (Some(b), Some(p)) => format!("{} ({p:.0}%)", human_bytes(b)),

@@ -4,6 +4,12 @@
 //! protocol promises ([`WireError`]); unknown enum values and event kinds from a newer agent map
 //! to the `Unknown` variants instead of failing, as the protocol's versioning rules require.
 
+/// Words an agent's refusal of a rollback or restore ends with when it keeps nothing to go
+/// back to (the step never took effect there): the coordinator recognises them.
+pub const NOTHING_KEPT: &str = "(nothing to roll back to)";
+/// See [`NOTHING_KEPT`]: the Swarm restore's words.
+pub const NOTHING_SAVED: &str = "(nothing to restore)";
+
 use kroll_proto::agent::v1 as pb;
 
 use crate::model::{

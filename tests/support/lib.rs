@@ -47,7 +47,8 @@ pub fn bin(name: &str) -> PathBuf {
 }
 
 /// Builds platform `version`'s images and pushes them into the registry of Swarm lab `name` in
-/// `dir` with `kroll lab images --lab`, as a CI pipeline would before an upgrade. Fails the test
+/// `dir` with `kroll lab images --lab --release`, as a CI pipeline would before an upgrade (the
+/// untagged names the stack deploys then point at `version`). Fails the test
 /// with the command's output when it fails; returns its stdout.
 pub fn push_to_swarm_lab(version: &str, name: &str, dir: &std::path::Path) -> String {
     let pushed = Command::new(bin("kroll"))
@@ -58,6 +59,7 @@ pub fn push_to_swarm_lab(version: &str, name: &str, dir: &std::path::Path) -> St
             version,
             "--lab",
             name,
+            "--release",
             "--dir",
         ])
         .arg(dir)

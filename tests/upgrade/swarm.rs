@@ -83,10 +83,27 @@ fn roll_back_a_stopped_run(
     assert!(o.status.success(), "{said}");
     assert!(said.contains("put back to what the services run"), "{said}");
     assert!(!said.contains(LAB_SECRET_VALUE), "{said}");
+    // The text the run started from — but each untagged image pinned to the digest its service
+    // runs: `latest` already names 7.7.1, so the untagged file would no longer say what runs
+    // (its redeploy would replace every service at once, without the IBP pin).
+    let restored = std::fs::read_to_string(stack_file).expect("stack file");
+    let unpinned: String = restored
+        .lines()
+        .map(|l| match l.split_once("@sha256:") {
+            Some((before, _)) if l.trim_start().starts_with("image: ") => {
+                format!("{}\n", before.trim_end_matches(":latest"))
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect();
     assert_eq!(
-        std::fs::read_to_string(stack_file).expect("stack file"),
-        deployed,
-        "the stack file reads as it did before the run"
+        unpinned, deployed,
+        "the file the run started from, pinned:\n{restored}"
+    );
+    assert_eq!(
+        restored.matches("@sha256:").count(),
+        deployed.matches("image: ").count(),
+        "every image pinned:\n{restored}"
     );
 }
 
@@ -163,17 +180,21 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
 
     // A run stopped in Roll 1 — after the ZooKeeper phase rewrote the file, two brokers done —
     // then undone by `kroll rollback`: every service back on its saved spec, and the file put
-    // back to the very text the run started from, so a redeploy changes nothing.
+    // back to the text the run started from (images pinned to what runs), so a redeploy
+    // changes nothing.
+    let specs_before: Vec<(String, Option<String>)> = (1..=5)
+        .map(|n| service_spec(&manager, &format!("{name}_kafka-{n:02}")))
+        .collect();
     roll_back_a_stopped_run(
         &inv,
         &lab.handle.dir.join("runs-rollback"),
         &stack_file,
         &deployed,
     );
-    for n in 1..=5 {
-        let (image, ibp) = service_spec(&manager, &format!("{name}_kafka-{n:02}"));
-        assert!(image.contains("/kafka:7.1.1"), "kafka-{n:02}: {image}");
-        assert_eq!(ibp, None, "kafka-{n:02}");
+    for (n, before) in (1..=5).zip(&specs_before) {
+        let spec = service_spec(&manager, &format!("{name}_kafka-{n:02}"));
+        assert_eq!(&spec, before, "kafka-{n:02} is back on the spec it had");
+        assert_eq!(spec.1, None, "kafka-{n:02}");
     }
     let tasks_rolled_back = running_tasks(&manager, &name);
     stack_deploy(&manager, &stack_file, &name, &repository);
@@ -254,15 +275,28 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
         }
     }
     assert_two_safe_rolls(&seen);
-    // The services, as Swarm holds them: the new image and the new IBP, one task each, running
-    // on the node the stack pins it to.
+    // The services, as Swarm holds them: the new image — the digest the untagged name pointed at
+    // when the run began, the same on every node — and the new IBP, one task each, running on
+    // the node the stack pins it to.
+    let digests = docker_at(
+        &manager,
+        &[
+            "image",
+            "inspect",
+            &format!("{repository}/kafka:7.7.1"),
+            "--format",
+            "{{range .RepoDigests}}{{println .}}{{end}}",
+        ],
+    );
+    let pinned = digests
+        .lines()
+        .find(|d| d.starts_with(&format!("{repository}/kafka@sha256:")))
+        .unwrap_or_else(|| panic!("no registry digest of kafka:7.7.1: {digests}"))
+        .to_owned();
     for n in 1..=5 {
         let service = format!("{name}_kafka-{n:02}");
         let (image, ibp) = service_spec(&manager, &service);
-        assert!(
-            image.starts_with(&format!("{repository}/kafka:7.7.1")),
-            "{service} runs {image}"
-        );
+        assert_eq!(image, pinned, "{service}");
         assert_eq!(ibp.as_deref(), Some("3.7"), "{service}");
         let tasks = docker_at(
             &manager,
@@ -283,24 +317,34 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
             "{service}: {tasks:?}"
         );
     }
-    let status = kroll(&inv, &["status"]);
+    let status = kroll(&inv, &["status", "--output", "json"]);
     assert!(
         status.status.success(),
         "healthy after the upgrade:\n{}",
         text(&status)
     );
+    // What each image says it is, though no tag says it.
+    let rows: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status json");
+    let versions: Vec<&str> = rows["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["version"].as_str())
+        .collect();
+    assert_eq!(versions, ["7.7.1"; 6], "{rows}");
     // The stack file says what runs: the new images (still under ${CI_REGISTRY_IMAGE}), the new
     // IBP once in the brokers' anchor; comments and merge keys kept; each rewrite's diff kept.
     let emitted = std::fs::read_to_string(&stack_file).expect("stack file");
+    let digest = &pinned[pinned.find('@').unwrap_or(0)..];
     assert_eq!(
         emitted
-            .matches("image: ${CI_REGISTRY_IMAGE}/kafka:7.7.1")
+            .matches(&format!("image: ${{CI_REGISTRY_IMAGE}}/kafka{digest}\n"))
             .count(),
         5,
         "{emitted}"
     );
     assert!(
-        emitted.contains("image: ${CI_REGISTRY_IMAGE}/zookeeper:7.7.1"),
+        emitted.contains("image: ${CI_REGISTRY_IMAGE}/zookeeper@sha256:"),
         "{emitted}"
     );
     assert_eq!(
@@ -332,7 +376,7 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
         full.contains(LAB_SECRET_VALUE),
         "the secret must sit beside a changed line for this check to mean anything:\n{full}"
     );
-    for dir in run_dirs(&runs) {
+    for dir in run_dirs(&runs).into_iter().filter(|d| d.is_dir()) {
         for entry in std::fs::read_dir(&dir).expect("run dir").flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();

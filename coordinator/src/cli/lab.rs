@@ -32,6 +32,11 @@ pub enum LabCommand {
         /// The Swarm lab's directory (default `$XDG_STATE_HOME/kroll-lab/<NAME>`).
         #[arg(long, requires = "lab")]
         dir: Option<PathBuf>,
+        /// Also move the registry's `latest` to this (one) version, as the journal's CI does:
+        /// the lab's stack file names its images untagged, so `latest` is what a deploy runs
+        /// and what `kroll upgrade --to VERSION` resolves (and checks by the image's labels).
+        #[arg(long, requires = "lab")]
+        release: bool,
     },
     /// Start (or reconcile) a lab: images, network `<name>-net`, ZooKeeper, 5 brokers, 5 Connect
     /// workers, Schema Registry, REST proxy, Kafdrop, one kroll-agent per node on 127.77.0.N
@@ -109,11 +114,12 @@ pub async fn run(cli: &Cli, cmd: &LabCommand) -> anyhow::Result<ExitCode> {
             registry,
             lab,
             dir,
+            release,
         } => {
             let into = lab
                 .as_deref()
                 .map(|name| dir.clone().unwrap_or_else(|| lab::state::default_dir(name)));
-            cmd_images(cli, versions, registry, into.as_deref()).await
+            cmd_images(cli, versions, registry, into.as_deref(), *release).await
         }
         LabCommand::Up(a) => cmd_up(cli, a).await,
         LabCommand::Down(a) => cmd_down(cli, a).await,
@@ -143,6 +149,7 @@ async fn cmd_images(
     versions: &[String],
     registry: &str,
     into: Option<&std::path::Path>,
+    release: bool,
 ) -> anyhow::Result<ExitCode> {
     let platforms: Vec<&Platform> = if versions.is_empty() {
         PLATFORMS.iter().collect()
@@ -176,7 +183,7 @@ async fn cmd_images(
             if cli.output == Output::Text {
                 eprintln!("… Pushing them into the Swarm lab's registry…");
             }
-            Some(lab::swarm::push_to_lab(dir, &sets).map_err(classify)?)
+            Some(lab::swarm::push_to_lab(dir, &sets, release).map_err(classify)?)
         }
         None => None,
     };

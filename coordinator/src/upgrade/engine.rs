@@ -357,9 +357,9 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
             })?;
             let state = self.run_state("kroll upgrade --resume")?;
             let next = decide::next(&plan, &view, &state, &policy);
-            self.announce_phase(&plan, &next, &mut phase)?;
+            self.announce_phase(&plan, &view, &next, &mut phase)?;
             match next {
-                Next::Finished => return self.keep_stack_file(&plan, false),
+                Next::Finished => return self.keep_stack_file(&plan, &view, false),
                 Next::Halt(h) => return Err(h),
                 Next::Settle { step, gate, limit } => {
                     self.settle(&step, &gate, limit, view).await?;
@@ -435,6 +435,7 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
     fn announce_phase(
         &mut self,
         plan: &Plan,
+        view: &ClusterView,
         next: &Next,
         current: &mut Option<PhaseId>,
     ) -> Result<(), Halt> {
@@ -451,7 +452,7 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
         };
         if current.is_some() {
             // A phase ended: the stack file learns what the phases done changed.
-            self.keep_stack_file(plan, true)?;
+            self.keep_stack_file(plan, view, true)?;
         }
         *current = Some(id);
         if let Some(p) = plan.phase(id) {

@@ -373,6 +373,70 @@ fn explicit_images_override_the_tag_convention() {
     );
 }
 
+#[test]
+fn untagged_images_target_their_own_name_which_is_pinned_to_a_checked_digest() {
+    let o = opts("7.7.1");
+    for (current, target, mutable) in [
+        ("reg:5000/kafka:7.1.1", "reg:5000/kafka:7.7.1", false),
+        ("reg:5000/kafka", "reg:5000/kafka", true),
+        ("reg:5000/kafka:latest", "reg:5000/kafka", true),
+        ("reg:5000/kafka:latest@sha256:ab", "reg:5000/kafka", true),
+        ("reg:5000/kafka@sha256:ab", "reg:5000/kafka", true),
+    ] {
+        let t = target_image(current, ServiceKind::Broker, &o);
+        assert_eq!(t, target, "{current}");
+        assert_eq!(is_mutable(&t), mutable, "{t}");
+    }
+    assert!(!is_mutable("reg:5000/kafka@sha256:ab"));
+    let labels = |release: &str| -> BTreeMap<String, String> {
+        [("io.confluent.docker", "true"), ("release", release)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    };
+    let digests = vec![
+        "other:5000/kafka@sha256:00".to_owned(),
+        "reg:5000/kafka@sha256:77".to_owned(),
+    ];
+    let to: Platform = "7.7.1".parse().expect("v");
+    assert_eq!(
+        pin_target("reg:5000/kafka", &digests, &labels("7.7.1"), to),
+        Ok("reg:5000/kafka@sha256:77".to_owned())
+    );
+    for (digests, labels, refusal) in [
+        (digests.clone(), labels("7.1.1"), "is 7.1.1, not 7.7.1"),
+        (digests.clone(), BTreeMap::new(), "has no version label"),
+        (vec![], labels("7.7.1"), "no registry digest"),
+    ] {
+        let e = pin_target("reg:5000/kafka", &digests, &labels, to).expect_err("refused");
+        assert!(e.contains(refusal), "{e}");
+    }
+}
+
+#[test]
+fn a_version_label_outranks_the_tag() {
+    let mut view = lab(["7.1.1"; 5], FRESH);
+    for s in &mut view.services {
+        if let Some(c) = &mut s.container {
+            c.image = c.image.replace(":7.1.1", "");
+            c.labels.insert("io.confluent.docker".into(), "true".into());
+            c.labels.insert("release".into(), "7.1.1".into());
+        }
+    }
+    let p = plan(&view, &opts("7.7.1")).expect("plan from labels");
+    assert_eq!(p.from.to_string(), "7.1.1");
+    // Without the labels an untagged image says nothing: refused, naming what is missing.
+    for s in &mut view.services {
+        if let Some(c) = &mut s.container {
+            c.labels.clear();
+        }
+    }
+    let e = plan(&view, &opts("7.7.1"))
+        .expect_err("no version")
+        .to_string();
+    assert!(e.contains("no version label"), "{e}");
+}
+
 /// Brokers 1 and 4 bumped to 3.7, the others still on 3.1: the point of no return is behind.
 fn half_bumped() -> ClusterView {
     lab(

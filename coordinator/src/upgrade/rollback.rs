@@ -49,16 +49,37 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
             let began = Instant::now();
             let op = format!("{}/rollback", state.op_id(&i.step));
             self.forget_observations();
-            let r = self
+            let r = match self
                 .actions
                 .rollback(&i.node, &op, &i.container, policy.stop_timeout(svc.kind))
                 .await
-                .map_err(|e| {
-                    Halt::new(
+            {
+                Ok(r) => r,
+                // Its agent keeps no previous definition, and the container does not run what
+                // the step was to put in place: the step never took effect (a coordinator
+                // killed between its intent and its call). Nothing to undo.
+                Err(e) if e.nothing_kept() && !runs_intended_image(&svc, &i) => {
+                    let image = svc.image().unwrap_or_default().to_owned();
+                    self.journal(Event::RolledBack {
+                        step: i.step.clone(),
+                        container: i.container.clone(),
+                        image: image.clone(),
+                        healed: Some(true),
+                    })?;
+                    self.progress.line(&format!(
+                        "  {} on {}: its step never took effect (still on {image}); nothing to undo",
+                        i.container, i.node
+                    ));
+                    undone.push(i);
+                    continue;
+                }
+                Err(e) => {
+                    return Err(Halt::new(
                         format!("rolling back `{}` failed: {e}", i.container),
                         "inspect with `kroll status`; run `kroll rollback` again when fixed",
-                    )
-                })?;
+                    ));
+                }
+            };
             self.journal(Event::RolledBack {
                 step: i.step.clone(),
                 container: i.container.clone(),
@@ -77,4 +98,11 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
             undone.push(i);
         }
     }
+}
+
+/// Whether `svc` runs the image intent `i` was to put in place (then its agent must have kept
+/// the previous definition, and "nothing kept" is not believed).
+fn runs_intended_image(svc: &super::view::ServiceView, i: &Intent) -> bool {
+    svc.image()
+        .is_some_and(|img| kroll_shared::model::runs_image(img, &i.image))
 }

@@ -15,6 +15,8 @@ pub struct Intent {
     pub step: String,
     pub node: String,
     pub container: String,
+    /// The image the step was to put in place.
+    pub image: String,
 }
 
 /// A container the run changed: recreated under an intent, or rolled back.
@@ -98,6 +100,7 @@ impl RunState {
                 step,
                 node,
                 container,
+                image,
                 ..
             } => {
                 self.settled.remove(step);
@@ -105,6 +108,7 @@ impl RunState {
                     step: step.clone(),
                     node: node.clone(),
                     container: container.clone(),
+                    image: image.clone(),
                 };
                 self.intents.push(intent.clone());
                 self.history.push(Touched::Recreated(intent));

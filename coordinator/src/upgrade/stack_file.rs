@@ -14,7 +14,7 @@
 //! Everything here is pure but the file's reading and writing ([`StackKeeper::load`],
 //! [`StackKeeper::write`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use kroll_shared::inventory::Swarm;
@@ -165,6 +165,136 @@ impl StackKeeper {
             }
         }
         groups.into_iter().map(|(_, e)| e).collect()
+    }
+
+    /// Edits pinning every service the file names by a mutable image (`${REG}/kafka`,
+    /// `…:latest`) to the digest its task runs (`running`: the file's service name → the image
+    /// reference it runs): a stack file must name what runs, and a mutable name stops doing so
+    /// the moment a newer image is pushed under it — a redeploy would then replace every such
+    /// service at once, without the IBP pin.
+    pub fn pins(&self, file: &StackFile, running: &BTreeMap<String, String>) -> Vec<Edit> {
+        let mut edits = Vec::new();
+        for spec in file.specs() {
+            let Some(raw) = spec.image.as_ref().map(|i| i.value.as_str()) else {
+                continue;
+            };
+            let Ok(resolved) = kroll_stack::interpolate(raw, &self.vars) else {
+                continue;
+            };
+            let Some(live) = running.get(&spec.name) else {
+                continue;
+            };
+            if !live.contains('@')
+                || !super::plan::is_mutable(&resolved)
+                || image_repository(live) != image_repository(&resolved)
+            {
+                continue;
+            }
+            // Exactly the reference the service holds (`name:latest@sha256:…` as the CLI pinned
+            // it): a redeploy sends it unchanged, so Swarm sees no change to roll out.
+            edits.push(Edit::Image {
+                services: vec![spec.name.clone()],
+                image: image_text(raw, &self.vars, live),
+            });
+        }
+        edits
+    }
+
+    /// `file` with `steps`' changes written in, then every service still named by a mutable
+    /// image pinned to what it runs ([`Self::pins`]).
+    pub fn with_steps_pinned<'a>(
+        &self,
+        file: &StackFile,
+        policy: &Policy,
+        steps: impl IntoIterator<Item = &'a Step>,
+        running: &BTreeMap<String, String>,
+    ) -> Result<StackFile, StackFileError> {
+        let stepped = self.with_steps(file, policy, steps)?;
+        let pins = self.pins(&stepped, running);
+        if pins.is_empty() {
+            return Ok(stepped);
+        }
+        stepped.edit(&pins).map_err(|e| StackFileError::Edit {
+            path: self.path.display().to_string(),
+            why: e.to_string(),
+        })
+    }
+
+    /// What `kroll rollback` writes back: `original` (the text the run started from) with the
+    /// changes of `done` (the steps the cluster still shows done) and every mutable image pinned
+    /// to what runs. The grace periods of the done steps' services are the live services' own
+    /// (kroll's updates only ever raise them, by the stop timeouts of the run that made them,
+    /// which a later rollback need not know).
+    pub fn restored<'a>(
+        &self,
+        original: &StackFile,
+        policy: &Policy,
+        done: impl IntoIterator<Item = &'a Step>,
+        running: &BTreeMap<String, String>,
+        live: &[LiveService],
+    ) -> Result<StackFile, StackFileError> {
+        let done: Vec<&Step> = done.into_iter().collect();
+        let mut edits: Vec<Edit> = self
+            .edits(original, policy, done.iter().copied())
+            .into_iter()
+            .filter(|e| !matches!(e, Edit::RaiseStopGracePeriod { .. }))
+            .collect();
+        for step in &done {
+            let Some(short) = self.short(&step.container) else {
+                continue;
+            };
+            if let Some(at_least) = live
+                .iter()
+                .find(|l| l.name == step.container)
+                .and_then(|l| l.stop_grace_period)
+            {
+                edits.push(Edit::RaiseStopGracePeriod {
+                    services: vec![short.to_owned()],
+                    at_least,
+                });
+            }
+        }
+        let failed = |e: kroll_stack::EditError| StackFileError::Edit {
+            path: self.path.display().to_string(),
+            why: e.to_string(),
+        };
+        let stepped = if edits.is_empty() {
+            original.clone()
+        } else {
+            original.edit(&edits).map_err(failed)?
+        };
+        let pins = self.pins(&stepped, running);
+        if pins.is_empty() {
+            Ok(stepped)
+        } else {
+            stepped.edit(&pins).map_err(failed)
+        }
+    }
+
+    /// The differences between `file` and the live services (what is not compared, `env_file`,
+    /// is no difference).
+    pub fn drift_from(
+        &self,
+        file: &StackFile,
+        live: &[LiveService],
+        same: impl Fn(&str, &str) -> bool + Copy,
+    ) -> Result<Vec<Drift>, StackFileError> {
+        let drift =
+            kroll_stack::drift_by(file, &self.stack, &self.vars, live, same).map_err(|e| {
+                StackFileError::Read {
+                    path: self.path.display().to_string(),
+                    why: e.to_string(),
+                }
+            })?;
+        Ok(unexplained(drift, &[], &BTreeSet::new()))
+    }
+
+    /// What each of the file's services runs, from an observation (`<stack>_<service>` tasks).
+    pub fn running(&self, view: &super::view::ClusterView) -> BTreeMap<String, String> {
+        view.services
+            .iter()
+            .filter_map(|s| Some((self.short(&s.name)?.to_owned(), s.image()?.to_owned())))
+            .collect()
     }
 
     /// `file` with `steps`' changes written in.
@@ -695,6 +825,7 @@ services:
                 step: steps[1].id.clone(),
                 node: "n".into(),
                 container: steps[1].container.clone(),
+                image: String::new(),
             }],
             ..RunState::default()
         };

@@ -9,8 +9,8 @@ use super::decide::Halt;
 use super::engine::{ConnectPhases, Engine, Observe};
 use super::journal::Event;
 use super::plan::{Plan, PlanOptions, plan};
-use super::run_state::RunState;
 use super::stack_file::{self, StackKeeper};
+use super::view::ClusterView;
 use kroll_stack::StackFile;
 
 /// The name prefix of the texts a rewrite replaced, kept in the run directory
@@ -100,7 +100,12 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
     /// wholly done only, at a phase boundary (`whole_phases`) — (nothing when it already says
     /// so), keeping the text it replaces in the run directory and printing the diff. Only once
     /// pre-flight found the file and the services in agreement.
-    pub(crate) fn keep_stack_file(&mut self, plan: &Plan, whole_phases: bool) -> Result<(), Halt> {
+    pub(crate) fn keep_stack_file(
+        &mut self,
+        plan: &Plan,
+        view: &ClusterView,
+        whole_phases: bool,
+    ) -> Result<(), Halt> {
         let Some(keeper) = self.stack.clone().filter(|_| self.stack_checked) else {
             return Ok(());
         };
@@ -118,7 +123,7 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
             stack_file::done_steps(plan).collect()
         };
         let updated = keeper
-            .with_steps(&file, &policy, steps)
+            .with_steps_pinned(&file, &policy, steps, &keeper.running(view))
             .map_err(|e| halt(e.to_string()))?;
         self.replace_stack_file(
             &keeper,
@@ -240,24 +245,22 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
             .describe_stack(&keeper.stack)
             .await
             .map_err(|e| left_alone(format!("stack `{}`: {e}", keeper.stack)))?;
-        // No step is in flight after a rollback: the services must be exactly the file the
-        // run started from plus the steps the cluster shows done.
-        let drift = keeper
-            .unexplained_drift(
+        // No step is in flight after a rollback: the services must be exactly what is written.
+        let target = keeper
+            .restored(
                 &original,
-                &plan,
-                &RunState::default(),
                 &policy,
+                stack_file::done_steps(&plan),
+                &keeper.running(&view),
                 &live.services,
-                |f, l| live.same_value(f, l),
             )
+            .map_err(|e| left_alone(e.to_string()))?;
+        let drift = keeper
+            .drift_from(&target, &live.services, |f, l| live.same_value(f, l))
             .map_err(|e| left_alone(e.to_string()))?;
         if !drift.is_empty() {
             return Err(left_alone(stack_file::refusal(&keeper.path, &drift)));
         }
-        let target = keeper
-            .with_steps(&original, &policy, stack_file::done_steps(&plan))
-            .map_err(|e| left_alone(e.to_string()))?;
         self.replace_stack_file(
             &keeper,
             &current,
@@ -275,7 +278,7 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
             ..self.opts.clone()
         };
         match plan(&view, &opts) {
-            Ok(p) => self.keep_stack_file(&p, false),
+            Ok(p) => self.keep_stack_file(&p, &view, false),
             Err(e) => Err(Halt::new(
                 format!("the stack file was not rewritten: {e}"),
                 "`kroll upgrade --resume` rewrites it",

@@ -194,6 +194,7 @@ fn dockerfile(component: Component, platform: &Platform, from: &Layer, entrypoin
          COPY version/ /\n\
          ENV CONFLUENT_VERSION={version} COMPONENT={component}\n\
          LABEL kroll.lab.image={component} kroll.lab.version={version}\n\
+         {confluent}\
          {volumes}\
          USER appuser\n\
          WORKDIR /home/appuser\n\
@@ -202,6 +203,16 @@ fn dockerfile(component: Component, platform: &Platform, from: &Layer, entrypoin
         key = from.key,
         version = platform.version,
         component = component.name(),
+        // Confluent's images say what they are in labels (`io.confluent.docker`, `release`):
+        // kroll reads a platform version there when the tag does not carry it.
+        confluent = if component == Component::Kafdrop {
+            String::new()
+        } else {
+            format!(
+                "LABEL io.confluent.docker=true release={}\n",
+                platform.version
+            )
+        },
     )
 }
 

@@ -237,7 +237,11 @@ fn push_images(l: &Layout, built: &images::ImageSet, latest: bool) -> Result<(),
 /// Pushes more platform versions into the registry of the Swarm lab in `dir` (what a CI
 /// pipeline does before an upgrade: the new images in the registry the nodes pull from).
 /// Returns the repository they were pushed under.
-pub fn push_to_lab(dir: &Path, built: &[images::ImageSet]) -> Result<String, LabError> {
+pub fn push_to_lab(
+    dir: &Path,
+    built: &[images::ImageSet],
+    release: bool,
+) -> Result<String, LabError> {
     let dir = state::absolute(dir);
     let swarm = SwarmState::load(&dir)?.ok_or_else(|| {
         LabError::Usage(format!(
@@ -245,8 +249,14 @@ pub fn push_to_lab(dir: &Path, built: &[images::ImageSet]) -> Result<String, Lab
             dir.display()
         ))
     })?;
+    if release && built.len() != 1 {
+        return Err(LabError::Usage(format!(
+            "--release moves `latest` to one version; {} were given",
+            built.len()
+        )));
+    }
     for set in built {
-        push_images(&swarm.layout, set, false)?;
+        push_images(&swarm.layout, set, release)?;
     }
     Ok(repository(&swarm.layout))
 }

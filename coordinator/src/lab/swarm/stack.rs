@@ -63,7 +63,7 @@ pub fn render(spec: &LabSpec, shared: &str) -> String {
     let _ = writeln!(
         s,
         "# The stack of Swarm lab `{}` (written by `kroll lab up --swarm`; deploy/lab/LAB.md).\n\
-         # Shaped like the journal's: images from ${{{REGISTRY_VAR}}}, one service per node,\n\
+         # Shaped like the journal's: untagged images from ${{{REGISTRY_VAR}}}, one service per node,\n\
          # shared environment in anchors merged with `<<:`.\nversion: \"3.8\"\n",
         spec.name
     );
@@ -112,11 +112,9 @@ fn service(
     anchor: Option<&BTreeMap<String, String>>,
     shared: &str,
 ) {
-    let image = format!(
-        "${{{REGISTRY_VAR}}}/{}:{}",
-        c.component.name(),
-        spec.platform.version
-    );
+    // Untagged, as in the journal: the version is in the image (its labels), not the tag;
+    // the registry's `latest` is what a deploy runs.
+    let image = format!("${{{REGISTRY_VAR}}}/{}", c.component.name());
     let _ = writeln!(s, "  {}:", c.service);
     let _ = writeln!(s, "    image: {image}");
     let _ = writeln!(s, "    hostname: {}", c.service);
@@ -221,7 +219,10 @@ mod tests {
             text.contains("PLAINTEXT_EXT://10.199.3.13:27093"),
             "broker 3 advertises node 3's address: {text}"
         );
-        assert!(text.contains("image: ${CI_REGISTRY_IMAGE}/kafka:7.1.1"));
+        assert!(
+            text.contains("image: ${CI_REGISTRY_IMAGE}/kafka\n"),
+            "{text}"
+        );
         assert!(text.contains("source: \"/shared/connect-cluster\""));
         assert!(!text.contains("sw-connect-cluster:"), "{text}");
     }

@@ -31,7 +31,7 @@ pub(super) fn zookeeper() -> BTreeMap<String, String> {
     ])
 }
 
-/// The name of the lab brokers' secret-shaped variable (see [`broker`]).
+/// The name of the lab brokers' secret-shaped variable (read by nobody; see LAB.md).
 pub const LAB_SECRET_KEY: &str = "ZOOKEEPER_SASL_CLIENT_PASSWORD";
 /// Its value: a test that finds this text in kroll's output found a leak.
 pub const LAB_SECRET_VALUE: &str = "lab-secret-never-shown";
