@@ -246,7 +246,7 @@ pub const REPORTED_ENV: [&str; 16] = [
 ];
 
 /// Splits `KEY=value` environment entries into key names and the reportable values (only
-/// what planning needs of them: [`crate::secrets`]).
+/// what planning needs of them: [`kroll_shared::secrets`]).
 pub fn split_env(
     entries: &[String],
     extra: &BTreeSet<String>,
