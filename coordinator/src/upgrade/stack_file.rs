@@ -654,6 +654,110 @@ services:
             .collect()
     }
 
+    /// The journal's shape with untagged images (the version is in the image).
+    const UNTAGGED: &str = "\
+services:
+  zookeeper-01:
+    image: ${CI_REGISTRY_IMAGE}/zookeeper
+  kafka-01:
+    image: ${CI_REGISTRY_IMAGE}/kafka # the version is in the image
+    stop_grace_period: 120s
+  kafka-02:
+    image: ${CI_REGISTRY_IMAGE}/kafka:7.1.1
+";
+
+    #[test]
+    fn mutable_images_are_pinned_to_exactly_what_runs_and_nothing_else_is_touched() {
+        let k = keeper();
+        let file = StackFile::parse(UNTAGGED, "stack.yml").expect("parses");
+        let running: BTreeMap<String, String> = [
+            ("zookeeper-01", format!("{REPO}/zookeeper:latest@sha256:aa")),
+            ("kafka-01", format!("{REPO}/kafka:latest@sha256:bb")),
+            // Tagged in the file: stays as written.
+            ("kafka-02", format!("{REPO}/kafka:7.1.1@sha256:cc")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let pins = k.pins(&file, &running);
+        let pinned = file.edit(&pins).expect("edits");
+        let text = pinned.text();
+        assert!(
+            text.contains("image: ${CI_REGISTRY_IMAGE}/zookeeper:latest@sha256:aa\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("image: ${CI_REGISTRY_IMAGE}/kafka:latest@sha256:bb # the version"),
+            "{text}"
+        );
+        assert!(
+            text.contains("image: ${CI_REGISTRY_IMAGE}/kafka:7.1.1\n"),
+            "{text}"
+        );
+        // A second pass has nothing left to pin; a service running another repository, or
+        // without a digest, is not pinned.
+        assert!(k.pins(&pinned, &running).is_empty());
+        let other: BTreeMap<String, String> = [
+            (
+                "zookeeper-01".to_owned(),
+                "elsewhere/zookeeper@sha256:aa".to_owned(),
+            ),
+            ("kafka-01".to_owned(), format!("{REPO}/kafka:latest")),
+        ]
+        .into();
+        assert!(k.pins(&file, &other).is_empty());
+    }
+
+    #[test]
+    fn a_rollback_writes_the_original_with_the_done_steps_and_the_services_grace_periods() {
+        let k = keeper();
+        let original = StackFile::parse(UNTAGGED, "stack.yml").expect("parses");
+        let done = vec![step(
+            "roll-brokers",
+            "kafka-01",
+            ServiceKind::Broker,
+            &format!("{REPO}/kafka@sha256:77"),
+            Some("3.1"),
+        )];
+        let live = |name: &str, grace: u64| LiveService {
+            name: format!("rhodry_{name}"),
+            image: String::new(),
+            env: Vec::new(),
+            hostname: None,
+            stop_grace_period: Some(Duration::from_secs(grace)),
+            labels: BTreeMap::new(),
+        };
+        // The run raised kafka-01's grace to 600 s; a policy of 60 s must not lower the file.
+        let lives = [live("kafka-01", 600), live("kafka-02", 10)];
+        let running = BTreeMap::from([(
+            "zookeeper-01".to_owned(),
+            format!("{REPO}/zookeeper:latest@sha256:aa"),
+        )]);
+        let text = k
+            .restored(&original, &policy(), &done, &running, &lives)
+            .expect("restored")
+            .text()
+            .to_owned();
+        assert!(
+            text.contains("image: ${CI_REGISTRY_IMAGE}/kafka@sha256:77 # the version"),
+            "{text}"
+        );
+        assert!(text.contains("stop_grace_period: 10m\n"), "{text}");
+        assert!(
+            text.contains("KAFKA_INTER_BROKER_PROTOCOL_VERSION: \"3.1\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("image: ${CI_REGISTRY_IMAGE}/zookeeper:latest@sha256:aa"),
+            "{text}"
+        );
+        // kafka-02 was not a done step: untouched, grace included.
+        assert!(
+            text.ends_with("    image: ${CI_REGISTRY_IMAGE}/kafka:7.1.1\n"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn image_text_keeps_the_files_variable_when_it_names_the_same_repository() {
         let vars: Vars = [("CI_REGISTRY_IMAGE".to_owned(), REPO.to_owned())].into();
