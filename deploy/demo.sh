@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# kroll's main job, end to end on this machine: set up the 5-node lab (Confluent 7.1.1 stand-in
-# built from this machine's files — nothing is pulled), show its health, plan and run the whole
-# rolling upgrade 7.1.1 → 7.7.1 (two IBP rolls, a health gate between every restart, journal and
-# report), show its health again, remove the lab.
+# kroll's main job, end to end on this machine, in the user's world: a 5-node Docker Swarm (five
+# real engines, the journal's stack file with untagged images, a registry) running a Confluent
+# 7.1.1 stand-in built from this machine's files — nothing is pulled —; its health, the plan and
+# the whole rolling upgrade 7.1.1 → 7.7.1 through the Swarm manager (two IBP rolls, a health gate
+# between every restart, journal and report, the stack file rewritten to say what runs), its
+# health again; then the lab is removed.
 #
-#   deploy/demo.sh              # everything, then `lab down`
+#   deploy/demo.sh              # the Swarm lab, everything, then `lab down`
+#   CONTAINERS=1 deploy/demo.sh # the same upgrade on plain containers (no Swarm)
 #   KEEP_LAB=1 deploy/demo.sh   # keep the upgraded lab to look around (kroll lab down --name demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,9 +30,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-kroll lab up --name "$LAB" --dir "$DIR" --version 7.1.1
-# The registry the lab stands in for holds the upgrade target: build its images too.
-kroll lab images --version 7.7.1
+if [ -n "${CONTAINERS:-}" ]; then
+  kroll lab up --name "$LAB" --dir "$DIR" --version 7.1.1
+  # The registry the lab stands in for holds the upgrade target: build its images too.
+  kroll lab images --version 7.7.1
+else
+  kroll lab up --swarm --name "$LAB" --dir "$DIR" --version 7.1.1
+  # The journal's CI: the new images pushed to the lab's registry under the untagged names the
+  # stack deploys (`--release` moves `latest`); kroll reads their version from their labels.
+  kroll lab images --version 7.7.1 --lab "$LAB" --dir "$DIR" --release
+fi
 export KROLL_INVENTORY=$DIR/kroll.toml
 echo >&2
 kroll status

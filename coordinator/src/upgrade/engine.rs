@@ -244,6 +244,8 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
             run_id: parts.run.run_id(),
             ..Report::default()
         };
+        // The file's Connect rewrite is computed towards the run's target.
+        let stack = parts.stack.map(|k| k.towards(parts.opts.to));
         Self {
             observer: parts.observer,
             actions: parts.actions,
@@ -256,7 +258,7 @@ impl<'a, O: Observe, A: NodeActions, C: ConnectPhases> Engine<'a, O, A, C> {
             report,
             started: Instant::now(),
             recent: Default::default(),
-            stack: parts.stack,
+            stack,
             stack_checked: false,
         }
     }

@@ -676,7 +676,19 @@ fn connect_patch(
         .iter()
         .map(|k| (k.clone(), c.env.get(k).cloned().unwrap_or_default()))
         .collect();
-    let patch = match crate::connect::connect_env_patch(&s.name, &env, &to.to_string()) {
+    connect_env_change(&s.name, &env, hostname, to)
+}
+
+/// The Connect worker environment rewrite of `env` (a worker's variables; values matter only
+/// for the planning variables) towards `to`: empty once `env` is in the target's form. The
+/// plan applies it to what runs; the stack file to what it says ([`super::stack_file`]).
+pub fn connect_env_change(
+    name: &str,
+    env: &kroll_migrate::Env,
+    hostname: &str,
+    to: Platform,
+) -> Result<EnvPatch, String> {
+    let patch = match crate::connect::connect_env_patch(name, env, &to.to_string()) {
         Ok(plan) => plan.patch,
         Err(crate::connect::env::ConnectEnvError::Env { error, .. })
             if error.missing == ["CONNECT_REST_ADVERTISED_HOST_NAME"]

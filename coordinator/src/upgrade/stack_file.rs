@@ -17,7 +17,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use kroll_shared::inventory::Swarm;
+use kroll_shared::inventory::{ServiceKind, Swarm};
+use kroll_shared::model::EnvPatch;
 use kroll_shared::model::image_repository;
 use kroll_shared::secrets;
 use kroll_stack::{Drift, Edit, LiveService, StackFile, Vars};
@@ -25,12 +26,16 @@ use kroll_stack::{Drift, Edit, LiveService, StackFile, Vars};
 use super::decide::Policy;
 use super::plan::{Change, Plan, Step};
 use super::run_state::RunState;
+use super::version::Platform;
 
 /// The stack file kroll keeps true, as read when the run started.
 #[derive(Debug, Clone)]
 pub struct StackKeeper {
     /// The stack (`docker stack deploy … <stack>`).
     pub stack: String,
+    /// The run's target: a Connect worker's environment rewrite is relative (renames), so the
+    /// file's is computed from the file itself towards it.
+    pub to: Option<Platform>,
     /// Where the file lives.
     pub path: PathBuf,
     /// The variables its `${…}` take: this process's environment, then `[swarm] variables`.
@@ -56,9 +61,37 @@ impl StackKeeper {
         vars.extend(swarm.variables.clone());
         Some(Self {
             stack: swarm.stack.clone(),
+            to: None,
             path,
             vars,
         })
+    }
+
+    /// The keeper for a run towards `to`.
+    pub fn towards(mut self, to: Platform) -> Self {
+        self.to = Some(to);
+        self
+    }
+
+    /// The Connect environment rewrite the file needs for `service` (its own variables towards
+    /// the run's target; empty once written): the plan's change is relative to what runs, which
+    /// after the step is already rewritten.
+    fn connect_env(&self, file: &StackFile, service: &str, change: &Change) -> EnvPatch {
+        let (Some(to), Some(Ok(resolved))) = (self.to, file.resolve(service, &self.vars)) else {
+            return change.env.clone();
+        };
+        let env: kroll_migrate::Env = resolved
+            .env
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect();
+        let hostname = change
+            .hostname
+            .clone()
+            .or(resolved.hostname)
+            .unwrap_or_else(|| service.to_owned());
+        super::plan::connect_env_change(service, &env, &hostname, to)
+            .unwrap_or_else(|_| change.env.clone())
     }
 
     /// Reads and parses the file as it is now.
@@ -138,12 +171,31 @@ impl StackKeeper {
                     }
                 });
             }
-            if !env.is_empty() {
-                let key = format!("{phase}/env/{env:?}");
-                add(key, service, &|services| Edit::Env {
-                    services,
-                    patch: env.clone(),
-                });
+            let env = if step.kind == Some(ServiceKind::Connect) {
+                self.connect_env(file, service, change)
+            } else {
+                env.clone()
+            };
+            // Renames and removals (the same for every worker of a kind: written once where an
+            // anchor defines them) apart from the values set (often one per service), applied in
+            // the patch's own order.
+            let moves = EnvPatch {
+                rename: env.rename.clone(),
+                remove: env.remove.clone(),
+                ..EnvPatch::default()
+            };
+            let sets = EnvPatch {
+                set: env.set.clone(),
+                ..EnvPatch::default()
+            };
+            for part in [moves, sets] {
+                if !part.is_empty() {
+                    let key = format!("{phase}/env/{part:?}");
+                    add(key, service, &|services| Edit::Env {
+                        services,
+                        patch: part.clone(),
+                    });
+                }
             }
             if let Some(h) = hostname {
                 add(
@@ -602,6 +654,7 @@ services:
     fn keeper() -> StackKeeper {
         StackKeeper {
             stack: "rhodry".into(),
+            to: Some("7.7.1".parse().expect("v")),
             path: "stack.yml".into(),
             vars: [("CI_REGISTRY_IMAGE".to_owned(), REPO.to_owned())].into(),
         }
@@ -756,6 +809,78 @@ services:
             text.ends_with("    image: ${CI_REGISTRY_IMAGE}/kafka:7.1.1\n"),
             "{text}"
         );
+    }
+
+    /// Two Connect workers in the journal's 7.1 form, sharing an anchor.
+    const CONNECT: &str = "\
+x-connect-envs: &connect-envs
+  GROUP_ID: connect
+  BOOTSTRAP_SERVERS: kafka-01:29091
+  CONFIG_STORAGE_TOPIC: connect-configs
+  OFFSET_STORAGE_TOPIC: connect-offsets
+  STATUS_STORAGE_TOPIC: connect-statuses
+  KEY_CONVERTER: io.confluent.connect.avro.AvroConverter
+  VALUE_CONVERTER: io.confluent.connect.avro.AvroConverter
+  HEAP_OPTS: -Xmx512M
+services:
+  connect-01:
+    image: ${CI_REGISTRY_IMAGE}/connect
+    hostname: connect-01
+    environment:
+      <<: *connect-envs
+      ADVERTISED_HOST_NAME: connect-01
+  connect-02:
+    image: ${CI_REGISTRY_IMAGE}/connect
+    hostname: connect-02
+    environment:
+      <<: *connect-envs
+      ADVERTISED_HOST_NAME: connect-02
+";
+
+    #[test]
+    fn a_connect_roll_is_written_from_the_files_own_environment_once_it_is_done() {
+        // Once done, the plan's change for a worker is empty (what runs is in 7.7 form): the
+        // file's rewrite is computed from the file, towards the run's target.
+        let k = keeper();
+        let file = StackFile::parse(CONNECT, "stack.yml").expect("parses");
+        let done: Vec<Step> = ["connect-01", "connect-02"]
+            .into_iter()
+            .map(|s| {
+                let mut st = step(
+                    "roll-connect",
+                    s,
+                    ServiceKind::Connect,
+                    &format!("{REPO}/connect@sha256:77"),
+                    None,
+                );
+                if let Some(c) = st.change.as_mut() {
+                    c.hostname = Some(s.to_owned());
+                }
+                st
+            })
+            .collect();
+        let after = k.with_steps(&file, &policy(), &done).expect("edits");
+        let text = after.text();
+        for renamed in [
+            "  CONNECT_GROUP_ID: connect\n",
+            "  CONNECT_BOOTSTRAP_SERVERS: kafka-01:29091\n",
+            "  KAFKA_HEAP_OPTS: -Xmx512M\n",
+        ] {
+            assert_eq!(
+                text.matches(renamed).count(),
+                1,
+                "{renamed} once, in the anchor:\n{text}"
+            );
+        }
+        assert!(!text.contains("  GROUP_ID: connect"), "{text}");
+        assert!(
+            text.contains("      CONNECT_REST_ADVERTISED_HOST_NAME: connect-02\n"),
+            "{text}"
+        );
+        assert!(!text.contains(" ADVERTISED_HOST_NAME: connect-0"), "{text}");
+        // Written once, the file is in 7.7 form: a second pass changes nothing.
+        let again = k.with_steps(&after, &policy(), &done).expect("edits");
+        assert_eq!(again.text(), after.text());
     }
 
     #[test]
