@@ -574,28 +574,33 @@ async fn a_broken_target_image_halts_and_rolls_back_that_node() {
 async fn killed_at_any_point_the_coordinator_resumes_without_restarting_twice() {
     // Kill the coordinator after k observations, for many k across the whole run.
     for k in (3..160).step_by(7) {
-        let sim = Sim::new();
-        let dir = tempfile::tempdir().expect("tmp");
-        let run = RunDir::create(dir.path(), "r").expect("run");
-        let mut first = Box::pin(engine(&sim, run, true).run());
-        let mut finished = false;
-        for _ in 0..k {
-            if futures::poll!(first.as_mut()).is_ready() {
-                finished = true;
-                break;
-            }
-        }
-        drop(first);
-        if !finished {
-            let run = RunDir::open(dir.path(), &dir.path().join("r")).expect("reopen");
-            let outcome = engine(&sim, run, true).run().await;
-            assert!(
-                matches!(outcome, Outcome::Finished(_)),
-                "k={k}: {outcome:?}"
-            );
-        }
-        check_done(&sim);
+        kill_after_and_resume(&Sim::new(), k).await;
     }
+}
+
+/// Runs an upgrade of `sim`, drops (kills) it after `k` polls, resumes it to the end and checks
+/// the result.
+async fn kill_after_and_resume(sim: &Sim, k: usize) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = RunDir::create(dir.path(), "r").expect("run");
+    let mut first = Box::pin(engine(sim, run, true).run());
+    let mut finished = false;
+    for _ in 0..k {
+        if futures::poll!(first.as_mut()).is_ready() {
+            finished = true;
+            break;
+        }
+    }
+    drop(first);
+    if !finished {
+        let run = RunDir::open(dir.path(), &dir.path().join("r")).expect("reopen");
+        let outcome = engine(sim, run, true).run().await;
+        assert!(
+            matches!(outcome, Outcome::Finished(_)),
+            "k={k}: {outcome:?}"
+        );
+    }
+    check_done(sim);
 }
 
 #[tokio::test]
@@ -639,27 +644,7 @@ async fn an_untagged_cluster_is_upgraded_to_the_digest_its_name_points_at_now() 
     );
     // Killed anywhere, resumed: the same digests, each broker restarted exactly twice.
     for k in (3..120).step_by(13) {
-        let sim = Sim::untagged();
-        let dir = tempfile::tempdir().expect("tmp");
-        let run = RunDir::create(dir.path(), "r").expect("run");
-        let mut first = Box::pin(engine(&sim, run, true).run());
-        let mut finished = false;
-        for _ in 0..k {
-            if futures::poll!(first.as_mut()).is_ready() {
-                finished = true;
-                break;
-            }
-        }
-        drop(first);
-        if !finished {
-            let run = RunDir::open(dir.path(), &dir.path().join("r")).expect("reopen");
-            let outcome = engine(&sim, run, true).run().await;
-            assert!(
-                matches!(outcome, Outcome::Finished(_)),
-                "k={k}: {outcome:?}"
-            );
-        }
-        check_done(&sim);
+        kill_after_and_resume(&Sim::untagged(), k).await;
     }
 }
 
