@@ -460,6 +460,22 @@ pub fn plan(view: &ClusterView, opts: &PlanOptions) -> Result<Plan, PlanError> {
         return Err(VersionError::Same(opts.to).into());
     }
     let mut warnings = Vec::new();
+    let mut moving: Vec<&str> = phases
+        .iter()
+        .flat_map(|p| &p.steps)
+        .filter(|s| s.kind.is_some_and(ServiceKind::is_platform))
+        .filter_map(|s| s.change.as_ref().map(|c| c.image.as_str()))
+        .filter(|i| is_mutable(i))
+        .collect();
+    moving.sort_unstable();
+    moving.dedup();
+    if !moving.is_empty() {
+        warnings.push(format!(
+            "{} named by a tag that moves: when the run starts each is pulled afresh, must say it is {} in its labels, and every node is pinned to that digest",
+            moving.join(", "),
+            opts.to
+        ));
+    }
     if !opts.pin_ibp {
         warnings.push("IBP pin disabled (test hook): new brokers will speak a protocol old brokers refuse; the gates must stop this roll".to_owned());
     }

@@ -425,6 +425,14 @@ fn a_version_label_outranks_the_tag() {
     }
     let p = plan(&view, &opts("7.7.1")).expect("plan from labels");
     assert_eq!(p.from.to_string(), "7.1.1");
+    // The untagged targets are named in the plan: they are resolved when the run starts.
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("named by a tag that moves") && w.contains("/kafka")),
+        "{:?}",
+        p.warnings
+    );
     // Without the labels an untagged image says nothing: refused, naming what is missing.
     for s in &mut view.services {
         if let Some(c) = &mut s.container {
