@@ -31,8 +31,12 @@ use crate::runtime::{RecreateSpec, Recreated, RolledBack, RuntimeError, Stopped}
 
 /// Extra time granted to a stop request beyond the container's stop timeout.
 pub const STOP_GRACE: Duration = Duration::from_secs(30);
-/// How long a new container must keep running after its start for a recreate to succeed.
-pub const SETTLE: Duration = Duration::from_millis(1500);
+/// How long a new container must keep running after its start for a recreate to succeed. It
+/// catches a container that dies at once (an exec error, arguments the process refuses: gone
+/// within ~100 ms); a service that fails later is the coordinator's after-gate's to judge. It is
+/// paid on every step after the service is already up (1.5 s made ~1 s of every IBP-bump
+/// step's gate latency in `kroll-bench upgrade`), so it is no longer than that needs.
+pub const SETTLE: Duration = Duration::from_millis(500);
 
 impl DockerRuntime {
     /// Stops gracefully and says how long it took and whether Docker had to SIGKILL (exit 137

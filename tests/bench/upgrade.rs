@@ -101,7 +101,9 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool) {
     std::fs::write(&log, &out.stderr).expect("write the coordinator's log");
     if let Some(keep) = log_copy {
         std::fs::copy(&log, &keep).expect("copy the coordinator's log");
-        println!("coordinator's log (observation timings): {keep}");
+        let progress = format!("{keep}.stdout");
+        std::fs::write(&progress, &out.stdout).expect("write the coordinator's progress");
+        println!("coordinator's log (observation timings): {keep}; its progress lines: {progress}");
     }
     assert!(
         out.status.success(),
