@@ -262,11 +262,20 @@ impl StackKeeper {
         running: &BTreeMap<String, String>,
     ) -> Result<StackFile, StackFileError> {
         let stepped = self.with_steps(file, policy, steps)?;
-        let pins = self.pins(&stepped, running);
+        self.pinned(stepped, running)
+    }
+
+    /// `file` with [`Self::pins`] written in.
+    fn pinned(
+        &self,
+        file: StackFile,
+        running: &BTreeMap<String, String>,
+    ) -> Result<StackFile, StackFileError> {
+        let pins = self.pins(&file, running);
         if pins.is_empty() {
-            return Ok(stepped);
+            return Ok(file);
         }
-        stepped.edit(&pins).map_err(|e| StackFileError::Edit {
+        file.edit(&pins).map_err(|e| StackFileError::Edit {
             path: self.path.display().to_string(),
             why: e.to_string(),
         })
@@ -306,21 +315,15 @@ impl StackKeeper {
                 });
             }
         }
-        let failed = |e: kroll_stack::EditError| StackFileError::Edit {
-            path: self.path.display().to_string(),
-            why: e.to_string(),
-        };
         let stepped = if edits.is_empty() {
             original.clone()
         } else {
-            original.edit(&edits).map_err(failed)?
+            original.edit(&edits).map_err(|e| StackFileError::Edit {
+                path: self.path.display().to_string(),
+                why: e.to_string(),
+            })?
         };
-        let pins = self.pins(&stepped, running);
-        if pins.is_empty() {
-            Ok(stepped)
-        } else {
-            stepped.edit(&pins).map_err(failed)
-        }
+        self.pinned(stepped, running)
     }
 
     /// The differences between `file` and the live services (what is not compared, `env_file`,
