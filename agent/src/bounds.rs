@@ -46,24 +46,13 @@ pub const MAX_CALLS_PER_CONNECTION: usize = 16;
 /// required and verified against the cluster CA, HTTP/2 only.
 pub fn server_config(m: &TlsMaterial) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     use anyhow::Context as _;
-    use rustls::pki_types::pem::PemObject as _;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(m.ca_pem.as_bytes()) {
-        roots
-            .add(c.context("the CA certificate")?)
-            .context("the CA certificate")?;
-    }
+    let parts = m.rustls_parts().map_err(anyhow::Error::msg)?;
+    let (roots, chain, key) = (parts.roots, parts.chain, parts.key);
     let verifier =
         rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
             .build()
             .context("the client certificate verifier")?;
-    let chain = CertificateDer::pem_slice_iter(m.own.cert_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .context("the agent's certificate")?;
-    let key = PrivateKeyDer::from_pem_slice(m.own.key_pem.as_bytes())
-        .context("the agent's private key")?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?

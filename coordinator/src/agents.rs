@@ -342,7 +342,6 @@ pub struct ServiceRolled {
     pub elapsed_ms: u64,
 }
 
-/// A client for one node's agent.
 /// A pulled (or present) image, as its node's agent describes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pulled {
@@ -354,6 +353,7 @@ pub struct Pulled {
     pub labels: std::collections::BTreeMap<String, String>,
 }
 
+/// A client for one node's agent.
 #[derive(Debug, Clone)]
 pub struct AgentClient {
     node: String,
@@ -368,23 +368,15 @@ pub struct AgentClient {
 /// read until the agent answers or alerts (within 2 s); `None` when it accepts, or cannot be
 /// asked.
 pub async fn probe_refusal(addr: &str, node: &str, tls: &TlsMaterial) -> Option<TlsRefusal> {
-    use rustls::pki_types::pem::PemObject as _;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use rustls::pki_types::ServerName;
     use tokio::io::AsyncReadExt as _;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(tls.ca_pem.as_bytes()) {
-        roots.add(c.ok()?).ok()?;
-    }
-    let chain = CertificateDer::pem_slice_iter(tls.own.cert_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .ok()?;
-    let key = PrivateKeyDer::from_pem_slice(tls.own.key_pem.as_bytes()).ok()?;
+    let parts = tls.rustls_parts().ok()?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .ok()?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
+        .with_root_certificates(parts.roots)
+        .with_client_auth_cert(parts.chain, parts.key)
         .ok()?;
     config.alpn_protocols = vec![b"h2".to_vec()];
     let name = ServerName::try_from(node.to_owned()).ok()?;

@@ -451,6 +451,25 @@ impl TlsMaterial {
             .client_auth_optional(false)
     }
 
+    /// The PEM texts as rustls takes them, for the configurations built on rustls directly (the
+    /// agent's server, the coordinator's refusal probe). An error names the part that does not
+    /// decode.
+    pub fn rustls_parts(&self) -> Result<RustlsParts, String> {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let ca = |e: &dyn fmt::Display| format!("the CA certificate: {e}");
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(self.ca_pem.as_bytes()) {
+            roots.add(c.map_err(|e| ca(&e))?).map_err(|e| ca(&e))?;
+        }
+        let chain = CertificateDer::pem_slice_iter(self.own.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("the own certificate: {e}"))?;
+        let key = PrivateKeyDer::from_pem_slice(self.own.key_pem.as_bytes())
+            .map_err(|e| format!("the own private key: {e}"))?;
+        Ok(RustlsParts { roots, chain, key })
+    }
+
     /// Client side (coordinator, reader): trust only the cluster CA, expect the server
     /// certificate to name `server_name` (an agent's node name), present own certificate.
     pub fn client_config(&self, server_name: &str) -> tonic::transport::ClientTlsConfig {
@@ -460,6 +479,17 @@ impl TlsMaterial {
             .identity(Identity::from_pem(&self.own.cert_pem, &self.own.key_pem))
             .domain_name(server_name)
     }
+}
+
+/// [`TlsMaterial`] decoded for rustls.
+#[derive(Debug)]
+pub struct RustlsParts {
+    /// The cluster CA, the only trusted root.
+    pub roots: rustls::RootCertStore,
+    /// The own certificate chain.
+    pub chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// The own private key.
+    pub key: rustls::pki_types::PrivateKeyDer<'static>,
 }
 
 /// Decodes the first certificate of a PEM text to DER (to inspect one's own certificate).

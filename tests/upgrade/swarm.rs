@@ -42,6 +42,25 @@ fn service_spec(manager: &str, service: &str) -> (String, Option<String>) {
     (spec["Image"].as_str().unwrap_or_default().to_owned(), ibp)
 }
 
+/// `docker stack deploy` of `stack_file` starts and stops no task of stack `name` (`what` names
+/// the file in the failure). The 5 s after the deploy are the window of this negative check.
+fn redeploy_changes_nothing(
+    manager: &str,
+    stack_file: &std::path::Path,
+    name: &str,
+    repository: &str,
+    what: &str,
+) {
+    let before = running_tasks(manager, name);
+    stack_deploy(manager, stack_file, name, repository);
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        running_tasks(manager, name),
+        before,
+        "redeploying {what} started or stopped a task"
+    );
+}
+
 /// Starts `kroll upgrade`, SIGKILLs it once the stack file was rewritten and two brokers are
 /// done, then runs `kroll rollback` and checks that the file reads `deployed` again.
 fn roll_back_a_stopped_run(
@@ -196,13 +215,12 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
         assert_eq!(&spec, before, "kafka-{n:02} is back on the spec it had");
         assert_eq!(spec.1, None, "kafka-{n:02}");
     }
-    let tasks_rolled_back = running_tasks(&manager, &name);
-    stack_deploy(&manager, &stack_file, &name, &repository);
-    std::thread::sleep(Duration::from_secs(5));
-    assert_eq!(
-        running_tasks(&manager, &name),
-        tasks_rolled_back,
-        "redeploying the file `kroll rollback` put back started or stopped a task"
+    redeploy_changes_nothing(
+        &manager,
+        &stack_file,
+        &name,
+        &repository,
+        "the file `kroll rollback` put back",
     );
 
     let engines = Engines {
@@ -396,13 +414,12 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
     }
     // And it is proved: `docker stack deploy` of the emitted file changes no service and
     // starts no task.
-    let tasks_after = running_tasks(&manager, &name);
-    stack_deploy(&manager, &stack_file, &name, &repository);
-    std::thread::sleep(Duration::from_secs(5));
-    assert_eq!(
-        running_tasks(&manager, &name),
-        tasks_after,
-        "redeploying the emitted stack file started or stopped a task"
+    redeploy_changes_nothing(
+        &manager,
+        &stack_file,
+        &name,
+        &repository,
+        "the emitted stack file",
     );
     eprintln!(
         "Swarm upgrade with {kills} kills took {:.0}s, observer samples {}",

@@ -460,12 +460,9 @@ pub fn plan(view: &ClusterView, opts: &PlanOptions) -> Result<Plan, PlanError> {
         return Err(VersionError::Same(opts.to).into());
     }
     let mut warnings = Vec::new();
-    let mut moving: Vec<&str> = phases
-        .iter()
-        .flat_map(|p| &p.steps)
-        .filter(|s| s.kind.is_some_and(ServiceKind::is_platform))
-        .filter_map(|s| s.change.as_ref().map(|c| c.image.as_str()))
-        .filter(|i| is_mutable(i))
+    let mut moving: Vec<String> = mutable_targets(view, opts)
+        .into_iter()
+        .map(|(_, image, _)| image)
         .collect();
     moving.sort_unstable();
     moving.dedup();

@@ -519,14 +519,20 @@ fn check_done(sim: &Sim) {
     }
 }
 
-#[tokio::test]
-async fn a_full_upgrade_rolls_every_broker_twice_controller_last() {
-    let sim = Sim::new();
+/// Upgrades `sim` in one run (run directory `r` of the returned directory), which must finish
+/// with every check of [`check_done`].
+async fn upgrade_to_the_end(sim: &Sim) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tmp");
     let run = RunDir::create(dir.path(), "r").expect("run");
-    let outcome = engine(&sim, run, true).run().await;
+    let outcome = engine(sim, run, true).run().await;
     assert!(matches!(outcome, Outcome::Finished(_)), "{outcome:?}");
-    check_done(&sim);
+    check_done(sim);
+    dir
+}
+
+#[tokio::test]
+async fn a_full_upgrade_rolls_every_broker_twice_controller_last() {
+    upgrade_to_the_end(&Sim::new()).await;
 }
 
 #[tokio::test]
@@ -630,12 +636,7 @@ async fn a_resumed_run_waits_for_a_container_its_agent_is_still_recreating() {
 
 #[tokio::test]
 async fn an_untagged_cluster_is_upgraded_to_the_digest_its_name_points_at_now() {
-    let sim = Sim::untagged();
-    let dir = tempfile::tempdir().expect("tmp");
-    let run = RunDir::create(dir.path(), "r").expect("run");
-    let outcome = engine(&sim, run, true).run().await;
-    assert!(matches!(outcome, Outcome::Finished(_)), "{outcome:?}");
-    check_done(&sim);
+    let dir = upgrade_to_the_end(&Sim::untagged()).await;
     // The pinned targets are the run's images: a resume uses the same digests.
     let journal = std::fs::read_to_string(dir.path().join("r/journal.jsonl")).expect("journal");
     assert!(

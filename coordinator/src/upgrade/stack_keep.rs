@@ -8,7 +8,7 @@ use super::actions::NodeActions;
 use super::decide::Halt;
 use super::engine::{ConnectPhases, Engine, Observe};
 use super::journal::Event;
-use super::plan::{Plan, PlanOptions, plan};
+use super::plan::{Plan, PlanError, PlanOptions, plan};
 use super::stack_file::{self, StackKeeper};
 use super::view::ClusterView;
 use kroll_stack::StackFile;
@@ -233,12 +233,8 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
             .map_err(|e| left_alone(format!("{first}: {e}")))?;
         let original = StackFile::parse(text, keeper.path.display().to_string())
             .map_err(|e| left_alone(format!("{first}: {e}")))?;
-        let view = self.observe().await;
-        let opts = PlanOptions {
-            resuming: true,
-            ..self.opts.clone()
-        };
-        let plan = plan(&view, &opts).map_err(|e| left_alone(e.to_string()))?;
+        let (view, plan) = self.observed_plan().await;
+        let plan = plan.map_err(|e| left_alone(e.to_string()))?;
         let policy = self.settings.policy();
         let live = self
             .observer
@@ -270,14 +266,22 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
         )
     }
 
-    /// [`Self::keep_stack_file`] from a fresh observation (after a halt).
-    pub(crate) async fn keep_stack_file_observed(&mut self) -> Result<(), Halt> {
+    /// A fresh observation and the plan a resumed run makes from it (every step the cluster
+    /// shows done is marked so).
+    async fn observed_plan(&self) -> (ClusterView, Result<Plan, PlanError>) {
         let view = self.observe().await;
         let opts = PlanOptions {
             resuming: true,
             ..self.opts.clone()
         };
-        match plan(&view, &opts) {
+        let plan = plan(&view, &opts);
+        (view, plan)
+    }
+
+    /// [`Self::keep_stack_file`] from a fresh observation (after a halt).
+    pub(crate) async fn keep_stack_file_observed(&mut self) -> Result<(), Halt> {
+        let (view, plan) = self.observed_plan().await;
+        match plan {
             Ok(p) => self.keep_stack_file(&p, &view, false),
             Err(e) => Err(Halt::new(
                 format!("the stack file was not rewritten: {e}"),
