@@ -26,17 +26,26 @@ impl Drop for Images {
     }
 }
 
+/// A first instruction unique to `tag`, so that no layer of this image comes from the build
+/// cache of another test's image: these images are removed on drop, and removing an image
+/// also removes its untagged parent layers, which a build running at the same time may have
+/// just taken from the cache ("failed to get digest …: no such file", seen in CI).
+fn own_layers(tag: &str) -> String {
+    format!("LABEL io.kroll.test.image=\"{tag}\"\n")
+}
+
 /// `which` keeps the tags of tests running at once apart (each removes its own on drop).
 async fn images(which: &str) -> Images {
     let base = labbox_image().await;
     let docker = kroll_tests::docker().await;
     let mut tags = Vec::new();
     for v in ["7.1.1", "7.7.1"] {
+        let tag = format!("kroll-test/box-{}-{which}:{v}", run_id());
         let mut ctx = kroll::lab::image::Context::new();
         ctx.dockerfile(&format!(
-            "FROM {base}\nENV CONFLUENT_VERSION={v}\nLABEL io.kroll.test.version={v}\nVOLUME /data\nCMD [\"--stop-delay-ms\", \"200\"]\n"
+            "FROM {base}\n{}ENV CONFLUENT_VERSION={v}\nLABEL io.kroll.test.version={v}\nVOLUME /data\nCMD [\"--stop-delay-ms\", \"200\"]\n",
+            own_layers(&tag)
         ));
-        let tag = format!("kroll-test/box-{}-{which}:{v}", run_id());
         kroll::lab::image::ensure(&docker, &ctx, &tag)
             .await
             .expect("build test image");
@@ -350,10 +359,11 @@ async fn dying_image() -> Images {
     let base = labbox_image().await;
     let docker = kroll_tests::docker().await;
     let mut ctx = kroll::lab::image::Context::new();
-    ctx.dockerfile(&format!(
-        "FROM {base}\nCMD [\"--exit-after-ms\", \"100\", \"--exit-code\", \"3\"]\n"
-    ));
     let tag = format!("kroll-test/box-{}:dies", run_id());
+    ctx.dockerfile(&format!(
+        "FROM {base}\n{}CMD [\"--exit-after-ms\", \"100\", \"--exit-code\", \"3\"]\n",
+        own_layers(&tag)
+    ));
     kroll::lab::image::ensure(&docker, &ctx, &tag)
         .await
         .expect("build test image");
