@@ -34,8 +34,6 @@ pub struct DockerRuntime {
     pub(crate) docker: Docker,
     /// What the agent remembers about kept previous definitions.
     pub(crate) kept: crate::kept::KeptStore,
-    /// The Swarm service specs saved for rollback.
-    pub(crate) saved: crate::swarm_saved::SavedSpecs,
 }
 
 impl DockerRuntime {
@@ -59,7 +57,6 @@ impl DockerRuntime {
         Ok(Self {
             docker: docker.with_timeout(REQUEST_TIMEOUT),
             kept: crate::kept::KeptStore::new(state_dir),
-            saved: crate::swarm_saved::SavedSpecs::new(state_dir),
         })
     }
 }
@@ -74,6 +71,13 @@ pub(crate) fn classify(e: BollardError, what: &str) -> RuntimeError {
             message,
         } if status_code < 500 => {
             RuntimeError::Refused(format!("{what}: {message} (HTTP {status_code})"))
+        }
+        // A demoted manager's engine answers so while its Swarm state still says manager.
+        BollardError::DockerResponseServerError {
+            status_code: 503,
+            message,
+        } if message.contains("not a swarm manager") => {
+            RuntimeError::NotManager(format!("{what}: {message}"))
         }
         other => RuntimeError::Unavailable(format!("{what}: {other}")),
     }
@@ -245,8 +249,10 @@ impl ContainerRuntime for DockerRuntime {
         Box::pin(self.update_swarm_service(op, name, update)).await
     }
 
-    fn saved_service(&self, name: &str) -> Result<bool, RuntimeError> {
-        Ok(self.saved.recall(name)?.is_some())
+    async fn saved_service(&self, name: &str) -> Result<bool, RuntimeError> {
+        Ok(crate::swarm_saved::recall(&self.docker, name)
+            .await?
+            .is_some())
     }
 
     async fn restore_service(
@@ -364,5 +370,44 @@ fn to_mount(m: MountPoint) -> Mount {
         kind: m.typ.map(|t| t.to_string()).unwrap_or_default(),
         read_only: !m.rw.unwrap_or(true),
         host_mount_point: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(status_code: u16, message: &str) -> BollardError {
+        BollardError::DockerResponseServerError {
+            status_code,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn engine_answers_are_classified_by_what_they_mean_for_a_retry() {
+        let demoted = "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state.";
+        for (e, want) in [
+            (server(404, "no such service"), "NotFound"),
+            (server(409, "conflict"), "Refused"),
+            (server(503, demoted), "NotManager"),
+            (
+                server(503, "the swarm does not have a leader"),
+                "Unavailable",
+            ),
+            (server(500, "update out of sequence"), "Unavailable"),
+        ] {
+            let got = classify(e, "service `s`");
+            let kind = match &got {
+                RuntimeError::NotFound(_) => "NotFound",
+                RuntimeError::Refused(_) => "Refused",
+                RuntimeError::NotManager(_) => "NotManager",
+                RuntimeError::Unavailable(_) => "Unavailable",
+                _ => "other",
+            };
+            assert_eq!(kind, want, "{got}");
+        }
+        let said = classify(server(503, demoted), "service `s`").to_string();
+        assert!(said.contains(kroll_shared::wire::NOT_A_MANAGER), "{said}");
     }
 }

@@ -16,7 +16,7 @@ use bollard::query_parameters::{InspectServiceOptions, ListServicesOptions};
 use crate::allow::STACK_LABEL;
 use crate::docker::{DockerRuntime, classify};
 use crate::runtime::{RuntimeError, ServiceRolled, ServiceUpdate, ServiceView, SwarmNode};
-use crate::swarm_saved::Saved;
+use crate::swarm_saved::{self, Saved};
 use crate::swarm_service::{self, ServiceChange, SwarmError, Updated};
 
 /// How long a new task may take to run after the old one stopped (image start, JVM start);
@@ -177,22 +177,34 @@ impl DockerRuntime {
             min_stop_grace: u.stop_timeout,
         };
         let limit = u.stop_timeout + START_LIMIT;
-        let saved = &self.saved;
-        let keep = |previous: &bollard::models::ServiceSpec| {
-            saved
-                .remember(
-                    name,
-                    Saved {
-                        operation_id: op.to_owned(),
-                        spec: previous.clone(),
-                    },
-                )
-                .map_err(|e| SwarmError::Saving {
-                    service: name.to_owned(),
-                    why: e.to_string(),
-                })
+        let docker = &self.docker;
+        let keep = |previous: bollard::models::ServiceSpec| {
+            let saved = Saved {
+                operation_id: op.to_owned(),
+                spec: previous,
+            };
+            async move {
+                swarm_saved::remember(docker, name, &saved)
+                    .await
+                    .map_err(|e| SwarmError::Saving {
+                        service: name.to_owned(),
+                        why: e.to_string(),
+                    })
+            }
         };
-        match swarm_service::update_keeping(&self.docker, name, &change, op, limit, keep).await {
+        match swarm_service::update_keeping(docker, name, &change, op, limit, keep).await {
+            Ok(done) if done.already_sent => {
+                // Sent before under this id (maybe through another manager): the image before
+                // is the one that send saved.
+                let previous = swarm_saved::recall(docker, name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .filter(|s| s.operation_id == op)
+                    .map(|s| s.image())
+                    .unwrap_or_default();
+                Ok(rolled(&done, previous))
+            }
             Ok(done) => Ok(rolled(&done, image_of(&done.previous))),
             Err(e) if after_send(&e) => Err(self.put_service_back(op, name, limit, &e).await),
             Err(e) => Err(before_send(e)),
@@ -212,7 +224,7 @@ impl DockerRuntime {
             cause: cause.to_string(),
             restore,
         };
-        let saved = match self.saved.recall(name) {
+        let saved = match swarm_saved::recall(&self.docker, name).await {
             Ok(Some(s)) => s,
             Ok(None) => return broken("no saved spec".into()),
             Err(e) => return broken(e.to_string()),
@@ -234,13 +246,15 @@ impl DockerRuntime {
         name: &str,
         stop_timeout: Duration,
     ) -> Result<ServiceRolled, RuntimeError> {
-        let saved = self.saved.recall(name)?.ok_or_else(|| {
-            RuntimeError::Refused(format!("no spec of service `{name}` is saved"))
-        })?;
+        let saved = swarm_saved::recall(&self.docker, name)
+            .await?
+            .ok_or_else(|| {
+                RuntimeError::Refused(format!("no spec of service `{name}` is saved"))
+            })?;
         let limit = stop_timeout + START_LIMIT;
         match swarm_service::restore(&self.docker, name, &saved.spec, op, limit).await {
             Ok(done) => {
-                self.saved.forget(name)?;
+                swarm_saved::forget(&self.docker, name).await?;
                 Ok(rolled(&done, image_of(&done.previous)))
             }
             Err(e) if after_send(&e) => Err(RuntimeError::Broken {

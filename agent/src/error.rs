@@ -49,7 +49,8 @@ pub enum AgentError {
         node: String,
     },
     #[error(
-        "node `{node}` is not a Docker Swarm manager (its engine's Swarm state: {state}): services are updated only through a manager's agent; nothing was done"
+        "node `{node}` {} (its engine's Swarm state: {state}): services are updated only through a manager's agent; nothing was done",
+        kroll_shared::wire::NOT_A_MANAGER
     )]
     NotSwarmManager { node: String, state: String },
     #[error(
@@ -69,7 +70,7 @@ pub enum AgentError {
         allowed: String,
     },
     #[error(
-        "no spec of service `{service}` is saved on node `{node}` {}; nothing was done",
+        "no spec of service `{service}` is saved in the swarm (asked through manager `{node}`) {}; nothing was done",
         kroll_shared::wire::NOTHING_SAVED
     )]
     NothingSaved { service: String, node: String },
@@ -116,7 +117,8 @@ impl From<AgentError> for tonic::Status {
             | AgentError::NotSwarmManager { .. }
             | AgentError::KeptContainer { .. }
             | AgentError::SwarmTask { .. }
-            | AgentError::Runtime(RuntimeError::Refused(_)) => Code::FailedPrecondition,
+            | AgentError::Runtime(RuntimeError::Refused(_))
+            | AgentError::Runtime(RuntimeError::NotManager(_)) => Code::FailedPrecondition,
             AgentError::Audit(_) | AgentError::Runtime(RuntimeError::Unavailable(_)) => {
                 Code::Unavailable
             }

@@ -22,6 +22,9 @@ pub enum RuntimeError {
     Unavailable(String),
     #[error("the container runtime refused: {0}")]
     Refused(String),
+    /// The engine refused a Swarm call because it is no manager (HTTP 503).
+    #[error("this engine {words} ({0}); nothing was done", words = kroll_shared::wire::NOT_A_MANAGER)]
+    NotManager(String),
     /// A change failed midway; the previous container is back under its name and started.
     #[error(
         "{cause}; the previous container was put back under `{container}` and started (the new definition is not in place)"
@@ -287,7 +290,7 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     ) -> impl Future<Output = Result<ServiceRolled, RuntimeError>> + Send;
 
     /// Whether a spec of Swarm service `name` is saved (what a restore would re-apply).
-    fn saved_service(&self, name: &str) -> Result<bool, RuntimeError>;
+    fn saved_service(&self, name: &str) -> impl Future<Output = Result<bool, RuntimeError>> + Send;
 
     /// Re-applies the spec the last update of Swarm service `name` saved, under operation
     /// `op`, and answers when its task runs.

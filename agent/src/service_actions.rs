@@ -164,7 +164,7 @@ impl<R: ContainerRuntime> Core<R> {
         let check = async {
             self.stop_timeout(stop_timeout_s)?;
             let target = self.managed_service(service).await?;
-            if !self.runtime.saved_service(service)? {
+            if !self.runtime.saved_service(service).await? {
                 return Err(AgentError::NothingSaved {
                     service: service.to_owned(),
                     node: self.config.node.clone(),

@@ -104,6 +104,10 @@ pub struct Updated {
     pub task_id: String,
     /// Update call → new task running.
     pub elapsed: Duration,
+    /// The service's spec already carried this operation's label: the spec was sent before
+    /// (by an earlier call under the same id, on this manager or another), so nothing was
+    /// saved or sent again and `previous` is the spec as found.
+    pub already_sent: bool,
 }
 
 fn invalid(service: &str, why: impl Into<String>) -> SwarmError {
@@ -222,23 +226,27 @@ pub async fn update(
     op_id: &str,
     limit: Duration,
 ) -> Result<Updated, SwarmError> {
-    update_keeping(docker, service, change, op_id, limit, |_| Ok(())).await
+    update_keeping(docker, service, change, op_id, limit, |_| {
+        std::future::ready(Ok(()))
+    })
+    .await
 }
 
 /// [`update`], calling `keep` with the spec about to be replaced just before each update is
 /// sent (so what a rollback needs is saved before anything changes); an error of `keep` sends
 /// nothing.
-pub async fn update_keeping(
+pub async fn update_keeping<K: Future<Output = Result<(), SwarmError>>>(
     docker: &Docker,
     service: &str,
     change: &ServiceChange,
     op_id: &str,
     limit: Duration,
-    keep: impl Fn(&ServiceSpec) -> Result<(), SwarmError>,
+    keep: impl Fn(ServiceSpec) -> K,
 ) -> Result<Updated, SwarmError> {
     roll(
         docker,
         service,
+        op_id,
         limit,
         |spec| change_spec(service, spec, change, op_id),
         keep,
@@ -258,6 +266,7 @@ pub async fn restore(
     roll(
         docker,
         service,
+        op_id,
         limit,
         |_| {
             let mut s = saved.clone();
@@ -266,24 +275,27 @@ pub async fn restore(
                 .insert(OP_LABEL.to_owned(), op_id.to_owned());
             Ok(s)
         },
-        |_| Ok(()),
+        |_| std::future::ready(Ok(())),
     )
     .await
 }
 
-/// Sends the spec `make` builds from the inspected one, and waits (at most `limit`) until a
-/// task of it runs.
-async fn roll(
+/// Sends the spec `make` builds from the inspected one — unless the service already carries
+/// `op_id`'s spec — and waits (at most `limit`) until a task of it runs.
+async fn roll<K: Future<Output = Result<(), SwarmError>>>(
     docker: &Docker,
     service: &str,
+    op_id: &str,
     limit: Duration,
     make: impl Fn(ServiceSpec) -> Result<ServiceSpec, SwarmError>,
-    keep: impl Fn(&ServiceSpec) -> Result<(), SwarmError>,
+    keep: impl Fn(ServiceSpec) -> K,
 ) -> Result<Updated, SwarmError> {
     let began = Instant::now();
     let sent_unix_ms = kroll_shared::time::now_unix_ms();
-    let (previous, applied) = send(docker, service, make, keep).await?;
-    let task_id = wait_running(docker, service, &applied, limit, sent_unix_ms)
+    let (previous, applied, already_sent) = send(docker, service, op_id, make, keep).await?;
+    // A pause shown for a spec sent before this call is this operation's own.
+    let since = if already_sent { 0 } else { sent_unix_ms };
+    let task_id = wait_running(docker, service, &applied, limit, since)
         .await
         .map_err(|e| match e {
             SwarmError::Docker {
@@ -302,16 +314,28 @@ async fn roll(
         applied,
         task_id,
         elapsed: began.elapsed(),
+        already_sent,
     })
 }
 
-/// Inspect → `make` → update with the version read; again on "update out of sequence".
-async fn send(
+/// Whether `spec` is labelled as sent by operation `op_id`.
+pub fn sent_by(spec: &ServiceSpec, op_id: &str) -> bool {
+    spec.labels
+        .as_ref()
+        .and_then(|l| l.get(OP_LABEL))
+        .is_some_and(|o| o == op_id)
+}
+
+/// Inspect → `make` → `keep` → update with the version read; again on "update out of
+/// sequence". A service whose spec `op_id` already sent is left as it is (true in the answer):
+/// saving it again would save the new spec over the one a rollback needs.
+async fn send<K: Future<Output = Result<(), SwarmError>>>(
     docker: &Docker,
     service: &str,
+    op_id: &str,
     make: impl Fn(ServiceSpec) -> Result<ServiceSpec, SwarmError>,
-    keep: impl Fn(&ServiceSpec) -> Result<(), SwarmError>,
-) -> Result<(ServiceSpec, ServiceSpec), SwarmError> {
+    keep: impl Fn(ServiceSpec) -> K,
+) -> Result<(ServiceSpec, ServiceSpec, bool), SwarmError> {
     for _ in 0..SEQUENCE_TRIES {
         let svc = docker
             .inspect_service(
@@ -328,8 +352,11 @@ async fn send(
             .and_then(|v| i32::try_from(v).ok())
             .ok_or_else(|| invalid(service, "its version index is missing or too large"))?;
         let previous = svc.spec.ok_or_else(|| invalid(service, "it has no spec"))?;
+        if sent_by(&previous, op_id) {
+            return Ok((previous.clone(), previous, true));
+        }
         let applied = make(previous.clone())?;
-        keep(&previous)?;
+        keep(previous.clone()).await?;
         let opts = UpdateServiceOptions {
             version,
             ..Default::default()
@@ -338,7 +365,7 @@ async fn send(
             .update_service(service, applied.clone(), opts, None)
             .await
         {
-            Ok(_) => return Ok((previous, applied)),
+            Ok(_) => return Ok((previous, applied, false)),
             Err(e) if is_out_of_sequence(&e) => continue,
             Err(e) => return Err(docker_err(service, "updating")(e)),
         }

@@ -48,6 +48,14 @@ impl AgentCallError {
                 && (s.message().contains(kroll_shared::wire::NOTHING_KEPT)
                     || s.message().contains(kroll_shared::wire::NOTHING_SAVED)))
     }
+
+    /// The agent refused a service action because its engine is no Swarm manager (refused
+    /// before anything was done).
+    pub fn not_a_manager(&self) -> bool {
+        matches!(&self.kind, CallErrorKind::Refused(s)
+            if s.code() == tonic::Code::FailedPrecondition
+                && s.message().contains(kroll_shared::wire::NOT_A_MANAGER))
+    }
 }
 
 /// An answer of the agent in words; a refusal by role or certificate says it is the agent's.

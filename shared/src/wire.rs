@@ -9,6 +9,10 @@
 pub const NOTHING_KEPT: &str = "(nothing to roll back to)";
 /// See [`NOTHING_KEPT`]: the Swarm restore's words.
 pub const NOTHING_SAVED: &str = "(nothing to restore)";
+/// Words of an agent's refusal of a service action because its engine is no Swarm manager
+/// (demoted, or out of the swarm) — refused before anything was done, so the coordinator
+/// goes to the next manager.
+pub const NOT_A_MANAGER: &str = "is not a Docker Swarm manager";
 
 use kroll_proto::agent::v1 as pb;
 

@@ -39,7 +39,8 @@ async fn a_swarm_lab_runs_the_stack_on_five_real_nodes_and_down_leaves_nothing()
     let l = swarm.layout.clone();
     let manager = l.docker_host(1);
 
-    // Five engines, one swarm, each node under the journal's hostname; node 1 leads.
+    // Five engines, one swarm, each node under the journal's hostname; three managers (the
+    // default), node 1 leads.
     let nodes = docker_at(
         &manager,
         &["node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}"],
@@ -50,8 +51,8 @@ async fn a_swarm_lab_runs_the_stack_on_five_real_nodes_and_down_leaves_nothing()
         nodes,
         [
             "rhodrylab-01 Leader",
-            "rhodrylab-02 ",
-            "rhodrylab-03 ",
+            "rhodrylab-02 Reachable",
+            "rhodrylab-03 Reachable",
             "rhodrylab-04 ",
             "rhodrylab-05 "
         ]

@@ -1,8 +1,10 @@
 //! `UpdateService` / `RestoreService` (issue 13, item 1) on the real Swarm lab, over mTLS to
 //! the real agents: the manager's agent updates a broker's service under the same rules as a
 //! container recreate (role, allowlist, audit, operation ids, error codes), a worker's agent
-//! refuses naming its node, the saved spec survives an agent restart and is what a restore
-//! re-applies, and an update whose task cannot start is put back (`ABORTED`).
+//! refuses naming its node, the saved spec is kept in the swarm where another manager's agent
+//! finds it (the first manager's agent lost, the coordinator goes to the next manager, which
+//! recognises an update already sent under the same operation id and restores what the first
+//! saved), and an update whose task cannot start is put back (`ABORTED`).
 
 use std::time::Duration;
 
@@ -10,6 +12,7 @@ use kroll::agents::{AgentCallError, AgentClient, CallErrorKind};
 use kroll::lab::state::LabState;
 use kroll::lab::swarm::SwarmState;
 use kroll::lab::topology::Services;
+use kroll::upgrade::actions::on_manager;
 use kroll_shared::inventory::Inventory;
 use kroll_shared::model::EnvPatch;
 use tonic::Code;
@@ -67,6 +70,23 @@ fn env_of(spec: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// How many specs are saved for service `svc` (Swarm configs labelled with it).
+fn saved_configs(manager: &str, svc: &str) -> usize {
+    docker_at(
+        manager,
+        &[
+            "config",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=io.kroll.saved-service={svc}"),
+        ],
+    )
+    .lines()
+    .filter(|l| !l.trim().is_empty())
+    .count()
+}
+
 fn audit(dir: &std::path::Path, node: &str) -> Vec<serde_json::Value> {
     std::fs::read_to_string(dir.join("agents").join(format!("{node}-audit.log")))
         .expect("audit log")
@@ -94,7 +114,7 @@ async fn a_managers_agent_updates_and_restores_stack_services_under_the_agents_r
         .expect("connect")
     };
     let mut m = connect("rhodrylab-01", &tls).await;
-    let mut w = connect("rhodrylab-02", &tls).await;
+    let mut w = connect("rhodrylab-04", &tls).await;
     let svc = format!("{name}_kafka-02");
     let set = |k: &str, v: &str| EnvPatch {
         set: [(k.to_owned(), v.to_owned())].into(),
@@ -113,7 +133,7 @@ async fn a_managers_agent_updates_and_restores_stack_services_under_the_agents_r
     let (code, msg) = code_of(&e);
     assert_eq!(code, Code::FailedPrecondition, "{msg}");
     assert!(
-        msg.contains("rhodrylab-02") && msg.contains("not a Docker Swarm manager"),
+        msg.contains("rhodrylab-04") && msg.contains("not a Docker Swarm manager"),
         "{msg}"
     );
     let reader = kroll_shared::tls::TlsFiles {
@@ -244,7 +264,14 @@ async fn a_managers_agent_updates_and_restores_stack_services_under_the_agents_r
     );
     assert_eq!(code, Code::AlreadyExists, "{msg}");
 
-    // The manager's agent restarts: the saved spec is still there, and a restore re-applies it.
+    // What the update saved is in the swarm, one config, where every manager finds it.
+    assert_eq!(saved_configs(&manager, &svc), 1, "one saved spec");
+
+    // Three managers; the first one's agent is lost. The coordinator goes to the next manager
+    // whose agent answers, which has no record of `t/pin` but sees from the service's label
+    // that it was sent: no second task, and nothing saved over the spec a rollback needs.
+    // Then a restore there re-applies what the first manager's agent saved.
+    assert_eq!(swarm.managers, 3, "the lab's default");
     let mut state = LabState::load(&dir).expect("lab state").expect("lab state");
     let rec = state
         .agents
@@ -252,22 +279,27 @@ async fn a_managers_agent_updates_and_restores_stack_services_under_the_agents_r
         .find(|a| a.node == "rhodrylab-01")
         .expect("manager's agent");
     assert!(kroll::lab::agents::stop(rec).await, "agent stopped");
-    let ns = kroll::lab::swarm::hosts::Layout::ns_path(&swarm.layout.node_ns(1));
-    *rec = kroll::lab::agents::spawn_in(
-        &kroll_tests::bin("kroll-agent"),
-        &rec.node.clone(),
-        rec.addr,
-        &rec.config.clone(),
-        Some(&ns),
-    )
+    let swarm_inv = inv.swarm.as_ref().expect("the lab's inventory has [swarm]");
+    let pin = set("KROLL_TEST_PIN", "3.1");
+    let (svc_ref, pin) = (svc.as_str(), &pin);
+    let resent = on_manager(&inv, &tls, swarm_inv, |mut m| async move {
+        m.update_service("t/pin", svc_ref, "", pin, None, stop)
+            .await
+    })
     .await
-    .expect("agent back");
-    state.save(&dir).expect("lab state saved");
-    let mut m = connect("rhodrylab-01", &tls).await;
-    let back = m
-        .restore_service("t/restore", &svc, stop)
-        .await
-        .expect("restore");
+    .expect("the same operation through another manager");
+    assert_eq!(resent.node, "rhodrylab-02");
+    assert!(!resent.replayed, "manager 2 had no record of it");
+    assert_eq!(resent.task_id, up.task_id, "no second task");
+    assert_eq!(resent.previous_image, up.previous_image);
+    assert_eq!(running(&manager, &svc), after);
+    assert_eq!(saved_configs(&manager, &svc), 1, "nothing saved again");
+    let back = on_manager(&inv, &tls, swarm_inv, |mut m| async move {
+        m.restore_service("t/restore", svc_ref, stop).await
+    })
+    .await
+    .expect("restore");
+    assert_eq!(back.node, "rhodrylab-02");
     eprintln!("[swarm] RestoreService {svc}: {} ms", back.elapsed_ms);
     let restored = running(&manager, &svc);
     assert_eq!(restored.len(), 1, "{restored:?}");
@@ -280,12 +312,29 @@ async fn a_managers_agent_updates_and_restores_stack_services_under_the_agents_r
         "{spec}"
     );
     assert_eq!(spec["Labels"]["kroll.operation-id"], "t/restore");
+    assert_eq!(saved_configs(&manager, &svc), 0, "a restore consumes it");
     let (code, msg) = code_of(
-        &m.restore_service("t/restore-twice", &svc, stop)
-            .await
-            .expect_err("consumed"),
+        &on_manager(&inv, &tls, swarm_inv, |mut m| async move {
+            m.restore_service("t/restore-twice", svc_ref, stop).await
+        })
+        .await
+        .expect_err("consumed"),
     );
     assert_eq!(code, Code::FailedPrecondition, "{msg}");
+
+    // Manager 1's agent is back.
+    let ns = kroll::lab::swarm::hosts::Layout::ns_path(&swarm.layout.node_ns(1));
+    *rec = kroll::lab::agents::spawn_in(
+        &kroll_tests::bin("kroll-agent"),
+        &rec.node.clone(),
+        rec.addr,
+        &rec.config.clone(),
+        Some(&ns),
+    )
+    .await
+    .expect("agent back");
+    state.save(&dir).expect("lab state saved");
+    let mut m = connect("rhodrylab-01", &tls).await;
 
     // An image that cannot run: the saved spec is put back, ABORTED, the old task runs again.
     let bad = format!("{}/kafka:does-not-exist", lab.handle.spec.registry);
@@ -299,9 +348,10 @@ async fn a_managers_agent_updates_and_restores_stack_services_under_the_agents_r
     assert_eq!(put_back.len(), 1, "{put_back:?}");
     assert_eq!(put_back[0].1, old_image, "{msg}");
 
-    // The manager's audit log: begin and end for each action, refusals recorded.
+    // The managers' audit logs: begin and end for each action, refusals recorded.
     let log = audit(&dir, "rhodrylab-01");
-    let of = |op: &str| -> Vec<String> {
+    let log2 = audit(&dir, "rhodrylab-02");
+    let of_in = |log: &[serde_json::Value], op: &str| -> Vec<String> {
         log.iter()
             .filter(|e| e["operation_id"] == op)
             .map(|e| {
@@ -314,16 +364,43 @@ async fn a_managers_agent_updates_and_restores_stack_services_under_the_agents_r
             })
             .collect()
     };
+    let of = |op: &str| of_in(&log, op);
     assert_eq!(
         of("t/pin"),
         ["update-service begin ", "update-service end ok"]
     );
     assert_eq!(of("t/bad-env").len(), 1, "a refusal: {:?}", of("t/bad-env"));
     assert_eq!(
-        of("t/restore"),
+        of_in(&log2, "t/pin"),
+        ["update-service begin ", "update-service end ok"]
+    );
+    assert_eq!(
+        of_in(&log2, "t/restore"),
         ["restore-service begin ", "restore-service end ok"]
     );
     assert_eq!(of("t/bad-image").len(), 2);
+
+    // A manager demoted out of the managers: its agent refuses service actions as no manager,
+    // before anything is done, and the coordinator goes to the next manager.
+    docker_at(&manager, &["node", "demote", "rhodrylab-01"]);
+    let e = kroll_tests::eventually(
+        "rhodrylab-01's agent to see its engine demoted",
+        Duration::from_secs(30),
+        async || m.describe_stack(&name).await.err(),
+    )
+    .await;
+    assert!(e.not_a_manager(), "{e}");
+    let stack = name.as_str();
+    let described = on_manager(&inv, &tls, swarm_inv, |mut m| async move {
+        m.describe_stack(stack).await
+    })
+    .await
+    .expect("the next manager describes the stack");
+    assert!(
+        described.services.iter().any(|s| s.name == svc),
+        "{:?}",
+        described.services
+    );
 
     lab.down().await;
 }

@@ -78,13 +78,20 @@ pub struct UpArgs {
     #[arg(long)]
     no_seed: bool,
     /// Run the lab as the user runs production: a Docker Swarm of five engines on this
-    /// machine (each in its own network namespace, hostname rhodrylab-0N, node 1 the manager),
+    /// machine (each in its own network namespace, hostname rhodrylab-0N, the first
+    /// `--managers` of them managers),
     /// the lab's images in a registry of its own, the services deployed as a stack from a
     /// stack file shaped like the journal's (`<dir>/stack.yml`), one agent per node. Needs root
     /// and Debian's iproute2, docker.io, docker-registry and fuse-overlayfs; changes nothing of
     /// this machine's Docker engine. Nodes are reached at 10.199.<k>.11…15.
     #[arg(long, conflicts_with_all = ["port_base", "registry"])]
     swarm: bool,
+    /// With --swarm: how many nodes are Swarm managers (rhodrylab-01…), 1, 3 or 5. Each
+    /// manager's agent may update the stack's services, and the inventory lists them all:
+    /// kroll goes through the first whose agent answers, and Swarm keeps what an update saved
+    /// for rollback where every manager finds it.
+    #[arg(long, default_value_t = 3, requires = "swarm", value_parser = clap::value_parser!(u8).range(1..=5))]
+    managers: u8,
 }
 
 /// `--services`.
@@ -219,6 +226,7 @@ async fn cmd_up(cli: &Cli, a: &UpArgs) -> anyhow::Result<ExitCode> {
     };
     opts.seed = !a.no_seed;
     opts.swarm = a.swarm;
+    opts.managers = a.managers;
     opts.progress = progress(cli);
     let handle = lab::up(opts).await.map_err(classify)?;
     match cli.output {

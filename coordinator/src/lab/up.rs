@@ -44,6 +44,8 @@ pub struct UpOptions {
     pub extra_labels: BTreeMap<String, String>,
     /// A Swarm lab: five engines joined as one swarm, the lab deployed as a stack.
     pub swarm: bool,
+    /// A Swarm lab's managers: nodes 1…N (1, 3 or 5).
+    pub managers: u8,
     pub progress: Progress,
 }
 
@@ -61,6 +63,7 @@ impl UpOptions {
             seed: true,
             extra_labels: BTreeMap::new(),
             swarm: false,
+            managers: 3,
             progress: Progress::default(),
         }
     }

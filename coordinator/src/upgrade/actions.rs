@@ -99,8 +99,12 @@ impl AgentActions {
         client(&self.inv, &self.tls, node).await
     }
 
-    async fn manager_of(&self, swarm: &Swarm) -> Result<AgentClient, AgentCallError> {
-        manager(&self.inv, &self.tls, swarm).await
+    async fn on_manager<T, F: Future<Output = Result<T, AgentCallError>>>(
+        &self,
+        swarm: &Swarm,
+        call: impl Fn(AgentClient) -> F,
+    ) -> Result<T, AgentCallError> {
+        on_manager(&self.inv, &self.tls, swarm, call).await
     }
 }
 
@@ -118,26 +122,40 @@ async fn client(
     AgentClient::connect(n, tls, inv.agents.timeout()).await
 }
 
-/// A client for the first of the inventory's Swarm managers whose agent answers (the error of
-/// the last one tried when none does): where service updates, restores and stack descriptions
-/// go.
-pub async fn manager(
+/// `call` through the first of the inventory's Swarm managers that takes it: a manager whose
+/// agent cannot be connected to, or whose engine refuses as no manager (demoted, or out of the
+/// swarm), gives way to the next — both before anything was done. Any other answer, error or
+/// not (a call that timed out may have acted), is the answer; the error of the last one tried
+/// when none takes it.
+pub async fn on_manager<T, F: Future<Output = Result<T, AgentCallError>>>(
     inv: &Inventory,
     tls: &TlsMaterial,
     swarm: &Swarm,
-) -> Result<AgentClient, AgentCallError> {
-    let mut last = AgentCallError {
-        node: swarm.managers.join(", "),
-        addr: String::new(),
-        kind: CallErrorKind::Unreachable("the inventory names no Swarm manager".into()),
-    };
+    call: impl Fn(AgentClient) -> F,
+) -> Result<T, AgentCallError> {
+    let mut last = no_manager(swarm);
     for m in &swarm.managers {
-        match client(inv, tls, m).await {
-            Ok(c) => return Ok(c),
-            Err(e) => last = e,
+        let c = match client(inv, tls, m).await {
+            Ok(c) => c,
+            Err(e) => {
+                last = e;
+                continue;
+            }
+        };
+        match call(c).await {
+            Err(e) if e.not_a_manager() => last = e,
+            other => return other,
         }
     }
     Err(last)
+}
+
+fn no_manager(swarm: &Swarm) -> AgentCallError {
+    AgentCallError {
+        node: swarm.managers.join(", "),
+        addr: String::new(),
+        kind: CallErrorKind::Unreachable("the inventory names no Swarm manager".into()),
+    }
 }
 
 impl NodeActions for AgentActions {
@@ -169,16 +187,17 @@ impl NodeActions for AgentActions {
     ) -> Result<Recreated, AgentCallError> {
         if let Backend::Swarm(swarm) = Backend::of(&self.inv) {
             let r = self
-                .manager_of(swarm)
-                .await?
-                .update_service(
-                    op_id,
-                    container,
-                    &change.image,
-                    &change.env,
-                    change.hostname.as_deref(),
-                    stop_timeout,
-                )
+                .on_manager(swarm, |mut m| async move {
+                    m.update_service(
+                        op_id,
+                        container,
+                        &change.image,
+                        &change.env,
+                        change.hostname.as_deref(),
+                        stop_timeout,
+                    )
+                    .await
+                })
                 .await?;
             return Ok(Recreated {
                 node: node.to_owned(),
@@ -211,9 +230,9 @@ impl NodeActions for AgentActions {
     ) -> Result<RolledBack, AgentCallError> {
         if let Backend::Swarm(swarm) = Backend::of(&self.inv) {
             let r = self
-                .manager_of(swarm)
-                .await?
-                .restore_service(op_id, container, stop_timeout)
+                .on_manager(swarm, |mut m| async move {
+                    m.restore_service(op_id, container, stop_timeout).await
+                })
                 .await?;
             return Ok(RolledBack {
                 node: node.to_owned(),

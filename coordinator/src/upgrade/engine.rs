@@ -180,13 +180,11 @@ impl Observe for Live<'_> {
         let Some(swarm) = &self.inv.swarm else {
             return Err("the inventory has no [swarm] section".into());
         };
-        let mut manager = super::actions::manager(self.inv, self.tls, swarm)
-            .await
-            .map_err(|e| e.to_string())?;
-        manager
-            .describe_stack(stack)
-            .await
-            .map_err(|e| e.to_string())
+        super::actions::on_manager(self.inv, self.tls, swarm, |mut m| async move {
+            m.describe_stack(stack).await
+        })
+        .await
+        .map_err(|e| e.to_string())
     }
 }
 

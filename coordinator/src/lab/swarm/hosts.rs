@@ -345,8 +345,8 @@ pub async fn wait_ready(l: &Layout, limit: Duration) -> Result<(), LabError> {
     }
 }
 
-/// `swarm init` on node 1 (the manager), every other node joins as a worker.
-pub fn form_swarm(l: &Layout) -> Result<(), LabError> {
+/// `swarm init` on node 1; nodes 2…`managers` join as managers, the others as workers.
+pub fn form_swarm(l: &Layout, managers: u8) -> Result<(), LabError> {
     let addr = l.node_ip(1).to_string();
     docker(
         l,
@@ -360,9 +360,10 @@ pub fn form_swarm(l: &Layout) -> Result<(), LabError> {
             &format!("{addr}:2377"),
         ],
     )?;
-    let token = docker(l, 1, &["swarm", "join-token", "-q", "worker"])?;
-    let token = token.trim();
+    let worker = docker(l, 1, &["swarm", "join-token", "-q", "worker"])?;
+    let manager = docker(l, 1, &["swarm", "join-token", "-q", "manager"])?;
     for n in 2..=NODES {
+        let token = if n <= managers { &manager } else { &worker }.trim();
         docker(
             l,
             n,

@@ -1,6 +1,7 @@
 //! `kroll lab up --swarm`: the lab as the user runs it in production — a Docker Swarm stack on
 //! five nodes. Five Docker engines on this machine, each in a network namespace of its own
-//! with the hostname `rhodrylab-0N`, joined as one swarm (node 1 the manager); the lab's images
+//! with the hostname `rhodrylab-0N`, joined as one swarm (nodes 1…N the managers, N = 1, 3 or
+//! 5, three by default); the lab's images
 //! in a registry the nodes pull from; the lab's topology deployed with `docker stack deploy`
 //! from a stack file shaped like the journal's; one `kroll-agent` per node on that node's
 //! engine. Host clients reach every node by its address through a link into the lab's network.
@@ -29,8 +30,8 @@ use super::{LabError, Progress};
 /// File in the lab directory recording the Swarm lab's machines (before anything is made, so
 /// `lab down` finds them all).
 pub const SWARM_FILE: &str = "swarm.json";
-/// The swarm's manager node (its agent updates the stack's services).
-pub const MANAGER: u8 = 1;
+/// How many managers a Swarm lab may have: an odd number, so that a majority survives a loss.
+pub const MANAGER_COUNTS: [u8; 3] = [1, 3, 5];
 
 /// What `lab up --swarm` made besides containers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +40,20 @@ pub struct SwarmState {
     pub pids: Pids,
     /// The stack file deployed.
     pub stack_file: PathBuf,
+    /// Nodes 1…`managers` are the swarm's managers (their agents may update the stack).
+    #[serde(default = "one")]
+    pub managers: u8,
+}
+
+fn one() -> u8 {
+    1
+}
+
+impl SwarmState {
+    /// The managers' node names, in the order the inventory lists them.
+    pub fn manager_nodes(&self) -> Vec<String> {
+        (1..=self.managers).map(node_name).collect()
+    }
 }
 
 impl SwarmState {
@@ -68,6 +83,12 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     let mut clock = Clock::new();
     let p = opts.progress.clone();
     super::topology::check_name(&opts.name)?;
+    if !MANAGER_COUNTS.contains(&opts.managers) {
+        return Err(LabError::Usage(format!(
+            "--managers {}: a swarm needs an odd number of managers to keep a majority (1, 3 or 5)",
+            opts.managers
+        )));
+    }
     hosts::check_tools()?;
     let dir = opts
         .dir
@@ -104,6 +125,7 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
         layout: layout.clone(),
         pids: Pids::default(),
         stack_file: dir.join("stack.yml"),
+        managers: opts.managers,
     };
     swarm.save(&dir)?;
     p.step(&format!(
@@ -131,8 +153,19 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     swarm.save(&dir)?;
     hosts::wait_ready(&layout, Duration::from_secs(60)).await?;
     clock.mark("engines");
-    p.step("Forming the swarm (rhodrylab-01 manager, four workers)…");
-    hosts::form_swarm(&layout)?;
+    p.step(&match swarm.managers {
+        1 => format!(
+            "Forming the swarm ({} manager, four workers)…",
+            node_name(1)
+        ),
+        m => format!(
+            "Forming the swarm ({}…{} managers, {} worker(s))…",
+            node_name(1),
+            node_name(m),
+            NODES - m
+        ),
+    });
+    hosts::form_swarm(&layout, swarm.managers)?;
     clock.mark("swarm");
     p.step(&format!("Pushing the images to {}…", layout.registry()));
     push_images(&layout, &built, true)?;
@@ -149,16 +182,11 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     deploy(&layout, &swarm.stack_file, &spec)?;
     super::ready::zookeeper(&spec.zookeeper_addr(), Duration::from_secs(120)).await?;
     clock.mark("stack");
-    let agents = start_agents(&spec, &layout, &dir, &agent_bin, &p).await;
+    let agents = start_agents(&spec, &swarm, &dir, &agent_bin, &p).await;
     let inventory = dir.join("kroll.toml");
     let recorded = agents.as_ref().map(Vec::clone).unwrap_or_default();
     write_files(&spec, &dir, &recorded, &opts)?;
-    append_swarm_section(
-        &inventory,
-        &spec.name,
-        &swarm.stack_file,
-        &repository(&layout),
-    )?;
+    append_swarm_section(&inventory, &swarm, &spec.name, &repository(&layout))?;
     let agents = agents?;
     clock.mark("agents");
     super::up::wait::until_healthy(&spec, &opts, &p, &mut |phase| clock.mark(phase)).await?;
@@ -284,21 +312,26 @@ fn deploy(l: &Layout, file: &Path, spec: &LabSpec) -> Result<(), LabError> {
     }
 }
 
-/// Adds the inventory's `[swarm]` section: the stack, its manager, its stack file.
+/// Adds the inventory's `[swarm]` section: the stack, its managers, its stack file.
 fn append_swarm_section(
     inventory: &Path,
+    swarm: &SwarmState,
     stack: &str,
-    stack_file: &Path,
     repository: &str,
 ) -> Result<(), LabError> {
     use std::io::Write as _;
+    let managers: Vec<String> = swarm
+        .manager_nodes()
+        .iter()
+        .map(|m| format!("\"{m}\""))
+        .collect();
     let section = format!(
-        "\n# The lab runs as Docker Swarm stack `{stack}`: services are updated through the manager's agent,\n\
-         # and the stack file is kept true (its images name ${{{}}}).\n\
-         [swarm]\nstack = \"{stack}\"\nmanagers = [\"{}\"]\nstack_file = \"{}\"\nvariables = {{ {} = \"{repository}\" }}\n",
+        "\n# The lab runs as Docker Swarm stack `{stack}`: services are updated through the first manager\n\
+         # whose agent answers, and the stack file is kept true (its images name ${{{}}}).\n\
+         [swarm]\nstack = \"{stack}\"\nmanagers = [{}]\nstack_file = \"{}\"\nvariables = {{ {} = \"{repository}\" }}\n",
         stack::REGISTRY_VAR,
-        node_name(MANAGER),
-        stack_file.display(),
+        managers.join(", "),
+        swarm.stack_file.display(),
         stack::REGISTRY_VAR,
     );
     std::fs::OpenOptions::new()
@@ -310,17 +343,18 @@ fn append_swarm_section(
 
 async fn start_agents(
     spec: &LabSpec,
-    l: &Layout,
+    swarm: &SwarmState,
     dir: &Path,
     bin: &Path,
     p: &Progress,
 ) -> Result<Vec<AgentRecord>, LabError> {
+    let l = &swarm.layout;
     agents::ensure_certs(dir, spec)?;
     p.step("Starting one agent per node, on its node's engine…");
     let mut running = Vec::new();
     for n in 1..=NODES {
-        // The manager's agent may update the stack's services (issue 13).
-        let stack = (n == MANAGER).then_some(spec.name.as_str());
+        // A manager's agent may update the stack's services (issue 13).
+        let stack = (n <= swarm.managers).then_some(spec.name.as_str());
         let config = agents::write_config_for(dir, spec, n, Some(&l.docker_host(n)), stack)?;
         let ns = Layout::ns_path(&l.node_ns(n));
         running.push(
