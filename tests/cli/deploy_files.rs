@@ -50,6 +50,57 @@ fn the_example_agent_configuration_loads() {
     assert_eq!(c.metrics.listen, None, "/metrics is off unless asked for");
 }
 
+/// The global-service example: the config template, filled as Swarm fills it for one node, is
+/// a valid agent config for that node reading heaps through the mounted host /proc; the stack
+/// file gives the service what that needs.
+#[test]
+fn the_example_global_service_config_loads_for_each_node_and_its_stack_provides_it() {
+    let template = std::fs::read_to_string(deploy("agent-swarm.example.toml"))
+        .expect("agent-swarm.example.toml");
+    let placeholder = "{{ env \"KROLL_NODE\" }}";
+    assert_eq!(template.matches(placeholder).count(), 3, "{template}");
+    // The agent checks that proc_root is a proc filesystem; this machine has it at /proc.
+    let host_proc = "proc_root = \"/host/proc\"";
+    assert!(template.contains(host_proc), "{template}");
+    let dir = tempfile::tempdir().expect("tmp");
+    for node in ["rhodrylab-01", "rhodrylab-17"] {
+        let path = dir.path().join(format!("{node}.toml"));
+        let filled = template
+            .replace(placeholder, node)
+            .replace(host_proc, "proc_root = \"/proc\"");
+        std::fs::write(&path, filled).expect("write");
+        let c = AgentConfig::load(&path).unwrap_or_else(|e| panic!("{node}: {e}"));
+        assert_eq!(c.node, node);
+        assert_eq!(
+            c.tls.cert,
+            PathBuf::from(format!("/run/secrets/kroll/agent-{node}.pem"))
+        );
+        assert!(c.allow.stacks.contains("rhodry"));
+    }
+    let stack = std::fs::read_to_string(deploy("agent-stack.example.yml"))
+        .expect("agent-stack.example.yml");
+    for needed in [
+        "mode: global",
+        "cap_add: [SYS_PTRACE]",
+        "KROLL_NODE: \"{{.Node.Hostname}}\"",
+        "source: /proc\n        target: /host/proc\n        read_only: true",
+        "source: /var/run/docker.sock",
+        "mode: host",
+        "file: ./agent-swarm.example.toml\n    template_driver: golang",
+        "target: kroll/agent-rhodrylab-01-key.pem",
+    ] {
+        assert!(
+            stack.contains(needed),
+            "{needed} in agent-stack.example.yml"
+        );
+    }
+    let unit = std::fs::read_to_string(deploy("kroll-agent.service")).expect("kroll-agent.service");
+    assert!(
+        unit.contains("ExecStart=/usr/local/bin/kroll-agent --config /etc/kroll/agent.toml"),
+        "{unit}"
+    );
+}
+
 /// The demo builds the shipped `kroll` without the `test-switches` feature: only the packages
 /// it ships, no feature flags, and never the test crate (whose dependency would turn it on).
 #[test]

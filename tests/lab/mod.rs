@@ -37,22 +37,29 @@ pub struct TestLab {
 impl TestLab {
     /// Starts lab `<run id><suffix>` with `services`, agents when `agents`.
     pub async fn up(suffix: &str, services: Services, agents: bool) -> Self {
-        Self::up_with(suffix, services, agents, false).await
+        Self::up_with(suffix, services, agents, None).await
     }
 
     /// Starts Swarm lab `<run id><suffix>` (`lab up --swarm`) with `services` and its agents.
     pub async fn up_swarm(suffix: &str, services: Services) -> Self {
-        Self::up_with(suffix, services, true, true).await
+        Self::up_with(suffix, services, true, Some(false)).await
     }
 
-    async fn up_with(suffix: &str, services: Services, agents: bool, swarm: bool) -> Self {
+    /// [`TestLab::up_swarm`] with the agents as one global Swarm service.
+    pub async fn up_swarm_agents_as_service(suffix: &str, services: Services) -> Self {
+        Self::up_with(suffix, services, true, Some(true)).await
+    }
+
+    /// `swarm`: none for containers, else whether the agents run as a Swarm service.
+    async fn up_with(suffix: &str, services: Services, agents: bool, swarm: Option<bool>) -> Self {
         let name = format!("{}{suffix}", run_id());
         let dir = tempfile::tempdir().expect("tempdir");
         let mut opts = UpOptions::new(&name);
         opts.dir = Some(dir.path().join("lab"));
         opts.services = services;
         opts.agents = agents;
-        opts.swarm = swarm;
+        opts.swarm = swarm.is_some();
+        opts.agents_as_service = swarm == Some(true);
         opts.extra_labels = BTreeMap::from([("kroll.test.run".to_owned(), run_id().to_owned())]);
         let progress_name = name.clone();
         opts.progress = kroll::lab::Progress::new(move |l| eprintln!("[{progress_name}] {l}"));

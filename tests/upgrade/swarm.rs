@@ -1,7 +1,9 @@
-//! The upgrade of a Docker Swarm stack, as production runs it: the Swarm lab (five engines, the
-//! stack deployed from its stack file) rolled 7.1.1 → 7.7.1 by `kroll upgrade`, every step a
-//! service update through the manager's agent, the coordinator SIGKILLed at ≥ 10 points and
-//! resumed each time, watched on all five engines by the independent observer.
+//! The upgrade of a Docker Swarm stack, as production runs it: the Swarm lab (five engines, three
+//! managers, the stack deployed from its stack file) rolled 7.1.1 → 7.7.1 by `kroll upgrade`,
+//! every step a service update through a manager's agent, the coordinator SIGKILLed at ≥ 10
+//! points and resumed each time, watched on all five engines by the independent observer. The
+//! agents run the second way the README offers: one global Swarm service in a stack of its own,
+//! reading JVM heaps through the host's `/proc` — and the upgrade never restarts them.
 
 use std::time::{Duration, Instant};
 
@@ -40,6 +42,28 @@ fn service_spec(manager: &str, service: &str) -> (String, Option<String>) {
         })
     });
     (spec["Image"].as_str().unwrap_or_default().to_owned(), ibp)
+}
+
+/// The running tasks of service `service` (IDs, sorted).
+fn running_tasks_of(manager: &str, service: &str) -> Vec<String> {
+    let mut ids: Vec<String> = docker_at(
+        manager,
+        &[
+            "service",
+            "ps",
+            service,
+            "-q",
+            "--no-trunc",
+            "--filter",
+            "desired-state=running",
+        ],
+    )
+    .lines()
+    .map(str::to_owned)
+    .filter(|l| !l.is_empty())
+    .collect();
+    ids.sort();
+    ids
 }
 
 /// `docker stack deploy` of `stack_file` starts and stops no task of stack `name` (`what` names
@@ -129,7 +153,7 @@ fn roll_back_a_stopped_run(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarting_each_broker_twice()
  {
-    let lab = TestLab::up_swarm("su", Services::Kafka).await;
+    let lab = TestLab::up_swarm_agents_as_service("su", Services::Kafka).await;
     let name = lab.name().to_owned();
     let swarm = SwarmState::load(&lab.handle.dir)
         .expect("swarm.json")
@@ -156,6 +180,17 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
     eprintln!(
         "[swarm] orders in full ISR after {:.1} s",
         caught_up.elapsed().as_secs_f64()
+    );
+
+    let agents_service = format!(
+        "{}_kroll-agent",
+        kroll::lab::swarm::agent_service::stack_name(&name)
+    );
+    let agent_tasks = running_tasks_of(&manager, &agents_service);
+    assert_eq!(
+        agent_tasks.len(),
+        5,
+        "one agent task per node: {agent_tasks:?}"
     );
 
     let inv = lab.handle.inventory.clone();
@@ -350,6 +385,17 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
         .filter_map(|r| r["version"].as_str())
         .collect();
     assert_eq!(versions, ["7.7.1"; 6], "{rows}");
+    // The agent in its own pid namespace reads ZooKeeper's heap through the host's /proc.
+    let zk = rows["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["role"] == "zookeeper")
+        .unwrap_or_else(|| panic!("a ZooKeeper row: {rows}"));
+    assert!(
+        zk["heap"]["max_bytes"].as_u64().is_some_and(|m| m > 0),
+        "ZooKeeper's heap read by the agent service: {zk}"
+    );
     // The stack file says what runs: the new images (still under ${CI_REGISTRY_IMAGE}), the new
     // IBP once in the brokers' anchor; comments and merge keys kept; each rewrite's diff kept.
     let emitted = std::fs::read_to_string(&stack_file).expect("stack file");
@@ -420,6 +466,12 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
         &name,
         &repository,
         "the emitted stack file",
+    );
+    // Neither the upgrade, its rollback, nor any redeploy of the lab's stack restarted an agent.
+    assert_eq!(
+        running_tasks_of(&manager, &agents_service),
+        agent_tasks,
+        "the agents' tasks"
     );
     eprintln!(
         "Swarm upgrade with {kills} kills took {:.0}s, observer samples {}",

@@ -92,6 +92,19 @@ pub struct UpArgs {
     /// for rollback where every manager finds it.
     #[arg(long, default_value_t = 3, requires = "swarm", value_parser = clap::value_parser!(u8).range(1..=5))]
     managers: u8,
+    /// With --swarm: run the agents as host processes, one per node on its node's engine
+    /// (`host`, the safer choice during an upgrade), or as one global Swarm service in a stack
+    /// of their own (`service`: the host's /proc mounted for `[jvm] proc_root`, SYS_PTRACE, the
+    /// config a Swarm template filled per node, certificates as Swarm secrets).
+    #[arg(long, value_enum, default_value_t = AgentsAs::Host, requires = "swarm")]
+    agents_as: AgentsAs,
+}
+
+/// `--agents-as`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AgentsAs {
+    Host,
+    Service,
 }
 
 /// `--services`.
@@ -227,6 +240,7 @@ async fn cmd_up(cli: &Cli, a: &UpArgs) -> anyhow::Result<ExitCode> {
     opts.seed = !a.no_seed;
     opts.swarm = a.swarm;
     opts.managers = a.managers;
+    opts.agents_as_service = a.agents_as == AgentsAs::Service;
     opts.progress = progress(cli);
     let handle = lab::up(opts).await.map_err(classify)?;
     match cli.output {

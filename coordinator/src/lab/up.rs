@@ -46,6 +46,9 @@ pub struct UpOptions {
     pub swarm: bool,
     /// A Swarm lab's managers: nodes 1…N (1, 3 or 5).
     pub managers: u8,
+    /// A Swarm lab's agents run as a global Swarm service (stack `<name>-agents`) instead of
+    /// one host process per node.
+    pub agents_as_service: bool,
     pub progress: Progress,
 }
 
@@ -64,6 +67,7 @@ impl UpOptions {
             extra_labels: BTreeMap::new(),
             swarm: false,
             managers: 3,
+            agents_as_service: false,
             progress: Progress::default(),
         }
     }

@@ -107,6 +107,12 @@ impl Layout {
         self.run.join(format!("{n}/docker.sock"))
     }
 
+    /// Directory of a second socket of every node's engine, `<hostname>.sock`: what the agents
+    /// run as a global service mount (a path Swarm's `{{.Node.Hostname}}` can name).
+    pub fn sockets(&self) -> PathBuf {
+        self.run.join("sockets")
+    }
+
     /// `unix://…` of node `n`'s engine, for `docker -H` and the agent's `[docker] host`.
     pub fn docker_host(&self, n: u8) -> String {
         format!("unix://{}", self.socket(n).display())
@@ -239,14 +245,15 @@ fn log_file(path: &Path) -> Result<std::fs::File, LabError> {
 pub fn start_engine(l: &Layout, n: u8) -> Result<u32, LabError> {
     let run = l.run.join(n.to_string());
     let data = l.data.join(format!("node-{n}"));
-    for d in [&run, &data] {
+    for d in [&run, &data, &l.sockets()] {
         std::fs::create_dir_all(d).map_err(LabError::io(d))?;
     }
     let empty = l.run.join("daemon.json");
     std::fs::write(&empty, "{}\n").map_err(LabError::io(&empty))?;
     let script = format!(
         "hostname {host} && exec dockerd --config-file {empty} --data-root {data} \
-         --exec-root {exec} --pidfile {pid} -H {sock} --iptables=false --ip-masq=false \
+         --exec-root {exec} --pidfile {pid} -H {sock} -H unix://{by_name} \
+         --iptables=false --ip-masq=false \
          --bridge=none --storage-driver=fuse-overlayfs --insecure-registry {registry} \
          --shutdown-timeout 5",
         host = node_name(n),
@@ -255,6 +262,7 @@ pub fn start_engine(l: &Layout, n: u8) -> Result<u32, LabError> {
         exec = run.join("exec").display(),
         pid = run.join("docker.pid").display(),
         sock = l.docker_host(n),
+        by_name = l.sockets().join(format!("{}.sock", node_name(n))).display(),
         registry = l.registry(),
     );
     let log = l.data.join(format!("node-{n}.log"));

@@ -10,6 +10,7 @@
 //! - [`hosts`]: namespaces, engines, registry, swarm — the machines.
 //! - [`stack`]: the stack file (pure).
 
+pub mod agent_service;
 pub mod hosts;
 pub mod stack;
 
@@ -182,7 +183,18 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     deploy(&layout, &swarm.stack_file, &spec)?;
     super::ready::zookeeper(&spec.zookeeper_addr(), Duration::from_secs(120)).await?;
     clock.mark("stack");
-    let agents = start_agents(&spec, &swarm, &dir, &agent_bin, &p).await;
+    let agents = if opts.agents_as_service {
+        p.step(&format!(
+            "Deploying the agents as global service `{}`…",
+            agent_service::stack_name(&spec.name)
+        ));
+        agents::ensure_certs(&dir, &spec)?;
+        agent_service::deploy(&spec, &layout, &dir, &agent_bin)
+            .await
+            .map(|()| Vec::new())
+    } else {
+        start_agents(&spec, &swarm, &dir, &agent_bin, &p).await
+    };
     let inventory = dir.join("kroll.toml");
     let recorded = agents.as_ref().map(Vec::clone).unwrap_or_default();
     write_files(&spec, &dir, &recorded, &opts)?;
@@ -220,9 +232,29 @@ pub fn repository(l: &Layout) -> String {
 /// images without a tag) and pushes them; the other nodes pull what their tasks need.
 fn push_images(l: &Layout, built: &images::ImageSet, latest: bool) -> Result<(), LabError> {
     let tags: Vec<&str> = built.images.iter().map(|i| i.tag.as_str()).collect();
+    load_into_node1(l, &tags)?;
+    let repository = repository(l);
+    for i in &built.images {
+        let name = format!("{repository}/{}", i.component.name());
+        let tags: &[&str] = if latest {
+            &[built.version.as_str(), "latest"]
+        } else {
+            &[built.version.as_str()]
+        };
+        for tag in tags {
+            let target = format!("{name}:{tag}");
+            hosts::docker(l, 1, &["tag", &i.tag, &target])?;
+            hosts::docker(l, 1, &["push", "-q", &target])?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies images `tags` from this machine's engine into node 1's.
+fn load_into_node1(l: &Layout, tags: &[&str]) -> Result<(), LabError> {
     let mut save = Command::new("docker")
         .arg("save")
-        .args(&tags)
+        .args(tags)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -244,20 +276,6 @@ fn push_images(l: &Layout, built: &images::ImageSet, latest: bool) -> Result<(),
             node_name(1),
             String::from_utf8_lossy(&load.stderr).trim()
         )));
-    }
-    let repository = repository(l);
-    for i in &built.images {
-        let name = format!("{repository}/{}", i.component.name());
-        let tags: &[&str] = if latest {
-            &[built.version.as_str(), "latest"]
-        } else {
-            &[built.version.as_str()]
-        };
-        for tag in tags {
-            let target = format!("{name}:{tag}");
-            hosts::docker(l, 1, &["tag", &i.tag, &target])?;
-            hosts::docker(l, 1, &["push", "-q", &target])?;
-        }
     }
     Ok(())
 }
