@@ -44,6 +44,48 @@ fn service_spec(manager: &str, service: &str) -> (String, Option<String>) {
     (spec["Image"].as_str().unwrap_or_default().to_owned(), ibp)
 }
 
+/// The tasks of stack `lab` whose containers run now (IDs, sorted).
+fn actually_running(manager: &str, lab: &str) -> Vec<String> {
+    let mut ids: Vec<String> = docker_at(
+        manager,
+        &[
+            "stack",
+            "ps",
+            lab,
+            "--no-trunc",
+            "--format",
+            "{{.ID}} {{.CurrentState}}",
+        ],
+    )
+    .lines()
+    .filter(|l| l.contains(" Running "))
+    .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+    .collect();
+    ids.sort();
+    ids
+}
+
+/// The image the running task of service `service` runs.
+fn tasks_image(manager: &str, service: &str) -> String {
+    docker_at(
+        manager,
+        &[
+            "service",
+            "ps",
+            service,
+            "--no-trunc",
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{.Image}}",
+        ],
+    )
+    .lines()
+    .next()
+    .unwrap_or_default()
+    .to_owned()
+}
+
 /// The running tasks of service `service` (IDs, sorted).
 fn running_tasks_of(manager: &str, service: &str) -> Vec<String> {
     let mut ids: Vec<String> = docker_at(
@@ -198,6 +240,59 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
     let runs_arg = runs.display().to_string();
     let stack_file = swarm.stack_file.clone();
     let deployed = std::fs::read_to_string(&stack_file).expect("stack file");
+
+    // A service whose task does not run its spec — an update someone started that Swarm paused
+    // (start-first: the old task runs on) — is refused at pre-flight, naming it; then undone.
+    let k4 = format!("{name}_kafka-04");
+    let tasks_before = actually_running(&manager, &name);
+    docker_at(
+        &manager,
+        &[
+            "service",
+            "update",
+            "--detach",
+            "--update-order",
+            "start-first",
+            "--update-failure-action",
+            "pause",
+            "--image",
+            &format!("{repository}/kafka:does-not-exist"),
+            &k4,
+        ],
+    );
+    let refused = kroll(
+        &inv,
+        &["upgrade", "--to", "7.7.1", "--yes", "--runs", &runs_arg],
+    );
+    let said = text(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("kafka-04: the service's spec names")
+            && said.contains("kafka:does-not-exist but its running task runs"),
+        "{said}"
+    );
+    assert_eq!(
+        actually_running(&manager, &name),
+        tasks_before,
+        "nothing touched"
+    );
+    docker_at(&manager, &["service", "rollback", "--detach", &k4]);
+    let undone = Instant::now();
+    while !service_spec(&manager, &k4)
+        .0
+        .ends_with(&tasks_image(&manager, &k4))
+    {
+        assert!(
+            undone.elapsed() < Duration::from_secs(60),
+            "kafka-04 back on its spec"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        actually_running(&manager, &name),
+        tasks_before,
+        "the old task ran on"
+    );
 
     // Drift kroll did not make (here: the file says what the service does not run) is refused
     // at pre-flight, naming service and variable, before anything is touched.

@@ -536,6 +536,41 @@ fn in_flight(step: &Step, state: &RunState) -> bool {
 }
 
 impl StackKeeper {
+    /// The services of this stack whose *running task* does not run the image their spec
+    /// names — a Swarm update under way, paused, or rolling back that this run did not start
+    /// (`flying`: the services with a step of this run in flight, left out). Comparing such a
+    /// service's spec with the file says nothing about what runs, and rolling it would race
+    /// Swarm, so pre-flight refuses them. `running`: what each service's running task runs
+    /// (by the file's service name); a service with no running task is not judged here.
+    pub fn tasks_behind_specs(
+        &self,
+        live: &[LiveService],
+        running: &BTreeMap<String, String>,
+        flying: &BTreeSet<String>,
+    ) -> Vec<String> {
+        live.iter()
+            .filter_map(|l| {
+                let short = self.short(&l.name)?;
+                let task = running.get(short)?;
+                (!flying.contains(short) && !kroll_shared::model::runs_image(task, &l.image))
+                    .then(|| {
+                        format!(
+                            "{short}: the service's spec names {} but its running task runs {task} — a Swarm update is under way, paused or rolling back (`docker service ps {}`)",
+                            l.image, l.name
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    /// The services of `plan` with a step in flight in this run (journaled intent, not done).
+    pub fn in_flight_services(&self, plan: &Plan, state: &RunState) -> BTreeSet<String> {
+        changing(plan)
+            .filter(|s| in_flight(s, state))
+            .filter_map(|s| self.short(&s.container).map(str::to_owned))
+            .collect()
+    }
+
     /// Pre-flight's decision: the differences between `live` and `file` that kroll did not
     /// make — `file` plus the changes of every step `plan` shows done, a step in flight (its
     /// intent journaled, not done) being allowed either way ([`unexplained`]). `same(file
@@ -559,10 +594,7 @@ impl StackKeeper {
             })
         };
         let settled = drift_with(done_steps(plan).collect())?;
-        let flying: BTreeSet<String> = changing(plan)
-            .filter(|s| in_flight(s, state))
-            .filter_map(|s| self.short(&s.container).map(str::to_owned))
-            .collect();
+        let flying = self.in_flight_services(plan, state);
         let with_in_flight = if flying.is_empty() {
             Vec::new()
         } else {
@@ -721,6 +753,58 @@ services:
   kafka-02:
     image: ${CI_REGISTRY_IMAGE}/kafka:7.1.1
 ";
+
+    #[test]
+    fn a_service_whose_task_does_not_run_its_spec_is_named_unless_this_run_is_rolling_it() {
+        let k = keeper();
+        let live = |name: &str, image: &str| LiveService {
+            name: format!("rhodry_{name}"),
+            image: image.into(),
+            env: Vec::new(),
+            hostname: None,
+            stop_grace_period: None,
+            labels: BTreeMap::new(),
+        };
+        let new = format!("{REPO}/kafka:latest@sha256:77");
+        let old = format!("{REPO}/kafka:latest@sha256:11");
+        let lives = [
+            live("kafka-01", &new),
+            live("kafka-02", &new),
+            live("kafka-03", &format!("{REPO}/kafka:7.1.1")),
+            live("kafka-04", &new),
+            live("zookeeper-01", &new),
+        ];
+        let running: BTreeMap<String, String> = [
+            ("kafka-01", new.clone()),
+            // A paused update: the spec names the new image, the old task still runs.
+            ("kafka-02", old.clone()),
+            // The spec names a tag; Swarm runs it pinned.
+            ("kafka-03", format!("{REPO}/kafka:7.1.1@sha256:33")),
+            // This run's own step in flight.
+            ("kafka-04", old.clone()),
+            // zookeeper-01 has no running task: not judged here.
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let flying = BTreeSet::from(["kafka-04".to_owned()]);
+        let behind = k.tasks_behind_specs(&lives, &running, &flying);
+        assert_eq!(behind.len(), 1, "{behind:?}");
+        assert!(
+            behind[0].starts_with(&format!(
+                "kafka-02: the service's spec names {new} but its running task runs {old}"
+            )) && behind[0].contains("docker service ps rhodry_kafka-02"),
+            "{behind:?}"
+        );
+        assert!(
+            k.tasks_behind_specs(
+                &lives,
+                &running,
+                &BTreeSet::from(["kafka-02".into(), "kafka-04".into()])
+            )
+            .is_empty()
+        );
+    }
 
     #[test]
     fn mutable_images_are_pinned_to_exactly_what_runs_and_nothing_else_is_touched() {

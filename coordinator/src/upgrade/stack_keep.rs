@@ -4,6 +4,8 @@
 //! Every printed or kept diff shows only the changed lines, through
 //! [`stack_file::shown_line`].
 
+use std::collections::BTreeMap;
+
 use super::actions::NodeActions;
 use super::decide::Halt;
 use super::engine::{ConnectPhases, Engine, Observe};
@@ -65,6 +67,27 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
                     "a manager's agent must answer (and allow the stack in [allow] stacks); then run again; nothing was touched",
                 )
             })?;
+        let running: BTreeMap<String, String> = view
+            .services
+            .iter()
+            .filter(|s| s.running())
+            .filter_map(|s| Some((keeper.short(&s.name)?.to_owned(), s.image()?.to_owned())))
+            .collect();
+        let behind = keeper.tasks_behind_specs(
+            &live.services,
+            &running,
+            &keeper.in_flight_services(&plan, &state),
+        );
+        if !behind.is_empty() {
+            return Err(Halt::new(
+                format!(
+                    "services of stack `{}` do not run what their specs say:\n  - {}",
+                    keeper.stack,
+                    behind.join("\n  - ")
+                ),
+                "let Swarm finish the update (or undo it) until each service's task runs its spec, then run again; nothing was touched",
+            ));
+        }
         let left = keeper
             .unexplained_drift(
                 &file,
