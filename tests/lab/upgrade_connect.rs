@@ -1,21 +1,28 @@
 //! Connect through whole upgrades of a full lab, run as an operator types them (the `kroll`
 //! binary):
 //!
-//! - the one-pass `kroll upgrade --to 7.7.1 --yes --allow-incompatible-values` ends exit 0 with
-//!   every connector kroll halted RUNNING on its migrated *task* configuration and every value
-//!   subject's compatibility put back (the demo's halt-then-resume form is
-//!   `upgrade::killed`);
+//! - the one-pass `kroll upgrade --to 7.7.1 --yes --allow-incompatible-values` of the **full Swarm
+//!   lab** (five engines, three managers, every service of the journal's stack rolled as a
+//!   Swarm service through a manager's agent) ends exit 0 with every connector kroll halted
+//!   RUNNING on its migrated *task* configuration and every value subject's compatibility put
+//!   back; the independent observer on all five engines sees two safe rolls, and `docker stack
+//!   deploy` of the stack file kroll kept changes nothing (the halt-then-resume form the demo
+//!   types is `upgrade::killed`, on plain containers);
 //! - `--skip-connect` leaves the journal's Debezium 1.9 sources FAILED on the 7.7.1 workers: the
 //!   post-checks fail naming them (exit 1), and `kroll status` lists them (exit 3).
 
 use std::path::Path;
+use std::time::Duration;
 
+use kroll::lab::swarm::SwarmState;
 use kroll::lab::topology::Services;
 use kroll_tests::hostlab::{Method, call};
 use serde_json::Value;
 
 use super::TestLab;
-use crate::upgrade::{FAST, kroll, text};
+use crate::upgrade::observer::{Engines, Observer};
+use crate::upgrade::swarm::redeploy_changes_nothing;
+use crate::upgrade::{FAST, assert_two_safe_rolls, kroll, text};
 
 async fn get(base: &str, path: &[&str]) -> Value {
     call(base, Method::GET, path, None)
@@ -39,13 +46,45 @@ fn inventory(lab: &TestLab) -> &Path {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_one_pass_upgrade_resumes_every_connector_on_its_migrated_config_and_restores_compatibility()
  {
-    let lab = TestLab::up("onepass", Services::Full, true).await;
-    kroll_tests::lab_platform_images("7.7.1").await;
+    let lab = TestLab::up_swarm("onepass", Services::Full).await;
+    let name = lab.name().to_owned();
+    let swarm = SwarmState::load(&lab.handle.dir)
+        .expect("swarm.json")
+        .expect("a Swarm lab records its machines");
+    let manager = swarm.layout.docker_host(1);
+    let repository = kroll::lab::swarm::repository(&swarm.layout);
+    kroll_tests::push_to_swarm_lab("7.7.1", &name, &lab.handle.dir);
     let connect = lab.handle.connect[0].clone();
     let registry = lab.registry_url();
+    let engines = Engines {
+        lab: name.clone(),
+        hosts: (1..=5).map(|n| Some(swarm.layout.docker_host(n))).collect(),
+    };
+    let observer = Observer::start_every(
+        engines,
+        &lab.handle.bootstrap,
+        &lab.handle.zookeeper,
+        2,
+        Duration::from_millis(100),
+    )
+    .await;
+    let began = std::time::Instant::now();
     let out = upgrade(&lab, &["--allow-incompatible-values"]);
+    let seen = observer.stop().await;
     let said = text(&out);
     assert_eq!(out.status.code(), Some(0), "one pass, finished:\n{said}");
+    eprintln!(
+        "[onepass] full Swarm lab upgraded in {:.0} s",
+        began.elapsed().as_secs_f64()
+    );
+    assert_two_safe_rolls(&seen);
+    redeploy_changes_nothing(
+        &manager,
+        &swarm.stack_file,
+        &name,
+        &repository,
+        "the stack file kroll kept",
+    );
     assert!(
         said.contains("resumed 4"),
         "every connector kroll halted:\n{said}"

@@ -15,8 +15,8 @@
 mod bumped;
 mod failures;
 mod killed;
-mod observer;
-mod swarm;
+pub(crate) mod observer;
+pub(crate) mod swarm;
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};

@@ -44,6 +44,17 @@ fn service_spec(manager: &str, service: &str) -> (String, Option<String>) {
     (spec["Image"].as_str().unwrap_or_default().to_owned(), ibp)
 }
 
+/// `kroll upgrade --to 7.7.1`, refused at pre-flight (exit 1): what it said.
+fn refused_upgrade(inv: &std::path::Path, runs_arg: &str) -> String {
+    let refused = kroll(
+        inv,
+        &["upgrade", "--to", "7.7.1", "--yes", "--runs", runs_arg],
+    );
+    let said = text(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    said
+}
+
 /// The tasks of stack `lab` whose containers run now (IDs, sorted).
 fn actually_running(manager: &str, lab: &str) -> Vec<String> {
     let mut ids: Vec<String> = docker_at(
@@ -110,7 +121,7 @@ fn running_tasks_of(manager: &str, service: &str) -> Vec<String> {
 
 /// `docker stack deploy` of `stack_file` starts and stops no task of stack `name` (`what` names
 /// the file in the failure). The 5 s after the deploy are the window of this negative check.
-fn redeploy_changes_nothing(
+pub(crate) fn redeploy_changes_nothing(
     manager: &str,
     stack_file: &std::path::Path,
     name: &str,
@@ -260,12 +271,7 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
             &k4,
         ],
     );
-    let refused = kroll(
-        &inv,
-        &["upgrade", "--to", "7.7.1", "--yes", "--runs", &runs_arg],
-    );
-    let said = text(&refused);
-    assert_eq!(refused.status.code(), Some(1), "{said}");
+    let said = refused_upgrade(&inv, &runs_arg);
     assert!(
         said.contains("kafka-04: the service's spec names")
             && said.contains("kafka:does-not-exist but its running task runs"),
@@ -304,12 +310,7 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
     assert_ne!(drifted, deployed, "kafka-03's block in:\n{deployed}");
     std::fs::write(&stack_file, &drifted).expect("write");
     let tasks_before = running_tasks(&manager, &name);
-    let refused = kroll(
-        &inv,
-        &["upgrade", "--to", "7.7.1", "--yes", "--runs", &runs_arg],
-    );
-    let said = text(&refused);
-    assert_eq!(refused.status.code(), Some(1), "{said}");
+    let said = refused_upgrade(&inv, &runs_arg);
     assert!(
         said.contains("kafka-03: KROLL_TEST_DRIFT is in the file but not set on the service")
             && said.contains("kroll did not make"),

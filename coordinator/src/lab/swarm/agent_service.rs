@@ -21,7 +21,6 @@
 //! - the gRPC port published `mode: host`, so a call to a node's address reaches that node's agent.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use crate::lab::topology::{LabSpec, NODES, node_name};
 use crate::lab::{LabError, image};
@@ -178,25 +177,7 @@ pub async fn deploy(
     let file = dir.join("agents-stack.yml");
     std::fs::write(&file, stack_file(spec, &image, dir, &l.sockets()))
         .map_err(LabError::io(&file))?;
-    let name = stack_name(&spec.name);
-    let out = Command::new("docker")
-        .arg("-H")
-        .arg(l.docker_host(1))
-        .args(["stack", "deploy", "--resolve-image", "always", "-c"])
-        .arg(&file)
-        .arg(&name)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(LabError::io(Path::new("docker stack deploy")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(LabError::Swarm(format!(
-            "docker stack deploy -c {} {name}: {}",
-            file.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
-    }
+    super::stack_deploy(l, &file, &stack_name(&spec.name), &[])
 }
 
 #[cfg(test)]

@@ -308,13 +308,29 @@ pub fn push_to_lab(
 }
 
 fn deploy(l: &Layout, file: &Path, spec: &LabSpec) -> Result<(), LabError> {
+    stack_deploy(
+        l,
+        file,
+        &spec.name,
+        &[(stack::REGISTRY_VAR, spec.registry.as_str())],
+    )
+}
+
+/// `docker stack deploy` of `file` as stack `name` through node 1, with `vars` in its
+/// environment (what the file's `${…}` name).
+fn stack_deploy(
+    l: &Layout,
+    file: &Path,
+    name: &str,
+    vars: &[(&str, &str)],
+) -> Result<(), LabError> {
     let out = Command::new("docker")
         .arg("-H")
         .arg(l.docker_host(1))
         .args(["stack", "deploy", "--resolve-image", "always", "-c"])
         .arg(file)
-        .arg(&spec.name)
-        .env(stack::REGISTRY_VAR, &spec.registry)
+        .arg(name)
+        .envs(vars.iter().copied())
         .stdin(Stdio::null())
         .output()
         .map_err(LabError::io(Path::new("docker stack deploy")))?;
@@ -322,9 +338,8 @@ fn deploy(l: &Layout, file: &Path, spec: &LabSpec) -> Result<(), LabError> {
         Ok(())
     } else {
         Err(LabError::Swarm(format!(
-            "docker stack deploy -c {} {}: {}",
+            "docker stack deploy -c {} {name}: {}",
             file.display(),
-            spec.name,
             String::from_utf8_lossy(&out.stderr).trim()
         )))
     }
