@@ -65,10 +65,7 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool) {
         let state = kroll::lab::swarm::SwarmState::load(&lab.dir)
             .expect("swarm.json")
             .expect("a Swarm lab");
-        observer::Engines {
-            lab: name.clone(),
-            hosts: (1..=5).map(|n| Some(state.layout.docker_host(n))).collect(),
-        }
+        observer::Engines::swarm(&name, &state)
     } else {
         kroll_tests::lab_platform_images("7.7.1").await;
         observer::Engines::local(&name)

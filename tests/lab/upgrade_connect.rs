@@ -12,7 +12,6 @@
 //!   post-checks fail naming them (exit 1), and `kroll status` lists them (exit 3).
 
 use std::path::Path;
-use std::time::Duration;
 
 use kroll::lab::swarm::SwarmState;
 use kroll::lab::topology::Services;
@@ -20,7 +19,7 @@ use kroll_tests::hostlab::{Method, call};
 use serde_json::Value;
 
 use super::TestLab;
-use crate::upgrade::observer::{Engines, Observer};
+use crate::upgrade::observer::Observer;
 use crate::upgrade::swarm::redeploy_changes_nothing;
 use crate::upgrade::{FAST, assert_two_safe_rolls, kroll, text};
 
@@ -56,18 +55,7 @@ async fn the_one_pass_upgrade_resumes_every_connector_on_its_migrated_config_and
     kroll_tests::push_to_swarm_lab("7.7.1", &name, &lab.handle.dir);
     let connect = lab.handle.connect[0].clone();
     let registry = lab.registry_url();
-    let engines = Engines {
-        lab: name.clone(),
-        hosts: (1..=5).map(|n| Some(swarm.layout.docker_host(n))).collect(),
-    };
-    let observer = Observer::start_every(
-        engines,
-        &lab.handle.bootstrap,
-        &lab.handle.zookeeper,
-        2,
-        Duration::from_millis(100),
-    )
-    .await;
+    let observer = Observer::start_swarm(&lab.handle, &swarm).await;
     let began = std::time::Instant::now();
     let out = upgrade(&lab, &["--allow-incompatible-values"]);
     let seen = observer.stop().await;

@@ -77,6 +77,16 @@ impl Engines {
             hosts: vec![None],
         }
     }
+
+    /// A Swarm lab's five engines.
+    pub fn swarm(lab: &str, swarm: &kroll::lab::swarm::SwarmState) -> Self {
+        Self {
+            lab: lab.to_owned(),
+            hosts: (1..=kroll::lab::topology::NODES)
+                .map(|n| Some(swarm.layout.docker_host(n)))
+                .collect(),
+        }
+    }
 }
 
 impl Observer {
@@ -87,6 +97,22 @@ impl Observer {
             bootstrap,
             zookeeper,
             min_isr,
+            Duration::from_millis(100),
+        )
+        .await
+    }
+
+    /// [`Observer::start`] on Swarm lab `lab`'s five engines.
+    #[allow(dead_code)] // kroll-bench shares this file and starts its own.
+    pub async fn start_swarm(
+        lab: &kroll::lab::LabHandle,
+        swarm: &kroll::lab::swarm::SwarmState,
+    ) -> Self {
+        Self::start_every(
+            Engines::swarm(&lab.name, swarm),
+            &lab.bootstrap,
+            &lab.zookeeper,
+            2,
             Duration::from_millis(100),
         )
         .await

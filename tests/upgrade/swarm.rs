@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use kroll::lab::swarm::SwarmState;
 use kroll::lab::topology::{LAB_SECRET_KEY, LAB_SECRET_VALUE, Services};
 
-use super::observer::{Engines, Observer};
+use super::observer::Observer;
 use super::{
     FAST, Started, assert_two_safe_rolls, journal_text, kill_and_resume, kroll, kroll_cmd,
     orders_topic, run_dirs, text,
@@ -354,18 +354,7 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
         "the file `kroll rollback` put back",
     );
 
-    let engines = Engines {
-        lab: name.clone(),
-        hosts: (1..=5).map(|n| Some(swarm.layout.docker_host(n))).collect(),
-    };
-    let observer = Observer::start_every(
-        engines,
-        &lab.handle.bootstrap,
-        &lab.handle.zookeeper,
-        2,
-        Duration::from_millis(100),
-    )
-    .await;
+    let observer = Observer::start_swarm(&lab.handle, &swarm).await;
     let began = Instant::now();
     let run = kill_and_resume(
         &inv,

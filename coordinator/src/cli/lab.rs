@@ -298,6 +298,18 @@ pub fn render_up(h: &LabHandle) -> String {
             format!("{} (pid {}, log {})", a.addr, a.pid, a.log.display()),
         );
     }
+    let agents_stack = h.dir.join("agents-stack.yml");
+    if h.agents.is_empty() && agents_stack.is_file() {
+        row(
+            "agents",
+            format!(
+                "global Swarm service `{}` on every node, port {} ({})",
+                lab::swarm::agent_service::stack_name(&h.name),
+                h.spec.agent_addr(1).port(),
+                agents_stack.display()
+            ),
+        );
+    }
     row("certificates", h.dir.join("certs").display().to_string());
     row("remove it", format!("kroll lab down --name {}", h.name));
     s
