@@ -15,21 +15,12 @@ use super::start_java;
 
 const MIB: u64 = 1 << 20;
 
-/// The agent's image: its binary and shared libraries on an empty base (nothing pulled).
+/// The agent's image: its binary and shared libraries on an empty base (nothing pulled), the
+/// one the Swarm lab runs its agents' global service from.
 async fn agent_image() -> String {
-    let docker = kroll_tests::docker().await;
-    let mut ctx = kroll::lab::image::Context::new();
-    ctx.add_binary("/usr/local/bin/kroll-agent", &bin("kroll-agent"))
-        .expect("agent binary and its libraries");
-    ctx.add_dir_entry("rootfs/tmp", 0o1777);
-    ctx.dockerfile(
-        "FROM scratch\nCOPY rootfs/ /\nLABEL kroll.test.image=agent\nENTRYPOINT [\"/usr/local/bin/kroll-agent\"]\n",
-    );
-    let tag = "kroll-test/agent:local";
-    kroll::lab::image::ensure(&docker, &ctx, tag)
+    kroll::lab::swarm::agent_service::agent_image(&bin("kroll-agent"))
         .await
-        .expect("agent image");
-    tag.to_owned()
+        .expect("agent image")
 }
 
 /// The agent in a container (`--network host`, own pid namespace), its config and state in

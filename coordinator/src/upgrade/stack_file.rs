@@ -346,8 +346,16 @@ impl StackKeeper {
 
     /// What each of the file's services runs, from an observation (`<stack>_<service>` tasks).
     pub fn running(&self, view: &super::view::ClusterView) -> BTreeMap<String, String> {
-        view.services
-            .iter()
+        self.images_of(&view.services)
+    }
+
+    /// The image each of `services` reports, by the file's service name.
+    pub fn images_of<'v>(
+        &self,
+        services: impl IntoIterator<Item = &'v super::view::ServiceView>,
+    ) -> BTreeMap<String, String> {
+        services
+            .into_iter()
             .filter_map(|s| Some((self.short(&s.name)?.to_owned(), s.image()?.to_owned())))
             .collect()
     }

@@ -4,8 +4,6 @@
 //! Every printed or kept diff shows only the changed lines, through
 //! [`stack_file::shown_line`].
 
-use std::collections::BTreeMap;
-
 use super::actions::NodeActions;
 use super::decide::Halt;
 use super::engine::{ConnectPhases, Engine, Observe};
@@ -67,12 +65,7 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
                     "a manager's agent must answer (and allow the stack in [allow] stacks); then run again; nothing was touched",
                 )
             })?;
-        let running: BTreeMap<String, String> = view
-            .services
-            .iter()
-            .filter(|s| s.running())
-            .filter_map(|s| Some((keeper.short(&s.name)?.to_owned(), s.image()?.to_owned())))
-            .collect();
+        let running = keeper.images_of(view.services.iter().filter(|s| s.running()));
         let behind = keeper.tasks_behind_specs(
             &live.services,
             &running,

@@ -141,34 +141,42 @@ pub fn stack_file(spec: &LabSpec, image: &str, dir: &Path, sockets: &Path) -> St
     )
 }
 
-/// The agent's image, built from the `kroll-agent` binary beside this executable (and its
-/// shared libraries) on an empty base, pushed to the lab's registry; returns the name the
-/// nodes pull.
-async fn push_image(l: &Layout, agent_bin: &Path) -> Result<String, LabError> {
+/// The agent's image on this machine's engine, built (unless it already is) from the
+/// `kroll-agent` binary at `agent_bin` and its shared libraries on an empty base; returns its
+/// tag. What the agents' global service runs, and what a test runs the agent in a container
+/// from.
+pub async fn agent_image(agent_bin: &Path) -> Result<String, LabError> {
     let docker = super::super::docker::connect().await?;
     let mut ctx = image::Context::new();
     ctx.add_binary("/usr/local/bin/kroll-agent", agent_bin)
         .map_err(|e| LabError::Swarm(format!("the agent's image: {e}")))?;
     ctx.add_dir_entry("rootfs/tmp", 0o1777);
     ctx.dockerfile("FROM scratch\nCOPY rootfs/ /\nENTRYPOINT [\"/usr/local/bin/kroll-agent\"]\n");
-    let local = "kroll-lab.local/kroll-agent:dev";
-    image::ensure(&docker, &ctx, local)
+    let tag = "kroll-lab.local/kroll-agent:dev";
+    image::ensure(&docker, &ctx, tag)
         .await
         .map_err(|e| LabError::Swarm(format!("building the agent's image: {e}")))?;
+    Ok(tag.to_owned())
+}
+
+/// [`agent_image`] pushed to the lab's registry; returns the name the nodes pull.
+async fn push_image(l: &Layout, agent_bin: &Path) -> Result<String, LabError> {
+    let local = agent_image(agent_bin).await?;
     let target = format!("{}/rhodry/kroll-agent:dev", l.registry());
-    super::load_into_node1(l, &[local])?;
-    hosts::docker(l, 1, &["tag", local, &target])?;
+    super::load_into_node1(l, &[&local])?;
+    hosts::docker(l, 1, &["tag", &local, &target])?;
     hosts::docker(l, 1, &["push", "-q", &target])?;
     Ok(target)
 }
 
-/// Deploys the agents' stack on the lab's swarm.
+/// Deploys the agents' stack on the lab's swarm (the lab's certificates made first).
 pub async fn deploy(
     spec: &LabSpec,
     l: &Layout,
     dir: &Path,
     agent_bin: &Path,
 ) -> Result<(), LabError> {
+    crate::lab::agents::ensure_certs(dir, spec)?;
     let image = push_image(l, agent_bin).await?;
     let agents = dir.join("agents");
     std::fs::create_dir_all(&agents).map_err(LabError::io(&agents))?;

@@ -55,9 +55,7 @@ impl SwarmState {
     pub fn manager_nodes(&self) -> Vec<String> {
         (1..=self.managers).map(node_name).collect()
     }
-}
 
-impl SwarmState {
     pub fn load(dir: &Path) -> Result<Option<Self>, LabError> {
         let path = dir.join(SWARM_FILE);
         match std::fs::read_to_string(&path) {
@@ -188,7 +186,6 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
             "Deploying the agents as global service `{}`…",
             agent_service::stack_name(&spec.name)
         ));
-        agents::ensure_certs(&dir, &spec)?;
         agent_service::deploy(&spec, &layout, &dir, &agent_bin)
             .await
             .map(|()| Vec::new())
