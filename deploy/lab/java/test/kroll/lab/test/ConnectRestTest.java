@@ -227,6 +227,11 @@ public class ConnectRestTest implements AutoCloseable {
      */
     public void testTaskConfigurationsChangeOnlyWhileTheConnectorRuns() throws Exception {
         Service sr = Lab.schemaRegistry(lab77, "sr");
+        // Whether a 1.9 task sends a record (registering its value schema) before it is paused is
+        // a matter of timing; the 3.0 schema is incompatible with it (the journal's trap, tested
+        // elsewhere), which failed tc-resume's 3.0 task once in CI. This test is about task
+        // configurations, so its registry accepts any schema.
+        Check.eq(200, sr.call("PUT", "/config", Json.obj("compatibility", "NONE")).status, "registry level NONE");
         Service w71 = Lab.worker(lab71, "w71", Lab.workerEnv(cluster, LabHome.freePort(), sr.url(), null));
         for (String n : new String[] {"tc-stop", "tc-resume"}) {
             Check.eq(201, w71.call("POST", "/connectors", Json.obj("name", n, "config", Lab.ct19(n, n, "orders"))).status, "create " + n);
