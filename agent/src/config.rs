@@ -341,6 +341,12 @@ path = "audit.log"
         assert_eq!(load(GOOD).expect("valid").metrics.refresh_seconds, 5);
         let err = load(&format!("{GOOD}\n[metrics]\nrefresh_seconds = 0\n")).unwrap_err();
         assert_eq!(err.key(), Some("metrics.refresh_seconds"), "{err}");
+        assert_eq!(
+            load(GOOD).expect("valid").metrics.max_scrapes_per_second,
+            20
+        );
+        let err = load(&format!("{GOOD}\n[metrics]\nmax_scrapes_per_second = 0\n")).unwrap_err();
+        assert_eq!(err.key(), Some("metrics.max_scrapes_per_second"), "{err}");
     }
 
     #[test]

@@ -8,7 +8,10 @@
 //! taken again at most every `refresh_seconds` (default 5): however many scrapers there are,
 //! Docker is inspected at most once per period, so scraping never slows the gRPC calls down.
 //! Concurrent scrapes of an expired snapshot wait for one refresh. `kroll_agent_snapshot_timestamp_seconds`
-//! says when the figures were taken.
+//! says when the figures were taken. Answers are also paced: at most `max_scrapes_per_second`
+//! (default 20; a Prometheus scrapes every 15 s), a scrape beyond waits its turn without using
+//! the CPU, and beyond [`MAX_WAITING_SCRAPES`] waiting it is answered 503 at once — scrapers
+//! looping flat out cannot take the CPU the gRPC calls need (`BENCHMARKS.md`, "Agent under load").
 //!
 //! Names follow `kroll_<thing>_<unit>`; counters end in `_total`. The text exposition format
 //! is written here (a few dozen lines; the only state kept is the last exposition, so a
@@ -41,17 +44,28 @@ pub struct MetricsConfig {
     /// Scrapes are answered from a snapshot at most this old (1..=300).
     #[serde(default = "default_refresh_seconds")]
     pub refresh_seconds: u64,
+    /// At most this many answers per second, all scrapers together (1..=10000).
+    #[serde(default = "default_max_scrapes_per_second")]
+    pub max_scrapes_per_second: u32,
 }
 
 fn default_refresh_seconds() -> u64 {
     5
 }
 
+fn default_max_scrapes_per_second() -> u32 {
+    20
+}
+
+/// Scrapes waiting for their turn beyond which one is refused (503) at once.
+pub const MAX_WAITING_SCRAPES: usize = 256;
+
 impl Default for MetricsConfig {
     fn default() -> Self {
         Self {
             listen: None,
             refresh_seconds: default_refresh_seconds(),
+            max_scrapes_per_second: default_max_scrapes_per_second(),
         }
     }
 }
@@ -82,6 +96,15 @@ impl MetricsConfig {
                 ),
             ));
         }
+        if !(1..=10_000).contains(&self.max_scrapes_per_second) {
+            return Err(doc.invalid(
+                &at.key("max_scrapes_per_second"),
+                format!(
+                    "{} is outside 1..=10000 (answers per second, all /metrics scrapers together)",
+                    self.max_scrapes_per_second
+                ),
+            ));
+        }
         Ok(())
     }
 }
@@ -94,11 +117,20 @@ pub async fn serve<R: ContainerRuntime>(
 ) {
     let every = Duration::from_secs(core.config.metrics.refresh_seconds);
     let cache = Arc::new(Snapshot::new(every));
+    let pacer = Arc::new(Pacer::new(
+        core.config.metrics.max_scrapes_per_second,
+        MAX_WAITING_SCRAPES,
+    ));
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
-            let (core, cache) = (Arc::clone(&core), Arc::clone(&cache));
-            async move { respond(cache.get(|| exposition(&core)).await) }
+            let (core, cache, pacer) = (Arc::clone(&core), Arc::clone(&cache), Arc::clone(&pacer));
+            async move {
+                if pacer.turn().await.is_err() {
+                    return busy();
+                }
+                respond(cache.get(|| exposition(&core)).await)
+            }
         }),
     );
     let shutdown = async move {
@@ -133,6 +165,51 @@ fn respond(body: Arc<Result<String, String>>) -> axum::response::Response {
         )
             .into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
+    }
+}
+
+fn busy() -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "1")],
+        format!("more than {MAX_WAITING_SCRAPES} scrapes are waiting for their turn; try again\n"),
+    )
+        .into_response()
+}
+
+/// Spaces answers at least `1 / per_second` apart, all callers together: a caller beyond the
+/// rate sleeps until its slot (no CPU); beyond `max_waiting` sleeping callers, one is refused.
+#[derive(Debug)]
+pub struct Pacer {
+    gap: Duration,
+    next: std::sync::Mutex<tokio::time::Instant>,
+    waiting: tokio::sync::Semaphore,
+}
+
+impl Pacer {
+    /// A pacer of `per_second` turns per second (at least 1) with at most `max_waiting` callers
+    /// asleep.
+    pub fn new(per_second: u32, max_waiting: usize) -> Self {
+        Self {
+            gap: Duration::from_secs(1) / per_second.max(1),
+            next: std::sync::Mutex::new(tokio::time::Instant::now()),
+            waiting: tokio::sync::Semaphore::new(max_waiting),
+        }
+    }
+
+    /// Waits for this caller's slot; `Err` at once when too many are already waiting.
+    pub async fn turn(&self) -> Result<(), ()> {
+        let _waiting = self.waiting.try_acquire().map_err(|_| ())?;
+        let slot = {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let slot = (*next).max(tokio::time::Instant::now());
+            *next = slot + self.gap;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+        Ok(())
     }
 }
 
@@ -511,6 +588,33 @@ fn jvm(x: &mut Exposition, node: &str, container: &str, j: &Jvm) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pacer_spaces_turns_and_refuses_beyond_its_waiting_bound_at_once() {
+        let pacer = Arc::new(Pacer::new(10, 3));
+        let began = tokio::time::Instant::now();
+        // The first turn is now; the next five find the next slot 100 ms ahead.
+        assert_eq!(pacer.turn().await, Ok(()));
+        let turns = (0..5).map(|_| {
+            let pacer = Arc::clone(&pacer);
+            tokio::spawn(async move { pacer.turn().await.map(|()| began.elapsed()) })
+        });
+        let turns: Vec<_> = turns.collect();
+        let mut got = Vec::new();
+        for t in turns {
+            got.push(t.await.expect("turn"));
+        }
+        let waited: Vec<Duration> = got.iter().filter_map(|r| r.ok()).collect();
+        assert_eq!(
+            waited,
+            [100, 200, 300].map(Duration::from_millis),
+            "three slots 100 ms apart"
+        );
+        assert_eq!(got.iter().filter(|r| r.is_err()).count(), 2, "{got:?}");
+        // Once the sleepers are through, turns are granted again, spaced from the last slot.
+        assert_eq!(pacer.turn().await, Ok(()));
+        assert_eq!(began.elapsed(), Duration::from_millis(400));
+    }
 
     #[tokio::test]
     async fn a_snapshot_is_taken_once_per_period_however_many_ask() {

@@ -359,6 +359,8 @@ async fn metrics_scrapes_share_a_cached_snapshot_refreshed_at_most_every_period(
     let mut config = kroll_tests::agent_config(&pki, node, allow_node(node), dir.path());
     config.metrics.listen = Some("127.0.0.1:0".parse().expect("addr"));
     config.metrics.refresh_seconds = 2;
+    // Pacing is tested below; here 64 scrapes must fit well inside one period.
+    config.metrics.max_scrapes_per_second = 10_000;
     let started = Box::pin(kroll_agent::Agent::start(config))
         .await
         .expect("agent");
@@ -387,6 +389,38 @@ async fn metrics_scrapes_share_a_cached_snapshot_refreshed_at_most_every_period(
     assert!(
         bodies.iter().all(|b| snapshot_time(b) == t1),
         "64 concurrent scrapes of an expired snapshot share one refresh"
+    );
+    agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_answers_are_paced_at_the_configured_rate() {
+    let node = "node-q";
+    let pki = Pki::new(&[node]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut config = kroll_tests::agent_config(&pki, node, allow_node(node), dir.path());
+    config.metrics.listen = Some("127.0.0.1:0".parse().expect("addr"));
+    config.metrics.max_scrapes_per_second = 10;
+    let started = Box::pin(kroll_agent::Agent::start(config))
+        .await
+        .expect("agent");
+    let agent = RunningAgent::from_started(node, started, dir.path());
+    let addr = agent.metrics.expect("metrics listener");
+    // 21 scrapes at once at 10 per second: the last is answered no sooner than 2 s after the
+    // first (slots 0, 100, …, 2000 ms), every one of them with the exposition.
+    let began = std::time::Instant::now();
+    let timed = futures::future::join_all((0..21).map(|_| async {
+        let body = scrape(addr).await;
+        (began.elapsed(), body)
+    }))
+    .await;
+    for (_, b) in &timed {
+        assert!(b.starts_with("HTTP/1.1 200"), "{b}");
+    }
+    let last = timed.iter().map(|(t, _)| *t).max().expect("21 scrapes");
+    assert!(
+        last >= Duration::from_millis(1950),
+        "21 answers at 10/s took only {last:?}"
     );
     agent.stop().await;
 }
