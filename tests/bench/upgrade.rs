@@ -1,6 +1,7 @@
 //! `upgrade`: the rolling upgrade 7.1.1 → 7.7.1 of a Kafka-only lab (ZooKeeper + 5 brokers,
 //! a 10-partition topic with data) run by the real `kroll` binary, timed against the independent
-//! observer of the upgrade tests (its own rdkafka client, ZooKeeper session and Docker view).
+//! observer of the upgrade tests (its own ZooKeeper session — the partition state the controller
+//! writes — and Docker view).
 //!
 //! Figures, per broker restart:
 //! - unavoidable time: from the step's intent (journalled right before the agent is asked to stop
@@ -75,14 +76,9 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool) {
         .expect("topic");
     produce(&lab.bootstrap, "orders", 2000).await;
 
-    let observer = observer::Observer::start_every(
-        engines,
-        &lab.bootstrap,
-        &lab.zookeeper,
-        2,
-        Duration::from_millis(poll_ms),
-    )
-    .await;
+    let observer =
+        observer::Observer::start_every(engines, &lab.zookeeper, 2, Duration::from_millis(poll_ms))
+            .await;
     let runs = dir.path().join("runs");
     let out = std::process::Command::new(kroll_tests::bin("kroll"))
         .arg("--inventory")
@@ -177,10 +173,11 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool) {
     }
     latencies.sort_unstable();
     println!(
-        "gate latency (broker back in full ISR → gate passed), n = {}: p50 {} ms, p90 {} ms, max {} ms",
+        "gate latency (broker back in full ISR → gate passed), n = {}: p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
         latencies.len(),
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.9),
+        percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or_default()
     );
 }

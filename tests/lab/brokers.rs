@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use kroll::lab::kafka::{ClusterMeta, controller, create_topic, end_offsets, metadata};
 use kroll::lab::topology::Services;
+use kroll::upgrade::observe::KafkaProbe;
 use kroll_tests::docker_cli;
 use serde_json::Value;
 
@@ -65,6 +66,41 @@ async fn a_stopped_broker_is_missed_rejoins_after_catch_up_and_the_controller_fa
     )
     .await;
     assert!(!urp.is_empty());
+    // kroll's gates read partition state from ZooKeeper, where the controller decides it: with
+    // broker 3 out, it agrees with the brokers' metadata once that has settled, partition by
+    // partition (replicas, leader, ISR as a set).
+    let probe = KafkaProbe::new(b, &lab.handle.zookeeper, Duration::from_secs(5)).expect("probe");
+    poll(
+        "ZooKeeper's partition state to agree with metadata",
+        Duration::from_secs(20),
+        async || {
+            let zk = probe.observe().await?;
+            let m = md(&lab).await?;
+            let sorted = |v: &[i32]| {
+                let mut v = v.to_vec();
+                v.sort_unstable();
+                v
+            };
+            let from_zk: Vec<_> = zk
+                .partitions
+                .iter()
+                .filter(|p| p.topic == TOPIC)
+                .map(|p| (p.partition, p.replicas.clone(), p.leader, sorted(&p.isr)))
+                .collect();
+            let from_md: Vec<_> = m.topics[TOPIC]
+                .iter()
+                .map(|p| (p.id, p.replicas.clone(), p.leader, sorted(&p.isr)))
+                .collect();
+            let hosting = from_zk.iter().filter(|p| p.1.contains(&3)).count();
+            let out_of_isr = from_zk.iter().filter(|p| !p.3.contains(&3)).count();
+            if from_zk == from_md && from_zk.len() == 5 && hosting > 0 && out_of_isr == 5 {
+                Ok(())
+            } else {
+                Err(format!("zookeeper {from_zk:?} vs metadata {from_md:?}"))
+            }
+        },
+    )
+    .await;
 
     let before = end_offsets(b, TOPIC).await.expect("offsets");
     let hosted: Vec<i32> = md(&lab).await.expect("md").topics[TOPIC]

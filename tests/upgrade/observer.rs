@@ -1,14 +1,13 @@
 //! An observer independent of the coordinator: it watches the lab's broker containers (Docker),
-//! the partitions (its own rdkafka client) and the controller (its own ZooKeeper session)
-//! every 100 ms while an upgrade runs, and records every breach of the upgrade's invariants —
-//! so the tests check the coordinator's behaviour, not its word.
+//! and the controller and every partition's replicas and ISR (its own ZooKeeper session, reading
+//! the znodes Kafka's controller writes — where the ISR is decided, ahead of any broker's
+//! metadata cache) every 100 ms while an upgrade runs, and records every breach of the upgrade's
+//! invariants — so the tests check the coordinator's behaviour, not its word.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use tokio::sync::watch;
 
 /// What the observer saw.
@@ -91,10 +90,9 @@ impl Engines {
 
 impl Observer {
     /// Starts watching lab `lab` (containers labelled `kroll.lab=<lab>`, role broker).
-    pub async fn start(lab: &str, bootstrap: &[String], zookeeper: &str, min_isr: usize) -> Self {
+    pub async fn start(lab: &str, zookeeper: &str, min_isr: usize) -> Self {
         Self::start_every(
             Engines::local(lab),
-            bootstrap,
             zookeeper,
             min_isr,
             Duration::from_millis(100),
@@ -110,7 +108,6 @@ impl Observer {
     ) -> Self {
         Self::start_every(
             Engines::swarm(&lab.name, swarm),
-            &lab.bootstrap,
             &lab.zookeeper,
             2,
             Duration::from_millis(100),
@@ -122,18 +119,10 @@ impl Observer {
     /// takes).
     pub async fn start_every(
         engines: Engines,
-        bootstrap: &[String],
         zookeeper: &str,
         min_isr: usize,
         interval: Duration,
     ) -> Self {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap.join(","))
-            .set("group.id", "kroll-test-observer")
-            .set("log_level", "3")
-            .create()
-            .expect("observer's rdkafka client");
-        let consumer = Arc::new(consumer);
         let zk_connect = zookeeper.to_owned();
         let mut zk = Some(connect_zk(&zk_connect).await);
         let seen = Arc::new(Mutex::new(Seen::default()));
@@ -148,7 +137,7 @@ impl Observer {
                         .await
                         .ok();
                 }
-                let now = sample(&engines, &consumer, zk.as_ref(), &last).await;
+                let now = sample(&engines, zk.as_ref(), &last).await;
                 if now.controller.is_none() {
                     zk = None;
                 }
@@ -184,49 +173,82 @@ async fn connect_zk(zookeeper: &str) -> zookeeper_client::Client {
     }
 }
 
-async fn sample(
-    engines: &Engines,
-    consumer: &Arc<BaseConsumer>,
-    zk: Option<&zookeeper_client::Client>,
-    last: &Sample,
-) -> Sample {
+async fn sample(engines: &Engines, zk: Option<&zookeeper_client::Client>, last: &Sample) -> Sample {
     let mut s = Sample {
         brokers: broker_containers(engines),
         ..Sample::default()
     };
-    let c = Arc::clone(consumer);
-    let md =
-        tokio::task::spawn_blocking(move || c.fetch_metadata(None, Duration::from_secs(2)).ok())
-            .await
-            .ok()
-            .flatten();
+    let (controller, partitions) = match zk {
+        Some(zk) => tokio::join!(controller(zk), partitions(zk)),
+        None => (None, None),
+    };
     s.at_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    match md {
-        Some(md) => {
-            for t in md.topics() {
-                for p in t.partitions() {
-                    s.partitions.insert(
-                        (t.name().to_owned(), p.id()),
-                        (p.replicas().to_vec(), p.isr().to_vec()),
-                    );
-                }
-            }
-        }
-        None => s.partitions = last.partitions.clone(),
-    }
-    s.controller = match zk {
-        Some(zk) => match zk.get_data("/controller").await {
-            Ok((d, _)) => serde_json::from_slice::<serde_json::Value>(&d)
-                .ok()
-                .and_then(|v| v["brokerid"].as_i64())
-                .map(|v| v as i32),
-            Err(_) => None,
-        },
-        None => None,
-    };
+    s.partitions = partitions.unwrap_or_else(|| last.partitions.clone());
+    s.controller = controller;
     s
+}
+
+async fn controller(zk: &zookeeper_client::Client) -> Option<i32> {
+    let (d, _) = zk.get_data("/controller").await.ok()?;
+    serde_json::from_slice::<serde_json::Value>(&d)
+        .ok()?
+        .get("brokerid")?
+        .as_i64()
+        .map(|v| v as i32)
+}
+
+/// (topic, partition) → (replicas, isr) from `/brokers/topics/<t>` and each partition's
+/// `…/partitions/<p>/state`; `None` when ZooKeeper cannot be read (the sample keeps the last).
+/// A partition whose state is missing has an empty ISR.
+async fn partitions(
+    zk: &zookeeper_client::Client,
+) -> Option<BTreeMap<(String, i32), (Vec<i32>, Vec<i32>)>> {
+    let json = |path: String| async move {
+        match zk.get_data(&path).await {
+            Ok((d, _)) => Some(serde_json::from_slice::<serde_json::Value>(&d).ok()),
+            Err(zookeeper_client::Error::NoNode) => Some(None),
+            Err(_) => None,
+        }
+    };
+    let ids = |v: &serde_json::Value| -> Vec<i32> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_i64())
+                    .map(|x| x as i32)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let topics = zk.list_children("/brokers/topics").await.ok()?;
+    let nodes =
+        futures::future::join_all(topics.iter().map(|t| json(format!("/brokers/topics/{t}"))))
+            .await;
+    let mut assigned = Vec::new();
+    for (t, node) in topics.into_iter().zip(nodes) {
+        for (p, replicas) in node?
+            .as_ref()
+            .and_then(|n| n["partitions"].as_object())
+            .into_iter()
+            .flatten()
+        {
+            assigned.push((t.clone(), p.parse::<i32>().ok()?, ids(replicas)));
+        }
+    }
+    let states = futures::future::join_all(
+        assigned
+            .iter()
+            .map(|(t, p, _)| json(format!("/brokers/topics/{t}/partitions/{p}/state"))),
+    )
+    .await;
+    let mut out = BTreeMap::new();
+    for ((t, p, replicas), state) in assigned.into_iter().zip(states) {
+        let isr = state?.map(|s| ids(&s["isr"])).unwrap_or_default();
+        out.insert((t, p), (replicas, isr));
+    }
+    Some(out)
 }
 
 /// Broker id → (container id, running), from `docker ps -a` on every engine, filtered by the

@@ -40,6 +40,7 @@ pub mod timeline;
 pub mod version;
 pub mod view;
 pub mod wait;
+pub mod zk_state;
 
 #[cfg(test)]
 mod fixtures;

@@ -1,7 +1,8 @@
 //! Observing the cluster for the upgrade: every agent at once (what runs where) and Kafka's own
-//! view — partitions, leaders and ISR from a fresh Metadata request (rdkafka), registered
-//! brokers and the controller from ZooKeeper (`/brokers/ids`, `/controller`, the way Kafka's
-//! own tools and cp-ansible read them), `min.insync.replicas` per topic (DescribeConfigs).
+//! state where it is authoritative — registered brokers, the controller, and every partition's
+//! replicas, leader and ISR from ZooKeeper (`/brokers/ids`, `/controller`, `/brokers/topics/…`,
+//! the znodes Kafka's controller writes before any broker's metadata cache hears of a change;
+//! see [`super::zk_state`]) — and `min.insync.replicas` per topic (DescribeConfigs).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -14,8 +15,8 @@ use rdkafka::client::DefaultClientContext;
 use zookeeper_client as zk;
 
 use super::view::{ClusterView, KafkaView, PartitionView, ServiceView};
+use super::zk_state;
 use crate::agents::AgentPool;
-use crate::kafka::Kafka;
 
 /// Kafka's default `min.insync.replicas` when a topic does not say.
 const DEFAULT_MIN_ISR: usize = 1;
@@ -66,7 +67,7 @@ pub struct Services {
 
 /// Kafka and ZooKeeper, observed.
 pub struct KafkaProbe {
-    kafka: Kafka,
+    bootstrap: String,
     admin: AdminClient<DefaultClientContext>,
     zk_connect: String,
     zk: tokio::sync::Mutex<Option<zk::Client>>,
@@ -77,7 +78,7 @@ pub struct KafkaProbe {
 impl std::fmt::Debug for KafkaProbe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KafkaProbe")
-            .field("kafka", &self.kafka)
+            .field("bootstrap", &self.bootstrap)
             .field("zookeeper", &self.zk_connect)
             .finish()
     }
@@ -96,7 +97,7 @@ impl KafkaProbe {
                 )
             })?;
         Ok(Self {
-            kafka: Kafka::new(bootstrap, timeout),
+            bootstrap: bootstrap.join(","),
             admin,
             zk_connect: zookeeper.to_owned(),
             zk: tokio::sync::Mutex::new(None),
@@ -105,42 +106,17 @@ impl KafkaProbe {
         })
     }
 
-    /// One fresh observation: ZooKeeper and the brokers' metadata read concurrently.
+    /// One fresh observation, all from ZooKeeper (registered brokers, controller, every
+    /// partition's assignment, leader and ISR — see [`super::zk_state`]), plus
+    /// `min.insync.replicas` of topics not seen before.
     pub async fn observe(&self) -> Result<KafkaView, String> {
         let began = std::time::Instant::now();
-        let kafka = self.kafka.clone();
-        let metadata = tokio::task::spawn_blocking(move || {
-            let partitions = kafka.metadata().map(|m| {
-                m.topics()
-                    .iter()
-                    .filter(|t| t.error().is_none())
-                    .flat_map(|t| {
-                        t.partitions().iter().map(|p| PartitionView {
-                            topic: t.name().to_owned(),
-                            partition: p.id(),
-                            leader: p.leader(),
-                            replicas: p.replicas().to_vec(),
-                            isr: p.isr().to_vec(),
-                        })
-                    })
-                    .collect::<Vec<_>>()
-            });
-            (partitions, began.elapsed())
-        });
-        let zookeeper = async {
-            let r = self.zookeeper().await;
-            (r, began.elapsed())
-        };
-        let ((zk, zk_ms), metadata) = tokio::join!(zookeeper, metadata);
-        let (registered, controller) = zk?;
-        let (partitions, metadata_ms) =
-            metadata.map_err(|e| format!("reading Kafka metadata: {e}"))?;
-        let partitions = partitions.map_err(|e| e.to_string())?;
+        let (registered, controller, partitions) = self.zookeeper().await?;
         let read = began.elapsed();
         let min_isr = self.min_isr_of(&partitions).await?;
         tracing::debug!(
-            zookeeper_ms = zk_ms.as_millis() as u64,
-            metadata_ms = metadata_ms.as_millis() as u64,
+            zookeeper_ms = read.as_millis() as u64,
+            partitions = partitions.len(),
             min_isr_ms = (began.elapsed() - read).as_millis() as u64,
             "observed Kafka"
         );
@@ -153,13 +129,15 @@ impl KafkaProbe {
         })
     }
 
-    async fn zookeeper(&self) -> Result<(BTreeSet<i32>, Option<i32>), String> {
+    async fn zookeeper(&self) -> Result<ZkView, String> {
         let mut guard = self.zk.lock().await;
         if guard.is_none() {
             *guard = Some(self.connect_zk().await?);
         }
         let client = guard.as_ref().ok_or("no ZooKeeper session")?;
-        let result = read_zk(client).await;
+        let result = tokio::time::timeout(self.timeout, read_zk(client))
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.timeout)));
         if result.is_err() {
             // A broken session is dropped; the next observation reconnects.
             *guard = None;
@@ -230,7 +208,22 @@ impl KafkaProbe {
     }
 }
 
-async fn read_zk(client: &zk::Client) -> Result<(BTreeSet<i32>, Option<i32>), zk::Error> {
+/// Registered brokers, the controller and every partition, as ZooKeeper holds them.
+type ZkView = (BTreeSet<i32>, Option<i32>, Vec<PartitionView>);
+
+/// The three reads are sent at once on the session.
+async fn read_zk(client: &zk::Client) -> Result<ZkView, String> {
+    let (brokers, partitions) = tokio::join!(read_brokers(client), zk_state::partitions(client));
+    let (registered, controller) =
+        brokers.map_err(|e| format!("reading /brokers/ids and /controller: {e}"))?;
+    Ok((
+        registered,
+        controller,
+        partitions.map_err(|e| e.to_string())?,
+    ))
+}
+
+async fn read_brokers(client: &zk::Client) -> Result<(BTreeSet<i32>, Option<i32>), zk::Error> {
     let ids = client.list_children("/brokers/ids").await?;
     let registered = ids.iter().filter_map(|s| s.parse().ok()).collect();
     let controller = match client.get_data("/controller").await {
