@@ -8,37 +8,39 @@
 #
 #   deploy/demo.sh              # the Swarm lab, everything, then `lab down`
 #   CONTAINERS=1 deploy/demo.sh # the same upgrade on plain containers (no Swarm)
-#   KEEP_LAB=1 deploy/demo.sh   # keep the upgraded lab to look around (kroll lab down --name demo)
+#   KEEP_LAB=1 deploy/demo.sh   # keep the upgraded lab to look around (kroll-lab down --name demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 deploy/setup.sh
-echo "== building kroll (release)" >&2
-cargo build --release --locked --bins -p kroll-coordinator -p kroll-agent -p kroll-labbox -p kroll-lab-broker
+echo "== building kroll and the lab (release)" >&2
+# The shipped `kroll` and `kroll-agent`; the lab (`kroll-lab`, its labbox and broker) apart.
+cargo build --release --locked --bins -p kroll-coordinator -p kroll-agent -p kroll-lab -p kroll-labbox -p kroll-lab-broker
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 kroll() { echo "\$ kroll $*" >&2; "$BIN/kroll" "$@"; }
+kroll_lab() { echo "\$ kroll-lab $*" >&2; "$BIN/kroll-lab" "$@"; }
 
 LAB=demo
 DIR=$ROOT/lab-run/$LAB
-"$BIN/kroll" lab down --name "$LAB" --dir "$DIR" >/dev/null 2>&1 || true
+"$BIN/kroll-lab" down --name "$LAB" --dir "$DIR" >/dev/null 2>&1 || true
 cleanup() {
   if [ -z "${KEEP_LAB:-}" ]; then
-    "$BIN/kroll" lab down --name "$LAB" --dir "$DIR" >&2 || true
+    "$BIN/kroll-lab" down --name "$LAB" --dir "$DIR" >&2 || true
   else
-    echo "The lab is kept: kroll --inventory $DIR/kroll.toml status; remove it with: $BIN/kroll lab down --name $LAB" >&2
+    echo "The lab is kept: kroll --inventory $DIR/kroll.toml status; remove it with: $BIN/kroll-lab down --name $LAB" >&2
   fi
 }
 trap cleanup EXIT
 
 if [ -n "${CONTAINERS:-}" ]; then
-  kroll lab up --name "$LAB" --dir "$DIR" --version 7.1.1
+  kroll_lab up --name "$LAB" --dir "$DIR" --version 7.1.1
   # The registry the lab stands in for holds the upgrade target: build its images too.
-  kroll lab images --version 7.7.1
+  kroll_lab images --version 7.7.1
 else
-  kroll lab up --swarm --name "$LAB" --dir "$DIR" --version 7.1.1
+  kroll_lab up --swarm --name "$LAB" --dir "$DIR" --version 7.1.1
   # The journal's CI: the new images pushed to the lab's registry under the untagged names the
   # stack deploys (`--release` moves `latest`); kroll reads their version from their labels.
-  kroll lab images --version 7.7.1 --lab "$LAB" --dir "$DIR" --release
+  kroll_lab images --version 7.7.1 --lab "$LAB" --dir "$DIR" --release
 fi
 export KROLL_INVENTORY=$DIR/kroll.toml
 echo >&2

@@ -10,7 +10,7 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 # the lab's JVM services and heap tests. time: GNU time, the benchmarks' peak-memory oracle.
 # docker.io client for the tests' `docker inspect` oracle. python3 + python3-venv: the virtualenv
 # of independent Kafka clients (confluent-kafka, kafka-python) the no-loss test drives.
-# docker-registry, fuse-overlayfs, iproute2: the Swarm lab (`kroll lab up --swarm`) — its
+# docker-registry, fuse-overlayfs, iproute2: the Swarm lab (`kroll-lab up --swarm`) — its
 # registry, its engines' storage driver, its network namespaces. chromium + chromium-driver: the
 # real browser (over WebDriver) that opens report.html in the tests. prometheus (with promtool)
 # and prometheus-alertmanager: deploy/prometheus/'s rule checks and the tests that run both.

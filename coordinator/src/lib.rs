@@ -9,7 +9,6 @@
 //! - [`agents`]: gRPC clients for the agents, every call bounded in time, errors naming the node.
 //! - [`watch`]: `kroll watch` — every agent's events, reconnecting; [`alerts`]: the webhook sink.
 //! - [`status`]: the fleet health screen (pure assessment + rendering).
-//! - [`lab`]: the stand-in cluster kroll is tested and demonstrated on.
 //! - [`rest`]: bounded, retried REST calls with errors naming service, URL, request and body.
 //! - [`connect`]: Kafka Connect — client, quiesce/resume, Debezium migration per connector,
 //!   worker env patch.
@@ -30,7 +29,6 @@ pub mod cli;
 pub mod connect;
 pub mod files;
 pub mod kafka;
-pub mod lab;
 pub mod migration;
 pub mod progress;
 pub mod registry;

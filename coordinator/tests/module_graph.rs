@@ -532,22 +532,11 @@ const KNOWN: &[(&str, &str, &str, &str)] = &[(
     "the plan's `done` marks use `decide::satisfied` and `decide` reads the plan's steps; breaking it moves `Change` out of `plan` (being reworked for the Swarm backend)",
 )];
 
-/// Modules whose inside is not checked (their imports of and from other modules are), and why.
-const INSIDE_NOT_CHECKED: &[(&str, &str)] = &[(
-    "lab",
-    "the lab's submodules (images ↔ topology, up ↔ swarm) still name each other; `lab` leaves the coordinator as its own crate (issue 10 item 8) and is reworked there",
-)];
-
 #[test]
 fn no_module_imports_a_module_that_imports_it_back() {
     let files = crate_files();
     assert!(files.len() > 50, "found only {} files", files.len());
     let mut graphs = sibling_edges(&files);
-    graphs.retain(|parent, _| {
-        !INSIDE_NOT_CHECKED
-            .iter()
-            .any(|(m, _)| parent.first().is_some_and(|p| p == m))
-    });
     for (parent, from, to, why) in KNOWN {
         let parent: ModPath = vec![(*parent).to_owned()];
         let removed = graphs

@@ -41,12 +41,12 @@ async fn images(which: &str) -> Images {
     let mut tags = Vec::new();
     for v in ["7.1.1", "7.7.1"] {
         let tag = format!("kroll-test/box-{}-{which}:{v}", run_id());
-        let mut ctx = kroll::lab::image::Context::new();
+        let mut ctx = kroll_lab::image::Context::new();
         ctx.dockerfile(&format!(
             "FROM {base}\n{}ENV CONFLUENT_VERSION={v}\nLABEL io.kroll.test.version={v}\nVOLUME /data\nCMD [\"--stop-delay-ms\", \"200\"]\n",
             own_layers(&tag)
         ));
-        kroll::lab::image::ensure(&docker, &ctx, &tag)
+        kroll_lab::image::ensure(&docker, &ctx, &tag)
             .await
             .expect("build test image");
         tags.push(tag);
@@ -358,13 +358,13 @@ fn assert_unchanged(why: &str, name: &str, current: &serde_json::Value, kept: &s
 async fn dying_image() -> Images {
     let base = labbox_image().await;
     let docker = kroll_tests::docker().await;
-    let mut ctx = kroll::lab::image::Context::new();
+    let mut ctx = kroll_lab::image::Context::new();
     let tag = format!("kroll-test/box-{}:dies", run_id());
     ctx.dockerfile(&format!(
         "FROM {base}\n{}CMD [\"--exit-after-ms\", \"100\", \"--exit-code\", \"3\"]\n",
         own_layers(&tag)
     ));
-    kroll::lab::image::ensure(&docker, &ctx, &tag)
+    kroll_lab::image::ensure(&docker, &ctx, &tag)
         .await
         .expect("build test image");
     Images {

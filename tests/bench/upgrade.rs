@@ -16,8 +16,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kroll::lab::topology::Services;
-use kroll::lab::{DownOptions, UpOptions};
+use kroll_lab::topology::Services;
+use kroll_lab::{DownOptions, UpOptions};
 
 #[path = "../upgrade/observer.rs"]
 #[allow(dead_code)]
@@ -35,7 +35,7 @@ impl Drop for LabGuard {
                 .enable_all()
                 .build()
                 .ok()?;
-            rt.block_on(kroll::lab::down(opts)).ok()
+            rt.block_on(kroll_lab::down(opts)).ok()
         })
         .join();
     }
@@ -58,12 +58,12 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool) {
     opts.dir = Some(dir.path().join("lab"));
     opts.services = Services::Kafka;
     opts.swarm = swarm;
-    opts.progress = kroll::lab::Progress::new(|l| eprintln!("lab: {l}"));
+    opts.progress = kroll_lab::Progress::new(|l| eprintln!("lab: {l}"));
     let _guard = LabGuard(name.clone(), dir.path().join("lab"));
-    let lab = kroll::lab::up(opts).await.expect("lab up");
+    let lab = kroll_lab::up(opts).await.expect("lab up");
     let engines = if swarm {
         kroll_tests::push_to_swarm_lab("7.7.1", &name, &lab.dir);
-        let state = kroll::lab::swarm::SwarmState::load(&lab.dir)
+        let state = kroll_lab::swarm::SwarmState::load(&lab.dir)
             .expect("swarm.json")
             .expect("a Swarm lab");
         observer::Engines::swarm(&name, &state)
@@ -71,7 +71,7 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool) {
         kroll_tests::lab_platform_images("7.7.1").await;
         observer::Engines::local(&name)
     };
-    kroll::lab::kafka::create_topic(&lab.bootstrap, "orders", 10)
+    kroll_lab::kafka::create_topic(&lab.bootstrap, "orders", 10)
         .await
         .expect("topic");
     produce(&lab.bootstrap, "orders", 2000).await;

@@ -3,6 +3,7 @@
 
 mod agent_bin;
 mod deploy_files;
+mod no_lab;
 mod status;
 
 use std::path::Path;

@@ -18,7 +18,7 @@ const MIB: u64 = 1 << 20;
 /// The agent's image: its binary and shared libraries on an empty base (nothing pulled), the
 /// one the Swarm lab runs its agents' global service from.
 async fn agent_image() -> String {
-    kroll::lab::swarm::agent_service::agent_image(&bin("kroll-agent"))
+    kroll_lab::swarm::agent_service::agent_image(&bin("kroll-agent"))
         .await
         .expect("agent image")
 }

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use kroll::lab::kafka::{ClusterMeta, controller, create_topic, end_offsets, metadata};
-use kroll::lab::topology::Services;
 use kroll::upgrade::observe::KafkaProbe;
+use kroll_lab::kafka::{ClusterMeta, controller, create_topic, end_offsets, metadata};
+use kroll_lab::topology::Services;
 use kroll_tests::docker_cli;
 use serde_json::Value;
 
@@ -39,7 +39,7 @@ async fn a_stopped_broker_is_missed_rejoins_after_catch_up_and_the_controller_fa
     let lab = TestLab::up("brk", Services::Kafka, false).await;
     let b = &lab.handle.bootstrap;
     create_topic(b, TOPIC, 5).await.expect("topic");
-    kroll::lab::ready::full_isr(b, &[TOPIC.to_owned()], MINUTE)
+    kroll_lab::ready::full_isr(b, &[TOPIC.to_owned()], MINUTE)
         .await
         .expect("full ISR");
     let k3 = format!("{}-kafka-03", lab.name());

@@ -1,16 +1,16 @@
-//! `kroll lab …` as users run it: bad input is refused with exit code 2 before anything is
+//! `kroll-lab …` as users run it: bad input is refused with exit code 2 before anything is
 //! touched; `down` of a lab that does not exist is a no-op.
 
 use std::process::Command;
 
 use kroll_tests::{bin, docker_cli, run_id};
 
-fn kroll(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin("kroll"))
+fn kroll_lab(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin("kroll-lab"))
         .args(args)
         .env_remove("KROLL_INVENTORY")
         .output()
-        .expect("run kroll");
+        .expect("run kroll-lab");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -33,9 +33,9 @@ fn bad_lab_requests_exit_2_and_touch_nothing() {
         (&["--name", &name, "--port-base", "80"], "--port-base 80"),
     ];
     for (extra, expected) in cases {
-        let mut args = vec!["lab", "up", "--dir", d];
+        let mut args = vec!["up", "--dir", d];
         args.extend_from_slice(extra);
-        let (code, _, err) = kroll(&args);
+        let (code, _, err) = kroll_lab(&args);
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(
             err.contains(expected),
@@ -59,7 +59,7 @@ fn bad_lab_requests_exit_2_and_touch_nothing() {
 #[test]
 fn down_of_a_lab_that_does_not_exist_removes_nothing() {
     let name = format!("{}none", run_id());
-    let (code, out, err) = kroll(&["lab", "down", "--name", &name, "--output", "json"]);
+    let (code, out, err) = kroll_lab(&["down", "--name", &name, "--output", "json"]);
     assert_eq!(code, 0, "{err}");
     let report: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(report["containers"], serde_json::json!([]));
@@ -68,7 +68,7 @@ fn down_of_a_lab_that_does_not_exist_removes_nothing() {
 
 #[test]
 fn lab_help_teaches_the_options() {
-    let (code, out, _) = kroll(&["lab", "up", "--help"]);
+    let (code, out, _) = kroll_lab(&["up", "--help"]);
     assert_eq!(code, 0);
     for needle in [
         "--name",

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use kroll::lab::http::{Http, Method};
-use kroll::lab::images::{BrokerBinary, ensure_platform};
-use kroll::lab::topology::Platform;
+use kroll_lab::http::{Http, Method};
+use kroll_lab::images::{BrokerBinary, ensure_platform};
+use kroll_lab::topology::Platform;
 use serde_json::{Value, json};
 
 use super::{TestLab, container_logs, free_port, poll};
@@ -41,7 +41,7 @@ async fn extra_worker(lab: &TestLab, version: &str, service: &str, heap: &str) -
             *v = value.to_owned();
         }
     }
-    kroll::lab::docker::recreate(&d, &c, &spec.network())
+    kroll_lab::docker::recreate(&d, &c, &spec.network())
         .await
         .expect("start the extra worker");
     let url = format!("http://127.0.0.1:{port}");
@@ -102,7 +102,7 @@ async fn put_config(http: &Http, worker: &str, name: &str, config: &Value) -> (u
 }
 
 async fn wait_running(http: &Http, worker: &str, name: &str) {
-    kroll::lab::ready::connector_running(http, worker, name, 2 * MINUTE)
+    kroll_lab::ready::connector_running(http, worker, name, 2 * MINUTE)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
 }
@@ -136,7 +136,7 @@ async fn register_with_19(lab: &TestLab, http: &Http, db: &str) -> (i64, i64) {
     let topic = format!("ct.{db}.receipts");
     let b = &lab.handle.bootstrap;
     let produced = poll("the 1.9 snapshot", MINUTE, async || {
-        let n = kroll::lab::kafka::end_offsets_total(b, &topic).await?;
+        let n = kroll_lab::kafka::end_offsets_total(b, &topic).await?;
         if n >= 5 {
             Ok(n)
         } else {
@@ -225,7 +225,7 @@ async fn run_migrated(
         let topic = format!("ct.{db}.receipts");
         let b = &lab.handle.bootstrap;
         poll("the 3.0 snapshot to be produced", 2 * MINUTE, async || {
-            let n = kroll::lab::kafka::end_offsets_total(b, &topic).await?;
+            let n = kroll_lab::kafka::end_offsets_total(b, &topic).await?;
             if n > produced19 {
                 Ok(())
             } else {

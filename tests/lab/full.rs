@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use kroll::lab::topology::Services;
+use kroll_lab::topology::Services;
 use kroll_tests::docker_cli;
 use serde_json::Value;
 
@@ -20,7 +20,7 @@ async fn a_full_lab_serves_kcat_connect_and_heap_and_down_leaves_nothing() {
     let began = Instant::now();
     let lab = TestLab::up("full", Services::Full, true).await;
     let up_secs = began.elapsed().as_secs_f64();
-    let memory = kroll::lab::memory(lab.name(), &lab.handle.agents)
+    let memory = kroll_lab::memory(lab.name(), &lab.handle.agents)
         .await
         .expect("memory");
     println!(
@@ -102,10 +102,10 @@ fn kcat_sees_brokers_partitions_and_moves_data(lab: &TestLab) {
 }
 
 async fn up_again_reconciles(lab: &TestLab) {
-    let mut opts = kroll::lab::UpOptions::new(lab.name());
+    let mut opts = kroll_lab::UpOptions::new(lab.name());
     opts.dir = Some(lab.handle.dir.clone());
     let began = Instant::now();
-    let again = kroll::lab::up(opts).await.expect("lab up again");
+    let again = kroll_lab::up(opts).await.expect("lab up again");
     println!(
         "FIGURE lab up on a running lab: {:.1} s",
         began.elapsed().as_secs_f64()
@@ -114,11 +114,11 @@ async fn up_again_reconciles(lab: &TestLab) {
         again
             .containers
             .iter()
-            .all(|(_, o)| *o == kroll::lab::docker::Outcome::Running),
+            .all(|(_, o)| *o == kroll_lab::docker::Outcome::Running),
         "{:?}",
         again.containers
     );
-    let pids = |h: &kroll::lab::LabHandle| h.agents.iter().map(|a| a.pid).collect::<Vec<_>>();
+    let pids = |h: &kroll_lab::LabHandle| h.agents.iter().map(|a| a.pid).collect::<Vec<_>>();
     assert_eq!(
         pids(&again),
         pids(&lab.handle),
@@ -154,14 +154,14 @@ async fn down_leaves_nothing(lab: TestLab) {
     );
     for a in &agents {
         assert!(
-            !kroll::lab::agents::is_lab_agent(a.pid, &a.config),
+            !kroll_lab::agents::is_lab_agent(a.pid, &a.config),
             "agent {} (pid {}) still runs",
             a.node,
             a.pid
         );
     }
     assert!(!dir.exists(), "{} is left", dir.display());
-    let again = kroll::lab::down(kroll::lab::DownOptions::new(&name))
+    let again = kroll_lab::down(kroll_lab::DownOptions::new(&name))
         .await
         .expect("down twice");
     assert!(again.containers.is_empty() && again.volumes.is_empty() && again.agents.is_empty());

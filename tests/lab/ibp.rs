@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use kroll::lab::images::{BrokerBinary, ensure_platform};
-use kroll::lab::kafka::{create_topic, metadata};
-use kroll::lab::topology::{Platform, Services};
+use kroll_lab::images::{BrokerBinary, ensure_platform};
+use kroll_lab::kafka::{create_topic, metadata};
+use kroll_lab::topology::{Platform, Services};
 use kroll_tests::inspect_json;
 
 use super::{TestLab, container_logs, kcat, poll};
@@ -22,13 +22,13 @@ async fn inter_broker_protocol_rules_hold_between_broker_containers() {
     let broker = BrokerBinary::beside_this_executable().expect("kroll-lab-broker built");
     let (lab, images) = tokio::join!(
         TestLab::up("ibp", Services::Kafka, false),
-        ensure_platform(&d, kroll::lab::images::DEFAULT_REGISTRY, p77, &broker),
+        ensure_platform(&d, kroll_lab::images::DEFAULT_REGISTRY, p77, &broker),
     );
     images.expect("7.7.1 images");
     let b = &lab.handle.bootstrap;
     create_topic(b, TOPIC, 5).await.expect("topic");
     kcat(&["-b", &b[0], "-P", "-t", TOPIC], &"m\n".repeat(50));
-    kroll::lab::ready::full_isr(b, &[TOPIC.to_owned()], MINUTE)
+    kroll_lab::ready::full_isr(b, &[TOPIC.to_owned()], MINUTE)
         .await
         .expect("full ISR");
     let network = lab.handle.spec.network();
@@ -39,17 +39,17 @@ async fn inter_broker_protocol_rules_hold_between_broker_containers() {
         .container("kafka-05")
         .expect("kafka-05");
     assert!(!k5.env.contains_key(IBP));
-    kroll::lab::docker::recreate(&d, &k5, &network)
+    kroll_lab::docker::recreate(&d, &k5, &network)
         .await
         .expect("7.7.1 kafka-05");
 
     unpinned_37_cannot_follow_31_leaders(&lab, &k5.name).await;
 
     k5.env.insert(IBP.into(), "3.1".into());
-    kroll::lab::docker::recreate(&d, &k5, &network)
+    kroll_lab::docker::recreate(&d, &k5, &network)
         .await
         .expect("pinned kafka-05");
-    kroll::lab::ready::full_isr(b, &[TOPIC.to_owned()], MINUTE)
+    kroll_lab::ready::full_isr(b, &[TOPIC.to_owned()], MINUTE)
         .await
         .expect("pinned to 3.1, the 3.7 broker replicates");
 
@@ -96,7 +96,7 @@ async fn unpinned_37_cannot_follow_31_leaders(lab: &TestLab, name5: &str) {
 async fn ibp_above_the_software_refuses_to_start(lab: &TestLab, d: &bollard::Docker) {
     let mut k4 = lab.handle.spec.container("kafka-04").expect("kafka-04");
     k4.env.insert(IBP.into(), "3.7".into());
-    kroll::lab::docker::recreate(d, &k4, &lab.handle.spec.network())
+    kroll_lab::docker::recreate(d, &k4, &lab.handle.spec.network())
         .await
         .expect("kafka-04 with IBP 3.7");
     let n4 = &k4.name;

@@ -43,7 +43,7 @@ fn sleeper_classes() -> tempfile::TempDir {
 #[tokio::test]
 async fn java_base_runs_a_jvm_as_appuser_with_hsperfdata_in_tmp() {
     let d = docker().await;
-    let tag = kroll::lab::images::ensure_java_base(&d)
+    let tag = kroll_lab::images::ensure_java_base(&d)
         .await
         .expect("java base image");
     let classes = sleeper_classes();
@@ -75,9 +75,9 @@ async fn java_base_runs_a_jvm_as_appuser_with_hsperfdata_in_tmp() {
 /// nothing (same ids) and is fast.
 #[tokio::test]
 async fn platform_images_carry_their_version_and_warm_builds_are_no_ops() {
-    use kroll::lab::images::{BrokerBinary, DEFAULT_REGISTRY, ensure_platform};
+    use kroll_lab::images::{BrokerBinary, DEFAULT_REGISTRY, ensure_platform};
     let d = docker().await;
-    let platform = kroll::lab::topology::Platform::find("7.1.1").expect("7.1.1");
+    let platform = kroll_lab::topology::Platform::find("7.1.1").expect("7.1.1");
     let broker = BrokerBinary::beside_this_executable().expect("kroll-lab-broker built");
     let first = ensure_platform(&d, DEFAULT_REGISTRY, platform, &broker)
         .await
@@ -91,7 +91,7 @@ async fn platform_images_carry_their_version_and_warm_builds_are_no_ops() {
         "lab images 7.1.1: first ensure {} ms, warm {warm:?}",
         first.elapsed_ms
     );
-    let ids = |s: &kroll::lab::images::ImageSet| -> Vec<String> {
+    let ids = |s: &kroll_lab::images::ImageSet| -> Vec<String> {
         s.images.iter().map(|i| i.id.clone()).collect()
     };
     assert_eq!(ids(&first), ids(&second), "a warm ensure must not rebuild");

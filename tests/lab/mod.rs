@@ -1,4 +1,4 @@
-//! The lab (`kroll lab up` / `down`) and its images, against the real Docker engine, with
+//! The lab (`kroll-lab up` / `down`) and its images, against the real Docker engine, with
 //! clients nobody here wrote (kcat, rdkafka) and the real JVMs.
 //!
 //! Each test that needs a lab starts its own under a unique name (`<run id><suffix>`), on free
@@ -22,8 +22,8 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use kroll::lab::topology::Services;
-use kroll::lab::{DownOptions, DownReport, LabHandle, UpOptions};
+use kroll_lab::topology::Services;
+use kroll_lab::{DownOptions, DownReport, LabHandle, UpOptions};
 use kroll_tests::run_id;
 
 /// A lab started by a test; removed (`lab down`) when dropped unless already downed.
@@ -62,8 +62,8 @@ impl TestLab {
         opts.agents_as_service = swarm == Some(true);
         opts.extra_labels = BTreeMap::from([("kroll.test.run".to_owned(), run_id().to_owned())]);
         let progress_name = name.clone();
-        opts.progress = kroll::lab::Progress::new(move |l| eprintln!("[{progress_name}] {l}"));
-        match kroll::lab::up(opts).await {
+        opts.progress = kroll_lab::Progress::new(move |l| eprintln!("[{progress_name}] {l}"));
+        match kroll_lab::up(opts).await {
             Ok(handle) => Self {
                 handle,
                 _dir: dir,
@@ -94,7 +94,7 @@ impl TestLab {
         self.downed = true;
         let mut opts = DownOptions::new(&self.handle.name);
         opts.dir = Some(self.handle.dir.clone());
-        kroll::lab::down(opts).await.expect("lab down")
+        kroll_lab::down(opts).await.expect("lab down")
     }
 }
 
@@ -117,7 +117,7 @@ fn blocking_down(name: &str, dir: std::path::PathBuf) -> Result<DownReport, Stri
             .map_err(|e| e.to_string())?;
         let mut opts = DownOptions::new(&name);
         opts.dir = Some(dir);
-        rt.block_on(kroll::lab::down(opts))
+        rt.block_on(kroll_lab::down(opts))
             .map_err(|e| e.to_string())
     })
     .join()

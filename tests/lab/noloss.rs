@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kroll::lab::topology::Services;
+use kroll_lab::topology::Services;
 use serde_json::Value;
 
 use super::TestLab;
@@ -318,7 +318,7 @@ fn replica_batches(container: &str, partition: usize) -> Vec<(i64, i64, Vec<u8>)
 /// Each replica's log up to the high watermark must be byte-identical to the leader's.
 /// Returns the partitions that differ, with what differs.
 async fn replica_divergence(lab: &TestLab, high: &BTreeMap<usize, i64>) -> Vec<String> {
-    let md = kroll::lab::kafka::metadata(&lab.handle.bootstrap, Duration::from_secs(5))
+    let md = kroll_lab::kafka::metadata(&lab.handle.bootstrap, Duration::from_secs(5))
         .await
         .expect("metadata");
     let mut diverged = Vec::new();
@@ -361,7 +361,7 @@ async fn replica_divergence(lab: &TestLab, high: &BTreeMap<usize, i64>) -> Vec<S
 
 /// Checks the verdict and prints the figures; `what` names the disturbance.
 async fn assert_nothing_lost(lab: &TestLab, clients: &Clients, what: &str, secs: f64) {
-    kroll::lab::ready::full_isr(&lab.handle.bootstrap, &[TOPIC.to_owned()], 2 * MINUTE)
+    kroll_lab::ready::full_isr(&lab.handle.bootstrap, &[TOPIC.to_owned()], 2 * MINUTE)
         .await
         .expect("full ISR after the run");
     let v = clients.verify();
@@ -498,7 +498,7 @@ async fn no_acknowledged_write_is_lost_while_docker_restarts_every_broker() {
     for broker in (1..=5).chain(1..=5) {
         let container = format!("{}-kafka-{broker:02}", lab.name());
         kroll_tests::docker_cli(&["restart", &container]);
-        kroll::lab::ready::full_isr(&lab.handle.bootstrap, &[TOPIC.to_owned()], 2 * MINUTE)
+        kroll_lab::ready::full_isr(&lab.handle.bootstrap, &[TOPIC.to_owned()], 2 * MINUTE)
             .await
             .unwrap_or_else(|e| panic!("after restarting {container}: {e}"));
     }

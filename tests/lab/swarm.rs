@@ -1,4 +1,4 @@
-//! The Swarm lab (`kroll lab up --swarm`): five real Docker engines on this machine, joined as
+//! The Swarm lab (`kroll-lab up --swarm`): five real Docker engines on this machine, joined as
 //! one real swarm, the lab deployed as a stack — checked with the engines' own CLI (`docker -H
 //! … node ls / service ps`), kcat and kroll's agents; then `lab down` leaves no engine,
 //! namespace, mount or process behind, and the main engine was never touched.
@@ -6,8 +6,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use kroll::lab::swarm::{SWARM_FILE, SwarmState};
-use kroll::lab::topology::Services;
+use kroll_lab::swarm::{SWARM_FILE, SwarmState};
+use kroll_lab::topology::Services;
 use kroll_tests::{bin, docker_cli};
 
 use super::{TestLab, kcat, poll};
@@ -255,7 +255,7 @@ pub(crate) fn stack_deploy(manager: &str, file: &std::path::Path, lab: &str, reg
         .args(["-H", manager, "stack", "deploy", "-c"])
         .arg(file)
         .arg(lab)
-        .env(kroll::lab::swarm::stack::REGISTRY_VAR, registry)
+        .env(kroll_lab::swarm::stack::REGISTRY_VAR, registry)
         .output()
         .expect("docker stack deploy");
     assert!(
@@ -266,7 +266,7 @@ pub(crate) fn stack_deploy(manager: &str, file: &std::path::Path, lab: &str, reg
 }
 
 /// The manager's engine, as the agent of a manager node reaches it.
-async fn manager_engine(l: &kroll::lab::swarm::hosts::Layout) -> bollard::Docker {
+async fn manager_engine(l: &kroll_lab::swarm::hosts::Layout) -> bollard::Docker {
     bollard::Docker::connect_with_unix(
         &l.socket(1).to_string_lossy(),
         30,
@@ -311,7 +311,7 @@ async fn set_env(
 /// unedited file (the journal's danger) would take the change back.
 async fn stack_file_round_trip(
     lab: &TestLab,
-    l: &kroll::lab::swarm::hosts::Layout,
+    l: &kroll_lab::swarm::hosts::Layout,
     stack_file: &std::path::Path,
 ) {
     use kroll_stack::{Drift, Edit, EnvPatch, StackFile, drift};
@@ -319,7 +319,7 @@ async fn stack_file_round_trip(
     let name = lab.name();
     let registry = &lab.handle.spec.registry;
     let vars = kroll_stack::Vars::from([(
-        kroll::lab::swarm::stack::REGISTRY_VAR.to_owned(),
+        kroll_lab::swarm::stack::REGISTRY_VAR.to_owned(),
         registry.clone(),
     )]);
     let original = StackFile::parse(

@@ -9,10 +9,10 @@
 use std::time::Duration;
 
 use kroll::agents::{AgentCallError, AgentClient, CallErrorKind};
-use kroll::lab::state::LabState;
-use kroll::lab::swarm::SwarmState;
-use kroll::lab::topology::Services;
 use kroll::upgrade::actions::on_manager;
+use kroll_lab::state::LabState;
+use kroll_lab::swarm::SwarmState;
+use kroll_lab::topology::Services;
 use kroll_shared::inventory::Inventory;
 use kroll_shared::model::EnvPatch;
 use tonic::Code;
@@ -278,7 +278,7 @@ async fn a_managers_agent_updates_and_restores_stack_services_under_the_agents_r
         .iter_mut()
         .find(|a| a.node == "rhodrylab-01")
         .expect("manager's agent");
-    assert!(kroll::lab::agents::stop(rec).await, "agent stopped");
+    assert!(kroll_lab::agents::stop(rec).await, "agent stopped");
     let swarm_inv = inv.swarm.as_ref().expect("the lab's inventory has [swarm]");
     let pin = set("KROLL_TEST_PIN", "3.1");
     let (svc_ref, pin) = (svc.as_str(), &pin);
@@ -323,8 +323,8 @@ async fn a_managers_agent_updates_and_restores_stack_services_under_the_agents_r
     assert_eq!(code, Code::FailedPrecondition, "{msg}");
 
     // Manager 1's agent is back.
-    let ns = kroll::lab::swarm::hosts::Layout::ns_path(&swarm.layout.node_ns(1));
-    *rec = kroll::lab::agents::spawn_in(
+    let ns = kroll_lab::swarm::hosts::Layout::ns_path(&swarm.layout.node_ns(1));
+    *rec = kroll_lab::agents::spawn_in(
         &kroll_tests::bin("kroll-agent"),
         &rec.node.clone(),
         rec.addr,

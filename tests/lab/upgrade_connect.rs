@@ -13,8 +13,8 @@
 
 use std::path::Path;
 
-use kroll::lab::swarm::SwarmState;
-use kroll::lab::topology::Services;
+use kroll_lab::swarm::SwarmState;
+use kroll_lab::topology::Services;
 use kroll_tests::hostlab::{Method, call};
 use serde_json::Value;
 
@@ -51,7 +51,7 @@ async fn the_one_pass_upgrade_resumes_every_connector_on_its_migrated_config_and
         .expect("swarm.json")
         .expect("a Swarm lab records its machines");
     let manager = swarm.layout.docker_host(1);
-    let repository = kroll::lab::swarm::repository(&swarm.layout);
+    let repository = kroll_lab::swarm::repository(&swarm.layout);
     kroll_tests::push_to_swarm_lab("7.7.1", &name, &lab.handle.dir);
     let connect = lab.handle.connect[0].clone();
     let registry = lab.registry_url();
@@ -77,7 +77,7 @@ async fn the_one_pass_upgrade_resumes_every_connector_on_its_migrated_config_and
         said.contains("resumed 4"),
         "every connector kroll halted:\n{said}"
     );
-    for s in kroll::lab::seed::sources() {
+    for s in kroll_lab::seed::sources() {
         let tasks = get(&connect, &["connectors", &s.name, "tasks"]).await;
         let configs = tasks.as_array().expect("task list");
         assert!(!configs.is_empty(), "{}: tasks {tasks}", s.name);
@@ -104,7 +104,7 @@ async fn the_one_pass_upgrade_resumes_every_connector_on_its_migrated_config_and
         }
     }
     // Every value subject's level is back: none is left with a subject-level NONE.
-    for subject in kroll::lab::seed::subjects() {
+    for subject in kroll_lab::seed::subjects() {
         let level = call(&registry, Method::GET, &["config", &subject], None).await;
         if let Ok(v) = level {
             assert_ne!(
@@ -145,7 +145,7 @@ async fn a_skip_connect_upgrade_fails_its_post_checks_naming_the_failed_debezium
         Some(1),
         "the post-checks must fail: the 1.9 sources cannot run on Debezium 3.0:\n{said}"
     );
-    for s in kroll::lab::seed::sources() {
+    for s in kroll_lab::seed::sources() {
         assert!(
             said.contains(&format!(
                 "Connect task {}-0 is FAILED on worker connect-0",
@@ -167,7 +167,7 @@ async fn a_skip_connect_upgrade_fails_its_post_checks_naming_the_failed_debezium
         Some(3),
         "status sees the failed tasks:\n{shown}"
     );
-    for s in kroll::lab::seed::sources() {
+    for s in kroll_lab::seed::sources() {
         assert!(
             shown.contains(&format!("Connect task {}-0 is FAILED", s.name)),
             "{}:\n{shown}",

@@ -13,17 +13,17 @@ pub async fn java_image() -> &'static str {
     static TAG: OnceCell<String> = OnceCell::const_new();
     TAG.get_or_init(|| async {
         let docker = crate::docker().await;
-        let base = kroll::lab::images::ensure_java_base(&docker)
+        let base = kroll_lab::images::ensure_java_base(&docker)
             .await
             .expect("building the lab's java-base image");
         let classes = compile();
-        let mut ctx = kroll::lab::image::Context::new();
+        let mut ctx = kroll_lab::image::Context::new();
         ctx.add_dir("rootfs/opt/test", &classes).expect("classes");
         ctx.dockerfile(&format!(
             "FROM {base}\nCOPY rootfs/ /\nUSER appuser\nWORKDIR /tmp\nENTRYPOINT [\"/opt/java/bin/java\"]\n"
         ));
         let tag = "kroll-test.local/heap-java:dev";
-        kroll::lab::image::ensure(&docker, &ctx, tag)
+        kroll_lab::image::ensure(&docker, &ctx, tag)
             .await
             .expect("building the heap test image");
         let _ = std::fs::remove_dir_all(&classes);

@@ -38,22 +38,21 @@ pub fn run_id() -> &'static str {
     })
 }
 
-/// A workspace binary (`kroll`, `kroll-agent`, `kroll-labbox`). Fails the test with what to do
+/// A workspace binary (`kroll`, `kroll-agent`, `kroll-labbox`, `kroll-lab`). Fails the test with what to do
 /// when it has not been built.
 pub fn bin(name: &str) -> PathBuf {
-    kroll::lab::sibling_binary(name).unwrap_or_else(|| {
+    kroll_lab::sibling_binary(name).unwrap_or_else(|| {
         panic!("binary `{name}` not found beside the test executable; build it first: `cargo build --workspace --bins` (deploy/test.sh does this)")
     })
 }
 
 /// Builds platform `version`'s images and pushes them into the registry of Swarm lab `name` in
-/// `dir` with `kroll lab images --lab --release`, as a CI pipeline would before an upgrade (the
+/// `dir` with `kroll-lab images --lab --release`, as a CI pipeline would before an upgrade (the
 /// untagged names the stack deploys then point at `version`). Fails the test
 /// with the command's output when it fails; returns its stdout.
 pub fn push_to_swarm_lab(version: &str, name: &str, dir: &std::path::Path) -> String {
-    let pushed = Command::new(bin("kroll"))
+    let pushed = Command::new(bin("kroll-lab"))
         .args([
-            "lab",
             "images",
             "--version",
             version,
@@ -64,11 +63,11 @@ pub fn push_to_swarm_lab(version: &str, name: &str, dir: &std::path::Path) -> St
         ])
         .arg(dir)
         .output()
-        .expect("kroll lab images");
+        .expect("kroll-lab images");
     let stdout = String::from_utf8_lossy(&pushed.stdout).into_owned();
     assert!(
         pushed.status.success(),
-        "kroll lab images --lab {name}: {stdout}{}",
+        "kroll-lab images --lab {name}: {stdout}{}",
         String::from_utf8_lossy(&pushed.stderr)
     );
     stdout
@@ -88,11 +87,11 @@ pub async fn docker() -> Docker {
 /// what the registry the lab stands in for holds besides the lab's own version, i.e. the
 /// upgrade's target (`lab up` builds only the version it runs).
 pub async fn lab_platform_images(version: &str) {
-    use kroll::lab::images::{BrokerBinary, DEFAULT_REGISTRY, ensure_platform};
+    use kroll_lab::images::{BrokerBinary, DEFAULT_REGISTRY, ensure_platform};
     let docker = docker().await;
     let broker = BrokerBinary::beside_this_executable()
         .expect("kroll-lab-broker is built (cargo build --workspace --bins)");
-    let platform = kroll::lab::topology::Platform::find(version)
+    let platform = kroll_lab::topology::Platform::find(version)
         .unwrap_or_else(|| panic!("{version} is not a lab platform"));
     ensure_platform(&docker, DEFAULT_REGISTRY, platform, &broker)
         .await
@@ -105,12 +104,12 @@ pub async fn labbox_image() -> &'static str {
     BUILT
         .get_or_init(|| async {
             let d = docker().await;
-            kroll::lab::ensure_labbox(&d, &bin("kroll-labbox"))
+            kroll_lab::ensure_labbox(&d, &bin("kroll-labbox"))
                 .await
                 .expect("building the labbox image");
         })
         .await;
-    kroll::lab::LABBOX_IMAGE
+    kroll_lab::LABBOX_IMAGE
 }
 
 /// Runs `docker` with arguments and returns stdout; panics with stderr on failure. The CLI is

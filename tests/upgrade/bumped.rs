@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use kroll::lab::topology::Services;
+use kroll_lab::topology::Services;
 
 use super::observer::Observer;
 use super::{FAST, Started, broker_state, kroll, kroll_cmd, text};

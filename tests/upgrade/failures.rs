@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use kroll::lab::topology::Services;
+use kroll_lab::topology::Services;
 
 use super::{
     FAST, Started, broker_state, fast_with_gate, journal_of, kroll, kroll_cmd, run_dirs, text,
@@ -37,12 +37,12 @@ async fn healthy(inv: &std::path::Path) {
 async fn broken_image() -> String {
     let base = kroll_tests::labbox_image().await;
     let docker = kroll_tests::docker().await;
-    let mut ctx = kroll::lab::image::Context::new();
+    let mut ctx = kroll_lab::image::Context::new();
     ctx.dockerfile(&format!(
         "FROM {base}\nCMD [\"--exit-after-ms\", \"100\", \"--exit-code\", \"1\"]\n"
     ));
     let tag = format!("kroll-test/kafka-broken-{}:7.7.1", kroll_tests::run_id());
-    kroll::lab::image::ensure(&docker, &ctx, &tag)
+    kroll_lab::image::ensure(&docker, &ctx, &tag)
         .await
         .expect("broken image");
     tag
@@ -200,7 +200,7 @@ async fn failed_gates_halt_and_roll_back_and_a_lost_agent_stops_the_run_until_it
     )
     .await;
     assert!(
-        kroll::lab::agents::stop(&victim).await,
+        kroll_lab::agents::stop(&victim).await,
         "the agent of rhodrylab-02 was stopped"
     );
     let status = crate::lab::poll(

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use kroll::lab::topology::Services;
+use kroll_lab::topology::Services;
 use kroll_tests::hostlab::{Method, call};
 
 use super::observer::Observer;
@@ -56,7 +56,7 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
         !key_ids_before.is_empty(),
         "the seeded sources registered key subjects"
     );
-    for s in kroll::lab::seed::sources() {
+    for s in kroll_lab::seed::sources() {
         let config = call(
             &connect,
             Method::GET,
@@ -111,7 +111,7 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
     );
     // Connect: sources migrated to Debezium 3.0 keys and running again, sinks running, and no
     // key schema changed (the journal's 3-day outage).
-    for s in kroll::lab::seed::sources() {
+    for s in kroll_lab::seed::sources() {
         let config = call(
             &connect,
             Method::GET,
@@ -179,7 +179,7 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
     // Recreated containers bind their images' anonymous volumes by name (their data survives
     // the upgrade); `lab down` must still remove every one of them.
     let docker = kroll_tests::docker().await;
-    let anonymous = kroll::lab::docker::lab_listing(&docker, lab.name())
+    let anonymous = kroll_lab::docker::lab_listing(&docker, lab.name())
         .await
         .expect("volumes")
         .anonymous_volumes;
@@ -204,7 +204,7 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
 /// The latest schema id of every seeded key subject.
 async fn key_ids(registry: &str) -> std::collections::BTreeMap<String, i64> {
     let mut ids = std::collections::BTreeMap::new();
-    for subject in kroll::lab::seed::subjects()
+    for subject in kroll_lab::seed::subjects()
         .into_iter()
         .filter(|s| s.ends_with("-key"))
     {

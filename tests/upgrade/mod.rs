@@ -256,7 +256,7 @@ pub fn broker_names(lab: &str) -> Vec<String> {
 /// Topic `orders` on `lab` (10 partitions, RF 3, min ISR 2) holding `records` records written
 /// with acks=all: partitions on every broker with data, so the gates have work to judge.
 pub async fn orders_topic(lab: &crate::lab::TestLab, records: usize) {
-    kroll::lab::kafka::create_topic(&lab.handle.bootstrap, "orders", 10)
+    kroll_lab::kafka::create_topic(&lab.handle.bootstrap, "orders", 10)
         .await
         .expect("topic");
     let records: String = (0..records).map(|i| format!("k{i}:order {i}\n")).collect();
@@ -298,7 +298,7 @@ pub fn broker_state(lab: &str) -> Vec<(String, String, Option<String>)> {
 }
 
 /// An agent this test started again after stopping it; stopped (by its PID) when dropped.
-pub struct Respawned(pub kroll::lab::agents::AgentRecord);
+pub struct Respawned(pub kroll_lab::agents::AgentRecord);
 
 impl Drop for Respawned {
     fn drop(&mut self) {
@@ -309,8 +309,8 @@ impl Drop for Respawned {
 }
 
 /// Starts a lab's stopped agent again, exactly as `lab up` did.
-pub async fn respawn(old: &kroll::lab::agents::AgentRecord) -> Respawned {
-    let rec = kroll::lab::agents::spawn(&bin("kroll-agent"), &old.node, old.addr, &old.config)
+pub async fn respawn(old: &kroll_lab::agents::AgentRecord) -> Respawned {
+    let rec = kroll_lab::agents::spawn(&bin("kroll-agent"), &old.node, old.addr, &old.config)
         .await
         .expect("agent back");
     Respawned(rec)

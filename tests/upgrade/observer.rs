@@ -78,10 +78,10 @@ impl Engines {
     }
 
     /// A Swarm lab's five engines.
-    pub fn swarm(lab: &str, swarm: &kroll::lab::swarm::SwarmState) -> Self {
+    pub fn swarm(lab: &str, swarm: &kroll_lab::swarm::SwarmState) -> Self {
         Self {
             lab: lab.to_owned(),
-            hosts: (1..=kroll::lab::topology::NODES)
+            hosts: (1..=kroll_lab::topology::NODES)
                 .map(|n| Some(swarm.layout.docker_host(n)))
                 .collect(),
         }
@@ -103,8 +103,8 @@ impl Observer {
     /// [`Observer::start`] on Swarm lab `lab`'s five engines.
     #[allow(dead_code)] // kroll-bench shares this file and starts its own.
     pub async fn start_swarm(
-        lab: &kroll::lab::LabHandle,
-        swarm: &kroll::lab::swarm::SwarmState,
+        lab: &kroll_lab::LabHandle,
+        swarm: &kroll_lab::swarm::SwarmState,
     ) -> Self {
         Self::start_every(
             Engines::swarm(&lab.name, swarm),

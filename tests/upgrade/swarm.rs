@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use kroll::lab::swarm::SwarmState;
-use kroll::lab::topology::{LAB_SECRET_KEY, LAB_SECRET_VALUE, Services};
+use kroll_lab::swarm::SwarmState;
+use kroll_lab::topology::{LAB_SECRET_KEY, LAB_SECRET_VALUE, Services};
 
 use super::observer::Observer;
 use super::{
@@ -215,7 +215,7 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
     // The new version reaches the nodes as it does in production: pushed to the registry they
     // pull from (here by the lab's own command).
     let pushed = kroll_tests::push_to_swarm_lab("7.7.1", &name, &lab.handle.dir);
-    let repository = kroll::lab::swarm::repository(&swarm.layout);
+    let repository = kroll_lab::swarm::repository(&swarm.layout);
     assert!(
         pushed.contains(&format!("pushed to {repository}")),
         "{pushed}"
@@ -223,7 +223,7 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
     orders_topic(&lab, 2000).await;
     // Pre-flight wants a healthy cluster; the new topic's followers catch up first.
     let caught_up = Instant::now();
-    kroll::lab::ready::full_isr(
+    kroll_lab::ready::full_isr(
         &lab.handle.bootstrap,
         &["orders".to_owned()],
         Duration::from_secs(180),
@@ -237,7 +237,7 @@ async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarti
 
     let agents_service = format!(
         "{}_kroll-agent",
-        kroll::lab::swarm::agent_service::stack_name(&name)
+        kroll_lab::swarm::agent_service::stack_name(&name)
     );
     let agent_tasks = running_tasks_of(&manager, &agents_service);
     assert_eq!(

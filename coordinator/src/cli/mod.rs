@@ -7,7 +7,6 @@ mod backup_cmd;
 mod certs;
 mod connectors;
 mod context;
-mod lab;
 mod migrate_cmd;
 mod report_cmd;
 mod upgrade;
@@ -90,10 +89,6 @@ pub enum Command {
     /// Certificates for mutual TLS between kroll and its agents.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
-    /// The lab: a stand-in cluster on the local Docker engine, built from this machine's
-    /// files (nothing is pulled). See deploy/lab/LAB.md.
-    #[command(subcommand)]
-    Lab(LabCommand),
     /// Stream every agent's events (Java OutOfMemoryError, OOM exits, heap pressure, hung
     /// JVMs, container starts and deaths) as they happen; post alerts to a webhook.
     ///
@@ -145,8 +140,6 @@ pub enum Command {
     Report(report_cmd::ReportArgs),
 }
 
-pub use self::lab::LabCommand;
-
 /// Parses `90`, `90s`, `5m`, `1h`, `500ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -175,7 +168,6 @@ pub async fn run(cli: Cli) -> ExitCode {
             operation_id,
         } => cmd_restart(&cli, container, *stop_timeout, operation_id.clone()).await,
         Command::Certs(c) => certs::run(&cli, c),
-        Command::Lab(c) => lab::run(&cli, c).await,
         Command::Watch(args) => watch::run(&cli, args).await,
         Command::Plan(t) => upgrade::cmd_plan(&cli, t).await,
         Command::Upgrade(a) => upgrade::cmd_upgrade(&cli, a).await,

@@ -2,7 +2,7 @@
 //! (`kroll-lab-broker`), and the lab's JVM Schema Registry and Connect workers started through
 //! their image entrypoints (like `deploy/lab/java/test.sh` does), each on a free loopback port.
 //! Every process is killed by its own PID when its guard drops, even when a test fails.
-//! (Until `kroll::lab` runs these services in containers for the Connect tests too, this is
+//! (Until `kroll_lab` runs these services in containers for the Connect tests too, this is
 //! the fast way to a real Connect + Schema Registry + Kafka: a few seconds.)
 //!
 //! # Layout

@@ -1,4 +1,4 @@
-//! `kroll lab down`: removes every container, network and volume labelled with the lab, stops
+//! `kroll-lab down`: removes every container, network and volume labelled with the lab, stops
 //! the agents recorded in its state file (by PID, only while that PID still runs this lab's
 //! agent), and removes the runtime files `lab up` wrote. Safe to run twice.
 

@@ -1,4 +1,4 @@
-//! `kroll lab up`: images, network, volumes, containers, agents, seed data, inventory — and
+//! `kroll-lab up`: images, network, volumes, containers, agents, seed data, inventory — and
 //! waiting until all of it really works. Idempotent: on a running lab it creates what is
 //! missing, starts what is stopped, and leaves everything else as it is (a container an
 //! upgrade moved to another image stays there).
@@ -137,7 +137,7 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     let broker = BrokerBinary::beside_this_executable()?;
     let agent_bin = if opts.agents {
         Some(super::sibling_binary("kroll-agent").ok_or_else(|| LabError::Usage(
-            "kroll-agent is not beside kroll; build the workspace: cargo build --workspace --bins".into(),
+            "kroll-agent is not beside kroll-lab; build the workspace: cargo build --workspace --bins".into(),
         ))?)
     } else {
         None
@@ -283,7 +283,7 @@ fn choose_ports(opts: &UpOptions, previous: Option<&LabState>) -> Result<Ports, 
     match (previous, opts.port_base) {
         (Some(prev), Some(base)) if Ports::from_base(base)? != prev.ports => {
             Err(LabError::Usage(format!(
-                "lab `{}` already runs with other ports; drop --port-base {base}, or `kroll lab down --name {}` first",
+                "lab `{}` already runs with other ports; drop --port-base {base}, or `kroll-lab down --name {}` first",
                 opts.name, opts.name
             )))
         }

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use kroll_shared::inventory::ServiceKind;
 
-use crate::lab::topology::{ContainerSpec, LabSpec};
+use crate::topology::{ContainerSpec, LabSpec};
 
 /// The variable the stack file's images start with, as in the journal.
 pub const REGISTRY_VAR: &str = "CI_REGISTRY_IMAGE";
@@ -62,7 +62,7 @@ pub fn render(spec: &LabSpec, shared: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "# The stack of Swarm lab `{}` (written by `kroll lab up --swarm`; deploy/lab/LAB.md).\n\
+        "# The stack of Swarm lab `{}` (written by `kroll-lab up --swarm`; deploy/lab/LAB.md).\n\
          # Shaped like the journal's: untagged images from ${{{REGISTRY_VAR}}}, one service per node,\n\
          # shared environment in anchors merged with `<<:`.\nversion: \"3.8\"\n",
         spec.name
@@ -168,7 +168,7 @@ fn service(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::topology::{Hosts, Ports, Services};
+    use crate::topology::{Hosts, Ports, Services};
 
     fn spec() -> LabSpec {
         let mut s =

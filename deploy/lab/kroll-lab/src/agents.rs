@@ -2,7 +2,7 @@
 //! (`127.77.0.<N>`), with mutual-TLS certificates from the lab's own CA and an allowlist by the
 //! labels `kroll.lab=<lab>, kroll.node=<node>`.
 //!
-//! Processes are started in their own process group (a Ctrl-C of `kroll lab up` does not stop
+//! Processes are started in their own process group (a Ctrl-C of `kroll-lab up` does not stop
 //! them), their stderr goes to `<dir>/agents/<node>.log`, and they are stopped only by the PID
 //! recorded for them, and only while that PID still runs a `kroll-agent` whose command line
 //! names this lab's configuration file.
@@ -79,7 +79,7 @@ pub fn write_config_for(
     let certs = dir.join("certs");
     let path = agents.join(format!("{node}.toml"));
     let mut text = format!(
-        "# kroll-agent of lab `{lab}`, node {node} (written by `kroll lab up`).\n\
+        "# kroll-agent of lab `{lab}`, node {node} (written by `kroll-lab up`).\n\
          node = \"{node}\"\n\
          listen = \"{listen}\"\n\
          report_env = [\"KAFKA_ADVERTISED_LISTENERS\", \"KAFKA_INTER_BROKER_PROTOCOL_VERSION\"]\n\n\

@@ -1,4 +1,4 @@
-//! `kroll lab up --swarm`: the lab as the user runs it in production — a Docker Swarm stack on
+//! `kroll-lab up --swarm`: the lab as the user runs it in production — a Docker Swarm stack on
 //! five nodes. Five Docker engines on this machine, each in a network namespace of its own
 //! with the hostname `rhodrylab-0N`, joined as one swarm (nodes 1…N the managers, N = 1, 3 or
 //! 5, three by default); the lab's images
@@ -77,7 +77,7 @@ impl SwarmState {
 }
 
 /// Brings Swarm lab `opts.name` up and waits until it is healthy. A Swarm lab is made whole
-/// or not at all: a lab of that name must not exist yet (`kroll lab down` it first).
+/// or not at all: a lab of that name must not exist yet (`kroll-lab down` it first).
 pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     let mut clock = Clock::new();
     let p = opts.progress.clone();
@@ -96,7 +96,7 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
         .unwrap_or_else(|| state::default_dir(&opts.name));
     if LabState::load(&dir)?.is_some() || SwarmState::load(&dir)?.is_some() {
         return Err(LabError::Usage(format!(
-            "{} already holds a lab; `kroll lab down --name {} --dir {}` first",
+            "{} already holds a lab; `kroll-lab down --name {} --dir {}` first",
             dir.display(),
             opts.name,
             dir.display()
@@ -105,7 +105,7 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     let broker = BrokerBinary::beside_this_executable()?;
     let agent_bin = super::sibling_binary("kroll-agent").ok_or_else(|| {
         LabError::Usage(
-            "kroll-agent is not beside kroll; build the workspace: cargo build --workspace --bins"
+            "kroll-agent is not beside kroll-lab; build the workspace: cargo build --workspace --bins"
                 .into(),
         )
     })?;
@@ -288,7 +288,7 @@ pub fn push_to_lab(
     let dir = state::absolute(dir);
     let swarm = SwarmState::load(&dir)?.ok_or_else(|| {
         LabError::Usage(format!(
-            "{} holds no Swarm lab (`kroll lab up --swarm` makes one); only a Swarm lab has a registry of its own",
+            "{} holds no Swarm lab (`kroll-lab up --swarm` makes one); only a Swarm lab has a registry of its own",
             dir.display()
         ))
     })?;

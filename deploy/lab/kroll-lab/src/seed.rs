@@ -246,7 +246,7 @@ pub fn subjects() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::topology::{Ports, Services};
+    use crate::topology::{Ports, Services};
 
     fn spec(version: &str) -> LabSpec {
         LabSpec::new("lab", version, "r", Ports::default_lab(), Services::Full).expect("spec")

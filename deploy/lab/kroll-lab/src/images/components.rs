@@ -10,8 +10,8 @@ use bollard::Docker;
 
 use super::base::{Layer, join_err};
 use super::cache;
-use crate::lab::image::{self, Context, ImageError, io_err};
-use crate::lab::topology::Platform;
+use crate::image::{self, Context, ImageError, io_err};
+use crate::topology::Platform;
 
 /// The components of a platform version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -78,12 +78,12 @@ pub struct BrokerBinary {
 }
 
 impl BrokerBinary {
-    /// The broker built beside the running `kroll` (or test) executable.
+    /// The broker built beside the running `kroll-lab` (or test) executable.
     pub fn beside_this_executable() -> Result<Self, ImageError> {
-        crate::lab::sibling_binary("kroll-lab-broker")
+        crate::sibling_binary("kroll-lab-broker")
             .map(|path| Self { path })
             .ok_or_else(|| ImageError::Missing {
-                what: "the kroll-lab-broker binary beside kroll".into(),
+                what: "the kroll-lab-broker binary beside kroll-lab".into(),
                 hint: "build the workspace: cargo build --workspace --bins".into(),
             })
     }
@@ -100,7 +100,7 @@ pub(super) struct Inputs<'a> {
 
 /// The JVM services' jars, from the cache (built on first use).
 pub(super) async fn lab_jars() -> Result<PathBuf, ImageError> {
-    let src = crate::lab::source_dir().join("java");
+    let src = crate::source_dir().join("java");
     tokio::task::spawn_blocking(move || cache::lab_jars(&src))
         .await
         .map_err(|e| join_err("lab jars", e))?
@@ -151,7 +151,7 @@ fn context(
         }
         _ => {
             let (jar, entry) = component.jvm_service().unwrap_or_default();
-            let entries = crate::lab::source_dir().join("java/entrypoints");
+            let entries = crate::source_dir().join("java/entrypoints");
             ctx.add_file(&format!("rootfs/opt/lab/lib/{jar}"), &jars.join(jar))?;
             ctx.add_file(&format!("rootfs/opt/lab/bin/{entry}"), &entries.join(entry))?;
             ctx.add_file("rootfs/opt/lab/bin/lib.sh", &entries.join("lib.sh"))?;
@@ -273,7 +273,7 @@ fn zookeeper_files(ctx: &mut Context) -> Result<(), ImageError> {
         SIMPLELOGGER,
         0o644,
     );
-    let entry = crate::lab::source_dir().join("zookeeper/zookeeper.sh");
+    let entry = crate::source_dir().join("zookeeper/zookeeper.sh");
     ctx.add_file("rootfs/opt/lab/bin/zookeeper.sh", &entry)?;
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! The inventory file of a lab, as `kroll lab up` writes it (for the default lab: exactly
+//! The inventory file of a lab, as `kroll-lab up` writes it (for the default lab: exactly
 //! `deploy/inventory.lab.toml`).
 
 use std::fmt::Write as _;
@@ -12,12 +12,12 @@ pub fn inventory_toml(spec: &LabSpec) -> String {
     let mut s = String::new();
     if spec.name == DEFAULT_LAB {
         s.push_str(
-            "# The lab's inventory, as `kroll lab up` writes it for the default lab (deploy/lab/LAB.md).\n",
+            "# The lab's inventory, as `kroll-lab up` writes it for the default lab (deploy/lab/LAB.md).\n",
         );
     } else {
         let _ = writeln!(
             s,
-            "# The inventory of lab `{}`, as `kroll lab up` wrote it (deploy/lab/LAB.md).",
+            "# The inventory of lab `{}`, as `kroll-lab up` wrote it (deploy/lab/LAB.md).",
             spec.name
         );
     }

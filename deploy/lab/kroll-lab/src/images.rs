@@ -21,8 +21,8 @@ use tokio::sync::Mutex;
 
 pub use self::base::{BASE_IMAGE, JAVA_BASE_IMAGE};
 pub use self::components::{BrokerBinary, Component};
-pub use crate::lab::image::ImageError;
-use crate::lab::topology::Platform;
+pub use crate::image::ImageError;
+use crate::topology::Platform;
 
 /// Registry part of the lab's image names when none is given.
 pub const DEFAULT_REGISTRY: &str = "kroll-lab.local/rhodry";

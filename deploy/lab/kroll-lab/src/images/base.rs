@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use bollard::Docker;
 
 use super::cache;
-use crate::lab::image::{self, Context, ImageError};
+use crate::image::{self, Context, ImageError};
 
 /// Tag of the base layer (busybox, `root` + `appuser`, `/tmp`).
 pub const BASE_IMAGE: &str = "kroll-lab.local/base:dev";

@@ -9,15 +9,15 @@ use std::time::Duration;
 use kroll_shared::inventory::{Inventory, ServiceKind};
 
 use super::UpOptions;
-use crate::lab::http::Http;
-use crate::lab::topology::{LabSpec, NODES, Services};
-use crate::lab::{LabError, Progress, ready, seed};
+use crate::http::Http;
+use crate::topology::{LabSpec, NODES, Services};
+use crate::{LabError, Progress, ready, seed};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
 /// Waits until the lab's Kafka cluster (and, for a full lab, its services and seed data) are
 /// healthy; `mark` records phase timings.
-pub(in crate::lab) async fn until_healthy(
+pub(crate) async fn until_healthy(
     spec: &LabSpec,
     opts: &UpOptions,
     p: &Progress,
@@ -118,10 +118,7 @@ async fn seed_connectors(spec: &LabSpec, http: &Http, p: &Progress) -> Result<()
 
 /// Every agent answers over mutual TLS and reports the containers the inventory places on its
 /// node.
-pub(in crate::lab) async fn agents_report(
-    spec: &LabSpec,
-    inventory: &Path,
-) -> Result<(), LabError> {
+pub(crate) async fn agents_report(spec: &LabSpec, inventory: &Path) -> Result<(), LabError> {
     let inv = Inventory::load(inventory).map_err(|e| LabError::Usage(e.to_string()))?;
     let tls = inv.tls.load().map_err(|e| LabError::Agent {
         node: "-".into(),
@@ -133,7 +130,7 @@ pub(in crate::lab) async fn agents_report(
         MINUTE,
         || async move {
             let mut problems = Vec::new();
-            for r in crate::agents::query_all(inv, tls).await {
+            for r in kroll::agents::query_all(inv, tls).await {
                 match r.state {
                     Err(e) => problems.push(e.to_string()),
                     Ok(state) => {

@@ -1,17 +1,62 @@
-//! `kroll lab …`: the lab's images, `up` and `down`.
+//! The `kroll-lab` command line: the lab's images, `up` and `down`.
+//!
+//! Exit codes (as `kroll`'s): 0 = done; 1 = the command failed; 2 = bad usage or configuration
+//! (nothing was touched).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use kroll_shared::config::ConfigError;
 
-use super::{Cli, Output, UsageError};
-use crate::lab::images::{self, BrokerBinary, DEFAULT_REGISTRY};
-use crate::lab::topology::{DEFAULT_LAB, PLATFORMS, Platform, Services};
-use crate::lab::{self, DownOptions, LabError, LabHandle, Progress, UpOptions};
+use crate::images::{self, BrokerBinary, DEFAULT_REGISTRY};
+use crate::topology::{DEFAULT_LAB, PLATFORMS, Platform, Services};
+use crate::{self as lab, DownOptions, LabError, LabHandle, Progress, UpOptions};
 
-/// `kroll lab …`
+/// kroll-lab — the lab: a stand-in cluster on the local Docker engine, built from this machine's
+/// files (nothing is pulled), that kroll is tested and demonstrated on. See deploy/lab/LAB.md.
+///
+/// Not part of the shipped `kroll`; point `kroll --inventory <dir>/kroll.toml …` at a lab to
+/// run kroll against it.
+///
+/// Exit codes: 0 ok; 1 failed; 2 bad usage or configuration (nothing touched).
+#[derive(Debug, Parser)]
+#[command(name = "kroll-lab", version, propagate_version = true)]
+pub struct Cli {
+    /// Output format: `text` for people, `json` for scripts.
+    #[arg(short, long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    #[command(subcommand)]
+    pub command: LabCommand,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+/// A mistake in what the user asked for; exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Runs a parsed command line and returns the process exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    match run_command(&cli, &cli.command).await {
+        Ok(code) => code,
+        Err(e) => {
+            let usage = e.downcast_ref::<ConfigError>().is_some()
+                || e.downcast_ref::<UsageError>().is_some();
+            eprintln!("kroll-lab: {e:#}");
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
+
+/// `kroll-lab …`
 #[derive(Debug, Subcommand)]
 pub enum LabCommand {
     /// Build the lab's images from this machine's files (skipped when their content is
@@ -46,11 +91,11 @@ pub enum LabCommand {
     #[command(disable_version_flag = true)]
     Up(UpArgs),
     /// Remove a lab: every container, network and volume labelled `kroll.lab=<name>`, its
-    /// agents (by recorded PID) and the files `lab up` wrote. Safe to run twice.
+    /// agents (by recorded PID) and the files `kroll-lab up` wrote. Safe to run twice.
     Down(DownArgs),
 }
 
-/// `kroll lab up` options.
+/// `kroll-lab up` options.
 #[derive(Debug, Args)]
 pub struct UpArgs {
     /// Lab name; containers are `<name>-<service>`.
@@ -114,20 +159,20 @@ enum ServicesArg {
     Kafka,
 }
 
-/// `kroll lab down` options.
+/// `kroll-lab down` options.
 #[derive(Debug, Args)]
 pub struct DownArgs {
     /// Lab name.
     #[arg(long, default_value = DEFAULT_LAB)]
     name: String,
-    /// The lab's directory, if `lab up` was given one (default: found through the lab's
+    /// The lab's directory, if `kroll-lab up` was given one (default: found through the lab's
     /// network label).
     #[arg(long)]
     dir: Option<PathBuf>,
 }
 
-/// Runs a `kroll lab …` command.
-pub async fn run(cli: &Cli, cmd: &LabCommand) -> anyhow::Result<ExitCode> {
+/// Runs a `kroll-lab …` command.
+async fn run_command(cli: &Cli, cmd: &LabCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         LabCommand::Images {
             versions,
@@ -187,7 +232,7 @@ async fn cmd_images(
     };
     let docker = lab::docker::connect().await.map_err(classify)?;
     let labbox = lab::sibling_binary("kroll-labbox").ok_or_else(|| {
-        anyhow::anyhow!("kroll-labbox is not beside the kroll binary; build the workspace (cargo build --workspace --bins)")
+        anyhow::anyhow!("kroll-labbox is not beside the kroll-lab binary; build the workspace (cargo build --workspace --bins)")
     })?;
     let labbox_id = lab::ensure_labbox(&docker, &labbox).await?;
     let broker = BrokerBinary::beside_this_executable()?;
@@ -311,7 +356,7 @@ pub fn render_up(h: &LabHandle) -> String {
         );
     }
     row("certificates", h.dir.join("certs").display().to_string());
-    row("remove it", format!("kroll lab down --name {}", h.name));
+    row("remove it", format!("kroll-lab down --name {}", h.name));
     s
 }
 
@@ -339,4 +384,15 @@ async fn cmd_down(cli: &Cli, a: &DownArgs) -> anyhow::Result<ExitCode> {
         ),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

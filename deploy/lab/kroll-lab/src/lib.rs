@@ -1,9 +1,14 @@
-//! The lab: a stand-in Confluent cluster on the local Docker engine, built from this
-//! machine's files (see `deploy/lab/LAB.md`). `kroll lab up` / `kroll lab down`, and the same
-//! for tests: [`up`] returns a [`LabHandle`] with the inventory path, bootstrap servers and
+//! `kroll-lab`: the lab, a stand-in Confluent cluster on the local Docker engine, built from
+//! this machine's files (see `deploy/lab/LAB.md`). `kroll-lab up` / `kroll-lab down`, and the
+//! same for tests: [`up`] returns a [`LabHandle`] with the inventory path, bootstrap servers and
 //! URLs; [`down`] removes everything the lab made.
 //!
+//! Its own crate and binary, apart from the shipped `kroll`: the lab depends on the coordinator
+//! (it asks the lab's agents with [`kroll::agents::query_all`]), never the reverse, so `kroll`
+//! carries no lab code (nor the lab's Docker, tar and process-signal dependencies).
+//!
 //! # Layout
+//! - `cli`: the `kroll-lab` command line (`images`, `up`, `down`), exit codes: [`Cli`], [`run`].
 //! - [`image`]: build contexts and image builds that never pull.
 //! - [`images`]: the lab's images (base layers, ZooKeeper, Kafka, the JVM services).
 //! - [`topology`]: the desired containers of a lab at a platform version (pure).
@@ -13,11 +18,12 @@
 //! - [`seed`]: topics and connectors of a new lab.
 //! - [`state`]: the lab's runtime state file.
 //! - [`swarm`]: the Swarm lab — five engines in network namespaces, one swarm, a registry,
-//!   the lab deployed as a stack (`lab up --swarm`).
+//!   the lab deployed as a stack (`kroll-lab up --swarm`).
 //! - `memory`: what a running lab costs ([`memory`]).
 //! - `up`, `down`: the two commands.
 
 pub mod agents;
+mod cli;
 pub mod docker;
 mod down;
 pub mod http;
@@ -38,6 +44,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 
+pub use self::cli::{Cli, run};
 pub use self::down::{DownOptions, DownReport, down};
 pub use self::memory::{MemoryReport, memory};
 pub use self::up::{LabHandle, UpOptions, up};
@@ -56,12 +63,13 @@ pub fn sibling_binary(name: &str) -> Option<PathBuf> {
 }
 
 /// The `deploy/lab` directory of this source tree (entrypoints, the JVM services' sources):
-/// `$KROLL_LAB_SRC` when set, else the one this `kroll` was built from.
+/// `$KROLL_LAB_SRC` when set, else the one this `kroll-lab` was built from (this crate's
+/// parent directory).
 pub fn source_dir() -> PathBuf {
     std::env::var_os("KROLL_LAB_SRC")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/lab"))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
 }
 
 /// Builds (if its content changed) the labbox image from the `kroll-labbox` binary.

@@ -1,4 +1,4 @@
-//! `kroll lab up --swarm --agents-as service`: the agents run as one global Swarm service —
+//! `kroll-lab up --swarm --agents-as service`: the agents run as one global Swarm service —
 //! the second way the README offers to run `kroll-agent` on a Swarm node — in a stack of their
 //! own (`<lab>-agents`), so that redeploying the lab's stack never restarts them mid-roll.
 //!
@@ -22,8 +22,8 @@
 
 use std::path::Path;
 
-use crate::lab::topology::{LabSpec, NODES, node_name};
-use crate::lab::{LabError, image};
+use crate::topology::{LabSpec, NODES, node_name};
+use crate::{LabError, image};
 
 use super::hosts::{self, Layout};
 
@@ -45,7 +45,7 @@ const NODE: &str = "{{ env \"KROLL_NODE\" }}";
 pub fn config_template(spec: &LabSpec) -> String {
     let port = spec.agent_addr(1).port();
     format!(
-        "# kroll-agent of lab `{lab}` as a global Swarm service (written by `kroll lab up`).\n\
+        "# kroll-agent of lab `{lab}` as a global Swarm service (written by `kroll-lab up`).\n\
          # A Swarm config template: each task's copy names its own node.\n\
          node = \"{NODE}\"\n\
          listen = \"0.0.0.0:{port}\"\n\
@@ -59,8 +59,8 @@ pub fn config_template(spec: &LabSpec) -> String {
          [jvm]\nproc_root = \"{PROC}\"\n\n\
          [restart]\ndefault_stop_timeout_seconds = 60\n",
         lab = spec.name,
-        lab_label = crate::lab::topology::LAB_LABEL,
-        node_label = crate::lab::topology::NODE_LABEL,
+        lab_label = crate::topology::LAB_LABEL,
+        node_label = crate::topology::NODE_LABEL,
     )
 }
 
@@ -176,7 +176,7 @@ pub async fn deploy(
     dir: &Path,
     agent_bin: &Path,
 ) -> Result<(), LabError> {
-    crate::lab::agents::ensure_certs(dir, spec)?;
+    crate::agents::ensure_certs(dir, spec)?;
     let image = push_image(l, agent_bin).await?;
     let agents = dir.join("agents");
     std::fs::create_dir_all(&agents).map_err(LabError::io(&agents))?;
@@ -191,7 +191,7 @@ pub async fn deploy(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::topology::{Ports, Services};
+    use crate::topology::{Ports, Services};
 
     fn spec() -> LabSpec {
         LabSpec::new("sx", "7.1.1", "r", Ports::default_lab(), Services::Kafka).expect("spec")

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::lab::image::{ImageError, io_err};
+use crate::image::{ImageError, io_err};
 
 /// Modules of the lab's Java runtime: `java.base` + `jdk.httpserver` for the lab's JVM
 /// services (`jdeps --print-module-deps`); ZooKeeper 3.8 also needs `java.management` (its

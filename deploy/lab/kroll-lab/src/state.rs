@@ -40,7 +40,7 @@ impl LabState {
         };
         serde_json::from_str(&text).map(Some).map_err(|e| {
             LabError::Usage(format!(
-                "{}: {e} (remove it, or run `kroll lab down`)",
+                "{}: {e} (remove it, or run `kroll-lab down`)",
                 path.display()
             ))
         })

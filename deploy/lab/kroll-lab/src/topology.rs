@@ -5,7 +5,7 @@
 //!
 //! # Layout
 //! - `env`: the environment of each service, modelled on the journal's 7.1.1 stack.
-//! - `inventory`: the inventory file `kroll lab up` writes.
+//! - `inventory`: the inventory file `kroll-lab up` writes.
 
 mod env;
 mod inventory;
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::env::{LAB_SECRET_KEY, LAB_SECRET_VALUE};
 pub use self::inventory::inventory_toml;
-use crate::lab::images::{Component, tag};
+use crate::images::{Component, tag};
 
 /// The default lab's name.
 pub const DEFAULT_LAB: &str = "lab";

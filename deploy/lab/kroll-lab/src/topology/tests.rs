@@ -4,7 +4,7 @@ fn default_lab() -> LabSpec {
     LabSpec::new(
         DEFAULT_LAB,
         "7.1.1",
-        crate::lab::images::DEFAULT_REGISTRY,
+        crate::images::DEFAULT_REGISTRY,
         Ports::default_lab(),
         Services::Full,
     )
@@ -13,7 +13,7 @@ fn default_lab() -> LabSpec {
 
 #[test]
 fn the_default_labs_inventory_is_deploy_inventory_lab_toml() {
-    let committed = include_str!("../../../../deploy/inventory.lab.toml");
+    let committed = include_str!("../../../../inventory.lab.toml");
     let generated = inventory_toml(&default_lab());
     assert_eq!(generated, committed);
     let doc = kroll_shared::config::Document::from_text("kroll.toml", generated);

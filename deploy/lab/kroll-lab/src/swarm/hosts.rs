@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::super::LabError;
-use crate::lab::topology::{Hosts, NODES, node_name};
+use crate::topology::{Hosts, NODES, node_name};
 
 /// Programs the Swarm lab runs, with the Debian package that has each.
 pub const TOOLS: &[(&str, &str)] = &[
