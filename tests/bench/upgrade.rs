@@ -7,7 +7,10 @@
 //! - unavoidable time: from the step's intent (journalled right before the agent is asked to stop
 //!   the broker) to the moment the observer first sees the broker running and back in the ISR of
 //!   every partition it replicates (stop + start + catch-up);
-//! - gate latency: from that moment to the coordinator's `step_done` (its after-gate passed);
+//! - gate latency: from that moment to the coordinator's after-gate passing (journalled in
+//!   `step_done`, as `back_during_action_ms` when it passed before the agent's answer);
+//! - step done: from that moment to `step_done` (the agent answers a recreate only once the new
+//!   container has run for its settle window, which a lab broker outruns);
 //! - since previous: from the previous step's end (or the roll's start) to this step's intent
 //!   (choosing the broker, observing the cluster, the gate before the stop);
 //! - orchestration overhead per roll: the roll's wall time (phase start → last step done)
@@ -76,9 +79,13 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool) {
         .expect("topic");
     produce(&lab.bootstrap, "orders", 2000).await;
 
-    let observer =
-        observer::Observer::start_every(engines, &lab.zookeeper, 2, Duration::from_millis(poll_ms))
-            .await;
+    let observer = observer::Observer::start_every(
+        engines,
+        &lab.kafka_zookeeper(),
+        2,
+        Duration::from_millis(poll_ms),
+    )
+    .await;
     let runs = dir.path().join("runs");
     let out = std::process::Command::new(kroll_tests::bin("kroll"))
         .arg("--inventory")
@@ -122,6 +129,7 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool) {
         rejoined.entry(*b).or_default().push(*at);
     }
     let mut latencies = Vec::new();
+    let mut overhangs = Vec::new();
     println!(
         "upgrade: Kafka-only lab, 5 brokers, topic orders (10 partitions, RF 3, min ISR 2, 2000 records); observer every {poll_ms} ms (+ its sample time), {} samples",
         seen.samples
@@ -156,7 +164,16 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool) {
                 .and_then(|v| v.iter().copied().find(|t| *t >= t_intent))
                 .expect("the observer saw the broker back");
             let unavoidable = back - t_intent;
-            let latency = done - back;
+            // The gate passed while the agent's action was still running (the broker back
+            // before the agent's settle window ended), or after its answer.
+            let done_entry = entries
+                .iter()
+                .find(|e| e["event"] == "step_done" && e["step"] == step);
+            let gate_passed = done_entry
+                .and_then(|e| e["back_during_action_ms"].as_i64())
+                .map_or(done, |ms| t_intent + ms);
+            let latency = gate_passed - back;
+            overhangs.push(done - back);
             sum_unavoidable += unavoidable;
             latencies.push(latency);
             println!(
@@ -171,6 +188,37 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool) {
             wall as f64 / sum_unavoidable.max(1) as f64
         );
     }
+    // ZooKeeper requests the coordinator's observations sent (its debug log's running count per
+    // session; a count that drops is a new session's).
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (mut zk_requests, mut last) = (0u64, 0u64);
+    for n in stderr.lines().filter_map(|l| {
+        l.split("zookeeper_requests=")
+            .nth(1)?
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse::<u64>()
+            .ok()
+    }) {
+        if n < last {
+            zk_requests += last;
+        }
+        last = n;
+    }
+    zk_requests += last;
+    let first = entries
+        .first()
+        .and_then(|e| e["time_unix_ms"].as_i64())
+        .unwrap_or_default();
+    let end = entries
+        .last()
+        .and_then(|e| e["time_unix_ms"].as_i64())
+        .unwrap_or_default();
+    let secs = ((end - first) as f64 / 1000.0).max(0.001);
+    println!(
+        "ZooKeeper requests of the coordinator's observations: {zk_requests} in {secs:.1} s ({:.1}/s)",
+        zk_requests as f64 / secs
+    );
     latencies.sort_unstable();
     println!(
         "gate latency (broker back in full ISR → gate passed), n = {}: p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
@@ -179,6 +227,13 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool) {
         percentile(&latencies, 0.9),
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or_default()
+    );
+    overhangs.sort_unstable();
+    println!(
+        "step done after the broker was back (the gate, then the agent's answer after its {} ms settle window): p50 {} ms, max {} ms",
+        kroll_agent::docker_recreate::SETTLE.as_millis(),
+        percentile(&overhangs, 0.5),
+        overhangs.last().copied().unwrap_or_default()
     );
 }
 

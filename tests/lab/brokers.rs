@@ -43,6 +43,15 @@ async fn a_stopped_broker_is_missed_rejoins_after_catch_up_and_the_controller_fa
         .await
         .expect("full ISR");
     let k3 = format!("{}-kafka-03", lab.name());
+    // kroll's probe mirrors ZooKeeper through watches; it is started now, and ZooKeeper is
+    // restarted under it (as an upgrade's ZooKeeper roll does): what follows must still be
+    // seen — a restarted ZooKeeper delivered no watch event after the reconnection, and the
+    // first mirror kept showing broker 3 in every ISR while it was stopped.
+    let probe =
+        KafkaProbe::new(b, &lab.handle.kafka_zookeeper(), Duration::from_secs(5)).expect("probe");
+    let before = probe.observe().await.expect("observe");
+    assert!(before.registered.contains(&3), "{before:?}");
+    docker_cli(&["restart", &format!("{}-zookeeper-01", lab.name())]);
 
     docker_cli(&["stop", &k3]);
     let urp = poll(
@@ -69,13 +78,15 @@ async fn a_stopped_broker_is_missed_rejoins_after_catch_up_and_the_controller_fa
     // kroll's gates read partition state from ZooKeeper, where the controller decides it: with
     // broker 3 out, it agrees with the brokers' metadata once that has settled, partition by
     // partition (replicas, leader, ISR as a set).
-    let probe = KafkaProbe::new(b, &lab.handle.zookeeper, Duration::from_secs(5)).expect("probe");
     poll(
         "ZooKeeper's partition state to agree with metadata",
         Duration::from_secs(20),
         async || {
             let zk = probe.observe().await?;
             let m = md(&lab).await?;
+            if zk.registered.contains(&3) {
+                return Err(format!("the probe still sees broker 3 registered: {zk:?}"));
+            }
             let sorted = |v: &[i32]| {
                 let mut v = v.to_vec();
                 v.sort_unstable();
@@ -152,6 +163,28 @@ async fn a_stopped_broker_is_missed_rejoins_after_catch_up_and_the_controller_fa
             Err(format!("{urp:?}"))
         }
     })
+    .await;
+    // The probe's mirror followed the return through its watches alone.
+    poll(
+        "the probe to see broker 3 back",
+        Duration::from_secs(10),
+        async || {
+            let zk = probe.observe().await?;
+            let out: Vec<_> = zk
+                .partitions
+                .iter()
+                .filter(|p| p.replicas.contains(&3) && !p.isr.contains(&3))
+                .collect();
+            if zk.registered.contains(&3) && out.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "registered {:?}, out of ISR {out:?}",
+                    zk.registered
+                ))
+            }
+        },
+    )
     .await;
     let (registered, caught_up) = last_start_events(&k3).expect("LAB-EVENT registered + caught_up");
     let catch_up_ms = caught_up.saturating_sub(registered);

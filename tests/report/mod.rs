@@ -277,6 +277,7 @@ fn production_shaped_run() -> Vec<Entry> {
                 action_ms: action,
                 gate_before_ms: before,
                 gate_after_ms: after,
+                back_during_action_ms: None,
             },
         );
     };

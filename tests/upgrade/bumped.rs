@@ -123,7 +123,7 @@ async fn after_a_kill_mid_bump_no_command_lowers_a_brokers_ibp() {
     let runs = lab.handle.dir.join("runs");
     let runs_arg = runs.display().to_string();
     super::orders_topic(&lab, 300).await;
-    let observer = Observer::start(lab.name(), &lab.handle.zookeeper, 2).await;
+    let observer = Observer::start(lab.name(), &lab.handle.kafka_zookeeper(), 2).await;
 
     // The first run, SIGKILLed once some but not all brokers run the new IBP.
     let mut args = vec![

@@ -70,7 +70,7 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
             "seeded 1.9-style: {config}"
         );
     }
-    let observer = Observer::start(lab.name(), &lab.handle.zookeeper, 2).await;
+    let observer = Observer::start(lab.name(), &lab.handle.kafka_zookeeper(), 2).await;
     let began = Instant::now();
     // The lab's connectors are the journal's: Debezium 3.0's value schemas are incompatible with
     // 1.9's, so the run must halt before resuming Connect until the operator allows it.

@@ -108,7 +108,7 @@ impl Observer {
     ) -> Self {
         Self::start_every(
             Engines::swarm(&lab.name, swarm),
-            &lab.zookeeper,
+            &lab.kafka_zookeeper(),
             2,
             Duration::from_millis(100),
         )
@@ -125,6 +125,15 @@ impl Observer {
     ) -> Self {
         let zk_connect = zookeeper.to_owned();
         let mut zk = Some(connect_zk(&zk_connect).await);
+        // An observer pointed at the server's root instead of Kafka's chroot would see no
+        // controller and no partition, and its checks would pass on nothing.
+        if let Some(c) = &zk {
+            let ids = c.list_children("/brokers/ids").await;
+            assert!(
+                ids.as_ref().is_ok_and(|ids| !ids.is_empty()),
+                "the observer's ZooKeeper {zookeeper} holds no registered broker ({ids:?}): give it Kafka's chroot"
+            );
+        }
         let seen = Arc::new(Mutex::new(Seen::default()));
         let (stop, mut stopped) = watch::channel(false);
         let seen2 = Arc::clone(&seen);

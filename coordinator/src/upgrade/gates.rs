@@ -324,6 +324,47 @@ impl GatePoll {
     }
 }
 
+/// Watching for a broker's return *while its recreate is still under way* (the agent answers
+/// only after its settle window, by which time a fast broker is often back): the after-gate
+/// is judged only on observations taken after one that showed the broker unregistered — its
+/// restart seen, so a pass cannot be the broker as it was before the stop — and passes on
+/// `needed` consecutive ones. A failed observation breaks the chain; a broker seen
+/// unregistered again starts it over. If the restart is never seen, nothing passes here and
+/// the engine waits on the gate after the action as before.
+#[derive(Debug, Clone)]
+pub struct RejoinWatch {
+    broker: i32,
+    seen_down: bool,
+    stable: Stability,
+}
+
+impl RejoinWatch {
+    /// Watching `broker`, `needed` consecutive passes.
+    pub fn new(broker: i32, needed: u32) -> Self {
+        Self {
+            broker,
+            seen_down: false,
+            stable: Stability::new(needed),
+        }
+    }
+
+    /// Takes one observation (`view` with Kafka's part fresh, or `kafka_error` set); `true`
+    /// once the broker is back by [`rejoined`] on enough consecutive observations after its
+    /// restart was seen.
+    pub fn observe(&mut self, view: &ClusterView) -> bool {
+        let Some(k) = &view.kafka else {
+            self.stable = Stability::new(self.stable.needed);
+            return false;
+        };
+        if !k.registered.contains(&self.broker) {
+            self.seen_down = true;
+            self.stable = Stability::new(self.stable.needed);
+            return false;
+        }
+        self.seen_down && self.stable.observe(&rejoined(view, self.broker))
+    }
+}
+
 /// Every inventory container runs (the pre-flight's first condition).
 pub fn all_running(view: &ClusterView) -> Verdict {
     let why: Vec<String> = view
@@ -411,6 +452,51 @@ mod tests {
             unreachable: BTreeMap::new(),
             kafka_error: None,
             disks: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_rejoin_counts_only_observations_after_the_restart_was_seen() {
+        let full = || view(vec![p("t", 0, &[1, 2, 3], &[1, 2, 3])], &[1, 2, 3], 2);
+        let down = || view(vec![p("t", 0, &[1, 2, 3], &[1, 2])], &[1, 2], 2);
+        let behind = || view(vec![p("t", 0, &[1, 2, 3], &[1, 2])], &[1, 2, 3], 2);
+        let blind = || ClusterView {
+            kafka: None,
+            kafka_error: Some("ZooKeeper: connection loss".into()),
+            ..full()
+        };
+        // (observations of broker 3, the observation that first says "back"; None: never)
+        let cases: Vec<(&str, Vec<ClusterView>, Option<usize>)> = vec![
+            (
+                "before the stop: full ISR is not a return",
+                vec![full(), full(), full(), full()],
+                None,
+            ),
+            (
+                "down, catching up, back ×3",
+                vec![full(), down(), behind(), full(), full(), full()],
+                Some(5),
+            ),
+            (
+                "a failed observation breaks the chain",
+                vec![down(), full(), full(), blind(), full(), full(), full()],
+                Some(6),
+            ),
+            (
+                "down again starts over",
+                vec![down(), full(), full(), down(), full(), full(), full()],
+                Some(6),
+            ),
+            (
+                "never back",
+                vec![down(), behind(), behind(), behind()],
+                None,
+            ),
+        ];
+        for (what, observations, want) in cases {
+            let mut w = RejoinWatch::new(3, 3);
+            let got = observations.iter().position(|v| w.observe(v));
+            assert_eq!(got, want, "{what}");
         }
     }
 

@@ -87,6 +87,11 @@ pub enum Event {
         action_ms: u64,
         gate_before_ms: u64,
         gate_after_ms: u64,
+        /// When the gate after passed while the action was still under way (a broker back
+        /// before the agent's answer): ms after the intent was journalled. Absent
+        /// when it passed after the answer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        back_during_action_ms: Option<u64>,
     },
     /// Found already done when observed (e.g. after a resume).
     StepSkipped {

@@ -15,7 +15,7 @@ use rdkafka::client::DefaultClientContext;
 use zookeeper_client as zk;
 
 use super::view::{ClusterView, KafkaView, PartitionView, ServiceView};
-use super::zk_state;
+use super::zk_state::ZkMirror;
 use crate::agents::AgentPool;
 
 /// Kafka's default `min.insync.replicas` when a topic does not say.
@@ -70,7 +70,8 @@ pub struct KafkaProbe {
     bootstrap: String,
     admin: AdminClient<DefaultClientContext>,
     zk_connect: String,
-    zk: tokio::sync::Mutex<Option<zk::Client>>,
+    /// The session and what it mirrors of ZooKeeper (dropped on any error; rebuilt next time).
+    zk: tokio::sync::Mutex<Option<(zk::Client, ZkMirror)>>,
     min_isr: Mutex<BTreeMap<String, usize>>,
     timeout: Duration,
 }
@@ -131,15 +132,25 @@ impl KafkaProbe {
 
     async fn zookeeper(&self) -> Result<ZkView, String> {
         let mut guard = self.zk.lock().await;
-        if guard.is_none() {
-            *guard = Some(self.connect_zk().await?);
-        }
-        let client = guard.as_ref().ok_or("no ZooKeeper session")?;
-        let result = tokio::time::timeout(self.timeout, read_zk(client))
-            .await
-            .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.timeout)));
+        let result = tokio::time::timeout(self.timeout, async {
+            if guard.is_none() {
+                let client = self.connect_zk().await?;
+                let mirror = ZkMirror::start(&client).await.map_err(|e| e.to_string())?;
+                *guard = Some((client, mirror));
+            }
+            let (client, mirror) = guard.as_mut().ok_or("no ZooKeeper session")?;
+            mirror.refresh(client).await.map_err(|e| e.to_string())?;
+            tracing::debug!(zookeeper_requests = mirror.requests(), "ZooKeeper mirrored");
+            Ok::<_, String>((
+                mirror.registered().clone(),
+                mirror.controller(),
+                mirror.partitions(),
+            ))
+        })
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.timeout)));
         if result.is_err() {
-            // A broken session is dropped; the next observation reconnects.
+            // A broken session is dropped with its mirror; the next observation starts afresh.
             *guard = None;
         }
         result.map_err(|e| format!("ZooKeeper {}: {e}", self.zk_connect))
@@ -210,32 +221,6 @@ impl KafkaProbe {
 
 /// Registered brokers, the controller and every partition, as ZooKeeper holds them.
 type ZkView = (BTreeSet<i32>, Option<i32>, Vec<PartitionView>);
-
-/// The three reads are sent at once on the session.
-async fn read_zk(client: &zk::Client) -> Result<ZkView, String> {
-    let (brokers, partitions) = tokio::join!(read_brokers(client), zk_state::partitions(client));
-    let (registered, controller) =
-        brokers.map_err(|e| format!("reading /brokers/ids and /controller: {e}"))?;
-    Ok((
-        registered,
-        controller,
-        partitions.map_err(|e| e.to_string())?,
-    ))
-}
-
-async fn read_brokers(client: &zk::Client) -> Result<(BTreeSet<i32>, Option<i32>), zk::Error> {
-    let ids = client.list_children("/brokers/ids").await?;
-    let registered = ids.iter().filter_map(|s| s.parse().ok()).collect();
-    let controller = match client.get_data("/controller").await {
-        Ok((data, _)) => serde_json::from_slice::<serde_json::Value>(&data)
-            .ok()
-            .and_then(|v| v.get("brokerid").and_then(serde_json::Value::as_i64))
-            .and_then(|id| i32::try_from(id).ok()),
-        Err(zk::Error::NoNode) => None,
-        Err(e) => return Err(e),
-    };
-    Ok((registered, controller))
-}
 
 /// Observes the whole cluster: agents and Kafka concurrently.
 pub async fn observe(

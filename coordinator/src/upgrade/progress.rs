@@ -157,6 +157,7 @@ impl Report {
                     action_ms,
                     gate_before_ms,
                     gate_after_ms,
+                    ..
                 } => {
                     let (node, container, image) = intents.get(op_id).cloned().unwrap_or_default();
                     let secs = |ms: &u64| *ms as f64 / 1000.0;

@@ -1,7 +1,7 @@
 //! Carrying out what [`super::decide::next`] says about one container: settle a step found
 //! done (wait on its gate, record it), recreate one (gate before → journal intent → recreate
-//! under its operation id → gate after → journal done; a failure is journaled and decided on
-//! next turn), roll a failed node back; plus the image pre-pull and the post-checks.
+//! under its operation id, a broker's return watched for meanwhile → gate after, unless it
+//! passed during the action → journal done; a failure is journaled and decided on next turn), roll a failed node back; plus the image pre-pull and the post-checks.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -57,6 +57,7 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
                 })?;
         }
         let gate_before = gate_began.elapsed();
+        let intended = Instant::now();
         self.journal(Event::StepIntent {
             step: step.id.clone(),
             node: step.node.clone(),
@@ -70,16 +71,30 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
         ));
         let acted = Instant::now();
         self.forget_observations();
-        let done = self
-            .actions
-            .recreate(
-                &step.node,
-                &r.op_id,
-                &step.container,
-                &r.change,
-                r.stop_timeout,
-            )
-            .await;
+        let actions = self.actions;
+        let recreate = actions.recreate(
+            &step.node,
+            &r.op_id,
+            &step.container,
+            &r.change,
+            r.stop_timeout,
+        );
+        // A broker's return is watched for while the action runs: the gate after may pass
+        // before the agent's answer (its settle window), and then nothing is left to wait for.
+        let (done, back_during) = match &r.after {
+            Gate::Rejoined { broker } => {
+                let watch = self.rejoin_during_action(*broker, &view);
+                tokio::pin!(recreate, watch);
+                let mut back = None;
+                loop {
+                    tokio::select! {
+                        done = &mut recreate => break (done, back),
+                        () = &mut watch, if back.is_none() => back = Some(intended.elapsed()),
+                    }
+                }
+            }
+            _ => (recreate.await, None),
+        };
         if let Err(e) = done {
             let left_as_before = e.left_as_before();
             let error = format!("recreating `{}` failed: {e}", step.container);
@@ -88,9 +103,13 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
         let action = acted.elapsed();
         // The partitions a broker hosts did not change with its restart: the limit and the
         // agents' part of the view come from before it; Kafka's is read afresh at every poll.
-        let gate_after = match self.wait_on(&r.after, r.limit, view).await {
-            Ok((waited, _)) => waited,
-            Err(h) => return self.step_failed(r, h.reason, false),
+        let gate_after = if back_during.is_some() {
+            Duration::ZERO
+        } else {
+            match self.wait_on(&r.after, r.limit, view).await {
+                Ok((waited, _)) => waited,
+                Err(h) => return self.step_failed(r, h.reason, false),
+            }
         };
         self.journal(Event::StepDone {
             step: step.id.clone(),
@@ -98,10 +117,34 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
             action_ms: ms(action),
             gate_before_ms: ms(gate_before),
             gate_after_ms: ms(gate_after),
+            back_during_action_ms: back_during.map(ms),
         })?;
         self.progress
             .done(&step.container, action, gate_before, gate_after);
         Ok(())
+    }
+
+    /// Resolves once [`gates::RejoinWatch`] sees `broker` back after its restart, polling
+    /// Kafka at the confirmation pace; never otherwise (raced against the action).
+    async fn rejoin_during_action(&self, broker: i32, view: &ClusterView) {
+        let mut watch = gates::RejoinWatch::new(broker, self.settings.stable_observations);
+        let mut view = view.clone();
+        loop {
+            match self.observer.observe_kafka().await {
+                Ok(k) => {
+                    view.kafka = Some(k);
+                    view.kafka_error = None;
+                }
+                Err(e) => {
+                    view.kafka = None;
+                    view.kafka_error = Some(e);
+                }
+            }
+            if watch.observe(&view) {
+                return;
+            }
+            tokio::time::sleep(self.settings.poll / 2).await;
+        }
     }
 
     fn step_failed(

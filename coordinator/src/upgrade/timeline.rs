@@ -248,6 +248,7 @@ impl Timeline {
                     action_ms,
                     gate_before_ms,
                     gate_after_ms,
+                    ..
                 } => {
                     let Some((_, node, container, intent)) = intents.get(op_id).cloned() else {
                         continue;
@@ -404,6 +405,7 @@ mod tests {
             action_ms: action,
             gate_before_ms: before,
             gate_after_ms: after,
+            back_during_action_ms: None,
         }
     }
 

@@ -1,17 +1,25 @@
-//! Partition state where a ZooKeeper-mode cluster keeps it: the replica assignment in
-//! `/brokers/topics/<topic>` and the leader and ISR in
-//! `/brokers/topics/<topic>/partitions/<n>/state`, which the controller (or, before IBP 2.7, the
-//! partition leader) writes before any broker's metadata cache hears of the change.
+//! Kafka's state where a ZooKeeper-mode cluster decides it: the registered brokers
+//! (`/brokers/ids`), the controller (`/controller`), each topic's replica assignment
+//! (`/brokers/topics/<topic>`) and each partition's leader and ISR
+//! (`/brokers/topics/<topic>/partitions/<n>/state`), which the controller (or, before IBP 2.7,
+//! the partition leader) writes before any broker's metadata cache hears of the change.
 //!
 //! The gates read this rather than a Metadata response: each broker's metadata cache trails
 //! ZooKeeper by its own UpdateMetadata delay, so two clients asking two brokers at one moment
 //! could disagree for most of a second about whether a restarted broker is back in the ISR.
 //!
-//! One observation is one listing of `/brokers/topics`, one read per topic and one per
-//! partition, all sent at once on the session (ZooKeeper answers them in order on one connection).
+//! [`ZkMirror`] keeps a copy current with ZooKeeper's persistent recursive watches (3.6+; every
+//! Confluent 7.x ships one): it reads everything once, then only the znodes ZooKeeper says
+//! changed, so an observation of a quiet cluster sends no request at all, however many
+//! partitions it has. A session event ends the mirror with its session (a disconnection may
+//! lose events, ZOOKEEPER-4698, and a restarted ZooKeeper 3.8 was seen to deliver none at all
+//! after the reconnection): the next observation starts a new session, sets the watches again
+//! and reads everything. A server without persistent watches is read whole at every
+//! observation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use futures::FutureExt as _;
 use futures::future::try_join_all;
 use serde::Deserialize;
 use zookeeper_client as zk;
@@ -29,6 +37,10 @@ pub enum ZkStateError {
     },
     #[error("{path} is not the JSON Kafka writes there: {reason}")]
     Parse { path: String, reason: String },
+    #[error(
+        "the ZooKeeper session was {0}; its watches cannot be trusted, a new session is started"
+    )]
+    Session(zk::SessionState),
 }
 
 /// `/brokers/topics/<topic>`: partition number → replica list.
@@ -95,62 +107,289 @@ fn partition_view(
     })
 }
 
-/// Reads a znode, `None` when it does not exist.
-async fn read(
-    client: &zk::Client,
-    path: String,
-) -> Result<Option<(String, Vec<u8>)>, ZkStateError> {
-    match client.get_data(&path).await {
-        Ok((data, _)) => Ok(Some((path, data))),
-        Err(zk::Error::NoNode) => Ok(None),
-        Err(source) => Err(ZkStateError::Read { path, source }),
+/// A znode the mirror holds, named by what it is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Target {
+    /// `/brokers/ids` (its children).
+    BrokerIds,
+    /// `/controller`.
+    Controller,
+    /// `/brokers/topics/<topic>`.
+    Topic(String),
+    /// `/brokers/topics/<topic>/partitions/<n>/state`.
+    State(String, i32),
+}
+
+/// Which held znode an event's path is about; `None` for the znodes the mirror does not hold
+/// (`/brokers/seqid`, `…/partitions`, `…/partitions/<n>`, a broker's data).
+fn target_of(path: &str) -> Option<Target> {
+    if path == "/controller" {
+        return Some(Target::Controller);
+    }
+    if let Some(id) = path.strip_prefix("/brokers/ids/") {
+        return (!id.is_empty() && !id.contains('/')).then_some(Target::BrokerIds);
+    }
+    let parts: Vec<&str> = path.strip_prefix("/brokers/topics/")?.split('/').collect();
+    match parts.as_slice() {
+        [t] if !t.is_empty() => Some(Target::Topic((*t).to_owned())),
+        [t, "partitions", p, "state"] => p.parse().ok().map(|p| Target::State((*t).to_owned(), p)),
+        _ => None,
     }
 }
 
-/// Every partition of every topic, as ZooKeeper holds it now. A topic deleted between the
-/// listing and its read is left out.
-pub async fn partitions(client: &zk::Client) -> Result<Vec<PartitionView>, ZkStateError> {
-    let topics = client
-        .list_children("/brokers/topics")
-        .await
-        .map_err(|source| ZkStateError::Read {
-            path: "/brokers/topics".into(),
+/// What one read found.
+enum Found {
+    Ids(BTreeSet<i32>),
+    Controller(Option<i32>),
+    Topic(String, Option<Assigned>),
+    State(String, i32, Option<(i32, Vec<i32>)>),
+}
+
+/// The controller's broker id from `/controller`'s bytes (`None` when unreadable: no
+/// controller is then reported, and the gates wait).
+fn parse_controller(data: &[u8]) -> Option<i32> {
+    serde_json::from_slice::<serde_json::Value>(data)
+        .ok()?
+        .get("brokerid")?
+        .as_i64()
+        .and_then(|id| i32::try_from(id).ok())
+}
+
+/// Reads a znode, `None` when it does not exist.
+async fn read(client: &zk::Client, path: &str) -> Result<Option<Vec<u8>>, ZkStateError> {
+    match client.get_data(path).await {
+        Ok((data, _)) => Ok(Some(data)),
+        Err(zk::Error::NoNode) => Ok(None),
+        Err(source) => Err(ZkStateError::Read {
+            path: path.to_owned(),
             source,
-        })?;
-    let nodes = try_join_all(
-        topics
-            .iter()
-            .map(|t| read(client, format!("/brokers/topics/{t}"))),
-    )
-    .await?;
-    let mut assigned = Vec::new();
-    for (topic, node) in topics.iter().zip(nodes) {
-        if let Some((path, data)) = node {
-            for (p, replicas) in parse_assignment(&path, &data)? {
-                assigned.push((topic.as_str(), p, replicas));
+        }),
+    }
+}
+
+async fn list(client: &zk::Client, path: &str) -> Result<Vec<String>, ZkStateError> {
+    match client.list_children(path).await {
+        Ok(children) => Ok(children),
+        Err(zk::Error::NoNode) => Ok(Vec::new()),
+        Err(source) => Err(ZkStateError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+async fn fetch(client: &zk::Client, target: Target) -> Result<Found, ZkStateError> {
+    Ok(match target {
+        Target::BrokerIds => Found::Ids(
+            list(client, "/brokers/ids")
+                .await?
+                .iter()
+                .filter_map(|s| s.parse().ok())
+                .collect(),
+        ),
+        Target::Controller => Found::Controller(
+            read(client, "/controller")
+                .await?
+                .and_then(|d| parse_controller(&d)),
+        ),
+        Target::Topic(t) => {
+            let path = format!("/brokers/topics/{t}");
+            let assigned = match read(client, &path).await? {
+                Some(d) => Some(parse_assignment(&path, &d)?),
+                None => None,
+            };
+            Found::Topic(t, assigned)
+        }
+        Target::State(t, p) => {
+            let path = format!("/brokers/topics/{t}/partitions/{p}/state");
+            let state = match read(client, &path).await? {
+                Some(d) => {
+                    let v = partition_view(&t, p, Vec::new(), Some((&path, &d)))?;
+                    Some((v.leader, v.isr))
+                }
+                None => None,
+            };
+            Found::State(t, p, state)
+        }
+    })
+}
+
+/// ZooKeeper's view of the cluster, kept current (see the module's text).
+pub struct ZkMirror {
+    /// On `/brokers` (recursive) and `/controller`; empty when the server has no persistent
+    /// watches (then every refresh reads everything).
+    watchers: Vec<zk::PersistentWatcher>,
+    /// The next refresh reads everything.
+    whole: bool,
+    registered: BTreeSet<i32>,
+    controller: Option<i32>,
+    topics: BTreeMap<String, Assigned>,
+    states: BTreeMap<(String, i32), (i32, Vec<i32>)>,
+    /// Requests sent to ZooKeeper so far.
+    requests: u64,
+}
+
+impl std::fmt::Debug for ZkMirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZkMirror")
+            .field("watching", &!self.watchers.is_empty())
+            .field("topics", &self.topics.len())
+            .field("requests", &self.requests)
+            .finish()
+    }
+}
+
+impl ZkMirror {
+    /// Sets the watches, then reads everything.
+    pub async fn start(client: &zk::Client) -> Result<Self, ZkStateError> {
+        let watched = async {
+            let brokers = client
+                .watch("/brokers", zk::AddWatchMode::PersistentRecursive)
+                .await?;
+            let controller = client
+                .watch("/controller", zk::AddWatchMode::Persistent)
+                .await?;
+            Ok::<_, zk::Error>(vec![brokers, controller])
+        };
+        let watchers = match watched.await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::info!(
+                    error = %e,
+                    "ZooKeeper sets no persistent watch; every observation reads all partition state"
+                );
+                Vec::new()
+            }
+        };
+        let mut mirror = Self {
+            requests: 2,
+            watchers,
+            whole: true,
+            registered: BTreeSet::new(),
+            controller: None,
+            topics: BTreeMap::new(),
+            states: BTreeMap::new(),
+        };
+        mirror.refresh(client).await?;
+        Ok(mirror)
+    }
+
+    /// Brings the copy up to date: the znodes the watches reported changed, or everything
+    /// after a session event or without watches.
+    pub async fn refresh(&mut self, client: &zk::Client) -> Result<(), ZkStateError> {
+        let mut changed = BTreeSet::new();
+        if self.watchers.is_empty() {
+            self.whole = true;
+        }
+        for w in &mut self.watchers {
+            while let Some(event) = w.changed().now_or_never() {
+                if event.event_type == zk::EventType::Session {
+                    // After a disconnection the server may have lost the watches for good (a
+                    // restarted ZooKeeper 3.8 sends no event after the session's reconnection),
+                    // and a watcher panics when polled after its session ended: the session
+                    // and this mirror are done; the next observation starts both afresh.
+                    self.watchers.clear();
+                    return Err(ZkStateError::Session(event.session_state));
+                }
+                changed.extend(target_of(&event.path));
             }
         }
+        if self.whole {
+            return self.read_whole(client).await;
+        }
+        // Until the reads succeed, the events they answer are not forgotten.
+        self.whole = true;
+        self.apply_all(client, changed.into_iter().collect())
+            .await?;
+        self.whole = false;
+        Ok(())
     }
-    let states = try_join_all(
-        assigned
+
+    async fn read_whole(&mut self, client: &zk::Client) -> Result<(), ZkStateError> {
+        let topics = list(client, "/brokers/topics").await?;
+        self.requests += 1;
+        self.topics.clear();
+        self.states.clear();
+        let mut first = vec![Target::BrokerIds, Target::Controller];
+        first.extend(topics.into_iter().map(Target::Topic));
+        self.apply_all(client, first).await?;
+        let states = self
+            .topics
             .iter()
-            .map(|(t, p, _)| read(client, format!("/brokers/topics/{t}/partitions/{p}/state"))),
-    )
-    .await?;
-    assigned
-        .into_iter()
-        .zip(states)
-        .map(|((topic, p, replicas), state)| {
-            partition_view(
-                topic,
-                p,
-                replicas,
-                state
-                    .as_ref()
-                    .map(|(path, d)| (path.as_str(), d.as_slice())),
-            )
-        })
-        .collect()
+            .flat_map(|(t, a)| a.iter().map(|(p, _)| Target::State(t.clone(), *p)))
+            .collect();
+        self.apply_all(client, states).await?;
+        self.whole = false;
+        Ok(())
+    }
+
+    /// Reads `targets` at once (pipelined on the session) and takes in what they found.
+    async fn apply_all(
+        &mut self,
+        client: &zk::Client,
+        targets: Vec<Target>,
+    ) -> Result<(), ZkStateError> {
+        self.requests += targets.len() as u64;
+        let found = try_join_all(targets.into_iter().map(|t| fetch(client, t))).await?;
+        for f in found {
+            match f {
+                Found::Ids(ids) => self.registered = ids,
+                Found::Controller(c) => self.controller = c,
+                Found::Topic(t, Some(a)) => {
+                    self.topics.insert(t, a);
+                }
+                Found::Topic(t, None) => {
+                    self.states.retain(|(topic, _), _| *topic != t);
+                    self.topics.remove(&t);
+                }
+                Found::State(t, p, Some(s)) => {
+                    self.states.insert((t, p), s);
+                }
+                Found::State(t, p, None) => {
+                    self.states.remove(&(t, p));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Registered brokers.
+    pub fn registered(&self) -> &BTreeSet<i32> {
+        &self.registered
+    }
+
+    /// The controller, if one is elected.
+    pub fn controller(&self) -> Option<i32> {
+        self.controller
+    }
+
+    /// Requests sent to ZooKeeper since the mirror started.
+    pub fn requests(&self) -> u64 {
+        self.requests
+    }
+
+    /// Every partition of every topic; one whose state znode is missing is offline.
+    pub fn partitions(&self) -> Vec<PartitionView> {
+        self.topics
+            .iter()
+            .flat_map(|(t, assigned)| {
+                assigned.iter().map(|(p, replicas)| {
+                    let (leader, isr) = self
+                        .states
+                        .get(&(t.clone(), *p))
+                        .cloned()
+                        .unwrap_or((-1, Vec::new()));
+                    PartitionView {
+                        topic: t.clone(),
+                        partition: *p,
+                        leader,
+                        replicas: replicas.clone(),
+                        isr,
+                    }
+                })
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -187,6 +426,50 @@ mod tests {
                 }
                 (g, w) => panic!("{data}: got {g:?}, want {w:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn event_paths_name_the_znode_to_read_again() {
+        let topic = |t: &str| Some(Target::Topic(t.into()));
+        let state = |t: &str, p| Some(Target::State(t.into(), p));
+        let cases = [
+            ("/controller", Some(Target::Controller)),
+            ("/brokers/ids/3", Some(Target::BrokerIds)),
+            ("/brokers/ids", None),
+            ("/brokers/ids/3/x", None),
+            ("/brokers/topics/orders", topic("orders")),
+            (
+                "/brokers/topics/__consumer_offsets",
+                topic("__consumer_offsets"),
+            ),
+            (
+                "/brokers/topics/orders/partitions/7/state",
+                state("orders", 7),
+            ),
+            ("/brokers/topics/orders/partitions/7", None),
+            ("/brokers/topics/orders/partitions", None),
+            ("/brokers/topics/orders/partitions/x/state", None),
+            ("/brokers/topics", None),
+            ("/brokers/topics/", None),
+            ("/brokers/seqid", None),
+            ("/controller_epoch", None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(target_of(path), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_controller_is_read_from_its_znode_or_is_none() {
+        let cases: [(&[u8], Option<i32>); 4] = [
+            (br#"{"version":1,"brokerid":4,"timestamp":"1"}"#, Some(4)),
+            (br#"{"version":1}"#, None),
+            (b"garbage", None),
+            (br#"{"brokerid":99999999999}"#, None),
+        ];
+        for (data, want) in cases {
+            assert_eq!(parse_controller(data), want);
         }
     }
 

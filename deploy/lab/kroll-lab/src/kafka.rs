@@ -109,7 +109,7 @@ pub async fn zookeeper_ok(addr: &str) -> bool {
 pub async fn controller(zookeeper: &str) -> Result<Option<i32>, String> {
     let client = zookeeper_client::Client::connector()
         .with_session_timeout(Duration::from_secs(6))
-        .connect(&format!("{zookeeper}/kafka"))
+        .connect(&format!("{zookeeper}{}", crate::KAFKA_CHROOT))
         .await
         .map_err(|e| format!("ZooKeeper {zookeeper}: {e}"))?;
     match client.get_data("/controller").await {

@@ -47,7 +47,7 @@ use bollard::Docker;
 pub use self::cli::{Cli, run};
 pub use self::down::{DownOptions, DownReport, down};
 pub use self::memory::{MemoryReport, memory};
-pub use self::up::{LabHandle, UpOptions, up};
+pub use self::up::{KAFKA_CHROOT, LabHandle, UpOptions, up};
 
 /// The image of `kroll-labbox`, the tiny program test and placeholder containers run.
 pub const LABBOX_IMAGE: &str = "kroll-lab.local/labbox:dev";

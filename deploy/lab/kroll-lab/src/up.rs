@@ -99,6 +99,17 @@ pub struct LabHandle {
     pub elapsed_ms: u64,
 }
 
+/// The ZooKeeper chroot the lab's brokers keep Kafka's znodes under.
+pub const KAFKA_CHROOT: &str = "/kafka";
+
+impl LabHandle {
+    /// ZooKeeper as Kafka's znodes are reached from the host: `127.0.0.1:<port>/kafka` (what
+    /// the inventory's `zookeeper` says; [`LabHandle::zookeeper`] is the server's root).
+    pub fn kafka_zookeeper(&self) -> String {
+        format!("{}{KAFKA_CHROOT}", self.zookeeper)
+    }
+}
+
 /// Phase timings.
 #[derive(Debug)]
 pub(super) struct Clock {
