@@ -44,6 +44,24 @@ impl Drop for LabGuard {
     }
 }
 
+/// `text` without terminal colour sequences (`ESC [ … m`), as the coordinator's log has them.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn percentile(sorted: &[i64], p: f64) -> i64 {
     if sorted.is_empty() {
         return 0;
@@ -190,7 +208,7 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool) {
     }
     // ZooKeeper requests the coordinator's observations sent (its debug log's running count per
     // session; a count that drops is a new session's).
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));
     let (mut zk_requests, mut last) = (0u64, 0u64);
     for n in stderr.lines().filter_map(|l| {
         l.split("zookeeper_requests=")
