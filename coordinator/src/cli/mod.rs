@@ -7,6 +7,7 @@ mod backup_cmd;
 mod certs;
 mod connectors;
 mod context;
+pub mod entry;
 mod migrate_cmd;
 mod report_cmd;
 mod upgrade;
