@@ -72,7 +72,9 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 
 /// `swarm`: the Swarm lab (five engines, the stack's services updated through the manager's
 /// agent) instead of containers on this machine's engine.
-pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool) {
+/// `partitions`: of the topic `orders` (RF 3), for the cost curve of the gates' observations.
+pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool, partitions: u64) {
+    let partitions = i32::try_from(partitions).expect("--partitions fits an i32");
     let name = format!("bench{}", &kroll_tests::run_id()[..6]);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut opts = UpOptions::new(&name);
@@ -92,7 +94,7 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool) {
         kroll_tests::lab_platform_images("7.7.1").await;
         observer::Engines::local(&name)
     };
-    kroll_lab::kafka::create_topic(&lab.bootstrap, "orders", 10)
+    kroll_lab::kafka::create_topic(&lab.bootstrap, "orders", partitions)
         .await
         .expect("topic");
     produce(&lab.bootstrap, "orders", 2000).await;
@@ -149,7 +151,7 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool) {
     let mut latencies = Vec::new();
     let mut overhangs = Vec::new();
     println!(
-        "upgrade: Kafka-only lab, 5 brokers, topic orders (10 partitions, RF 3, min ISR 2, 2000 records); observer every {poll_ms} ms (+ its sample time), {} samples",
+        "upgrade: Kafka-only lab, 5 brokers, topic orders ({partitions} partitions, RF 3, min ISR 2, 2000 records); observer every {poll_ms} ms (+ its sample time), {} samples",
         seen.samples
     );
     println!(
