@@ -1,7 +1,8 @@
 //! Carrying out what [`super::decide::next`] says about one container: settle a step found
 //! done (wait on its gate, record it), recreate one (gate before → journal intent → recreate
 //! under its operation id, a broker's return watched for meanwhile → gate after, unless it
-//! passed during the action → journal done; a failure is journaled and decided on next turn), roll a failed node back; plus the image pre-pull and the post-checks.
+//! passed during the action → journal done; a failure is journaled and decided on next turn),
+//! roll a failed node back; plus the image pre-pull and the post-checks.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};

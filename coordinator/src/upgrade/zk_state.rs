@@ -79,32 +79,13 @@ fn parse_assignment(path: &str, data: &[u8]) -> Result<Assigned, ZkStateError> {
     Ok(out)
 }
 
-/// One partition's view from its assignment and its state znode's bytes (`None`: the znode does
-/// not exist yet — the controller has not elected a leader for a new partition — which is
-/// reported as offline, as Metadata would report it: no leader).
-fn partition_view(
-    topic: &str,
-    partition: i32,
-    replicas: Vec<i32>,
-    state: Option<(&str, &[u8])>,
-) -> Result<PartitionView, ZkStateError> {
-    let (leader, isr) = match state {
-        None => (-1, Vec::new()),
-        Some((path, data)) => {
-            let s: State = serde_json::from_slice(data).map_err(|e| ZkStateError::Parse {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            })?;
-            (s.leader, s.isr)
-        }
-    };
-    Ok(PartitionView {
-        topic: topic.to_owned(),
-        partition,
-        leader,
-        replicas,
-        isr,
-    })
+/// Leader and ISR from a partition's state znode's bytes.
+fn parse_state(path: &str, data: &[u8]) -> Result<(i32, Vec<i32>), ZkStateError> {
+    let s: State = serde_json::from_slice(data).map_err(|e| ZkStateError::Parse {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    Ok((s.leader, s.isr))
 }
 
 /// A znode the mirror holds, named by what it is.
@@ -203,10 +184,7 @@ async fn fetch(client: &zk::Client, target: Target) -> Result<Found, ZkStateErro
         Target::State(t, p) => {
             let path = format!("/brokers/topics/{t}/partitions/{p}/state");
             let state = match read(client, &path).await? {
-                Some(d) => {
-                    let v = partition_view(&t, p, Vec::new(), Some((&path, &d)))?;
-                    Some((v.leader, v.isr))
-                }
+                Some(d) => Some(parse_state(&path, &d)?),
                 None => None,
             };
             Found::State(t, p, state)
@@ -368,7 +346,9 @@ impl ZkMirror {
         self.requests
     }
 
-    /// Every partition of every topic; one whose state znode is missing is offline.
+    /// Every partition of every topic. One whose state znode does not exist (yet: the
+    /// controller has not elected a leader for a new partition) is offline, as Metadata would
+    /// report it: no leader, no ISR.
     pub fn partitions(&self) -> Vec<PartitionView> {
         self.topics
             .iter()
@@ -475,29 +455,44 @@ mod tests {
 
     #[test]
     fn a_partition_without_a_state_znode_is_offline_and_a_state_gives_leader_and_isr() {
-        let p = partition_view("t", 0, vec![1, 2, 3], None).expect("view");
-        assert!(p.offline());
-        assert!(p.under_replicated());
         let state =
             br#"{"controller_epoch":4,"leader":2,"version":1,"leader_epoch":7,"isr":[2,3]}"#;
-        let p = partition_view("t", 1, vec![1, 2, 3], Some(("/s", state))).expect("view");
-        assert_eq!((p.leader, p.isr.clone()), (2, vec![2, 3]));
-        assert!(!p.offline());
-        assert!(p.under_replicated());
         let offline =
             br#"{"controller_epoch":4,"leader":-1,"version":1,"leader_epoch":8,"isr":[3]}"#;
+        let mirror = ZkMirror {
+            watchers: Vec::new(),
+            whole: false,
+            registered: BTreeSet::from([1, 2, 3]),
+            controller: Some(1),
+            topics: BTreeMap::from([(
+                "t".to_owned(),
+                vec![(0, vec![1, 2, 3]), (1, vec![1, 2, 3]), (2, vec![3])],
+            )]),
+            states: BTreeMap::from([
+                (
+                    ("t".to_owned(), 1),
+                    parse_state("/s", state).expect("state"),
+                ),
+                (
+                    ("t".to_owned(), 2),
+                    parse_state("/s", offline).expect("state"),
+                ),
+            ]),
+            requests: 0,
+        };
+        let views = mirror.partitions();
+        let [missing, led, leaderless] = views.as_slice() else {
+            panic!("three partitions: {views:?}")
+        };
         assert!(
-            partition_view("t", 2, vec![3], Some(("/s", offline)))
-                .expect("view")
-                .offline()
+            missing.offline() && missing.under_replicated(),
+            "{missing:?}"
         );
-        let e = partition_view(
-            "t",
-            3,
-            vec![1],
-            Some(("/brokers/topics/t/partitions/3/state", b"{}")),
-        )
-        .expect_err("no leader field");
+        assert_eq!((led.leader, led.isr.clone()), (2, vec![2, 3]));
+        assert!(!led.offline() && led.under_replicated(), "{led:?}");
+        assert!(leaderless.offline(), "{leaderless:?}");
+        let e = parse_state("/brokers/topics/t/partitions/3/state", b"{}")
+            .expect_err("no leader field");
         assert!(e.to_string().contains("partitions/3/state"), "{e}");
     }
 }
