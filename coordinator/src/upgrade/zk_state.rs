@@ -11,7 +11,9 @@
 //! [`ZkMirror`] keeps a copy current with ZooKeeper's persistent recursive watches (3.6+; every
 //! Confluent 7.x ships one): it reads everything once, then only the znodes ZooKeeper says
 //! changed, so an observation of a quiet cluster sends no request at all, however many
-//! partitions it has. A session event ends the mirror with its session (a disconnection may
+//! partitions it has. Reads go in ZooKeeper's multi-read requests (3.6+), up to a thousand
+//! znodes each, so an observation after a broker's restart — which changes the ISR of every
+//! partition it hosts — costs one request, not one per partition. A session event ends the mirror with its session (a disconnection may
 //! lose events, ZOOKEEPER-4698, and a restarted ZooKeeper 3.8 was seen to deliver none at all
 //! after the reconnection): the next observation starts a new session, sets the watches again
 //! and reads everything. A server without persistent watches is read whole at every
@@ -136,16 +138,140 @@ fn parse_controller(data: &[u8]) -> Option<i32> {
         .and_then(|id| i32::try_from(id).ok())
 }
 
-/// Reads a znode, `None` when it does not exist.
-async fn read(client: &zk::Client, path: &str) -> Result<Option<Vec<u8>>, ZkStateError> {
-    match client.get_data(path).await {
-        Ok((data, _)) => Ok(Some(data)),
-        Err(zk::Error::NoNode) => Ok(None),
-        Err(source) => Err(ZkStateError::Read {
-            path: path.to_owned(),
-            source,
-        }),
+impl Target {
+    /// The znode's path (under the client's chroot).
+    fn path(&self) -> String {
+        match self {
+            Target::BrokerIds => "/brokers/ids".to_owned(),
+            Target::Controller => "/controller".to_owned(),
+            Target::Topic(t) => format!("/brokers/topics/{t}"),
+            Target::State(t, p) => format!("/brokers/topics/{t}/partitions/{p}/state"),
+        }
     }
+
+    /// Whether the znode's children are read rather than its data.
+    fn lists(&self) -> bool {
+        matches!(self, Target::BrokerIds)
+    }
+}
+
+/// What ZooKeeper answered for one znode (`None`: it does not exist).
+enum Answer {
+    Data(Option<Vec<u8>>),
+    Children(Option<Vec<String>>),
+}
+
+/// What `target`'s answer means.
+fn interpret(target: Target, answer: Answer) -> Result<Found, ZkStateError> {
+    let path = target.path();
+    Ok(match (target, answer) {
+        (Target::BrokerIds, Answer::Children(ids)) => Found::Ids(
+            ids.unwrap_or_default()
+                .iter()
+                .filter_map(|s| s.parse().ok())
+                .collect(),
+        ),
+        (Target::Controller, Answer::Data(d)) => {
+            Found::Controller(d.and_then(|d| parse_controller(&d)))
+        }
+        (Target::Topic(t), Answer::Data(d)) => Found::Topic(
+            t,
+            d.map(|d| parse_assignment(&path, &d)).transpose()?,
+        ),
+        (Target::State(t, p), Answer::Data(d)) => {
+            Found::State(t, p, d.map(|d| parse_state(&path, &d)).transpose()?)
+        }
+        (_, _) => {
+            return Err(ZkStateError::Parse {
+                path,
+                reason: "ZooKeeper answered a different kind of read".to_owned(),
+            });
+        }
+    })
+}
+
+/// Reads one znode as its own request.
+async fn fetch(client: &zk::Client, target: Target) -> Result<Found, ZkStateError> {
+    let path = target.path();
+    let failed = |source| ZkStateError::Read {
+        path: path.clone(),
+        source,
+    };
+    let answer = if target.lists() {
+        match client.list_children(&path).await {
+            Ok(children) => Answer::Children(Some(children)),
+            Err(zk::Error::NoNode) => Answer::Children(None),
+            Err(e) => return Err(failed(e)),
+        }
+    } else {
+        match client.get_data(&path).await {
+            Ok((data, _)) => Answer::Data(Some(data)),
+            Err(zk::Error::NoNode) => Answer::Data(None),
+            Err(e) => return Err(failed(e)),
+        }
+    };
+    interpret(target, answer)
+}
+
+/// The most reads one multi-read request carries: a state znode's answer is ~100 bytes, so a
+/// batch's answer stays far below ZooKeeper's 1 MiB packet limit (`jute.maxbuffer`).
+const MULTI_READ_BATCH: usize = 1000;
+
+/// Reads `targets` in one multi-read request (ZooKeeper 3.6+), a consistent snapshot of them.
+async fn fetch_multi(client: &zk::Client, targets: Vec<Target>) -> Result<Vec<Found>, ZkStateError> {
+    let mut reader = client.new_multi_reader();
+    for t in &targets {
+        let path = t.path();
+        let added = if t.lists() {
+            reader.add_get_children(&path)
+        } else {
+            reader.add_get_data(&path)
+        };
+        added.map_err(|source| ZkStateError::Read { path, source })?;
+    }
+    let answers = reader.commit().await.map_err(|source| ZkStateError::Read {
+        path: format!(
+            "{} znodes in one multi-read (first {})",
+            targets.len(),
+            targets.first().map(Target::path).unwrap_or_default()
+        ),
+        source,
+    })?;
+    if answers.len() != targets.len() {
+        return Err(ZkStateError::Parse {
+            path: "a multi-read".to_owned(),
+            reason: format!("{} answers to {} reads", answers.len(), targets.len()),
+        });
+    }
+    targets
+        .into_iter()
+        .zip(answers)
+        .map(|(t, a)| {
+            let answer = match a {
+                zk::MultiReadResult::Data { data, .. } => Answer::Data(Some(data)),
+                zk::MultiReadResult::Children { children } => Answer::Children(Some(children)),
+                zk::MultiReadResult::Error {
+                    err: zk::Error::NoNode,
+                } if t.lists() => Answer::Children(None),
+                zk::MultiReadResult::Error {
+                    err: zk::Error::NoNode,
+                } => Answer::Data(None),
+                zk::MultiReadResult::Error { err } => {
+                    return Err(ZkStateError::Read {
+                        path: t.path(),
+                        source: err,
+                    });
+                }
+                _ => {
+                    return Err(ZkStateError::Parse {
+                        path: t.path(),
+                        reason: "ZooKeeper answered a kind of read kroll does not know".to_owned(),
+                    });
+                }
+            };
+            interpret(t, answer)
+        })
+        .collect()
 }
 
 async fn list(client: &zk::Client, path: &str) -> Result<Vec<String>, ZkStateError> {
@@ -159,39 +285,6 @@ async fn list(client: &zk::Client, path: &str) -> Result<Vec<String>, ZkStateErr
     }
 }
 
-async fn fetch(client: &zk::Client, target: Target) -> Result<Found, ZkStateError> {
-    Ok(match target {
-        Target::BrokerIds => Found::Ids(
-            list(client, "/brokers/ids")
-                .await?
-                .iter()
-                .filter_map(|s| s.parse().ok())
-                .collect(),
-        ),
-        Target::Controller => Found::Controller(
-            read(client, "/controller")
-                .await?
-                .and_then(|d| parse_controller(&d)),
-        ),
-        Target::Topic(t) => {
-            let path = format!("/brokers/topics/{t}");
-            let assigned = match read(client, &path).await? {
-                Some(d) => Some(parse_assignment(&path, &d)?),
-                None => None,
-            };
-            Found::Topic(t, assigned)
-        }
-        Target::State(t, p) => {
-            let path = format!("/brokers/topics/{t}/partitions/{p}/state");
-            let state = match read(client, &path).await? {
-                Some(d) => Some(parse_state(&path, &d)?),
-                None => None,
-            };
-            Found::State(t, p, state)
-        }
-    })
-}
-
 /// ZooKeeper's view of the cluster, kept current (see the module's text).
 pub struct ZkMirror {
     /// On `/brokers` (recursive) and `/controller`; empty when the server has no persistent
@@ -203,6 +296,9 @@ pub struct ZkMirror {
     controller: Option<i32>,
     topics: BTreeMap<String, Assigned>,
     states: BTreeMap<(String, i32), (i32, Vec<i32>)>,
+    /// Reads go in multi-read requests (ZooKeeper 3.6+); cleared when the server refuses one,
+    /// and each znode is then read as its own (pipelined) request.
+    multi: bool,
     /// Requests sent to ZooKeeper so far.
     requests: u64,
 }
@@ -211,6 +307,7 @@ impl std::fmt::Debug for ZkMirror {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ZkMirror")
             .field("watching", &!self.watchers.is_empty())
+            .field("multi_read", &self.multi)
             .field("topics", &self.topics.len())
             .field("requests", &self.requests)
             .finish()
@@ -241,6 +338,7 @@ impl ZkMirror {
         };
         let mut mirror = Self {
             requests: 2,
+            multi: true,
             watchers,
             whole: true,
             registered: BTreeSet::new(),
@@ -301,14 +399,39 @@ impl ZkMirror {
         Ok(())
     }
 
-    /// Reads `targets` at once (pipelined on the session) and takes in what they found.
+    /// Reads `targets` at once — in multi-read requests of up to [`MULTI_READ_BATCH`] znodes,
+    /// or pipelined one request per znode on a server without multi-read — and takes in what
+    /// they found.
     async fn apply_all(
         &mut self,
         client: &zk::Client,
         targets: Vec<Target>,
     ) -> Result<(), ZkStateError> {
-        self.requests += targets.len() as u64;
-        let found = try_join_all(targets.into_iter().map(|t| fetch(client, t))).await?;
+        let mut found = Vec::with_capacity(targets.len());
+        if self.multi {
+            for batch in targets.chunks(MULTI_READ_BATCH) {
+                self.requests += 1;
+                match fetch_multi(client, batch.to_vec()).await {
+                    Ok(f) => found.extend(f),
+                    Err(ZkStateError::Read {
+                        source: zk::Error::Unimplemented,
+                        ..
+                    }) => {
+                        tracing::info!(
+                            "ZooKeeper has no multi-read (before 3.6); each znode is read as its own request"
+                        );
+                        self.multi = false;
+                        found.clear();
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if !self.multi {
+            self.requests += targets.len() as u64;
+            found = try_join_all(targets.into_iter().map(|t| fetch(client, t))).await?;
+        }
         for f in found {
             match f {
                 Found::Ids(ids) => self.registered = ids,
@@ -441,6 +564,33 @@ mod tests {
     }
 
     #[test]
+    fn answers_are_interpreted_by_the_znode_they_answer() {
+        let ids = interpret(
+            Target::BrokerIds,
+            Answer::Children(Some(vec!["3".into(), "1".into(), "x".into()])),
+        );
+        assert!(matches!(ids, Ok(Found::Ids(i)) if i == BTreeSet::from([1, 3])));
+        let none = interpret(Target::BrokerIds, Answer::Children(None));
+        assert!(matches!(none, Ok(Found::Ids(i)) if i.is_empty()));
+        let gone = interpret(Target::State("t".into(), 4), Answer::Data(None));
+        assert!(matches!(gone, Ok(Found::State(t, 4, None)) if t == "t"));
+        let deleted = interpret(Target::Topic("t".into()), Answer::Data(None));
+        assert!(matches!(deleted, Ok(Found::Topic(t, None)) if t == "t"));
+        let bad = interpret(Target::Topic("t".into()), Answer::Data(Some(b"{}".to_vec())));
+        assert!(
+            matches!(&bad, Err(e) if e.to_string().starts_with("/brokers/topics/t ")),
+            "the znode is named: {:?}",
+            bad.err()
+        );
+        let crossed = interpret(Target::Controller, Answer::Children(Some(Vec::new())));
+        assert!(
+            matches!(&crossed, Err(e) if e.to_string().contains("/controller")),
+            "{:?}",
+            crossed.err()
+        );
+    }
+
+    #[test]
     fn the_controller_is_read_from_its_znode_or_is_none() {
         let cases: [(&[u8], Option<i32>); 4] = [
             (br#"{"version":1,"brokerid":4,"timestamp":"1"}"#, Some(4)),
@@ -462,6 +612,7 @@ mod tests {
         let mirror = ZkMirror {
             watchers: Vec::new(),
             whole: false,
+            multi: true,
             registered: BTreeSet::from([1, 2, 3]),
             controller: Some(1),
             topics: BTreeMap::from([(
