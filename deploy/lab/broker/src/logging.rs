@@ -40,14 +40,28 @@ where
     }
 }
 
-/// Installs the Kafka-like formatter on stdout; `KAFKA_LOG4J_ROOT_LOGLEVEL` sets the level.
+/// The tracing filter of Confluent's log settings: `KAFKA_LOG4J_ROOT_LOGLEVEL` for everything,
+/// `KAFKA_LOG4J_LOGGERS` (`logger=LEVEL,…`, e.g. `kafka.request.logger=DEBUG`) per logger.
+fn filter_directives(root: Option<&str>, loggers: Option<&str>) -> String {
+    let mut directives = vec![
+        root.unwrap_or("INFO").to_lowercase(),
+        "zookeeper_client=warn".to_owned(),
+    ];
+    for pair in loggers.unwrap_or_default().split(',') {
+        if let Some((logger, level)) = pair.trim().split_once('=') {
+            directives.push(format!("{}={}", logger.trim(), level.trim().to_lowercase()));
+        }
+    }
+    directives.join(",")
+}
+
+/// Installs the Kafka-like formatter on stdout, filtered as [`filter_directives`] says.
 pub fn install() {
-    let level = std::env::var("KAFKA_LOG4J_ROOT_LOGLEVEL").unwrap_or_else(|_| "INFO".to_string());
-    let filter = tracing_subscriber::EnvFilter::try_new(format!(
-        "{},zookeeper_client=warn",
-        level.to_lowercase()
-    ))
-    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let root = std::env::var("KAFKA_LOG4J_ROOT_LOGLEVEL").ok();
+    let loggers = std::env::var("KAFKA_LOG4J_LOGGERS").ok();
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter_directives(root.as_deref(), loggers.as_deref()))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .event_format(KafkaFormat)
@@ -75,4 +89,26 @@ pub fn event(name: &str, broker: i32, extra: serde_json::Value) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(line.as_bytes());
     let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confluent_log_settings_become_tracing_directives() {
+        let cases = [
+            (None, None, "info,zookeeper_client=warn"),
+            (Some("WARN"), None, "warn,zookeeper_client=warn"),
+            (
+                None,
+                Some("kafka.request.logger=DEBUG, kafka.controller=TRACE"),
+                "info,zookeeper_client=warn,kafka.request.logger=debug,kafka.controller=trace",
+            ),
+            (None, Some("nonsense"), "info,zookeeper_client=warn"),
+        ];
+        for (root, loggers, want) in cases {
+            assert_eq!(filter_directives(root, loggers), want, "{root:?} {loggers:?}");
+        }
+    }
 }

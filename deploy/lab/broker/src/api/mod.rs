@@ -51,6 +51,16 @@ pub async fn handle(broker: &Arc<Broker>, conn: &ConnCtx, mut frame: BytesMut) -
         Ok(h) => h,
         Err(e) => return Reply::Close(format!("invalid request header: {e}")),
     };
+    // Kafka's request logger (enabled with `KAFKA_LOG4J_LOGGERS=kafka.request.logger=DEBUG`):
+    // one line per request, naming the client, so a benchmark can count what a client sends.
+    tracing::debug!(
+        target: "kafka.request.logger",
+        "Received request:{{\"requestApiKey\":{key},\"requestApiVersion\":{version},\"correlationId\":{},\"clientId\":\"{}\",\"listener\":\"{}\",\"peer\":\"{}\"}}",
+        header.correlation_id,
+        header.client_id.as_deref().unwrap_or_default(),
+        conn.listener,
+        conn.peer
+    );
     let mut body = frame.freeze();
     let supported = broker.version.api_range(key);
     let in_range = supported.is_some_and(|(lo, hi)| (lo..=hi).contains(&version));
