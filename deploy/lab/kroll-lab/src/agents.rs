@@ -19,7 +19,7 @@ use kroll_shared::tls::{self, Role, Validity};
 use serde::{Deserialize, Serialize};
 
 use super::LabError;
-use super::topology::{LAB_LABEL, LabSpec, NODE_LABEL, NODES, node_name};
+use super::topology::{LAB_LABEL, LabSpec, NODE_LABEL, node_name};
 
 /// One running agent, as recorded in the lab's state file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,7 +50,7 @@ pub fn ensure_certs(dir: &Path, spec: &LabSpec) -> Result<PathBuf, LabError> {
         let pair = tls::issue(&ca, role, stem, &[], v).map_err(tls_err)?;
         tls::write_pair(&certs, stem, &pair, true).map_err(tls_err)?;
     }
-    for n in 1..=NODES {
+    for n in 1..=spec.shape.nodes {
         let node = node_name(n);
         let hosts = [node.clone(), spec.hosts.agent_ip(n).to_string()];
         let pair = tls::issue(&ca, Role::Agent, &node, &hosts, v).map_err(tls_err)?;

@@ -122,6 +122,12 @@ pub struct UpArgs {
     /// Do not create the seed topics and connectors.
     #[arg(long)]
     no_seed: bool,
+    /// How big: `lab` is the journal's lab cluster (5 nodes, one ZooKeeper, 5 Connect
+    /// workers); `production` is the journal's production size: 18 nodes with a broker each, a
+    /// 3-server ZooKeeper ensemble, 5 Connect workers and the topic `load` with 3,000
+    /// partitions at RF 3 / min ISR 2 (about 5 GiB of memory with `--services kafka`).
+    #[arg(long, value_enum, default_value_t = ShapeArg::Lab, conflicts_with = "swarm")]
+    shape: ShapeArg,
     /// Run the lab as the user runs production: a Docker Swarm of five engines on this
     /// machine (each in its own network namespace, hostname rhodrylab-0N, the first
     /// `--managers` of them managers),
@@ -150,6 +156,13 @@ pub struct UpArgs {
 enum AgentsAs {
     Host,
     Service,
+}
+
+/// `--shape`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ShapeArg {
+    Lab,
+    Production,
 }
 
 /// `--services`.
@@ -283,6 +296,10 @@ async fn cmd_up(cli: &Cli, a: &UpArgs) -> anyhow::Result<ExitCode> {
         ServicesArg::Kafka => Services::Kafka,
     };
     opts.seed = !a.no_seed;
+    opts.shape = match a.shape {
+        ShapeArg::Lab => lab::topology::Shape::LAB,
+        ShapeArg::Production => lab::topology::Shape::PRODUCTION,
+    };
     opts.swarm = a.swarm;
     opts.managers = a.managers;
     opts.agents_as_service = a.agents_as == AgentsAs::Service;

@@ -89,14 +89,16 @@ fn metadata_blocking(servers: &str, timeout: Duration) -> Result<ClusterMeta, St
     Ok(ClusterMeta { brokers, topics })
 }
 
-/// ZooKeeper's `ruok` at `addr`: `true` when it answers `imok`.
+/// Whether the ZooKeeper server at `addr` serves requests: its `srvr` answer names a mode
+/// (`standalone`, `leader` or `follower`; a server of an ensemble without quorum answers that
+/// it is not serving).
 pub async fn zookeeper_ok(addr: &str) -> bool {
     let attempt = async {
         let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
-        s.write_all(b"ruok").await.ok()?;
+        s.write_all(b"srvr").await.ok()?;
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).await.ok()?;
-        Some(buf == b"imok")
+        Some(String::from_utf8_lossy(&buf).contains("\nMode: "))
     };
     tokio::time::timeout(Duration::from_secs(3), attempt)
         .await

@@ -37,11 +37,12 @@ where
 /// ZooKeeper answers `ruok` with `imok`.
 pub async fn zookeeper(addr: &str, timeout: Duration) -> Result<(), LabError> {
     until(&format!("ZooKeeper at {addr}"), timeout, || async move {
-        if kafka::zookeeper_ok(addr).await {
-            Ok(())
-        } else {
-            Err("no `imok` to `ruok`".to_owned())
+        for server in addr.split(',') {
+            if !kafka::zookeeper_ok(server).await {
+                return Err(format!("{server} is not serving (no leader or follower mode in `srvr`)"));
+            }
         }
+        Ok(())
     })
     .await
 }
@@ -82,8 +83,10 @@ pub async fn full_isr(
             if missing.is_empty() && urp.is_empty() {
                 Ok(())
             } else {
+                let first: Vec<&String> = urp.iter().take(10).collect();
                 Err(format!(
-                    "missing topics {missing:?}, under-replicated {urp:?}"
+                    "missing topics {missing:?}, {} under-replicated partitions (first {first:?})",
+                    urp.len()
                 ))
             }
         },

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::LabError;
 use super::agents::AgentRecord;
-use super::topology::{Ports, Services};
+use super::topology::{Ports, Services, Shape};
 
 /// File name of the state file in the lab directory.
 pub const STATE_FILE: &str = "lab.json";
@@ -23,6 +23,9 @@ pub struct LabState {
     pub registry: String,
     pub services: Services,
     pub ports: Ports,
+    /// Absent from a state file written before shapes: the standard lab.
+    #[serde(default)]
+    pub shape: Shape,
     #[serde(default)]
     pub extra_labels: BTreeMap<String, String>,
     #[serde(default)]
@@ -95,7 +98,8 @@ mod tests {
             version: "7.1.1".into(),
             registry: "r".into(),
             services: Services::Kafka,
-            ports: Ports::from_base(30000).expect("ports"),
+            ports: Ports::from_base(30000, Shape::LAB).expect("ports"),
+            shape: Shape::PRODUCTION,
             extra_labels: BTreeMap::from([("kroll.test.run".into(), "x".into())]),
             agents: vec![],
         };

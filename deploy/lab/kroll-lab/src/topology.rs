@@ -22,7 +22,7 @@ use crate::images::{Component, tag};
 
 /// The default lab's name.
 pub const DEFAULT_LAB: &str = "lab";
-/// Nodes per lab.
+/// Nodes of the standard lab (the journal's lab cluster) and of the Swarm lab.
 pub const NODES: u8 = 5;
 /// Label every lab object carries: `kroll.lab=<lab>`.
 pub const LAB_LABEL: &str = "kroll.lab";
@@ -86,8 +86,55 @@ pub enum TopologyError {
     BadName(String),
     #[error("platform version `{0}` has no lab images (known: 7.1.1, 7.7.1, 7.8.0)")]
     UnknownVersion(String),
-    #[error("--port-base {0}: must be between 1024 and {max}", max = u16::MAX - PORT_SPAN)]
-    BadPortBase(u16),
+    #[error("--port-base {0}: must be between 1024 and {1}")]
+    BadPortBase(u16, u16),
+    #[error("the lab's ports are not one per server of its shape")]
+    PortsDoNotFit,
+    #[error("a lab of {nodes} nodes with {what} {count}: use 1 to {max}")]
+    BadShape {
+        nodes: u8,
+        what: &'static str,
+        count: u8,
+        max: u8,
+    },
+}
+
+/// How big a lab is: nodes (one broker each), ZooKeeper servers, Connect workers, and the
+/// partitions of its load topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shape {
+    /// Nodes, `rhodrylab-01…`, one broker each (`kafka-01…`).
+    pub nodes: u8,
+    /// ZooKeeper servers (an ensemble on nodes 1…N).
+    pub zookeepers: u8,
+    /// Connect workers (on nodes 1…N) of a full lab.
+    pub connect_workers: u8,
+    /// Partitions of the topic `load` (RF 3, min ISR 2) that `lab up` creates; 0: none.
+    pub load_partitions: u32,
+}
+
+impl Shape {
+    /// The journal's lab cluster: 5 nodes, one ZooKeeper, 5 Connect workers.
+    pub const LAB: Shape = Shape {
+        nodes: NODES,
+        zookeepers: 1,
+        connect_workers: NODES,
+        load_partitions: 0,
+    };
+    /// The journal's production cluster: 18 brokers, a 3-server ZooKeeper ensemble, 5 Connect
+    /// workers, and 3,000 partitions at RF 3 / min ISR 2 in the topic `load`.
+    pub const PRODUCTION: Shape = Shape {
+        nodes: 18,
+        zookeepers: 3,
+        connect_workers: 5,
+        load_partitions: 3000,
+    };
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Self::LAB
+    }
 }
 
 /// Which services a lab runs.
@@ -101,51 +148,76 @@ pub enum Services {
     Kafka,
 }
 
-/// Host ports of a lab (all on 127.0.0.1; agents on `127.77.0.<N>`).
+/// Host ports of a lab (all on 127.0.0.1; agents on `127.77.0.<N>`): one per ZooKeeper
+/// server, broker, Connect worker and agent of its [`Shape`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ports {
+    /// ZooKeeper server 1's client port (a lab state file written before ensembles).
     pub zookeeper: u16,
-    pub brokers: [u16; NODES as usize],
-    pub connect: [u16; NODES as usize],
+    /// The client ports of ZooKeeper servers 2…N.
+    #[serde(default)]
+    pub more_zookeepers: Vec<u16>,
+    pub brokers: Vec<u16>,
+    pub connect: Vec<u16>,
     pub schema_registry: u16,
     pub rest_proxy: u16,
     pub kafdrop: u16,
-    pub agents: [u16; NODES as usize],
+    pub agents: Vec<u16>,
 }
 
-/// Ports used above a `--port-base`.
+/// Ports used above a `--port-base` by the standard lab.
 const PORT_SPAN: u16 = 31;
+/// Where brokers' ports start above a `--port-base` when a lab has more than 10 nodes (their
+/// standard place, +20, would reach the agents' +30).
+const MANY_BROKERS_OFFSET: u16 = 40;
 
 impl Ports {
     /// The default lab's fixed ports (those of `deploy/inventory.lab.toml`).
     pub fn default_lab() -> Self {
         Self {
             zookeeper: 12181,
-            brokers: [27091, 27092, 27093, 27094, 27095],
-            connect: [18083, 18084, 18085, 18086, 18087],
+            more_zookeepers: Vec::new(),
+            brokers: vec![27091, 27092, 27093, 27094, 27095],
+            connect: vec![18083, 18084, 18085, 18086, 18087],
             schema_registry: 18081,
             rest_proxy: 18082,
             kafdrop: 19000,
-            agents: [7443; 5],
+            agents: vec![7443; 5],
         }
     }
 
-    /// Ports from `base` up: ZooKeeper `base`, Schema Registry +1, REST proxy +2, Kafdrop +3,
-    /// Connect +10…+14, brokers +20…+24, agents +30 (each on its own address).
-    pub fn from_base(base: u16) -> Result<Self, TopologyError> {
-        if !(1024..=u16::MAX - PORT_SPAN).contains(&base) {
-            return Err(TopologyError::BadPortBase(base));
+    /// Ports from `base` up: ZooKeeper `base` (servers 2… at +4…), Schema Registry +1, REST
+    /// proxy +2, Kafdrop +3, Connect +10…, brokers +20… (+40… with more than 10 nodes),
+    /// agents +30 (each on its own address).
+    pub fn from_base(base: u16, shape: Shape) -> Result<Self, TopologyError> {
+        let brokers_at = if shape.nodes > 10 {
+            MANY_BROKERS_OFFSET
+        } else {
+            20
+        };
+        let span = PORT_SPAN.max(brokers_at + u16::from(shape.nodes));
+        if !(1024..=u16::MAX - span).contains(&base) {
+            return Err(TopologyError::BadPortBase(base, u16::MAX - span));
         }
-        let five = |off: u16| std::array::from_fn(|i| base + off + i as u16);
+        let run = |off: u16, n: u8| (0..u16::from(n)).map(|i| base + off + i).collect();
         Ok(Self {
             zookeeper: base,
+            more_zookeepers: run(4, shape.zookeepers.saturating_sub(1)),
             schema_registry: base + 1,
             rest_proxy: base + 2,
             kafdrop: base + 3,
-            connect: five(10),
-            brokers: five(20),
-            agents: [base + 30; 5],
+            connect: run(10, shape.connect_workers),
+            brokers: run(brokers_at, shape.nodes),
+            agents: vec![base + 30; usize::from(shape.nodes)],
         })
+    }
+
+    /// Whether these ports serve every server of `shape`.
+    pub fn fit(&self, shape: Shape) -> bool {
+        self.more_zookeepers.len() + 1 == usize::from(shape.zookeepers)
+            && self.brokers.len() == usize::from(shape.nodes)
+            && self.agents.len() == usize::from(shape.nodes)
+            && self.connect.len() == usize::from(shape.connect_workers)
     }
 }
 
@@ -191,6 +263,9 @@ pub struct LabSpec {
     pub registry: String,
     pub ports: Ports,
     pub services: Services,
+    pub shape: Shape,
+    /// Extra environment of every broker (a benchmark turns on Kafka's request logger).
+    pub broker_env: BTreeMap<String, String>,
     /// Extra labels on every object (tests add `kroll.test.run`).
     pub extra_labels: BTreeMap<String, String>,
     /// Where the nodes are.
@@ -271,9 +346,34 @@ impl LabSpec {
             registry: registry.to_owned(),
             ports,
             services,
+            shape: Shape::LAB,
+            broker_env: BTreeMap::new(),
             extra_labels: BTreeMap::new(),
             hosts: Hosts::Loopback,
         })
+    }
+
+    /// This lab in `shape`, whose ports must fit it.
+    pub fn with_shape(self, shape: Shape) -> Result<Self, TopologyError> {
+        let bad = |what, count, max| TopologyError::BadShape {
+            nodes: shape.nodes,
+            what,
+            count,
+            max,
+        };
+        if !(3..=99).contains(&shape.nodes) {
+            return Err(bad("nodes", shape.nodes, 99));
+        }
+        if shape.zookeepers % 2 == 0 || shape.zookeepers > shape.nodes.min(7) {
+            return Err(bad("ZooKeeper servers (an odd count)", shape.zookeepers, shape.nodes.min(7)));
+        }
+        if shape.connect_workers == 0 || shape.connect_workers > shape.nodes {
+            return Err(bad("Connect workers", shape.connect_workers, shape.nodes));
+        }
+        if !self.ports.fit(shape) {
+            return Err(TopologyError::PortsDoNotFit);
+        }
+        Ok(Self { shape, ..self })
     }
 
     /// The same lab at another platform version: what its containers look like there.
@@ -332,22 +432,36 @@ impl LabSpec {
         self.hosts.node_ip(n)
     }
 
-    /// ZooKeeper as host clients reach it (`127.0.0.1:<port>` on the loopback lab).
+    /// ZooKeeper as host clients reach it (`127.0.0.1:<port>` on the loopback lab; every
+    /// server of an ensemble, comma-separated).
     pub fn zookeeper_addr(&self) -> String {
-        format!("{}:{}", self.host_of(1), self.ports.zookeeper)
+        std::iter::once(self.ports.zookeeper)
+            .chain(self.ports.more_zookeepers.iter().copied())
+            .zip(1..)
+            .map(|(p, n)| format!("{}:{p}", self.host_of(n)))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Kafka's `zookeeper.connect` inside the lab network: every server, then the chroot.
+    fn internal_zookeeper(&self) -> String {
+        let servers: Vec<String> = (1..=self.shape.zookeepers)
+            .map(|n| format!("zookeeper-{n:02}:2181"))
+            .collect();
+        format!("{}/kafka", servers.join(","))
     }
 
     /// Brokers as host clients reach them (`127.0.0.1:<port>` on the loopback lab).
     pub fn bootstrap(&self) -> Vec<String> {
-        (1..=NODES)
-            .zip(self.ports.brokers)
+        (1..=self.shape.nodes)
+            .zip(&self.ports.brokers)
             .map(|(n, p)| format!("{}:{p}", self.host_of(n)))
             .collect()
     }
 
     /// Brokers as containers in the lab network reach them (the journal's `BOOTSTRAP_SERVERS`).
     pub fn internal_bootstrap(&self) -> String {
-        (1..=NODES)
+        (1..=self.shape.nodes)
             .map(|n| format!("kafka-{n:02}:{}", 29090 + u16::from(n)))
             .collect::<Vec<_>>()
             .join(",")
@@ -367,15 +481,16 @@ impl LabSpec {
 
     /// Every desired container, node by node.
     pub fn containers(&self) -> Vec<ContainerSpec> {
-        let mut out = vec![self.zookeeper()];
-        for n in 1..=NODES {
+        let mut out: Vec<ContainerSpec> =
+            (1..=self.shape.zookeepers).map(|n| self.zookeeper(n)).collect();
+        for n in 1..=self.shape.nodes {
             out.push(self.broker(n));
         }
         if self.services == Services::Full {
             out.push(self.schema_registry());
             out.push(self.rest_proxy());
             out.push(self.kafdrop());
-            for n in 1..=NODES {
+            for n in 1..=self.shape.connect_workers {
                 out.push(self.connect(n));
             }
         }
@@ -424,20 +539,20 @@ impl LabSpec {
         }
     }
 
-    fn zookeeper(&self) -> ContainerSpec {
-        let mut c = self.base(
-            "zookeeper-01",
-            ServiceKind::Zookeeper,
-            Component::Zookeeper,
-            1,
-        );
-        c.env = env::zookeeper();
-        c.ports = vec![(2181, self.ports.zookeeper)];
+    fn zookeeper(&self, n: u8) -> ContainerSpec {
+        let service = format!("zookeeper-{n:02}");
+        let mut c = self.base(&service, ServiceKind::Zookeeper, Component::Zookeeper, n);
+        c.env = env::zookeeper(n, self.shape.zookeepers);
+        let host_port = match n {
+            1 => self.ports.zookeeper,
+            _ => self.ports.more_zookeepers[usize::from(n - 2)],
+        };
+        c.ports = vec![(2181, host_port)];
         c.mounts = vec![
-            self.volume("zookeeper-01-data", "/data"),
-            self.volume("zookeeper-01-datalog", "/datalog"),
+            self.volume(&format!("{service}-data"), "/data"),
+            self.volume(&format!("{service}-datalog"), "/datalog"),
         ];
-        c.zookeeper_id = Some(1);
+        c.zookeeper_id = Some(u32::from(n));
         c
     }
 
@@ -445,7 +560,8 @@ impl LabSpec {
         let service = format!("kafka-{n:02}");
         let mut c = self.base(&service, ServiceKind::Broker, Component::Kafka, n);
         let host_port = self.ports.brokers[usize::from(n - 1)];
-        c.env = env::broker(n, self.host_of(n), host_port);
+        c.env = env::broker(n, self.host_of(n), host_port, &self.internal_zookeeper());
+        c.env.extend(self.broker_env.clone());
         c.ports = vec![(27090 + u16::from(n), host_port)];
         c.mounts = vec![self.volume(&format!("{service}-data"), "/var/lib/kafka/data")];
         c.stop_timeout = 30;

@@ -16,7 +16,7 @@ use super::agents::{self, AgentRecord};
 use super::docker::{self as lab_docker, DIR_LABEL, Outcome};
 use super::images::{self, BrokerBinary, DEFAULT_REGISTRY, ImageSet};
 use super::state::{self, LabState};
-use super::topology::{DEFAULT_LAB, LabSpec, NODES, Ports, Services, agent_ip, node_name};
+use super::topology::{DEFAULT_LAB, LabSpec, Ports, Services, Shape, agent_ip, node_name};
 use super::{LabError, Progress};
 
 pub(super) mod wait;
@@ -36,6 +36,10 @@ pub struct UpOptions {
     /// Image registry prefix.
     pub registry: String,
     pub services: Services,
+    /// How many nodes, ZooKeeper servers and Connect workers (default: the journal's lab).
+    pub shape: Shape,
+    /// Extra environment of every broker (benchmarks: `KAFKA_LOG4J_LOGGERS`).
+    pub broker_env: BTreeMap<String, String>,
     /// Start one `kroll-agent` per node (default true).
     pub agents: bool,
     /// Create the seed topics and connectors (default true; only for full labs).
@@ -62,6 +66,8 @@ impl UpOptions {
             port_base: None,
             registry: DEFAULT_REGISTRY.to_owned(),
             services: Services::Full,
+            shape: Shape::LAB,
+            broker_env: BTreeMap::new(),
             agents: true,
             seed: true,
             extra_labels: BTreeMap::new(),
@@ -270,6 +276,14 @@ async fn plan(
             opts.name
         )));
     }
+    if let Some(prev) = &previous
+        && prev.shape != opts.shape
+    {
+        return Err(LabError::Usage(format!(
+            "lab `{}` already runs in another shape ({} nodes); `kroll-lab down --name {}` first",
+            opts.name, prev.shape.nodes, opts.name
+        )));
+    }
     let ports = choose_ports(opts, previous.as_ref())?;
     let mut spec = LabSpec::new(
         &opts.name,
@@ -277,8 +291,10 @@ async fn plan(
         &opts.registry,
         ports,
         opts.services,
-    )?;
+    )?
+    .with_shape(opts.shape)?;
     spec.extra_labels = opts.extra_labels.clone();
+    spec.broker_env = opts.broker_env.clone();
     Ok((spec, dir, previous))
 }
 
@@ -292,21 +308,23 @@ async fn existing_dir(docker: &Docker, lab: &str) -> Result<Option<PathBuf>, Lab
 
 fn choose_ports(opts: &UpOptions, previous: Option<&LabState>) -> Result<Ports, LabError> {
     match (previous, opts.port_base) {
-        (Some(prev), Some(base)) if Ports::from_base(base)? != prev.ports => {
+        (Some(prev), Some(base)) if Ports::from_base(base, opts.shape)? != prev.ports => {
             Err(LabError::Usage(format!(
                 "lab `{}` already runs with other ports; drop --port-base {base}, or `kroll-lab down --name {}` first",
                 opts.name, opts.name
             )))
         }
         (Some(prev), _) => Ok(prev.ports.clone()),
-        (None, Some(base)) => Ok(Ports::from_base(base)?),
-        (None, None) if opts.name == DEFAULT_LAB => Ok(Ports::default_lab()),
-        (None, None) => free_ports(),
+        (None, Some(base)) => Ok(Ports::from_base(base, opts.shape)?),
+        (None, None) if opts.name == DEFAULT_LAB && opts.shape == Shape::LAB => {
+            Ok(Ports::default_lab())
+        }
+        (None, None) => free_ports(opts.shape),
     }
 }
 
 /// Free ports chosen by the kernel (all held until every one is chosen, so none repeats).
-fn free_ports() -> Result<Ports, LabError> {
+fn free_ports(shape: Shape) -> Result<Ports, LabError> {
     let mut held = Vec::new();
     let mut take = |ip: Ipv4Addr| -> Result<u16, LabError> {
         let l = TcpListener::bind((ip, 0))
@@ -316,17 +334,15 @@ fn free_ports() -> Result<Ports, LabError> {
         Ok(port)
     };
     let local = Ipv4Addr::LOCALHOST;
-    let mut five = |ip: &dyn Fn(u8) -> Ipv4Addr| -> Result<[u16; 5], LabError> {
-        let mut out = [0; 5];
-        for (i, slot) in out.iter_mut().enumerate() {
-            *slot = take(ip(i as u8 + 1))?;
-        }
-        Ok(out)
+    let mut some = |n: u8, ip: &dyn Fn(u8) -> Ipv4Addr| -> Result<Vec<u16>, LabError> {
+        (1..=n).map(|i| take(ip(i))).collect()
     };
-    let brokers = five(&|_| local)?;
-    let connect = five(&|_| local)?;
-    let agents = five(&agent_ip)?;
+    let brokers = some(shape.nodes, &|_| local)?;
+    let connect = some(shape.connect_workers, &|_| local)?;
+    let agents = some(shape.nodes, &agent_ip)?;
+    let more_zookeepers = some(shape.zookeepers.saturating_sub(1), &|_| local)?;
     Ok(Ports {
+        more_zookeepers,
         zookeeper: take(local)?,
         brokers,
         connect,
@@ -381,7 +397,7 @@ async fn ensure_agents(
     agents::ensure_certs(dir, spec)?;
     p.step("Starting the agents…");
     let mut starts = Vec::new();
-    for n in 1..=NODES {
+    for n in 1..=spec.shape.nodes {
         let config = agents::write_config(dir, spec, n)?;
         let node = node_name(n);
         let running = previous
@@ -430,6 +446,7 @@ pub(super) fn write_files(
         registry: spec.registry.clone(),
         services: spec.services,
         ports: spec.ports.clone(),
+        shape: spec.shape,
         extra_labels: spec.extra_labels.clone(),
         agents: agents.to_vec(),
     }

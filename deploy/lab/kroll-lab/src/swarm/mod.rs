@@ -120,6 +120,7 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     )?;
     spec.hosts = layout.hosts();
     spec.extra_labels = opts.extra_labels.clone();
+    spec.broker_env = opts.broker_env.clone();
     let mut swarm = SwarmState {
         layout: layout.clone(),
         pids: Pids::default(),

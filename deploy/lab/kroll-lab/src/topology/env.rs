@@ -21,14 +21,16 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// ZooKeeper: the journal's `ZOO_*` (client port 2181 in the network, per the lab contract).
-pub(super) fn zookeeper() -> BTreeMap<String, String> {
-    map(&[
-        ("ZOO_TICK_TIME", "2000"),
-        ("ZOO_SERVERS", "server.1=zookeeper-01:2888:3888;2181"),
-        ("ZOO_MY_ID", "1"),
-        ("ZK_SERVER_HEAP", "128"),
-    ])
+/// ZooKeeper server `id` of an ensemble of `count`: the journal's `ZOO_*` (client port 2181
+/// in the network, per the lab contract).
+pub(super) fn zookeeper(id: u8, count: u8) -> BTreeMap<String, String> {
+    let servers: Vec<String> = (1..=count)
+        .map(|n| format!("server.{n}=zookeeper-{n:02}:2888:3888;2181"))
+        .collect();
+    let mut env = map(&[("ZOO_TICK_TIME", "2000"), ("ZK_SERVER_HEAP", "128")]);
+    env.insert("ZOO_SERVERS".into(), servers.join(" "));
+    env.insert("ZOO_MY_ID".into(), id.to_string());
+    env
 }
 
 /// The name of the lab brokers' secret-shaped variable (read by nobody; see LAB.md).
@@ -37,11 +39,15 @@ pub const LAB_SECRET_KEY: &str = "ZOOKEEPER_SASL_CLIENT_PASSWORD";
 pub const LAB_SECRET_VALUE: &str = "lab-secret-never-shown";
 
 /// Broker `n`: the journal's `KAFKA_*` with PLAINTEXT listeners, and the lab's timing knobs.
-pub(super) fn broker(n: u8, host: std::net::Ipv4Addr, host_port: u16) -> BTreeMap<String, String> {
+pub(super) fn broker(
+    n: u8,
+    host: std::net::Ipv4Addr,
+    host_port: u16,
+    zookeeper_connect: &str,
+) -> BTreeMap<String, String> {
     let int = 29090 + u16::from(n);
     let ext = 27090 + u16::from(n);
     let mut env = map(&[
-        ("KAFKA_ZOOKEEPER_CONNECT", "zookeeper-01:2181/kafka"),
         ("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "3"),
         ("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0"),
         ("KAFKA_CONFLUENT_LICENSE_TOPIC_REPLICATION_FACTOR", "1"),
@@ -80,6 +86,7 @@ pub(super) fn broker(n: u8, host: std::net::Ipv4Addr, host_port: u16) -> BTreeMa
         (LAB_SECRET_KEY, LAB_SECRET_VALUE),
     ]);
     env.insert("KAFKA_BROKER_ID".into(), n.to_string());
+    env.insert("KAFKA_ZOOKEEPER_CONNECT".into(), zookeeper_connect.to_owned());
     env.insert(
         "KAFKA_LISTENERS".into(),
         format!("PLAINTEXT_INT://0.0.0.0:{int},PLAINTEXT_EXT://0.0.0.0:{ext}"),

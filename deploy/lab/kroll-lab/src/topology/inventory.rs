@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use kroll_shared::inventory::ServiceKind;
 
-use super::{DEFAULT_LAB, LabSpec, NODES, node_name};
+use super::{DEFAULT_LAB, LabSpec, Shape, node_name};
 
 /// The inventory text of `spec`; certificates are expected in `certs/` beside it.
 pub fn inventory_toml(spec: &LabSpec) -> String {
@@ -21,9 +21,17 @@ pub fn inventory_toml(spec: &LabSpec) -> String {
             spec.name
         );
     }
-    s.push_str(
-        "# Five nodes shaped like the journal's lab cluster; every address is on this machine.\n\n",
-    );
+    if spec.shape == Shape::LAB {
+        s.push_str(
+            "# Five nodes shaped like the journal's lab cluster; every address is on this machine.\n\n",
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "# {} nodes, {} ZooKeeper servers and {} Connect workers; every address is on this machine.\n",
+            spec.shape.nodes, spec.shape.zookeepers, spec.shape.connect_workers
+        );
+    }
     let bootstrap: Vec<String> = spec
         .bootstrap()
         .iter()
@@ -42,7 +50,7 @@ pub fn inventory_toml(spec: &LabSpec) -> String {
     );
     s.push_str("[agents]\ntimeout_ms = 2000\n");
     let containers = spec.containers();
-    for n in 1..=NODES {
+    for n in 1..=spec.shape.nodes {
         let node = node_name(n);
         let _ = write!(
             s,

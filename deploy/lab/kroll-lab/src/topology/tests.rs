@@ -85,7 +85,7 @@ fn brokers_advertise_the_published_port_and_the_journals_internal_listener() {
     assert_eq!(k3.ports, [(27093, 27093)]);
     assert_eq!(k3.mounts[0].volume, "lab-kafka-03-data");
     let free = LabSpec {
-        ports: Ports::from_base(40000).expect("base"),
+        ports: Ports::from_base(40000, Shape::LAB).expect("base"),
         ..spec
     };
     let k3 = free.container("kafka-03").expect("kafka-03");
@@ -131,9 +131,80 @@ fn bad_names_versions_and_port_bases_are_refused() {
         LabSpec::new("lab", "7.2.0", reg, p(), Services::Full),
         Err(TopologyError::UnknownVersion("7.2.0".into()))
     );
-    assert_eq!(Ports::from_base(80), Err(TopologyError::BadPortBase(80)));
-    assert!(Ports::from_base(65530).is_err());
-    assert!(Ports::from_base(65535 - 31).is_ok());
+    let lab = Shape::LAB;
+    assert_eq!(
+        Ports::from_base(80, lab),
+        Err(TopologyError::BadPortBase(80, 65535 - 31))
+    );
+    assert!(Ports::from_base(65530, lab).is_err());
+    assert!(Ports::from_base(65535 - 31, lab).is_ok());
+    let big = Shape::PRODUCTION;
+    assert_eq!(
+        Ports::from_base(65535 - 31, big),
+        Err(TopologyError::BadPortBase(65535 - 31, 65535 - 58))
+    );
+    assert!(Ports::from_base(65535 - 58, big).is_ok());
+}
+
+#[test]
+fn the_production_shape_is_the_journals_size_with_a_zookeeper_ensemble() {
+    let ports = Ports::from_base(40000, Shape::PRODUCTION).expect("ports");
+    let spec = LabSpec::new("prod", "7.1.1", "r", ports.clone(), Services::Full)
+        .expect("spec")
+        .with_shape(Shape::PRODUCTION)
+        .expect("shape");
+    let c = spec.containers();
+    let count = |k: ServiceKind| c.iter().filter(|x| x.kind == k).count();
+    assert_eq!(count(ServiceKind::Broker), 18);
+    assert_eq!(count(ServiceKind::Zookeeper), 3);
+    assert_eq!(count(ServiceKind::Connect), 5);
+    // Every published host port is distinct, and so is every volume.
+    let mut host_ports: Vec<u16> = c.iter().flat_map(|x| x.ports.iter().map(|p| p.1)).collect();
+    let published = host_ports.len();
+    host_ports.sort_unstable();
+    host_ports.dedup();
+    assert_eq!(host_ports.len(), published, "{host_ports:?}");
+    assert!(!host_ports.contains(&40030), "the agents' port is not a broker's");
+    let zk2 = spec.container("zookeeper-02").expect("zookeeper-02");
+    assert_eq!(zk2.node, "rhodrylab-02");
+    assert_eq!(zk2.env["ZOO_MY_ID"], "2");
+    assert_eq!(
+        zk2.env["ZOO_SERVERS"],
+        "server.1=zookeeper-01:2888:3888;2181 server.2=zookeeper-02:2888:3888;2181 server.3=zookeeper-03:2888:3888;2181"
+    );
+    let k18 = spec.container("kafka-18").expect("kafka-18");
+    assert_eq!(k18.node, "rhodrylab-18");
+    assert_eq!(
+        k18.env["KAFKA_ZOOKEEPER_CONNECT"],
+        "zookeeper-01:2181,zookeeper-02:2181,zookeeper-03:2181/kafka"
+    );
+    assert_eq!(k18.ports, [(27108, 40057)]);
+    assert_eq!(
+        spec.zookeeper_addr(),
+        "127.0.0.1:40000,127.0.0.1:40004,127.0.0.1:40005"
+    );
+    assert_eq!(spec.bootstrap().len(), 18);
+    let inv = inventory_toml(&spec);
+    let doc = kroll_shared::config::Document::from_text("kroll.toml", inv);
+    let inv = kroll_shared::inventory::Inventory::from_document(&doc).expect("it validates");
+    assert_eq!(inv.nodes.len(), 18);
+    // A shape its ports do not serve, and shapes that make no cluster, are refused.
+    let lab_ports = LabSpec::new("prod", "7.1.1", "r", Ports::default_lab(), Services::Full)
+        .expect("spec");
+    assert_eq!(
+        lab_ports.clone().with_shape(Shape::PRODUCTION),
+        Err(TopologyError::PortsDoNotFit)
+    );
+    for bad in [
+        Shape { zookeepers: 2, ..Shape::LAB },
+        Shape { connect_workers: 6, ..Shape::LAB },
+        Shape { nodes: 2, ..Shape::LAB },
+    ] {
+        assert!(
+            matches!(lab_ports.clone().with_shape(bad), Err(TopologyError::BadShape { .. })),
+            "{bad:?}"
+        );
+    }
 }
 
 #[test]

@@ -10,10 +10,12 @@ use kroll_shared::inventory::{Inventory, ServiceKind};
 
 use super::UpOptions;
 use crate::http::Http;
-use crate::topology::{LabSpec, NODES, Services};
+use crate::topology::{LabSpec, Services};
 use crate::{LabError, Progress, ready, seed};
 
 const MINUTE: Duration = Duration::from_secs(60);
+/// The topic that gives a lab of a bigger [`crate::topology::Shape`] its partition count.
+pub const LOAD_TOPIC: &str = "load";
 
 /// Waits until the lab's Kafka cluster (and, for a full lab, its services and seed data) are
 /// healthy; `mark` records phase timings.
@@ -24,12 +26,13 @@ pub(crate) async fn until_healthy(
     mark: &mut dyn FnMut(&str),
 ) -> Result<(), LabError> {
     let bootstrap = spec.bootstrap();
-    p.step(&format!("Waiting for the {NODES} brokers to register…"));
-    ready::brokers(&bootstrap, usize::from(NODES), 2 * MINUTE).await?;
+    let nodes = spec.shape.nodes;
+    p.step(&format!("Waiting for the {nodes} brokers to register…"));
+    ready::brokers(&bootstrap, usize::from(nodes), 2 * MINUTE).await?;
     mark("brokers");
     let full = spec.services == Services::Full;
     let seeding = full && opts.seed;
-    let topics: Vec<String> = if seeding {
+    let mut topics: Vec<String> = if seeding {
         p.step("Creating the seed topics (RF 3, min.insync.replicas 2)…");
         let b = &bootstrap;
         ready::until("the seed topics to be created", MINUTE, || async move {
@@ -40,6 +43,19 @@ pub(crate) async fn until_healthy(
     } else {
         Vec::new()
     };
+    let load = spec.shape.load_partitions;
+    if opts.seed && load > 0 {
+        p.step(&format!(
+            "Creating the topic `{LOAD_TOPIC}` ({load} partitions, RF 3, min.insync.replicas 2)…"
+        ));
+        let partitions = i32::try_from(load).unwrap_or(i32::MAX);
+        let b = &bootstrap;
+        ready::until(&format!("the topic `{LOAD_TOPIC}` to be created"), MINUTE, || async move {
+            crate::kafka::create_topic(b, LOAD_TOPIC, partitions).await
+        })
+        .await?;
+        topics.push(LOAD_TOPIC.to_owned());
+    }
     p.step("Waiting for every partition to be in full ISR…");
     ready::full_isr(&bootstrap, &topics, MINUTE).await?;
     mark("isr");
