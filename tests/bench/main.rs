@@ -9,7 +9,7 @@
 //! cargo run --release -p kroll-tests --bin kroll-bench -- status [--agents 5] [--rounds 50]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- backup [--subjects 1000] [--versions 5] [--connectors 200]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- status-sim [--agents 500] [--rounds 5]
-//! cargo run --release -p kroll-tests --bin kroll-bench -- upgrade [--observer-ms 10] [--log FILE] [--swarm] [--partitions 10]
+//! cargo run --release -p kroll-tests --bin kroll-bench -- upgrade [--observer-ms 10] [--log FILE] [--swarm] [--partitions 10] [--shape lab] [--kafka-requests]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- agent-streams [--streams 500] [--containers 3] [--agent PATH]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- node-state-flood [--callers 64] [--scrapers 0] [--seconds 20] [--containers 12] [--agent PATH]
 //! ```
@@ -283,11 +283,19 @@ async fn main() {
                 .find(|w| w[0] == "--log")
                 .map(|w| w[1].clone());
             let swarm = args.iter().any(|a| a == "--swarm");
+            let shape = match args.windows(2).find(|w| w[0] == "--shape") {
+                None => kroll_lab::topology::Shape::LAB,
+                Some(w) if w[1] == "lab" => kroll_lab::topology::Shape::LAB,
+                Some(w) if w[1] == "production" => kroll_lab::topology::Shape::PRODUCTION,
+                Some(w) => panic!("--shape {}: use lab or production", w[1]),
+            };
             upgrade::run(
                 arg(&args, "--observer-ms", 10),
                 log,
                 swarm,
                 arg(&args, "--partitions", 10),
+                shape,
+                args.iter().any(|a| a == "--kafka-requests"),
             )
             .await
         }
@@ -311,7 +319,7 @@ async fn main() {
         }
         _ => {
             eprintln!(
-                "usage: kroll-bench agent-streams [--streams N] [--containers N] [--agent PATH] | node-state-flood [--callers N] [--scrapers N] [--seconds S] [--containers N] [--agent PATH] | agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | am-latency [--count N] [--gap-ms MS] | scrape-cost [--containers N] [--jvms N] [--scrapes N] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C] | status-sim [--agents N] [--rounds R] | upgrade [--observer-ms MS] [--log FILE] [--swarm] [--partitions N]"
+                "usage: kroll-bench agent-streams [--streams N] [--containers N] [--agent PATH] | node-state-flood [--callers N] [--scrapers N] [--seconds S] [--containers N] [--agent PATH] | agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | am-latency [--count N] [--gap-ms MS] | scrape-cost [--containers N] [--jvms N] [--scrapes N] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C] | status-sim [--agents N] [--rounds R] | upgrade [--observer-ms MS] [--log FILE] [--swarm] [--partitions N] [--shape lab|production] [--kafka-requests]"
             );
             std::process::exit(2);
         }

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kroll_lab::topology::Services;
+use kroll_lab::topology::{Services, Shape};
 use kroll_lab::{DownOptions, UpOptions};
 
 #[path = "../upgrade/observer.rs"]
@@ -62,6 +62,9 @@ fn strip_ansi(text: &str) -> String {
     out
 }
 
+/// Debian's GNU time (package `time`).
+const GNU_TIME: &str = "/usr/bin/time";
+
 fn percentile(sorted: &[i64], p: f64) -> i64 {
     if sorted.is_empty() {
         return 0;
@@ -73,7 +76,18 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 /// `swarm`: the Swarm lab (five engines, the stack's services updated through the manager's
 /// agent) instead of containers on this machine's engine.
 /// `partitions`: of the topic `orders` (RF 3), for the cost curve of the gates' observations.
-pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool, partitions: u64) {
+/// `shape`: the lab's size (its own load topic is not made: `orders` has `partitions`).
+/// `kafka_requests`: turn on the brokers' request logger and count the requests kroll's Kafka
+/// clients (client id `kroll`) send during the upgrade — a separate run, as the logging
+/// itself costs the brokers CPU.
+pub async fn run(
+    poll_ms: u64,
+    log_copy: Option<String>,
+    swarm: bool,
+    partitions: u64,
+    shape: Shape,
+    kafka_requests: bool,
+) {
     let partitions = i32::try_from(partitions).expect("--partitions fits an i32");
     let name = format!("bench{}", &kroll_tests::run_id()[..6]);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -81,6 +95,17 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool, partitions
     opts.dir = Some(dir.path().join("lab"));
     opts.services = Services::Kafka;
     opts.swarm = swarm;
+    opts.shape = Shape {
+        load_partitions: 0,
+        ..shape
+    };
+    if kafka_requests {
+        assert!(!swarm, "--kafka-requests counts on this machine's engine only");
+        opts.broker_env.insert(
+            "KAFKA_LOG4J_LOGGERS".into(),
+            "kafka.request.logger=DEBUG".into(),
+        );
+    }
     opts.progress = kroll_lab::Progress::new(|l| eprintln!("lab: {l}"));
     let _guard = LabGuard(name.clone(), dir.path().join("lab"));
     let lab = kroll_lab::up(opts).await.expect("lab up");
@@ -106,8 +131,21 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool, partitions
         Duration::from_millis(poll_ms),
     )
     .await;
+    let counter = kafka_requests.then(|| RequestCounter::start(&name));
     let runs = dir.path().join("runs");
-    let out = std::process::Command::new(kroll_tests::bin("kroll"))
+    // GNU time reports the coordinator's CPU and peak RSS (its own wait4 rusage).
+    let rusage = dir.path().join("kroll.rusage");
+    assert!(
+        std::path::Path::new(GNU_TIME).exists(),
+        "{GNU_TIME} is missing: install Debian's `time` package"
+    );
+    let began = std::time::Instant::now();
+    let out = std::process::Command::new(GNU_TIME)
+        .arg("-f")
+        .arg("%e %U %S %M")
+        .arg("-o")
+        .arg(&rusage)
+        .arg(kroll_tests::bin("kroll"))
         .arg("--inventory")
         .arg(&lab.inventory)
         .args(["upgrade", "--to", "7.7.1", "--yes", "--runs"])
@@ -116,6 +154,7 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool, partitions
         .env("KROLL_LOG", "warn,librdkafka=off,rdkafka::client=off,zookeeper_client=off,kroll::upgrade::observe=debug")
         .output()
         .expect("kroll upgrade");
+    let total = began.elapsed();
     let seen = observer.stop().await;
     let log = dir.path().join("kroll.stderr");
     std::fs::write(&log, &out.stderr).expect("write the coordinator's log");
@@ -151,7 +190,9 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool, partitions
     let mut latencies = Vec::new();
     let mut overhangs = Vec::new();
     println!(
-        "upgrade: Kafka-only lab, 5 brokers, topic orders ({partitions} partitions, RF 3, min ISR 2, 2000 records); observer every {poll_ms} ms (+ its sample time), {} samples",
+        "upgrade: Kafka-only lab, {} brokers, {} ZooKeeper server(s), topic orders ({partitions} partitions, RF 3, min ISR 2, 2000 records); observer every {poll_ms} ms (+ its sample time), {} samples",
+        shape.nodes,
+        shape.zookeepers,
         seen.samples
     );
     println!(
@@ -239,6 +280,30 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool, partitions
         "ZooKeeper requests of the coordinator's observations: {zk_requests} in {secs:.1} s ({:.1}/s)",
         zk_requests as f64 / secs
     );
+    let usage = std::fs::read_to_string(&rusage).expect("GNU time's report");
+    let fields: Vec<f64> = usage
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let [_, user, system, max_rss_kib] = fields[..] else {
+        panic!("GNU time's report is not `elapsed user system maxrss`: {usage}")
+    };
+    println!(
+        "kroll upgrade: wall {:.1} s; coordinator CPU {:.2} s (user {user:.2} + system {system:.2}), peak RSS {:.1} MiB",
+        total.as_secs_f64(),
+        user + system,
+        max_rss_kib / 1024.0
+    );
+    if let Some(c) = counter {
+        let n = c.stop();
+        println!(
+            "Kafka requests of kroll's clients (client id `kroll`, the brokers' request logs): {n} in {secs:.1} s ({:.1}/s)",
+            n as f64 / secs
+        );
+    }
     latencies.sort_unstable();
     println!(
         "gate latency (broker back in full ISR → gate passed), n = {}: p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
@@ -255,6 +320,83 @@ pub async fn run(poll_ms: u64, log_copy: Option<String>, swarm: bool, partitions
         percentile(&overhangs, 0.5),
         overhangs.last().copied().unwrap_or_default()
     );
+}
+
+/// Counts the requests with client id `kroll` in every broker container's request log, each
+/// container followed (`docker logs -f`, history included) from when it first appears until it
+/// is removed, so containers an upgrade replaces are counted too.
+struct RequestCounter {
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    followers: std::sync::Arc<std::sync::Mutex<Vec<std::process::Child>>>,
+    watcher: std::thread::JoinHandle<()>,
+}
+
+impl RequestCounter {
+    fn start(lab: &str) -> Self {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::{Arc, Mutex};
+        let count = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let followers: Arc<Mutex<Vec<std::process::Child>>> = Arc::default();
+        let (c, s, f) = (count.clone(), stop.clone(), followers.clone());
+        let filter = format!("label=kroll.lab={lab}");
+        let watcher = std::thread::spawn(move || {
+            let mut followed = std::collections::BTreeSet::new();
+            while !s.load(Ordering::Relaxed) {
+                let out = std::process::Command::new("docker")
+                    .args(["ps", "-aq", "--no-trunc", "--filter", &filter])
+                    .args(["--filter", "label=kroll.role=broker"])
+                    .output()
+                    .expect("docker ps");
+                for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                    if !followed.insert(id.to_owned()) {
+                        continue;
+                    }
+                    let mut child = std::process::Command::new("docker")
+                        .args(["logs", "-f", id])
+                        .stdout(std::process::Stdio::piped())
+                        .stderr(std::process::Stdio::null())
+                        .spawn()
+                        .expect("docker logs");
+                    let stdout = child.stdout.take().expect("piped");
+                    let c = c.clone();
+                    std::thread::spawn(move || {
+                        use std::io::BufRead as _;
+                        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                            if line.contains("(kafka.request.logger)")
+                                && line.contains("\"clientId\":\"kroll\"")
+                            {
+                                c.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    });
+                    f.lock().expect("followers").push(child);
+                }
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        });
+        Self {
+            count,
+            stop,
+            followers,
+            watcher,
+        }
+    }
+
+    /// Stops following and returns the count.
+    fn stop(self) -> u64 {
+        use std::sync::atomic::Ordering;
+        // Let the followers read what the brokers logged last.
+        std::thread::sleep(Duration::from_secs(2));
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.watcher.join();
+        for mut child in self.followers.lock().expect("followers").drain(..) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.count.load(Ordering::Relaxed)
+    }
 }
 
 async fn produce(bootstrap: &[String], topic: &str, n: usize) {

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use kroll_lab::topology::Services;
+use kroll_lab::topology::{Services, Shape};
 use kroll_lab::{DownOptions, DownReport, LabHandle, UpOptions};
 use kroll_tests::run_id;
 
@@ -37,26 +37,38 @@ pub struct TestLab {
 impl TestLab {
     /// Starts lab `<run id><suffix>` with `services`, agents when `agents`.
     pub async fn up(suffix: &str, services: Services, agents: bool) -> Self {
-        Self::up_with(suffix, services, agents, None).await
+        Self::up_with(suffix, services, agents, None, Shape::LAB).await
+    }
+
+    /// Starts lab `<run id><suffix>` in `shape` with `services` and its agents.
+    pub async fn up_shaped(suffix: &str, services: Services, shape: Shape) -> Self {
+        Self::up_with(suffix, services, true, None, shape).await
     }
 
     /// Starts Swarm lab `<run id><suffix>` (`lab up --swarm`) with `services` and its agents.
     pub async fn up_swarm(suffix: &str, services: Services) -> Self {
-        Self::up_with(suffix, services, true, Some(false)).await
+        Self::up_with(suffix, services, true, Some(false), Shape::LAB).await
     }
 
     /// [`TestLab::up_swarm`] with the agents as one global Swarm service.
     pub async fn up_swarm_agents_as_service(suffix: &str, services: Services) -> Self {
-        Self::up_with(suffix, services, true, Some(true)).await
+        Self::up_with(suffix, services, true, Some(true), Shape::LAB).await
     }
 
     /// `swarm`: none for containers, else whether the agents run as a Swarm service.
-    async fn up_with(suffix: &str, services: Services, agents: bool, swarm: Option<bool>) -> Self {
+    async fn up_with(
+        suffix: &str,
+        services: Services,
+        agents: bool,
+        swarm: Option<bool>,
+        shape: Shape,
+    ) -> Self {
         let name = format!("{}{suffix}", run_id());
         let dir = tempfile::tempdir().expect("tempdir");
         let mut opts = UpOptions::new(&name);
         opts.dir = Some(dir.path().join("lab"));
         opts.services = services;
+        opts.shape = shape;
         opts.agents = agents;
         opts.swarm = swarm.is_some();
         opts.agents_as_service = swarm == Some(true);

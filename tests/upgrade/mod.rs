@@ -9,6 +9,8 @@
 //!   it returns; bad inputs are refused before anything is touched.
 //! - `swarm`: the same upgrade of the Swarm lab's stack (services updated through the manager's
 //!   agent) with the coordinator SIGKILLed at ≥ 10 points, watched on all five engines.
+//! - `production`: the journal's production size (18 brokers, a 3-server ZooKeeper ensemble,
+//!   hundreds of partitions) upgraded with the observer's invariants, gate latencies bounded.
 //! - `bumped`: the coordinator SIGKILLed in the middle of Roll 2; no later command (fresh run,
 //!   `rollback`, `--resume`) lowers a broker's IBP, and the plan shows the bump steps left.
 
@@ -16,6 +18,7 @@ mod bumped;
 mod failures;
 mod killed;
 pub(crate) mod observer;
+mod production;
 pub(crate) mod swarm;
 
 use std::path::Path;
@@ -181,6 +184,11 @@ pub async fn kill_and_resume(
 /// below min ISR, each broker restarted exactly twice (once per roll), ten stops, and the
 /// controller the last broker of each roll.
 pub fn assert_two_safe_rolls(seen: &observer::Seen) {
+    assert_two_safe_rolls_of(seen, 5);
+}
+
+/// [`assert_two_safe_rolls`] for a cluster of `brokers`.
+pub fn assert_two_safe_rolls_of(seen: &observer::Seen, brokers: usize) {
     assert_eq!(
         seen.max_down, 1,
         "never two brokers down at once (observed {}: {:?})",
@@ -191,7 +199,7 @@ pub fn assert_two_safe_rolls(seen: &observer::Seen) {
         "{:?}",
         seen.min_isr_breaches
     );
-    assert_eq!(seen.restarts().len(), 5, "{:?}", seen.container_ids);
+    assert_eq!(seen.restarts().len(), brokers, "{:?}", seen.container_ids);
     for (broker, n) in seen.restarts() {
         assert_eq!(
             n,
@@ -200,9 +208,9 @@ pub fn assert_two_safe_rolls(seen: &observer::Seen) {
             seen.container_ids.get(&broker)
         );
     }
-    assert_eq!(seen.stops.len(), 10, "{:?}", seen.stops);
-    for roll in seen.stops.chunks(5) {
-        for (b, controller) in &roll[..4] {
+    assert_eq!(seen.stops.len(), 2 * brokers, "{:?}", seen.stops);
+    for roll in seen.stops.chunks(brokers) {
+        for (b, controller) in &roll[..brokers - 1] {
             assert_ne!(
                 Some(*b),
                 *controller,

@@ -246,15 +246,35 @@ async fn partitions(
             assigned.push((t.clone(), p.parse::<i32>().ok()?, ids(replicas)));
         }
     }
-    let states = futures::future::join_all(
-        assigned
-            .iter()
-            .map(|(t, p, _)| json(format!("/brokers/topics/{t}/partitions/{p}/state"))),
-    )
-    .await;
+    // Every state znode, 500 to a multi-read request: one consistent snapshot per batch, and a
+    // few requests per sample even at thousands of partitions (one per znode would load the
+    // ZooKeeper the gates read and skew what is measured).
+    let mut states = Vec::with_capacity(assigned.len());
+    for batch in assigned.chunks(500) {
+        let mut reader = zk.new_multi_reader();
+        for (t, p, _) in batch {
+            reader
+                .add_get_data(&format!("/brokers/topics/{t}/partitions/{p}/state"))
+                .ok()?;
+        }
+        for answer in reader.commit().await.ok()? {
+            states.push(match answer {
+                zookeeper_client::MultiReadResult::Data { data, .. } => {
+                    serde_json::from_slice::<serde_json::Value>(&data).ok()
+                }
+                zookeeper_client::MultiReadResult::Error {
+                    err: zookeeper_client::Error::NoNode,
+                } => None,
+                _ => return None,
+            });
+        }
+    }
+    if states.len() != assigned.len() {
+        return None;
+    }
     let mut out = BTreeMap::new();
     for ((t, p, replicas), state) in assigned.into_iter().zip(states) {
-        let isr = state?.map(|s| ids(&s["isr"])).unwrap_or_default();
+        let isr = state.map(|s| ids(&s["isr"])).unwrap_or_default();
         out.insert((t, p), (replicas, isr));
     }
     Some(out)
