@@ -1,8 +1,10 @@
 //! kroll in the operator's monitoring: `deploy/prometheus/` checked and unit-tested by Debian's
-//! `promtool`; Debian's real Prometheus scraping real agents' `/metrics` with those rules; Debian's
-//! real Alertmanager receiving `kroll watch --webhook` alerts about real JVMs.
+//! `promtool`; Debian's real Prometheus scraping real agents' `/metrics` with those rules, and
+//! every query of the Grafana dashboard `deploy/grafana/` run against it; Debian's real
+//! Alertmanager receiving `kroll watch --webhook` alerts about real JVMs.
 
 mod alertmanager;
+mod dashboard;
 mod rules;
 
 use kroll_tests::{Pki, RunningAgent, allow_node};

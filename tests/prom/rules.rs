@@ -1,5 +1,6 @@
 //! `deploy/prometheus/kroll.rules.yml`: promtool's checks and unit tests; the rules loaded into a
-//! real Prometheus scraping a real agent watching real JVMs.
+//! real Prometheus scraping real agents watching real JVMs on two nodes — the same Prometheus
+//! then answers every query of the Grafana dashboard (`dashboard.rs`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -55,9 +56,9 @@ fn alerts(prom: &kroll_tests::prom::Daemon) -> Vec<serde_json::Value> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn prometheus_scrapes_real_agents_every_rule_reads_live_series_and_an_oom_fires() {
-    let node = "prom-a";
-    let pki = Pki::new(&[node]);
+async fn prometheus_scrapes_real_agents_an_oom_fires_and_every_rule_and_dashboard_query_has_data() {
+    let (node, node_b) = ("prom-a", "prom-b");
+    let pki = Pki::new(&[node, node_b]);
     let dir = tempfile::tempdir().expect("tmp");
     // KAFKA_HEAP_OPTS asks for 128 MiB, the JVM runs with -Xmx64m: heap config drift.
     let drift = start_java(
@@ -77,10 +78,18 @@ async fn prometheus_scrapes_real_agents_every_rule_reads_live_series_and_an_oom_
         &["Hog", "8000", "2", "300"],
     )
     .await;
+    // A second node with a JVM of its own: the dashboard's node and container variables must
+    // tell the two apart.
+    let idle_b = start_java("prom-b-idle", node_b, &[], &["-Xmx32m"], &["Idle", "4"]).await;
     let agent = agent(&pki, node, dir.path()).await;
-    // A second target nobody serves: `up == 0`, the agent-down alert pending.
+    let agent_b = super::agent(&pki, node_b, dir.path()).await;
+    // A third target nobody serves: `up == 0`, the agent-down alert pending.
     let dead: std::net::SocketAddr = ([127, 0, 0, 1], kroll_tests::prom::free_port()).into();
-    let prom = start_prometheus(&[agent.metrics.expect("metrics listener"), dead]);
+    let prom = start_prometheus(&[
+        agent.metrics.expect("metrics listener"),
+        agent_b.metrics.expect("metrics listener"),
+        dead,
+    ]);
     let began = Instant::now();
 
     let firing = eventually(
@@ -206,16 +215,24 @@ async fn prometheus_scrapes_real_agents_every_rule_reads_live_series_and_an_oom_
                 && a["labels"]["instance"] == dead.to_string().as_str()),
         "no agent-down alert for the unserved target {dead}: {pending:?}"
     );
-    assert!(
-        !pending
-            .iter()
-            .any(|a| a["labels"]["alertname"] == "KrollAgentDown"
-                && a["labels"]["instance"] == agent.metrics.expect("metrics").to_string().as_str()),
-        "the live agent is not down: {pending:?}"
-    );
+    for live in [&agent, &agent_b] {
+        let at = live.metrics.expect("metrics").to_string();
+        assert!(
+            !pending
+                .iter()
+                .any(|a| a["labels"]["alertname"] == "KrollAgentDown"
+                    && a["labels"]["instance"] == at.as_str()),
+            "the live agent {} is not down: {pending:?}",
+            live.node
+        );
+    }
     eprintln!("rules checked live in {:?}", began.elapsed());
+
+    super::dashboard::check_live(&prom, [node, node_b], [&drift.name, &hog.name]).await;
     drop(prom);
     drop(hog);
     drop(drift);
+    drop(idle_b);
     agent.stop().await;
+    agent_b.stop().await;
 }
