@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-/// The shells completions are generated for, with the file name each expects.
+/// The shells completions are generated for ([`completion_file`] names each one's file).
 pub const SHELLS: [Shell; 3] = [Shell::Bash, Shell::Zsh, Shell::Fish];
 
 /// Errors of generation: the path that could not be written.
