@@ -14,7 +14,10 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 # registry, its engines' storage driver, its network namespaces. chromium + chromium-driver: the
 # real browser (over WebDriver) that opens report.html in the tests. prometheus (with promtool)
 # and prometheus-alertmanager: deploy/prometheus/'s rule checks and the tests that run both.
-for pkg in kcat zookeeper busybox-static openjdk-17-jdk-headless time python3 python3-venv docker-registry fuse-overlayfs iproute2 chromium chromium-driver prometheus prometheus-alertmanager; do
+# The packages (deploy/package/build.sh) and their tests: dpkg-dev (dpkg-shlibdeps, which
+# cargo-deb runs for Depends), binutils (strip, objdump), systemd (systemd-analyze verify of the
+# agent's unit), zsh and fish (their completion scripts parsed), groff-base (man pages).
+for pkg in kcat zookeeper busybox-static openjdk-17-jdk-headless time python3 python3-venv docker-registry fuse-overlayfs iproute2 chromium chromium-driver prometheus prometheus-alertmanager dpkg-dev binutils systemd zsh fish groff-base; do
   have "$pkg" || need+=("$pkg")
 done
 command -v docker >/dev/null || need+=(docker.io)
@@ -29,6 +32,13 @@ fi
 if ! docker info >/dev/null 2>&1; then
   echo "setup: the Docker engine is not reachable; start it (systemctl start docker) and retry" >&2
   exit 1
+fi
+
+# cargo-deb builds the .deb packages (deploy/package/build.sh); pinned, built with this toolchain.
+CARGO_DEB_VERSION=3.8.0
+if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; then
+  echo "setup: installing cargo-deb $CARGO_DEB_VERSION" >&2
+  cargo install --locked --quiet cargo-deb --version "$CARGO_DEB_VERSION"
 fi
 
 # Independent Kafka clients (Python virtualenv) for the lab no-loss test.

@@ -5,6 +5,7 @@
 //! graceful restart today — when the coordinator asks. It restarts nothing on its own.
 //!
 //! # Layout
+//! - [`cli`]: the command line (flags of the binary, read by the man page generator too).
 //! - [`config`]: the TOML configuration (errors name file, line and key).
 //! - [`allow`]: which containers the agent may see and touch.
 //! - [`runtime`]: the container runtime trait; [`docker`]: its bollard implementation.
@@ -35,6 +36,7 @@ pub mod actions;
 pub mod allow;
 pub mod audit;
 pub mod bounds;
+pub mod cli;
 pub mod coalesce;
 pub mod collect;
 pub mod config;

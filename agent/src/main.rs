@@ -1,36 +1,11 @@
 //! `kroll-agent`: parse flags, load the configuration (exit 2 on a bad one, before binding any
 //! port), install logging, run until SIGTERM or Ctrl-C.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use kroll_agent::cli::Args;
 use kroll_agent::config::AgentConfig;
-
-/// kroll's node agent: reports this node's containers, disks and host to the kroll coordinator
-/// over mutual TLS, streams container events, and restarts managed containers when the
-/// coordinator asks. It never acts on its own.
-#[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
-struct Args {
-    /// Configuration file (TOML). See deploy/agent.example.toml.
-    #[arg(
-        short,
-        long,
-        env = "KROLL_AGENT_CONFIG",
-        default_value = "/etc/kroll/agent.toml"
-    )]
-    config: PathBuf,
-    /// Listen address, overriding `listen` in the file.
-    #[arg(long)]
-    listen: Option<std::net::SocketAddr>,
-    /// Check the configuration and exit (0 = valid).
-    #[arg(long)]
-    check: bool,
-    /// Log as JSON lines instead of text.
-    #[arg(long)]
-    log_json: bool,
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();

@@ -2,8 +2,10 @@
 //! `kroll-agent` — bad input, exit codes, output, shutdown.
 
 mod agent_bin;
+mod completions;
 mod deploy_files;
 mod no_lab;
+mod package;
 mod status;
 
 use std::path::Path;

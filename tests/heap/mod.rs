@@ -2,6 +2,7 @@
 //! (the lab's `java-base` image plus the programs in `heap/java/`, compiled with the
 //! machine's javac), real agents over mutual TLS and the real `kroll` binary.
 
+mod agent_image;
 mod jstat;
 mod proc_root;
 mod remediate;

@@ -25,9 +25,9 @@ async fn agent_image() -> String {
 
 /// The agent in a container (`--network host`, own pid namespace), its config and state in
 /// `dir`, the certificates of `pki`; removed when the guard drops.
-struct ContainerAgent {
-    name: String,
-    addr: std::net::SocketAddr,
+pub(super) struct ContainerAgent {
+    pub(super) name: String,
+    pub(super) addr: std::net::SocketAddr,
 }
 
 impl Drop for ContainerAgent {
@@ -38,7 +38,7 @@ impl Drop for ContainerAgent {
     }
 }
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -95,7 +95,7 @@ fn start_in_container(
     }
 }
 
-async fn client(pki: &Pki, node: &str, addr: std::net::SocketAddr) -> AgentClient {
+pub(super) async fn client(pki: &Pki, node: &str, addr: std::net::SocketAddr) -> AgentClient {
     let material = pki.files("coordinator").load().expect("tls");
     let inv_node = kroll_shared::inventory::Node {
         name: node.to_owned(),
