@@ -100,7 +100,10 @@ pub async fn run(
         ..shape
     };
     if kafka_requests {
-        assert!(!swarm, "--kafka-requests counts on this machine's engine only");
+        assert!(
+            !swarm,
+            "--kafka-requests counts on this machine's engine only"
+        );
         opts.broker_env.insert(
             "KAFKA_LOG4J_LOGGERS".into(),
             "kafka.request.logger=DEBUG".into(),
@@ -191,9 +194,7 @@ pub async fn run(
     let mut overhangs = Vec::new();
     println!(
         "upgrade: Kafka-only lab, {} brokers, {} ZooKeeper server(s), topic orders ({partitions} partitions, RF 3, min ISR 2, 2000 records); observer every {poll_ms} ms (+ its sample time), {} samples",
-        shape.nodes,
-        shape.zookeepers,
-        seen.samples
+        shape.nodes, shape.zookeepers, seen.samples
     );
     println!(
         "{:<36} {:>12} {:>12} {:>14}",
@@ -363,7 +364,10 @@ impl RequestCounter {
                     let c = c.clone();
                     std::thread::spawn(move || {
                         use std::io::BufRead as _;
-                        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                        for line in std::io::BufReader::new(stdout)
+                            .lines()
+                            .map_while(Result::ok)
+                        {
                             if line.contains("(kafka.request.logger)")
                                 && line.contains("\"clientId\":\"kroll\"")
                             {

@@ -41,7 +41,11 @@ async fn the_production_shape_upgrades_with_the_observers_invariants() {
     let out = kroll(&inv, &args);
     let took = upgrade_began.elapsed();
     let seen = observer.stop().await;
-    assert!(out.status.success(), "kroll upgrade failed:\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "kroll upgrade failed:\n{}",
+        text(&out)
+    );
     assert_two_safe_rolls_of(&seen, 18);
     let brokers = broker_state(lab.name());
     assert_eq!(brokers.len(), 18, "{brokers:?}");

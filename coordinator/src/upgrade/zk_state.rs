@@ -174,10 +174,9 @@ fn interpret(target: Target, answer: Answer) -> Result<Found, ZkStateError> {
         (Target::Controller, Answer::Data(d)) => {
             Found::Controller(d.and_then(|d| parse_controller(&d)))
         }
-        (Target::Topic(t), Answer::Data(d)) => Found::Topic(
-            t,
-            d.map(|d| parse_assignment(&path, &d)).transpose()?,
-        ),
+        (Target::Topic(t), Answer::Data(d)) => {
+            Found::Topic(t, d.map(|d| parse_assignment(&path, &d)).transpose()?)
+        }
         (Target::State(t, p), Answer::Data(d)) => {
             Found::State(t, p, d.map(|d| parse_state(&path, &d)).transpose()?)
         }
@@ -218,7 +217,10 @@ async fn fetch(client: &zk::Client, target: Target) -> Result<Found, ZkStateErro
 const MULTI_READ_BATCH: usize = 1000;
 
 /// Reads `targets` in one multi-read request (ZooKeeper 3.6+), a consistent snapshot of them.
-async fn fetch_multi(client: &zk::Client, targets: Vec<Target>) -> Result<Vec<Found>, ZkStateError> {
+async fn fetch_multi(
+    client: &zk::Client,
+    targets: Vec<Target>,
+) -> Result<Vec<Found>, ZkStateError> {
     let mut reader = client.new_multi_reader();
     for t in &targets {
         let path = t.path();
@@ -576,7 +578,10 @@ mod tests {
         assert!(matches!(gone, Ok(Found::State(t, 4, None)) if t == "t"));
         let deleted = interpret(Target::Topic("t".into()), Answer::Data(None));
         assert!(matches!(deleted, Ok(Found::Topic(t, None)) if t == "t"));
-        let bad = interpret(Target::Topic("t".into()), Answer::Data(Some(b"{}".to_vec())));
+        let bad = interpret(
+            Target::Topic("t".into()),
+            Answer::Data(Some(b"{}".to_vec())),
+        );
         assert!(
             matches!(&bad, Err(e) if e.to_string().starts_with("/brokers/topics/t ")),
             "the znode is named: {:?}",

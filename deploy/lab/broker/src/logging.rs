@@ -59,9 +59,11 @@ fn filter_directives(root: Option<&str>, loggers: Option<&str>) -> String {
 pub fn install() {
     let root = std::env::var("KAFKA_LOG4J_ROOT_LOGLEVEL").ok();
     let loggers = std::env::var("KAFKA_LOG4J_LOGGERS").ok();
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(filter_directives(root.as_deref(), loggers.as_deref()))
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(filter_directives(
+        root.as_deref(),
+        loggers.as_deref(),
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .event_format(KafkaFormat)
@@ -108,7 +110,11 @@ mod tests {
             (None, Some("nonsense"), "info,zookeeper_client=warn"),
         ];
         for (root, loggers, want) in cases {
-            assert_eq!(filter_directives(root, loggers), want, "{root:?} {loggers:?}");
+            assert_eq!(
+                filter_directives(root, loggers),
+                want,
+                "{root:?} {loggers:?}"
+            );
         }
     }
 }

@@ -269,15 +269,11 @@ async fn apply(
     }
     // A state of a topic the view does not hold arrives with that topic's own read.
     states.retain(|(t, p)| view.partition(t, *p).is_some());
-    let read = join_all(
-        states
-            .iter()
-            .map(|(t, p)| async move {
-                zk.get_json::<PartitionState>(&zk::state_path(t, *p))
-                    .await
-            }),
-    )
-    .await;
+    let read =
+        join_all(states.iter().map(|(t, p)| async move {
+            zk.get_json::<PartitionState>(&zk::state_path(t, *p)).await
+        }))
+        .await;
     for ((t, p), state) in states.into_iter().zip(read) {
         let state = state?;
         if let Some(meta) = view
@@ -397,7 +393,10 @@ mod tests {
             ("/lab/controlled_shutdown/3", Some(Change::ShuttingDown)),
             ("/lab/controlled_shutdown", Some(Change::ShuttingDown)),
             ("/lab", None),
-            ("/config/topics/orders", Some(Change::Config("orders".into()))),
+            (
+                "/config/topics/orders",
+                Some(Change::Config("orders".into())),
+            ),
             ("/config/topics", None),
             ("/brokers/topics/orders", topic("orders")),
             (

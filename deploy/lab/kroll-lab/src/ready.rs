@@ -39,7 +39,9 @@ pub async fn zookeeper(addr: &str, timeout: Duration) -> Result<(), LabError> {
     until(&format!("ZooKeeper at {addr}"), timeout, || async move {
         for server in addr.split(',') {
             if !kafka::zookeeper_ok(server).await {
-                return Err(format!("{server} is not serving (no leader or follower mode in `srvr`)"));
+                return Err(format!(
+                    "{server} is not serving (no leader or follower mode in `srvr`)"
+                ));
             }
         }
         Ok(())

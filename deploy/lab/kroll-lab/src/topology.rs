@@ -365,7 +365,11 @@ impl LabSpec {
             return Err(bad("nodes", shape.nodes, 99));
         }
         if shape.zookeepers % 2 == 0 || shape.zookeepers > shape.nodes.min(7) {
-            return Err(bad("ZooKeeper servers (an odd count)", shape.zookeepers, shape.nodes.min(7)));
+            return Err(bad(
+                "ZooKeeper servers (an odd count)",
+                shape.zookeepers,
+                shape.nodes.min(7),
+            ));
         }
         if shape.connect_workers == 0 || shape.connect_workers > shape.nodes {
             return Err(bad("Connect workers", shape.connect_workers, shape.nodes));
@@ -481,8 +485,9 @@ impl LabSpec {
 
     /// Every desired container, node by node.
     pub fn containers(&self) -> Vec<ContainerSpec> {
-        let mut out: Vec<ContainerSpec> =
-            (1..=self.shape.zookeepers).map(|n| self.zookeeper(n)).collect();
+        let mut out: Vec<ContainerSpec> = (1..=self.shape.zookeepers)
+            .map(|n| self.zookeeper(n))
+            .collect();
         for n in 1..=self.shape.nodes {
             out.push(self.broker(n));
         }

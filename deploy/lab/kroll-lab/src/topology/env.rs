@@ -86,7 +86,10 @@ pub(super) fn broker(
         (LAB_SECRET_KEY, LAB_SECRET_VALUE),
     ]);
     env.insert("KAFKA_BROKER_ID".into(), n.to_string());
-    env.insert("KAFKA_ZOOKEEPER_CONNECT".into(), zookeeper_connect.to_owned());
+    env.insert(
+        "KAFKA_ZOOKEEPER_CONNECT".into(),
+        zookeeper_connect.to_owned(),
+    );
     env.insert(
         "KAFKA_LISTENERS".into(),
         format!("PLAINTEXT_INT://0.0.0.0:{int},PLAINTEXT_EXT://0.0.0.0:{ext}"),

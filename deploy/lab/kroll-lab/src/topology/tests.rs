@@ -164,7 +164,10 @@ fn the_production_shape_is_the_journals_size_with_a_zookeeper_ensemble() {
     host_ports.sort_unstable();
     host_ports.dedup();
     assert_eq!(host_ports.len(), published, "{host_ports:?}");
-    assert!(!host_ports.contains(&40030), "the agents' port is not a broker's");
+    assert!(
+        !host_ports.contains(&40030),
+        "the agents' port is not a broker's"
+    );
     let zk2 = spec.container("zookeeper-02").expect("zookeeper-02");
     assert_eq!(zk2.node, "rhodrylab-02");
     assert_eq!(zk2.env["ZOO_MY_ID"], "2");
@@ -189,19 +192,31 @@ fn the_production_shape_is_the_journals_size_with_a_zookeeper_ensemble() {
     let inv = kroll_shared::inventory::Inventory::from_document(&doc).expect("it validates");
     assert_eq!(inv.nodes.len(), 18);
     // A shape its ports do not serve, and shapes that make no cluster, are refused.
-    let lab_ports = LabSpec::new("prod", "7.1.1", "r", Ports::default_lab(), Services::Full)
-        .expect("spec");
+    let lab_ports =
+        LabSpec::new("prod", "7.1.1", "r", Ports::default_lab(), Services::Full).expect("spec");
     assert_eq!(
         lab_ports.clone().with_shape(Shape::PRODUCTION),
         Err(TopologyError::PortsDoNotFit)
     );
     for bad in [
-        Shape { zookeepers: 2, ..Shape::LAB },
-        Shape { connect_workers: 6, ..Shape::LAB },
-        Shape { nodes: 2, ..Shape::LAB },
+        Shape {
+            zookeepers: 2,
+            ..Shape::LAB
+        },
+        Shape {
+            connect_workers: 6,
+            ..Shape::LAB
+        },
+        Shape {
+            nodes: 2,
+            ..Shape::LAB
+        },
     ] {
         assert!(
-            matches!(lab_ports.clone().with_shape(bad), Err(TopologyError::BadShape { .. })),
+            matches!(
+                lab_ports.clone().with_shape(bad),
+                Err(TopologyError::BadShape { .. })
+            ),
             "{bad:?}"
         );
     }

@@ -50,9 +50,11 @@ pub(crate) async fn until_healthy(
         ));
         let partitions = i32::try_from(load).unwrap_or(i32::MAX);
         let b = &bootstrap;
-        ready::until(&format!("the topic `{LOAD_TOPIC}` to be created"), MINUTE, || async move {
-            crate::kafka::create_topic(b, LOAD_TOPIC, partitions).await
-        })
+        ready::until(
+            &format!("the topic `{LOAD_TOPIC}` to be created"),
+            MINUTE,
+            || async move { crate::kafka::create_topic(b, LOAD_TOPIC, partitions).await },
+        )
         .await?;
         topics.push(LOAD_TOPIC.to_owned());
     }
