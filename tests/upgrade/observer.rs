@@ -27,8 +27,13 @@ pub struct Seen {
     /// When each stopped broker was next seen running and in the ISR of every partition it
     /// replicates: (broker, unix ms of that sample), in order.
     pub rejoined: Vec<(i32, i64)>,
+    /// When, after that, every partition the broker replicates was first seen with its full
+    /// replica set in the ISR (another replica lagging counts against it): (broker, unix ms).
+    pub whole: Vec<(i32, i64)>,
     /// Brokers stopped and not yet seen back → whether they were seen out of some ISR since.
     pending: BTreeMap<i32, bool>,
+    /// Brokers back whose partitions were not yet all fully replicated.
+    pending_whole: std::collections::BTreeSet<i32>,
 }
 
 impl Seen {
@@ -383,5 +388,21 @@ fn judge(last: &Sample, now: &Sample, min_isr: usize, seen: &mut Seen) {
     for b in back {
         seen.pending.remove(&b);
         seen.rejoined.push((b, now.at_ms));
+        seen.pending_whole.insert(b);
+    }
+    let whole: Vec<i32> = seen
+        .pending_whole
+        .iter()
+        .copied()
+        .filter(|b| {
+            now.partitions
+                .values()
+                .filter(|(replicas, _)| replicas.contains(b))
+                .all(|(replicas, isr)| replicas.iter().all(|r| isr.contains(r)))
+        })
+        .collect();
+    for b in whole {
+        seen.pending_whole.remove(&b);
+        seen.whole.push((b, now.at_ms));
     }
 }
