@@ -91,7 +91,7 @@ fn metadata_before_login(addr: &str) -> std::io::Result<Vec<u8>> {
 
 #[test]
 fn sasl_plain_logins_wrong_passwords_and_replication_over_the_sasl_inter_broker_listener() {
-    let lab = Lab::start_sasl(3, "3.7.1", &jaas());
+    let lab = Lab::start_sasl(3, "3.7.1", &jaas(), &[]);
 
     // Replication runs over SASL_INT: a topic reaches a full ISR only if every fetcher logged in.
     let admin: AdminClient<DefaultClientContext> =

@@ -269,8 +269,8 @@ impl Lab {
     /// Like [`Lab::start`], with the journal's SASL listeners: `SASL_INT` (SASL_PLAINTEXT,
     /// inter-broker), `PLAINTEXT_EXT` (the port [`Lab::bootstrap`] names) and `SASL_EXT`
     /// ([`Lab::sasl_bootstrap`]), PLAIN users from `jaas` (written to a file in KAFKA_OPTS).
-    pub fn start_sasl(n: i32, version: &'static str, jaas: &str) -> Self {
-        Self::start_with(n, version, &[], Some(jaas))
+    pub fn start_sasl(n: i32, version: &'static str, jaas: &str, extra: &[(&str, &str)]) -> Self {
+        Self::start_with(n, version, extra, Some(jaas))
     }
 
     fn start_with(
