@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::acl::{self, Authorizer, Policy};
 use crate::config::Config;
 use crate::controller;
 use crate::error::BrokerError;
@@ -62,6 +63,8 @@ pub struct Broker {
     pub phase: watch::Sender<Phase>,
     /// Broker epoch (czxid of the registration).
     pub epoch: i64,
+    /// The ACL authorizer, when `authorizer.class.name` is set.
+    pub authz: Option<Authorizer>,
 }
 
 impl Broker {
@@ -84,6 +87,11 @@ impl Broker {
             epoch_version: self.ibp.offsets_for_leader_epoch_version(),
             broker_epoch: self.epoch,
             throttle: Arc::new(Throttle::new(self.cfg.lab.replica_fetch_bytes_per_sec)),
+            login: self
+                .cfg
+                .sasl
+                .as_ref()
+                .and_then(|s| s.inter_broker_login.clone()),
         }
     }
 }
@@ -121,6 +129,18 @@ pub async fn run(
         Duration::from_millis(cfg.lab.metadata_refresh_ms),
     )
     .await?;
+    let authz = match Policy::from_config(&cfg)? {
+        None => None,
+        Some(policy) => {
+            let cache = acl::spawn_cache(
+                zk.clone(),
+                Duration::from_millis(cfg.lab.metadata_refresh_ms),
+            )
+            .await?;
+            tracing::info!(target: "kafka.security.authorizer.AclAuthorizer", "ACL authorizer on (super users {:?}, allow.everyone.if.no.acl.found={}).", policy.super_users, policy.allow_if_no_acl);
+            Some(Authorizer::new(policy, cache))
+        }
+    };
     let listeners = server::bind(&cfg).await?;
     let epoch = register(&zk, &cfg).await?;
     event(
@@ -149,6 +169,7 @@ pub async fn run(
         producer_ids: Default::default(),
         phase,
         epoch,
+        authz,
         cfg,
     });
     let (stop_tx, stop_rx) = watch::channel(false);

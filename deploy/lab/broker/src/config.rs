@@ -1,11 +1,13 @@
 //! Broker configuration from the environment, the way Confluent's `cp-kafka` image builds
 //! `server.properties`: `KAFKA_FOO_BAR` → `foo.bar` (`__` → `_`, `___` → `-`), plus the lab's
-//! own `LAB_*` timing knobs.
+//! own `LAB_*` timing knobs. SASL_PLAINTEXT listeners read their PLAIN users from the JAAS file
+//! named by `-Djava.security.auth.login.config=` in `KAFKA_OPTS` ([`crate::jaas`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::error::BrokerError;
+use crate::jaas::{JaasFile, Password, PlainCredentials};
 
 /// Environment variables `cp-kafka` does not turn into properties (JVM / launcher settings).
 const NOT_PROPERTIES: &[&str] = &[
@@ -82,7 +84,23 @@ pub struct Config {
     pub launcher_env: BTreeMap<String, String>,
     /// Lab knobs.
     pub lab: LabKnobs,
+    /// SASL settings, when a listener is SASL_PLAINTEXT.
+    pub sasl: Option<SaslConfig>,
 }
+
+/// SASL/PLAIN settings of the SASL_PLAINTEXT listeners (passwords never in `Debug`).
+#[derive(Debug, Clone)]
+pub struct SaslConfig {
+    /// The JAAS file they came from.
+    pub jaas: PathBuf,
+    /// Credentials per SASL listener name.
+    pub listeners: BTreeMap<String, PlainCredentials>,
+    /// The login the replica fetcher sends when the inter-broker listener is SASL.
+    pub inter_broker_login: Option<(String, Password)>,
+}
+
+/// Security protocols the lab serves.
+pub const SASL_PLAINTEXT: &str = "SASL_PLAINTEXT";
 
 impl Config {
     /// Builds the configuration from environment variables (`std::env::vars()` in `main`).
@@ -128,9 +146,11 @@ impl Config {
             lab: LabKnobs::from_env(&vars)?,
             props,
             launcher_env,
+            sasl: None,
         };
         config.validate()?;
-        Ok(config)
+        let sasl = config.sasl_config()?;
+        Ok(Self { sasl, ..config })
     }
 
     fn validate(&self) -> Result<(), BrokerError> {
@@ -142,12 +162,12 @@ impl Config {
         }
         for listener in self.listeners.iter().chain(&self.advertised) {
             match self.protocol_map.get(&listener.name).map(String::as_str) {
-                Some("PLAINTEXT") => {}
+                Some("PLAINTEXT" | SASL_PLAINTEXT) => {}
                 Some(other) => {
                     return Err(bad(
                         "listener.security.protocol.map",
                         &format!(
-                            "listener {} uses {other}; the lab serves PLAINTEXT listeners only",
+                            "listener {} uses {other}; the lab serves PLAINTEXT and SASL_PLAINTEXT listeners only",
                             listener.name
                         ),
                     ));
@@ -194,6 +214,99 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The security protocol of a listener (`PLAINTEXT` when unmapped).
+    pub fn protocol_of(&self, listener: &str) -> &str {
+        self.protocol_map
+            .get(listener)
+            .map_or("PLAINTEXT", String::as_str)
+    }
+
+    /// Whether `listener` authenticates with SASL.
+    pub fn is_sasl(&self, listener: &str) -> bool {
+        self.protocol_of(listener) == SASL_PLAINTEXT
+    }
+
+    /// Reads the JAAS file for the SASL listeners and checks the mechanisms (PLAIN only).
+    fn sasl_config(&self) -> Result<Option<SaslConfig>, BrokerError> {
+        let sasl: Vec<&str> = self
+            .listeners
+            .iter()
+            .map(|l| l.name.as_str())
+            .filter(|n| self.is_sasl(n))
+            .collect();
+        if sasl.is_empty() {
+            return Ok(None);
+        }
+        if let Some(key) = self.props.keys().find(|k| k.ends_with("sasl.jaas.config")) {
+            return Err(bad(
+                key,
+                "the lab reads SASL logins from the JAAS file in KAFKA_OPTS (-Djava.security.auth.login.config=) only",
+            ));
+        }
+        let mechanisms = self
+            .props
+            .get("sasl.enabled.mechanisms")
+            .map_or("GSSAPI", String::as_str);
+        let listed: Vec<&str> = mechanisms
+            .split(',')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .collect();
+        if listed != ["PLAIN"] {
+            return Err(bad(
+                "sasl.enabled.mechanisms",
+                &format!(
+                    "is `{mechanisms}`; the lab serves SASL mechanism PLAIN only (KAFKA_SASL_ENABLED_MECHANISMS=PLAIN)"
+                ),
+            ));
+        }
+        let first = sasl[0].to_lowercase();
+        let opts = self
+            .launcher_env
+            .get("KAFKA_OPTS")
+            .map_or("", String::as_str);
+        let jaas = jaas_path(opts).ok_or_else(|| {
+            bad(
+                "KAFKA_OPTS",
+                &format!("Could not find a '{first}.KafkaServer' or 'KafkaServer' entry in the JAAS configuration. System property 'java.security.auth.login.config' is not set (add -Djava.security.auth.login.config=/path/to/jaas.conf to KAFKA_OPTS)"),
+            )
+        })?;
+        let file = JaasFile::read(&jaas)?;
+        let mut listeners = BTreeMap::new();
+        for name in &sasl {
+            listeners.insert(name.to_string(), file.plain_for_listener(name)?);
+        }
+        let mut inter_broker_login = None;
+        if self.is_sasl(&self.inter_broker_listener) {
+            let mech = self
+                .props
+                .get("sasl.mechanism.inter.broker.protocol")
+                .map_or("GSSAPI", String::as_str);
+            if mech.trim() != "PLAIN" {
+                return Err(bad(
+                    "sasl.mechanism.inter.broker.protocol",
+                    &format!(
+                        "is `{mech}`; the lab's inter-broker SASL is PLAIN only (KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL=PLAIN)"
+                    ),
+                ));
+            }
+            let creds = &listeners[&self.inter_broker_listener];
+            inter_broker_login = Some(creds.client.clone().ok_or_else(|| BrokerError::Jaas {
+                path: jaas.clone(),
+                line: 1,
+                reason: format!(
+                    "section {} has no username/password: the broker needs them to log in on the inter-broker listener {}",
+                    creds.section, self.inter_broker_listener
+                ),
+            })?);
+        }
+        Ok(Some(SaslConfig {
+            jaas,
+            listeners,
+            inter_broker_login,
+        }))
     }
 
     /// An integer property with Kafka's default (the lab default for `replica.lag.time.max.ms`).
@@ -286,6 +399,16 @@ fn env_to_props(
         props.insert(format!("{prefix}{dotted}"), value.clone());
     }
     (props, launcher)
+}
+
+/// The value of `-Djava.security.auth.login.config=` in a JVM option string (quotes removed).
+fn jaas_path(opts: &str) -> Option<PathBuf> {
+    const FLAG: &str = "-Djava.security.auth.login.config=";
+    opts.split_whitespace()
+        .filter_map(|word| word.strip_prefix(FLAG))
+        .next_back()
+        .map(|v| PathBuf::from(v.trim_matches(['"', '\''])))
+        .filter(|p| !p.as_os_str().is_empty())
 }
 
 fn split_chroot(connect: &str) -> (String, Option<String>) {
@@ -458,9 +581,19 @@ mod tests {
             "PLAINTEXT_INT:SASL_PLAINTEXT,PLAINTEXT_EXT:PLAINTEXT".into(),
         ));
         let err = Config::from_env(sasl)
-            .expect_err("sasl refused")
+            .expect_err("sasl without mechanisms refused")
             .to_string();
-        assert!(err.contains("PLAINTEXT listeners only"), "{err}");
+        assert!(err.contains("SASL mechanism PLAIN only"), "{err}");
+        let mut ssl = journal_like();
+        ssl.push((
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP".into(),
+            "PLAINTEXT_INT:SSL,PLAINTEXT_EXT:PLAINTEXT".into(),
+        ));
+        let err = Config::from_env(ssl).expect_err("ssl refused").to_string();
+        assert!(
+            err.contains("PLAINTEXT and SASL_PLAINTEXT listeners only"),
+            "{err}"
+        );
         let mut bad_id = journal_like();
         bad_id.push(("KAFKA_BROKER_ID".into(), "two".into()));
         assert!(
@@ -477,5 +610,84 @@ mod tests {
                 .to_string()
                 .contains("LAB_SHUTDOWN_DELAY_MS")
         );
+    }
+
+    fn journal_sasl(jaas: &std::path::Path) -> Vec<(String, String)> {
+        let mut vars = journal_like();
+        vars.extend(env(&[
+            (
+                "KAFKA_LISTENERS",
+                "PLAINTEXT_INT://0.0.0.0:29092,SASL_INT://0.0.0.0:29093,PLAINTEXT_EXT://0.0.0.0:27092,SASL_EXT://0.0.0.0:27093",
+            ),
+            (
+                "KAFKA_ADVERTISED_LISTENERS",
+                "PLAINTEXT_INT://kafka-02:29092,SASL_INT://kafka-02:29093,PLAINTEXT_EXT://127.0.0.1:27092,SASL_EXT://127.0.0.1:27093",
+            ),
+            (
+                "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
+                "PLAINTEXT_INT:PLAINTEXT,SASL_INT:SASL_PLAINTEXT,PLAINTEXT_EXT:PLAINTEXT,SASL_EXT:SASL_PLAINTEXT",
+            ),
+            ("KAFKA_INTER_BROKER_LISTENER_NAME", "SASL_INT"),
+            ("KAFKA_SASL_ENABLED_MECHANISMS", "PLAIN"),
+            ("KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL", "PLAIN"),
+        ]));
+        vars.push((
+            "KAFKA_OPTS".into(),
+            format!(
+                "-Xss1m -Djava.security.auth.login.config={}",
+                jaas.display()
+            ),
+        ));
+        vars
+    }
+
+    #[test]
+    fn the_journal_sasl_listeners_read_the_jaas_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let jaas = dir.path().join("KAFKA_JAAS");
+        std::fs::write(
+            &jaas,
+            "KafkaServer {\n org.apache.kafka.common.security.plain.PlainLoginModule required\n username=\"admin\" password=\"s3cret\" user_admin=\"s3cret\" user_kroll=\"k\";\n};\n",
+        )
+        .expect("jaas");
+        let cfg = Config::from_env(journal_sasl(&jaas)).expect("config");
+        assert!(cfg.is_sasl("SASL_EXT") && !cfg.is_sasl("PLAINTEXT_EXT"));
+        let sasl = cfg.sasl.as_ref().expect("sasl");
+        assert_eq!(sasl.listeners.len(), 2);
+        let (user, _) = sasl.inter_broker_login.as_ref().expect("login");
+        assert_eq!(user, "admin");
+        assert!(!format!("{cfg:?}").contains("s3cret"));
+
+        let mut gssapi = journal_sasl(&jaas);
+        gssapi.retain(|(k, _)| k != "KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL");
+        let err = Config::from_env(gssapi).expect_err("gssapi").to_string();
+        assert!(
+            err.contains("sasl.mechanism.inter.broker.protocol"),
+            "{err}"
+        );
+
+        let mut no_opts = journal_sasl(&jaas);
+        no_opts.retain(|(k, _)| k != "KAFKA_OPTS");
+        let err = Config::from_env(no_opts).expect_err("no jaas").to_string();
+        assert!(
+            err.contains("KAFKA_OPTS") && err.contains("java.security.auth.login.config"),
+            "{err}"
+        );
+
+        let mut missing = journal_sasl(&jaas);
+        missing.push((
+            "KAFKA_OPTS".into(),
+            "-Djava.security.auth.login.config=/nonexistent/jaas".into(),
+        ));
+        let err = Config::from_env(missing)
+            .expect_err("missing file")
+            .to_string();
+        assert!(err.contains("/nonexistent/jaas"), "{err}");
+
+        std::fs::write(&jaas, "KafkaServer {\n org.apache.kafka.common.security.plain.PlainLoginModule required user_a=\"x\";\n};\n").expect("jaas");
+        let err = Config::from_env(journal_sasl(&jaas))
+            .expect_err("no login")
+            .to_string();
+        assert!(err.contains("inter-broker listener SASL_INT"), "{err}");
     }
 }

@@ -55,6 +55,16 @@ pub enum BrokerError {
         /// The client's error.
         source: zookeeper_client::Error,
     },
+    /// The JAAS login configuration is unreadable or malformed.
+    #[error("JAAS configuration {} line {line}: {reason}", path.display())]
+    Jaas {
+        /// The file (`-Djava.security.auth.login.config=` in `KAFKA_OPTS`).
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
     /// A listener could not be bound.
     #[error("binding listener {name} on {addr}: {source}")]
     Bind {

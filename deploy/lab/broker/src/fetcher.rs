@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::api::errors;
 use crate::codec::BrokerConn;
+use crate::jaas::Password;
 use crate::metadata::ClusterView;
 use crate::replica::{Partition, ReplicaManager};
 use crate::truncation;
@@ -81,6 +82,8 @@ pub struct FetcherContext {
     pub broker_epoch: i64,
     /// Rate limit.
     pub throttle: Arc<Throttle>,
+    /// SASL/PLAIN login on the inter-broker listener, when it is SASL_PLAINTEXT.
+    pub login: Option<(String, Password)>,
 }
 
 pub(crate) type PartitionSet = BTreeSet<(String, i32)>;
@@ -204,7 +207,18 @@ async fn connect(
     )
     .await
     {
-        Ok(conn) => Some(conn),
+        Ok(mut conn) => {
+            let Some((user, password)) = &ctx.login else {
+                return Some(conn);
+            };
+            match crate::sasl::client_login(&mut conn, user, password).await {
+                Ok(()) => Some(conn),
+                Err(e) => {
+                    tracing::warn!(target: "kafka.server.ReplicaFetcherThread", "{prefix} SASL authentication with node {leader} ({host}:{port}) on listener {} failed: {e}.", ctx.listener);
+                    None
+                }
+            }
+        }
         Err(e) => {
             tracing::warn!(target: "kafka.server.ReplicaFetcherThread", "{prefix} Connection to node {leader} ({host}:{port}) could not be established: {e}.");
             None

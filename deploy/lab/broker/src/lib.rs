@@ -18,10 +18,14 @@
 //! - [`partition`]: one replica (log, high watermark); [`replica`]: leader-side high watermark and ISR; [`fetcher`]: follower replication;
 //!   [`truncation`]: its truncation against a new leader (OffsetsForLeaderEpoch).
 //! - [`topics`]: topic creation and placement; [`group`]: the group coordinator.
+//! - [`acl`]: ACLs from ZooKeeper with AclAuthorizer's decisions (checked in `api::authz`).
 //! - [`server`] and [`codec`]: listeners, framing, inter-broker client; [`api`]: one module per API family.
+//! - [`sasl`]: SASL/PLAIN on SASL_PLAINTEXT listeners (server and inter-broker client);
+//!   [`jaas`]: the JAAS file its users come from.
 //! - [`broker`]: start-up, log recovery, controlled shutdown; [`logging`]: Kafka-like lines and `LAB-EVENT`s.
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod api;
 pub mod broker;
 pub mod codec;
@@ -31,6 +35,7 @@ pub mod epoch;
 pub mod error;
 pub mod fetcher;
 pub mod group;
+pub mod jaas;
 pub mod log;
 pub mod logging;
 pub mod metadata;
@@ -38,6 +43,7 @@ pub mod partition;
 pub mod producer;
 pub mod producer_ids;
 pub mod replica;
+pub mod sasl;
 pub mod server;
 pub mod storage;
 pub mod topics;

@@ -1,5 +1,7 @@
 //! Listeners and connections: one task per connection, requests handled in order (Kafka answers
-//! a connection's requests in the order they arrived).
+//! a connection's requests in the order they arrived). On a SASL_PLAINTEXT listener a connection
+//! authenticates first ([`crate::sasl`]); until then only ApiVersions and the SASL requests are
+//! served.
 
 use std::sync::Arc;
 
@@ -12,6 +14,7 @@ use crate::broker::Broker;
 use crate::codec;
 use crate::config::Config;
 use crate::error::BrokerError;
+use crate::sasl::{Authenticator, Step};
 
 /// Binds every configured listener (before registration, like Kafka's socket server).
 pub async fn bind(cfg: &Config) -> Result<Vec<(String, TcpListener)>, BrokerError> {
@@ -51,7 +54,7 @@ pub fn serve(
                 tokio::select! {
                     accepted = socket.accept() => match accepted {
                         Ok((stream, peer)) => {
-                            let ctx = ConnCtx { listener: name.clone(), peer: peer.to_string() };
+                            let ctx = ConnCtx { listener: name.clone(), peer: peer.to_string(), host: peer.ip().to_string(), principal: crate::api::ANONYMOUS.into() };
                             tokio::spawn(connection(broker.clone(), stream, ctx, conn_stop.clone()));
                         }
                         Err(e) => tracing::warn!(target: "kafka.network.Acceptor", "Error accepting connection: {e}."),
@@ -66,11 +69,17 @@ pub fn serve(
 async fn connection(
     broker: Arc<Broker>,
     stream: TcpStream,
-    ctx: ConnCtx,
+    mut ctx: ConnCtx,
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
+    let mut auth = broker
+        .cfg
+        .sasl
+        .as_ref()
+        .and_then(|s| s.listeners.get(&ctx.listener))
+        .map(|creds| Authenticator::new(creds.clone()));
     loop {
         let frame = tokio::select! {
             frame = codec::read_frame(&mut reader) => frame,
@@ -83,6 +92,39 @@ async fn connection(
                 tracing::debug!(target: "kafka.network.Processor", "Connection from {} closed: {e}.", ctx.peer);
                 break;
             }
+        };
+        let frame = match auth.as_mut().filter(|a| a.principal().is_none()) {
+            None => frame,
+            Some(a) => match a.on_frame(frame) {
+                Step::Serve(frame) => frame,
+                Step::Reply(body) => {
+                    if codec::write_frame(&mut writer, &body).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                Step::Authenticated(body, user) => {
+                    tracing::debug!(target: "org.apache.kafka.common.security.authenticator.SaslServerAuthenticator", "Authenticated user {user} from {} on listener {} with mechanism PLAIN.", ctx.peer, ctx.listener);
+                    ctx.principal = format!("User:{user}");
+                    if codec::write_frame(&mut writer, &body).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                Step::Fail(body, reason) => {
+                    tracing::info!(target: "org.apache.kafka.common.network.Selector", "[SocketServer listenerType=ZK_BROKER, nodeId={}] Failed authentication with {} on listener {} ({reason})", broker.id, ctx.peer, ctx.listener);
+                    if let Some(body) = body {
+                        let _ = codec::write_frame(&mut writer, &body).await;
+                    }
+                    // connection.failed.authentication.delay.ms (Kafka's default 100 ms).
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    break;
+                }
+                Step::Close(reason) => {
+                    tracing::info!(target: "org.apache.kafka.common.network.Selector", "[SocketServer listenerType=ZK_BROKER, nodeId={}] Failed authentication with {} on listener {} ({reason})", broker.id, ctx.peer, ctx.listener);
+                    break;
+                }
+            },
         };
         match api::handle(&broker, &ctx, frame).await {
             Reply::Send(body) => {

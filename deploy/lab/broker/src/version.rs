@@ -231,11 +231,13 @@ pub mod keys {
     pub const LEAVE_GROUP: i16 = 13;
     pub const SYNC_GROUP: i16 = 14;
     pub const LIST_GROUPS: i16 = 16;
+    pub const SASL_HANDSHAKE: i16 = 17;
     pub const API_VERSIONS: i16 = 18;
     pub const CREATE_TOPICS: i16 = 19;
     pub const INIT_PRODUCER_ID: i16 = 22;
     pub const OFFSET_FOR_LEADER_EPOCH: i16 = 23;
     pub const DESCRIBE_CONFIGS: i16 = 32;
+    pub const SASL_AUTHENTICATE: i16 = 36;
     pub const DESCRIBE_CLUSTER: i16 = 60;
 }
 
@@ -260,6 +262,8 @@ const KAFKA_3_1: &[(i16, i16, i16)] = &[
     (OFFSET_FOR_LEADER_EPOCH, 0, 4),
     (CREATE_TOPICS, 0, 7),
     (DESCRIBE_CONFIGS, 0, 4),
+    (SASL_HANDSHAKE, 0, 1),
+    (SASL_AUTHENTICATE, 0, 2),
     (DESCRIBE_CLUSTER, 0, 0),
 ];
 
@@ -282,6 +286,8 @@ const KAFKA_3_7: &[(i16, i16, i16)] = &[
     (OFFSET_FOR_LEADER_EPOCH, 0, 4),
     (CREATE_TOPICS, 0, 7),
     (DESCRIBE_CONFIGS, 0, 4),
+    (SASL_HANDSHAKE, 0, 1),
+    (SASL_AUTHENTICATE, 0, 2),
     (DESCRIBE_CLUSTER, 0, 1),
 ];
 
@@ -304,6 +310,8 @@ const KAFKA_3_8: &[(i16, i16, i16)] = &[
     (OFFSET_FOR_LEADER_EPOCH, 0, 4),
     (CREATE_TOPICS, 0, 7),
     (DESCRIBE_CONFIGS, 0, 4),
+    (SASL_HANDSHAKE, 0, 1),
+    (SASL_AUTHENTICATE, 0, 2),
     (DESCRIBE_CLUSTER, 0, 1),
 ];
 

@@ -127,6 +127,77 @@ pub async fn controller(zookeeper: &str) -> Result<Option<i32>, String> {
     }
 }
 
+/// One ACL entry in Kafka's znode format (`/kafka-acl/<ResourceType>/<name>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AclEntry {
+    /// `User:kroll`, `User:*`.
+    pub principal: String,
+    /// `Allow` or `Deny`.
+    pub permission_type: String,
+    /// `Read`, `Write`, `Describe`, `DescribeConfigs`, `ClusterAction`, `All`, ...
+    pub operation: String,
+    /// `*` or an IP address.
+    pub host: String,
+}
+
+impl AclEntry {
+    /// An Allow from any host.
+    pub fn allow(principal: &str, operation: &str) -> Self {
+        Self {
+            principal: principal.into(),
+            permission_type: "Allow".into(),
+            operation: operation.into(),
+            host: "*".into(),
+        }
+    }
+}
+
+/// Writes (replaces) the literal ACLs of one resource (`Topic`/`Group`/`Cluster`, name;
+/// `kafka-cluster` for the cluster) into ZooKeeper under the Kafka chroot, as
+/// `kafka-acls --authorizer-properties zookeeper.connect=...` does; an empty list deletes them.
+/// For tests and rehearsals: the lab brokers pick them up on their next ACL refresh.
+pub async fn set_acls(
+    zookeeper: &str,
+    resource_type: &str,
+    name: &str,
+    acls: &[AclEntry],
+) -> Result<(), String> {
+    let client = zookeeper_client::Client::connector()
+        .with_session_timeout(Duration::from_secs(6))
+        .connect(&format!("{zookeeper}{}", crate::KAFKA_CHROOT))
+        .await
+        .map_err(|e| format!("ZooKeeper {zookeeper}: {e}"))?;
+    let dir = format!("/kafka-acl/{resource_type}");
+    let path = format!("{dir}/{name}");
+    let err = |what: &str, e: zookeeper_client::Error| {
+        format!("ZooKeeper {zookeeper}: {what} {path}: {e}")
+    };
+    if acls.is_empty() {
+        return match client.delete(&path, None).await {
+            Ok(()) | Err(zookeeper_client::Error::NoNode) => Ok(()),
+            Err(e) => Err(err("deleting", e)),
+        };
+    }
+    let body = serde_json::to_vec(&serde_json::json!({"version": 1, "acls": acls}))
+        .map_err(|e| format!("encoding ACLs for {path}: {e}"))?;
+    let options =
+        zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::anyone_all());
+    client
+        .mkdir(&dir, &options)
+        .await
+        .map_err(|e| err("creating the parent of", e))?;
+    match client.create(&path, &body, &options).await {
+        Ok(_) => Ok(()),
+        Err(zookeeper_client::Error::NodeExists) => client
+            .set_data(&path, &body, None)
+            .await
+            .map(|_| ())
+            .map_err(|e| err("writing", e)),
+        Err(e) => Err(err("creating", e)),
+    }
+}
+
 /// The sum of `group`'s committed offsets over every partition of `topics` (0 where nothing
 /// is committed) — OffsetFetch through rdkafka, without joining the group.
 pub async fn committed_total(

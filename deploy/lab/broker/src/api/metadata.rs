@@ -11,6 +11,7 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::*;
 
 use super::{ConnCtx, errors, s};
+use crate::acl::{Operation, ResourceType};
 use crate::broker::Broker;
 use crate::metadata::{ClusterView, TopicMeta};
 
@@ -58,6 +59,23 @@ pub async fn metadata(
             .map(|t| (t.name.map(|n| n.0.to_string()), t.topic_id))
             .collect()
     });
+    // Topics the principal may not Describe (or Create, for one that would be auto-created)
+    // are answered with TOPIC_AUTHORIZATION_FAILED and never created (Kafka's order).
+    let mut unauthorized = Vec::new();
+    if let Some(list) = wanted.as_mut() {
+        list.retain(|(name, id)| {
+            let known = name
+                .clone()
+                .or_else(|| view.topic_by_id(id).map(|(n, _)| n.clone()));
+            let ok = known.as_ref().is_none_or(|n| {
+                super::authz::metadata_topic(broker, conn, n, view.topics.contains_key(n))
+            });
+            if !ok {
+                unauthorized.push((known.unwrap_or_default(), *id));
+            }
+            ok
+        });
+    }
     let allow_create =
         (version < 4 || req.allow_auto_topic_creation) && broker.cfg.auto_create_topics();
     let mut created = Vec::new();
@@ -83,10 +101,13 @@ pub async fn metadata(
     }
     let reachable = endpoints(&view, &conn.listener);
     let live: BTreeSet<i32> = reachable.iter().map(|(id, ..)| *id).collect();
-    let topics = match wanted {
+    let mut topics: Vec<MetadataResponseTopic> = match wanted {
         None => view
             .topics
             .iter()
+            .filter(|(n, _)| {
+                super::authz::allowed(broker, conn, Operation::Describe, ResourceType::Topic, n)
+            })
             .map(|(n, t)| topic_entry(n, Some(t), &live, version, false))
             .collect(),
         Some(list) => list
@@ -98,6 +119,12 @@ pub async fn metadata(
             })
             .collect(),
     };
+    topics.extend(unauthorized.into_iter().map(|(name, id)| {
+        MetadataResponseTopic::default()
+            .with_error_code(errors::TOPIC_AUTHORIZATION_FAILED)
+            .with_name(Some(TopicName(s(name))))
+            .with_topic_id(id)
+    }));
     let brokers = reachable
         .into_iter()
         .map(|(id, host, port, rack)| {

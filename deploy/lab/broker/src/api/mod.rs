@@ -7,10 +7,12 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
 
+use crate::acl::Operation;
 use crate::broker::Broker;
 use crate::version::keys;
 
 pub mod admin;
+pub mod authz;
 pub mod errors;
 pub mod fetch;
 pub mod group;
@@ -24,7 +26,14 @@ pub struct ConnCtx {
     pub listener: String,
     /// Peer address.
     pub peer: String,
+    /// Peer IP address (the `host` of ACLs).
+    pub host: String,
+    /// Who the connection is: `User:ANONYMOUS` on PLAINTEXT listeners, `User:<name>` after SASL.
+    pub principal: String,
 }
+
+/// The principal of a connection on a PLAINTEXT listener (Kafka's `KafkaPrincipal.ANONYMOUS`).
+pub const ANONYMOUS: &str = "User:ANONYMOUS";
 
 /// Outcome of one request.
 #[derive(Debug)]
@@ -131,48 +140,143 @@ async fn dispatch(
         )),
         ApiKey::Metadata => serve!(MetadataRequest, |r| metadata::metadata(broker, conn, r, v)
             .await),
-        ApiKey::DescribeCluster => serve!(DescribeClusterRequest, |_r| metadata::describe_cluster(
-            broker, conn
-        )),
+        ApiKey::DescribeCluster => serve!(DescribeClusterRequest, |_r| {
+            if authz::cluster(broker, conn, Operation::Describe) {
+                metadata::describe_cluster(broker, conn)
+            } else {
+                DescribeClusterResponse::default()
+                    .with_error_code(errors::CLUSTER_AUTHORIZATION_FAILED)
+                    .with_error_message(Some(s("Cluster authorization failed.")))
+            }
+        }),
         ApiKey::Produce => {
             let r = ProduceRequest::decode(&mut body, v)?;
             let acks = r.acks;
-            let response = produce::produce(broker, r, v).await;
+            let (r, denied) = authz::produce(broker, conn, r);
+            let mut response = produce::produce(broker, r, v).await;
+            response.responses.extend(denied);
             (acks != 0).then(|| encode_response(api, id, v, &response))
         }
-        ApiKey::Fetch => serve!(FetchRequest, |r| fetch::fetch(broker, r, v).await),
-        ApiKey::ListOffsets => serve!(ListOffsetsRequest, |r| fetch::list_offsets(broker, r, v)),
+        ApiKey::Fetch => serve!(FetchRequest, |r| match authz::fetch(broker, conn, r, v) {
+            Err(refused) => refused,
+            Ok((r, denied)) => {
+                let mut response = fetch::fetch(broker, r, v).await;
+                response.responses.extend(denied);
+                response
+            }
+        }),
+        ApiKey::ListOffsets => serve!(ListOffsetsRequest, |r| {
+            let (r, denied) = authz::list_offsets(broker, conn, r);
+            let mut response = fetch::list_offsets(broker, r, v);
+            response.topics.extend(denied);
+            response
+        }),
         ApiKey::OffsetForLeaderEpoch => serve!(OffsetForLeaderEpochRequest, |r| {
             fetch::offsets_for_leader_epoch(broker, r)
         }),
-        ApiKey::InitProducerId => serve!(InitProducerIdRequest, |r| produce::init_producer_id(
-            broker, r
-        )
-        .await),
+        ApiKey::InitProducerId => serve!(InitProducerIdRequest, |r| {
+            if r.transactional_id.is_none() && !authz::idempotent_write(broker, conn) {
+                InitProducerIdResponse::default()
+                    .with_error_code(errors::CLUSTER_AUTHORIZATION_FAILED)
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1)
+            } else {
+                produce::init_producer_id(broker, r).await
+            }
+        }),
         ApiKey::FindCoordinator => serve!(FindCoordinatorRequest, |r| group::find_coordinator(
             broker, conn, r, v
         )),
-        ApiKey::JoinGroup => serve!(JoinGroupRequest, |r| group::join(
-            broker,
-            r,
-            v,
-            header.client_id.as_deref().unwrap_or("consumer")
-        )
-        .await),
-        ApiKey::SyncGroup => serve!(SyncGroupRequest, |r| group::sync(broker, r).await),
-        ApiKey::Heartbeat => serve!(HeartbeatRequest, |r| group::heartbeat(broker, r)),
-        ApiKey::LeaveGroup => serve!(LeaveGroupRequest, |r| group::leave(broker, r, v)),
+        ApiKey::JoinGroup => serve!(JoinGroupRequest, |r| {
+            if authz::group(broker, conn, Operation::Read, &r.group_id.0) {
+                group::join(
+                    broker,
+                    r,
+                    v,
+                    header.client_id.as_deref().unwrap_or("consumer"),
+                )
+                .await
+            } else {
+                JoinGroupResponse::default().with_error_code(errors::GROUP_AUTHORIZATION_FAILED)
+            }
+        }),
+        ApiKey::SyncGroup => serve!(SyncGroupRequest, |r| {
+            if authz::group(broker, conn, Operation::Read, &r.group_id.0) {
+                group::sync(broker, r).await
+            } else {
+                SyncGroupResponse::default().with_error_code(errors::GROUP_AUTHORIZATION_FAILED)
+            }
+        }),
+        ApiKey::Heartbeat => serve!(HeartbeatRequest, |r| {
+            if authz::group(broker, conn, Operation::Read, &r.group_id.0) {
+                group::heartbeat(broker, r)
+            } else {
+                HeartbeatResponse::default().with_error_code(errors::GROUP_AUTHORIZATION_FAILED)
+            }
+        }),
+        ApiKey::LeaveGroup => serve!(LeaveGroupRequest, |r| {
+            if authz::group(broker, conn, Operation::Read, &r.group_id.0) {
+                group::leave(broker, r, v)
+            } else {
+                LeaveGroupResponse::default().with_error_code(errors::GROUP_AUTHORIZATION_FAILED)
+            }
+        }),
         ApiKey::ListGroups => serve!(ListGroupsRequest, |_r| group::list(broker)),
-        ApiKey::OffsetCommit => serve!(OffsetCommitRequest, |r| group::offset_commit(broker, r)
-            .await),
-        ApiKey::OffsetFetch => serve!(OffsetFetchRequest, |r| group::offset_fetch(broker, r, v)
-            .await),
-        ApiKey::CreateTopics => serve!(CreateTopicsRequest, |r| admin::create_topics(broker, r, v)
-            .await),
-        ApiKey::DescribeConfigs => serve!(DescribeConfigsRequest, |r| admin::describe_configs(
-            broker, r, v
-        )
-        .await),
+        ApiKey::OffsetCommit => serve!(OffsetCommitRequest, |r| {
+            if authz::group(broker, conn, Operation::Read, &r.group_id.0) {
+                let (r, denied) = authz::offset_commit_topics(broker, conn, r);
+                let mut response = group::offset_commit(broker, r).await;
+                response.topics.extend(denied);
+                response
+            } else {
+                authz::offset_commit_group_denied(r)
+            }
+        }),
+        ApiKey::OffsetFetch => serve!(OffsetFetchRequest, |r| {
+            let groups: Vec<String> = if v >= 8 {
+                r.groups.iter().map(|g| g.group_id.0.to_string()).collect()
+            } else {
+                vec![r.group_id.0.to_string()]
+            };
+            let mut response = group::offset_fetch(broker, r, v).await;
+            authz::offset_fetch_filter(broker, conn, &groups, &mut response, v);
+            response
+        }),
+        ApiKey::CreateTopics => serve!(CreateTopicsRequest, |r| {
+            let (r, denied) = authz::create_topics(broker, conn, r);
+            let mut response = admin::create_topics(broker, r, v).await;
+            response.topics.extend(denied);
+            response
+        }),
+        ApiKey::DescribeConfigs => serve!(DescribeConfigsRequest, |r| {
+            let mut response = admin::describe_configs(broker, r, v).await;
+            for result in &mut response.results {
+                if let Some(code) = authz::describe_configs_denied(
+                    broker,
+                    conn,
+                    result.resource_type,
+                    &result.resource_name,
+                ) {
+                    result.error_code = code;
+                    result.error_message = None;
+                    result.configs.clear();
+                }
+            }
+            response
+        }),
+        // Kafka answers these on an authenticated or PLAINTEXT connection with ILLEGAL_SASL_STATE
+        // (re-authentication, KIP-368, is not served by the lab).
+        ApiKey::SaslHandshake => {
+            serve!(SaslHandshakeRequest, |_r| SaslHandshakeResponse::default()
+                .with_error_code(errors::ILLEGAL_SASL_STATE))
+        }
+        ApiKey::SaslAuthenticate => serve!(SaslAuthenticateRequest, |_r| {
+            SaslAuthenticateResponse::default()
+                .with_error_code(errors::ILLEGAL_SASL_STATE)
+                .with_error_message(Some(s(
+                    "Unexpected SaslAuthenticate request with authentication already complete or not on a SASL listener",
+                )))
+        }),
         other => anyhow::bail!("API {other:?} is not served by the lab broker"),
     };
     Ok(out)

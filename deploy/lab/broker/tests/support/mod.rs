@@ -119,6 +119,8 @@ impl Drop for ZooKeeper {
 #[derive(Clone, Debug)]
 pub struct BrokerSpec {
     pub port: u16,
+    /// `(SASL_INT, SASL_EXT)` ports when the broker runs the journal's SASL listeners.
+    pub sasl_ports: Option<(u16, u16)>,
     pub version: &'static str,
     pub env: BTreeMap<String, String>,
 }
@@ -261,7 +263,48 @@ pub struct Lab {
 impl Lab {
     /// ZooKeeper and `n` brokers of `version`, with `extra` environment for all of them.
     pub fn start(n: i32, version: &'static str, extra: &[(&str, &str)]) -> Self {
+        Self::start_with(n, version, extra, None)
+    }
+
+    /// Like [`Lab::start`], with the journal's SASL listeners: `SASL_INT` (SASL_PLAINTEXT,
+    /// inter-broker), `PLAINTEXT_EXT` (the port [`Lab::bootstrap`] names) and `SASL_EXT`
+    /// ([`Lab::sasl_bootstrap`]), PLAIN users from `jaas` (written to a file in KAFKA_OPTS).
+    pub fn start_sasl(n: i32, version: &'static str, jaas: &str, extra: &[(&str, &str)]) -> Self {
+        Self::start_with(n, version, extra, Some(jaas))
+    }
+
+    fn start_with(
+        n: i32,
+        version: &'static str,
+        extra: &[(&str, &str)],
+        jaas: Option<&str>,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
+        let mut extra: Vec<(String, String)> = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if let Some(text) = jaas {
+            let path = dir.path().join("KAFKA_JAAS");
+            std::fs::write(&path, text).expect("JAAS file");
+            extra.extend(
+                [
+                    ("KAFKA_SASL_ENABLED_MECHANISMS", "PLAIN".to_string()),
+                    ("KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL", "PLAIN".into()),
+                    ("KAFKA_INTER_BROKER_LISTENER_NAME", "SASL_INT".into()),
+                    (
+                        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
+                        "SASL_INT:SASL_PLAINTEXT,PLAINTEXT_EXT:PLAINTEXT,SASL_EXT:SASL_PLAINTEXT"
+                            .into(),
+                    ),
+                    (
+                        "KAFKA_OPTS",
+                        format!("-Djava.security.auth.login.config={}", path.display()),
+                    ),
+                ]
+                .map(|(k, v)| (k.to_string(), v)),
+            );
+        }
         let zk = ZooKeeper::start(dir.path());
         let mut lab = Self {
             brokers: BTreeMap::new(),
@@ -271,11 +314,12 @@ impl Lab {
         };
         for id in 1..=n {
             let mut env = lab.base_env(id);
-            env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            env.extend(extra.iter().cloned());
             lab.specs.insert(
                 id,
                 BrokerSpec {
                     port: free_port(),
+                    sasl_ports: jaas.map(|_| (free_port(), free_port())),
                     version,
                     env,
                 },
@@ -323,7 +367,13 @@ impl Lab {
     pub fn launch(&mut self, id: i32) {
         let spec = self.specs[&id].clone();
         let mut env = spec.env.clone();
-        let listener = format!("PLAINTEXT://127.0.0.1:{}", spec.port);
+        let listener = match spec.sasl_ports {
+            None => format!("PLAINTEXT://127.0.0.1:{}", spec.port),
+            Some((int, ext)) => format!(
+                "SASL_INT://127.0.0.1:{int},PLAINTEXT_EXT://127.0.0.1:{},SASL_EXT://127.0.0.1:{ext}",
+                spec.port
+            ),
+        };
         env.insert("KAFKA_LISTENERS".into(), listener.clone());
         env.insert("KAFKA_ADVERTISED_LISTENERS".into(), listener);
         self.brokers
@@ -349,6 +399,16 @@ impl Lab {
         self.specs
             .values()
             .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The `SASL_EXT` listeners of a [`Lab::start_sasl`] lab.
+    pub fn sasl_bootstrap(&self) -> String {
+        self.specs
+            .values()
+            .filter_map(|s| s.sasl_ports)
+            .map(|(_, ext)| format!("127.0.0.1:{ext}"))
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -415,6 +475,17 @@ impl Lab {
 }
 
 pub fn kcat(bootstrap: &str, args: &[&str], input: &str) -> String {
+    let out = kcat_output(bootstrap, args, input);
+    assert!(
+        out.status.success(),
+        "kcat {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Runs kcat (60 s at most) and returns its exit status and output, whatever they are.
+pub fn kcat_output(bootstrap: &str, args: &[&str], input: &str) -> std::process::Output {
     require("/usr/bin/kcat", "kcat");
     let mut child = Command::new("/usr/bin/kcat")
         .arg("-b")
@@ -436,7 +507,7 @@ pub fn kcat(bootstrap: &str, args: &[&str], input: &str) -> String {
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
-    let out = match rx.recv_timeout(Duration::from_secs(60)) {
+    match rx.recv_timeout(Duration::from_secs(60)) {
         Ok(out) => out.expect("kcat output"),
         Err(_) => {
             let _ = Command::new("kill")
@@ -444,13 +515,7 @@ pub fn kcat(bootstrap: &str, args: &[&str], input: &str) -> String {
                 .status();
             panic!("kcat {args:?} did not finish within 60 s");
         }
-    };
-    assert!(
-        out.status.success(),
-        "kcat {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
+    }
 }
 
 /// Produces `count` records of `size` bytes with acks=all; returns the first error, if any.
