@@ -17,7 +17,7 @@ use super::{FAST, assert_two_safe_rolls_of, broker_state, kroll, text};
 use crate::lab::TestLab;
 
 /// Partitions of the lab's load topic in the suite.
-const PARTITIONS: u32 = 300;
+const PARTITIONS: u32 = 100;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_production_shape_upgrades_with_the_observers_invariants() {
