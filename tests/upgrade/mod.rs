@@ -10,7 +10,7 @@
 //! - `swarm`: the same upgrade of the Swarm lab's stack (services updated through the manager's
 //!   agent) with the coordinator SIGKILLed at ≥ 10 points, watched on all five engines.
 //! - `production`: the journal's production size (18 brokers, a 3-server ZooKeeper ensemble,
-//!   hundreds of partitions) upgraded with the observer's invariants, gate latencies bounded.
+//!   100 partitions in the suite) upgraded under the observer's invariants.
 //! - `bumped`: the coordinator SIGKILLed in the middle of Roll 2; no later command (fresh run,
 //!   `rollback`, `--resume`) lowers a broker's IBP, and the plan shows the bump steps left.
 
