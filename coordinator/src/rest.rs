@@ -464,6 +464,14 @@ impl RestClient {
     fn transport(&self, url: &Url, error: &reqwest::Error) -> Failure {
         match access::find_tls_error(error) {
             Some(tls) => Failure::Tls(self.access.tls_reason(tls, url.host_str().unwrap_or(""))),
+            // Retried all the same: a server that stops mid-request closes like this too.
+            None if url.scheme() == "https" && access::closed_unannounced(error) => {
+                Failure::Transport(format!(
+                    "{}; {}",
+                    describe(error),
+                    self.access.closed_hint()
+                ))
+            }
             None => Failure::Transport(describe(error)),
         }
     }

@@ -366,3 +366,23 @@ fn unreadable_access_files_are_named_with_their_key() {
         assert!(!err.to_string().contains("hunter2"));
     }
 }
+
+#[test]
+fn a_rustls_error_is_found_inside_nested_io_errors() {
+    let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+    let inner = std::io::Error::new(std::io::ErrorKind::InvalidData, tls.clone());
+    let outer = std::io::Error::other(inner);
+    assert_eq!(access::find_tls_error(&outer), Some(&tls));
+    let plain = std::io::Error::other("refused");
+    assert_eq!(access::find_tls_error(&plain), None);
+    let access = Access::default();
+    assert!(access.tls_reason(&tls, "h").starts_with(
+        "the server's certificate is not signed by a trusted CA: kroll trusts the system's roots"
+    ),);
+    let name = rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName);
+    assert!(
+        access
+            .tls_reason(&name, "localhost")
+            .contains("not valid for the host name `localhost`")
+    );
+}

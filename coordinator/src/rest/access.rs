@@ -149,7 +149,8 @@ impl Access {
             None => format!("the system's roots (a private CA goes in {section} `ca_file`)"),
         };
         match error {
-            E::InvalidCertificate(C::UnknownIssuer) => format!(
+            // A bad signature: an issuer of the right name that did not sign it.
+            E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => format!(
                 "the server's certificate is not signed by a trusted CA: kroll trusts {trusted}"
             ),
             E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
@@ -180,6 +181,44 @@ impl Access {
     }
 }
 
+impl Access {
+    /// What a TLS connection the server closed without a word may mean: with TLS 1.3 a server
+    /// that requires a client certificate refuses it after the handshake, by closing.
+    pub(super) fn closed_hint(&self) -> String {
+        let section = self.section_name();
+        if self.identity.is_some() {
+            format!(
+                "the server closed the TLS connection unannounced: it may not accept kroll's client certificate ({section} `cert_file`)"
+            )
+        } else {
+            format!(
+                "the server closed the TLS connection unannounced: if it requires a client certificate, set {section} `cert_file` and `key_file`"
+            )
+        }
+    }
+}
+
+/// Whether `error` is a TLS connection the peer closed without `close_notify`.
+pub(super) fn closed_unannounced(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::UnexpectedEof
+            && io.to_string().contains("close_notify")
+        {
+            return true;
+        }
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    false
+}
+
 fn pem_error(section: &str, key: &str, path: &Path, why: &str) -> AccessError {
     AccessError::Pem {
         key: format!("{section} {key}"),
@@ -188,8 +227,9 @@ fn pem_error(section: &str, key: &str, path: &Path, why: &str) -> AccessError {
     }
 }
 
-/// The rustls error somewhere in `error`'s causes (inside an `io::Error`, as hyper-rustls
-/// reports it).
+/// The rustls error somewhere in `error`'s causes. hyper-rustls reports it inside an
+/// `io::Error` inside another (`io::Error::other`), and an `io::Error`'s `source` skips the
+/// error it wraps, so wrapped errors are opened with `get_ref`.
 pub(super) fn find_tls_error<'a>(
     error: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a rustls::Error> {
@@ -198,14 +238,13 @@ pub(super) fn find_tls_error<'a>(
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
             return Some(tls);
         }
-        if let Some(tls) = e
+        next = match e
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         {
-            return Some(tls);
-        }
-        next = e.source();
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
     None
 }
