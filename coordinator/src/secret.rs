@@ -137,7 +137,8 @@ mod tests {
         std::fs::write(&empty, "\n").expect("write");
         let none = |_: &str| None;
         let blank = |_: &str| Some(String::new());
-        let cases: [(PasswordSource, &dyn Fn(&str) -> Option<String>, String); 4] = [
+        type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+        let cases: [(PasswordSource, Env<'_>, String); 4] = [
             (
                 PasswordSource::File(missing.clone()),
                 &none,
