@@ -17,7 +17,8 @@
 //! - [`migration`]: the Debezium migration as an operation (refusals, backup, key ids, value
 //!   remedy, apply) and the post-resume checks; built on `connect`, `registry` and `backup`.
 //! - [`kafka`]: what kroll reads from Kafka itself (sink lag, end offsets, key samples).
-//! - [`files`], [`progress`]: leaves — run-directory JSON files, progress lines.
+//! - [`files`], [`progress`], [`secret`]: leaves — run-directory JSON files, progress lines,
+//!   passwords read from a file or a variable (never printed).
 //!
 //! No two modules import each other, directly or around a circle; the test
 //! `module_graph` (`coordinator/tests/module_graph.rs`) fails on any circle.
@@ -34,6 +35,7 @@ pub mod progress;
 pub mod registry;
 pub mod remediate;
 pub mod rest;
+pub mod secret;
 pub mod status;
 pub mod upgrade;
 pub mod watch;

@@ -6,9 +6,18 @@
 //! Connect's 409 "rebalance in progress"), and fails with a [`RestError`] that names the service,
 //! its URL, the request (method and path; never the request body, which may hold connector
 //! passwords) and the response body.
+//!
+//! A service may be served over HTTPS with a private CA, require a client certificate or HTTP
+//! basic auth ([`Access`], from the inventory's `[connect]` / `[schema_registry]`). A TLS
+//! failure is not retried and says what failed (untrusted CA, wrong host name, …); a 401 or 403
+//! names the user (never the password: it lives in a [`crate::secret::Secret`]).
+
+mod access;
 
 use std::fmt;
 use std::time::Duration;
+
+pub use access::{Access, AccessError};
 
 pub use reqwest::Method;
 use reqwest::{StatusCode, Url};
@@ -69,6 +78,9 @@ pub enum SetupError {
     /// A URL that cannot be used.
     #[error(transparent)]
     Url(#[from] RestError),
+    /// A CA, certificate or password the inventory names that cannot be read.
+    #[error(transparent)]
+    Access(#[from] AccessError),
 }
 
 /// A REST call that failed (boxed: errors travel through every `Result` of the clients).
@@ -110,6 +122,26 @@ pub enum RestFailure {
         /// The response body (truncated).
         body: String,
     },
+    /// The TLS handshake failed (not retried: it fails the same way again).
+    #[error("{service} at {url}: {method} {path}: TLS failure: {reason}")]
+    Tls {
+        service: String,
+        url: String,
+        method: String,
+        path: String,
+        reason: String,
+    },
+    /// A 401 or 403: the credentials were refused, missing, or not enough.
+    #[error("{service} at {url}: {method} {path} answered {status}: {advice}")]
+    Refused {
+        service: String,
+        url: String,
+        method: String,
+        path: String,
+        status: u16,
+        /// What it means and what to check (names the user, never the password).
+        advice: String,
+    },
     /// A 2xx answer kroll cannot read.
     #[error("{service} at {url}: {method} {path}: unexpected answer ({reason}): {body}")]
     Decode {
@@ -142,7 +174,9 @@ impl RestError {
     /// The HTTP status of a [`RestFailure::Status`].
     pub fn status(&self) -> Option<u16> {
         match self.failure() {
-            RestFailure::Status { status, .. } => Some(*status),
+            RestFailure::Status { status, .. } | RestFailure::Refused { status, .. } => {
+                Some(*status)
+            }
             _ => None,
         }
     }
@@ -160,9 +194,13 @@ impl RestError {
         self.status() == Some(404)
     }
 
-    /// Whether the service could not be reached at all (another worker may answer).
+    /// Whether the service could not be reached at all, or not over TLS (another worker may
+    /// answer).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self.failure(), RestFailure::Unreachable { .. })
+        matches!(
+            self.failure(),
+            RestFailure::Unreachable { .. } | RestFailure::Tls { .. }
+        )
     }
 
     /// The message of a status error (the body's `message`), or the whole error text.
@@ -269,6 +307,7 @@ pub struct RestClient {
     http: reqwest::Client,
     options: RestOptions,
     extra_transient: ExtraTransient,
+    access: Access,
 }
 
 impl fmt::Debug for RestClient {
@@ -277,6 +316,7 @@ impl fmt::Debug for RestClient {
             .field("service", &self.service)
             .field("base", &self.base.as_str())
             .field("options", &self.options)
+            .field("access", &self.access)
             .finish()
     }
 }
@@ -284,16 +324,29 @@ impl fmt::Debug for RestClient {
 /// An attempt's failure, before deciding whether to retry.
 enum Failure {
     Transport(String),
+    Tls(String),
     Status(StatusCode, String),
 }
 
 impl RestClient {
-    /// A client for `service` (a label such as "Connect worker connect-01") at `base`.
+    /// A client for `service` (a label such as "Connect worker connect-01") at `base`, with
+    /// the system's roots and no credentials.
     pub fn new(
         service: &str,
         base: &str,
         options: RestOptions,
         extra_transient: ExtraTransient,
+    ) -> Result<Self, RestError> {
+        Self::with_access(service, base, options, extra_transient, Access::default())
+    }
+
+    /// [`RestClient::new`] with a CA, a client certificate and basic-auth credentials.
+    pub fn with_access(
+        service: &str,
+        base: &str,
+        options: RestOptions,
+        extra_transient: ExtraTransient,
+        access: Access,
     ) -> Result<Self, RestError> {
         let bad = |reason: String| -> RestError {
             RestFailure::BadUrl {
@@ -309,9 +362,11 @@ impl RestClient {
         }
         // kroll uses rustls with ring everywhere; installing it twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(options.timeout)
-            .connect_timeout(options.connect_timeout)
+            .connect_timeout(options.connect_timeout);
+        let http = access
+            .apply(builder)
             .build()
             .map_err(|e| bad(format!("cannot build an HTTP client: {e}")))?;
         Ok(Self {
@@ -320,6 +375,7 @@ impl RestClient {
             http,
             options,
             extra_transient,
+            access,
         })
     }
 
@@ -378,19 +434,17 @@ impl RestClient {
     }
 
     async fn attempt(&self, url: &Url, call: &Call) -> Result<Vec<u8>, Failure> {
-        let mut request = self
-            .http
-            .request(call.method.clone(), url.clone())
-            .header(reqwest::header::ACCEPT, "application/json");
+        let mut request = self.access.authorize(
+            self.http
+                .request(call.method.clone(), url.clone())
+                .header(reqwest::header::ACCEPT, "application/json"),
+        );
         if let Some(body) = &call.body {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| Failure::Transport(describe(&e)))?;
+        let response = request.send().await.map_err(|e| self.transport(url, &e))?;
         let status = response.status();
         let body = response
             .bytes()
@@ -406,9 +460,26 @@ impl RestClient {
         }
     }
 
+    /// A failed send: a TLS failure in words, else the transport error with its causes.
+    fn transport(&self, url: &Url, error: &reqwest::Error) -> Failure {
+        match access::find_tls_error(error) {
+            Some(tls) => Failure::Tls(self.access.tls_reason(tls, url.host_str().unwrap_or(""))),
+            // Retried all the same: a server that stops mid-request closes like this too.
+            None if url.scheme() == "https" && access::closed_unannounced(error) => {
+                Failure::Transport(format!(
+                    "{}; {}",
+                    describe(error),
+                    self.access.closed_hint()
+                ))
+            }
+            None => Failure::Transport(describe(error)),
+        }
+    }
+
     fn transient(&self, failure: &Failure) -> bool {
         match failure {
             Failure::Transport(_) => true,
+            Failure::Tls(_) => false,
             Failure::Status(status, body) => {
                 (status.is_server_error() && *status != StatusCode::NOT_IMPLEMENTED)
                     || *status == StatusCode::REQUEST_TIMEOUT
@@ -430,6 +501,25 @@ impl RestClient {
                 attempts,
                 reason,
             },
+            Failure::Tls(reason) => RestFailure::Tls {
+                service,
+                url,
+                method,
+                path,
+                reason,
+            },
+            Failure::Status(status, _)
+                if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) =>
+            {
+                RestFailure::Refused {
+                    service,
+                    url,
+                    method,
+                    path,
+                    status: status.as_u16(),
+                    advice: self.access.refusal(status.as_u16()),
+                }
+            }
             Failure::Status(status, body) => {
                 let parsed: Option<serde_json::Value> = serde_json::from_str(&body).ok();
                 let field = |name: &str| parsed.as_ref().and_then(|v| v.get(name).cloned());

@@ -232,3 +232,157 @@ fn bad_base_urls_are_refused_with_the_service_named() {
     );
     assert!(RestClient::new("x", "ftp://h/", fast(), no_extra_transient).is_err());
 }
+
+/// A client with basic auth `kroll`/`hunter2` from a password file.
+fn with_password(base: &str, dir: &std::path::Path) -> RestClient {
+    let file = dir.join("pw");
+    std::fs::write(&file, "hunter2\n").expect("write");
+    let settings = kroll_shared::rest_access::RestAccess {
+        username: Some("kroll".into()),
+        password_file: Some(file),
+        ..Default::default()
+    };
+    let access = Access::from_inventory("[connect]", Some(&settings)).expect("access");
+    RestClient::with_access(
+        "Connect worker connect-01",
+        base,
+        fast(),
+        no_extra_transient,
+        access,
+    )
+    .expect("client")
+}
+
+#[tokio::test]
+async fn basic_auth_is_sent_and_refusals_name_the_user_never_the_password() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let router = Router::new()
+        .route(
+            "/echo",
+            get(|headers: axum::http::HeaderMap| async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                format!("\"{auth}\"")
+            }),
+        )
+        .route(
+            "/denied",
+            any(|State(calls): State<Arc<AtomicU32>>| async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                (
+                    StatusCode::UNAUTHORIZED,
+                    r#"{"error_code":401,"message":"Unauthorized"}"#,
+                )
+            }),
+        )
+        .route(
+            "/forbidden",
+            get(|| async { (StatusCode::FORBIDDEN, "no") }),
+        )
+        .with_state(calls.clone());
+    let base = serve(router).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let rest = with_password(&base, dir.path());
+    let auth: String = rest.json(&Call::get(&["echo"])).await.expect("echo");
+    // base64("kroll:hunter2")
+    assert_eq!(auth, "Basic a3JvbGw6aHVudGVyMg==");
+
+    let err = rest.send(&Call::get(&["denied"])).await.expect_err("401");
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "a refusal is not retried");
+    assert_eq!(err.status(), Some(401));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Connect worker connect-01 at {base}/: GET /denied answered 401: the credentials of user `kroll` were refused; check `username` and the password ([connect] `password_file` / `password_env`)"
+        )
+    );
+    let err = rest
+        .send(&Call::get(&["forbidden"]))
+        .await
+        .expect_err("403");
+    assert!(
+        err.to_string()
+            .ends_with("answered 403: user `kroll` is not allowed to do this"),
+        "{err}"
+    );
+    let anonymous = client(&base, no_extra_transient);
+    let err = anonymous
+        .send(&Call::get(&["denied"]))
+        .await
+        .expect_err("401");
+    assert!(
+        err.to_string().contains("requires HTTP basic auth"),
+        "{err}"
+    );
+    let debug = format!("{rest:?} {:?}", rest.access);
+    assert!(
+        debug.contains("kroll") && debug.contains("<redacted>"),
+        "{debug}"
+    );
+    assert!(!debug.contains("hunter2"), "{debug}");
+}
+
+#[test]
+fn unreadable_access_files_are_named_with_their_key() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let missing = dir.path().join("none.pem");
+    let not_pem = dir.path().join("x.pem");
+    std::fs::write(&not_pem, "hunter2").expect("write");
+    let cases = [
+        (
+            kroll_shared::rest_access::RestAccess {
+                ca_file: Some(missing.clone()),
+                ..Default::default()
+            },
+            format!(
+                "[schema_registry] ca_file: cannot read {}: no such file",
+                missing.display()
+            ),
+        ),
+        (
+            kroll_shared::rest_access::RestAccess {
+                ca_file: Some(not_pem.clone()),
+                ..Default::default()
+            },
+            format!(
+                "[schema_registry] ca_file: {}: no PEM certificate in it",
+                not_pem.display()
+            ),
+        ),
+        (
+            kroll_shared::rest_access::RestAccess {
+                username: Some("u".into()),
+                password_env: Some("KROLL_TEST_SURELY_UNSET_VARIABLE".into()),
+                ..Default::default()
+            },
+            "[schema_registry] password_env: the environment variable `KROLL_TEST_SURELY_UNSET_VARIABLE` is not set (or not valid UTF-8)".to_owned(),
+        ),
+    ];
+    for (settings, want) in cases {
+        let err = Access::from_inventory("[schema_registry]", Some(&settings)).expect_err(&want);
+        assert_eq!(err.to_string(), want);
+        assert!(!err.to_string().contains("hunter2"));
+    }
+}
+
+#[test]
+fn a_rustls_error_is_found_inside_nested_io_errors() {
+    let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+    let inner = std::io::Error::new(std::io::ErrorKind::InvalidData, tls.clone());
+    let outer = std::io::Error::other(inner);
+    assert_eq!(access::find_tls_error(&outer), Some(&tls));
+    let plain = std::io::Error::other("refused");
+    assert_eq!(access::find_tls_error(&plain), None);
+    let access = Access::default();
+    assert!(access.tls_reason(&tls, "h").starts_with(
+        "the server's certificate is not signed by a trusted CA: kroll trusts the system's roots"
+    ),);
+    let name = rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName);
+    assert!(
+        access
+            .tls_reason(&name, "localhost")
+            .contains("not valid for the host name `localhost`")
+    );
+}

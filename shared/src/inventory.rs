@@ -37,6 +37,10 @@
 //! variables = { CI_REGISTRY_IMAGE = "registry.example/bi/rhodry" }
 //! ```
 //!
+//! Connect workers and Schema Registry served over HTTPS, with a private CA, mutual TLS or HTTP
+//! basic auth, are described in `[connect]` and `[schema_registry]`
+//! ([`crate::rest_access::RestAccess`]; a password only ever comes from a file or a variable).
+//!
 //! Relative paths are resolved against the inventory file's directory.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,6 +51,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, Document, KeyPath};
+use crate::rest_access::RestAccess;
 use crate::tls::TlsFiles;
 
 /// The kinds of services kroll knows how to roll and check.
@@ -104,6 +109,13 @@ pub struct Inventory {
     /// The cluster is a Docker Swarm stack (`[swarm]`); absent = plain containers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swarm: Option<Swarm>,
+    /// How the Connect workers' REST API is reached (`[connect]`): CA, client certificate,
+    /// basic auth. Absent = plain defaults (system roots, no auth).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect: Option<RestAccess>,
+    /// How Schema Registry is reached (`[schema_registry]`), as `connect`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_registry: Option<RestAccess>,
     pub nodes: Vec<Node>,
 }
 
@@ -233,6 +245,12 @@ impl Inventory {
         if let Some(f) = inv.swarm.as_mut().and_then(|s| s.stack_file.as_mut()) {
             *f = doc.resolve(f);
         }
+        for access in [&mut inv.connect, &mut inv.schema_registry]
+            .into_iter()
+            .flatten()
+        {
+            access.resolve_paths(doc);
+        }
         Ok(inv)
     }
 
@@ -274,6 +292,14 @@ impl Inventory {
         }
         if let Some(r) = &self.remediation {
             r.validate(doc, &root.key("remediation"))?;
+        }
+        for (key, access) in [
+            ("connect", &self.connect),
+            ("schema_registry", &self.schema_registry),
+        ] {
+            if let Some(a) = access {
+                a.validate(doc, &root.key(key))?;
+            }
         }
         let mut seen = Seen::default();
         for (i, node) in self.nodes.iter().enumerate() {
@@ -439,13 +465,20 @@ fn validate_service(
         }
         _ => {}
     }
-    if let Some(url) = &svc.url
-        && !(url.starts_with("http://") || url.starts_with("https://"))
-    {
-        return Err(doc.invalid(
-            &at.key("url"),
-            format!("`{url}` is not an http:// or https:// URL"),
-        ));
+    if let Some(url) = &svc.url {
+        // Checked first: the URL is not echoed when it carries a password.
+        if crate::rest_access::url_has_credentials(url) {
+            return Err(doc.invalid(
+                &at.key("url"),
+                "carries credentials (`user:password@`), which kroll would print with the URL: give the user and a `password_file` or `password_env` in the inventory's [connect] or [schema_registry] section",
+            ));
+        }
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(doc.invalid(
+                &at.key("url"),
+                format!("`{url}` is not an http:// or https:// URL"),
+            ));
+        }
     }
     Ok(())
 }
@@ -643,6 +676,29 @@ services = [
         let err = err_of(&GOOD.replace("kind = \"connect\"", "kind = \"connector\""));
         assert_eq!(err.line(), Some(24), "{err}");
         assert_eq!(err.key(), Some("nodes[1].services[1].kind"), "{err}");
+    }
+
+    #[test]
+    fn rest_sections_load_resolved_and_url_credentials_are_refused_unechoed() {
+        let text = format!(
+            "{GOOD}\n[connect]\nca_file = \"ca.pem\"\nusername = \"kroll\"\npassword_file = \"pw\"\n\n[schema_registry]\nusername = \"sr\"\npassword_env = \"SR_PW\"\n"
+        );
+        let inv = load(&text).expect("valid");
+        let c = inv.connect.expect("[connect]");
+        assert_eq!(c.ca_file, Some("/etc/kroll/ca.pem".into()));
+        assert_eq!(c.password_file, Some("/etc/kroll/pw".into()));
+        assert_eq!(
+            inv.schema_registry.and_then(|s| s.password_env).as_deref(),
+            Some("SR_PW")
+        );
+        let err = err_of(&format!(
+            "{GOOD}\n[schema_registry]\npassword = \"hunter2\"\n"
+        ));
+        assert_eq!(err.key(), Some("schema_registry.password"), "{err}");
+        let err = err_of(&GOOD.replace("http://127.0.0.1:18083", "https://u:hunter2@h:18083"));
+        assert_eq!(err.key(), Some("nodes[1].services[1].url"), "{err}");
+        assert!(err.to_string().contains("carries credentials"), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
     #[test]

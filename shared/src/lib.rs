@@ -10,6 +10,8 @@
 //! - [`config`]: reading TOML files so that every error names the file, the line and the key.
 //! - [`jvm`]: the JVMs of a container (heap, GC, liveness) and heap config drift.
 //! - [`inventory`]: the coordinator's description of the cluster: nodes, agents, services.
+//! - [`rest_access`]: the inventory's `[connect]` / `[schema_registry]` sections (CA, client
+//!   certificate, basic auth with the password from a file or a variable).
 //! - [`tls`]: the cluster CA, certificates with roles, and rustls/tonic configurations for
 //!   mutual TLS between the coordinator and the agents.
 //! - [`secrets`]: what of an environment value may be shown off its node (agents' reports,
@@ -23,6 +25,7 @@ pub mod inventory;
 pub mod jvm;
 pub mod model;
 pub mod remediation;
+pub mod rest_access;
 pub mod secrets;
 pub mod time;
 pub mod tls;

@@ -10,12 +10,15 @@
 //!   keeps every key schema id; without it kroll names the drifted topics; validation failures
 //!   change nothing.
 //! - `phases`: the upgrade's Connect phases: back up and pause on 7.1, migrate and resume on 7.7.
+//! - `secure`: `kroll status` over HTTPS with a private CA, basic auth and mutual TLS; refusals
+//!   and TLS failures named, no password in any output.
 
 mod backup;
 mod clients;
 mod migrate;
 mod phases;
 mod quiesce;
+mod secure;
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
-//! The real Connect client: every worker of the cluster, failing over between them.
+//! The real Connect client: every worker of the cluster, failing over between them, reached
+//! as the inventory's `[connect]` says (CA, client certificate, basic auth).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +15,7 @@ use crate::connect::types::{
     ConfigWire, Connector, ConnectorStatus, ExpandedWire, TargetState, TaskConfig, Validation,
     ValidationWire, WorkerInfo,
 };
-use crate::rest::{Call, RestClient, RestError, RestFailure, RestOptions, SetupError};
+use crate::rest::{Access, Call, RestClient, RestError, RestFailure, RestOptions, SetupError};
 
 /// Connect's answers that mean "try again in a moment": a rebalance or a concurrent config change.
 pub fn connect_transient(status: StatusCode, body: &str) -> bool {
@@ -40,14 +41,24 @@ pub struct ConnectClients {
 impl ConnectClients {
     /// Clients for `(label, url)` workers.
     pub fn new(workers: &[(String, String)], options: RestOptions) -> Result<Self, RestError> {
+        Self::with_access(workers, options, &Access::default())
+    }
+
+    /// Clients for `(label, url)` workers, all reached with `access`.
+    pub fn with_access(
+        workers: &[(String, String)],
+        options: RestOptions,
+        access: &Access,
+    ) -> Result<Self, RestError> {
         let workers = workers
             .iter()
             .map(|(label, url)| {
-                RestClient::new(
+                RestClient::with_access(
                     &format!("Connect worker {label}"),
                     url,
                     options,
                     connect_transient,
+                    access.clone(),
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -57,7 +68,8 @@ impl ConnectClients {
         })
     }
 
-    /// Clients for every `connect` service of the inventory that has a URL.
+    /// Clients for every `connect` service of the inventory that has a URL; the CA, client
+    /// certificate and password `[connect]` names are read here.
     pub fn from_inventory(inventory: &Inventory, options: RestOptions) -> Result<Self, SetupError> {
         let workers: Vec<(String, String)> = inventory
             .services()
@@ -69,7 +81,8 @@ impl ConnectClients {
                 kind: ServiceKind::Connect,
             });
         }
-        Ok(Self::new(&workers, options)?)
+        let access = Access::from_inventory("[connect]", inventory.connect.as_ref())?;
+        Ok(Self::with_access(&workers, options, &access)?)
     }
 
     /// Sends `call` to a worker that answers; returns which one did and the body.

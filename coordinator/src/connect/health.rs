@@ -237,16 +237,32 @@ pub async fn observe(connect: &impl ConnectApi) -> ConnectObservation {
     }
 }
 
-/// Observes the inventory's Connect workers; `None` when it lists none with a URL.
+/// Observes the inventory's Connect workers; `None` when it lists none with a URL. Settings
+/// that cannot be used (an unreadable password file, an unset variable) make every worker a
+/// problem that says so, rather than no look at all.
 pub async fn observe_inventory(inventory: &Inventory) -> Option<ConnectObservation> {
-    let has = inventory
+    let workers: Vec<(String, String)> = inventory
         .services()
-        .any(|p| p.service.kind == ServiceKind::Connect && p.service.url.is_some());
-    if !has {
+        .filter(|p| p.service.kind == ServiceKind::Connect)
+        .filter_map(|p| Some((p.service.container.clone(), p.service.url.clone()?)))
+        .collect();
+    if workers.is_empty() {
         return None;
     }
-    let clients = ConnectClients::from_inventory(inventory, RestOptions::look()).ok()?;
-    Some(observe(&clients).await)
+    match ConnectClients::from_inventory(inventory, RestOptions::look()) {
+        Ok(clients) => Some(observe(&clients).await),
+        Err(e) => Some(ConnectObservation {
+            workers: workers
+                .into_iter()
+                .map(|(worker, url)| WorkerProbe {
+                    worker,
+                    url,
+                    info: Err(e.to_string()),
+                })
+                .collect(),
+            connectors: Err(e.to_string()),
+        }),
+    }
 }
 
 /// Connect failed the post-checks.

@@ -1,11 +1,14 @@
-//! The real Schema Registry client.
+//! The real Schema Registry client, reached as the inventory's `[schema_registry]` says (CA,
+//! client certificate, basic auth).
 
 use kroll_shared::inventory::{Inventory, ServiceKind};
 use reqwest::Method;
 
 use crate::registry::api::RegistryApi;
 use crate::registry::types::{Compatibility, IdWire, LevelWire, NewSchema, SchemaVersion};
-use crate::rest::{Call, RestClient, RestError, RestOptions, SetupError, no_extra_transient};
+use crate::rest::{
+    Access, Call, RestClient, RestError, RestOptions, SetupError, no_extra_transient,
+};
 
 /// A Schema Registry at one URL.
 #[derive(Debug, Clone)]
@@ -20,12 +23,24 @@ fn flag(call: Call, name: &str, on: bool) -> Call {
 impl RegistryClient {
     /// A client for the registry at `url`.
     pub fn new(url: &str, options: RestOptions) -> Result<Self, RestError> {
+        Self::with_access(url, options, Access::default())
+    }
+
+    /// A client for the registry at `url`, reached with `access`.
+    pub fn with_access(url: &str, options: RestOptions, access: Access) -> Result<Self, RestError> {
         Ok(Self {
-            rest: RestClient::new("Schema Registry", url, options, no_extra_transient)?,
+            rest: RestClient::with_access(
+                "Schema Registry",
+                url,
+                options,
+                no_extra_transient,
+                access,
+            )?,
         })
     }
 
-    /// A client for the inventory's `schema-registry` service.
+    /// A client for the inventory's `schema-registry` service; the CA, client certificate and
+    /// password `[schema_registry]` names are read here.
     pub fn from_inventory(inventory: &Inventory, options: RestOptions) -> Result<Self, SetupError> {
         let url = inventory
             .services()
@@ -34,7 +49,9 @@ impl RegistryClient {
             .ok_or(SetupError::Missing {
                 kind: ServiceKind::SchemaRegistry,
             })?;
-        Ok(Self::new(&url, options)?)
+        let access =
+            Access::from_inventory("[schema_registry]", inventory.schema_registry.as_ref())?;
+        Ok(Self::with_access(&url, options, access)?)
     }
 }
 

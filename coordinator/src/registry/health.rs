@@ -1,6 +1,6 @@
 //! Whether Schema Registry answers, for `kroll status`.
 
-use kroll_shared::inventory::Inventory;
+use kroll_shared::inventory::{Inventory, ServiceKind};
 use serde::Serialize;
 
 use crate::registry::api::RegistryApi;
@@ -47,9 +47,19 @@ pub async fn look(registry: &impl RegistryApi) -> RegistryHealth {
     }
 }
 
-/// Looks at the inventory's Schema Registry; `None` when it lists none with a URL.
+/// Looks at the inventory's Schema Registry; `None` when it lists none with a URL. Settings
+/// that cannot be used (an unreadable password file, an unset variable) are its error.
 pub async fn look_inventory(inventory: &Inventory) -> Option<RegistryHealth> {
-    let client =
-        RegistryClient::from_inventory(inventory, crate::rest::RestOptions::look()).ok()?;
-    Some(look(&client).await)
+    let url = inventory
+        .services()
+        .filter(|p| p.service.kind == ServiceKind::SchemaRegistry)
+        .find_map(|p| p.service.url.clone())?;
+    match RegistryClient::from_inventory(inventory, crate::rest::RestOptions::look()) {
+        Ok(client) => Some(look(&client).await),
+        Err(e) => Some(RegistryHealth {
+            url,
+            compatibility: None,
+            error: Some(e.to_string()),
+        }),
+    }
 }

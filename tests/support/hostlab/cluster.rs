@@ -171,26 +171,30 @@ pub struct Service {
 
 /// The lab's Schema Registry.
 pub fn schema_registry(home: &LabHome) -> Service {
+    schema_registry_with(home, "http", &[])
+}
+
+/// The lab's Schema Registry with a `scheme` (`http`, `https`) listener and `extra` variables
+/// (TLS, authentication) over the usual ones.
+pub fn schema_registry_with(home: &LabHome, scheme: &str, extra: &[(&str, String)]) -> Service {
     let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let mut proc = home.service(
-        "schema-registry",
-        "schema-registry.sh",
-        &env(&[
-            ("SCHEMA_REGISTRY_HOST_NAME", "schema-registry".into()),
-            ("SCHEMA_REGISTRY_LISTENERS", url.clone()),
-            (
-                "SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS",
-                "kafka-01:29091".into(),
-            ),
-            (
-                "SCHEMA_REGISTRY_LAB_DATA_DIR",
-                home.dir("sr-data").display().to_string(),
-            ),
-            ("SCHEMA_REGISTRY_HEAP_OPTS", "-Xmx256m".into()),
-            ("SCHEMA_REGISTRY_OPTS", NODELAY.into()),
-        ]),
-    );
+    let url = format!("{scheme}://127.0.0.1:{port}");
+    let mut vars = env(&[
+        ("SCHEMA_REGISTRY_HOST_NAME", "schema-registry".into()),
+        ("SCHEMA_REGISTRY_LISTENERS", url.clone()),
+        (
+            "SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS",
+            "kafka-01:29091".into(),
+        ),
+        (
+            "SCHEMA_REGISTRY_LAB_DATA_DIR",
+            home.dir("sr-data").display().to_string(),
+        ),
+        ("SCHEMA_REGISTRY_HEAP_OPTS", "-Xmx256m".into()),
+        ("SCHEMA_REGISTRY_OPTS", NODELAY.into()),
+    ]);
+    vars.extend(env(extra));
+    let mut proc = home.service("schema-registry", "schema-registry.sh", &vars);
     await_http(&mut proc, &url, Duration::from_secs(30));
     Service { proc, url }
 }
@@ -203,45 +207,57 @@ pub fn worker(
     sr: &str,
     bootstrap: Option<&str>,
 ) -> Service {
+    worker_with(home, name, cluster_dir, sr, bootstrap, "http", &[])
+}
+
+/// [`worker`] with a `scheme` (`http`, `https`) listener and `extra` variables (TLS, REST
+/// extensions, `KAFKA_OPTS`) over the usual ones.
+pub fn worker_with(
+    home: &LabHome,
+    name: &str,
+    cluster_dir: &std::path::Path,
+    sr: &str,
+    bootstrap: Option<&str>,
+    scheme: &str,
+    extra: &[(&str, String)],
+) -> Service {
     let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let mut proc = home.service(
-        name,
-        "connect.sh",
-        &env(&[
-            (
-                "CONNECT_BOOTSTRAP_SERVERS",
-                bootstrap.unwrap_or("127.0.0.1:1").into(),
-            ),
-            ("CONNECT_GROUP_ID", "connect".into()),
-            ("CONNECT_CONFIG_STORAGE_TOPIC", "connect-configs".into()),
-            ("CONNECT_OFFSET_STORAGE_TOPIC", "connect-offsets".into()),
-            ("CONNECT_STATUS_STORAGE_TOPIC", "connect-statuses".into()),
-            (
-                "CONNECT_KEY_CONVERTER",
-                "io.confluent.connect.avro.AvroConverter".into(),
-            ),
-            (
-                "CONNECT_VALUE_CONVERTER",
-                "io.confluent.connect.avro.AvroConverter".into(),
-            ),
-            ("CONNECT_KEY_CONVERTER_SCHEMA_REGISTRY_URL", sr.into()),
-            ("CONNECT_VALUE_CONVERTER_SCHEMA_REGISTRY_URL", sr.into()),
-            ("CONNECT_REST_ADVERTISED_HOST_NAME", "127.0.0.1".into()),
-            ("CONNECT_LISTENERS", url.clone()),
-            ("CONNECT_LAB_CLUSTER_DIR", cluster_dir.display().to_string()),
-            (
-                "CONNECT_LAB_KAFKA_REQUIRED",
-                bootstrap.is_some().to_string(),
-            ),
-            ("CONNECT_OFFSET_FLUSH_INTERVAL_MS", "300".into()),
-            ("CONNECT_HEARTBEAT_INTERVAL_MS", "100".into()),
-            ("CONNECT_SESSION_TIMEOUT_MS", "1500".into()),
-            ("CONNECT_SCHEDULED_REBALANCE_MAX_DELAY_MS", "1500".into()),
-            ("KAFKA_HEAP_OPTS", "-Xmx256m".into()),
-            ("KAFKA_OPTS", NODELAY.into()),
-        ]),
-    );
+    let url = format!("{scheme}://127.0.0.1:{port}");
+    let mut vars = env(&[
+        (
+            "CONNECT_BOOTSTRAP_SERVERS",
+            bootstrap.unwrap_or("127.0.0.1:1").into(),
+        ),
+        ("CONNECT_GROUP_ID", "connect".into()),
+        ("CONNECT_CONFIG_STORAGE_TOPIC", "connect-configs".into()),
+        ("CONNECT_OFFSET_STORAGE_TOPIC", "connect-offsets".into()),
+        ("CONNECT_STATUS_STORAGE_TOPIC", "connect-statuses".into()),
+        (
+            "CONNECT_KEY_CONVERTER",
+            "io.confluent.connect.avro.AvroConverter".into(),
+        ),
+        (
+            "CONNECT_VALUE_CONVERTER",
+            "io.confluent.connect.avro.AvroConverter".into(),
+        ),
+        ("CONNECT_KEY_CONVERTER_SCHEMA_REGISTRY_URL", sr.into()),
+        ("CONNECT_VALUE_CONVERTER_SCHEMA_REGISTRY_URL", sr.into()),
+        ("CONNECT_REST_ADVERTISED_HOST_NAME", "127.0.0.1".into()),
+        ("CONNECT_LISTENERS", url.clone()),
+        ("CONNECT_LAB_CLUSTER_DIR", cluster_dir.display().to_string()),
+        (
+            "CONNECT_LAB_KAFKA_REQUIRED",
+            bootstrap.is_some().to_string(),
+        ),
+        ("CONNECT_OFFSET_FLUSH_INTERVAL_MS", "300".into()),
+        ("CONNECT_HEARTBEAT_INTERVAL_MS", "100".into()),
+        ("CONNECT_SESSION_TIMEOUT_MS", "1500".into()),
+        ("CONNECT_SCHEDULED_REBALANCE_MAX_DELAY_MS", "1500".into()),
+        ("KAFKA_HEAP_OPTS", "-Xmx256m".into()),
+        ("KAFKA_OPTS", NODELAY.into()),
+    ]);
+    vars.extend(env(extra));
+    let mut proc = home.service(name, "connect.sh", &vars);
     await_http(&mut proc, &url, Duration::from_secs(40));
     Service { proc, url }
 }

@@ -251,15 +251,22 @@ impl LabHome {
     }
 }
 
-/// Polls until `url` answers HTTP (any status) or panics with the process's log.
+/// Polls until `url` answers HTTP (any status) or panics with the process's log. An
+/// `https://` URL is ready when its port accepts connections (the lab binds it after its TLS
+/// context is set up).
 pub fn await_http(proc: &mut Proc, url: &str, timeout: Duration) {
     let began = Instant::now();
+    let https = url.starts_with("https://");
     let addr = url
         .trim_start_matches("http://")
+        .trim_start_matches("https://")
         .trim_end_matches('/')
         .to_owned();
     loop {
         assert!(proc.alive(), "{} exited:\n{}", proc.name, proc.log_tail());
+        if https && TcpStream::connect(&addr).is_ok() {
+            return;
+        }
         if let Ok(mut s) = TcpStream::connect(&addr) {
             let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
             let _ = s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n");

@@ -15,13 +15,16 @@ use crate::image::{ImageError, io_err};
 /// JMX beans are always registered), `java.naming`, `java.security.jgss`,
 /// `java.security.sasl` (its SASL/Kerberos and X.509 code) and `jdk.unsupported` (netty,
 /// snappy). Its admin server (jetty + jackson, which would pull in `java.desktop` and
-/// `java.sql`) is not shipped.
+/// `java.sql`) is not shipped. `jdk.crypto.ec` (SunEC) lets the services' HTTPS listeners use
+/// EC keys and ECDHE — without it Java 17 negotiates only finite-field DH, which rustls (kroll's
+/// TLS) does not speak.
 pub const JRE_MODULES: &[&str] = &[
     "java.base",
     "java.management",
     "java.naming",
     "java.security.jgss",
     "java.security.sasl",
+    "jdk.crypto.ec",
     "jdk.httpserver",
     "jdk.unsupported",
 ];

@@ -27,11 +27,17 @@ public final class HttpJson {
     }
 
     public static Result call(String method, String url, Object jsonBody, int timeoutMs) throws IOException {
+        return call(method, url, jsonBody, timeoutMs, null);
+    }
+
+    /** A call with an {@code Authorization} header (none when null). */
+    public static Result call(String method, String url, Object jsonBody, int timeoutMs, String authorization) throws IOException {
         HttpURLConnection c = (HttpURLConnection) new URL(url).openConnection();
         c.setConnectTimeout(timeoutMs);
         c.setReadTimeout(timeoutMs);
         c.setRequestMethod(method);
         c.setRequestProperty("Accept", "application/json");
+        if (authorization != null) c.setRequestProperty("Authorization", authorization);
         if (jsonBody != null) {
             byte[] b = (jsonBody instanceof String ? (String) jsonBody : Json.write(jsonBody))
                     .getBytes(StandardCharsets.UTF_8);

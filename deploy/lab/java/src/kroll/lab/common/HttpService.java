@@ -2,6 +2,9 @@ package kroll.lab.common;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsParameters;
+import com.sun.net.httpserver.HttpsServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -15,10 +18,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import javax.net.ssl.SSLParameters;
 
 /**
  * A small REST server on com.sun.net.httpserver: routes like {@code GET /subjects/{s}/versions}
- * with path parameters, JSON bodies and errors shaped {@code {"error_code":…,"message":…}}.
+ * with path parameters, JSON bodies and errors shaped {@code {"error_code":…,"message":…}};
+ * {@code http://} and {@code https://} listeners, HTTP basic auth ({@link RestSecurity}).
  */
 public final class HttpService {
     private static final Log LOG = Log.get(HttpService.class);
@@ -106,6 +111,7 @@ public final class HttpService {
     private final String name;
     private final List<HttpServer> servers = new ArrayList<>();
     private ExecutorService pool;
+    private RestSecurity security = RestSecurity.NONE;
 
     public HttpService(String name, String contentType) {
         this.name = name;
@@ -125,6 +131,15 @@ public final class HttpService {
 
     /** Starts one server per listener URL ({@code http://host:port}, comma separated). */
     public void start(String listeners) throws IOException {
+        start(listeners, RestSecurity.NONE);
+    }
+
+    /**
+     * Starts one server per listener URL ({@code http://host:port} or {@code https://host:port},
+     * comma separated); every request must pass {@code security}'s basic auth.
+     */
+    public void start(String listeners, RestSecurity security) throws IOException {
+        this.security = security;
         pool = Executors.newFixedThreadPool(16, r -> {
             Thread t = new Thread(r, name + "-http");
             t.setDaemon(true);
@@ -134,18 +149,38 @@ public final class HttpService {
             l = l.trim();
             if (l.isEmpty()) continue;
             URI u = URI.create(l);
-            if (!"http".equalsIgnoreCase(u.getScheme())) {
-                throw new IllegalArgumentException("only http listeners are supported in the lab: " + l);
+            boolean https = "https".equalsIgnoreCase(u.getScheme());
+            if (!https && !"http".equalsIgnoreCase(u.getScheme())) {
+                throw new IllegalArgumentException("only http and https listeners are supported in the lab: " + l);
+            }
+            if (https && security.ssl == null) {
+                throw new IllegalArgumentException("the https listener " + l + " needs ssl.keystore.location");
             }
             String host = u.getHost() == null ? "0.0.0.0" : u.getHost();
-            int port = u.getPort() < 0 ? 80 : u.getPort();
-            HttpServer s = HttpServer.create(new InetSocketAddress(host, port), 64);
+            int port = u.getPort() < 0 ? (https ? 443 : 80) : u.getPort();
+            InetSocketAddress addr = new InetSocketAddress(host, port);
+            HttpServer s = https ? httpsServer(addr) : HttpServer.create(addr, 64);
             s.createContext("/", this::dispatch);
             s.setExecutor(pool);
             s.start();
             servers.add(s);
             LOG.info("REST server listening at " + l + " (bound " + s.getAddress() + ")");
         }
+    }
+
+    private HttpsServer httpsServer(InetSocketAddress addr) throws IOException {
+        HttpsServer s = HttpsServer.create(addr, 64);
+        String clientAuth = security.clientAuth;
+        s.setHttpsConfigurator(new HttpsConfigurator(security.ssl) {
+            @Override
+            public void configure(HttpsParameters params) {
+                SSLParameters p = getSSLContext().getDefaultSSLParameters();
+                if (clientAuth.equals("required")) p.setNeedClientAuth(true);
+                else if (clientAuth.equals("requested")) p.setWantClientAuth(true);
+                params.setSSLParameters(p);
+            }
+        });
+        return s;
     }
 
     /** The port of the first listener (useful when it was 0). */
@@ -160,6 +195,15 @@ public final class HttpService {
         try {
             Response resp;
             try {
+                String auth = ex.getRequestHeaders().getFirst("Authorization");
+                int refused = security.check(auth);
+                if (refused == 401) {
+                    LOG.info("401 for " + ex.getRequestMethod() + " " + ex.getRequestURI().getRawPath() + " (user "
+                            + RestSecurity.user(auth) + ")");
+                    ex.getResponseHeaders().set("WWW-Authenticate", "Basic realm=\"" + security.realm + "\"");
+                    throw new HttpError(401, "Unauthorized");
+                }
+                if (refused == 403) throw new HttpError(403, "User is not authorized to access this resource");
                 resp = route(ex);
             } catch (HttpError e) {
                 resp = Response.json(e.status, Json.obj("error_code", e.errorCode, "message", e.getMessage()));

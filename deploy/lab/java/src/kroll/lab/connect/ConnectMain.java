@@ -8,6 +8,7 @@ import kroll.lab.common.HttpService;
 import kroll.lab.common.LabVersion;
 import kroll.lab.common.Log;
 import kroll.lab.common.Props;
+import kroll.lab.common.RestSecurity;
 import kroll.lab.kafka.Cluster;
 import kroll.lab.kafka.KafkaClient;
 import kroll.lab.kafka.KafkaException;
@@ -43,7 +44,14 @@ public final class ConnectMain {
         Herder herder = new Herder(w, store, plugins);
         HttpService http = new HttpService("connect", "application/json");
         new ConnectRest(w, store, plugins, herder, clusterId::get).install(http);
-        http.start(w.listeners);
+        RestSecurity security;
+        try {
+            security = RestSecurity.connect(p);
+        } catch (Exception e) {
+            Daemon.die("ERROR Stopping due to error: " + e.getMessage());
+            return;
+        }
+        http.start(w.listeners, security);
         herder.start();
         LOG.info("Kafka Connect started");
         Daemon.parkForever(() -> {

@@ -153,7 +153,7 @@ public final class Herder {
 
     private void heartbeat(Map<String, Object> doc, long now) {
         Map<String, Object> me = ClusterStore.sub(ClusterStore.sub(doc, "workers"), w.workerId);
-        me.put("url", "http://" + w.advertisedHost + ":" + w.advertisedPort);
+        me.put("url", w.advertisedScheme + "://" + w.advertisedHost + ":" + w.advertisedPort);
         me.put("version", w.version.platform);
         me.put("kafka_version", w.version.kafka);
         me.put("heartbeat_ms", now);

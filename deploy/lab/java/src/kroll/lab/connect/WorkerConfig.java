@@ -16,6 +16,8 @@ public final class WorkerConfig {
     public final String listeners;
     public final String advertisedHost;
     public final int advertisedPort;
+    /** http or https: the scheme of the advertised URL (rest.advertised.listener, else the first listener's). */
+    public final String advertisedScheme;
     public final String workerId;
     public final String clusterDir;
     public final long heartbeatMs;
@@ -42,6 +44,7 @@ public final class WorkerConfig {
         URI first = URI.create(listeners.split(",")[0].trim());
         advertisedHost = p.get("rest.advertised.host.name", first.getHost());
         advertisedPort = p.getInt("rest.advertised.port", first.getPort());
+        advertisedScheme = p.get("rest.advertised.listener", first.getScheme() == null ? "http" : first.getScheme());
         workerId = advertisedHost + ":" + advertisedPort;
         clusterDir = p.get("lab.cluster.dir", "/var/lib/connect-cluster");
         heartbeatMs = p.getLong("heartbeat.interval.ms", 300);

@@ -13,6 +13,7 @@ import kroll.lab.common.Json;
 import kroll.lab.common.LabVersion;
 import kroll.lab.common.Log;
 import kroll.lab.common.Props;
+import kroll.lab.common.RestSecurity;
 import kroll.lab.kafka.Cluster;
 import kroll.lab.kafka.KafkaClient;
 import kroll.lab.kafka.KafkaException;
@@ -53,7 +54,14 @@ public final class RestProxyMain {
             .route("GET", "/v3/clusters/{c}", r -> Response.ok(app.clusterDoc(app.cluster(r))))
             .route("GET", "/v3/clusters/{c}/brokers", app::brokers)
             .route("GET", "/v3/clusters/{c}/topics", app::topics);
-        http.start(listeners);
+        RestSecurity security;
+        try {
+            security = RestSecurity.restUtils(p, "KafkaRest");
+        } catch (Exception e) {
+            Daemon.die("ERROR Server died unexpectedly: " + e.getMessage());
+            return;
+        }
+        http.start(listeners, security);
         LOG.info("Server started, listening for requests...");
         Daemon.parkForever(() -> {
             http.stop();

@@ -7,6 +7,7 @@ import kroll.lab.common.HttpService;
 import kroll.lab.common.LabVersion;
 import kroll.lab.common.Log;
 import kroll.lab.common.Props;
+import kroll.lab.common.RestSecurity;
 
 /**
  * The lab's Schema Registry. Usage: {@code java -jar lab-schema-registry.jar <schema-registry.properties>}
@@ -16,6 +17,15 @@ public final class SchemaRegistryMain {
     private static final Log LOG = Log.get(SchemaRegistryMain.class);
 
     private SchemaRegistryMain() {}
+
+    private static RestSecurity security(Props p) {
+        try {
+            return RestSecurity.restUtils(p, "SchemaRegistry");
+        } catch (Exception e) {
+            Daemon.die("ERROR Server died unexpectedly: " + e.getMessage());
+            return null;
+        }
+    }
 
     public static void main(String[] args) throws Exception {
         if (args.length != 1) Daemon.die("usage: lab-schema-registry <schema-registry.properties>");
@@ -31,7 +41,7 @@ public final class SchemaRegistryMain {
         SchemaStore store = new SchemaStore(Path.of(p.get("lab.data.dir", "/var/lib/schema-registry")), level);
         HttpService http = new HttpService("schema-registry", "application/vnd.schemaregistry.v1+json");
         new RegistryApi(store).install(http);
-        http.start(p.get("listeners", "http://0.0.0.0:8081"));
+        http.start(p.get("listeners", "http://0.0.0.0:8081"), security(p));
         LOG.info("Server started, listening for requests...");
         Daemon.parkForever(() -> {
             LOG.info("Shutting down Schema Registry");

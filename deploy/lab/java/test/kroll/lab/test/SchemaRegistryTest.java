@@ -40,6 +40,38 @@ public class SchemaRegistryTest implements AutoCloseable {
 
     private static Object field(HttpJson.Result r, String name) { return Json.asObject(r.json()).get(name); }
 
+    private static String basic(String user, String password) {
+        return "Basic " + java.util.Base64.getEncoder().encodeToString((user + ":" + password).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /** SCHEMA_REGISTRY_AUTHENTICATION_METHOD=BASIC with a JAAS file: 401 without or with wrong credentials, 403 without a role. */
+    public void testBasicAuthLikeConfluent() throws Exception {
+        java.nio.file.Path users = lab.dir("auth").resolve("users");
+        java.nio.file.Files.writeString(users, "kroll: s3cret,admin\nguest: guest,reader\n");
+        java.nio.file.Path jaas = lab.dir("auth").resolve("jaas.conf");
+        java.nio.file.Files.writeString(jaas, "SchemaRegistry-Props {\n  org.eclipse.jetty.jaas.spi.PropertyFileLoginModule required\n  file=\""
+                + users + "\"\n  debug=\"false\";\n};\n");
+        sr = Service.start(lab, "sr-auth", "schema-registry.sh", Map.of(
+                "SCHEMA_REGISTRY_HOST_NAME", "schema-registry",
+                "SCHEMA_REGISTRY_LISTENERS", "http://127.0.0.1:" + port,
+                "SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS", "kafka-01:29091",
+                "SCHEMA_REGISTRY_LAB_DATA_DIR", lab.dir("sr-data").toString(),
+                "SCHEMA_REGISTRY_HEAP_OPTS", "-Xmx64m",
+                "SCHEMA_REGISTRY_AUTHENTICATION_METHOD", "BASIC",
+                "SCHEMA_REGISTRY_AUTHENTICATION_REALM", "SchemaRegistry-Props",
+                "SCHEMA_REGISTRY_AUTHENTICATION_ROLES", "admin,developer",
+                "SCHEMA_REGISTRY_OPTS", "-Djava.security.auth.login.config=" + jaas), port).awaitHttp("/", 15_000);
+        String url = sr.url() + "/config";
+        status(401, HttpJson.call("GET", url, null, 5000, null), "no credentials");
+        HttpJson.Result wrong = HttpJson.call("GET", url, null, 5000, basic("kroll", "wrong"));
+        status(401, wrong, "wrong password");
+        Check.eq(401L, ((Number) field(wrong, "error_code")).longValue(), "error_code");
+        status(403, HttpJson.call("GET", url, null, 5000, basic("guest", "guest")), "no allowed role");
+        status(200, HttpJson.call("GET", url, null, 5000, basic("kroll", "s3cret")), "right credentials");
+        Check.contains(sr.logText(), "user kroll", "the refused user is logged");
+        Check.eq(false, sr.logText().contains("s3cret"), "the password is not logged");
+    }
+
     public void testRequiresBootstrapServers() throws Exception {
         Service bad = Service.start(lab, "sr-bad", "schema-registry.sh", Map.of("SCHEMA_REGISTRY_HOST_NAME", "x"), 0);
         Check.eq(1, bad.awaitExit(10_000), "exit code");
