@@ -173,7 +173,7 @@ fn sasl_plain_logins_wrong_passwords_and_replication_over_the_sasl_inter_broker_
 
     // A request before authentication on a SASL listener: the connection is closed unanswered.
     let answered =
-        metadata_before_login(&lab.sasl_bootstrap().split(',').next().unwrap_or_default())
+        metadata_before_login(lab.sasl_bootstrap().split(',').next().unwrap_or_default())
             .expect("connect to SASL_EXT");
     assert!(
         answered.is_empty(),

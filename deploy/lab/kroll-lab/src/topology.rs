@@ -364,7 +364,7 @@ impl LabSpec {
         if !(3..=99).contains(&shape.nodes) {
             return Err(bad("nodes", shape.nodes, 99));
         }
-        if shape.zookeepers % 2 == 0 || shape.zookeepers > shape.nodes.min(7) {
+        if shape.zookeepers.is_multiple_of(2) || shape.zookeepers > shape.nodes.min(7) {
             return Err(bad(
                 "ZooKeeper servers (an odd count)",
                 shape.zookeepers,
