@@ -55,7 +55,7 @@ fn filter_directives(root: Option<&str>, loggers: Option<&str>) -> String {
     directives.join(",")
 }
 
-/// Installs the Kafka-like formatter on stdout, filtered as [`filter_directives`] says.
+/// Installs the Kafka-like formatter on stdout, filtered by `filter_directives`.
 pub fn install() {
     let root = std::env::var("KAFKA_LOG4J_ROOT_LOGLEVEL").ok();
     let loggers = std::env::var("KAFKA_LOG4J_LOGGERS").ok();
