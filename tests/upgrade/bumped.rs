@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use kroll_lab::topology::Services;
 
 use super::observer::Observer;
-use super::{FAST, Started, broker_state, kroll, kroll_cmd, text};
+use super::{FAST, Started, assert_brokers_on_7_7_1, kroll, kroll_cmd, text};
 use crate::lab::TestLab;
 
 const NEW_IBP: &str = "3.7";
@@ -235,10 +235,7 @@ async fn after_a_kill_mid_bump_no_command_lowers_a_brokers_ibp() {
     let (o, lowered) = watched(lab.name(), kroll_cmd(&inv, &resume), ibps(lab.name()));
     assert!(lowered.is_empty(), "--resume lowered the IBP: {lowered:?}");
     assert!(o.status.success(), "{}", text(&o));
-    for (name, image, ibp) in broker_state(lab.name()) {
-        assert!(image.ends_with("/kafka:7.7.1"), "{name} runs {image}");
-        assert_eq!(ibp.as_deref(), Some(NEW_IBP), "{name}");
-    }
+    assert_brokers_on_7_7_1(lab.name());
     let seen = observer.stop().await;
     assert_eq!(
         seen.max_down, 1,

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use kroll_lab::topology::Services;
 
 use super::{
-    FAST, Started, broker_state, fast_with_gate, journal_of, kroll, kroll_cmd, run_dirs, text,
+    FAST, Started, assert_brokers_on_7_7_1, broker_state, fast_with_gate, journal_of, kroll,
+    kroll_cmd, run_dirs, text,
 };
 use crate::lab::TestLab;
 
@@ -232,10 +233,7 @@ async fn failed_gates_halt_and_roll_back_and_a_lost_agent_stops_the_run_until_it
     resume.extend(FAST);
     let o = kroll(&inv, &resume);
     assert!(o.status.success(), "{}", text(&o));
-    for (name, image, ibp) in broker_state(lab.name()) {
-        assert!(image.ends_with("/kafka:7.7.1"), "{name} {image}");
-        assert_eq!(ibp.as_deref(), Some("3.7"), "{name}");
-    }
+    assert_brokers_on_7_7_1(lab.name());
 }
 
 /// The journal of the run started after `earlier` was taken (empty until it exists).

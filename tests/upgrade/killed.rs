@@ -6,7 +6,9 @@ use kroll_lab::topology::Services;
 use kroll_tests::hostlab::{Method, call};
 
 use super::observer::Observer;
-use super::{assert_two_safe_rolls, broker_state, kill_and_resume, kroll, text};
+use super::{
+    assert_brokers_on_7_7_1, assert_healthy, assert_two_safe_rolls, kill_and_resume, kroll, text,
+};
 use crate::lab::TestLab;
 
 /// Kill points: the coordinator is SIGKILLed once its journal has grown by this many events since
@@ -99,16 +101,8 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
     let seen = observer.stop().await;
     assert!(kills >= 20, "the coordinator was killed only {kills} times");
     assert_two_safe_rolls(&seen);
-    for (name, image, ibp) in broker_state(lab.name()) {
-        assert!(image.ends_with("/kafka:7.7.1"), "{name} runs {image}");
-        assert_eq!(ibp.as_deref(), Some("3.7"), "{name}");
-    }
-    let status = kroll(&inv, &["status"]);
-    assert!(
-        status.status.success(),
-        "healthy after the upgrade:\n{}",
-        text(&status)
-    );
+    assert_brokers_on_7_7_1(lab.name());
+    assert_healthy(&inv);
     // Connect: sources migrated to Debezium 3.0 keys and running again, sinks running, and no
     // key schema changed (the journal's 3-day outage).
     for s in kroll_lab::seed::sources() {

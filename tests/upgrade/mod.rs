@@ -284,6 +284,27 @@ pub async fn orders_topic(lab: &crate::lab::TestLab, records: usize) {
     );
 }
 
+/// Asserts every broker container of `lab` runs 7.7.1 with IBP 3.7 (the upgrade's end state);
+/// returns how many there are.
+pub fn assert_brokers_on_7_7_1(lab: &str) -> usize {
+    let brokers = broker_state(lab);
+    for (name, image, ibp) in &brokers {
+        assert!(image.ends_with("/kafka:7.7.1"), "{name} runs {image}");
+        assert_eq!(ibp.as_deref(), Some("3.7"), "{name}");
+    }
+    brokers.len()
+}
+
+/// Asserts `kroll status` on `inv` exits 0 (a healthy cluster) after an upgrade.
+pub fn assert_healthy(inv: &Path) {
+    let status = kroll(inv, &["status"]);
+    assert!(
+        status.status.success(),
+        "healthy after the upgrade:\n{}",
+        text(&status)
+    );
+}
+
 /// The image and IBP every broker container of `lab` runs now (via `docker inspect`).
 pub fn broker_state(lab: &str) -> Vec<(String, String, Option<String>)> {
     let mut out = Vec::new();

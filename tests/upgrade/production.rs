@@ -13,7 +13,7 @@ use std::time::Instant;
 use kroll_lab::topology::{Services, Shape};
 
 use super::observer::Observer;
-use super::{FAST, assert_two_safe_rolls_of, broker_state, kroll, text};
+use super::{FAST, assert_brokers_on_7_7_1, assert_healthy, assert_two_safe_rolls_of, kroll, text};
 use crate::lab::TestLab;
 
 /// Partitions of the lab's load topic in the suite.
@@ -47,18 +47,8 @@ async fn the_production_shape_upgrades_with_the_observers_invariants() {
         text(&out)
     );
     assert_two_safe_rolls_of(&seen, 18);
-    let brokers = broker_state(lab.name());
-    assert_eq!(brokers.len(), 18, "{brokers:?}");
-    for (name, image, ibp) in brokers {
-        assert!(image.ends_with("/kafka:7.7.1"), "{name} runs {image}");
-        assert_eq!(ibp.as_deref(), Some("3.7"), "{name}");
-    }
-    let status = kroll(&inv, &["status"]);
-    assert!(
-        status.status.success(),
-        "healthy after the upgrade:\n{}",
-        text(&status)
-    );
+    assert_eq!(assert_brokers_on_7_7_1(lab.name()), 18, "every broker");
+    assert_healthy(&inv);
     eprintln!(
         "production shape ({PARTITIONS} partitions): lab up {:.0} s, upgrade {:.0} s, observer samples {}",
         up.as_secs_f64(),
