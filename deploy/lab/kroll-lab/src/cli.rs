@@ -125,7 +125,9 @@ pub struct UpArgs {
     /// How big: `lab` is the journal's lab cluster (5 nodes, one ZooKeeper, 5 Connect
     /// workers); `production` is the journal's production size: 18 nodes with a broker each, a
     /// 3-server ZooKeeper ensemble, 5 Connect workers and the topic `load` with 3,000
-    /// partitions at RF 3 / min ISR 2 (about 5 GiB of memory with `--services kafka`).
+    /// partitions at RF 3 / min ISR 2 (measured with `--services kafka`: ~20 MiB per broker,
+    /// ~150 MiB per ZooKeeper server; see deploy/lab/LAB.md for what it needs at 3,000
+    /// partitions).
     #[arg(long, value_enum, default_value_t = ShapeArg::Lab, conflicts_with = "swarm")]
     shape: ShapeArg,
     /// Run the lab as the user runs production: a Docker Swarm of five engines on this
