@@ -14,6 +14,24 @@ use super::{ConnCtx, errors};
 use crate::acl::{CLUSTER, Operation, ResourceType};
 use crate::broker::Broker;
 
+/// Keeps the items `ok` allows in `items` and returns the answers `deny` makes for the others:
+/// how every per-topic check takes refused topics out of a request before its handler runs.
+fn split_denied<T, R>(
+    items: &mut Vec<T>,
+    mut ok: impl FnMut(&T) -> bool,
+    deny: impl Fn(&T) -> R,
+) -> Vec<R> {
+    let mut denied = Vec::new();
+    items.retain(|t| {
+        let keep = ok(t);
+        if !keep {
+            denied.push(deny(t));
+        }
+        keep
+    });
+    denied
+}
+
 /// Whether the connection's principal may do `op` on the resource (always, without authorizer).
 pub fn allowed(
     broker: &Broker,
@@ -39,34 +57,33 @@ pub fn produce(
     conn: &ConnCtx,
     mut req: ProduceRequest,
 ) -> (ProduceRequest, Vec<TopicProduceResponse>) {
-    let mut denied = Vec::new();
-    req.topic_data.retain(|t| {
-        let ok = allowed(
-            broker,
-            conn,
-            Operation::Write,
-            ResourceType::Topic,
-            &t.name.0,
-        );
-        if !ok {
-            denied.push(
-                TopicProduceResponse::default()
-                    .with_name(t.name.clone())
-                    .with_partition_responses(
-                        t.partition_data
-                            .iter()
-                            .map(|p| {
-                                PartitionProduceResponse::default()
-                                    .with_index(p.index)
-                                    .with_error_code(errors::TOPIC_AUTHORIZATION_FAILED)
-                                    .with_base_offset(-1)
-                            })
-                            .collect(),
-                    ),
-            );
-        }
-        ok
-    });
+    let denied = split_denied(
+        &mut req.topic_data,
+        |t| {
+            allowed(
+                broker,
+                conn,
+                Operation::Write,
+                ResourceType::Topic,
+                &t.name.0,
+            )
+        },
+        |t| {
+            TopicProduceResponse::default()
+                .with_name(t.name.clone())
+                .with_partition_responses(
+                    t.partition_data
+                        .iter()
+                        .map(|p| {
+                            PartitionProduceResponse::default()
+                                .with_index(p.index)
+                                .with_error_code(errors::TOPIC_AUTHORIZATION_FAILED)
+                                .with_base_offset(-1)
+                        })
+                        .collect(),
+                )
+        },
+    );
     (req, denied)
 }
 
@@ -91,36 +108,34 @@ pub fn fetch(
         };
     }
     let view = broker.view();
-    let mut denied = Vec::new();
-    req.topics.retain(|t| {
-        let name = if version >= 13 {
-            view.topic_by_id(&t.topic_id).map(|(n, _)| n.clone())
-        } else {
-            Some(t.topic.0.to_string())
-        };
-        // Unknown topic ids are left to the handler (UNKNOWN_TOPIC_ID, as Kafka answers them).
-        let ok =
-            name.is_none_or(|n| allowed(broker, conn, Operation::Read, ResourceType::Topic, &n));
-        if !ok {
-            denied.push(
-                FetchableTopicResponse::default()
-                    .with_topic(t.topic.clone())
-                    .with_topic_id(t.topic_id)
-                    .with_partitions(
-                        t.partitions
-                            .iter()
-                            .map(|p| {
-                                PartitionData::default()
-                                    .with_partition_index(p.partition)
-                                    .with_error_code(errors::TOPIC_AUTHORIZATION_FAILED)
-                                    .with_high_watermark(-1)
-                            })
-                            .collect(),
-                    ),
-            );
-        }
-        ok
-    });
+    let denied = split_denied(
+        &mut req.topics,
+        |t| {
+            let name = if version >= 13 {
+                view.topic_by_id(&t.topic_id).map(|(n, _)| n.clone())
+            } else {
+                Some(t.topic.0.to_string())
+            };
+            // Unknown topic ids are left to the handler (UNKNOWN_TOPIC_ID, as Kafka answers them).
+            name.is_none_or(|n| allowed(broker, conn, Operation::Read, ResourceType::Topic, &n))
+        },
+        |t| {
+            FetchableTopicResponse::default()
+                .with_topic(t.topic.clone())
+                .with_topic_id(t.topic_id)
+                .with_partitions(
+                    t.partitions
+                        .iter()
+                        .map(|p| {
+                            PartitionData::default()
+                                .with_partition_index(p.partition)
+                                .with_error_code(errors::TOPIC_AUTHORIZATION_FAILED)
+                                .with_high_watermark(-1)
+                        })
+                        .collect(),
+                )
+        },
+    );
     Ok((req, denied))
 }
 
@@ -130,35 +145,34 @@ pub fn list_offsets(
     conn: &ConnCtx,
     mut req: ListOffsetsRequest,
 ) -> (ListOffsetsRequest, Vec<ListOffsetsTopicResponse>) {
-    let mut denied = Vec::new();
-    req.topics.retain(|t| {
-        let ok = allowed(
-            broker,
-            conn,
-            Operation::Describe,
-            ResourceType::Topic,
-            &t.name.0,
-        );
-        if !ok {
-            denied.push(
-                ListOffsetsTopicResponse::default()
-                    .with_name(t.name.clone())
-                    .with_partitions(
-                        t.partitions
-                            .iter()
-                            .map(|p| {
-                                ListOffsetsPartitionResponse::default()
-                                    .with_partition_index(p.partition_index)
-                                    .with_error_code(errors::TOPIC_AUTHORIZATION_FAILED)
-                                    .with_offset(-1)
-                                    .with_timestamp(-1)
-                            })
-                            .collect(),
-                    ),
-            );
-        }
-        ok
-    });
+    let denied = split_denied(
+        &mut req.topics,
+        |t| {
+            allowed(
+                broker,
+                conn,
+                Operation::Describe,
+                ResourceType::Topic,
+                &t.name.0,
+            )
+        },
+        |t| {
+            ListOffsetsTopicResponse::default()
+                .with_name(t.name.clone())
+                .with_partitions(
+                    t.partitions
+                        .iter()
+                        .map(|p| {
+                            ListOffsetsPartitionResponse::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(errors::TOPIC_AUTHORIZATION_FAILED)
+                                .with_offset(-1)
+                                .with_timestamp(-1)
+                        })
+                        .collect(),
+                )
+        },
+    );
     (req, denied)
 }
 
@@ -178,33 +192,32 @@ pub fn offset_commit_topics(
     Vec<offset_commit_response::OffsetCommitResponseTopic>,
 ) {
     use offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
-    let mut denied = Vec::new();
-    req.topics.retain(|t| {
-        let ok = allowed(
-            broker,
-            conn,
-            Operation::Read,
-            ResourceType::Topic,
-            &t.name.0,
-        );
-        if !ok {
-            denied.push(
-                OffsetCommitResponseTopic::default()
-                    .with_name(t.name.clone())
-                    .with_partitions(
-                        t.partitions
-                            .iter()
-                            .map(|p| {
-                                OffsetCommitResponsePartition::default()
-                                    .with_partition_index(p.partition_index)
-                                    .with_error_code(errors::TOPIC_AUTHORIZATION_FAILED)
-                            })
-                            .collect(),
-                    ),
-            );
-        }
-        ok
-    });
+    let denied = split_denied(
+        &mut req.topics,
+        |t| {
+            allowed(
+                broker,
+                conn,
+                Operation::Read,
+                ResourceType::Topic,
+                &t.name.0,
+            )
+        },
+        |t| {
+            OffsetCommitResponseTopic::default()
+                .with_name(t.name.clone())
+                .with_partitions(
+                    t.partitions
+                        .iter()
+                        .map(|p| {
+                            OffsetCommitResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(errors::TOPIC_AUTHORIZATION_FAILED)
+                        })
+                        .collect(),
+                )
+        },
+    );
     (req, denied)
 }
 
@@ -296,27 +309,26 @@ pub fn create_topics(
     Vec<create_topics_response::CreatableTopicResult>,
 ) {
     let on_cluster = cluster(broker, conn, Operation::Create);
-    let mut denied = Vec::new();
-    req.topics.retain(|t| {
-        let ok = on_cluster
-            || allowed(
-                broker,
-                conn,
-                Operation::Create,
-                ResourceType::Topic,
-                &t.name.0,
-            );
-        if !ok {
-            denied.push(
-                create_topics_response::CreatableTopicResult::default()
-                    .with_name(t.name.clone())
-                    .with_error_code(errors::TOPIC_AUTHORIZATION_FAILED)
-                    .with_num_partitions(-1)
-                    .with_replication_factor(-1),
-            );
-        }
-        ok
-    });
+    let denied = split_denied(
+        &mut req.topics,
+        |t| {
+            on_cluster
+                || allowed(
+                    broker,
+                    conn,
+                    Operation::Create,
+                    ResourceType::Topic,
+                    &t.name.0,
+                )
+        },
+        |t| {
+            create_topics_response::CreatableTopicResult::default()
+                .with_name(t.name.clone())
+                .with_error_code(errors::TOPIC_AUTHORIZATION_FAILED)
+                .with_num_partitions(-1)
+                .with_replication_factor(-1)
+        },
+    );
     (req, denied)
 }
 
