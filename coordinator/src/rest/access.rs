@@ -198,15 +198,23 @@ impl Access {
     }
 }
 
-/// Whether `error` is a TLS connection the peer closed without `close_notify`.
+/// Whether `error` is a TLS connection the peer ended without a word: closed without
+/// `close_notify`, or reset. A TLS 1.3 server that requires a client certificate refuses it
+/// after the handshake; when kroll's request is already in its socket buffer as it closes, the
+/// kernel answers with a reset instead of a close, and the alert before it may be lost.
 pub(super) fn closed_unannounced(error: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind;
     let mut next = Some(error);
     while let Some(e) = next {
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::UnexpectedEof
-            && io.to_string().contains("close_notify")
-        {
-            return true;
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            let unannounced = match io.kind() {
+                ErrorKind::UnexpectedEof => io.to_string().contains("close_notify"),
+                ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => true,
+                _ => false,
+            };
+            if unannounced {
+                return true;
+            }
         }
         next = match e
             .downcast_ref::<std::io::Error>()
@@ -247,4 +255,43 @@ pub(super) fn find_tls_error<'a>(
         };
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Error, ErrorKind};
+
+    use super::closed_unannounced;
+
+    /// An error as hyper-rustls nests it: an `io::Error` wrapping another.
+    fn nested(inner: Error) -> Error {
+        Error::other(inner)
+    }
+
+    #[test]
+    fn a_close_without_notify_or_a_reset_is_unannounced_and_nothing_else_is() {
+        let cases = [
+            (
+                Error::new(
+                    ErrorKind::UnexpectedEof,
+                    "peer closed connection without sending TLS close_notify",
+                ),
+                true,
+            ),
+            (Error::from(ErrorKind::ConnectionReset), true),
+            (Error::from(ErrorKind::ConnectionAborted), true),
+            (Error::new(ErrorKind::UnexpectedEof, "early eof"), false),
+            (Error::from(ErrorKind::ConnectionRefused), false),
+            (Error::from(ErrorKind::TimedOut), false),
+        ];
+        for (error, expected) in cases {
+            let shown = error.to_string();
+            assert_eq!(closed_unannounced(&error), expected, "{shown}");
+            assert_eq!(
+                closed_unannounced(&nested(error)),
+                expected,
+                "nested {shown}"
+            );
+        }
+    }
 }
