@@ -40,6 +40,8 @@
 //! Connect workers and Schema Registry served over HTTPS, with a private CA, mutual TLS or HTTP
 //! basic auth, are described in `[connect]` and `[schema_registry]`
 //! ([`crate::rest_access::RestAccess`]; a password only ever comes from a file or a variable).
+//! How kroll's Kafka clients connect (SSL, SASL_PLAINTEXT, SASL_SSL with PLAIN or SCRAM) is
+//! `[kafka]` ([`crate::kafka_access::KafkaAccess`], same password rule).
 //!
 //! Relative paths are resolved against the inventory file's directory.
 
@@ -109,6 +111,9 @@ pub struct Inventory {
     /// The cluster is a Docker Swarm stack (`[swarm]`); absent = plain containers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swarm: Option<Swarm>,
+    /// How kroll's Kafka clients connect (`[kafka]`): protocol, SASL login, TLS trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<crate::kafka_access::KafkaAccess>,
     /// How the Connect workers' REST API is reached (`[connect]`): CA, client certificate,
     /// basic auth. Absent = plain defaults (system roots, no auth).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -251,6 +256,9 @@ impl Inventory {
         {
             access.resolve_paths(doc);
         }
+        if let Some(kafka) = inv.kafka.as_mut() {
+            kafka.resolve_paths(doc);
+        }
         Ok(inv)
     }
 
@@ -292,6 +300,9 @@ impl Inventory {
         }
         if let Some(r) = &self.remediation {
             r.validate(doc, &root.key("remediation"))?;
+        }
+        if let Some(k) = &self.kafka {
+            k.validate(doc, &root.key("kafka"))?;
         }
         for (key, access) in [
             ("connect", &self.connect),

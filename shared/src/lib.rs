@@ -23,6 +23,7 @@ pub mod config;
 pub mod env_mac;
 pub mod inventory;
 pub mod jvm;
+pub mod kafka_access;
 pub mod model;
 pub mod remediation;
 pub mod rest_access;

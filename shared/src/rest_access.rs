@@ -63,27 +63,18 @@ pub enum PasswordSource {
 impl RestAccess {
     /// Where the password comes from, when one is configured.
     pub fn password_source(&self) -> Option<PasswordSource> {
-        match (&self.password_file, &self.password_env) {
-            (Some(f), _) => Some(PasswordSource::File(f.clone())),
-            (None, Some(v)) => Some(PasswordSource::Env(v.clone())),
-            (None, None) => None,
-        }
+        password_source(&self.password_file, &self.password_env)
     }
 
     /// Checks the section's shape; `at` is its key (`connect`, `schema_registry`).
     pub fn validate(&self, doc: &Document, at: &KeyPath) -> Result<(), ConfigError> {
-        if self.password.is_some() {
-            return Err(doc.invalid(
-                &at.key("password"),
-                "an inline password is refused (an inventory is read, copied and shown): put it in a file readable only by kroll and name it with `password_file`, or in an environment variable named with `password_env`",
-            ));
-        }
-        if self.password_file.is_some() && self.password_env.is_some() {
-            return Err(doc.invalid(
-                &at.key("password_env"),
-                "give `password_file` or `password_env`, not both",
-            ));
-        }
+        check_password_keys(
+            doc,
+            at,
+            self.password.is_some(),
+            &self.password_file,
+            &self.password_env,
+        )?;
         let has_password = self.password_file.is_some() || self.password_env.is_some();
         match &self.username {
             Some(u) if u.is_empty() || u.contains(':') => {
@@ -111,24 +102,7 @@ impl RestAccess {
             }
             _ => {}
         }
-        if let Some(v) = &self.password_env
-            && (v.is_empty() || v.contains('=') || v.contains('\0'))
-        {
-            return Err(doc.invalid(
-                &at.key("password_env"),
-                "is not an environment variable name",
-            ));
-        }
-        match (&self.cert_file, &self.key_file) {
-            (Some(_), None) => Err(doc.invalid(
-                &at.key("cert_file"),
-                "a client certificate needs its `key_file`",
-            )),
-            (None, Some(_)) => {
-                Err(doc.invalid(&at.key("key_file"), "a client key needs its `cert_file`"))
-            }
-            _ => Ok(()),
-        }
+        check_key_pair(doc, at, &self.cert_file, &self.key_file)
     }
 
     /// Resolves the section's paths against the inventory's directory.
@@ -144,6 +118,68 @@ impl RestAccess {
         {
             *p = doc.resolve(p);
         }
+    }
+}
+
+/// Where a password comes from: `password_file` wins (both are refused by validation).
+pub(crate) fn password_source(
+    file: &Option<PathBuf>,
+    env: &Option<String>,
+) -> Option<PasswordSource> {
+    match (file, env) {
+        (Some(f), _) => Some(PasswordSource::File(f.clone())),
+        (None, Some(v)) => Some(PasswordSource::Env(v.clone())),
+        (None, None) => None,
+    }
+}
+
+/// The password keys every section with a password shares: an inline `password` is refused
+/// (`inline`: it was given; its value was never kept), `password_file` and `password_env`
+/// exclude each other, and the variable must be a name.
+pub(crate) fn check_password_keys(
+    doc: &Document,
+    at: &KeyPath,
+    inline: bool,
+    file: &Option<PathBuf>,
+    env: &Option<String>,
+) -> Result<(), ConfigError> {
+    if inline {
+        return Err(doc.invalid(
+            &at.key("password"),
+            "an inline password is refused (an inventory is read, copied and shown): put it in a file readable only by kroll and name it with `password_file`, or in an environment variable named with `password_env`",
+        ));
+    }
+    if file.is_some() && env.is_some() {
+        return Err(doc.invalid(
+            &at.key("password_env"),
+            "give `password_file` or `password_env`, not both",
+        ));
+    }
+    if let Some(v) = env
+        && (v.is_empty() || v.contains('=') || v.contains('\0'))
+    {
+        return Err(doc.invalid(
+            &at.key("password_env"),
+            "is not an environment variable name",
+        ));
+    }
+    Ok(())
+}
+
+/// A client certificate and its key come together.
+pub(crate) fn check_key_pair(
+    doc: &Document,
+    at: &KeyPath,
+    cert: &Option<PathBuf>,
+    key: &Option<PathBuf>,
+) -> Result<(), ConfigError> {
+    match (cert, key) {
+        (Some(_), None) => Err(doc.invalid(
+            &at.key("cert_file"),
+            "a client certificate needs its `key_file`",
+        )),
+        (None, Some(_)) => Err(doc.invalid(&at.key("key_file"), "a client key needs its `cert_file`")),
+        _ => Ok(()),
     }
 }
 
