@@ -14,7 +14,24 @@ sweep() {
 }
 trap sweep EXIT
 
-echo "== cargo build (all binaries)" >&2
+# A test's result line gets the time it was printed, at its end (`test x ... ok  [12:03:04]`: with
+# one thread, the time between two of them is one test), and each stage says how long the one
+# before it took — so a CI log shows where the suite's minutes go.
+stamp() {
+  while IFS= read -r line; do
+    case $line in
+      "test "*) printf '%s  [%(%H:%M:%S)T]\n' "$line" -1 ;;
+      *) printf '%s\n' "$line" ;;
+    esac
+  done
+}
+stage_began=$SECONDS
+stage() {
+  echo "== $* (the stage before took $((SECONDS - stage_began)) s)" >&2
+  stage_began=$SECONDS
+}
+
+stage "setup done; cargo build (all binaries)"
 cargo build --workspace --bins --locked
 # The lab upgrades (each a full lab, its JVMs, a whole rolling upgrade and, for the no-loss
 # tests, independent clients at full speed) run one at a time after everything else: two at once
@@ -25,11 +42,12 @@ cargo build --workspace --bins --locked
 HEAVY=(upgrade::killed:: upgrade::swarm:: upgrade::production:: upgrade::failures:: upgrade::bumped:: lab::noloss:: lab::upgrade_connect:: lab::swarm::a_swarm_lab lab::swarm_service:: prom::rules:: prom::alertmanager::)
 skip=()
 for t in "${HEAVY[@]}"; do skip+=(--skip "$t"); done
-echo "== cargo test" >&2
-cargo test --workspace --locked -- --test-threads="${KROLL_TEST_THREADS:-2}" "${skip[@]}"
-echo "== cargo test: the lab upgrades, one at a time" >&2
+stage "cargo test"
+cargo test --workspace --locked -- --test-threads="${KROLL_TEST_THREADS:-2}" "${skip[@]}" 2>&1 | stamp
+stage "cargo test: the lab upgrades, one at a time"
 # `--workspace --test tests` (not `-p kroll-tests`) keeps the first pass's feature resolution, so
 # nothing is compiled again; the other crates' `tests` targets match none of these filters.
-cargo test --workspace --test tests --locked -- --test-threads=1 "${HEAVY[@]}"
-echo "== lab JVM services (Java harness against real lab brokers and ZooKeeper)" >&2
+cargo test --workspace --test tests --locked -- --test-threads=1 "${HEAVY[@]}" 2>&1 | stamp
+stage "lab JVM services (Java harness against real lab brokers and ZooKeeper)"
 deploy/lab/java/test.sh
+stage "done"

@@ -24,6 +24,12 @@ impl fmt::Debug for Secret {
 }
 
 impl Secret {
+    /// A secret made in a unit test.
+    #[cfg(test)]
+    pub(crate) fn new(value: String) -> Self {
+        Self(value)
+    }
+
     /// The value, for the one place it is used (a request header, a client config).
     pub fn expose(&self) -> &str {
         &self.0

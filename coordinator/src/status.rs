@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::agents::NodeReport;
 use crate::connect::health::{ConnectHealth, ConnectObservation};
+use crate::kafka::health::KafkaHealth;
 use crate::registry::health::RegistryHealth;
 
 mod jvm;
@@ -32,6 +33,10 @@ pub struct Status {
     pub nodes: Vec<NodeStatus>,
     pub rows: Vec<Row>,
     pub problems: Vec<String>,
+    /// Whether kroll can log in to Kafka and read what its gates need (when the inventory
+    /// names `kafka_bootstrap`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<KafkaHealth>,
     /// Connect's connectors, tasks and workers (when the inventory gives worker URLs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connect: Option<ConnectHealth>,
@@ -115,18 +120,24 @@ pub fn assess(inv: &Inventory, reports: &[NodeReport<'_>], now_ms: i64) -> Statu
         nodes,
         rows,
         problems,
+        kafka: None,
         connect: None,
         schema_registry: None,
     }
 }
 
-/// Adds what Connect and Schema Registry answered: every failed connector or task, silent
-/// worker and a silent registry becomes a problem.
+/// Adds what Kafka, Connect and Schema Registry answered: a refused login or ACL, every failed
+/// connector or task, silent worker and a silent registry becomes a problem.
 pub fn add_services(
     s: &mut Status,
+    kafka: Option<KafkaHealth>,
     connect: Option<&ConnectObservation>,
     registry: Option<RegistryHealth>,
 ) {
+    if let Some(k) = kafka {
+        s.problems.extend(k.problem());
+        s.kafka = Some(k);
+    }
     if let Some(obs) = connect {
         let health = crate::connect::health::assess(obs);
         s.problems
@@ -313,12 +324,22 @@ pub fn render_text(s: &Status) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
+    let mut services = Vec::new();
+    if let Some(k) = &s.kafka {
+        services.push(format!("Kafka: {}", k.summary()));
+    }
     if let Some(c) = &s.connect {
-        out.push_str(&format!("\nConnect: {}\n", c.summary()));
+        services.push(format!("Connect: {}", c.summary()));
     }
     if let Some(r) = &s.schema_registry {
-        let gap = if s.connect.is_some() { "" } else { "\n" };
-        out.push_str(&format!("{gap}Schema Registry: {}\n", r.summary()));
+        services.push(format!("Schema Registry: {}", r.summary()));
+    }
+    if !services.is_empty() {
+        out.push('\n');
+        for line in services {
+            out.push_str(&line);
+            out.push('\n');
+        }
     }
     if !s.problems.is_empty() {
         out.push_str("\nProblems:\n");
@@ -657,7 +678,7 @@ services = [{ kind = "broker", container = "kafka-02", broker_id = 2 }]
             container("kafka-01", ContainerStatus::Running, Health::None),
             container("connect-01", ContainerStatus::Running, Health::None),
         ]);
-        add_services(&mut s, Some(&obs), Some(registry));
+        add_services(&mut s, None, Some(&obs), Some(registry));
         let text = render_text(&s);
         for expected in [
             "Connect: 1/1 workers answering; 1 connector(s): 0 running, 0 paused/stopped; 0/1 tasks running",

@@ -4,6 +4,7 @@
 mod agent_bin;
 mod completions;
 mod deploy_files;
+mod kafka_security;
 mod no_lab;
 mod package;
 mod status;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use kroll::kafka::{Kafka, KafkaReader, TopicSelector};
+use kroll::kafka::{Kafka, KafkaConnection, KafkaReader, KafkaSecurity, TopicSelector};
 use serde_json::{Value, json};
 
 use kroll_tests::hostlab::cluster::{HostKafka, inventory, schema_registry, worker};
@@ -139,7 +139,10 @@ async fn quiesce_waits_for_real_lag_halts_on_a_stuck_sink_and_resume_restores_ex
         .await
         .expect("the operator pauses held");
     let reader = Kafka::new(
-        std::slice::from_ref(&kafka.bootstrap),
+        KafkaConnection::new(
+            std::slice::from_ref(&kafka.bootstrap),
+            KafkaSecurity::plaintext(),
+        ),
         Duration::from_secs(10),
     );
     let produced = async || {

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use kroll::kafka::{KafkaConnection, KafkaSecurity};
 use kroll::upgrade::observe::KafkaProbe;
 use kroll_lab::kafka::{ClusterMeta, controller, create_topic, end_offsets, metadata};
 use kroll_lab::topology::Services;
@@ -47,8 +48,13 @@ async fn a_stopped_broker_is_missed_rejoins_after_catch_up_and_the_controller_fa
     // restarted under it (as an upgrade's ZooKeeper roll does): what follows must still be
     // seen — a restarted ZooKeeper delivered no watch event after the reconnection, and the
     // first mirror kept showing broker 3 in every ISR while it was stopped.
-    let probe =
-        KafkaProbe::new(b, &lab.handle.kafka_zookeeper(), Duration::from_secs(5)).expect("probe");
+    let connection = KafkaConnection::new(b, KafkaSecurity::plaintext());
+    let probe = KafkaProbe::new(
+        connection,
+        &lab.handle.kafka_zookeeper(),
+        Duration::from_secs(5),
+    )
+    .expect("probe");
     let before = probe.observe().await.expect("observe");
     assert!(before.registered.contains(&3), "{before:?}");
     docker_cli(&["restart", &format!("{}-zookeeper-01", lab.name())]);

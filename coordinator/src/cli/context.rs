@@ -8,7 +8,7 @@ use kroll_shared::inventory::Inventory;
 
 use super::UsageError;
 use crate::connect::ConnectClients;
-use crate::kafka::Kafka;
+use crate::kafka::{Kafka, KafkaConnection};
 use crate::registry::RegistryClient;
 use crate::rest::RestOptions;
 
@@ -29,10 +29,8 @@ pub(super) fn kafka(inv: &Inventory) -> anyhow::Result<Kafka> {
         )
         .into());
     }
-    Ok(Kafka::new(
-        &inv.cluster.kafka_bootstrap,
-        Duration::from_secs(10),
-    ))
+    let connection = KafkaConnection::from_inventory(inv).map_err(|e| UsageError(e.to_string()))?;
+    Ok(Kafka::new(connection, Duration::from_secs(10)))
 }
 
 /// Progress lines go to stderr, so `--output json` keeps stdout clean.

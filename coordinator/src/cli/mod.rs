@@ -215,13 +215,14 @@ fn load_tls(cli: &Cli, inv: &Inventory) -> anyhow::Result<TlsMaterial> {
 async fn cmd_status(cli: &Cli) -> anyhow::Result<ExitCode> {
     let inv = load_inventory(cli)?;
     let tls = load_tls(cli, &inv)?;
-    let (reports, connect, registry) = tokio::join!(
+    let (reports, kafka, connect, registry) = tokio::join!(
         query_all(&inv, &tls),
+        kafka_health(&inv),
         crate::connect::health::observe_inventory(&inv),
         crate::registry::health::look_inventory(&inv),
     );
     let mut s = status::assess(&inv, &reports, status::now());
-    status::add_services(&mut s, connect.as_ref(), registry);
+    status::add_services(&mut s, kafka, connect.as_ref(), registry);
     match cli.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&s)?),
         Output::Text => print!("{}", status::render_text(&s)),
@@ -231,6 +232,28 @@ async fn cmd_status(cli: &Cli) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(3)
     })
+}
+
+/// Whether kroll can use Kafka as its upgrade would: logged in, the metadata read, and — with
+/// `[cluster] zookeeper` — the gates' own observation (every topic ZooKeeper lists, including
+/// those kroll may not see in the metadata, must answer its `min.insync.replicas`).
+async fn kafka_health(inv: &Inventory) -> Option<crate::kafka::health::KafkaHealth> {
+    let mut health = crate::kafka::health::look_inventory(inv).await?;
+    if health.error.is_none() && inv.cluster.zookeeper.is_some() {
+        let observed = match upgrade::probe(inv) {
+            Ok(probe) => probe.observe().await,
+            Err(e) => Err(e.to_string()),
+        };
+        match observed {
+            Ok(view) => {
+                let topics: std::collections::BTreeSet<&str> =
+                    view.partitions.iter().map(|p| p.topic.as_str()).collect();
+                health.topics = Some(topics.len());
+            }
+            Err(e) => health.error = Some(e),
+        }
+    }
+    Some(health)
 }
 
 async fn cmd_restart(

@@ -141,7 +141,7 @@ fn plan_options(t: &Target) -> anyhow::Result<PlanOptions> {
     })
 }
 
-fn probe(inv: &Inventory) -> anyhow::Result<KafkaProbe> {
+pub(super) fn probe(inv: &Inventory) -> anyhow::Result<KafkaProbe> {
     let zk = inv.cluster.zookeeper.as_deref().ok_or_else(|| {
         UsageError("the inventory's [cluster] needs `zookeeper = \"host:port/chroot\"` (kroll reads /controller and /brokers/ids)".into())
     })?;
@@ -151,8 +151,9 @@ fn probe(inv: &Inventory) -> anyhow::Result<KafkaProbe> {
         )
         .into());
     }
-    KafkaProbe::new(&inv.cluster.kafka_bootstrap, zk, Duration::from_secs(10))
-        .map_err(|e| anyhow::anyhow!(e))
+    let connection = crate::kafka::KafkaConnection::from_inventory(inv)
+        .map_err(|e| UsageError(e.to_string()))?;
+    KafkaProbe::new(connection, zk, Duration::from_secs(10)).map_err(|e| anyhow::anyhow!(e))
 }
 
 /// `kroll plan`.

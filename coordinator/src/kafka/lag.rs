@@ -3,24 +3,25 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::metadata::Metadata;
+use rdkafka::types::RDKafkaErrorCode as Code;
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::kafka::access::{Refusals, Resource};
 use crate::kafka::{GroupLag, Kafka, KafkaError, PartitionLag, TopicEnd, TopicSelector};
 
 impl Kafka {
-    pub(crate) fn fail(&self, what: impl Into<String>, reason: impl ToString) -> KafkaError {
-        KafkaError::Client {
-            bootstrap: self.bootstrap.clone(),
-            what: what.into(),
-            reason: reason.to_string(),
-        }
+    /// A new observing consumer for `group` (see [`crate::kafka::KafkaConnection::observer_config`]).
+    pub(crate) fn new_consumer(&self, group: &str) -> Result<BaseConsumer<Refusals>, KafkaError> {
+        self.connection
+            .observer_config(group)
+            .create_with_context(self.refusals.clone())
+            .map_err(|e| self.fail(format!("creating a consumer for group {group}"), e))
     }
 
     /// The observing consumer for `group` (`""`: metadata only), created once.
-    pub(crate) fn consumer(&self, group: &str) -> Result<Arc<BaseConsumer>, KafkaError> {
+    pub(crate) fn consumer(&self, group: &str) -> Result<Arc<BaseConsumer<Refusals>>, KafkaError> {
         let mut cache = self
             .consumers
             .lock()
@@ -33,34 +34,56 @@ impl Kafka {
         } else {
             group
         };
-        let consumer: BaseConsumer = observer_config(&self.bootstrap, id)
-            .create()
-            .map_err(|e| self.fail(format!("creating a consumer for group {id}"), e))?;
-        let consumer = Arc::new(consumer);
+        let consumer = Arc::new(self.new_consumer(id)?);
         cache.insert(group.to_owned(), consumer.clone());
         Ok(consumer)
     }
 
     pub(crate) fn metadata(&self) -> Result<Metadata, KafkaError> {
-        self.consumer("")?
-            .fetch_metadata(None, self.timeout)
-            .map_err(|e| self.fail("reading metadata", e))
+        let consumer = self.consumer("")?;
+        consumer.fetch_metadata(None, self.timeout).map_err(|e| {
+            self.hear_refusals(&consumer);
+            self.fail("reading metadata", e)
+        })
     }
-}
 
-/// A consumer that never commits, never joins a group and never creates topics.
-pub fn observer_config(bootstrap: &str, group: &str) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .set("client.id", "kroll")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("allow.auto.create.topics", "false")
-        .set("enable.partition.eof", "false")
-        .set("log_level", "3");
-    config
+    /// Polls `consumer` briefly so librdkafka hands over what it queued for the context (a
+    /// refused login arrives that way), before a failure is put in words.
+    fn hear_refusals(&self, consumer: &BaseConsumer<Refusals>) {
+        for _ in 0..10 {
+            if self.refusals.login_failure().is_some() {
+                return;
+            }
+            let _ = consumer.poll(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Why `topic` is not in the cluster's metadata: Kafka lists only the topics a principal
+    /// may Describe, so a topic kroll was told about and does not see is asked for by name —
+    /// absent (`Ok`), or refused by an ACL (an error naming it). `why` says what kroll needs
+    /// the topic for.
+    pub(crate) fn absent_or_denied(&self, topic: &str, why: &str) -> Result<(), KafkaError> {
+        let metadata = self
+            .consumer("")?
+            .fetch_metadata(Some(topic), self.timeout)
+            .map_err(|e| self.fail(format!("reading the metadata of {topic}"), e))?;
+        let refused = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic)
+            .filter_map(|t| t.error())
+            .map(Code::from)
+            .find(|c| *c == Code::TopicAuthorizationFailed);
+        match refused {
+            Some(code) => Err(self.fail_on(
+                format!("reading the metadata of {topic}"),
+                Some(code),
+                ("Describe", Resource::Topic(topic.to_owned()), why),
+                code,
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Partition ids per topic, for the topics that exist.
@@ -112,6 +135,11 @@ pub(crate) fn group_lag(
 ) -> Result<GroupLag, KafkaError> {
     let existing = partitions(&kafka.metadata()?);
     let topics = select(selector, &existing)?;
+    if let TopicSelector::Topics(listed) = selector {
+        for topic in listed.iter().filter(|t| !existing.contains_key(*t)) {
+            kafka.absent_or_denied(topic, "to measure the sink's lag")?;
+        }
+    }
     let mut list = TopicPartitionList::new();
     for topic in &topics {
         for p in &existing[topic] {
@@ -124,7 +152,18 @@ pub(crate) fn group_lag(
     } else {
         consumer
             .committed_offsets(list.clone(), kafka.timeout)
-            .map_err(|e| kafka.fail(format!("committed offsets of group {group}"), e))?
+            .map_err(|e| {
+                kafka.fail_on(
+                    format!("committed offsets of group {group}"),
+                    e.rdkafka_error_code(),
+                    (
+                        "Describe",
+                        Resource::Group(group.to_owned()),
+                        "to read the group's committed offsets (the sink's lag)",
+                    ),
+                    e,
+                )
+            })?
     };
     let mut out = Vec::new();
     for element in committed.elements() {
@@ -155,11 +194,10 @@ pub(crate) fn group_lag(
 /// it is an error.
 pub(crate) fn watermarks(
     kafka: &Kafka,
-    consumer: &BaseConsumer,
+    consumer: &BaseConsumer<Refusals>,
     topic: &str,
     partition: i32,
 ) -> Result<(i64, i64), KafkaError> {
-    use rdkafka::types::RDKafkaErrorCode as Code;
     let mut retries = 0;
     loop {
         match consumer.fetch_watermarks(topic, partition, kafka.timeout) {
@@ -174,7 +212,18 @@ pub(crate) fn watermarks(
                 retries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(300));
             }
-            Err(e) => return Err(kafka.fail(format!("end offset of {topic}[{partition}]"), e)),
+            Err(e) => {
+                return Err(kafka.fail_on(
+                    format!("end offset of {topic}[{partition}]"),
+                    e.rdkafka_error_code(),
+                    (
+                        "Describe",
+                        Resource::Topic(topic.to_owned()),
+                        "to read end offsets",
+                    ),
+                    e,
+                ));
+            }
         }
     }
 }
@@ -189,6 +238,7 @@ pub(crate) fn end_offsets(
     let mut out = BTreeMap::new();
     for topic in topics {
         let Some(ids) = existing.get(topic) else {
+            kafka.absent_or_denied(topic, "to read end offsets")?;
             continue;
         };
         let mut end_sum = 0;

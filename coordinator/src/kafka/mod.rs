@@ -8,12 +8,19 @@
 //!
 //! # Layout
 //! - `mod.rs`: the trait, its types, errors, and [`Kafka`].
+//! - [`access`]: how every client connects (`[kafka]`: protocol, SASL login, TLS) and what a
+//!   refused login or a missing ACL means, in words.
+//! - [`admin`]: topic configurations (the gates' `min.insync.replicas`) with the admin client.
+//! - [`health`]: whether kroll can use Kafka, for `kroll status`.
 //! - [`lag`]: group lag and end offsets with rdkafka.
 //! - [`sample`]: reading a sample of record keys with rdkafka.
 //! - `fake` (tests only): an in-memory [`KafkaReader`].
 
+pub mod access;
+pub mod admin;
 #[cfg(test)]
 pub(crate) mod fake;
+pub mod health;
 pub mod lag;
 pub mod sample;
 
@@ -25,6 +32,9 @@ use std::time::Duration;
 
 use rdkafka::consumer::BaseConsumer;
 use serde::{Deserialize, Serialize};
+
+pub use self::access::{KafkaConnection, KafkaSecurity};
+use self::access::{Refusals, Resource};
 
 /// Which topics a consumer reads: a list, or a regex (Connect's `topics` / `topics.regex`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +123,20 @@ pub enum KafkaError {
         what: String,
         reason: String,
     },
+    /// Kafka refused kroll's login; the message names the user and the password's source.
+    #[error("Kafka at {bootstrap}: {what}: {message}")]
+    Login {
+        bootstrap: String,
+        what: String,
+        message: String,
+    },
+    /// An ACL refused an operation; the message names principal, operation and resource.
+    #[error("Kafka at {bootstrap}: {what}: {message}")]
+    Denied {
+        bootstrap: String,
+        what: String,
+        message: String,
+    },
     /// A `topics.regex` that is not a regex kroll can evaluate.
     #[error("cannot evaluate topics.regex /{pattern}/: {reason}")]
     Regex { pattern: String, reason: String },
@@ -147,28 +171,74 @@ pub trait KafkaReader: Sync {
 /// The rdkafka reader for one cluster.
 #[derive(Clone)]
 pub struct Kafka {
-    pub(crate) bootstrap: String,
+    pub(crate) connection: KafkaConnection,
     pub(crate) timeout: Duration,
+    /// Authentication failures librdkafka reported for this reader's clients.
+    pub(crate) refusals: Refusals,
     /// One observing consumer per group (and `""` for metadata), created on first use.
-    pub(crate) consumers: Arc<Mutex<HashMap<String, Arc<BaseConsumer>>>>,
+    pub(crate) consumers: Arc<Mutex<HashMap<String, Arc<BaseConsumer<Refusals>>>>>,
 }
 
 impl fmt::Debug for Kafka {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Kafka")
-            .field("bootstrap", &self.bootstrap)
+            .field("connection", &self.connection)
             .field("timeout", &self.timeout)
             .finish()
     }
 }
 
 impl Kafka {
-    /// A reader for the cluster at `bootstrap` (`host:port,…`); each read is bounded by `timeout`.
-    pub fn new(bootstrap: &[String], timeout: Duration) -> Self {
+    /// A reader for the cluster `connection` reaches; each read is bounded by `timeout`.
+    pub fn new(connection: KafkaConnection, timeout: Duration) -> Self {
         Self {
-            bootstrap: bootstrap.join(","),
+            connection,
             timeout,
+            refusals: Refusals::default(),
             consumers: Arc::default(),
+        }
+    }
+
+    /// The bootstrap servers, for messages.
+    pub(crate) fn bootstrap(&self) -> String {
+        self.connection.bootstrap().to_owned()
+    }
+
+    /// A failed read: a refused login when librdkafka reported one (the call itself only says
+    /// it timed out or found no broker), else `reason`.
+    pub(crate) fn fail(&self, what: impl Into<String>, reason: impl ToString) -> KafkaError {
+        let (bootstrap, what) = (self.bootstrap(), what.into());
+        match self.refusals.login_failure() {
+            Some(failure) => KafkaError::Login {
+                bootstrap,
+                what,
+                message: self.connection.security().login_refused(&failure),
+            },
+            None => KafkaError::Client {
+                bootstrap,
+                what,
+                reason: reason.to_string(),
+            },
+        }
+    }
+
+    /// A failed read of `resource` that needed `operation`: an ACL refusal in words when the
+    /// code is an authorization error, else as [`Kafka::fail`].
+    pub(crate) fn fail_on(
+        &self,
+        what: impl Into<String>,
+        code: Option<rdkafka::types::RDKafkaErrorCode>,
+        (operation, resource, why): (&str, Resource, &str),
+        reason: impl ToString,
+    ) -> KafkaError {
+        let principal = self.connection.security().principal();
+        match code.and_then(|c| access::acl_refusal(c, &principal, operation, &resource, why)) {
+            Some(message) => KafkaError::Denied {
+                bootstrap: self.bootstrap(),
+                what: what.into(),
+                message,
+            },
+            None => self.fail(what, reason),
         }
     }
 
@@ -179,7 +249,7 @@ impl Kafka {
         work: impl FnOnce(&Kafka) -> Result<T, KafkaError> + Send + 'static,
     ) -> Result<T, KafkaError> {
         let me = self.clone();
-        let bootstrap = self.bootstrap.clone();
+        let bootstrap = self.bootstrap();
         tokio::task::spawn_blocking(move || work(&me))
             .await
             .map_err(|e| KafkaError::Client {

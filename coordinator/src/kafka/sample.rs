@@ -2,12 +2,15 @@
 
 use std::time::Instant;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::kafka::lag::observer_config;
+use crate::kafka::access::Resource;
 use crate::kafka::{Kafka, KafkaError, KeySample};
+
+/// Why kroll reads a topic's records, for an ACL refusal.
+const WHY: &str = "to sample the topic's record keys (the key-schema guard)";
 
 /// Reads up to `max` keys of `topic`: the last `max / partitions` records of every partition.
 pub(crate) fn sample_keys(kafka: &Kafka, topic: &str, max: usize) -> Result<KeySample, KafkaError> {
@@ -17,6 +20,7 @@ pub(crate) fn sample_keys(kafka: &Kafka, topic: &str, max: usize) -> Result<KeyS
         .iter()
         .find(|t| t.name() == topic && t.error().is_none())
     else {
+        kafka.absent_or_denied(topic, WHY)?;
         return Ok(KeySample::default());
     };
     let ids: Vec<i32> = meta.partitions().iter().map(|p| p.id()).collect();
@@ -26,9 +30,7 @@ pub(crate) fn sample_keys(kafka: &Kafka, topic: &str, max: usize) -> Result<KeyS
         .max(1);
     // A throwaway group id: this consumer assigns partitions itself and never commits.
     let group = format!("kroll-sample-{}", uuid::Uuid::new_v4());
-    let consumer: BaseConsumer = observer_config(&kafka.bootstrap, &group)
-        .create()
-        .map_err(|e| kafka.fail(format!("creating a consumer to sample {topic}"), e))?;
+    let consumer = kafka.new_consumer(&group)?;
     let mut assignment = TopicPartitionList::new();
     let mut remaining = 0;
     for p in &ids {
@@ -52,7 +54,14 @@ pub(crate) fn sample_keys(kafka: &Kafka, topic: &str, max: usize) -> Result<KeyS
                     keys.push(key.to_vec());
                 }
             }
-            Some(Err(e)) => return Err(kafka.fail(format!("reading {topic}"), e)),
+            Some(Err(e)) => {
+                return Err(kafka.fail_on(
+                    format!("reading {topic}"),
+                    e.rdkafka_error_code(),
+                    ("Read", Resource::Topic(topic.to_owned()), WHY),
+                    e,
+                ));
+            }
             None => {}
         }
     }

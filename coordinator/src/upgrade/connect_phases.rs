@@ -165,7 +165,8 @@ impl UpgradeConnect {
             connect: ConnectClients::from_inventory(inventory, RestOptions::default())?,
             registry: RegistryClient::from_inventory(inventory, RestOptions::default())?,
             kafka: Kafka::new(
-                &inventory.cluster.kafka_bootstrap,
+                crate::kafka::KafkaConnection::from_inventory(inventory)
+                    .map_err(crate::rest::AccessError::from)?,
                 std::time::Duration::from_secs(10),
             ),
             migrate,

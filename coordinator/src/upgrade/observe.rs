@@ -10,15 +10,17 @@ use std::time::Duration;
 
 use kroll_shared::inventory::Inventory;
 use kroll_shared::tls::TlsMaterial;
-use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
-use rdkafka::client::DefaultClientContext;
 use zookeeper_client as zk;
 
 use super::view::{ClusterView, KafkaView, PartitionView, ServiceView};
 use super::zk_state::ZkMirror;
 use crate::agents::AgentPool;
+use crate::kafka::KafkaConnection;
+use crate::kafka::admin::KafkaAdmin;
 
-/// Kafka's default `min.insync.replicas` when a topic does not say.
+/// Kafka's default `min.insync.replicas`, for a view's topics without an observed value; there
+/// are none: every topic's DescribeConfigs answers its effective value (its own, the broker's,
+/// or this), and a topic it does not answer fails the observation.
 const DEFAULT_MIN_ISR: usize = 1;
 
 /// Asks every agent for its node and builds the service part of a view.
@@ -67,8 +69,7 @@ pub struct Services {
 
 /// Kafka and ZooKeeper, observed.
 pub struct KafkaProbe {
-    bootstrap: String,
-    admin: AdminClient<DefaultClientContext>,
+    admin: KafkaAdmin,
     zk_connect: String,
     /// The session and what it mirrors of ZooKeeper (dropped on any error; rebuilt next time).
     zk: tokio::sync::Mutex<Option<(zk::Client, ZkMirror)>>,
@@ -79,27 +80,22 @@ pub struct KafkaProbe {
 impl std::fmt::Debug for KafkaProbe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KafkaProbe")
-            .field("bootstrap", &self.bootstrap)
+            .field("kafka", self.admin.connection())
             .field("zookeeper", &self.zk_connect)
             .finish()
     }
 }
 
 impl KafkaProbe {
-    /// A probe for the cluster at `bootstrap` whose ZooKeeper is `zookeeper`
+    /// A probe for the cluster `connection` reaches, whose ZooKeeper is `zookeeper`
     /// (`host:port[,host:port…][/chroot]`).
-    pub fn new(bootstrap: &[String], zookeeper: &str, timeout: Duration) -> Result<Self, String> {
-        let admin = crate::kafka::lag::observer_config(&bootstrap.join(","), "kroll-admin")
-            .create()
-            .map_err(|e| {
-                format!(
-                    "creating a Kafka admin client for {}: {e}",
-                    bootstrap.join(",")
-                )
-            })?;
+    pub fn new(
+        connection: KafkaConnection,
+        zookeeper: &str,
+        timeout: Duration,
+    ) -> Result<Self, String> {
         Ok(Self {
-            bootstrap: bootstrap.join(","),
-            admin,
+            admin: KafkaAdmin::new(connection)?,
             zk_connect: zookeeper.to_owned(),
             zk: tokio::sync::Mutex::new(None),
             min_isr: Mutex::default(),
@@ -191,25 +187,22 @@ impl KafkaProbe {
                 .collect()
         };
         if !unknown.is_empty() {
-            let specs: Vec<ResourceSpecifier<'_>> = unknown
-                .iter()
-                .map(|t| ResourceSpecifier::Topic(t))
-                .collect();
-            let opts = AdminOptions::new().request_timeout(Some(self.timeout));
-            let results = self
+            // Never a default for a topic Kafka would not describe: a gate that assumed 1
+            // where the topic says 2 could stop a broker its partitions cannot lose.
+            let answers = self
                 .admin
-                .describe_configs(&specs, &opts)
-                .await
-                .map_err(|e| format!("describing topic configs: {e}"))?;
-            let mut cache = self.min_isr.lock().map_err(|_| "min ISR cache poisoned")?;
-            for (topic, r) in unknown.iter().zip(results) {
-                let value = r
-                    .ok()
-                    .and_then(|res| res.get("min.insync.replicas").and_then(|e| e.value.clone()))
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(DEFAULT_MIN_ISR);
-                cache.insert((*topic).to_owned(), value);
+                .topic_config(&unknown, "min.insync.replicas", self.timeout)
+                .await?;
+            let mut read = Vec::new();
+            for (topic, answer) in unknown.iter().zip(answers) {
+                let v = answer?;
+                let value = v.parse().map_err(|_| {
+                    format!("topic {topic}: min.insync.replicas `{v}` is not a number")
+                })?;
+                read.push(((*topic).to_owned(), value));
             }
+            let mut cache = self.min_isr.lock().map_err(|_| "min ISR cache poisoned")?;
+            cache.extend(read);
         }
         let cache = self.min_isr.lock().map_err(|_| "min ISR cache poisoned")?;
         Ok(topics

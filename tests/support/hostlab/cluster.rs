@@ -49,15 +49,47 @@ fn zk_mode(port: u16) -> String {
 /// ZooKeeper and lab brokers on loopback ports.
 #[derive(Debug)]
 pub struct HostKafka {
+    /// The PLAINTEXT listeners (`PLAINTEXT_EXT` with [`HostKafka::start_secured`]).
     pub bootstrap: String,
+    /// The `SASL_EXT` listeners of a [`HostKafka::start_secured`] cluster.
+    pub sasl_bootstrap: Option<String>,
+    /// ZooKeeper's `host:port` (the brokers use the chroot `/kafka`).
+    pub zookeeper: String,
     /// Drop guards: the processes die with the struct.
     _brokers: Vec<Proc>,
     _zk: Proc,
 }
 
+/// The journal's broker security for [`HostKafka::start_secured`]: listeners `SASL_INT`
+/// (inter-broker), `PLAINTEXT_EXT`, `SASL_EXT`, PLAIN logins from `jaas` (a JAAS file's text),
+/// AclAuthorizer with `allow.everyone.if.no.acl.found=false` and `super_users`.
+#[derive(Debug, Clone)]
+pub struct HostSecurity {
+    pub jaas: String,
+    pub super_users: String,
+}
+
 impl HostKafka {
+    /// The last lines of every broker's log, for a failure's message.
+    pub fn log_tails(&self) -> String {
+        self._brokers
+            .iter()
+            .map(|b| format!("--- {}:\n{}", b.name, b.log_tail()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Starts ZooKeeper and `n` brokers of Kafka `version` (replication factor min(n, 3)).
     pub fn start(home: &LabHome, n: u16, version: &str) -> Self {
+        Self::start_with(home, n, version, None)
+    }
+
+    /// As [`HostKafka::start`], with the journal's SASL listeners and ACL authorizer.
+    pub fn start_secured(home: &LabHome, n: u16, version: &str, security: &HostSecurity) -> Self {
+        Self::start_with(home, n, version, Some(security))
+    }
+
+    fn start_with(home: &LabHome, n: u16, version: &str, security: Option<&HostSecurity>) -> Self {
         assert!(
             PathBuf::from("/usr/share/java/zookeeper.jar").exists(),
             "Debian's zookeeper package is missing (apt-get install zookeeper)"
@@ -88,12 +120,24 @@ impl HostKafka {
         std::fs::write(&version_file, version).expect("version file");
         let rf = n.min(3).to_string();
         let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let sasl_ports: Vec<(u16, u16)> = security
+            .map(|_| (0..n).map(|_| (free_port(), free_port())).collect())
+            .unwrap_or_default();
+        let jaas_file = home.root.path().join("KAFKA_JAAS");
+        if let Some(sec) = security {
+            std::fs::write(&jaas_file, &sec.jaas).expect("JAAS file");
+        }
         let brokers: Vec<Proc> = ports
             .iter()
             .enumerate()
             .map(|(i, port)| {
-                let listener = format!("PLAINTEXT://127.0.0.1:{port}");
-                let vars = env(&[
+                let listener = match sasl_ports.get(i) {
+                    Some((int, ext)) => format!(
+                        "SASL_INT://127.0.0.1:{int},PLAINTEXT_EXT://127.0.0.1:{port},SASL_EXT://127.0.0.1:{ext}"
+                    ),
+                    None => format!("PLAINTEXT://127.0.0.1:{port}"),
+                };
+                let mut vars = env(&[
                     ("PATH", "/usr/bin:/bin".into()),
                     ("KAFKA_BROKER_ID", (i + 1).to_string()),
                     (
@@ -117,6 +161,27 @@ impl HostKafka {
                     ("KAFKA_LISTENERS", listener.clone()),
                     ("KAFKA_ADVERTISED_LISTENERS", listener),
                 ]);
+                if let Some(sec) = security {
+                    vars.extend(env(&[
+                        (
+                            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
+                            "SASL_INT:SASL_PLAINTEXT,PLAINTEXT_EXT:PLAINTEXT,SASL_EXT:SASL_PLAINTEXT".into(),
+                        ),
+                        ("KAFKA_INTER_BROKER_LISTENER_NAME", "SASL_INT".into()),
+                        ("KAFKA_SASL_ENABLED_MECHANISMS", "PLAIN".into()),
+                        ("KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL", "PLAIN".into()),
+                        (
+                            "KAFKA_OPTS",
+                            format!("-Djava.security.auth.login.config={}", jaas_file.display()),
+                        ),
+                        (
+                            "KAFKA_AUTHORIZER_CLASS_NAME",
+                            "kafka.security.authorizer.AclAuthorizer".into(),
+                        ),
+                        ("KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND", "false".into()),
+                        ("KAFKA_SUPER_USERS", sec.super_users.clone()),
+                    ]));
+                }
                 let mut cmd = Command::new(crate::bin("kroll-lab-broker"));
                 cmd.arg("--version-file")
                     .arg(&version_file)
@@ -145,13 +210,49 @@ impl HostKafka {
                 String::new,
             );
         }
+        // A client's first metadata must list every broker (and so the controller): librdkafka's
+        // admin requests wait for a controller and do not ask again within their timeout.
+        let plaintext = ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let probe: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &plaintext)
+            .set("log_level", "3")
+            .create()
+            .expect("metadata consumer");
+        wait_for(
+            &format!("{n} brokers in the metadata"),
+            Duration::from_secs(40),
+            || {
+                rdkafka::consumer::Consumer::fetch_metadata(&probe, None, Duration::from_secs(2))
+                    .is_ok_and(|md| md.brokers().len() == usize::from(n))
+            },
+            || {
+                brokers
+                    .iter()
+                    .map(Proc::log_tail)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            },
+        );
         let bootstrap = ports
             .iter()
             .map(|p| format!("127.0.0.1:{p}"))
             .collect::<Vec<_>>()
             .join(",");
+        let sasl_bootstrap = security.map(|_| {
+            sasl_ports
+                .iter()
+                .map(|(_, ext)| format!("127.0.0.1:{ext}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        });
         Self {
             bootstrap,
+            sasl_bootstrap,
+            zookeeper: format!("127.0.0.1:{zk_port}"),
             _brokers: brokers,
             _zk: zk,
         }
