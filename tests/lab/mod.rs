@@ -5,7 +5,8 @@
 //! ports, labelled `kroll.test.run=<run id>`, and removes it through [`TestLab`]'s `Drop`
 //! even when it fails. The full lab is shared by the checks that do not disturb each other
 //! (kcat, Connect 7.7.1, OOM); broker stops and IBP changes get their own Kafka-only labs;
-//! `upgrade_connect` upgrades two full labs (one pass with Connect; `--skip-connect`).
+//! `upgrade_connect` upgrades two full labs (one pass with Connect; `--skip-connect`);
+//! `security` runs a three-broker SASL lab (`--security sasl`).
 
 mod brokers;
 mod cli;
@@ -14,12 +15,14 @@ mod full;
 mod ibp;
 mod images;
 mod noloss;
+mod security;
 pub(crate) mod swarm;
 mod swarm_service;
 mod upgrade_connect;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use kroll_lab::topology::{Services, Shape};
@@ -63,18 +66,27 @@ impl TestLab {
         swarm: Option<bool>,
         shape: Shape,
     ) -> Self {
+        Self::up_custom(suffix, |opts| {
+            opts.services = services;
+            opts.shape = shape;
+            opts.agents = agents;
+            opts.swarm = swarm.is_some();
+            opts.agents_as_service = swarm == Some(true);
+        })
+        .await
+    }
+
+    /// Starts lab `<run id><suffix>` in a temporary directory, labelled with the run, with the
+    /// options `configure` sets (on [`UpOptions::new`]'s, progress printed to stderr).
+    pub async fn up_custom(suffix: &str, configure: impl FnOnce(&mut UpOptions)) -> Self {
         let name = format!("{}{suffix}", run_id());
         let dir = tempfile::tempdir().expect("tempdir");
         let mut opts = UpOptions::new(&name);
         opts.dir = Some(dir.path().join("lab"));
-        opts.services = services;
-        opts.shape = shape;
-        opts.agents = agents;
-        opts.swarm = swarm.is_some();
-        opts.agents_as_service = swarm == Some(true);
         opts.extra_labels = BTreeMap::from([("kroll.test.run".to_owned(), run_id().to_owned())]);
         let progress_name = name.clone();
         opts.progress = kroll_lab::Progress::new(move |l| eprintln!("[{progress_name}] {l}"));
+        configure(&mut opts);
         match kroll_lab::up(opts).await {
             Ok(handle) => Self {
                 handle,
@@ -139,6 +151,18 @@ fn blocking_down(name: &str, dir: std::path::PathBuf) -> Result<DownReport, Stri
 /// Runs Debian's kcat with `args`, `input` on stdin; returns stdout. Fails the test with what
 /// to install when kcat is missing.
 pub fn kcat(args: &[&str], input: &str) -> String {
+    let out = kcat_output(args, input);
+    assert!(
+        out.status.success(),
+        "kcat {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs Debian's kcat with `args`, `input` on stdin, whatever its exit status (a SASL
+/// password goes in a `-F` file, never in `args`, which failing tests print).
+pub fn kcat_output(args: &[&str], input: &str) -> Output {
     use std::io::Write as _;
     let mut child = Command::new("kcat")
         .args(args)
@@ -153,13 +177,30 @@ pub fn kcat(args: &[&str], input: &str) -> String {
         .expect("stdin")
         .write_all(input.as_bytes())
         .expect("kcat stdin");
-    let out = child.wait_with_output().expect("kcat");
+    child.wait_with_output().expect("kcat")
+}
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The virtualenv's python with the pinned independent clients (confluent-kafka,
+/// kafka-python; `tests/clients/requirements.txt`), installing them when missing.
+pub fn clients_python() -> PathBuf {
+    let out = Command::new(repo().join("deploy/clients-venv.sh"))
+        .output()
+        .expect("running deploy/clients-venv.sh (needs bash)");
     assert!(
         out.status.success(),
-        "kcat {args:?}: {}",
+        "the independent Kafka clients could not be installed (deploy/clients-venv.sh; needs \
+         python3 with venv: apt-get install python3 python3-venv, and PyPI): {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 /// A container's whole log (stdout and stderr).

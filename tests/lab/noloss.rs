@@ -13,14 +13,14 @@
 //! fails with what to install when Python is missing).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kroll_lab::topology::Services;
 use serde_json::Value;
 
-use super::TestLab;
+use super::{TestLab, clients_python as python, repo};
 use crate::upgrade::{FAST, Started, kroll, kroll_cmd, text};
 
 const TOPIC: &str = "noloss";
@@ -29,28 +29,6 @@ const PARTITIONS: usize = 6;
 const RATE: &str = "100";
 const GROUPS: [(&str, &str); 2] = [("confluent", "noloss-ck"), ("kafka-python", "noloss-kp")];
 const MINUTE: Duration = Duration::from_secs(60);
-
-/// The repository's root.
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
-}
-
-/// The virtualenv's python with the pinned clients, installing them when missing.
-fn python() -> PathBuf {
-    let out = Command::new(repo().join("deploy/clients-venv.sh"))
-        .output()
-        .expect("running deploy/clients-venv.sh (needs bash)");
-    assert!(
-        out.status.success(),
-        "the independent Kafka clients could not be installed (deploy/clients-venv.sh; needs \
-         python3 with venv: apt-get install python3 python3-venv, and PyPI): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
 
 /// The client processes of one run and the directory they write to.
 struct Clients {

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use kroll_shared::config::ConfigError;
 
 use crate::images::{self, BrokerBinary, DEFAULT_REGISTRY};
-use crate::topology::{DEFAULT_LAB, PLATFORMS, Platform, Services};
+use crate::topology::{DEFAULT_LAB, PLATFORMS, Platform, Security, Services};
 use crate::{self as lab, DownOptions, LabError, LabHandle, Progress, UpOptions};
 
 /// kroll-lab — the lab: a stand-in cluster on the local Docker engine, built from this machine's
@@ -130,6 +130,19 @@ pub struct UpArgs {
     /// partitions).
     #[arg(long, value_enum, default_value_t = ShapeArg::Lab, conflicts_with = "swarm")]
     shape: ShapeArg,
+    /// The brokers' security. `plaintext` (the default, for now): listeners PLAINTEXT_INT and
+    /// PLAINTEXT_EXT only, no login, no ACLs. `sasl`: the journal's four listeners —
+    /// PLAINTEXT_INT, SASL_INT (inter-broker), PLAINTEXT_EXT, and SASL_EXT published on the
+    /// host (26091… for the lab `lab`, N+120… with --port-base, free ports otherwise) — with
+    /// SASL/PLAIN users `admin` (super user), `kroll` and `nobody` whose random passwords are in
+    /// a JAAS file (<dir>/secrets/KAFKA_JAAS, mode 0600) mounted read-only into every broker at
+    /// /run/secrets/KAFKA_JAAS, as the journal's Swarm secret is; AclAuthorizer with no access
+    /// without an ACL, and the journal's ACLs: User:ANONYMOUS may do everything (PLAINTEXT
+    /// clients — Connect, Schema Registry, REST proxy — work unchanged), User:kroll only what
+    /// kroll reads. The inventory then points kroll at SASL_EXT as `kroll`, its password in
+    /// <dir>/kafka-password (mode 0600). Not with --swarm.
+    #[arg(long, value_enum, default_value_t = SecurityArg::Plaintext, conflicts_with = "swarm")]
+    security: SecurityArg,
     /// Run the lab as the user runs production: a Docker Swarm of five engines on this
     /// machine (each in its own network namespace, hostname rhodrylab-0N, the first
     /// `--managers` of them managers),
@@ -165,6 +178,13 @@ enum AgentsAs {
 enum ShapeArg {
     Lab,
     Production,
+}
+
+/// `--security`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SecurityArg {
+    Plaintext,
+    Sasl,
 }
 
 /// `--services`.
@@ -302,6 +322,10 @@ async fn cmd_up(cli: &Cli, a: &UpArgs) -> anyhow::Result<ExitCode> {
         ShapeArg::Lab => lab::topology::Shape::LAB,
         ShapeArg::Production => lab::topology::Shape::PRODUCTION,
     };
+    opts.security = match a.security {
+        SecurityArg::Plaintext => Security::Plaintext,
+        SecurityArg::Sasl => Security::Sasl,
+    };
     opts.swarm = a.swarm;
     opts.managers = a.managers;
     opts.agents_as_service = a.agents_as == AgentsAs::Service;
@@ -340,6 +364,38 @@ pub fn render_up(h: &LabHandle) -> String {
             h.bootstrap.first().cloned().unwrap_or_default()
         ),
     );
+    if let Some(sasl) = &h.sasl {
+        row(
+            "kafka SASL_EXT",
+            format!(
+                "{} ({}, {})",
+                sasl.bootstrap.join(","),
+                sasl.security_protocol,
+                sasl.sasl_mechanism
+            ),
+        );
+        row(
+            "  users",
+            format!(
+                "{} (super user), {} (kroll's ACLs: reads only), {} (no ACL); passwords in {}",
+                sasl.admin.username,
+                sasl.kroll.username,
+                sasl.nobody.username,
+                sasl.jaas_file.display()
+            ),
+        );
+        row(
+            "  try",
+            format!(
+                "kcat -b {} -X security.protocol={} -X sasl.mechanisms={} -X sasl.username={} -X sasl.password=\"$(cat {})\" -L",
+                sasl.bootstrap.first().cloned().unwrap_or_default(),
+                sasl.security_protocol,
+                sasl.sasl_mechanism,
+                sasl.kroll.username,
+                sasl.password_file.display()
+            ),
+        );
+    }
     row(
         "zookeeper",
         format!("{} (Kafka's chroot: /kafka)", h.zookeeper),

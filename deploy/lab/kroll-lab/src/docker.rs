@@ -114,16 +114,22 @@ pub fn create_body(c: &ContainerSpec, network: &str) -> ContainerCreateBody {
             )
         })
         .collect();
-    let mounts = c
-        .mounts
-        .iter()
-        .map(|m| Mount {
-            target: Some(m.target.clone()),
-            source: Some(m.volume.clone()),
-            typ: Some(MountType::VOLUME),
-            ..Default::default()
-        })
-        .collect();
+    let volumes = c.mounts.iter().map(|m| Mount {
+        target: Some(m.target.clone()),
+        source: Some(m.volume.clone()),
+        typ: Some(MountType::VOLUME),
+        ..Default::default()
+    });
+    // A bind mount of a missing source fails the create (a `Binds` entry would make a
+    // directory of it instead).
+    let files = c.files.iter().map(|f| Mount {
+        target: Some(f.target.clone()),
+        source: Some(f.source.to_string_lossy().into_owned()),
+        typ: Some(MountType::BIND),
+        read_only: Some(true),
+        ..Default::default()
+    });
+    let mounts = volumes.chain(files).collect();
     let endpoint = EndpointSettings {
         aliases: Some(vec![c.service.clone()]),
         ..Default::default()

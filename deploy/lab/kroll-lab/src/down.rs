@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::docker as lab_docker;
 use super::state::{self, LabState, RUNTIME_ENTRIES};
+use super::topology::Security;
 use super::{LabError, Progress, agents};
 
 /// What `lab down` is asked to do.
@@ -74,11 +75,11 @@ pub async fn down(opts: DownOptions) -> Result<DownReport, LabError> {
         )));
     }
     report.agents = swarm.agents;
-    if let Some(s) = LabState::load(&dir)
+    let recorded = LabState::load(&dir)
         .ok()
         .flatten()
-        .filter(|s| s.name == opts.name)
-    {
+        .filter(|s| s.name == opts.name);
+    if let Some(s) = &recorded {
         p.step(&format!("Stopping {} agents…", s.agents.len()));
         for a in &s.agents {
             if agents::stop(a).await {
@@ -105,6 +106,9 @@ pub async fn down(opts: DownOptions) -> Result<DownReport, LabError> {
     p.step(&format!("Removing {} volumes…", report.volumes.len()));
     for v in &report.volumes {
         lab_docker::remove_volume(&docker, v).await?;
+    }
+    if recorded.is_some_and(|s| s.security == Security::Sasl) {
+        p.step("Removing the JAAS file and kroll's Kafka password file…");
     }
     if remove_runtime_files(&dir)? {
         report.dir = Some(dir);
@@ -149,6 +153,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let lab = dir.path().join("lab");
         std::fs::create_dir_all(lab.join("certs")).expect("mkdir");
+        std::fs::create_dir_all(lab.join("secrets")).expect("mkdir");
+        std::fs::write(lab.join("secrets/KAFKA_JAAS"), "x").expect("write");
+        std::fs::write(lab.join("kafka-password"), "x").expect("write");
         std::fs::write(lab.join("kroll.toml"), "x").expect("write");
         std::fs::write(lab.join("lab.json"), "{}").expect("write");
         std::fs::write(lab.join("certs/ca.pem"), "x").expect("write");

@@ -50,19 +50,40 @@ impl ClusterMeta {
 /// Asks the cluster at `bootstrap` for Metadata of every topic (rdkafka, blocking work on the
 /// blocking pool).
 pub async fn metadata(bootstrap: &[String], timeout: Duration) -> Result<ClusterMeta, String> {
+    metadata_with(bootstrap, timeout, Vec::new()).await
+}
+
+/// [`metadata`] with more client settings (`security.protocol`, a SASL login: the password
+/// goes into the client's configuration only).
+pub async fn metadata_with(
+    bootstrap: &[String],
+    timeout: Duration,
+    settings: Vec<(&'static str, String)>,
+) -> Result<ClusterMeta, String> {
     let servers = bootstrap.join(",");
-    tokio::task::spawn_blocking(move || metadata_blocking(&servers, timeout))
+    tokio::task::spawn_blocking(move || metadata_configured(&servers, timeout, &settings))
         .await
         .map_err(|e| e.to_string())?
 }
 
 fn metadata_blocking(servers: &str, timeout: Duration) -> Result<ClusterMeta, String> {
-    let consumer: BaseConsumer = ClientConfig::new()
+    metadata_configured(servers, timeout, &[])
+}
+
+fn metadata_configured(
+    servers: &str,
+    timeout: Duration,
+    settings: &[(&'static str, String)],
+) -> Result<ClusterMeta, String> {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", servers)
         .set("socket.timeout.ms", "3000")
-        .set("log_level", "3")
-        .create()
-        .map_err(|e| e.to_string())?;
+        .set("log_level", "3");
+    for (k, v) in settings {
+        config.set(*k, v);
+    }
+    let consumer: BaseConsumer = config.create().map_err(|e| e.to_string())?;
     let md = consumer
         .fetch_metadata(None, timeout)
         .map_err(|e| format!("Metadata from {servers}: {e}"))?;
@@ -154,20 +175,37 @@ impl AclEntry {
 }
 
 /// Writes (replaces) the literal ACLs of one resource (`Topic`/`Group`/`Cluster`, name;
-/// `kafka-cluster` for the cluster) into ZooKeeper under the Kafka chroot, as
-/// `kafka-acls --authorizer-properties zookeeper.connect=...` does; an empty list deletes them.
-/// For tests and rehearsals: the lab brokers pick them up on their next ACL refresh.
+/// `kafka-cluster` for the cluster) into ZooKeeper under the Kafka chroot, in the znode format
+/// `kafka-acls --authorizer-properties zookeeper.connect=...` writes and the lab broker's
+/// `acl.rs` reads (`{"version":1,"acls":[{"principal":…,"permissionType":…,"operation":…,
+/// "host":…}]}` at `/kafka-acl/<type>/<name>`); an empty list deletes them. Works before any
+/// broker ran: the chroot is created when missing, as a broker would. The lab brokers pick the
+/// ACLs up at start, on the znodes' watch and on their periodic refresh (Kafka's own would need
+/// an `/kafka-acl-changes` notification too, which this does not write).
 pub async fn set_acls(
     zookeeper: &str,
     resource_type: &str,
     name: &str,
     acls: &[AclEntry],
 ) -> Result<(), String> {
-    let client = zookeeper_client::Client::connector()
+    let options =
+        zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::anyone_all());
+    let root = zookeeper_client::Client::connector()
         .with_session_timeout(Duration::from_secs(6))
-        .connect(&format!("{zookeeper}{}", crate::KAFKA_CHROOT))
+        .connect(zookeeper)
         .await
         .map_err(|e| format!("ZooKeeper {zookeeper}: {e}"))?;
+    root.mkdir(crate::KAFKA_CHROOT, &options)
+        .await
+        .map_err(|e| {
+            format!(
+                "ZooKeeper {zookeeper}: creating {}: {e}",
+                crate::KAFKA_CHROOT
+            )
+        })?;
+    let client = root
+        .chroot(crate::KAFKA_CHROOT)
+        .map_err(|_| format!("ZooKeeper {zookeeper}: chroot {}", crate::KAFKA_CHROOT))?;
     let dir = format!("/kafka-acl/{resource_type}");
     let path = format!("{dir}/{name}");
     let err = |what: &str, e: zookeeper_client::Error| {
@@ -181,8 +219,6 @@ pub async fn set_acls(
     }
     let body = serde_json::to_vec(&serde_json::json!({"version": 1, "acls": acls}))
         .map_err(|e| format!("encoding ACLs for {path}: {e}"))?;
-    let options =
-        zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::anyone_all());
     client
         .mkdir(&dir, &options)
         .await

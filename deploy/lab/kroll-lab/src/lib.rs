@@ -16,6 +16,7 @@
 //! - [`agents`]: certificates, configuration and host processes of the lab's agents.
 //! - [`kafka`], [`ready`]: asking Kafka and ZooKeeper, and waiting until things are ready.
 //! - [`seed`]: topics and connectors of a new lab.
+//! - [`security`]: a SASL lab's users, JAAS file, kroll's password file and ACLs.
 //! - [`state`]: the lab's runtime state file.
 //! - [`swarm`]: the Swarm lab — five engines in network namespaces, one swarm, a registry,
 //!   the lab deployed as a stack (`kroll-lab up --swarm`).
@@ -32,6 +33,7 @@ pub mod images;
 pub mod kafka;
 mod memory;
 pub mod ready;
+pub mod security;
 pub mod seed;
 pub mod state;
 pub mod swarm;
@@ -44,7 +46,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 
-pub use self::cli::{Cli, run};
+pub use self::cli::{Cli, render_up, run};
 pub use self::down::{DownOptions, DownReport, down};
 pub use self::memory::{MemoryReport, memory};
 pub use self::up::{KAFKA_CHROOT, LabHandle, UpOptions, up};
@@ -148,6 +150,8 @@ pub enum LabError {
     Seed(String),
     #[error("Swarm lab: {0}")]
     Swarm(String),
+    #[error("SASL lab: {0}")]
+    Security(String),
 }
 
 impl LabError {

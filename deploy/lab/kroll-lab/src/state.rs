@@ -8,12 +8,20 @@ use serde::{Deserialize, Serialize};
 
 use super::LabError;
 use super::agents::AgentRecord;
-use super::topology::{Ports, Services, Shape};
+use super::topology::{PASSWORD_FILE, Ports, Security, Services, Shape};
 
 /// File name of the state file in the lab directory.
 pub const STATE_FILE: &str = "lab.json";
-/// Every file and directory `lab up` writes in the lab directory (what `lab down` removes).
-pub const RUNTIME_ENTRIES: &[&str] = &[STATE_FILE, "kroll.toml", "certs", "agents"];
+/// Every file and directory `lab up` writes in the lab directory (what `lab down` removes;
+/// `secrets` holds a SASL lab's JAAS file, the source of the brokers' bind mounts).
+pub const RUNTIME_ENTRIES: &[&str] = &[
+    STATE_FILE,
+    "kroll.toml",
+    "certs",
+    "agents",
+    "secrets",
+    PASSWORD_FILE,
+];
 
 /// What `lab up` made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +34,9 @@ pub struct LabState {
     /// Absent from a state file written before shapes: the standard lab.
     #[serde(default)]
     pub shape: Shape,
+    /// Absent from a state file written before `--security`: PLAINTEXT.
+    #[serde(default)]
+    pub security: Security,
     #[serde(default)]
     pub extra_labels: BTreeMap<String, String>,
     #[serde(default)]
@@ -98,13 +109,18 @@ mod tests {
             version: "7.1.1".into(),
             registry: "r".into(),
             services: Services::Kafka,
-            ports: Ports::from_base(30000, Shape::LAB).expect("ports"),
+            ports: Ports::from_base(30000, Shape::LAB, Security::Sasl).expect("ports"),
             shape: Shape::PRODUCTION,
+            security: Security::Sasl,
             extra_labels: BTreeMap::from([("kroll.test.run".into(), "x".into())]),
             agents: vec![],
         };
         s.save(dir.path()).expect("save");
         assert_eq!(LabState::load(dir.path()).expect("load"), Some(s));
+        let old = r#"{"name":"t2","version":"7.1.1","registry":"r","services":"kafka","ports":{"zookeeper":1,"brokers":[],"connect":[],"schema_registry":2,"rest_proxy":3,"kafdrop":4,"agents":[]}}"#;
+        std::fs::write(dir.path().join(STATE_FILE), old).expect("write");
+        let old = LabState::load(dir.path()).expect("load").expect("a state");
+        assert_eq!((old.security, old.shape), (Security::Plaintext, Shape::LAB));
         std::fs::write(dir.path().join(STATE_FILE), "{").expect("write");
         let err = LabState::load(dir.path()).expect_err("garbage");
         assert!(err.to_string().contains("lab.json"), "{err}");

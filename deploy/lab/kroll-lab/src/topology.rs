@@ -4,20 +4,25 @@
 //! (`LabSpec { platform: …7.7.1…, .. }.containers()`).
 //!
 //! # Layout
-//! - `env`: the environment of each service, modelled on the journal's 7.1.1 stack.
+//! - `env`: the environment of each service, modelled on the journal's 7.1.1 stack (with
+//!   PLAINTEXT listeners, or the journal's SASL ones under [`Security::Sasl`]).
 //! - `inventory`: the inventory file `kroll-lab up` writes.
+//! - `ports`: the host ports a lab publishes ([`Ports`]).
 
 mod env;
 mod inventory;
+mod ports;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 
 use kroll_shared::inventory::ServiceKind;
 use serde::{Deserialize, Serialize};
 
 pub use self::env::{LAB_SECRET_KEY, LAB_SECRET_VALUE};
 pub use self::inventory::inventory_toml;
+pub use self::ports::Ports;
 use crate::images::{Component, tag};
 
 /// The default lab's name.
@@ -30,6 +35,16 @@ pub const LAB_LABEL: &str = "kroll.lab";
 pub const NODE_LABEL: &str = "kroll.node";
 /// Label of a container's role (`zookeeper`, `broker`, …).
 pub const ROLE_LABEL: &str = "kroll.role";
+/// Where a SASL lab's brokers find their JAAS file: where the journal's Swarm secret
+/// `KAFKA_JAAS` appears (`KAFKA_OPTS=-Djava.security.auth.login.config=` names it).
+pub const JAAS_TARGET: &str = "/run/secrets/KAFKA_JAAS";
+/// A SASL lab's JAAS file on the host, relative to the lab directory.
+pub const JAAS_FILE: &str = "secrets/KAFKA_JAAS";
+/// kroll's SASL user in a SASL lab (the inventory's `[kafka] username`).
+pub const KROLL_USER: &str = "kroll";
+/// kroll's password file in a SASL lab, relative to the lab directory (and to the inventory:
+/// its `[kafka] password_file`).
+pub const PASSWORD_FILE: &str = "kafka-password";
 
 /// A platform version the lab has images for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -148,76 +163,28 @@ pub enum Services {
     Kafka,
 }
 
-/// Host ports of a lab (all on 127.0.0.1; agents on `127.77.0.<N>`): one per ZooKeeper
-/// server, broker, Connect worker and agent of its [`Shape`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ports {
-    /// ZooKeeper server 1's client port (a lab state file written before ensembles).
-    pub zookeeper: u16,
-    /// The client ports of ZooKeeper servers 2…N.
-    #[serde(default)]
-    pub more_zookeepers: Vec<u16>,
-    pub brokers: Vec<u16>,
-    pub connect: Vec<u16>,
-    pub schema_registry: u16,
-    pub rest_proxy: u16,
-    pub kafdrop: u16,
-    pub agents: Vec<u16>,
+/// How the lab's brokers are secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Security {
+    /// `PLAINTEXT_INT` and `PLAINTEXT_EXT` only: no login, no authorizer (every client is
+    /// `User:ANONYMOUS`, allowed everything).
+    #[default]
+    Plaintext,
+    /// The journal's four listeners — `PLAINTEXT_INT`, `SASL_INT` (inter-broker),
+    /// `PLAINTEXT_EXT`, `SASL_EXT` — with SASL/PLAIN users from a JAAS file mounted where the
+    /// journal's Swarm secret appears ([`JAAS_TARGET`]), `AclAuthorizer`, `User:admin` as the
+    /// super user and no access without an ACL (`crate::security` writes the lab's ACLs).
+    Sasl,
 }
 
-/// Ports used above a `--port-base` by the standard lab.
-const PORT_SPAN: u16 = 31;
-/// Where brokers' ports start above a `--port-base` when a lab has more than 10 nodes (their
-/// standard place, +20, would reach the agents' +30).
-const MANY_BROKERS_OFFSET: u16 = 40;
-
-impl Ports {
-    /// The default lab's fixed ports (those of `deploy/inventory.lab.toml`).
-    pub fn default_lab() -> Self {
-        Self {
-            zookeeper: 12181,
-            more_zookeepers: Vec::new(),
-            brokers: vec![27091, 27092, 27093, 27094, 27095],
-            connect: vec![18083, 18084, 18085, 18086, 18087],
-            schema_registry: 18081,
-            rest_proxy: 18082,
-            kafdrop: 19000,
-            agents: vec![7443; 5],
+impl Security {
+    /// The name `--security` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Plaintext => "plaintext",
+            Self::Sasl => "sasl",
         }
-    }
-
-    /// Ports from `base` up: ZooKeeper `base` (servers 2… at +4…), Schema Registry +1, REST
-    /// proxy +2, Kafdrop +3, Connect +10…, brokers +20… (+40… with more than 10 nodes),
-    /// agents +30 (each on its own address).
-    pub fn from_base(base: u16, shape: Shape) -> Result<Self, TopologyError> {
-        let brokers_at = if shape.nodes > 10 {
-            MANY_BROKERS_OFFSET
-        } else {
-            20
-        };
-        let span = PORT_SPAN.max(brokers_at + u16::from(shape.nodes));
-        if !(1024..=u16::MAX - span).contains(&base) {
-            return Err(TopologyError::BadPortBase(base, u16::MAX - span));
-        }
-        let run = |off: u16, n: u8| (0..u16::from(n)).map(|i| base + off + i).collect();
-        Ok(Self {
-            zookeeper: base,
-            more_zookeepers: run(4, shape.zookeepers.saturating_sub(1)),
-            schema_registry: base + 1,
-            rest_proxy: base + 2,
-            kafdrop: base + 3,
-            connect: run(10, shape.connect_workers),
-            brokers: run(brokers_at, shape.nodes),
-            agents: vec![base + 30; usize::from(shape.nodes)],
-        })
-    }
-
-    /// Whether these ports serve every server of `shape`.
-    pub fn fit(&self, shape: Shape) -> bool {
-        self.more_zookeepers.len() + 1 == usize::from(shape.zookeepers)
-            && self.brokers.len() == usize::from(shape.nodes)
-            && self.agents.len() == usize::from(shape.nodes)
-            && self.connect.len() == usize::from(shape.connect_workers)
     }
 }
 
@@ -270,12 +237,25 @@ pub struct LabSpec {
     pub extra_labels: BTreeMap<String, String>,
     /// Where the nodes are.
     pub hosts: Hosts,
+    /// PLAINTEXT brokers, or the journal's SASL listeners, JAAS file and authorizer.
+    pub security: Security,
+    /// A SASL lab's JAAS file on the host (`<dir>/secrets/KAFKA_JAAS`), bind-mounted
+    /// read-only into every broker at [`JAAS_TARGET`]; set by [`LabSpec::with_security`].
+    pub jaas_file: Option<PathBuf>,
 }
 
 /// A named volume mounted into a container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Mount {
     pub volume: String,
+    pub target: String,
+}
+
+/// A host file bind-mounted read-only into a container (a SASL lab's JAAS file, the way a
+/// Swarm secret appears).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileMount {
+    pub source: PathBuf,
     pub target: String,
 }
 
@@ -295,6 +275,8 @@ pub struct ContainerSpec {
     /// loopback lab).
     pub ports: Vec<(u16, u16)>,
     pub mounts: Vec<Mount>,
+    /// Host files mounted read-only.
+    pub files: Vec<FileMount>,
     pub labels: BTreeMap<String, String>,
     /// Seconds `docker stop` waits before SIGKILL.
     pub stop_timeout: i64,
@@ -350,6 +332,24 @@ impl LabSpec {
             broker_env: BTreeMap::new(),
             extra_labels: BTreeMap::new(),
             hosts: Hosts::Loopback,
+            security: Security::Plaintext,
+            jaas_file: None,
+        })
+    }
+
+    /// This lab (in its final shape) with `security`: a SASL lab needs a `SASL_EXT` port per
+    /// broker and keeps its JAAS file in `dir` ([`JAAS_FILE`]).
+    pub fn with_security(self, security: Security, dir: &Path) -> Result<Self, TopologyError> {
+        if security == Security::Sasl
+            && self.ports.sasl_brokers.len() != usize::from(self.shape.nodes)
+        {
+            return Err(TopologyError::PortsDoNotFit);
+        }
+        let jaas_file = (security == Security::Sasl).then(|| dir.join(JAAS_FILE));
+        Ok(Self {
+            security,
+            jaas_file,
+            ..self
         })
     }
 
@@ -463,10 +463,19 @@ impl LabSpec {
             .collect()
     }
 
+    /// A SASL lab's brokers as host clients reach their `SASL_EXT` listeners (empty for a
+    /// PLAINTEXT lab).
+    pub fn sasl_bootstrap(&self) -> Vec<String> {
+        (1..=self.shape.nodes)
+            .zip(&self.ports.sasl_brokers)
+            .map(|(n, p)| format!("{}:{p}", self.host_of(n)))
+            .collect()
+    }
+
     /// Brokers as containers in the lab network reach them (the journal's `BOOTSTRAP_SERVERS`).
     pub fn internal_bootstrap(&self) -> String {
         (1..=self.shape.nodes)
-            .map(|n| format!("kafka-{n:02}:{}", 29090 + u16::from(n)))
+            .map(|n| format!("kafka-{n:02}:{}", env::plaintext_int_port(n)))
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -529,6 +538,7 @@ impl LabSpec {
             env: BTreeMap::new(),
             ports: Vec::new(),
             mounts: Vec::new(),
+            files: Vec::new(),
             labels,
             stop_timeout: 10,
             broker_id: None,
@@ -564,11 +574,33 @@ impl LabSpec {
     fn broker(&self, n: u8) -> ContainerSpec {
         let service = format!("kafka-{n:02}");
         let mut c = self.base(&service, ServiceKind::Broker, Component::Kafka, n);
-        let host_port = self.ports.brokers[usize::from(n - 1)];
-        c.env = env::broker(n, self.host_of(n), host_port, &self.internal_zookeeper());
+        let i = usize::from(n - 1);
+        let host = self.host_of(n);
+        let ext = env::HostListener {
+            host,
+            port: self.ports.brokers[i],
+        };
+        let sasl = match self.security {
+            Security::Plaintext => None,
+            Security::Sasl => self
+                .ports
+                .sasl_brokers
+                .get(i)
+                .map(|&port| env::HostListener { host, port }),
+        };
+        c.env = env::broker(n, ext, sasl, &self.internal_zookeeper());
         c.env.extend(self.broker_env.clone());
-        c.ports = vec![(27090 + u16::from(n), host_port)];
+        c.ports = vec![(env::plaintext_ext_port(n), ext.port)];
+        if let Some(sasl) = sasl {
+            c.ports.push((env::sasl_ext_port(n), sasl.port));
+        }
         c.mounts = vec![self.volume(&format!("{service}-data"), "/var/lib/kafka/data")];
+        if let (Security::Sasl, Some(jaas)) = (self.security, &self.jaas_file) {
+            c.files.push(FileMount {
+                source: jaas.clone(),
+                target: JAAS_TARGET.to_owned(),
+            });
+        }
         c.stop_timeout = 30;
         c.broker_id = Some(i32::from(n));
         c

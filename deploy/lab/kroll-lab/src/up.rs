@@ -15,8 +15,11 @@ use serde::Serialize;
 use super::agents::{self, AgentRecord};
 use super::docker::{self as lab_docker, DIR_LABEL, Outcome};
 use super::images::{self, BrokerBinary, DEFAULT_REGISTRY, ImageSet};
+use super::security::{self, LabUsers, SaslAccess};
 use super::state::{self, LabState};
-use super::topology::{DEFAULT_LAB, LabSpec, Ports, Services, Shape, agent_ip, node_name};
+use super::topology::{
+    DEFAULT_LAB, LabSpec, Ports, Security, Services, Shape, agent_ip, node_name,
+};
 use super::{LabError, Progress};
 
 pub(super) mod wait;
@@ -38,6 +41,8 @@ pub struct UpOptions {
     pub services: Services,
     /// How many nodes, ZooKeeper servers and Connect workers (default: the journal's lab).
     pub shape: Shape,
+    /// PLAINTEXT brokers (default), or the journal's SASL listeners, JAAS file and ACLs.
+    pub security: Security,
     /// Extra environment of every broker (benchmarks: `KAFKA_LOG4J_LOGGERS`).
     pub broker_env: BTreeMap<String, String>,
     /// Start one `kroll-agent` per node (default true).
@@ -67,6 +72,7 @@ impl UpOptions {
             registry: DEFAULT_REGISTRY.to_owned(),
             services: Services::Full,
             shape: Shape::LAB,
+            security: Security::Plaintext,
             broker_env: BTreeMap::new(),
             agents: true,
             seed: true,
@@ -87,8 +93,10 @@ pub struct LabHandle {
     /// `<dir>/kroll.toml`, for `kroll --inventory … status`.
     pub inventory: PathBuf,
     pub spec: LabSpec,
-    /// Kafka bootstrap servers from the host.
+    /// Kafka bootstrap servers from the host (`PLAINTEXT_EXT`: no login, `User:ANONYMOUS`).
     pub bootstrap: Vec<String>,
+    /// A SASL lab's `SASL_EXT` listeners and users (passwords never serialized).
+    pub sasl: Option<SaslAccess>,
     /// ZooKeeper from the host (`127.0.0.1:<port>`; chroot `/kafka` for Kafka).
     pub zookeeper: String,
     /// Connect workers' REST URLs (connect-01 … connect-05).
@@ -172,6 +180,11 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     let images = images::ensure_platform(&docker, &spec.registry, &spec.platform, &broker).await?;
     clock.mark("images");
     std::fs::create_dir_all(&dir).map_err(LabError::io(&dir))?;
+    // Before any container: the brokers bind-mount the JAAS file.
+    let users = match spec.security {
+        Security::Sasl => Some(security::ensure_files(&dir)?),
+        Security::Plaintext => None,
+    };
     let dir_text = dir.to_string_lossy().into_owned();
     lab_docker::ensure_network_and_volumes(&docker, &spec, &dir_text).await?;
     let containers = start_containers(&docker, &spec, &p).await?;
@@ -188,6 +201,11 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     }
     clock.mark("agents");
     wait::until_healthy(&spec, &opts, &p, &mut |phase| clock.mark(phase)).await?;
+    if let Some(users) = &users {
+        p.step("Waiting for kroll to log in over SASL_EXT…");
+        wait::sasl_login(&SaslAccess::new(&spec, &dir, users), spec.shape.nodes).await?;
+        clock.mark("sasl");
+    }
     if !agents.is_empty() {
         wait::agents_report(&spec, &inventory).await?;
         clock.mark("agents-report");
@@ -207,6 +225,7 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
         images,
         clock.phases,
         elapsed_ms,
+        users.as_ref(),
     ))
 }
 
@@ -220,6 +239,7 @@ pub(super) fn handle(
     images: ImageSet,
     timings: Vec<(String, u64)>,
     elapsed_ms: u64,
+    users: Option<&LabUsers>,
 ) -> LabHandle {
     let url = |kind: ServiceKind| -> Option<String> {
         spec.containers()
@@ -236,6 +256,7 @@ pub(super) fn handle(
     LabHandle {
         name: spec.name.clone(),
         bootstrap: spec.bootstrap(),
+        sasl: users.map(|u| SaslAccess::new(&spec, &dir, u)),
         zookeeper: spec.zookeeper_addr(),
         connect,
         schema_registry: url(ServiceKind::SchemaRegistry),
@@ -284,6 +305,16 @@ async fn plan(
             opts.name, prev.shape.nodes, opts.name
         )));
     }
+    if let Some(prev) = &previous
+        && prev.security != opts.security
+    {
+        return Err(LabError::Usage(format!(
+            "lab `{}` already runs with --security {}; give that, or `kroll-lab down --name {}` first",
+            opts.name,
+            prev.security.as_str(),
+            opts.name
+        )));
+    }
     let ports = choose_ports(opts, previous.as_ref())?;
     let mut spec = LabSpec::new(
         &opts.name,
@@ -292,7 +323,8 @@ async fn plan(
         ports,
         opts.services,
     )?
-    .with_shape(opts.shape)?;
+    .with_shape(opts.shape)?
+    .with_security(opts.security, &dir)?;
     spec.extra_labels = opts.extra_labels.clone();
     spec.broker_env = opts.broker_env.clone();
     Ok((spec, dir, previous))
@@ -308,23 +340,25 @@ async fn existing_dir(docker: &Docker, lab: &str) -> Result<Option<PathBuf>, Lab
 
 fn choose_ports(opts: &UpOptions, previous: Option<&LabState>) -> Result<Ports, LabError> {
     match (previous, opts.port_base) {
-        (Some(prev), Some(base)) if Ports::from_base(base, opts.shape)? != prev.ports => {
+        (Some(prev), Some(base))
+            if Ports::from_base(base, opts.shape, opts.security)? != prev.ports =>
+        {
             Err(LabError::Usage(format!(
                 "lab `{}` already runs with other ports; drop --port-base {base}, or `kroll-lab down --name {}` first",
                 opts.name, opts.name
             )))
         }
         (Some(prev), _) => Ok(prev.ports.clone()),
-        (None, Some(base)) => Ok(Ports::from_base(base, opts.shape)?),
+        (None, Some(base)) => Ok(Ports::from_base(base, opts.shape, opts.security)?),
         (None, None) if opts.name == DEFAULT_LAB && opts.shape == Shape::LAB => {
-            Ok(Ports::default_lab())
+            Ok(Ports::default_lab_with(opts.security))
         }
-        (None, None) => free_ports(opts.shape),
+        (None, None) => free_ports(opts.shape, opts.security),
     }
 }
 
 /// Free ports chosen by the kernel (all held until every one is chosen, so none repeats).
-fn free_ports(shape: Shape) -> Result<Ports, LabError> {
+fn free_ports(shape: Shape, security: Security) -> Result<Ports, LabError> {
     let mut held = Vec::new();
     let mut take = |ip: Ipv4Addr| -> Result<u16, LabError> {
         let l = TcpListener::bind((ip, 0))
@@ -338,6 +372,10 @@ fn free_ports(shape: Shape) -> Result<Ports, LabError> {
         (1..=n).map(|i| take(ip(i))).collect()
     };
     let brokers = some(shape.nodes, &|_| local)?;
+    let sasl_brokers = match security {
+        Security::Sasl => some(shape.nodes, &|_| local)?,
+        Security::Plaintext => Vec::new(),
+    };
     let connect = some(shape.connect_workers, &|_| local)?;
     let agents = some(shape.nodes, &agent_ip)?;
     let more_zookeepers = some(shape.zookeepers.saturating_sub(1), &|_| local)?;
@@ -345,6 +383,7 @@ fn free_ports(shape: Shape) -> Result<Ports, LabError> {
         more_zookeepers,
         zookeeper: take(local)?,
         brokers,
+        sasl_brokers,
         connect,
         schema_registry: take(local)?,
         rest_proxy: take(local)?,
@@ -353,7 +392,8 @@ fn free_ports(shape: Shape) -> Result<Ports, LabError> {
     })
 }
 
-/// ZooKeeper first (brokers need it), then every other container at once.
+/// ZooKeeper first (brokers need it), then a SASL lab's ACLs (the brokers enforce them from
+/// their first request), then every other container at once.
 async fn start_containers(
     docker: &Docker,
     spec: &LabSpec,
@@ -374,6 +414,10 @@ async fn start_containers(
     p.step("Waiting for ZooKeeper…");
     let zk_addr = spec.zookeeper_addr();
     super::ready::zookeeper(&zk_addr, Duration::from_secs(60)).await?;
+    if spec.security == Security::Sasl {
+        p.step("Writing the ACLs (User:ANONYMOUS: all; User:kroll: what kroll reads)…");
+        security::write_acls(&zk_addr).await?;
+    }
     p.step(&format!("Starting {} containers…", others.len()));
     let started = futures::future::try_join_all(
         others
@@ -447,6 +491,7 @@ pub(super) fn write_files(
         services: spec.services,
         ports: spec.ports.clone(),
         shape: spec.shape,
+        security: spec.security,
         extra_labels: spec.extra_labels.clone(),
         agents: agents.to_vec(),
     }

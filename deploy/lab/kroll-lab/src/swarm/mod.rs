@@ -24,7 +24,7 @@ use self::hosts::{Layout, Pids};
 use super::agents::{self, AgentRecord};
 use super::images::{self, BrokerBinary, DEFAULT_REGISTRY};
 use super::state::{self, LabState};
-use super::topology::{LabSpec, NODES, Ports, node_name};
+use super::topology::{LabSpec, NODES, Ports, Security, node_name};
 use super::up::{Clock, LabHandle, UpOptions, handle, write_files};
 use super::{LabError, Progress};
 
@@ -82,6 +82,11 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     let mut clock = Clock::new();
     let p = opts.progress.clone();
     super::topology::check_name(&opts.name)?;
+    if opts.security != Security::Plaintext {
+        return Err(LabError::Usage(
+            "--security sasl is not served on the Swarm lab yet (its JAAS file would be a Swarm secret); use the container lab".into(),
+        ));
+    }
     if !MANAGER_COUNTS.contains(&opts.managers) {
         return Err(LabError::Usage(format!(
             "--managers {}: a swarm needs an odd number of managers to keep a majority (1, 3 or 5)",
@@ -217,6 +222,7 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
         built,
         clock.phases,
         elapsed_ms,
+        None,
     ))
 }
 

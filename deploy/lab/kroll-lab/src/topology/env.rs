@@ -1,9 +1,10 @@
 //! The environment of each lab service, modelled on the journal's 7.1.1 stack.
 //!
-//! Simplified as `deploy/lab/LAB.md` says: PLAINTEXT listeners instead of SASL (no JAAS, ACLs,
-//! authorizer or super users), one ZooKeeper, heaps small enough for 15 containers on one
-//! machine, and a few lab timing knobs (`LAB_*`, short ZooKeeper session) so a roll is quick
-//! while catch-up stays measurable.
+//! Simplified as `deploy/lab/LAB.md` says: by default PLAINTEXT listeners instead of SASL (no
+//! JAAS, ACLs, authorizer or super users; `--security sasl` gives the journal's four listeners
+//! and security settings, [`broker`]), heaps small enough for 15 containers on one machine, and
+//! a few lab timing knobs (`LAB_*`, short ZooKeeper session) so a roll is quick while catch-up
+//! stays measurable.
 
 use std::collections::BTreeMap;
 
@@ -38,15 +39,62 @@ pub const LAB_SECRET_KEY: &str = "ZOOKEEPER_SASL_CLIENT_PASSWORD";
 /// Its value: a test that finds this text in kroll's output found a leak.
 pub const LAB_SECRET_VALUE: &str = "lab-secret-never-shown";
 
-/// Broker `n`: the journal's `KAFKA_*` with PLAINTEXT listeners, and the lab's timing knobs.
+/// A listener's address as host clients reach it (the published port on the node's address).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct HostListener {
+    pub(super) host: std::net::Ipv4Addr,
+    pub(super) port: u16,
+}
+
+/// Broker `n`'s `PLAINTEXT_INT` port in the lab network (the journal's `2909N`).
+pub(super) fn plaintext_int_port(n: u8) -> u16 {
+    29090 + u16::from(n)
+}
+
+/// Broker `n`'s `PLAINTEXT_EXT` port in its container (the journal's `2709N`).
+pub(super) fn plaintext_ext_port(n: u8) -> u16 {
+    27090 + u16::from(n)
+}
+
+/// Broker `n`'s `SASL_INT` port in the lab network (the journal's `2809N`).
+pub(super) fn sasl_int_port(n: u8) -> u16 {
+    28090 + u16::from(n)
+}
+
+/// Broker `n`'s `SASL_EXT` port in its container (the journal's `2609N`).
+pub(super) fn sasl_ext_port(n: u8) -> u16 {
+    26090 + u16::from(n)
+}
+
+/// The journal's security settings of every broker of a SASL lab (its `x-kafka-envs`), the
+/// listeners apart.
+const SASL_SETTINGS: [(&str, &str); 7] = [
+    (
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
+        "PLAINTEXT_INT:PLAINTEXT,PLAINTEXT_EXT:PLAINTEXT,SASL_EXT:SASL_PLAINTEXT,SASL_INT:SASL_PLAINTEXT",
+    ),
+    ("KAFKA_INTER_BROKER_LISTENER_NAME", "SASL_INT"),
+    ("KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL", "PLAIN"),
+    ("KAFKA_SASL_ENABLED_MECHANISMS", "PLAIN"),
+    (
+        "KAFKA_AUTHORIZER_CLASS_NAME",
+        "kafka.security.authorizer.AclAuthorizer",
+    ),
+    ("KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND", "false"),
+    ("KAFKA_SUPER_USERS", "User:admin"),
+];
+
+/// Broker `n`: the journal's `KAFKA_*` and the lab's timing knobs, with PLAINTEXT listeners —
+/// `PLAINTEXT_INT` (inter-broker) and `PLAINTEXT_EXT` at `ext` — or, given `sasl` (where host
+/// clients reach `SASL_EXT`), the journal's four listeners (`SASL_INT` inter-broker), its
+/// SASL/PLAIN and authorizer settings and `KAFKA_OPTS` naming the JAAS file at
+/// [`super::JAAS_TARGET`].
 pub(super) fn broker(
     n: u8,
-    host: std::net::Ipv4Addr,
-    host_port: u16,
+    ext: HostListener,
+    sasl: Option<HostListener>,
     zookeeper_connect: &str,
 ) -> BTreeMap<String, String> {
-    let int = 29090 + u16::from(n);
-    let ext = 27090 + u16::from(n);
     let mut env = map(&[
         ("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "3"),
         ("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0"),
@@ -90,14 +138,37 @@ pub(super) fn broker(
         "KAFKA_ZOOKEEPER_CONNECT".into(),
         zookeeper_connect.to_owned(),
     );
-    env.insert(
-        "KAFKA_LISTENERS".into(),
-        format!("PLAINTEXT_INT://0.0.0.0:{int},PLAINTEXT_EXT://0.0.0.0:{ext}"),
-    );
-    env.insert(
-        "KAFKA_ADVERTISED_LISTENERS".into(),
-        format!("PLAINTEXT_INT://kafka-{n:02}:{int},PLAINTEXT_EXT://{host}:{host_port}"),
-    );
+    let (int, ext_port) = (plaintext_int_port(n), plaintext_ext_port(n));
+    let (listeners, advertised) = match sasl {
+        None => (
+            format!("PLAINTEXT_INT://0.0.0.0:{int},PLAINTEXT_EXT://0.0.0.0:{ext_port}"),
+            format!(
+                "PLAINTEXT_INT://kafka-{n:02}:{int},PLAINTEXT_EXT://{}:{}",
+                ext.host, ext.port
+            ),
+        ),
+        Some(sasl) => {
+            for (k, v) in SASL_SETTINGS {
+                env.insert(k.to_owned(), v.to_owned());
+            }
+            env.insert(
+                "KAFKA_OPTS".into(),
+                format!("-Djava.security.auth.login.config={}", super::JAAS_TARGET),
+            );
+            let (sasl_int, sasl_ext) = (sasl_int_port(n), sasl_ext_port(n));
+            (
+                format!(
+                    "PLAINTEXT_INT://0.0.0.0:{int},SASL_INT://0.0.0.0:{sasl_int},PLAINTEXT_EXT://0.0.0.0:{ext_port},SASL_EXT://0.0.0.0:{sasl_ext}"
+                ),
+                format!(
+                    "PLAINTEXT_INT://kafka-{n:02}:{int},SASL_INT://kafka-{n:02}:{sasl_int},PLAINTEXT_EXT://{}:{},SASL_EXT://{}:{}",
+                    ext.host, ext.port, sasl.host, sasl.port
+                ),
+            )
+        }
+    };
+    env.insert("KAFKA_LISTENERS".into(), listeners);
+    env.insert("KAFKA_ADVERTISED_LISTENERS".into(), advertised);
     env
 }
 

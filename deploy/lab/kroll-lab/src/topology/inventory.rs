@@ -5,9 +5,11 @@ use std::fmt::Write as _;
 
 use kroll_shared::inventory::ServiceKind;
 
-use super::{DEFAULT_LAB, LabSpec, Shape, node_name};
+use super::{DEFAULT_LAB, KROLL_USER, LabSpec, PASSWORD_FILE, Security, Shape, node_name};
 
-/// The inventory text of `spec`; certificates are expected in `certs/` beside it.
+/// The inventory text of `spec`; certificates are expected in `certs/` beside it. A SASL lab's
+/// points kroll at the brokers' `SASL_EXT` listeners, logged in as `kroll` with the password in
+/// the file beside it (`[kafka]`).
 pub fn inventory_toml(spec: &LabSpec) -> String {
     let mut s = String::new();
     if spec.name == DEFAULT_LAB {
@@ -32,11 +34,11 @@ pub fn inventory_toml(spec: &LabSpec) -> String {
             spec.shape.nodes, spec.shape.zookeepers, spec.shape.connect_workers
         );
     }
-    let bootstrap: Vec<String> = spec
-        .bootstrap()
-        .iter()
-        .map(|b| format!("\"{b}\""))
-        .collect();
+    let bootstrap = match spec.security {
+        Security::Plaintext => spec.bootstrap(),
+        Security::Sasl => spec.sasl_bootstrap(),
+    };
+    let bootstrap: Vec<String> = bootstrap.iter().map(|b| format!("\"{b}\"")).collect();
     let _ = write!(
         s,
         "[cluster]\nname = \"{}\"\nkafka_bootstrap = [{}]\nregistry = \"{}\"\nzookeeper = \"{}/kafka\"\n\n",
@@ -45,6 +47,14 @@ pub fn inventory_toml(spec: &LabSpec) -> String {
         spec.registry,
         spec.zookeeper_addr()
     );
+    if spec.security == Security::Sasl {
+        let _ = write!(
+            s,
+            "# kroll reaches the brokers' SASL_EXT listeners (kafka_bootstrap) as `{KROLL_USER}`, whose ACLs allow only reads.\n\
+             [kafka]\nsecurity_protocol = \"SASL_PLAINTEXT\"\nsasl_mechanism = \"PLAIN\"\nusername = \"{KROLL_USER}\"\n\
+             password_file = \"{PASSWORD_FILE}\"   # beside this file, mode 0600\n\n"
+        );
+    }
     s.push_str(
         "[tls]\nca = \"certs/ca.pem\"\ncert = \"certs/coordinator.pem\"\nkey = \"certs/coordinator-key.pem\"\n\n",
     );

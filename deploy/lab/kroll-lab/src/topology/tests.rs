@@ -85,7 +85,7 @@ fn brokers_advertise_the_published_port_and_the_journals_internal_listener() {
     assert_eq!(k3.ports, [(27093, 27093)]);
     assert_eq!(k3.mounts[0].volume, "lab-kafka-03-data");
     let free = LabSpec {
-        ports: Ports::from_base(40000, Shape::LAB).expect("base"),
+        ports: Ports::from_base(40000, Shape::LAB, Security::Plaintext).expect("base"),
         ..spec
     };
     let k3 = free.container("kafka-03").expect("kafka-03");
@@ -132,23 +132,30 @@ fn bad_names_versions_and_port_bases_are_refused() {
         Err(TopologyError::UnknownVersion("7.2.0".into()))
     );
     let lab = Shape::LAB;
+    let plain = Security::Plaintext;
     assert_eq!(
-        Ports::from_base(80, lab),
+        Ports::from_base(80, lab, plain),
         Err(TopologyError::BadPortBase(80, 65535 - 31))
     );
-    assert!(Ports::from_base(65530, lab).is_err());
-    assert!(Ports::from_base(65535 - 31, lab).is_ok());
+    assert!(Ports::from_base(65530, lab, plain).is_err());
+    assert!(Ports::from_base(65535 - 31, lab, plain).is_ok());
     let big = Shape::PRODUCTION;
     assert_eq!(
-        Ports::from_base(65535 - 31, big),
+        Ports::from_base(65535 - 31, big, plain),
         Err(TopologyError::BadPortBase(65535 - 31, 65535 - 58))
     );
-    assert!(Ports::from_base(65535 - 58, big).is_ok());
+    assert!(Ports::from_base(65535 - 58, big, plain).is_ok());
+    // A SASL lab's SASL_EXT ports reach 100 further.
+    assert_eq!(
+        Ports::from_base(65535 - 58, big, Security::Sasl),
+        Err(TopologyError::BadPortBase(65535 - 58, 65535 - 158))
+    );
+    assert!(Ports::from_base(65535 - 125, lab, Security::Sasl).is_ok());
 }
 
 #[test]
 fn the_production_shape_is_the_journals_size_with_a_zookeeper_ensemble() {
-    let ports = Ports::from_base(40000, Shape::PRODUCTION).expect("ports");
+    let ports = Ports::from_base(40000, Shape::PRODUCTION, Security::Plaintext).expect("ports");
     let spec = LabSpec::new("prod", "7.1.1", "r", ports.clone(), Services::Full)
         .expect("spec")
         .with_shape(Shape::PRODUCTION)
@@ -239,4 +246,158 @@ fn volumes_are_named_after_the_lab() {
             "lab-zookeeper-01-datalog",
         ]
     );
+}
+
+fn sasl_lab(ports: Ports, shape: Shape) -> LabSpec {
+    LabSpec::new(
+        "lab",
+        "7.1.1",
+        crate::images::DEFAULT_REGISTRY,
+        ports,
+        Services::Full,
+    )
+    .expect("spec")
+    .with_shape(shape)
+    .expect("shape")
+    .with_security(Security::Sasl, Path::new("/srv/lab"))
+    .expect("sasl")
+}
+
+#[test]
+fn a_sasl_labs_brokers_have_the_journals_four_listeners_security_and_jaas_secret() {
+    let spec = sasl_lab(Ports::default_lab_with(Security::Sasl), Shape::LAB);
+    let k3 = spec.container("kafka-03").expect("kafka-03");
+    let env = |k: &str| k3.env.get(k).map(String::as_str);
+    assert_eq!(
+        env("KAFKA_LISTENERS"),
+        Some(
+            "PLAINTEXT_INT://0.0.0.0:29093,SASL_INT://0.0.0.0:28093,PLAINTEXT_EXT://0.0.0.0:27093,SASL_EXT://0.0.0.0:26093"
+        )
+    );
+    assert_eq!(
+        env("KAFKA_ADVERTISED_LISTENERS"),
+        Some(
+            "PLAINTEXT_INT://kafka-03:29093,SASL_INT://kafka-03:28093,PLAINTEXT_EXT://127.0.0.1:27093,SASL_EXT://127.0.0.1:26093"
+        )
+    );
+    // The journal's x-kafka-envs, value for value.
+    for (k, v) in [
+        (
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
+            "PLAINTEXT_INT:PLAINTEXT,PLAINTEXT_EXT:PLAINTEXT,SASL_EXT:SASL_PLAINTEXT,SASL_INT:SASL_PLAINTEXT",
+        ),
+        ("KAFKA_INTER_BROKER_LISTENER_NAME", "SASL_INT"),
+        (
+            "KAFKA_OPTS",
+            "-Djava.security.auth.login.config=/run/secrets/KAFKA_JAAS",
+        ),
+        ("KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL", "PLAIN"),
+        ("KAFKA_SASL_ENABLED_MECHANISMS", "PLAIN"),
+        ("ZOOKEEPER_SASL_ENABLED", "false"),
+        (
+            "KAFKA_AUTHORIZER_CLASS_NAME",
+            "kafka.security.authorizer.AclAuthorizer",
+        ),
+        ("KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND", "false"),
+        ("KAFKA_SUPER_USERS", "User:admin"),
+    ] {
+        assert_eq!(env(k), Some(v), "{k}");
+    }
+    assert_eq!(k3.ports, [(27093, 27093), (26093, 26093)]);
+    assert_eq!(
+        k3.files,
+        [FileMount {
+            source: PathBuf::from("/srv/lab/secrets/KAFKA_JAAS"),
+            target: "/run/secrets/KAFKA_JAAS".into(),
+        }]
+    );
+    assert_eq!(
+        spec.sasl_bootstrap(),
+        (26091..=26095)
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+    );
+    // Everything else as in a PLAINTEXT lab: PLAINTEXT_EXT where it was, the services on
+    // PLAINTEXT_INT, nothing mounted into them.
+    let plain = default_lab();
+    assert_eq!(spec.bootstrap(), plain.bootstrap());
+    assert_eq!(spec.internal_bootstrap(), plain.internal_bootstrap());
+    for c in spec.containers() {
+        if c.kind != ServiceKind::Broker {
+            assert_eq!(Some(&c), plain.container(&c.service).as_ref(), "{}", c.name);
+        }
+    }
+    let p3 = plain.container("kafka-03").expect("kafka-03");
+    assert!(p3.files.is_empty() && !p3.env.contains_key("KAFKA_OPTS"));
+    assert!(!p3.env.contains_key("KAFKA_AUTHORIZER_CLASS_NAME"));
+}
+
+#[test]
+fn sasl_ports_are_published_apart_from_every_other_port() {
+    let base = Ports::from_base(40000, Shape::LAB, Security::Sasl).expect("ports");
+    assert_eq!(base.brokers, [40020, 40021, 40022, 40023, 40024]);
+    assert_eq!(base.sasl_brokers, [40120, 40121, 40122, 40123, 40124]);
+    assert!(
+        Ports::from_base(40000, Shape::LAB, Security::Plaintext)
+            .expect("ports")
+            .sasl_brokers
+            .is_empty()
+    );
+    let prod = Ports::from_base(40000, Shape::PRODUCTION, Security::Sasl).expect("ports");
+    assert_eq!(prod.sasl_brokers.first(), Some(&40140));
+    assert_eq!(prod.sasl_brokers.last(), Some(&40157));
+    let spec = sasl_lab(prod, Shape::PRODUCTION);
+    let mut host_ports: Vec<u16> = spec
+        .containers()
+        .iter()
+        .flat_map(|x| x.ports.iter().map(|p| p.1))
+        .collect();
+    let published = host_ports.len();
+    host_ports.sort_unstable();
+    host_ports.dedup();
+    assert_eq!(host_ports.len(), published, "{host_ports:?}");
+    assert_eq!(
+        spec.container("kafka-18").expect("kafka-18").ports,
+        [(27108, 40057), (26108, 40157)]
+    );
+    // A SASL lab without a SASL_EXT port per broker is refused.
+    assert_eq!(
+        default_lab().with_security(Security::Sasl, Path::new("/srv/lab")),
+        Err(TopologyError::PortsDoNotFit)
+    );
+    let plain = default_lab()
+        .with_security(Security::Plaintext, Path::new("/srv/lab"))
+        .expect("plaintext");
+    assert_eq!(plain.jaas_file, None);
+}
+
+#[test]
+fn a_sasl_labs_inventory_points_kroll_at_sasl_ext_as_kroll_with_a_password_file() {
+    let spec = sasl_lab(Ports::default_lab_with(Security::Sasl), Shape::LAB);
+    let text = inventory_toml(&spec);
+    assert!(
+        text.contains("kafka_bootstrap = [\"127.0.0.1:26091\", \"127.0.0.1:26092\", \"127.0.0.1:26093\", \"127.0.0.1:26094\", \"127.0.0.1:26095\"]\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "[kafka]\nsecurity_protocol = \"SASL_PLAINTEXT\"\nsasl_mechanism = \"PLAIN\"\nusername = \"kroll\"\npassword_file = \"kafka-password\""
+        ),
+        "{text}"
+    );
+    let doc = kroll_shared::config::Document::from_text("/srv/lab/kroll.toml", text);
+    let inv = kroll_shared::inventory::Inventory::from_document(&doc).expect("it validates");
+    let kafka = inv.kafka.expect("[kafka]");
+    assert_eq!(
+        kafka.security_protocol,
+        kroll_shared::kafka_access::SecurityProtocol::SaslPlaintext
+    );
+    assert_eq!(kafka.username.as_deref(), Some("kroll"));
+    assert_eq!(
+        kafka.password_file,
+        Some(PathBuf::from("/srv/lab/kafka-password"))
+    );
+    assert_eq!(inv.cluster.kafka_bootstrap.len(), 5);
+    // The default lab's stays exactly deploy/inventory.lab.toml (its own test), without [kafka].
+    assert!(!inventory_toml(&default_lab()).contains("[kafka]"));
 }

@@ -1,6 +1,7 @@
 //! The waits of `lab up`, in order: brokers registered → seed topics → full ISR → REST
-//! services answering → seed connectors running, schemas registered, sinks committing →
-//! every agent reporting its node's containers.
+//! services answering → seed connectors running, schemas registered, sinks committing → (a
+//! SASL lab) kroll logging in over every `SASL_EXT` → every agent reporting its node's
+//! containers.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -10,6 +11,7 @@ use kroll_shared::inventory::{Inventory, ServiceKind};
 
 use super::UpOptions;
 use crate::http::Http;
+use crate::security::SaslAccess;
 use crate::topology::{LabSpec, Services};
 use crate::{LabError, Progress, ready, seed};
 
@@ -132,6 +134,37 @@ async fn seed_connectors(spec: &LabSpec, http: &Http, p: &Progress) -> Result<()
         ready::group_committed(&bootstrap, &group, &s.topics, MINUTE).await?;
     }
     Ok(())
+}
+
+/// kroll logs in over every broker's `SASL_EXT` listener and its ACLs let it see every broker
+/// (Metadata as `User:kroll`, asked of each broker alone).
+pub(crate) async fn sasl_login(access: &SaslAccess, nodes: u8) -> Result<(), LabError> {
+    let login = vec![
+        ("security.protocol", access.security_protocol.to_owned()),
+        ("sasl.mechanism", access.sasl_mechanism.to_owned()),
+        ("sasl.username", access.kroll.username.clone()),
+        ("sasl.password", access.kroll.password.expose().to_owned()),
+    ];
+    let login = &login;
+    ready::until(
+        "kroll to log in over every broker's SASL_EXT",
+        MINUTE,
+        || async move {
+            for b in &access.bootstrap {
+                let md = crate::kafka::metadata_with(
+                    std::slice::from_ref(b),
+                    Duration::from_secs(3),
+                    login.clone(),
+                )
+                .await?;
+                if md.brokers.len() != usize::from(nodes) {
+                    return Err(format!("{b} as kroll sees brokers {:?}", md.brokers));
+                }
+            }
+            Ok(())
+        },
+    )
+    .await
 }
 
 /// Every agent answers over mutual TLS and reports the containers the inventory places on its
