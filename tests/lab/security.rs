@@ -72,6 +72,7 @@ async fn a_sasl_lab_has_the_journals_listeners_logins_and_acls_and_shows_no_pass
     admin_writes_and_kroll_reads_with_both_independent_clients(&lab, &sasl).await;
     produces_without_write_are_refused_topic_authorization_failed(&lab, &sasl);
     kroll_reads_topic_configs_and_creates_nothing(&lab, &sasl).await;
+    kroll_logs_in_with_the_labs_inventory(&lab).await;
     anonymous_on_plaintext_ext_still_does_everything(&lab);
     let again = up_again_keeps_the_passwords_and_refuses_another_security(&lab, &said).await;
     no_password_shows(&lab, &again, &sasl, &said);
@@ -364,6 +365,34 @@ fn admin_client(
 
 /// kroll reads a topic's `min.insync.replicas` (what its gates need) and may create nothing;
 /// a user without ACLs may not even read the configs.
+/// kroll's own Kafka clients with the inventory the lab wrote (`[kafka]` SASL_PLAINTEXT /
+/// PLAIN as `kroll`, its ACLs): they log in, and the gates' observation reads every topic's
+/// min.insync.replicas. (This lab runs no agents and has no certificates, so the library is
+/// called rather than `kroll status`; `tests/cli/kafka_security.rs` runs the binary.)
+async fn kroll_logs_in_with_the_labs_inventory(lab: &TestLab) {
+    let inv = kroll_shared::inventory::Inventory::load(&lab.handle.inventory).expect("inventory");
+    let connection = kroll::kafka::KafkaConnection::from_inventory(&inv).expect("[kafka]");
+    assert_eq!(
+        format!("{:?}", connection.security()),
+        "SASL_PLAINTEXT, PLAIN as `kroll`"
+    );
+    let health = kroll::kafka::health::look(connection.clone()).await;
+    assert_eq!(health.error, None, "{health:?}");
+    assert_eq!(health.brokers, Some(3), "{health:?}");
+    let zookeeper = inv.cluster.zookeeper.clone().expect("[cluster] zookeeper");
+    let probe = kroll::upgrade::observe::KafkaProbe::new(
+        connection,
+        &zookeeper,
+        std::time::Duration::from_secs(10),
+    )
+    .expect("probe");
+    let view = probe
+        .observe()
+        .await
+        .expect("the gates' observation as kroll");
+    assert_eq!(view.min_isr.get(TOPIC), Some(&2), "{:?}", view.min_isr);
+}
+
 async fn kroll_reads_topic_configs_and_creates_nothing(lab: &TestLab, sasl: &SaslAccess) {
     let opts = AdminOptions::new().request_timeout(Some(std::time::Duration::from_secs(10)));
     let topic = ResourceSpecifier::Topic(TOPIC);
