@@ -23,9 +23,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, Document, KeyPath};
-use crate::rest_access::{
-    PasswordSource, check_key_pair, check_password_keys, password_source,
-};
+use crate::rest_access::{PasswordSource, check_key_pair, check_password_keys, password_source};
 
 /// Kafka's `security.protocol`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -178,7 +178,9 @@ pub(crate) fn check_key_pair(
             &at.key("cert_file"),
             "a client certificate needs its `key_file`",
         )),
-        (None, Some(_)) => Err(doc.invalid(&at.key("key_file"), "a client key needs its `cert_file`")),
+        (None, Some(_)) => {
+            Err(doc.invalid(&at.key("key_file"), "a client key needs its `cert_file`"))
+        }
         _ => Ok(()),
     }
 }

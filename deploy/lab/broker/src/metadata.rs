@@ -86,37 +86,12 @@ impl ClusterView {
 
 /// Loads a full snapshot.
 pub async fn load(zk: &Zk) -> Result<ClusterView, BrokerError> {
-    let ids = zk.children("/brokers/ids").await?;
-    let regs = join_all(ids.iter().map(|id| async move {
-        let path = format!("/brokers/ids/{id}");
-        (
-            id.parse::<i32>().ok(),
-            zk.get_json::<BrokerRegistration>(&path).await,
-        )
-    }))
-    .await;
-    let mut brokers = BTreeMap::new();
-    for (id, reg) in regs {
-        if let (Some(id), Some((reg, stat))) = (id, reg?) {
-            brokers.insert(
-                id,
-                LiveBroker {
-                    reg,
-                    epoch: stat.czxid,
-                },
-            );
-        }
-    }
+    let brokers = load_brokers(zk).await?;
     let controller = zk
         .get_json::<ControllerNode>("/controller")
         .await?
         .map(|(c, _)| c.brokerid);
-    let shutting_down = zk
-        .children("/lab/controlled_shutdown")
-        .await?
-        .iter()
-        .filter_map(|c| c.parse().ok())
-        .collect();
+    let shutting_down = load_shutting_down(zk).await?;
     let names = zk.children("/brokers/topics").await?;
     let topics = join_all(names.iter().map(|name| load_topic(zk, name))).await;
     let mut view = ClusterView {
@@ -178,7 +153,152 @@ async fn load_topic(zk: &Zk, name: &str) -> Result<Option<TopicMeta>, BrokerErro
     }))
 }
 
-/// Loads the first snapshot and keeps it fresh from watches and a periodic reload.
+/// What a watch event says to read again.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Change {
+    /// `/brokers/ids…`: the registered brokers.
+    Brokers,
+    /// `/controller`.
+    Controller,
+    /// `/lab/controlled_shutdown…`.
+    ShuttingDown,
+    /// `/brokers/topics/<t>` (created, changed, deleted): the whole topic.
+    Topic(String),
+    /// `/brokers/topics/<t>/partitions/<p>/state`: one partition's leader and ISR.
+    State(String, i32),
+    /// `/config/topics/<t>`: a topic's config overrides.
+    Config(String),
+}
+
+/// The change a watch event's path is about; `None` for znodes the view does not hold
+/// (`/brokers/seqid`, `…/partitions`, `…/partitions/<p>`, other `/lab` nodes).
+fn change_of(path: &str) -> Option<Change> {
+    if path == "/controller" {
+        return Some(Change::Controller);
+    }
+    if path == "/brokers/ids" || path.starts_with("/brokers/ids/") {
+        return Some(Change::Brokers);
+    }
+    if path == "/lab/controlled_shutdown" || path.starts_with("/lab/controlled_shutdown/") {
+        return Some(Change::ShuttingDown);
+    }
+    if let Some(t) = path.strip_prefix("/config/topics/") {
+        return (!t.is_empty() && !t.contains('/')).then(|| Change::Config(t.to_owned()));
+    }
+    let parts: Vec<&str> = path.strip_prefix("/brokers/topics/")?.split('/').collect();
+    match parts.as_slice() {
+        [t] if !t.is_empty() => Some(Change::Topic((*t).to_owned())),
+        [t, "partitions", p, "state"] => p.parse().ok().map(|p| Change::State((*t).to_owned(), p)),
+        _ => None,
+    }
+}
+
+async fn load_brokers(zk: &Zk) -> Result<BTreeMap<i32, LiveBroker>, BrokerError> {
+    let ids = zk.children("/brokers/ids").await?;
+    let regs = join_all(ids.iter().map(|id| async move {
+        let path = format!("/brokers/ids/{id}");
+        (
+            id.parse::<i32>().ok(),
+            zk.get_json::<BrokerRegistration>(&path).await,
+        )
+    }))
+    .await;
+    let mut brokers = BTreeMap::new();
+    for (id, reg) in regs {
+        if let (Some(id), Some((reg, stat))) = (id, reg?) {
+            brokers.insert(
+                id,
+                LiveBroker {
+                    reg,
+                    epoch: stat.czxid,
+                },
+            );
+        }
+    }
+    Ok(brokers)
+}
+
+async fn load_shutting_down(zk: &Zk) -> Result<BTreeSet<i32>, BrokerError> {
+    Ok(zk
+        .children("/lab/controlled_shutdown")
+        .await?
+        .iter()
+        .filter_map(|c| c.parse().ok())
+        .collect())
+}
+
+/// Reads again what `changes` name, into `view`: the same view a full [`load`] would give, at
+/// the cost of the znodes that changed (a broker's restart changes the ISR of every partition
+/// it hosts; re-reading every partition of every topic on each of those events made the lab's
+/// own brokers the heaviest ZooKeeper clients by far at thousands of partitions).
+async fn apply(
+    zk: &Zk,
+    view: &mut ClusterView,
+    changes: BTreeSet<Change>,
+) -> Result<(), BrokerError> {
+    let mut states = Vec::new();
+    for change in changes {
+        match change {
+            Change::Brokers => view.brokers = load_brokers(zk).await?,
+            Change::Controller => {
+                view.controller = zk
+                    .get_json::<ControllerNode>("/controller")
+                    .await?
+                    .map(|(c, _)| c.brokerid);
+            }
+            Change::ShuttingDown => view.shutting_down = load_shutting_down(zk).await?,
+            Change::Topic(t) => match load_topic(zk, &t).await? {
+                Some(topic) => {
+                    view.topics.insert(t, topic);
+                }
+                None => {
+                    view.topics.remove(&t);
+                }
+            },
+            Change::Config(t) => {
+                if let Some(topic) = view.topics.get_mut(&t) {
+                    topic.config = zk
+                        .get_json::<ConfigNode>(&format!("/config/topics/{t}"))
+                        .await?
+                        .map(|(c, _)| c.config)
+                        .unwrap_or_default();
+                }
+            }
+            Change::State(t, p) => states.push((t, p)),
+        }
+    }
+    // A state of a topic the view does not hold arrives with that topic's own read.
+    states.retain(|(t, p)| view.partition(t, *p).is_some());
+    let read = join_all(
+        states
+            .iter()
+            .map(|(t, p)| async move {
+                zk.get_json::<PartitionState>(&zk::state_path(t, *p))
+                    .await
+            }),
+    )
+    .await;
+    for ((t, p), state) in states.into_iter().zip(read) {
+        let state = state?;
+        if let Some(meta) = view
+            .topics
+            .get_mut(&t)
+            .and_then(|topic| topic.partitions.get_mut(&p))
+        {
+            meta.zk_version = state.as_ref().map_or(-1, |(_, stat)| stat.version);
+            meta.state = state.map(|(s, _)| s);
+        }
+    }
+    Ok(())
+}
+
+/// Full reloads besides the watches' events, every this many refresh periods (a backstop; after
+/// a reconnection, when events may have been lost, the view is reloaded at once).
+const FULL_RELOAD_EVERY: u32 = 30;
+
+/// Loads the first snapshot and keeps it fresh from the watches' events — reading again only
+/// the znodes they name —, with a light re-read of brokers, controller and shutdowns every
+/// `refresh` and a full reload every [`FULL_RELOAD_EVERY`] of them and after a reconnection.
 pub async fn spawn_cache(
     zk: Zk,
     refresh: Duration,
@@ -187,35 +307,71 @@ pub async fn spawn_cache(
     for path in ["/brokers", "/controller", "/lab", "/config/topics"] {
         watchers.push(zk.watch(path).await?);
     }
-    let (tx, rx) = watch::channel(Arc::new(load(&zk).await?));
-    let (poke_tx, mut poke_rx) = tokio::sync::mpsc::channel::<()>(16);
+    let mut current = load(&zk).await?;
+    let (tx, rx) = watch::channel(Arc::new(current.clone()));
+    // `None`: a session event (everything is read again).
+    let (event_tx, mut event_rx) = tokio::sync::mpsc::channel::<Option<String>>(4096);
     for mut watcher in watchers {
-        let poke = poke_tx.clone();
+        let events = event_tx.clone();
         tokio::spawn(async move {
             loop {
-                let _event = watcher.changed().await;
-                if poke.send(()).await.is_err() {
+                let event = watcher.changed().await;
+                let what = (event.event_type != zookeeper_client::EventType::Session)
+                    .then_some(event.path);
+                if events.send(what).await.is_err() {
                     break;
                 }
             }
         });
     }
     tokio::spawn(async move {
+        let mut quiet_periods = 0u32;
+        let mut failed = false;
         loop {
-            let _ = tokio::time::timeout(refresh, poke_rx.recv()).await;
+            let first = tokio::time::timeout(refresh, event_rx.recv()).await;
             tokio::time::sleep(Duration::from_millis(5)).await;
-            while poke_rx.try_recv().is_ok() {}
-            match load(&zk).await {
-                Ok(view) => {
-                    tx.send_if_modified(|current| {
-                        let changed = **current != view;
+            let mut paths = Vec::new();
+            let mut everything = std::mem::take(&mut failed);
+            let timed_out = first.is_err();
+            match first {
+                Ok(Some(Some(path))) => paths.push(path),
+                Ok(Some(None)) => everything = true,
+                Ok(None) => break,
+                Err(_) => {
+                    quiet_periods += 1;
+                    everything |= quiet_periods >= FULL_RELOAD_EVERY;
+                }
+            }
+            while let Ok(event) = event_rx.try_recv() {
+                match event {
+                    Some(path) => paths.push(path),
+                    None => everything = true,
+                }
+            }
+            let result = if everything {
+                quiet_periods = 0;
+                load(&zk).await.map(|view| current = view)
+            } else {
+                let mut changes: BTreeSet<Change> =
+                    paths.iter().filter_map(|p| change_of(p)).collect();
+                if timed_out {
+                    changes.extend([Change::Brokers, Change::Controller, Change::ShuttingDown]);
+                }
+                apply(&zk, &mut current, changes).await
+            };
+            match result {
+                Ok(()) => {
+                    tx.send_if_modified(|shown| {
+                        let changed = **shown != current;
                         if changed {
-                            *current = Arc::new(view);
+                            *shown = Arc::new(current.clone());
                         }
                         changed
                     });
                 }
                 Err(e) => {
+                    // What failed is read whole next time.
+                    failed = true;
                     tracing::warn!(target: "kafka.server.MetadataCache", "Reading cluster metadata from ZooKeeper failed: {e}.")
                 }
             }
@@ -225,4 +381,37 @@ pub async fn spawn_cache(
         }
     });
     Ok(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_events_name_what_to_read_again() {
+        let topic = |t: &str| Some(Change::Topic(t.into()));
+        let cases = [
+            ("/controller", Some(Change::Controller)),
+            ("/brokers/ids", Some(Change::Brokers)),
+            ("/brokers/ids/3", Some(Change::Brokers)),
+            ("/lab/controlled_shutdown/3", Some(Change::ShuttingDown)),
+            ("/lab/controlled_shutdown", Some(Change::ShuttingDown)),
+            ("/lab", None),
+            ("/config/topics/orders", Some(Change::Config("orders".into()))),
+            ("/config/topics", None),
+            ("/brokers/topics/orders", topic("orders")),
+            (
+                "/brokers/topics/orders/partitions/7/state",
+                Some(Change::State("orders".into(), 7)),
+            ),
+            ("/brokers/topics/orders/partitions/7", None),
+            ("/brokers/topics/orders/partitions", None),
+            ("/brokers/topics/orders/partitions/x/state", None),
+            ("/brokers/topics", None),
+            ("/brokers/seqid", None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(change_of(path), want, "{path}");
+        }
+    }
 }
