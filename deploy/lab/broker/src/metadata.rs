@@ -4,11 +4,12 @@
 //!
 //! The copy is incremental: persistent recursive watches on `WATCHED` name the znodes that
 //! changed (a partition's state, a topic, the brokers, the controller, shutdowns) and only those
-//! are read again (`apply`); brokers, controller and shutdowns are re-read every refresh period,
-//! everything every `FULL_RELOAD_EVERY` of them and after every reconnection of the session
-//! (events of the disconnection are lost; [`crate::zk::RecursiveWatch`] registers the watches
-//! again first). Re-reading every partition of every topic on each event made 18 lab brokers
-//! saturate a 3-server ZooKeeper ensemble at 3,000 partitions.
+//! are read again (`apply`). As a backstop, the list of registered brokers, the controller and
+//! the shutdowns are re-read every refresh period (three requests), everything every
+//! `FULL_RELOAD_EVERY` periods (at a random phase per broker) and after every reconnection of the
+//! session (events of the disconnection are lost; [`crate::zk::RecursiveWatch`] registers the
+//! watches again first). Re-reading every partition of every topic on each event and every
+//! period made 18 lab brokers saturate a 3-server ZooKeeper ensemble at 3,000 partitions.
 //!
 //! Layout: the view types ([`ClusterView`] …), [`load`] (everything), `change_of` / `apply`
 //! (what an event names), [`spawn_cache`] / `round` / `follow` (the loop), tests.
@@ -168,8 +169,11 @@ async fn load_topic(zk: &Zk, name: &str) -> Result<Option<TopicMeta>, BrokerErro
 /// What a watch event says to read again.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Change {
-    /// `/brokers/ids…`: the registered brokers.
+    /// `/brokers/ids` (and the light re-read): which brokers are registered. Only the
+    /// registrations of ids the view lacks are read; the others change through `Broker`.
     Brokers,
+    /// `/brokers/ids/<id>`: that broker's registration (new, gone, or made anew: a new epoch).
+    Broker(i32),
     /// `/controller`.
     Controller,
     /// `/lab/controlled_shutdown…`.
@@ -188,7 +192,10 @@ fn change_of(path: &str) -> Option<Change> {
     if path == "/controller" {
         return Some(Change::Controller);
     }
-    if path == "/brokers/ids" || path.starts_with("/brokers/ids/") {
+    if let Some(id) = path.strip_prefix("/brokers/ids/") {
+        return Some(id.parse().map_or(Change::Brokers, Change::Broker));
+    }
+    if path == "/brokers/ids" {
         return Some(Change::Brokers);
     }
     if path == "/lab/controlled_shutdown" || path.starts_with("/lab/controlled_shutdown/") {
@@ -206,28 +213,45 @@ fn change_of(path: &str) -> Option<Change> {
 }
 
 async fn load_brokers(zk: &Zk) -> Result<BTreeMap<i32, LiveBroker>, BrokerError> {
-    let ids = zk.children("/brokers/ids").await?;
-    let regs = join_all(ids.iter().map(|id| async move {
-        let path = format!("/brokers/ids/{id}");
-        (
-            id.parse::<i32>().ok(),
-            zk.get_json::<BrokerRegistration>(&path).await,
-        )
-    }))
-    .await;
     let mut brokers = BTreeMap::new();
-    for (id, reg) in regs {
-        if let (Some(id), Some((reg, stat))) = (id, reg?) {
-            brokers.insert(
-                id,
-                LiveBroker {
-                    reg,
-                    epoch: stat.czxid,
-                },
-            );
+    refresh_brokers(zk, &mut brokers).await?;
+    Ok(brokers)
+}
+
+/// Brings `brokers` to the registered ids, reading the registrations of the ids it lacks.
+async fn refresh_brokers(
+    zk: &Zk,
+    brokers: &mut BTreeMap<i32, LiveBroker>,
+) -> Result<(), BrokerError> {
+    let ids: BTreeSet<i32> = zk
+        .children("/brokers/ids")
+        .await?
+        .iter()
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    brokers.retain(|id, _| ids.contains(id));
+    let missing: Vec<i32> = ids
+        .into_iter()
+        .filter(|id| !brokers.contains_key(id))
+        .collect();
+    let regs = join_all(missing.iter().map(|id| read_broker(zk, *id))).await;
+    for (id, reg) in missing.into_iter().zip(regs) {
+        if let Some(broker) = reg? {
+            brokers.insert(id, broker);
         }
     }
-    Ok(brokers)
+    Ok(())
+}
+
+/// One registration; `None` if the broker is not registered.
+async fn read_broker(zk: &Zk, id: i32) -> Result<Option<LiveBroker>, BrokerError> {
+    Ok(zk
+        .get_json::<BrokerRegistration>(&format!("/brokers/ids/{id}"))
+        .await?
+        .map(|(reg, stat)| LiveBroker {
+            reg,
+            epoch: stat.czxid,
+        }))
 }
 
 async fn load_shutting_down(zk: &Zk) -> Result<BTreeSet<i32>, BrokerError> {
@@ -251,7 +275,15 @@ async fn apply(
     let mut states = Vec::new();
     for change in changes {
         match change {
-            Change::Brokers => view.brokers = load_brokers(zk).await?,
+            Change::Brokers => refresh_brokers(zk, &mut view.brokers).await?,
+            Change::Broker(id) => match read_broker(zk, id).await? {
+                Some(broker) => {
+                    view.brokers.insert(id, broker);
+                }
+                None => {
+                    view.brokers.remove(&id);
+                }
+            },
             Change::Controller => {
                 view.controller = zk
                     .get_json::<ControllerNode>("/controller")
@@ -304,12 +336,14 @@ async fn apply(
 const WATCHED: [&str; 4] = ["/brokers", "/controller", "/lab", "/config/topics"];
 
 /// A full reload every this many refresh periods, whatever the events (a backstop: after a
-/// reconnection, when events may have been lost, the copy is reloaded at once).
+/// reconnection, when events may have been lost, the copy is reloaded at once). The first comes
+/// at a random point of its period, so that brokers started together do not reload together.
 const FULL_RELOAD_EVERY: u32 = 30;
 
 /// Loads the first snapshot and keeps it fresh from the watches' events — reading again only
-/// the znodes they name —, with a light re-read of brokers, controller and shutdowns every
-/// `refresh` and a full reload every `FULL_RELOAD_EVERY` (30) of them and after a reconnection.
+/// the znodes they name —, with a light re-read of the registered brokers' ids, the controller
+/// and the shutdowns every `refresh` and a full reload every `FULL_RELOAD_EVERY` (30) of them and
+/// after a reconnection.
 pub async fn spawn_cache(
     zk: Zk,
     refresh: Duration,
@@ -348,21 +382,14 @@ enum Round {
 }
 
 /// Decides a round (pure): `paths` the events named, `session` whether a session event came,
-/// `failed` whether the last round failed, `since_full` / `since_light` the time since the last
-/// full and light re-read.
-fn round(
-    paths: &[String],
-    session: bool,
-    failed: bool,
-    since_full: Duration,
-    since_light: Duration,
-    refresh: Duration,
-) -> Round {
-    if session || failed || since_full >= refresh * FULL_RELOAD_EVERY {
+/// `failed` whether the last round failed, `full_due` / `light_due` whether the backstop's full
+/// reload or the light re-read (brokers, controller, shutdowns) is due.
+fn round(paths: &[String], session: bool, failed: bool, full_due: bool, light_due: bool) -> Round {
+    if session || failed || full_due {
         return Round::Full;
     }
     let mut changes: BTreeSet<Change> = paths.iter().filter_map(|p| change_of(p)).collect();
-    if since_light >= refresh {
+    if light_due {
         changes.extend([Change::Brokers, Change::Controller, Change::ShuttingDown]);
     }
     Round::Changes(changes)
@@ -378,8 +405,10 @@ async fn follow(
     tx: watch::Sender<Arc<ClusterView>>,
     mut events: tokio::sync::mpsc::Receiver<Option<String>>,
 ) {
-    let mut last_full = Instant::now();
-    let mut last_light = Instant::now();
+    let backstop = refresh * FULL_RELOAD_EVERY;
+    let phase = (Uuid::new_v4().as_u128() % 1000) as u32;
+    let mut next_full = Instant::now() + backstop * phase / 1000;
+    let mut next_light = Instant::now() + refresh;
     let mut failed = false;
     loop {
         let first = match tokio::time::timeout(refresh, events.recv()).await {
@@ -401,22 +430,15 @@ async fn follow(
             }
         }
         let now = Instant::now();
-        let decided = round(
-            &paths,
-            session,
-            failed,
-            now - last_full,
-            now - last_light,
-            refresh,
-        );
-        let result = match decided {
+        let (full_due, light_due) = (now >= next_full, now >= next_light);
+        let result = match round(&paths, session, failed, full_due, light_due) {
             Round::Full => {
-                (last_full, last_light) = (now, now);
+                (next_full, next_light) = (now + backstop, now + refresh);
                 load(&zk).await.map(|view| current = view)
             }
             Round::Changes(changes) => {
-                if changes.contains(&Change::Brokers) {
-                    last_light = now;
+                if light_due {
+                    next_light = now + refresh;
                 }
                 apply(&zk, &mut current, changes).await
             }
@@ -453,7 +475,8 @@ mod tests {
         let cases = [
             ("/controller", Some(Change::Controller)),
             ("/brokers/ids", Some(Change::Brokers)),
-            ("/brokers/ids/3", Some(Change::Brokers)),
+            ("/brokers/ids/3", Some(Change::Broker(3))),
+            ("/brokers/ids/x", Some(Change::Brokers)),
             ("/lab/controlled_shutdown/3", Some(Change::ShuttingDown)),
             ("/lab/controlled_shutdown", Some(Change::ShuttingDown)),
             ("/lab", None),
@@ -479,30 +502,28 @@ mod tests {
     }
 
     #[test]
-    fn a_round_reads_everything_after_a_session_event_a_failure_or_thirty_periods() {
-        let period = Duration::from_secs(1);
+    fn a_round_reads_everything_after_a_session_event_a_failure_or_when_the_backstop_is_due() {
         let paths = ["/brokers/topics/orders/partitions/7/state".to_string()];
         let state = Round::Changes([Change::State("orders".into(), 7)].into());
-        let (recent, half) = (period * 3, period / 2);
-        assert_eq!(round(&paths, false, false, recent, half, period), state);
+        assert_eq!(round(&paths, false, false, false, false), state);
         let cases = [
-            ((true, false, recent), "a session event: events were lost"),
-            ((false, true, recent), "the last round failed"),
+            ((true, false, false), "a session event: events were lost"),
+            ((false, true, false), "the last round failed"),
             (
-                (false, false, period * 30),
+                (false, false, true),
                 "the backstop, however busy the events",
             ),
         ];
-        for ((session, failed, since_full), why) in cases {
+        for ((session, failed, full_due), why) in cases {
             assert_eq!(
-                round(&paths, session, failed, since_full, half, period),
+                round(&paths, session, failed, full_due, false),
                 Round::Full,
                 "{why}"
             );
         }
         let light = [Change::Brokers, Change::Controller, Change::ShuttingDown];
         assert_eq!(
-            round(&[], false, false, recent, period, period),
+            round(&[], false, false, false, true),
             Round::Changes(light.into())
         );
     }
