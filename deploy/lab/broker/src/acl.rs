@@ -305,8 +305,7 @@ pub async fn spawn_cache(
     for mut watcher in watchers {
         let poke = poke_tx.clone();
         tokio::spawn(async move {
-            loop {
-                let _event = watcher.changed().await;
+            while watcher.next().await.is_some() {
                 if poke.send(()).await.is_err() {
                     break;
                 }

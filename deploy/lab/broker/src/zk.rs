@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use zookeeper_client::{
-    Acls, AddWatchMode, Client, CreateMode, Error as ZkError, PersistentWatcher, Stat,
+    Acls, AddWatchMode, Client, CreateMode, Error as ZkError, EventType, PersistentWatcher,
+    SessionState, Stat, WatchedEvent,
 };
 
 use crate::config::Config;
@@ -290,8 +291,17 @@ impl Zk {
         }
     }
 
-    /// A persistent recursive watch.
-    pub async fn watch(&self, path: &str) -> Result<PersistentWatcher, BrokerError> {
+    /// A persistent recursive watch of `path` that lasts through reconnections ([`RecursiveWatch`]).
+    pub async fn watch(&self, path: &str) -> Result<RecursiveWatch, BrokerError> {
+        let watcher = self.add_watch(path).await?;
+        Ok(RecursiveWatch {
+            zk: self.clone(),
+            path: path.to_owned(),
+            watcher: Some(watcher),
+        })
+    }
+
+    async fn add_watch(&self, path: &str) -> Result<PersistentWatcher, BrokerError> {
         self.client
             .watch(path, AddWatchMode::PersistentRecursive)
             .await
@@ -320,6 +330,66 @@ impl Zk {
             .await?
             .ok_or_else(|| BrokerError::Storage("no /cluster/id".into()))?;
         Ok(found.id)
+    }
+}
+
+/// A persistent recursive watch that is registered again after every reconnection.
+///
+/// ZooKeeper ties watches to the connection; a client that reconnects its session must register
+/// them again (`SetWatches`). zookeeper-client 0.11.2 sends only the one-shot watches there
+/// (`resend_watches` never raises its index past the data, exist and child lists), so after a
+/// ZooKeeper restart or a move to another server of the ensemble a persistent watch reports
+/// nothing more, silently. [`RecursiveWatch::next`] therefore adds the watch again when the
+/// session is connected again, before it reports that session event: events from the
+/// disconnection to the new registration are lost, so a caller reads what it follows again on
+/// every session event — and then misses nothing after it.
+#[derive(Debug)]
+pub struct RecursiveWatch {
+    zk: Zk,
+    path: String,
+    /// `None` once the session ended.
+    watcher: Option<PersistentWatcher>,
+}
+
+impl RecursiveWatch {
+    /// The next event: a node event under the path (chroot-relative), or a session event (after
+    /// a reconnection, once the watch is registered again). `None` once the session ended.
+    pub async fn next(&mut self) -> Option<WatchedEvent> {
+        let event = self.watcher.as_mut()?.changed().await;
+        if event.event_type != EventType::Session {
+            return Some(event);
+        }
+        if event.session_state.is_terminated() {
+            // The client's watcher panics when asked again after a terminal state.
+            self.watcher = None;
+            return None;
+        }
+        if event.session_state == SessionState::SyncConnected {
+            self.rearm().await?;
+        }
+        Some(event)
+    }
+
+    /// Registers the watch again (the new watcher first, so dropping the old one removes
+    /// nothing on the server); `None` if the session ended meanwhile.
+    async fn rearm(&mut self) -> Option<()> {
+        loop {
+            match self.zk.add_watch(&self.path).await {
+                Ok(watcher) => {
+                    self.watcher = Some(watcher);
+                    tracing::info!(target: "kafka.zookeeper.ZooKeeperClient", "[ZooKeeperClient Kafka server] Watch of {} registered again after a reconnection.", self.path);
+                    return Some(());
+                }
+                Err(_) if self.zk.client.state().is_terminated() => {
+                    self.watcher = None;
+                    return None;
+                }
+                Err(e) => {
+                    tracing::warn!(target: "kafka.zookeeper.ZooKeeperClient", "[ZooKeeperClient Kafka server] Registering the watch again failed: {e}; retrying.");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            }
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests: a real ZooKeeper and real lab broker processes, driven by clients nobody
 //! here wrote (rdkafka, kcat).
 
+mod metadata;
 mod sasl;
 mod support;
 

@@ -65,15 +65,22 @@ pub struct ZooKeeper {
 
 impl ZooKeeper {
     pub fn start(dir: &Path) -> Self {
+        Self::spawn(dir, free_port())
+    }
+
+    fn spawn(dir: &Path, port: u16) -> Self {
         require("/usr/bin/java", "java");
         require(
             "/usr/share/java/zookeeper.jar",
             "ZooKeeper (Debian package zookeeper)",
         );
-        let port = free_port();
         let data = dir.join("zk");
         std::fs::create_dir_all(&data).expect("zk dir");
-        let log = std::fs::File::create(dir.join("zookeeper.log")).expect("zk log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("zookeeper.log"))
+            .expect("zk log");
         let child = Command::new("/usr/bin/java")
             .args([
                 "-Xmx128m",
@@ -96,6 +103,15 @@ impl ZooKeeper {
             zk.srvr().filter(|s| s.contains("Mode: standalone"))
         });
         zk
+    }
+
+    /// Kills the server and starts it again on the same port and data directory: clients whose
+    /// session timeout outlasts the restart keep their sessions and reconnect (like the lab's
+    /// ZooKeeper container recreated by an upgrade's first phase).
+    pub fn restart(&mut self, dir: &Path) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        *self = Self::spawn(dir, self.port);
     }
 
     fn srvr(&self) -> Option<String> {
@@ -468,10 +484,74 @@ impl Lab {
         );
     }
 
+    /// Every partition's ISR of `topic` as ZooKeeper holds it (`/kafka/brokers/topics/<t>/
+    /// partitions/<p>/state`, what the controller and the leaders wrote), read on a session of
+    /// its own; `None` while a partition has no state or ZooKeeper does not answer.
+    pub fn zk_isr(&self, topic: &str) -> Option<Vec<(i32, Vec<i32>)>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        runtime.block_on(async {
+            let zk = zookeeper_client::Client::connector()
+                .with_session_timeout(Duration::from_secs(2))
+                .connect(&format!("127.0.0.1:{}/kafka", self.zk.port))
+                .await
+                .ok()?;
+            let base = format!("/brokers/topics/{topic}/partitions");
+            let mut partitions: Vec<i32> = zk
+                .list_children(&base)
+                .await
+                .ok()?
+                .iter()
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            partitions.sort_unstable();
+            let mut out = Vec::new();
+            for p in partitions {
+                let (data, _) = zk.get_data(&format!("{base}/{p}/state")).await.ok()?;
+                let state: Value = serde_json::from_slice(&data).ok()?;
+                let isr = state["isr"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|b| b.as_i64().map(|b| b as i32))
+                    .collect();
+                out.push((p, isr));
+            }
+            (!out.is_empty()).then_some(out)
+        })
+    }
+
+    /// Restarts ZooKeeper (see [`ZooKeeper::restart`]) and waits until every running broker
+    /// logged its session connected again.
+    pub fn restart_zookeeper(&mut self) {
+        let before: BTreeMap<i32, usize> = self
+            .brokers
+            .iter()
+            .map(|(id, b)| (*id, reconnections(b)))
+            .collect();
+        self.zk.restart(self.dir.path());
+        for (id, b) in &self.brokers {
+            wait_for(
+                &format!("broker {id} reconnected to ZooKeeper"),
+                Duration::from_secs(30),
+                || (reconnections(b) > before[id]).then_some(()),
+            );
+        }
+    }
+
     /// kcat with arguments and stdin; returns stdout.
     pub fn kcat(&self, args: &[&str], input: &str) -> String {
         kcat(&self.bootstrap(), args, input)
     }
+}
+
+/// How many times the broker logged its ZooKeeper session connected again.
+fn reconnections(b: &BrokerProc) -> usize {
+    b.output()
+        .iter()
+        .filter(|l| l.contains("Session state changed to SyncConnected"))
+        .count()
 }
 
 pub fn kcat(bootstrap: &str, args: &[&str], input: &str) -> String {
