@@ -25,7 +25,8 @@ stamp() {
     esac
   done
 }
-stage_began=$SECONDS
+# Counted from the script's start, so the first stage reported is the setup.
+stage_began=0
 stage() {
   echo "== $* (the stage before took $((SECONDS - stage_began)) s)" >&2
   stage_began=$SECONDS
