@@ -8,7 +8,7 @@ use kroll_lab::topology::Services;
 use kroll_tests::docker_cli;
 use serde_json::Value;
 
-use super::{TestLab, kcat};
+use super::{TestLab, kcat, kcat_produce, kcat_read};
 
 /// kcat's JSON metadata (`-L -J`).
 fn kcat_metadata(bootstrap: &str) -> Value {
@@ -64,36 +64,8 @@ fn kcat_sees_brokers_partitions_and_moves_data(lab: &TestLab) {
         assert_eq!(p["isrs"].as_array().map(Vec::len), Some(3), "{p}");
     }
     let lines: Vec<String> = (0..20).map(|i| format!("k{i}:value-{i}")).collect();
-    kcat(
-        &[
-            "-b",
-            &bootstrap,
-            "-P",
-            "-t",
-            "kcat-smoke",
-            "-K",
-            ":",
-            "-X",
-            "acks=all",
-        ],
-        &(lines.join("\n") + "\n"),
-    );
-    let out = kcat(
-        &[
-            "-b",
-            &bootstrap,
-            "-C",
-            "-t",
-            "kcat-smoke",
-            "-o",
-            "beginning",
-            "-e",
-            "-q",
-            "-f",
-            "%k:%s\n",
-        ],
-        "",
-    );
+    kcat_produce(&bootstrap, "kcat-smoke", &lines);
+    let out = kcat_read(&bootstrap, "kcat-smoke", "%k:%s\n");
     let mut got: Vec<&str> = out.lines().collect();
     got.sort_unstable();
     let mut want: Vec<&str> = lines.iter().map(String::as_str).collect();

@@ -160,6 +160,36 @@ pub fn kcat(args: &[&str], input: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Writes `key:value` lines to `topic` with kcat, acks=all.
+pub fn kcat_produce(bootstrap: &str, topic: &str, lines: &[String]) {
+    kcat(
+        &[
+            "-b", bootstrap, "-P", "-t", topic, "-K", ":", "-X", "acks=all",
+        ],
+        &(lines.join("\n") + "\n"),
+    );
+}
+
+/// Every record of `topic`, from its beginning to its end, as kcat prints them with `format`.
+pub fn kcat_read(bootstrap: &str, topic: &str, format: &str) -> String {
+    kcat(
+        &[
+            "-b",
+            bootstrap,
+            "-C",
+            "-t",
+            topic,
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-f",
+            format,
+        ],
+        "",
+    )
+}
+
 /// Runs Debian's kcat with `args`, `input` on stdin, whatever its exit status (a SASL
 /// password goes in a `-F` file, never in `args`, which failing tests print).
 pub fn kcat_output(args: &[&str], input: &str) -> Output {

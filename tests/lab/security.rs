@@ -24,7 +24,9 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, Top
 use rdkafka::types::RDKafkaErrorCode;
 use serde_json::Value;
 
-use super::{TestLab, clients_python, container_logs, kcat, kcat_output, repo};
+use super::{
+    TestLab, clients_python, container_logs, kcat, kcat_output, kcat_produce, kcat_read, repo,
+};
 
 /// The smallest lab that replicates at RF 3 over `SASL_INT`.
 const SHAPE: Shape = Shape {
@@ -452,56 +454,13 @@ async fn kroll_reads_topic_configs_and_creates_nothing(lab: &TestLab, sasl: &Sas
 fn anonymous_on_plaintext_ext_still_does_everything(lab: &TestLab) {
     let b = &lab.handle.bootstrap[0];
     let lines: Vec<String> = (0..5).map(|i| format!("k{i}:anonymous-{i}")).collect();
-    kcat(
-        &[
-            "-b",
-            b,
-            "-P",
-            "-t",
-            "anon-check",
-            "-K",
-            ":",
-            "-X",
-            "acks=all",
-        ],
-        &(lines.join("\n") + "\n"),
-    );
-    let out = kcat(
-        &[
-            "-b",
-            b,
-            "-C",
-            "-t",
-            "anon-check",
-            "-o",
-            "beginning",
-            "-e",
-            "-q",
-            "-f",
-            "%k:%s\n",
-        ],
-        "",
-    );
+    kcat_produce(b, "anon-check", &lines);
+    let out = kcat_read(b, "anon-check", "%k:%s\n");
     let mut got: Vec<&str> = out.lines().collect();
     got.sort_unstable();
     assert_eq!(got, lines);
     // Admin's topic too, and what admin wrote.
-    let read = kcat(
-        &[
-            "-b",
-            b,
-            "-C",
-            "-t",
-            TOPIC,
-            "-o",
-            "beginning",
-            "-e",
-            "-q",
-            "-f",
-            "%s\n",
-        ],
-        "",
-    );
+    let read = kcat_read(b, TOPIC, "%s\n");
     assert_eq!(read.lines().count(), 2, "{read}");
 }
 
