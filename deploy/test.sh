@@ -40,7 +40,7 @@ cargo build --workspace --bins --locked
 # kroll.
 # Filters name the integration tests' modules exactly (`--skip` matches substrings in every
 # test binary of the workspace; none of these matches a unit test).
-HEAVY=(upgrade::killed:: upgrade::swarm:: upgrade::production:: upgrade::failures:: upgrade::bumped:: lab::noloss:: lab::upgrade_connect:: lab::swarm::a_swarm_lab lab::swarm_service:: prom::rules:: prom::alertmanager::)
+HEAVY=(upgrade::killed:: upgrade::swarm:: upgrade::production:: upgrade::failures:: upgrade::bumped:: lab::noloss:: lab::upgrade_connect:: lab::swarm::a_swarm_lab prom::rules:: prom::alertmanager::)
 skip=()
 for t in "${HEAVY[@]}"; do skip+=(--skip "$t"); done
 stage "cargo test"

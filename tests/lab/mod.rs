@@ -40,38 +40,32 @@ pub struct TestLab {
 impl TestLab {
     /// Starts lab `<run id><suffix>` with `services`, agents when `agents`.
     pub async fn up(suffix: &str, services: Services, agents: bool) -> Self {
-        Self::up_with(suffix, services, agents, None, Shape::LAB).await
+        Self::up_with(suffix, services, agents, false, Shape::LAB).await
     }
 
     /// Starts lab `<run id><suffix>` in `shape` with `services` and its agents.
     pub async fn up_shaped(suffix: &str, services: Services, shape: Shape) -> Self {
-        Self::up_with(suffix, services, true, None, shape).await
+        Self::up_with(suffix, services, true, false, shape).await
     }
 
     /// Starts Swarm lab `<run id><suffix>` (`lab up --swarm`) with `services` and its agents.
     pub async fn up_swarm(suffix: &str, services: Services) -> Self {
-        Self::up_with(suffix, services, true, Some(false), Shape::LAB).await
+        Self::up_with(suffix, services, true, true, Shape::LAB).await
     }
 
-    /// [`TestLab::up_swarm`] with the agents as one global Swarm service.
-    pub async fn up_swarm_agents_as_service(suffix: &str, services: Services) -> Self {
-        Self::up_with(suffix, services, true, Some(true), Shape::LAB).await
-    }
-
-    /// `swarm`: none for containers, else whether the agents run as a Swarm service.
+    /// `swarm`: a Swarm lab (agents as host processes) instead of containers.
     async fn up_with(
         suffix: &str,
         services: Services,
         agents: bool,
-        swarm: Option<bool>,
+        swarm: bool,
         shape: Shape,
     ) -> Self {
         Self::up_custom(suffix, |opts| {
             opts.services = services;
             opts.shape = shape;
             opts.agents = agents;
-            opts.swarm = swarm.is_some();
-            opts.agents_as_service = swarm == Some(true);
+            opts.swarm = swarm;
         })
         .await
     }

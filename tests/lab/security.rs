@@ -205,7 +205,8 @@ fn kcat_config(dir: &Path, file: &str, user: &str, password: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
-fn kcat_config_for(dir: &Path, user: &Credentials) -> String {
+/// [`kcat_config`] for one of the lab's users.
+pub(super) fn kcat_config_for(dir: &Path, user: &Credentials) -> String {
     kcat_config(
         dir,
         &format!("{}.conf", user.username),

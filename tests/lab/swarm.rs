@@ -1,13 +1,16 @@
-//! The Swarm lab (`kroll-lab up --swarm`): five real Docker engines on this machine, joined as
-//! one real swarm, the lab deployed as a stack — checked with the engines' own CLI (`docker -H
-//! … node ls / service ps`), kcat and kroll's agents; then `lab down` leaves no engine,
-//! namespace, mount or process behind, and the main engine was never touched.
+//! The Swarm lab (`kroll-lab up --swarm --security sasl`): five real Docker engines on this
+//! machine, joined as one real swarm, the lab deployed as a stack with the journal's security
+//! (the brokers' JAAS file a Swarm secret) — checked with the engines' own CLI (`docker -H … node
+//! ls / service ps / secret ls`), kcat over both external listeners and kroll's agents and
+//! Kafka clients; the stack file round trip; a manager's agent's service actions
+//! ([`super::swarm_service`], on the same lab: one Swarm lab less in the suite); then `lab down`
+//! leaves no engine, namespace, mount or process behind, and the main engine was never touched.
 
 use std::process::Command;
 use std::time::Duration;
 
 use kroll_lab::swarm::{SWARM_FILE, SwarmState};
-use kroll_lab::topology::Services;
+use kroll_lab::topology::{Security, Services};
 use kroll_tests::{bin, docker_cli};
 
 use super::{TestLab, kcat, poll};
@@ -30,7 +33,12 @@ pub(crate) fn docker_at(host: &str, args: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_swarm_lab_runs_the_stack_on_five_real_nodes_and_down_leaves_nothing() {
-    let lab = TestLab::up_swarm("sw", Services::Full).await;
+    let lab = TestLab::up_custom("sw", |o| {
+        o.services = Services::Full;
+        o.swarm = true;
+        o.security = Security::Sasl;
+    })
+    .await;
     let name = lab.name().to_owned();
     let dir = lab.handle.dir.clone();
     let swarm = SwarmState::load(&dir)
@@ -89,6 +97,7 @@ async fn a_swarm_lab_runs_the_stack_on_five_real_nodes_and_down_leaves_nothing()
     ] {
         assert!(stack.contains(needle), "`{needle}` in the stack file");
     }
+    jaas_is_a_swarm_secret(&lab, &manager, &stack);
 
     // An independent client produces and consumes through the nodes' addresses.
     let bootstrap = lab.handle.bootstrap.join(",");
@@ -113,6 +122,45 @@ async fn a_swarm_lab_runs_the_stack_on_five_real_nodes_and_down_leaves_nothing()
     let mut got: Vec<&str> = got.lines().collect();
     got.sort_unstable();
     assert_eq!(got, ["k1=v1", "k2=v2"]);
+    // And over SASL_EXT, logged in with the passwords of the secret: the super user writes,
+    // kroll (Read) reads.
+    let sasl = lab.handle.sasl.clone().expect("a SASL lab's access");
+    let work = tempfile::tempdir().expect("tempdir");
+    let admin = super::security::kcat_config_for(work.path(), &sasl.admin);
+    let kroll_conf = super::security::kcat_config_for(work.path(), &sasl.kroll);
+    let sasl_bootstrap = sasl.bootstrap.join(",");
+    kcat(
+        &[
+            "-F",
+            &admin,
+            "-b",
+            &sasl_bootstrap,
+            "-P",
+            "-t",
+            "swarm-probe",
+            "-K:",
+        ],
+        "k3:v3\n",
+    );
+    let got = kcat(
+        &[
+            "-F",
+            &kroll_conf,
+            "-b",
+            &sasl_bootstrap,
+            "-C",
+            "-t",
+            "swarm-probe",
+            "-e",
+            "-q",
+            "-f",
+            "%k=%s\n",
+        ],
+        "",
+    );
+    let mut got: Vec<&str> = got.lines().collect();
+    got.sort_unstable();
+    assert_eq!(got, ["k1=v1", "k2=v2", "k3=v3"]);
 
     // kroll's agents, one per node on that node's engine, report every service under its
     // stack name with a JVM heap read from the task's hsperfdata.
@@ -159,7 +207,27 @@ async fn a_swarm_lab_runs_the_stack_on_five_real_nodes_and_down_leaves_nothing()
         assert_eq!(r["state"], "running", "{r}");
         assert_eq!(r["ok"], true, "{r}");
     }
+    // kroll's own Kafka clients log in with the inventory the lab wrote (SASL_EXT as kroll).
+    let status: serde_json::Value = serde_json::from_slice(
+        &Command::new(bin("kroll"))
+            .args(["--inventory"])
+            .arg(&lab.handle.inventory)
+            .args(["status", "--output", "json"])
+            .output()
+            .expect("kroll status")
+            .stdout,
+    )
+    .expect("status JSON");
+    let kafka = &status["kafka"];
+    assert_eq!(kafka["brokers"], 5, "{kafka}");
+    assert_eq!(
+        kafka["connects_as"], "SASL_PLAINTEXT, PLAIN as `kroll`",
+        "{kafka}"
+    );
+    assert!(kafka["error"].is_null(), "{kafka}");
     stack_file_round_trip(&lab, &l, &swarm.stack_file).await;
+    // The agents' service actions on this lab's stack (the demotion they end with is last).
+    super::swarm_service::a_managers_agent_updates_and_restores_stack_services_under_the_agents_rules(&lab).await;
 
     // Nothing of the main engine: no container or network carries the lab's label there.
     let main_objects = docker_cli(&["ps", "-aq", "--filter", &format!("label=kroll.lab={name}")]);
@@ -194,6 +262,37 @@ async fn a_swarm_lab_runs_the_stack_on_five_real_nodes_and_down_leaves_nothing()
     }
     assert!(!dir.join(SWARM_FILE).exists());
     assert!(!l.data.exists() && !l.run.exists());
+}
+
+/// The brokers' JAAS file is what the journal's is: a Swarm secret made before the deploy,
+/// `external` in the stack file, seen by every broker (and only the brokers) at
+/// `/run/secrets/KAFKA_JAAS`.
+fn jaas_is_a_swarm_secret(lab: &TestLab, manager: &str, stack: &str) {
+    let secret = kroll_lab::swarm::stack::jaas_secret(&lab.handle.spec);
+    assert!(
+        stack.contains(&format!("\nsecrets:\n  {secret}:\n    external: true\n")),
+        "{stack}"
+    );
+    let listed = docker_at(manager, &["secret", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(listed.lines().collect::<Vec<_>>(), [secret.as_str()]);
+    for c in lab.handle.spec.containers() {
+        let secrets = docker_at(
+            manager,
+            &[
+                "service",
+                "inspect",
+                &c.name,
+                "--format",
+                "{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}>{{.File.Name}} {{end}}",
+            ],
+        );
+        let want = if c.kind == kroll_shared::inventory::ServiceKind::Broker {
+            format!("{secret}>KAFKA_JAAS")
+        } else {
+            String::new()
+        };
+        assert_eq!(secrets.trim(), want, "{}", c.name);
+    }
 }
 
 /// The live services of stack `lab`, as the stack crate compares them.

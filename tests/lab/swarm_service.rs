@@ -12,7 +12,6 @@ use kroll::agents::{AgentCallError, AgentClient, CallErrorKind};
 use kroll::upgrade::actions::on_manager;
 use kroll_lab::state::LabState;
 use kroll_lab::swarm::SwarmState;
-use kroll_lab::topology::Services;
 use kroll_shared::inventory::Inventory;
 use kroll_shared::model::EnvPatch;
 use tonic::Code;
@@ -95,9 +94,10 @@ fn audit(dir: &std::path::Path, node: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_managers_agent_updates_and_restores_stack_services_under_the_agents_rules() {
-    let lab = TestLab::up_swarm("sv", Services::Kafka).await;
+/// Run by `lab::swarm` on its lab (one Swarm lab serves both): ends with node 1 demoted.
+pub(super) async fn a_managers_agent_updates_and_restores_stack_services_under_the_agents_rules(
+    lab: &TestLab,
+) {
     let name = lab.name().to_owned();
     let dir = lab.handle.dir.clone();
     let swarm = SwarmState::load(&dir).expect("swarm.json").expect("swarm");
@@ -407,6 +407,4 @@ async fn a_managers_agent_updates_and_restores_stack_services_under_the_agents_r
         "{:?}",
         described.services
     );
-
-    lab.down().await;
 }

@@ -3,12 +3,14 @@
 //! every step a service update through a manager's agent, the coordinator SIGKILLed at ≥ 10
 //! points and resumed each time, watched on all five engines by the independent observer. The
 //! agents run the second way the README offers: one global Swarm service in a stack of its own,
-//! reading JVM heaps through the host's `/proc` — and the upgrade never restarts them.
+//! reading JVM heaps through the host's `/proc` — and the upgrade never restarts them. The
+//! brokers have the journal's security (`--security sasl`: SASL listeners, ACLs, the JAAS file a
+//! Swarm secret), so kroll's gates, samples and lag reads log in over SASL_EXT as `kroll`.
 
 use std::time::{Duration, Instant};
 
 use kroll_lab::swarm::SwarmState;
-use kroll_lab::topology::{LAB_SECRET_KEY, LAB_SECRET_VALUE, Services};
+use kroll_lab::topology::{LAB_SECRET_KEY, LAB_SECRET_VALUE, Security, Services};
 
 use super::observer::Observer;
 use super::{
@@ -206,7 +208,21 @@ fn roll_back_a_stopped_run(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_coordinator_rolls_the_swarm_stack_through_its_manager_restarting_each_broker_twice()
  {
-    let lab = TestLab::up_swarm_agents_as_service("su", Services::Kafka).await;
+    let lab = TestLab::up_custom("su", |o| {
+        o.services = Services::Kafka;
+        o.swarm = true;
+        o.agents_as_service = true;
+        o.security = Security::Sasl;
+    })
+    .await;
+    let inventory = std::fs::read_to_string(&lab.handle.inventory).expect("inventory");
+    let sasl = lab.handle.sasl.as_ref().expect("a SASL lab");
+    let bootstrap: Vec<String> = sasl.bootstrap.iter().map(|b| format!("\"{b}\"")).collect();
+    assert!(
+        inventory.contains("[kafka]\nsecurity_protocol = \"SASL_PLAINTEXT\"")
+            && inventory.contains(&format!("kafka_bootstrap = [{}]", bootstrap.join(", "))),
+        "kroll reaches Kafka over SASL_EXT only: {inventory}"
+    );
     let name = lab.name().to_owned();
     let swarm = SwarmState::load(&lab.handle.dir)
         .expect("swarm.json")

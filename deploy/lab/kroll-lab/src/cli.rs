@@ -140,8 +140,10 @@ pub struct UpArgs {
     /// without an ACL, and the journal's ACLs: User:ANONYMOUS may do everything (PLAINTEXT
     /// clients — Connect, Schema Registry, REST proxy — work unchanged), User:kroll only what
     /// kroll reads. The inventory then points kroll at SASL_EXT as `kroll`, its password in
-    /// <dir>/kafka-password (mode 0600). Not with --swarm.
-    #[arg(long, value_enum, default_value_t = SecurityArg::Plaintext, conflicts_with = "swarm")]
+    /// <dir>/kafka-password (mode 0600). With --swarm the JAAS file is what the journal's is: a
+    /// Swarm secret (`KAFKA_JAAS_<LAB>`, made before the stack is deployed and named `external`
+    /// in the stack file), which each broker sees at /run/secrets/KAFKA_JAAS.
+    #[arg(long, value_enum, default_value_t = SecurityArg::Plaintext)]
     security: SecurityArg,
     /// Run the lab as the user runs production: a Docker Swarm of five engines on this
     /// machine (each in its own network namespace, hostname rhodrylab-0N, the first

@@ -266,6 +266,7 @@ pub fn start_engine(l: &Layout, n: u8) -> Result<u32, LabError> {
         registry = l.registry(),
     );
     let log = l.data.join(format!("node-{n}.log"));
+    crate::inherit_nothing();
     let child = Command::new("nsenter")
         .arg(format!(
             "--net={}",
@@ -293,6 +294,7 @@ pub fn start_registry(l: &Layout) -> Result<u32, LabError> {
     );
     std::fs::write(&config, text).map_err(LabError::io(&config))?;
     let log = l.data.join("registry.log");
+    crate::inherit_nothing();
     let child = Command::new("nsenter")
         .arg(format!("--net={}", Layout::ns_path(&l.hub_ns()).display()))
         .arg("docker-registry")

@@ -23,8 +23,9 @@ use serde::{Deserialize, Serialize};
 use self::hosts::{Layout, Pids};
 use super::agents::{self, AgentRecord};
 use super::images::{self, BrokerBinary, DEFAULT_REGISTRY};
+use super::security::{self, SaslAccess};
 use super::state::{self, LabState};
-use super::topology::{LabSpec, NODES, Ports, Security, node_name};
+use super::topology::{JAAS_FILE, LabSpec, NODES, Ports, Security, node_name};
 use super::up::{Clock, LabHandle, UpOptions, handle, write_files};
 use super::{LabError, Progress};
 
@@ -82,11 +83,6 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     let mut clock = Clock::new();
     let p = opts.progress.clone();
     super::topology::check_name(&opts.name)?;
-    if opts.security != Security::Plaintext {
-        return Err(LabError::Usage(
-            "--security sasl is not served on the Swarm lab yet (its JAAS file would be a Swarm secret); use the container lab".into(),
-        ));
-    }
     if !MANAGER_COUNTS.contains(&opts.managers) {
         return Err(LabError::Usage(format!(
             "--managers {}: a swarm needs an odd number of managers to keep a majority (1, 3 or 5)",
@@ -120,9 +116,10 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
         &opts.name,
         &opts.version,
         &repository(&layout),
-        Ports::default_lab(),
+        Ports::default_lab_with(opts.security),
         opts.services,
-    )?;
+    )?
+    .with_security(opts.security, &dir)?;
     spec.hosts = layout.hosts();
     spec.extra_labels = opts.extra_labels.clone();
     spec.broker_env = opts.broker_env.clone();
@@ -181,11 +178,41 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     // The lab's JVM services run as `appuser` (uid 1000).
     std::os::unix::fs::chown(&connect_dir, Some(1000), Some(1000))
         .map_err(LabError::io(&connect_dir))?;
+    let users = match spec.security {
+        Security::Sasl => {
+            let users = security::ensure_files(&dir)?;
+            let secret = stack::jaas_secret(&spec);
+            p.step(&format!(
+                "Making Swarm secret `{secret}` (the brokers' JAAS file)…"
+            ));
+            let jaas = dir.join(JAAS_FILE);
+            let label = format!("kroll.lab={}", spec.name);
+            hosts::docker(
+                &layout,
+                1,
+                &[
+                    "secret",
+                    "create",
+                    "--label",
+                    &label,
+                    &secret,
+                    &jaas.to_string_lossy(),
+                ],
+            )?;
+            Some(users)
+        }
+        Security::Plaintext => None,
+    };
     let text = stack::render(&spec, &shared.to_string_lossy());
     std::fs::write(&swarm.stack_file, &text).map_err(LabError::io(&swarm.stack_file))?;
     p.step("Deploying the stack…");
     deploy(&layout, &swarm.stack_file, &spec)?;
     super::ready::zookeeper(&spec.zookeeper_addr(), Duration::from_secs(120)).await?;
+    if users.is_some() {
+        // The brokers follow the ACL znodes by watch: ACLs written while they start are seen.
+        p.step("Writing the ACLs (User:ANONYMOUS: all; User:kroll: what kroll reads)…");
+        security::write_acls(&spec.zookeeper_addr()).await?;
+    }
     clock.mark("stack");
     let agents = if opts.agents_as_service {
         p.step(&format!(
@@ -205,6 +232,11 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     let agents = agents?;
     clock.mark("agents");
     super::up::wait::until_healthy(&spec, &opts, &p, &mut |phase| clock.mark(phase)).await?;
+    if let Some(users) = &users {
+        p.step("Waiting for kroll to log in over SASL_EXT…");
+        super::up::wait::sasl_login(&SaslAccess::new(&spec, &dir, users), spec.shape.nodes).await?;
+        clock.mark("sasl");
+    }
     super::up::wait::agents_report(&spec, &inventory).await?;
     clock.mark("agents-report");
     let elapsed_ms = clock.began.elapsed().as_millis() as u64;
@@ -222,7 +254,7 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
         built,
         clock.phases,
         elapsed_ms,
-        None,
+        users.as_ref(),
     ))
 }
 

@@ -4,19 +4,41 @@
 //! worker) shares in an anchor merged into each service with `<<:`, an overlay network with
 //! `endpoint_mode: dnsrr` (this kernel has no IPVS: virtual IPs do not route), published ports in
 //! `mode: host` on each node's own address, and a shared directory for what the lab's Connect
-//! workers share.
+//! workers share. A file a container mounts under `/run/secrets/` (a SASL lab's JAAS file) is
+//! a Swarm secret, as in the journal: made by `lab up` before the deploy, `external` here.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use kroll_shared::inventory::ServiceKind;
 
-use crate::topology::{ContainerSpec, LabSpec};
+use crate::topology::{ContainerSpec, FileMount, JAAS_TARGET, LabSpec};
 
 /// The variable the stack file's images start with, as in the journal.
 pub const REGISTRY_VAR: &str = "CI_REGISTRY_IMAGE";
 /// The overlay network's name in the stack (the journal's).
 pub const NETWORK: &str = "rhodry";
+
+/// Where Swarm puts a service's secrets (`target: NAME` appears as `/run/secrets/NAME`).
+const SECRETS_DIR: &str = "/run/secrets/";
+
+/// The Swarm secret (external to the stack, as the journal's `KAFKA_JAAS_PRODMIGRATION`) that
+/// holds what lab `spec`'s containers see at `/run/secrets/<target>`.
+pub fn secret_name(spec: &LabSpec, target: &str) -> String {
+    format!("{target}_{}", spec.name.to_uppercase().replace('-', "_"))
+}
+
+/// The secret holding a SASL lab's JAAS file.
+pub fn jaas_secret(spec: &LabSpec) -> String {
+    secret_name(spec, JAAS_TARGET.trim_start_matches(SECRETS_DIR))
+}
+
+/// A file mount that is a Swarm secret: its name below [`SECRETS_DIR`].
+fn as_secret(f: &FileMount) -> Option<&str> {
+    f.target
+        .strip_prefix(SECRETS_DIR)
+        .filter(|n| !n.is_empty() && !n.contains('/'))
+}
 
 /// A YAML double-quoted scalar.
 fn q(s: &str) -> String {
@@ -96,6 +118,16 @@ pub fn render(spec: &LabSpec, shared: &str) -> String {
             let _ = writeln!(s, "  {v}:\n    labels: {{kroll.lab: {}}}", q(&spec.name));
         }
     }
+    let secrets: std::collections::BTreeSet<&str> = containers
+        .iter()
+        .flat_map(|c| c.files.iter().filter_map(as_secret))
+        .collect();
+    if !secrets.is_empty() {
+        s.push_str("\nsecrets:\n");
+        for target in secrets {
+            let _ = writeln!(s, "  {}:\n    external: true", secret_name(spec, target));
+        }
+    }
     s
 }
 
@@ -132,8 +164,28 @@ fn service(
     for (k, v) in &c.labels {
         let _ = writeln!(s, "      {k}: {}", q(v));
     }
-    if !c.mounts.is_empty() {
+    let secrets: Vec<&str> = c.files.iter().filter_map(as_secret).collect();
+    if !secrets.is_empty() {
+        s.push_str("    secrets:\n");
+        for target in secrets {
+            let _ = writeln!(
+                s,
+                "      - source: {}\n        target: {target}",
+                secret_name(spec, target)
+            );
+        }
+    }
+    let binds: Vec<&FileMount> = c.files.iter().filter(|f| as_secret(f).is_none()).collect();
+    if !c.mounts.is_empty() || !binds.is_empty() {
         s.push_str("    volumes:\n");
+        for f in binds {
+            let _ = writeln!(
+                s,
+                "      - {{type: bind, source: {}, target: {}, read_only: true}}",
+                q(&f.source.to_string_lossy()),
+                f.target
+            );
+        }
         for m in &c.mounts {
             if is_shared(&m.volume, spec) {
                 let _ = writeln!(
@@ -168,7 +220,7 @@ fn service(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::topology::{Hosts, Ports, Services};
+    use crate::topology::{Hosts, Ports, Security, Services};
 
     fn spec() -> LabSpec {
         let mut s =
@@ -225,6 +277,73 @@ mod tests {
         );
         assert!(text.contains("source: \"/shared/connect-cluster\""));
         assert!(!text.contains("sw-connect-cluster:"), "{text}");
+    }
+
+    #[test]
+    fn a_sasl_labs_jaas_file_is_an_external_secret_every_broker_sees_where_the_journal_has_it() {
+        let mut spec = LabSpec::new(
+            "sw-2",
+            "7.1.1",
+            "r",
+            Ports::default_lab_with(Security::Sasl),
+            Services::Full,
+        )
+        .expect("spec")
+        .with_security(Security::Sasl, std::path::Path::new("/labs/sw-2"))
+        .expect("sasl");
+        spec.hosts = Hosts::Nodes {
+            subnet: [10, 199, 3],
+        };
+        assert_eq!(jaas_secret(&spec), "KAFKA_JAAS_SW_2");
+        let text = render(&spec, "/shared");
+        assert!(
+            text.ends_with("\nsecrets:\n  KAFKA_JAAS_SW_2:\n    external: true\n"),
+            "{text}"
+        );
+        let reference =
+            "    secrets:\n      - source: KAFKA_JAAS_SW_2\n        target: KAFKA_JAAS\n";
+        assert_eq!(text.matches(reference).count(), 5, "one per broker: {text}");
+        assert!(
+            !text.contains("/labs/sw-2"),
+            "the file is not bind-mounted: {text}"
+        );
+        assert!(
+            text.contains("-Djava.security.auth.login.config=/run/secrets/KAFKA_JAAS"),
+            "{text}"
+        );
+        assert!(text.contains("SASL_EXT://10.199.3.12:26092"), "{text}");
+    }
+
+    #[test]
+    fn a_file_outside_the_secrets_directory_is_a_read_only_bind() {
+        let mut spec = spec();
+        spec.hosts = Hosts::Loopback;
+        let f = FileMount {
+            source: "/etc/x.conf".into(),
+            target: "/etc/kafka/x.conf".into(),
+        };
+        assert_eq!(as_secret(&f), None);
+        for target in ["/run/secrets/", "/run/secrets/a/b"] {
+            let g = FileMount {
+                source: "/x".into(),
+                target: target.into(),
+            };
+            assert_eq!(as_secret(&g), None, "{target}");
+        }
+        let c = spec.containers().into_iter().next().expect("a container");
+        let mut out = String::new();
+        let c = ContainerSpec {
+            files: vec![f],
+            ..c
+        };
+        service(&mut out, &spec, &c, None, "/shared");
+        assert!(
+            out.contains(
+                "      - {type: bind, source: \"/etc/x.conf\", target: /etc/kafka/x.conf, read_only: true}\n"
+            ),
+            "{out}"
+        );
+        assert!(!out.contains("secrets:"), "{out}");
     }
 
     #[test]
