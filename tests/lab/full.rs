@@ -17,9 +17,13 @@ fn kcat_metadata(bootstrap: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_lab_serves_kcat_connect_and_heap_and_down_leaves_nothing() {
+    // What `flock <lock> kroll-lab up` hands down: a descriptor without close-on-exec.
+    let held = tempfile::NamedTempFile::new().expect("temp file");
+    rustix::io::fcntl_setfd(held.as_file(), rustix::io::FdFlags::empty()).expect("fcntl");
     let began = Instant::now();
     let lab = TestLab::up("full", Services::Full, true).await;
     let up_secs = began.elapsed().as_secs_f64();
+    agents_keep_nothing_inherited(&lab, held.path());
     let memory = kroll_lab::memory(lab.name(), &lab.handle.agents)
         .await
         .expect("memory");
@@ -34,6 +38,24 @@ async fn a_full_lab_serves_kcat_connect_and_heap_and_down_leaves_nothing() {
         super::connect::a_worker_past_its_heap_throws_a_real_oom(&lab),
     );
     down_leaves_nothing(lab).await;
+}
+
+/// The agents outlive `lab up`: none may hold what its caller handed down (a lock held so would
+/// stay locked until `lab down`, which waits for the same lock: found when a benchmark's
+/// `flock … kroll-lab down` hung behind its own agents).
+fn agents_keep_nothing_inherited(lab: &TestLab, held: &std::path::Path) {
+    assert_eq!(lab.handle.agents.len(), 5);
+    for a in &lab.handle.agents {
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", a.pid)).expect("the agent's fds");
+        for fd in fds.flatten() {
+            let target = std::fs::read_link(fd.path()).unwrap_or_default();
+            assert_ne!(
+                target, held,
+                "{}'s agent (PID {}) holds the test's inherited descriptor",
+                a.node, a.pid
+            );
+        }
+    }
 }
 
 fn kcat_sees_brokers_partitions_and_moves_data(lab: &TestLab) {

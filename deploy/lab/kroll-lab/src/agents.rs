@@ -130,6 +130,7 @@ pub async fn spawn_in(
         .append(true)
         .open(&log)
         .map_err(LabError::io(&log))?;
+    super::inherit_nothing();
     let mut cmd = match netns {
         Some(ns) => {
             let mut c = Command::new("nsenter");

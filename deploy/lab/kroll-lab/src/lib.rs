@@ -64,6 +64,15 @@ pub fn sibling_binary(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Before the lab starts a process that outlives this one (an agent, a node's engine, the
+/// registry): marks every descriptor above stderr close-on-exec, so the daemon keeps nothing its
+/// caller handed down without that flag — a `flock` held around `kroll-lab up` would otherwise
+/// stay locked for as long as the lab's agents run, and `kroll-lab down` under the same lock
+/// would wait forever. What this process opens itself is close-on-exec already.
+pub(crate) fn inherit_nothing() {
+    close_fds::set_fds_cloexec_threadsafe(3, &[]);
+}
+
 /// The `deploy/lab` directory of this source tree (entrypoints, the JVM services' sources):
 /// `$KROLL_LAB_SRC` when set, else the one this `kroll-lab` was built from (this crate's
 /// parent directory).
