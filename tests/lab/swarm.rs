@@ -105,23 +105,7 @@ async fn a_swarm_lab_runs_the_stack_on_five_real_nodes_and_down_leaves_nothing()
         &["-b", &bootstrap, "-P", "-t", "swarm-probe", "-K:"],
         "k1:v1\nk2:v2\n",
     );
-    let got = kcat(
-        &[
-            "-b",
-            &bootstrap,
-            "-C",
-            "-t",
-            "swarm-probe",
-            "-e",
-            "-q",
-            "-f",
-            "%k=%s\n",
-        ],
-        "",
-    );
-    let mut got: Vec<&str> = got.lines().collect();
-    got.sort_unstable();
-    assert_eq!(got, ["k1=v1", "k2=v2"]);
+    assert_eq!(probe_records(&[], &bootstrap), ["k1=v1", "k2=v2"]);
     // And over SASL_EXT, logged in with the passwords of the secret: the super user writes,
     // kroll (Read) reads.
     let sasl = lab.handle.sasl.clone().expect("a SASL lab's access");
@@ -142,25 +126,10 @@ async fn a_swarm_lab_runs_the_stack_on_five_real_nodes_and_down_leaves_nothing()
         ],
         "k3:v3\n",
     );
-    let got = kcat(
-        &[
-            "-F",
-            &kroll_conf,
-            "-b",
-            &sasl_bootstrap,
-            "-C",
-            "-t",
-            "swarm-probe",
-            "-e",
-            "-q",
-            "-f",
-            "%k=%s\n",
-        ],
-        "",
+    assert_eq!(
+        probe_records(&["-F", &kroll_conf], &sasl_bootstrap),
+        ["k1=v1", "k2=v2", "k3=v3"]
     );
-    let mut got: Vec<&str> = got.lines().collect();
-    got.sort_unstable();
-    assert_eq!(got, ["k1=v1", "k2=v2", "k3=v3"]);
 
     // kroll's agents, one per node on that node's engine, report every service under its
     // stack name with a JVM heap read from the task's hsperfdata.
@@ -262,6 +231,26 @@ async fn a_swarm_lab_runs_the_stack_on_five_real_nodes_and_down_leaves_nothing()
     }
     assert!(!dir.join(SWARM_FILE).exists());
     assert!(!l.data.exists() && !l.run.exists());
+}
+
+/// Every record of `swarm-probe` read by kcat (`login`: its `-F` configuration, if any), as
+/// sorted `key=value` lines.
+fn probe_records(login: &[&str], bootstrap: &str) -> Vec<String> {
+    let mut args = login.to_vec();
+    args.extend([
+        "-b",
+        bootstrap,
+        "-C",
+        "-t",
+        "swarm-probe",
+        "-e",
+        "-q",
+        "-f",
+        "%k=%s\n",
+    ]);
+    let mut got: Vec<String> = kcat(&args, "").lines().map(str::to_owned).collect();
+    got.sort_unstable();
+    got
 }
 
 /// The brokers' JAAS file is what the journal's is: a Swarm secret made before the deploy,
