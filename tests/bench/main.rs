@@ -9,7 +9,7 @@
 //! cargo run --release -p kroll-tests --bin kroll-bench -- status [--agents 5] [--rounds 50]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- backup [--subjects 1000] [--versions 5] [--connectors 200]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- status-sim [--agents 500] [--rounds 5]
-//! cargo run --release -p kroll-tests --bin kroll-bench -- upgrade [--observer-ms 10] [--log FILE] [--swarm] [--partitions 10] [--shape lab] [--kafka-requests]
+//! cargo run --release -p kroll-tests --bin kroll-bench -- upgrade [--observer-ms 10] [--log FILE] [--swarm] [--partitions 10] [--shape lab] [--kafka-requests] [--services kafka]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- agent-streams [--streams 500] [--containers 3] [--agent PATH]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- node-state-flood [--callers 64] [--scrapers 0] [--seconds 20] [--containers 12] [--agent PATH]
 //! ```
@@ -20,9 +20,9 @@
 //! `agent-idle` runs the real `kroll-agent` binary (1 s sampling) watching N labbox containers
 //! and reads its resident memory and CPU time from `/proc`. `status` starts N agents and times
 //! `GetNodeState` fan-out to all of them, and the whole `kroll status` command. `upgrade` runs
-//! the rolling upgrade of a Kafka-only lab and times each broker step against an independent
-//! observer: unavoidable time, gate latency and orchestration overhead. `am-latency` and
-//! `scrape-cost`: see `prom.rs`.
+//! the rolling upgrade of a Kafka-only lab (`--services full`: the full lab, Connect's phases
+//! included) and times each broker step against an independent observer: unavoidable time, gate
+//! latency and orchestration overhead. `am-latency` and `scrape-cost`: see `prom.rs`.
 
 mod agent_load;
 mod backup;
@@ -289,6 +289,12 @@ async fn main() {
                 Some(w) if w[1] == "production" => kroll_lab::topology::Shape::PRODUCTION,
                 Some(w) => panic!("--shape {}: use lab or production", w[1]),
             };
+            let services = match args.windows(2).find(|w| w[0] == "--services") {
+                None => kroll_lab::topology::Services::Kafka,
+                Some(w) if w[1] == "kafka" => kroll_lab::topology::Services::Kafka,
+                Some(w) if w[1] == "full" => kroll_lab::topology::Services::Full,
+                Some(w) => panic!("--services {}: use kafka or full", w[1]),
+            };
             upgrade::run(
                 arg(&args, "--observer-ms", 10),
                 log,
@@ -296,6 +302,7 @@ async fn main() {
                 arg(&args, "--partitions", 10),
                 shape,
                 args.iter().any(|a| a == "--kafka-requests"),
+                services,
             )
             .await
         }
@@ -319,7 +326,7 @@ async fn main() {
         }
         _ => {
             eprintln!(
-                "usage: kroll-bench agent-streams [--streams N] [--containers N] [--agent PATH] | node-state-flood [--callers N] [--scrapers N] [--seconds S] [--containers N] [--agent PATH] | agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | am-latency [--count N] [--gap-ms MS] | scrape-cost [--containers N] [--jvms N] [--scrapes N] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C] | status-sim [--agents N] [--rounds R] | upgrade [--observer-ms MS] [--log FILE] [--swarm] [--partitions N] [--shape lab|production] [--kafka-requests]"
+                "usage: kroll-bench agent-streams [--streams N] [--containers N] [--agent PATH] | node-state-flood [--callers N] [--scrapers N] [--seconds S] [--containers N] [--agent PATH] | agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | am-latency [--count N] [--gap-ms MS] | scrape-cost [--containers N] [--jvms N] [--scrapes N] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C] | status-sim [--agents N] [--rounds R] | upgrade [--observer-ms MS] [--log FILE] [--swarm] [--partitions N] [--shape lab|production] [--kafka-requests] [--services kafka|full]"
             );
             std::process::exit(2);
         }

@@ -1,7 +1,10 @@
 //! `upgrade`: the rolling upgrade 7.1.1 → 7.7.1 of a Kafka-only lab (ZooKeeper + 5 brokers,
 //! a 10-partition topic with data) run by the real `kroll` binary, timed against the independent
 //! observer of the upgrade tests (its own ZooKeeper session — the partition state the controller
-//! writes — and Docker view).
+//! writes — and Docker view). With `--services full` the lab also runs what `kroll-lab up`'s full
+//! lab runs (Connect workers with the seed connectors, Schema Registry, REST proxy, Kafdrop) and
+//! the upgrade quiesces, migrates and resumes Connect in one pass (`--allow-incompatible-values`,
+//! the operator's answer to the journal's value-schema trap).
 //!
 //! Figures, per broker restart:
 //! - unavoidable time: from the step's intent (journalled right before the agent is asked to stop
@@ -80,6 +83,8 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 /// `kafka_requests`: turn on the brokers' request logger and count the requests kroll's Kafka
 /// clients (client id `kroll`) send during the upgrade — a separate run, as the logging
 /// itself costs the brokers CPU.
+/// `services`: Kafka only, or the full lab (Connect, Schema Registry, REST proxy, Kafdrop, the
+/// seed connectors) whose Connect phases the upgrade then carries out too.
 pub async fn run(
     poll_ms: u64,
     log_copy: Option<String>,
@@ -87,13 +92,14 @@ pub async fn run(
     partitions: u64,
     shape: Shape,
     kafka_requests: bool,
+    services: Services,
 ) {
     let partitions = i32::try_from(partitions).expect("--partitions fits an i32");
     let name = format!("bench{}", &kroll_tests::run_id()[..6]);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut opts = UpOptions::new(&name);
     opts.dir = Some(dir.path().join("lab"));
-    opts.services = Services::Kafka;
+    opts.services = services;
     opts.swarm = swarm;
     opts.shape = Shape {
         load_partitions: 0,
@@ -111,7 +117,18 @@ pub async fn run(
     }
     opts.progress = kroll_lab::Progress::new(|l| eprintln!("lab: {l}"));
     let _guard = LabGuard(name.clone(), dir.path().join("lab"));
+    let up_began = std::time::Instant::now();
     let lab = kroll_lab::up(opts).await.expect("lab up");
+    println!(
+        "lab up: {:.1} s ({} containers; phases {})",
+        up_began.elapsed().as_secs_f64(),
+        lab.containers.len(),
+        lab.timings
+            .iter()
+            .map(|(what, ms)| format!("{what} {:.1} s", *ms as f64 / 1000.0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let engines = if swarm {
         kroll_tests::push_to_swarm_lab("7.7.1", &name, &lab.dir);
         let state = kroll_lab::swarm::SwarmState::load(&lab.dir)
@@ -142,6 +159,13 @@ pub async fn run(
         std::path::Path::new(GNU_TIME).exists(),
         "{GNU_TIME} is missing: install Debian's `time` package"
     );
+    let full = services == Services::Full;
+    // The observations' timings always (ZooKeeper requests are counted from them); with `--log`
+    // also every gate's and rejoin watch's verdict, to see what a slow step waited for.
+    let mut log_filter = "warn,librdkafka=off,rdkafka::client=off,zookeeper_client=off,kroll::upgrade::observe=debug".to_owned();
+    if log_copy.is_some() {
+        log_filter.push_str(",kroll::upgrade::steps=debug,kroll::upgrade::wait=debug");
+    }
     let began = std::time::Instant::now();
     let out = std::process::Command::new(GNU_TIME)
         .arg("-f")
@@ -153,8 +177,9 @@ pub async fn run(
         .arg(&lab.inventory)
         .args(["upgrade", "--to", "7.7.1", "--yes", "--runs"])
         .arg(&runs)
+        .args(full.then_some("--allow-incompatible-values"))
         .env_remove("KROLL_INVENTORY")
-        .env("KROLL_LOG", "warn,librdkafka=off,rdkafka::client=off,zookeeper_client=off,kroll::upgrade::observe=debug")
+        .env("KROLL_LOG", log_filter)
         .output()
         .expect("kroll upgrade");
     let total = began.elapsed();
@@ -196,10 +221,38 @@ pub async fn run(
     }
     let mut latencies = Vec::new();
     let mut overhangs = Vec::new();
+    let lab_kind = if full {
+        format!(
+            "full lab ({} Connect workers, Schema Registry, REST proxy, Kafdrop, the seed connectors)",
+            shape.connect_workers
+        )
+    } else {
+        "Kafka-only lab".to_owned()
+    };
     println!(
-        "upgrade: Kafka-only lab, {} brokers, {} ZooKeeper server(s), topic orders ({partitions} partitions, RF 3, min ISR 2, 2000 records); observer every {poll_ms} ms (+ its sample time), {} samples",
+        "upgrade: {lab_kind}, {} brokers, {} ZooKeeper server(s), topic orders ({partitions} partitions, RF 3, min ISR 2, 2000 records); observer every {poll_ms} ms (+ its sample time), {} samples",
         shape.nodes, shape.zookeepers, seen.samples
     );
+    // Each phase's wall time: from its start to the next phase's (the last: to the journal's
+    // last entry).
+    let starts: Vec<(&str, i64)> = entries
+        .iter()
+        .filter(|e| e["event"] == "phase_started")
+        .filter_map(|e| Some((e["phase"].as_str()?, e["time_unix_ms"].as_i64()?)))
+        .collect();
+    let last_entry = entries
+        .last()
+        .and_then(|e| e["time_unix_ms"].as_i64())
+        .unwrap_or_default();
+    let phases: Vec<String> = starts
+        .iter()
+        .enumerate()
+        .map(|(i, (phase, at))| {
+            let end = starts.get(i + 1).map_or(last_entry, |(_, t)| *t);
+            format!("{phase} {:.1} s", (end - at) as f64 / 1000.0)
+        })
+        .collect();
+    println!("phases: {}", phases.join(", "));
     println!(
         "{:<36} {:>12} {:>12} {:>14} {:>12}",
         "step", "unavoidable", "gate lat.", "since previous", "+ whole"

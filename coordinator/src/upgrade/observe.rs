@@ -222,7 +222,17 @@ pub async fn observe(
     kafka: &KafkaProbe,
     pool: &AgentPool,
 ) -> ClusterView {
-    let (s, kafka_view) = tokio::join!(observe_services(inv, tls, pool), kafka.observe());
+    let began = std::time::Instant::now();
+    let agents = async {
+        let s = observe_services(inv, tls, pool).await;
+        tracing::debug!(
+            agents = inv.nodes.len(),
+            agents_ms = began.elapsed().as_millis() as u64,
+            "observed the agents"
+        );
+        s
+    };
+    let (s, kafka_view) = tokio::join!(agents, kafka.observe());
     let (kafka, kafka_error) = match kafka_view {
         Ok(k) => (Some(k), None),
         Err(e) => (None, Some(e)),

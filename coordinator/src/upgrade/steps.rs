@@ -141,7 +141,14 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
                     view.kafka_error = Some(e);
                 }
             }
-            if watch.observe(&view) {
+            let back = watch.observe(&view);
+            tracing::debug!(
+                broker,
+                back,
+                verdict = %gates::rejoined(&view, broker),
+                "rejoin watch observed"
+            );
+            if back {
                 return;
             }
             tokio::time::sleep(self.settings.poll / 2).await;

@@ -121,6 +121,7 @@ impl<O: Observe, A: NodeActions, C: ConnectPhases> Engine<'_, O, A, C> {
                 self.refresh(&mut view, scope).await;
             }
             let v = check(&view);
+            tracing::debug!(what, verdict = %v, "gate observed");
             let confirming = match poll.judge(&v, began.elapsed()) {
                 Polled::Passed => return Ok((began.elapsed(), view)),
                 Polled::Never(why) => {
