@@ -27,7 +27,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, Document, KeyPath};
-use crate::rest_access::{PasswordSource, check_key_pair, check_password_keys, password_source};
+use crate::rest_access::{
+    PasswordSource, check_key_pair, check_password_keys, password_source, resolve_each,
+};
 
 /// Kafka's `security.protocol`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,17 +232,15 @@ impl KafkaAccess {
 
     /// Resolves the section's paths against the inventory's directory.
     pub fn resolve_paths(&mut self, doc: &Document) {
-        for p in [
-            &mut self.ca_file,
-            &mut self.cert_file,
-            &mut self.key_file,
-            &mut self.password_file,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            *p = doc.resolve(p);
-        }
+        resolve_each(
+            doc,
+            [
+                &mut self.ca_file,
+                &mut self.cert_file,
+                &mut self.key_file,
+                &mut self.password_file,
+            ],
+        );
     }
 }
 
@@ -249,16 +249,11 @@ mod tests {
     use super::*;
 
     fn check(section: &str) -> Result<KafkaAccess, ConfigError> {
-        let text = format!("[kafka]\n{section}");
-        let doc = Document::from_text("/etc/kroll/inventory.toml", text);
-        #[derive(Deserialize)]
-        struct Wrap {
-            kafka: KafkaAccess,
-        }
-        let mut w: Wrap = doc.parse()?;
-        w.kafka.validate(&doc, &KeyPath::root().key("kafka"))?;
-        w.kafka.resolve_paths(&doc);
-        Ok(w.kafka)
+        crate::rest_access::load_section("kafka", section, |a: &mut KafkaAccess, doc, at| {
+            a.validate(doc, at)?;
+            a.resolve_paths(doc);
+            Ok(())
+        })
     }
 
     #[test]

@@ -107,18 +107,41 @@ impl RestAccess {
 
     /// Resolves the section's paths against the inventory's directory.
     pub fn resolve_paths(&mut self, doc: &Document) {
-        for p in [
-            &mut self.ca_file,
-            &mut self.cert_file,
-            &mut self.key_file,
-            &mut self.password_file,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            *p = doc.resolve(p);
-        }
+        resolve_each(
+            doc,
+            [
+                &mut self.ca_file,
+                &mut self.cert_file,
+                &mut self.key_file,
+                &mut self.password_file,
+            ],
+        );
     }
+}
+
+/// Resolves each of a section's paths that is set against the inventory's directory.
+pub(crate) fn resolve_each<const N: usize>(doc: &Document, paths: [&mut Option<PathBuf>; N]) {
+    for p in paths.into_iter().flatten() {
+        *p = doc.resolve(p);
+    }
+}
+
+/// Loads section `[name]` (`body` its lines) of an inventory at `/etc/kroll/inventory.toml`,
+/// then `finish` validates it and resolves its paths: how the unit tests of `[kafka]`,
+/// `[connect]` and `[schema_registry]` load what they check.
+#[cfg(test)]
+pub(crate) fn load_section<T: serde::de::DeserializeOwned>(
+    name: &str,
+    body: &str,
+    finish: impl FnOnce(&mut T, &Document, &KeyPath) -> Result<(), ConfigError>,
+) -> Result<T, ConfigError> {
+    let doc = Document::from_text("/etc/kroll/inventory.toml", format!("[{name}]\n{body}"));
+    let mut sections: std::collections::BTreeMap<String, T> = doc.parse()?;
+    let Some(mut section) = sections.remove(name) else {
+        panic!("[{name}] was not parsed");
+    };
+    finish(&mut section, &doc, &KeyPath::root().key(name))?;
+    Ok(section)
 }
 
 /// Where a password comes from: `password_file` wins (both are refused by validation).
@@ -200,16 +223,11 @@ mod tests {
     use super::*;
 
     fn check(section: &str) -> Result<RestAccess, ConfigError> {
-        let text = format!("[connect]\n{section}");
-        let doc = Document::from_text("/etc/kroll/inventory.toml", text);
-        #[derive(Deserialize)]
-        struct Wrap {
-            connect: RestAccess,
-        }
-        let mut w: Wrap = doc.parse()?;
-        w.connect.validate(&doc, &KeyPath::root().key("connect"))?;
-        w.connect.resolve_paths(&doc);
-        Ok(w.connect)
+        load_section("connect", section, |a: &mut RestAccess, doc, at| {
+            a.validate(doc, at)?;
+            a.resolve_paths(doc);
+            Ok(())
+        })
     }
 
     #[test]
