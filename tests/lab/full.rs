@@ -132,15 +132,7 @@ async fn down_leaves_nothing(lab: TestLab) {
         "14 + the two test workers: {report:?}"
     );
     assert_eq!(report.agents.len(), 5, "{report:?}");
-    let filter = format!("label=kroll.lab={name}");
-    for what in ["container", "network", "volume"] {
-        let mut args = vec![what, "ls", "-q", "--filter", &filter];
-        if what == "container" {
-            args.push("-a");
-        }
-        let left = docker_cli(&args);
-        assert!(left.trim().is_empty(), "{what}s left by lab {name}: {left}");
-    }
+    super::assert_nothing_labelled(&name);
     let volumes = docker_cli(&["volume", "ls", "-q"]);
     assert!(
         !volumes.lines().any(|v| v.starts_with(&format!("{name}-"))),

@@ -142,6 +142,20 @@ fn blocking_down(name: &str, dir: std::path::PathBuf) -> Result<DownReport, Stri
     .map_err(|_| "lab down panicked".to_owned())?
 }
 
+/// Fails the test when the main engine still has a container, network or volume labelled with
+/// lab `name` (what `lab down` must remove).
+pub fn assert_nothing_labelled(name: &str) {
+    let filter = format!("label=kroll.lab={name}");
+    for what in ["container", "network", "volume"] {
+        let mut args = vec![what, "ls", "-q", "--filter", &filter];
+        if what == "container" {
+            args.push("-a");
+        }
+        let left = kroll_tests::docker_cli(&args);
+        assert!(left.trim().is_empty(), "{what}s left by lab {name}: {left}");
+    }
+}
+
 /// Runs Debian's kcat with `args`, `input` on stdin; returns stdout. Fails the test with what
 /// to install when kcat is missing.
 pub fn kcat(args: &[&str], input: &str) -> String {

@@ -284,20 +284,13 @@ async fn admin_writes_and_kroll_reads_with_both_independent_clients(
 ) {
     let created = clients(sasl, &["create"]);
     assert_eq!(created["partitions"], 3, "{created}");
-    let runs: Vec<Value> = std::thread::scope(|s| {
-        let runs: Vec<_> = ["confluent", "kafka-python"]
-            .map(|client| {
-                s.spawn(move || {
-                    let group = format!("sasl-{client}");
-                    clients(sasl, &["roundtrip", "--client", client, "--group", &group])
-                })
-            })
-            .into_iter()
-            .collect();
-        runs.into_iter()
-            .map(|r| r.join().expect("client thread"))
-            .collect()
-    });
+    let runs = clients_at_once(
+        sasl,
+        ["confluent", "kafka-python"].map(|client| {
+            let group = format!("sasl-{client}");
+            ["roundtrip", "--client", client, "--group", &group].map(str::to_owned)
+        }),
+    );
     for run in &runs {
         println!("independent client, admin → kroll: {run}");
         let (p, c) = (&run["produced"], &run["consumed"]);
@@ -315,23 +308,33 @@ async fn admin_writes_and_kroll_reads_with_both_independent_clients(
     }
 }
 
+/// [`clients`] once per argument list, all at the same time; their answers in the lists' order.
+fn clients_at_once<const N: usize, const A: usize>(
+    sasl: &SaslAccess,
+    runs: [[String; A]; N],
+) -> Vec<Value> {
+    std::thread::scope(|s| {
+        let threads =
+            runs.map(|args| s.spawn(move || clients(sasl, &args.each_ref().map(String::as_str))));
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("client thread"))
+            .collect()
+    })
+}
+
 fn produces_without_write_are_refused_topic_authorization_failed(lab: &TestLab, sasl: &SaslAccess) {
     let cases = [
         ("confluent", "nobody"),
         ("kafka-python", "nobody"),
         ("confluent", "kroll"),
     ];
-    let answers: Vec<Value> = std::thread::scope(|s| {
-        let runs: Vec<_> = cases
-            .map(|(client, user)| {
-                s.spawn(move || clients(sasl, &["produce", "--client", client, "--user", user]))
-            })
-            .into_iter()
-            .collect();
-        runs.into_iter()
-            .map(|r| r.join().expect("client thread"))
-            .collect()
-    });
+    let answers = clients_at_once(
+        sasl,
+        cases.map(|(client, user)| {
+            ["produce", "--client", client, "--user", user].map(str::to_owned)
+        }),
+    );
     for answer in &answers {
         println!("independent client, produce without Write: {answer}");
         assert_eq!(answer["error"], "TOPIC_AUTHORIZATION_FAILED", "{answer}");
@@ -572,15 +575,7 @@ async fn down_leaves_nothing(lab: TestLab, sasl: &SaslAccess) {
         "ZooKeeper and 3 brokers: {report:?}"
     );
     assert_eq!(report.dir.as_deref(), Some(dir.as_path()));
-    let filter = format!("label=kroll.lab={name}");
-    for what in ["container", "network", "volume"] {
-        let mut args = vec![what, "ls", "-q", "--filter", &filter];
-        if what == "container" {
-            args.push("-a");
-        }
-        let left = docker_cli(&args);
-        assert!(left.trim().is_empty(), "{what}s left by lab {name}: {left}");
-    }
+    super::assert_nothing_labelled(&name);
     assert!(
         !secrets.exists() && !sasl.password_file.exists() && !dir.exists(),
         "{} is left",
