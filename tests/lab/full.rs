@@ -104,14 +104,7 @@ async fn up_again_reconciles(lab: &TestLab) {
         "FIGURE lab up on a running lab: {:.1} s",
         began.elapsed().as_secs_f64()
     );
-    assert!(
-        again
-            .containers
-            .iter()
-            .all(|(_, o)| *o == kroll_lab::docker::Outcome::Running),
-        "{:?}",
-        again.containers
-    );
+    super::assert_up_again_kept_every_container(&again);
     let pids = |h: &kroll_lab::LabHandle| h.agents.iter().map(|a| a.pid).collect::<Vec<_>>();
     assert_eq!(
         pids(&again),

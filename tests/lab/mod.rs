@@ -142,6 +142,19 @@ fn blocking_down(name: &str, dir: std::path::PathBuf) -> Result<DownReport, Stri
     .map_err(|_| "lab down panicked".to_owned())?
 }
 
+/// Fails the test unless a second `lab up` found every container of the lab running (and so
+/// left it as it was).
+pub fn assert_up_again_kept_every_container(again: &LabHandle) {
+    assert!(
+        again
+            .containers
+            .iter()
+            .all(|(_, o)| *o == kroll_lab::docker::Outcome::Running),
+        "{:?}",
+        again.containers
+    );
+}
+
 /// Fails the test when the main engine still has a container, network or volume labelled with
 /// lab `name` (what `lab down` must remove).
 pub fn assert_nothing_labelled(name: &str) {

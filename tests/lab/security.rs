@@ -479,14 +479,7 @@ async fn up_again_keeps_the_passwords_and_refuses_another_security(
     opts.dir = Some(lab.handle.dir.clone());
     sasl_options(said.clone())(&mut opts);
     let again = kroll_lab::up(opts.clone()).await.expect("lab up again");
-    assert!(
-        again
-            .containers
-            .iter()
-            .all(|(_, o)| *o == kroll_lab::docker::Outcome::Running),
-        "{:?}",
-        again.containers
-    );
+    super::assert_up_again_kept_every_container(&again);
     let kept = again.sasl.as_ref().expect("sasl");
     assert!(
         kept.admin.password == sasl.admin.password
