@@ -201,11 +201,18 @@ impl Access {
 /// Whether `error` is a TLS connection the peer ended without a word: closed without
 /// `close_notify`, or reset. A TLS 1.3 server that requires a client certificate refuses it
 /// after the handshake; when kroll's request is already in its socket buffer as it closes, the
-/// kernel answers with a reset instead of a close, and the alert before it may be lost.
+/// kernel answers with a reset instead of a close, and the alert before it may be lost. When the
+/// close comes before hyper has handed the request to the connection, hyper cancels the request
+/// ("connection was not ready"), which says no more than that the server closed first.
 pub(super) fn closed_unannounced(error: &(dyn std::error::Error + 'static)) -> bool {
     use std::io::ErrorKind;
     let mut next = Some(error);
     while let Some(e) = next {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_canceled)
+        {
+            return true;
+        }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             let unannounced = match io.kind() {
                 ErrorKind::UnexpectedEof => io.to_string().contains("close_notify"),
@@ -293,5 +300,52 @@ mod tests {
                 "nested {shown}"
             );
         }
+    }
+
+    /// hyper's own error for a request it never sent because the connection had closed: the
+    /// server's end of the connection is gone before the request is handed over.
+    #[tokio::test]
+    async fn a_request_hyper_cancelled_because_the_server_closed_first_is_unannounced() {
+        let (client, server) = tokio::io::duplex(64);
+        drop(server);
+        let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, String>(
+            hyper_util::rt::TokioIo::new(client),
+        )
+        .await
+        .expect("handshake");
+        // The connection ends at once: its peer is gone.
+        let _ = connection.await;
+        let request = hyper::Request::get("/config")
+            .body(String::new())
+            .expect("request");
+        let error = sender
+            .send_request(request)
+            .await
+            .expect_err("nothing to send to");
+        assert!(error.is_canceled(), "{error:?}");
+        assert!(closed_unannounced(&error), "{error:?}");
+        // As reqwest reports it: inside other errors.
+        assert!(closed_unannounced(&nested(Error::other(error))));
+        // Any other hyper error is not: an answer that is not HTTP.
+        let (client, mut server) = tokio::io::duplex(1024);
+        let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, String>(
+            hyper_util::rt::TokioIo::new(client),
+        )
+        .await
+        .expect("handshake");
+        tokio::spawn(connection);
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut request = [0; 512];
+            let _ = server.read(&mut request).await;
+            let _ = server.write_all(b"this is not HTTP\r\n\r\n").await;
+            let _ = server.read(&mut request).await;
+        });
+        let request = hyper::Request::get("/config")
+            .body(String::new())
+            .expect("request");
+        let error = sender.send_request(request).await.expect_err("not HTTP");
+        assert!(error.is_parse(), "{error:?}");
+        assert!(!closed_unannounced(&error), "{error:?}");
     }
 }
