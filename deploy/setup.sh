@@ -5,6 +5,25 @@ set -euo pipefail
 
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+install_missing() {
+  ((${#need[@]})) || return 0
+  echo "setup: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  local sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  need=()
+}
+
+# What the build itself needs: librdkafka's TLS and SCRAM link the system's OpenSSL, found
+# through pkg-config. `setup.sh --build` installs only these (CI builds while the rest installs).
+for pkg in libssl-dev pkg-config; do
+  have "$pkg" || need+=("$pkg")
+done
+install_missing
+[ "${1:-}" != "--build" ] || exit 0
+
 # kcat: an independent Kafka client for the lab tests. zookeeper: the real ZooKeeper the lab
 # runs. busybox-static: the shell in lab images. openjdk-17-jdk-headless: javac/jlink/jstat for
 # the lab's JVM services and heap tests. time: GNU time, the benchmarks' peak-memory oracle.
@@ -21,14 +40,7 @@ for pkg in kcat zookeeper busybox-static openjdk-17-jdk-headless time python3 py
   have "$pkg" || need+=("$pkg")
 done
 command -v docker >/dev/null || need+=(docker.io)
-if ((${#need[@]})); then
-  echo "setup: installing ${need[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+install_missing
 if ! docker info >/dev/null 2>&1; then
   echo "setup: the Docker engine is not reachable; start it (systemctl start docker) and retry" >&2
   exit 1

@@ -4,18 +4,19 @@
 //!
 //! ```toml
 //! [kafka]
-//! security_protocol = "SASL_PLAINTEXT"   # PLAINTEXT (default) or SASL_PLAINTEXT; SSL, SASL_SSL: not yet
-//! sasl_mechanism = "PLAIN"               # PLAIN; SCRAM-SHA-256/512: not yet
+//! security_protocol = "SASL_SSL"         # PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL
+//! sasl_mechanism = "SCRAM-SHA-512"       # SASL_*: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
 //! username = "kroll"
 //! password_file = "/run/secrets/kroll-kafka-password"   # or password_env = "KROLL_KAFKA_PASSWORD"
-//! ca_file = "certs/kafka-ca.pem"         # SSL / SASL_SSL: trust only this CA bundle
+//! ca_file = "certs/kafka-ca.pem"         # SSL / SASL_SSL: trust only this CA bundle (else the system's)
 //! cert_file = "certs/kroll-kafka.pem"    # SSL / SASL_SSL: client certificate for mutual TLS …
 //! key_file = "certs/kroll-kafka-key.pem" # … and its key (both or neither)
 //! ```
 //!
-//! SSL, SASL_SSL and SCRAM are named so an inventory written for them is refused by key with
-//! words ("not supported by this kroll yet"): librdkafka as kroll builds it has no TLS. The
-//! TLS keys are kept in the format for when it does.
+//! With TLS, kroll checks the brokers' certificates against `ca_file` (or the system's roots)
+//! and that they are valid for the address it dials, as Kafka clients do by default
+//! (`ssl.endpoint.identification.algorithm=https`). On SSL without SASL, kroll's principal is
+//! its client certificate's subject (`User:CN=…`), or `User:ANONYMOUS` without one.
 //!
 //! As in `[connect]`, a password is never written in the inventory: an inline `password` is
 //! refused unread. Settings that the chosen protocol would ignore are refused too, so an
@@ -148,24 +149,6 @@ impl KafkaAccess {
             &self.password_env,
         )?;
         let protocol = self.security_protocol;
-        // librdkafka as kroll builds it has no TLS (SCRAM needs its crypto too): refused here,
-        // by key, rather than by librdkafka when the first client is made.
-        if protocol.tls() {
-            return Err(doc.invalid(
-                &at.key("security_protocol"),
-                format!(
-                    "{protocol} is not supported by this kroll yet (it connects with PLAINTEXT or SASL_PLAINTEXT); use a listener of one of those"
-                ),
-            ));
-        }
-        if let Some(m @ (SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512)) =
-            self.sasl_mechanism
-        {
-            return Err(doc.invalid(
-                &at.key("sasl_mechanism"),
-                format!("{m} is not supported by this kroll yet (it logs in with PLAIN)"),
-            ));
-        }
         if protocol.sasl() {
             if self.sasl_mechanism.is_none() {
                 return Err(doc.invalid(
@@ -269,6 +252,21 @@ mod tests {
             sasl.password_source(),
             Some(PasswordSource::File("/etc/kroll/kafka-pw".into()))
         );
+        let scram = check(
+            "security_protocol = \"SASL_SSL\"\nsasl_mechanism = \"SCRAM-SHA-512\"\nusername = \"kroll\"\npassword_env = \"KAFKA_PW\"\nca_file = \"certs/ca.pem\"\n",
+        )
+        .expect("SASL_SSL with SCRAM");
+        assert_eq!(scram.security_protocol, SecurityProtocol::SaslSsl);
+        assert_eq!(scram.sasl_mechanism, Some(SaslMechanism::ScramSha512));
+        assert_eq!(scram.ca_file, Some("/etc/kroll/certs/ca.pem".into()));
+        assert_eq!(scram.cert_file, None);
+        let mtls = check(
+            "security_protocol = \"SSL\"\ncert_file = \"kroll.pem\"\nkey_file = \"kroll-key.pem\"\n",
+        )
+        .expect("SSL with a client certificate and the system's roots");
+        assert_eq!(mtls.security_protocol, SecurityProtocol::Ssl);
+        assert_eq!(mtls.ca_file, None);
+        assert_eq!(mtls.key_file, Some("/etc/kroll/kroll-key.pem".into()));
     }
 
     #[test]
@@ -316,19 +314,19 @@ mod tests {
                 "with PLAINTEXT kroll would not log in",
             ),
             (
-                "security_protocol = \"SSL\"\nca_file = \"ca.pem\"\n".to_owned(),
-                "kafka.security_protocol",
-                "SSL is not supported by this kroll yet",
-            ),
-            (
-                format!("security_protocol = \"SASL_SSL\"\n{login}"),
-                "kafka.security_protocol",
-                "SASL_SSL is not supported by this kroll yet",
-            ),
-            (
-                "security_protocol = \"SASL_PLAINTEXT\"\nsasl_mechanism = \"SCRAM-SHA-512\"\nusername = \"kroll\"\npassword_env = \"E\"\n".to_owned(),
+                format!("security_protocol = \"SSL\"\n{login}"),
                 "kafka.sasl_mechanism",
-                "SCRAM-SHA-512 is not supported by this kroll yet",
+                "with SSL kroll would not log in",
+            ),
+            (
+                "security_protocol = \"SSL\"\ncert_file = \"kroll.pem\"\n".to_owned(),
+                "kafka.cert_file",
+                "a client certificate needs its `key_file`",
+            ),
+            (
+                "security_protocol = \"SASL_SSL\"\nsasl_mechanism = \"SCRAM-SHA-256\"\nusername = \"kroll\"\n".to_owned(),
+                "kafka.username",
+                "needs a password",
             ),
             (
                 format!("security_protocol = \"SASL_PLAINTEXT\"\n{login}ca_file = \"ca.pem\"\n"),

@@ -9,7 +9,7 @@
 //! cargo run --release -p kroll-tests --bin kroll-bench -- status [--agents 5] [--rounds 50]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- backup [--subjects 1000] [--versions 5] [--connectors 200]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- status-sim [--agents 500] [--rounds 5]
-//! cargo run --release -p kroll-tests --bin kroll-bench -- upgrade [--observer-ms 10] [--log FILE] [--swarm] [--partitions 10] [--shape lab] [--kafka-requests] [--services kafka]
+//! cargo run --release -p kroll-tests --bin kroll-bench -- upgrade [--observer-ms 10] [--log FILE] [--swarm] [--partitions 10] [--shape lab] [--kafka-requests] [--services kafka] [--broker-env KAFKA_REPLICA_LAG_TIME_MAX_MS=30000]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- agent-streams [--streams 500] [--containers 3] [--agent PATH]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- node-state-flood [--callers 64] [--scrapers 0] [--seconds 20] [--containers 12] [--agent PATH]
 //! ```
@@ -295,15 +295,24 @@ async fn main() {
                 Some(w) if w[1] == "full" => kroll_lab::topology::Services::Full,
                 Some(w) => panic!("--services {}: use kafka or full", w[1]),
             };
-            upgrade::run(
-                arg(&args, "--observer-ms", 10),
-                log,
+            let broker_env = args
+                .windows(2)
+                .filter(|w| w[0] == "--broker-env")
+                .map(|w| match w[1].split_once('=') {
+                    Some((k, v)) if k.starts_with("KAFKA_") => (k.to_owned(), v.to_owned()),
+                    _ => panic!("--broker-env {}: use KAFKA_SETTING=value", w[1]),
+                })
+                .collect();
+            upgrade::run(upgrade::Options {
+                poll_ms: arg(&args, "--observer-ms", 10),
+                log_copy: log,
                 swarm,
-                arg(&args, "--partitions", 10),
+                partitions: arg(&args, "--partitions", 10),
                 shape,
-                args.iter().any(|a| a == "--kafka-requests"),
+                kafka_requests: args.iter().any(|a| a == "--kafka-requests"),
                 services,
-            )
+                broker_env,
+            })
             .await
         }
         Some("agent-streams") => {
@@ -326,7 +335,7 @@ async fn main() {
         }
         _ => {
             eprintln!(
-                "usage: kroll-bench agent-streams [--streams N] [--containers N] [--agent PATH] | node-state-flood [--callers N] [--scrapers N] [--seconds S] [--containers N] [--agent PATH] | agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | am-latency [--count N] [--gap-ms MS] | scrape-cost [--containers N] [--jvms N] [--scrapes N] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C] | status-sim [--agents N] [--rounds R] | upgrade [--observer-ms MS] [--log FILE] [--swarm] [--partitions N] [--shape lab|production] [--kafka-requests] [--services kafka|full]"
+                "usage: kroll-bench agent-streams [--streams N] [--containers N] [--agent PATH] | node-state-flood [--callers N] [--scrapers N] [--seconds S] [--containers N] [--agent PATH] | agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | am-latency [--count N] [--gap-ms MS] | scrape-cost [--containers N] [--jvms N] [--scrapes N] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C] | status-sim [--agents N] [--rounds R] | upgrade [--observer-ms MS] [--log FILE] [--swarm] [--partitions N] [--shape lab|production] [--kafka-requests] [--services kafka|full] [--broker-env KAFKA_X=v]…"
             );
             std::process::exit(2);
         }

@@ -76,24 +76,43 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// `swarm`: the Swarm lab (five engines, the stack's services updated through the manager's
-/// agent) instead of containers on this machine's engine.
-/// `partitions`: of the topic `orders` (RF 3), for the cost curve of the gates' observations.
-/// `shape`: the lab's size (its own load topic is not made: `orders` has `partitions`).
-/// `kafka_requests`: turn on the brokers' request logger and count the requests kroll's Kafka
-/// clients (client id `kroll`) send during the upgrade — a separate run, as the logging
-/// itself costs the brokers CPU.
-/// `services`: Kafka only, or the full lab (Connect, Schema Registry, REST proxy, Kafdrop, the
-/// seed connectors) whose Connect phases the upgrade then carries out too.
-pub async fn run(
-    poll_ms: u64,
-    log_copy: Option<String>,
-    swarm: bool,
-    partitions: u64,
-    shape: Shape,
-    kafka_requests: bool,
-    services: Services,
-) {
+/// What `kroll-bench upgrade` runs.
+#[derive(Debug)]
+pub struct Options {
+    /// The observer's poll period.
+    pub poll_ms: u64,
+    /// Where to copy kroll's debug log.
+    pub log_copy: Option<String>,
+    /// The Swarm lab (five engines, the stack's services updated through the manager's agent)
+    /// instead of containers on this machine's engine.
+    pub swarm: bool,
+    /// Of the topic `orders` (RF 3), for the cost curve of the gates' observations.
+    pub partitions: u64,
+    /// The lab's size (its own load topic is not made: `orders` has `partitions`).
+    pub shape: Shape,
+    /// Turn on the brokers' request logger and count the requests kroll's Kafka clients
+    /// (client id `kroll`) send during the upgrade — a separate run, as the logging itself
+    /// costs the brokers CPU.
+    pub kafka_requests: bool,
+    /// Kafka only, or the full lab (Connect, Schema Registry, REST proxy, Kafdrop, the seed
+    /// connectors) whose Connect phases the upgrade then carries out too.
+    pub services: Services,
+    /// Extra broker environment (`--broker-env KAFKA_REPLICA_LAG_TIME_MAX_MS=30000`): a broker
+    /// setting the figures depend on, said on the command line that produced them.
+    pub broker_env: std::collections::BTreeMap<String, String>,
+}
+
+pub async fn run(options: Options) {
+    let Options {
+        poll_ms,
+        log_copy,
+        swarm,
+        partitions,
+        shape,
+        kafka_requests,
+        services,
+        broker_env,
+    } = options;
     let partitions = i32::try_from(partitions).expect("--partitions fits an i32");
     let name = format!("bench{}", &kroll_tests::run_id()[..6]);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -105,6 +124,10 @@ pub async fn run(
         load_partitions: 0,
         ..shape
     };
+    for (key, value) in &broker_env {
+        println!("broker env: {key}={value}");
+    }
+    opts.broker_env.extend(broker_env);
     if kafka_requests {
         assert!(
             !swarm,

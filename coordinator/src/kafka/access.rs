@@ -9,6 +9,7 @@
 //! [`KafkaConnection`]'s `Debug` shows none, and no `ClientConfig` is ever printed.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use kroll_shared::kafka_access::{KafkaAccess, SaslMechanism, SecurityProtocol};
@@ -29,11 +30,23 @@ struct Login {
     source: PasswordSource,
 }
 
-/// Protocol and login of kroll's Kafka clients, read once from the inventory. (TLS is refused
-/// by the inventory's validation until librdkafka is built with it.)
+/// The TLS trust and identity of kroll's clients (SSL / SASL_SSL).
+#[derive(Clone, Debug, Default)]
+struct Tls {
+    /// The only CAs trusted; `None`: the system's roots.
+    ca: Option<PathBuf>,
+    /// The client certificate and its key, for brokers that require mutual TLS.
+    identity: Option<(PathBuf, PathBuf)>,
+    /// The principal Kafka's default SSL principal builder makes of the client certificate
+    /// (`User:CN=…`), when it could be read.
+    subject: Option<String>,
+}
+
+/// Protocol, TLS and login of kroll's Kafka clients, read once from the inventory.
 #[derive(Clone, Default)]
 pub struct KafkaSecurity {
     protocol: SecurityProtocol,
+    tls: Option<Tls>,
     login: Option<Login>,
 }
 
@@ -69,32 +82,69 @@ impl KafkaSecurity {
             }),
             _ => None,
         };
+        let tls = access.security_protocol.tls().then(|| {
+            let identity = access.cert_file.clone().zip(access.key_file.clone());
+            let subject = identity
+                .as_ref()
+                .and_then(|(cert, _)| certificate_principal(cert));
+            Tls {
+                ca: access.ca_file.clone(),
+                identity,
+                subject,
+            }
+        });
         Ok(Self {
             protocol: access.security_protocol,
+            tls,
             login,
         })
     }
 
-    /// The principal Kafka's authorizer sees for kroll: `User:<username>` with SASL,
-    /// `User:ANONYMOUS` on PLAINTEXT.
+    /// The principal Kafka's authorizer sees for kroll: `User:<username>` with SASL; on SSL,
+    /// the client certificate's subject as Kafka's default principal builder writes it
+    /// (`User:CN=kroll`); `User:ANONYMOUS` otherwise. (Brokers with
+    /// `ssl.principal.mapping.rules` map the subject further.)
     pub fn principal(&self) -> String {
-        match &self.login {
-            Some(l) => format!("User:{}", l.username),
-            None => "User:ANONYMOUS".to_owned(),
+        match (
+            &self.login,
+            self.tls.as_ref().and_then(|t| t.subject.as_ref()),
+        ) {
+            (Some(l), _) => format!("User:{}", l.username),
+            (None, Some(subject)) => format!("User:{subject}"),
+            (None, None) => "User:ANONYMOUS".to_owned(),
         }
     }
 
-    /// How kroll connects, for messages: `SASL_PLAINTEXT, PLAIN as `kroll``.
+    /// How kroll connects, for messages: `SASL_SSL, SCRAM-SHA-512 as `kroll``, `SSL as CN=kroll`.
     pub fn describe(&self) -> String {
-        match &self.login {
-            Some(l) => format!("{}, {} as `{}`", self.protocol, l.mechanism, l.username),
-            None => self.protocol.to_string(),
+        match (
+            &self.login,
+            self.tls.as_ref().and_then(|t| t.subject.as_ref()),
+        ) {
+            (Some(l), _) => format!("{}, {} as `{}`", self.protocol, l.mechanism, l.username),
+            (None, Some(subject)) => format!("{} as {subject}", self.protocol),
+            (None, None) => self.protocol.to_string(),
         }
     }
 
     /// Writes the security settings into a librdkafka configuration.
     fn apply(&self, config: &mut ClientConfig) {
         config.set("security.protocol", self.protocol.name());
+        if let Some(tls) = &self.tls {
+            // librdkafka's default since 2.0, set so no build or version can weaken it: the
+            // brokers' certificates must be valid for the address kroll dials.
+            config
+                .set("enable.ssl.certificate.verification", "true")
+                .set("ssl.endpoint.identification.algorithm", "https");
+            if let Some(ca) = &tls.ca {
+                config.set("ssl.ca.location", ca.display().to_string());
+            }
+            if let Some((cert, key)) = &tls.identity {
+                config
+                    .set("ssl.certificate.location", cert.display().to_string())
+                    .set("ssl.key.location", key.display().to_string());
+            }
+        }
         if let Some(l) = &self.login {
             config
                 .set("sasl.mechanism", l.mechanism.name())
@@ -128,6 +178,123 @@ impl KafkaSecurity {
             ),
         }
     }
+}
+
+impl KafkaSecurity {
+    /// What kroll should say about a failure librdkafka explained.
+    pub fn refused(&self, failure: &Refused) -> String {
+        match failure {
+            Refused::Login(reason) => self.login_refused(reason),
+            Refused::Tls(reason) => self.tls_refused(reason),
+            Refused::Protocol(reason) => format!(
+                "Kafka did not answer in the protocol kroll spoke ({}): {reason}; set [kafka] `security_protocol` to the protocol of the listener `kafka_bootstrap` names",
+                self.describe()
+            ),
+        }
+    }
+
+    /// What a failed TLS handshake means, in words. `reason` is librdkafka's (OpenSSL's).
+    pub fn tls_refused(&self, reason: &str) -> String {
+        let lower = reason.to_ascii_lowercase();
+        let trusted = match self.tls.as_ref().and_then(|t| t.ca.as_ref()) {
+            Some(ca) => format!("the CAs of {} ([kafka] `ca_file`)", ca.display()),
+            None => "the system's roots (a private CA goes in [kafka] `ca_file`)".to_owned(),
+        };
+        let meaning = if lower.contains("hostname mismatch")
+            || lower.contains("ip address mismatch")
+        {
+            "the brokers' certificate is not valid for the address kroll dialled: list the brokers in [cluster] `kafka_bootstrap` by a name or address their certificate holds".to_owned()
+        } else if lower.contains("certificate verify failed") {
+            format!(
+                "the brokers' certificate is not trusted: kroll trusts {trusted}, and checks that the certificate is valid for the address in [cluster] `kafka_bootstrap`"
+            )
+        } else if [
+            "certificate required",
+            "bad certificate",
+            "unknown ca",
+            "certificate unknown",
+            "handshake failure",
+            "access denied",
+        ]
+        .iter()
+        .any(|alert| lower.contains(alert))
+        {
+            match self.tls.as_ref().and_then(|t| t.identity.as_ref()) {
+                Some((cert, _)) => format!(
+                    "the brokers refused kroll's client certificate {} ([kafka] `cert_file`): is it signed by a CA they trust (ssl.truststore)?",
+                    cert.display()
+                ),
+                None => "the brokers require a client certificate: set [kafka] `cert_file` and `key_file`".to_owned(),
+            }
+        } else if lower.contains("wrong version number")
+            || lower.contains("record layer failure")
+            || lower.contains("packet length too long")
+        {
+            "the brokers do not speak TLS there: is [cluster] `kafka_bootstrap` a PLAINTEXT or SASL_PLAINTEXT listener?".to_owned()
+        } else {
+            "check the brokers' certificates and [kafka] `ca_file`, `cert_file`, `key_file`"
+                .to_owned()
+        };
+        format!(
+            "the TLS handshake with Kafka failed ({}): {reason}; {meaning}",
+            self.describe()
+        )
+    }
+}
+
+/// The principal Kafka's default SSL principal builder makes of the certificate in `path`:
+/// its subject in RFC 2253 form (`CN=kroll,O=ops`), as `X500Principal.getName()` writes it.
+/// `None` when the file cannot be read as a certificate (librdkafka then names the file).
+fn certificate_principal(path: &Path) -> Option<String> {
+    let pem = std::fs::read(path).ok()?;
+    let der = rustls_pemfile::certs(&mut pem.as_slice()).next()?.ok()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).ok()?;
+    subject_rfc2253(cert.subject())
+}
+
+/// `name` in RFC 2253 form: the last RDN first, `,` between RDNs, `+` within one, values
+/// escaped. `None` for a value that is not a string.
+fn subject_rfc2253(name: &x509_parser::x509::X509Name<'_>) -> Option<String> {
+    let mut rdns = Vec::new();
+    for rdn in name.iter_rdn() {
+        let mut parts = Vec::new();
+        for attr in rdn.iter() {
+            let oid = attr.attr_type().to_id_string();
+            let key = match oid.as_str() {
+                "2.5.4.3" => "CN",
+                "2.5.4.7" => "L",
+                "2.5.4.8" => "ST",
+                "2.5.4.10" => "O",
+                "2.5.4.11" => "OU",
+                "2.5.4.6" => "C",
+                "2.5.4.9" => "STREET",
+                "0.9.2342.19200300.100.1.25" => "DC",
+                "0.9.2342.19200300.100.1.1" => "UID",
+                other => other,
+            }
+            .to_owned();
+            parts.push(format!("{key}={}", escape_rfc2253(attr.as_str().ok()?)));
+        }
+        rdns.push(parts.join("+"));
+    }
+    rdns.reverse();
+    Some(rdns.join(","))
+}
+
+/// An attribute value escaped as RFC 2253 asks.
+fn escape_rfc2253(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let last = value.chars().count().saturating_sub(1);
+    for (i, c) in value.chars().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && matches!(c, '#' | ' '))
+            || (i == last && c == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A resource an ACL guards.
@@ -243,50 +410,76 @@ impl KafkaConnection {
     }
 }
 
-/// The client context of kroll's Kafka clients: it keeps the last authentication failure
-/// librdkafka reported (the call that failed only says it timed out or found no broker). It
-/// arrives on the error callback, which runs only when a client is polled, and as an error log
-/// line, which librdkafka's own threads deliver at once: both are read.
+/// A failure librdkafka explained: the call that failed only says it timed out or found no
+/// broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// A refused SASL login (`SASL authentication error: …`).
+    Login(String),
+    /// A failed TLS handshake (`SSL handshake failed: …`).
+    Tls(String),
+    /// The listener speaks another protocol (librdkafka's "incorrect security.protocol").
+    Protocol(String),
+}
+
+impl Refused {
+    /// The failure a librdkafka log line or error reports, from where its words start (a log
+    /// line begins with the thread and the broker's address).
+    fn in_line(line: &str) -> Option<Self> {
+        if let Some(at) = line.find("SASL authentication error") {
+            return Some(Self::Login(line[at..].to_owned()));
+        }
+        if let Some(at) = line.find("SSL handshake failed") {
+            return Some(Self::Tls(line[at..].to_owned()));
+        }
+        if line.contains("incorrect security.protocol") {
+            let at = line.find("Disconnected").unwrap_or(0);
+            return Some(Self::Protocol(line[at..].to_owned()));
+        }
+        None
+    }
+}
+
+/// The client context of kroll's Kafka clients: it keeps the last refusal librdkafka
+/// explained — a login, a TLS handshake, a protocol mismatch. It arrives on the error callback,
+/// which runs only when a client is polled, and as an error log line, which librdkafka's own
+/// threads deliver at once: both are read.
 #[derive(Debug, Clone, Default)]
-pub struct Refusals(Arc<Mutex<Option<String>>>);
+pub struct Refusals(Arc<Mutex<Option<Refused>>>);
 
 impl Refusals {
-    /// The last authentication failure seen, if any.
-    pub fn login_failure(&self) -> Option<String> {
+    /// The last refusal seen, if any.
+    pub fn failure(&self) -> Option<Refused> {
         self.0.lock().ok().and_then(|g| g.clone())
     }
 }
 
 impl Refusals {
-    fn keep(&self, reason: &str) {
+    fn keep(&self, refused: Refused) {
         if let Ok(mut last) = self.0.lock() {
-            *last = Some(reason.to_owned());
+            *last = Some(refused);
         }
     }
 }
 
-/// librdkafka's words for a refused login, from where they start in a log line (which begins
-/// with the thread and the broker's address).
-fn login_failure_in(line: &str) -> Option<&str> {
-    line.find("SASL authentication error").map(|at| &line[at..])
-}
-
 impl ClientContext for Refusals {
     fn log(&self, _level: rdkafka::config::RDKafkaLogLevel, _fac: &str, line: &str) {
-        if let Some(reason) = login_failure_in(line) {
-            self.keep(reason);
+        if let Some(refused) = Refused::in_line(line) {
+            self.keep(refused);
         }
     }
 
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
         let code = error.rdkafka_error_code();
-        if let Some(reason) = login_failure_in(reason) {
-            self.keep(reason);
+        if let Some(refused) = Refused::in_line(reason) {
+            self.keep(refused);
         } else if matches!(
             code,
             Some(Code::Authentication | Code::SaslAuthenticationFailed)
         ) {
-            self.keep(reason);
+            self.keep(Refused::Login(reason.to_owned()));
+        } else if matches!(code, Some(Code::SSL)) {
+            self.keep(Refused::Tls(reason.to_owned()));
         }
     }
 }
@@ -300,6 +493,7 @@ mod tests {
     fn sasl(source: PasswordSource) -> KafkaSecurity {
         KafkaSecurity {
             protocol: SecurityProtocol::SaslPlaintext,
+            tls: None,
             login: Some(Login {
                 mechanism: SaslMechanism::Plain,
                 username: "kroll".into(),
@@ -342,25 +536,145 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_login_is_found_in_librdkafkas_log_lines() {
+    fn refusals_are_found_in_librdkafkas_log_lines() {
         let line = "[thrd:sasl_plaintext://127.0.0.1:26091/bootstrap]: sasl_plaintext://127.0.0.1:26091/bootstrap: SASL authentication error: Authentication failed: Invalid username or password (after 3ms in state AUTH_REQ)";
         assert_eq!(
-            login_failure_in(line),
-            Some(
-                "SASL authentication error: Authentication failed: Invalid username or password (after 3ms in state AUTH_REQ)"
-            )
+            Refused::in_line(line),
+            Some(Refused::Login(
+                "SASL authentication error: Authentication failed: Invalid username or password (after 3ms in state AUTH_REQ)".into()
+            ))
         );
+        let tls = "[thrd:ssl://127.0.0.1:26093/bootstrap]: ssl://127.0.0.1:26093/bootstrap: SSL handshake failed: error:0A000086:SSL routines::certificate verify failed: broker certificate could not be verified, verify that ssl.ca.location is correctly configured or root CA certificates are installed (install ca-certificates package) (after 4ms in state SSL_HANDSHAKE)";
+        assert!(matches!(
+            Refused::in_line(tls),
+            Some(Refused::Tls(r)) if r.starts_with("SSL handshake failed: error:0A000086")
+        ));
+        let protocol = "[thrd:127.0.0.1:26093/bootstrap]: 127.0.0.1:26093/bootstrap: Disconnected while requesting ApiVersion: might be caused by incorrect security.protocol configuration (connecting to a SSL listener?) or broker version is < 0.10 (see api.version.request) (after 2ms in state APIVERSION_QUERY)";
+        assert!(matches!(
+            Refused::in_line(protocol),
+            Some(Refused::Protocol(r)) if r.starts_with("Disconnected while requesting ApiVersion")
+        ));
         assert_eq!(
-            login_failure_in("Connect to ipv4#127.0.0.1:1 failed: Connection refused"),
+            Refused::in_line("Connect to ipv4#127.0.0.1:1 failed: Connection refused"),
             None
         );
         let refusals = Refusals::default();
         refusals.log(rdkafka::config::RDKafkaLogLevel::Error, "FAIL", line);
-        assert!(
-            refusals
-                .login_failure()
-                .is_some_and(|f| f.starts_with("SASL authentication error"))
+        assert!(matches!(refusals.failure(), Some(Refused::Login(_))));
+        refusals.log(rdkafka::config::RDKafkaLogLevel::Error, "FAIL", tls);
+        assert!(matches!(refusals.failure(), Some(Refused::Tls(_))));
+    }
+
+    fn tls(ca: Option<&str>, identity: bool) -> KafkaSecurity {
+        KafkaSecurity {
+            protocol: SecurityProtocol::Ssl,
+            tls: Some(Tls {
+                ca: ca.map(PathBuf::from),
+                identity: identity.then(|| {
+                    (
+                        "/etc/kroll/kroll.pem".into(),
+                        "/etc/kroll/kroll-key.pem".into(),
+                    )
+                }),
+                subject: identity.then(|| "CN=kroll".to_owned()),
+            }),
+            login: None,
+        }
+    }
+
+    #[test]
+    fn tls_settings_reach_librdkafka_and_failures_are_put_in_words() {
+        let mtls = tls(Some("/etc/kroll/kafka-ca.pem"), true);
+        let config = KafkaConnection::new(&["b:9093".into()], mtls.clone()).observer_config("");
+        assert_eq!(config.get("security.protocol"), Some("SSL"));
+        assert_eq!(
+            config.get("ssl.ca.location"),
+            Some("/etc/kroll/kafka-ca.pem")
         );
+        assert_eq!(
+            config.get("ssl.certificate.location"),
+            Some("/etc/kroll/kroll.pem")
+        );
+        assert_eq!(
+            config.get("ssl.key.location"),
+            Some("/etc/kroll/kroll-key.pem")
+        );
+        assert_eq!(
+            config.get("ssl.endpoint.identification.algorithm"),
+            Some("https")
+        );
+        assert_eq!(
+            config.get("enable.ssl.certificate.verification"),
+            Some("true")
+        );
+        assert_eq!(config.get("sasl.username"), None);
+        assert_eq!(mtls.principal(), "User:CN=kroll");
+        assert_eq!(mtls.describe(), "SSL as CN=kroll");
+
+        let roots = tls(None, false);
+        let config = KafkaConnection::new(&["b:9093".into()], roots.clone()).observer_config("");
+        assert_eq!(config.get("ssl.ca.location"), None, "the system's roots");
+        assert_eq!(roots.principal(), "User:ANONYMOUS");
+
+        let cases = [
+            (
+                &mtls,
+                "SSL handshake failed: error:0A000086:SSL routines::certificate verify failed: broker certificate could not be verified",
+                "the brokers' certificate is not trusted: kroll trusts the CAs of /etc/kroll/kafka-ca.pem ([kafka] `ca_file`)",
+            ),
+            (
+                &roots,
+                "SSL handshake failed: error:0A000086:SSL routines::certificate verify failed",
+                "kroll trusts the system's roots (a private CA goes in [kafka] `ca_file`)",
+            ),
+            (
+                &roots,
+                "SSL handshake failed: certificate verify failed: Hostname mismatch",
+                "not valid for the address kroll dialled",
+            ),
+            (
+                &roots,
+                "SSL handshake failed: error:0A00045C:SSL routines::tlsv13 alert certificate required",
+                "the brokers require a client certificate: set [kafka] `cert_file` and `key_file`",
+            ),
+            (
+                &mtls,
+                "SSL handshake failed: error:0A000418:SSL routines::tlsv1 alert unknown ca",
+                "the brokers refused kroll's client certificate /etc/kroll/kroll.pem ([kafka] `cert_file`)",
+            ),
+            (
+                &roots,
+                "SSL handshake failed: error:0A00010B:SSL routines::wrong version number",
+                "the brokers do not speak TLS there",
+            ),
+        ];
+        for (security, reason, says) in cases {
+            let text = security.refused(&Refused::Tls(reason.into()));
+            assert!(
+                text.starts_with("the TLS handshake with Kafka failed (SSL"),
+                "{text}"
+            );
+            assert!(text.contains(reason), "{text}");
+            assert!(text.contains(says), "{reason}: {text}");
+        }
+    }
+
+    #[test]
+    fn a_certificates_subject_is_named_as_kafkas_principal_builder_names_it() {
+        let ca = kroll_shared::tls::generate_ca("kafka", kroll_shared::tls::Validity::default())
+            .expect("CA");
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, &ca.cert_pem).expect("write");
+        // The subject is written CN then O: RFC 2253 names the last RDN first.
+        assert_eq!(
+            certificate_principal(&path).as_deref(),
+            Some("O=kroll,CN=kroll cluster CA kafka")
+        );
+        assert_eq!(certificate_principal(&dir.path().join("absent.pem")), None);
+        assert_eq!(escape_rfc2253("a,b+c"), "a\\,b\\+c");
+        assert_eq!(escape_rfc2253(" lead#"), "\\ lead#");
+        assert_eq!(escape_rfc2253("#x "), "\\#x\\ ");
     }
 
     #[test]

@@ -99,17 +99,17 @@ impl KafkaAdmin {
 }
 
 impl KafkaAdmin {
-    /// A failed admin request in words: a refused login when there was one. The admin client's
+    /// A failed admin request in words: a refusal (login, TLS, protocol) when there was one. The admin client's
     /// own event queue is not reachable through rdkafka, so a metadata read through a consumer
     /// (which kroll polls) asks again and hears the refusal.
     async fn failure(&self, reason: &str) -> String {
-        if let Some(failure) = self.refusals.login_failure() {
-            return self.connection.security().login_refused(&failure);
+        if let Some(failure) = self.refusals.failure() {
+            return self.connection.security().refused(&failure);
         }
         let reader = Kafka::new(self.connection.clone(), Duration::from_secs(3));
         let again = tokio::task::spawn_blocking(move || reader.metadata()).await;
         match again {
-            Ok(Err(e @ KafkaError::Login { .. })) => e.to_string(),
+            Ok(Err(e @ KafkaError::Refused { .. })) => e.to_string(),
             _ => format!(
                 "Kafka at {}: describing topic configs: {reason}",
                 self.connection.bootstrap()

@@ -51,7 +51,7 @@ impl Kafka {
     /// refused login arrives that way), before a failure is put in words.
     fn hear_refusals(&self, consumer: &BaseConsumer<Refusals>) {
         for _ in 0..10 {
-            if self.refusals.login_failure().is_some() {
+            if self.refusals.failure().is_some() {
                 return;
             }
             let _ = consumer.poll(std::time::Duration::from_millis(100));

@@ -123,9 +123,10 @@ pub enum KafkaError {
         what: String,
         reason: String,
     },
-    /// Kafka refused kroll's login; the message names the user and the password's source.
+    /// Kafka refused kroll's connection: a login (the message names the user and the
+    /// password's source), a TLS handshake (the certificate files) or the protocol.
     #[error("Kafka at {bootstrap}: {what}: {message}")]
-    Login {
+    Refused {
         bootstrap: String,
         what: String,
         message: String,
@@ -204,15 +205,15 @@ impl Kafka {
         self.connection.bootstrap().to_owned()
     }
 
-    /// A failed read: a refused login when librdkafka reported one (the call itself only says
+    /// A failed read: a refusal (login, TLS, protocol) when librdkafka explained one (the call itself only says
     /// it timed out or found no broker), else `reason`.
     pub(crate) fn fail(&self, what: impl Into<String>, reason: impl ToString) -> KafkaError {
         let (bootstrap, what) = (self.bootstrap(), what.into());
-        match self.refusals.login_failure() {
-            Some(failure) => KafkaError::Login {
+        match self.refusals.failure() {
+            Some(failure) => KafkaError::Refused {
                 bootstrap,
                 what,
-                message: self.connection.security().login_refused(&failure),
+                message: self.connection.security().refused(&failure),
             },
             None => KafkaError::Client {
                 bootstrap,
