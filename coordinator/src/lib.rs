@@ -37,5 +37,6 @@ pub mod remediate;
 pub mod rest;
 pub mod secret;
 pub mod status;
+pub mod ui;
 pub mod upgrade;
 pub mod watch;

@@ -18,7 +18,7 @@ use crate::connect::health::{ConnectHealth, ConnectObservation};
 use crate::kafka::health::KafkaHealth;
 use crate::registry::health::RegistryHealth;
 
-mod jvm;
+pub(crate) mod jvm;
 
 pub use jvm::HeapCell;
 
@@ -458,6 +458,16 @@ services = [{ kind = "broker", container = "kafka-02", broker_id = 2 }]
             pid: 1,
             java: None,
         }
+    }
+
+    /// A node state for tests of other modules: `containers` on a node with 100 GiB of data
+    /// disk, `data_free` of it free.
+    pub(crate) fn state_fixture(
+        node: &str,
+        containers: Vec<Container>,
+        data_free: u64,
+    ) -> NodeState {
+        state(node, containers, data_free)
     }
 
     fn state(node: &str, containers: Vec<Container>, data_free: u64) -> NodeState {

@@ -34,7 +34,7 @@ pub(super) async fn start_agent(
 /// The `at=<unix ms>` the Hog program printed in its OOM line: from the event's line, or — when
 /// the JVM's own "Exception in thread …" line (stderr) reached the agent first and became the
 /// event — from the container's stdout.
-fn oom_at(line: &str, container: &str) -> i64 {
+pub(super) fn oom_at(line: &str, container: &str) -> i64 {
     let find = |text: &str| {
         text.split_whitespace()
             .find_map(|w| w.strip_prefix("at="))

@@ -10,6 +10,7 @@ mod context;
 pub mod entry;
 mod migrate_cmd;
 mod report_cmd;
+mod ui_cmd;
 mod upgrade;
 mod watch;
 
@@ -139,6 +140,13 @@ pub enum Command {
     /// Connect phases. One self-contained file; `kroll upgrade`, `--resume` and `kroll rollback`
     /// write it beside `report.txt` themselves. With `--output json`: the timeline as JSON.
     Report(report_cmd::ReportArgs),
+    /// Serve a live, read-only web page of the fleet: every node's containers (state, health,
+    /// version, uptime, restarts), each JVM's heap and old generation over the last 15 minutes
+    /// with `-Xmx` drift marked, GC counts, disk headroom, an event feed (OOMs, heap pressure,
+    /// hung JVMs, deaths) as the agents report them, and the newest upgrade run with its
+    /// timeline. A `reader` certificate is enough (`--cert`/`--key`). Serves on loopback
+    /// unless told otherwise; elsewhere only with TLS and basic auth.
+    Ui(ui_cmd::UiArgs),
 }
 
 /// Parses `90`, `90s`, `5m`, `1h`, `500ms`.
@@ -177,6 +185,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Backup(a) => backup_cmd::run_backup(&cli, a).await,
         Command::Restore(a) => backup_cmd::run_restore(&cli, a).await,
         Command::Report(a) => report_cmd::run(&cli, a),
+        Command::Ui(a) => ui_cmd::run(&cli, a).await,
     };
     match result {
         Ok(code) => code,

@@ -41,6 +41,8 @@ pub enum JournalError {
     },
     #[error("no unfinished run under {0} to resume")]
     NothingToResume(PathBuf),
+    #[error("no run under {0} yet")]
+    NoRun(PathBuf),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
@@ -386,6 +388,17 @@ pub fn read(path: &Path) -> Result<Vec<Entry>, JournalError> {
         }
     }
     Ok(out)
+}
+
+/// The most recent run under `runs`, finished or not.
+pub fn latest(runs: &Path) -> Result<PathBuf, JournalError> {
+    if !runs.is_dir() {
+        return Err(JournalError::NoRun(runs.to_owned()));
+    }
+    latest_where(runs, |_| true).map_err(|e| match e {
+        JournalError::NothingToResume(runs) => JournalError::NoRun(runs),
+        other => other,
+    })
 }
 
 /// The most recent run under `runs` that has not finished.
