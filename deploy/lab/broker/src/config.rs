@@ -170,7 +170,11 @@ impl Config {
                 crate::tls::listener_settings(&config.props, &l.name)?,
             );
         }
-        Ok(Self { sasl, tls, ..config })
+        Ok(Self {
+            sasl,
+            tls,
+            ..config
+        })
     }
 
     fn validate(&self) -> Result<(), BrokerError> {

@@ -90,7 +90,7 @@ enum State {
     Token {
         raw: bool,
         mechanism: Mechanism,
-        scram: Option<ServerFirst>,
+        scram: Option<Box<ServerFirst>>,
     },
     /// Authenticated as `User:<name>`.
     Done(String),
@@ -293,7 +293,7 @@ impl Authenticator {
             (Mechanism::Scram(m), None) => match scram_first(m, token, store).await {
                 Ok(first) => {
                     let reply = Bytes::copy_from_slice(first.message());
-                    *scram = Some(first);
+                    *scram = Some(Box::new(first));
                     Exchange::Continue(reply)
                 }
                 Err(reason) => scram_failure(m, reason),
@@ -546,7 +546,10 @@ mod tests {
     fn handshake_v1_then_authenticate_gives_the_principal() {
         for auth_version in 0..=2 {
             let mut a = plain_only();
-            assert!(matches!(step(&mut a, handshake(1, "PLAIN")), Step::Reply(_)));
+            assert!(matches!(
+                step(&mut a, handshake(1, "PLAIN")),
+                Step::Reply(_)
+            ));
             assert_eq!(a.principal(), None);
             match step(&mut a, authenticate(auth_version, "kroll", "kroll-secret")) {
                 Step::Authenticated(reply, user) => {
@@ -562,7 +565,10 @@ mod tests {
     #[test]
     fn a_wrong_password_fails_with_sasl_authentication_failed() {
         let mut a = plain_only();
-        assert!(matches!(step(&mut a, handshake(1, "PLAIN")), Step::Reply(_)));
+        assert!(matches!(
+            step(&mut a, handshake(1, "PLAIN")),
+            Step::Reply(_)
+        ));
         match step(&mut a, authenticate(2, "kroll", "wrong")) {
             Step::Fail(Some(reply), reason) => {
                 let r = decode_auth(reply, 2);
@@ -578,7 +584,10 @@ mod tests {
     #[test]
     fn handshake_v0_takes_a_raw_token() {
         let mut a = plain_only();
-        assert!(matches!(step(&mut a, handshake(0, "PLAIN")), Step::Reply(_)));
+        assert!(matches!(
+            step(&mut a, handshake(0, "PLAIN")),
+            Step::Reply(_)
+        ));
         let token = plain_token("admin", &Password::new("admin-secret"));
         match step(&mut a, BytesMut::from(&token[..])) {
             Step::Authenticated(reply, user) => {
@@ -623,12 +632,7 @@ mod tests {
     }
 
     /// A SCRAM login through SaslHandshake v1 + two SaslAuthenticate rounds; the last answer.
-    fn scram_login(
-        a: &mut Authenticator,
-        m: ScramMechanism,
-        user: &str,
-        password: &str,
-    ) -> Step {
+    fn scram_login(a: &mut Authenticator, m: ScramMechanism, user: &str, password: &str) -> Step {
         assert!(matches!(step(a, handshake(1, m.name())), Step::Reply(_)));
         let bare = format!("n={user},r=fyko+d2lbbFgONRv9qkxdawL");
         let first = match step(a, token(2, Bytes::from(format!("n,,{bare}")))) {
@@ -637,7 +641,10 @@ mod tests {
         };
         assert_eq!(first.error_code, errors::NONE);
         let server_first = String::from_utf8_lossy(&first.auth_bytes).into_owned();
-        assert!(server_first.starts_with("r=fyko+d2lbbFgONRv9qkxdawL"), "{server_first}");
+        assert!(
+            server_first.starts_with("r=fyko+d2lbbFgONRv9qkxdawL"),
+            "{server_first}"
+        );
         assert!(server_first.ends_with(",i=4096"), "{server_first}");
         let last = scram::client_final(m, password, &bare, &server_first).expect("client-final");
         step(a, token(2, Bytes::from(last)))
@@ -664,7 +671,11 @@ mod tests {
     fn a_wrong_scram_password_or_user_gets_kafkas_message() {
         for (user, password, reason) in [
             ("kroll", "wrong", "Invalid client credentials"),
-            ("nobody", "kroll-secret", "Authentication failed: Invalid user credentials"),
+            (
+                "nobody",
+                "kroll-secret",
+                "Authentication failed: Invalid user credentials",
+            ),
         ] {
             let mut a = all_mechanisms();
             match scram_login(&mut a, ScramMechanism::Sha256, user, password) {

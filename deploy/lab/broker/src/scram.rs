@@ -212,7 +212,9 @@ impl ClientFirst {
         let rest = text
             .strip_prefix("n,")
             .ok_or("client-first: only GS2 flag `n` (no channel binding) is accepted")?;
-        let (authzid, bare) = rest.split_once(',').ok_or("client-first: no GS2 header end")?;
+        let (authzid, bare) = rest
+            .split_once(',')
+            .ok_or("client-first: no GS2 header end")?;
         let mut parts = bare.split(',');
         let user = parts
             .next()
@@ -223,10 +225,16 @@ impl ClientFirst {
             .and_then(|p| p.strip_prefix("r="))
             .ok_or("client-first: no r=")?;
         let user = sasl_name_decode(user)?;
-        if nonce.is_empty() || !nonce.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b',') {
+        if nonce.is_empty()
+            || !nonce
+                .bytes()
+                .all(|b| (0x21..=0x7e).contains(&b) && b != b',')
+        {
             return Err("client-first: invalid nonce".into());
         }
-        if !authzid.is_empty() && authzid.strip_prefix("a=").map(sasl_name_decode) != Some(Ok(user.clone())) {
+        if !authzid.is_empty()
+            && authzid.strip_prefix("a=").map(sasl_name_decode) != Some(Ok(user.clone()))
+        {
             return Err("Authentication failed: Client requested an authorization id that is different from username".into());
         }
         Ok(Self {
@@ -325,9 +333,7 @@ impl ServerFirst {
     /// `v=<signature>` when the proof is right.
     pub fn verify_final(&self, message: &[u8]) -> Result<Vec<u8>, String> {
         let text = std::str::from_utf8(message).map_err(|_| "client-final is not UTF-8")?;
-        let (without_proof, proof) = text
-            .rsplit_once(",p=")
-            .ok_or("client-final: no p=")?;
+        let (without_proof, proof) = text.rsplit_once(",p=").ok_or("client-final: no p=")?;
         let mut parts = without_proof.split(',');
         let channel = parts
             .next()
@@ -340,10 +346,19 @@ impl ServerFirst {
         if B64.decode(channel).ok().as_deref() != Some(self.client.gs2_header.as_bytes()) {
             return Err("client-final: channel binding does not match the GS2 header".into());
         }
-        if nonce != self.nonce {
-            return Err("Invalid client nonce in the final client message.".into());
+        // Kafka 3.8.1+ (CVE-2024-56128) requires the nonce to end with the server's: librdkafka
+        // before 2.6.1 (Debian's kcat) sends its own nonce once more in front; Kafka 3.1–3.8.0
+        // did not check it at all, Kafka 4 wants it exact.
+        if !nonce.ends_with(&self.nonce) {
+            // Nonces are no secret: the log says which one came back.
+            return Err(format!(
+                "Invalid client nonce in the final client message (sent {}, got {nonce}; client-final without proof {without_proof:?}).",
+                self.nonce
+            ));
         }
-        let proof = B64.decode(proof).map_err(|_| "client-final: proof is not base64")?;
+        let proof = B64
+            .decode(proof)
+            .map_err(|_| "client-final: proof is not base64")?;
         let m = self.mechanism;
         let auth_message = format!("{},{},{without_proof}", self.client.bare, self.message);
         let signature = m.mac(&self.credential.stored_key, auth_message.as_bytes());
@@ -388,7 +403,11 @@ pub fn client_final(
     let without_proof = format!("c=biws,r={nonce}");
     let auth = format!("{client_first_bare},{server_first},{without_proof}");
     let signature = mechanism.mac(&mechanism.hash(&client_key), auth.as_bytes());
-    let proof: Vec<u8> = client_key.iter().zip(&signature).map(|(a, b)| a ^ b).collect();
+    let proof: Vec<u8> = client_key
+        .iter()
+        .zip(&signature)
+        .map(|(a, b)| a ^ b)
+        .collect();
     Ok(format!("{without_proof},p={}", B64.encode(proof)))
 }
 
@@ -397,15 +416,19 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
-/// A server nonce: 32 random printable characters (Kafka's `secureRandomString`, base64 of
-/// random bytes without `,`).
+/// A server nonce: 26 random base-36 digits, what Kafka's `secureRandomString` gives
+/// (`BigInteger(130, random).toString(36)`).
 pub fn server_nonce() -> Result<String, String> {
     use ring::rand::SecureRandom as _;
-    let mut bytes = [0u8; 24];
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut bytes = [0u8; 26];
     ring::rand::SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| "the system's random generator failed".to_owned())?;
-    Ok(B64.encode(bytes))
+    Ok(bytes
+        .iter()
+        .map(|b| char::from(DIGITS[usize::from(*b) % DIGITS.len()]))
+        .collect())
 }
 
 #[cfg(test)]
@@ -456,6 +479,8 @@ mod tests {
         let server = rfc_server("pencil");
         let other_nonce = CLIENT_FINAL.replace("k0,p=", "k1,p=");
         assert!(server.verify_final(other_nonce.as_bytes()).is_err());
+        let client_nonce_only = CLIENT_FINAL.replace("%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0", "");
+        assert!(server.verify_final(client_nonce_only.as_bytes()).is_err());
         let other_binding = CLIENT_FINAL.replace("c=biws", "c=eSws");
         assert!(server.verify_final(other_binding.as_bytes()).is_err());
         let flipped = CLIENT_FINAL.replace("p=dHz", "p=dHy");
@@ -489,7 +514,10 @@ mod tests {
     #[test]
     fn client_first_follows_kafkas_grammar() {
         let c = ClientFirst::parse(b"n,a=us=2Cer,n=us=2Cer,r=abc").expect("authzid = user");
-        assert_eq!((c.user.as_str(), c.gs2_header.as_str()), ("us,er", "n,a=us=2Cer,"));
+        assert_eq!(
+            (c.user.as_str(), c.gs2_header.as_str()),
+            ("us,er", "n,a=us=2Cer,")
+        );
         for bad in [
             &b"y,,n=user,r=abc"[..],
             b"p=tls-unique,,n=user,r=abc",
@@ -497,7 +525,11 @@ mod tests {
             b"n,,n=user",
             b"n,,n=us=41er,r=abc",
         ] {
-            assert!(ClientFirst::parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                ClientFirst::parse(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
         assert_eq!(
             ClientFirst::parse(b"n,a=admin,n=user,r=abc"),
@@ -509,17 +541,49 @@ mod tests {
     }
 
     #[test]
+    fn librdkafkas_doubled_client_nonce_is_accepted_as_kafka_3_8_1_does() {
+        let m = ScramMechanism::Sha256;
+        let cred = ScramCredential::new(m, "kroll-secret", b"salt", 4096);
+        let client = ClientFirst::parse(b"n,,n=kroll,r=cnonce").expect("client-first");
+        let server = ServerFirst::new(m, client, cred, "snonce").expect("server-first");
+        let first = String::from_utf8_lossy(server.message()).into_owned();
+        // What librdkafka < 2.6.1 sends: its nonce again in front, the proof over that message.
+        let without_proof = "c=biws,r=cnoncecnoncesnonce";
+        let salted = {
+            let mut out = vec![0u8; 32];
+            pbkdf2::derive(
+                m.pbkdf2(),
+                NonZeroU32::MIN.saturating_add(4095),
+                b"salt",
+                b"kroll-secret",
+                &mut out,
+            );
+            out
+        };
+        let client_key = m.mac(&salted, b"Client Key");
+        let auth = format!("n=kroll,r=cnonce,{first},{without_proof}");
+        let signature = m.mac(&m.hash(&client_key), auth.as_bytes());
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
+        let last = format!("{without_proof},p={}", B64.encode(proof));
+        assert!(server.verify_final(last.as_bytes()).is_ok());
+    }
+
+    #[test]
     fn sha_512_verifies_a_proof_computed_the_clients_way() {
         let m = ScramMechanism::Sha512;
         let cred = ScramCredential::new(m, "kroll-secret", b"0123456789abcdef", 4096);
         let client = ClientFirst::parse(b"n,,n=kroll,r=clientnonce").expect("client-first");
         let server = ServerFirst::new(m, client, cred, "servernonce").expect("server-first");
         let first = String::from_utf8_lossy(server.message()).into_owned();
-        let last = client_final(m, "kroll-secret", "n=kroll,r=clientnonce", &first)
-            .expect("client-final");
+        let last =
+            client_final(m, "kroll-secret", "n=kroll,r=clientnonce", &first).expect("client-final");
         assert!(server.verify_final(last.as_bytes()).is_ok());
-        let wrong = client_final(m, "kroll-secreT", "n=kroll,r=clientnonce", &first)
-            .expect("client-final");
+        let wrong =
+            client_final(m, "kroll-secreT", "n=kroll,r=clientnonce", &first).expect("client-final");
         assert_eq!(
             server.verify_final(wrong.as_bytes()),
             Err("Invalid client credentials".into())

@@ -55,11 +55,7 @@ pub async fn bind(cfg: &Config) -> Result<Vec<Bound>, BrokerError> {
 }
 
 /// Accepts connections until `stop` turns true.
-pub fn serve(
-    broker: Arc<Broker>,
-    listeners: Vec<Bound>,
-    stop: watch::Receiver<bool>,
-) {
+pub fn serve(broker: Arc<Broker>, listeners: Vec<Bound>, stop: watch::Receiver<bool>) {
     for (name, socket, acceptor) in listeners {
         let broker = broker.clone();
         let mut stop = stop.clone();

@@ -79,9 +79,16 @@ pub fn listener_settings(
             ));
         }
     }
-    for inline in ["ssl.keystore.key", "ssl.keystore.certificate.chain", "ssl.truststore.certificates"] {
+    for inline in [
+        "ssl.keystore.key",
+        "ssl.keystore.certificate.chain",
+        "ssl.truststore.certificates",
+    ] {
         if let Some((key, _)) = get(inline) {
-            return Err(bad(key, "the lab reads PEM stores from files only (ssl.*.location)".into()));
+            return Err(bad(
+                key,
+                "the lab reads PEM stores from files only (ssl.*.location)".into(),
+            ));
         }
     }
     if let Some((key, _)) = get("ssl.key.password") {
@@ -96,14 +103,19 @@ pub fn listener_settings(
     let client_auth = match get("ssl.client.auth") {
         None => ClientAuth::None,
         Some((key, value)) => ClientAuth::parse(value).ok_or_else(|| {
-            bad(key, format!("is `{value}`; one of none, requested, required"))
+            bad(
+                key,
+                format!("is `{value}`; one of none, requested, required"),
+            )
         })?,
     };
     let truststore = get("ssl.truststore.location").map(|(_, v)| PathBuf::from(v));
     if client_auth != ClientAuth::None && truststore.is_none() {
         return Err(bad(
             format!("{prefix}ssl.truststore.location"),
-            format!("listener {listener} authenticates clients (ssl.client.auth) and has no trust store"),
+            format!(
+                "listener {listener} authenticates clients (ssl.client.auth) and has no trust store"
+            ),
         ));
     }
     Ok(ListenerTls {
@@ -228,7 +240,11 @@ fn hex_der(value: &x509_parser::der_parser::asn1_rs::Any<'_>) -> String {
     if len < 0x80 {
         der.push(len as u8);
     } else {
-        let bytes: Vec<u8> = len.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
         der.push(0x80 | bytes.len() as u8);
         der.extend(bytes);
     }
