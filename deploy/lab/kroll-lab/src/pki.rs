@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 
 use kroll_shared::tls::{PemPair, write_pair};
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
 };
 use serde::Serialize;
 
@@ -108,7 +108,8 @@ fn make(pki: &Path, spec: &LabSpec) -> Result<(), LabError> {
     std::fs::create_dir_all(pki).map_err(LabError::io(pki))?;
     std::fs::set_permissions(pki, std::fs::Permissions::from_mode(0o700))
         .map_err(LabError::io(pki))?;
-    let err = |e: rcgen::Error| LabError::Security(format!("issuing the lab's Kafka certificates: {e}"));
+    let err =
+        |e: rcgen::Error| LabError::Security(format!("issuing the lab's Kafka certificates: {e}"));
     let written = |e: kroll_shared::tls::TlsError| LabError::Security(e.to_string());
     let ca_key = KeyPair::generate().map_err(err)?;
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
@@ -180,8 +181,7 @@ mod tests {
             "tls-1",
             "7.1.1",
             "reg",
-            Ports::from_base(30000, crate::topology::Shape::LAB, Security::SaslSsl)
-                .expect("ports"),
+            Ports::from_base(30000, crate::topology::Shape::LAB, Security::SaslSsl).expect("ports"),
             Services::Kafka,
         )
         .expect("spec")
@@ -199,14 +199,20 @@ mod tests {
         assert_eq!(mode(&pki), 0o700);
         let keystore = pki.join(KEYSTORE_FILE);
         assert_eq!(mode(&keystore), 0o600);
-        assert_eq!(std::fs::metadata(&keystore).expect("keystore").uid(), BROKER_UID);
+        assert_eq!(
+            std::fs::metadata(&keystore).expect("keystore").uid(),
+            BROKER_UID
+        );
         assert_eq!(mode(&access.kroll.key_file), 0o600);
         assert_eq!(access.kroll.principal, "User:CN=kroll");
         assert_eq!(access.sasl_ssl_bootstrap[0], "127.0.0.1:30220");
         assert_eq!(access.ssl_bootstrap[4], "127.0.0.1:30324");
 
         let text = std::fs::read_to_string(&keystore).expect("keystore");
-        assert!(text.starts_with("-----BEGIN PRIVATE KEY-----"), "key first, as Kafka reads it");
+        assert!(
+            text.starts_with("-----BEGIN PRIVATE KEY-----"),
+            "key first, as Kafka reads it"
+        );
         let der = kroll_shared::tls::first_cert_der(&text).expect("certificate");
         let (_, cert) = x509_parser::parse_x509_certificate(&der).expect("x509");
         let sans = cert
@@ -218,11 +224,9 @@ mod tests {
             .iter()
             .map(|n| match n {
                 x509_parser::extensions::GeneralName::DNSName(d) => (*d).to_owned(),
-                x509_parser::extensions::GeneralName::IPAddress(ip) => ip
-                    .iter()
-                    .map(u8::to_string)
-                    .collect::<Vec<_>>()
-                    .join("."),
+                x509_parser::extensions::GeneralName::IPAddress(ip) => {
+                    ip.iter().map(u8::to_string).collect::<Vec<_>>().join(".")
+                }
                 other => format!("{other:?}"),
             })
             .collect::<Vec<_>>()

@@ -482,7 +482,9 @@ mod tests {
         assert_eq!(scram.len(), 3);
         let (path, body) = &scram[1];
         assert_eq!(path, "/config/users/kroll");
-        use kroll_lab_broker::scram::{ScramCredential, ScramMechanism, credential_from_user_config};
+        use kroll_lab_broker::scram::{
+            ScramCredential, ScramMechanism, credential_from_user_config,
+        };
         for m in ScramMechanism::ALL {
             let stored = credential_from_user_config(body, m)
                 .expect("parses")
@@ -492,7 +494,10 @@ mod tests {
             assert_eq!(again, stored, "{m:?}: the credential of kroll's password");
         }
         let text = String::from_utf8_lossy(body);
-        assert!(!text.contains(users.kroll.expose()), "no password in the znode");
+        assert!(
+            !text.contains(users.kroll.expose()),
+            "no password in the znode"
+        );
         assert!(text.contains("\"SCRAM-SHA-512\":\"salt="), "{text}");
     }
 

@@ -646,13 +646,12 @@ impl LabSpec {
             host,
             port: self.ports.brokers[i],
         };
-        let at = |ports: &[u16]| {
-            ports
-                .get(i)
-                .map(|&port| env::HostListener { host, port })
-        };
+        let at = |ports: &[u16]| ports.get(i).map(|&port| env::HostListener { host, port });
         let sasl = at(&self.ports.sasl_brokers).filter(|_| self.security.is_sasl());
-        let tls = match (at(&self.ports.sasl_ssl_brokers), at(&self.ports.ssl_brokers)) {
+        let tls = match (
+            at(&self.ports.sasl_ssl_brokers),
+            at(&self.ports.ssl_brokers),
+        ) {
             (Some(sasl_ssl), Some(ssl)) if self.security.is_tls() => {
                 Some(env::TlsListeners { sasl_ssl, ssl })
             }

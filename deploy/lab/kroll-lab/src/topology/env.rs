@@ -213,9 +213,7 @@ pub(super) fn broker(
             }
             let (sasl_ssl, ssl) = (sasl_ssl_ext_port(n), ssl_ext_port(n));
             (
-                format!(
-                    "{listeners},SASL_SSL_EXT://0.0.0.0:{sasl_ssl},SSL_EXT://0.0.0.0:{ssl}"
-                ),
+                format!("{listeners},SASL_SSL_EXT://0.0.0.0:{sasl_ssl},SSL_EXT://0.0.0.0:{ssl}"),
                 format!(
                     "{advertised},SASL_SSL_EXT://{}:{},SSL_EXT://{}:{}",
                     tls.sasl_ssl.host, tls.sasl_ssl.port, tls.ssl.host, tls.ssl.port

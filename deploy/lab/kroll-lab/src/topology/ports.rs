@@ -93,7 +93,8 @@ impl Ports {
         };
         let sasl = security.is_sasl();
         let tls = security.is_tls();
-        let last_run = brokers_at + SASL_OFFSET * [sasl, tls, tls].into_iter().filter(|b| *b).count() as u16;
+        let last_run =
+            brokers_at + SASL_OFFSET * [sasl, tls, tls].into_iter().filter(|b| *b).count() as u16;
         let span = PORT_SPAN.max(last_run + u16::from(shape.nodes));
         if !(1024..=u16::MAX - span).contains(&base) {
             return Err(TopologyError::BadPortBase(base, u16::MAX - span));

@@ -11,7 +11,6 @@ use kroll_shared::inventory::{Inventory, ServiceKind};
 
 use super::UpOptions;
 use crate::http::Http;
-use crate::pki::TlsAccess;
 use crate::security::SaslAccess;
 use crate::topology::{LabSpec, Services};
 use crate::{LabError, Progress, ready, seed};
@@ -156,66 +155,6 @@ pub(crate) async fn sasl_login(access: &SaslAccess, nodes: u8) -> Result<(), Lab
                     std::slice::from_ref(b),
                     Duration::from_secs(3),
                     login.clone(),
-                )
-                .await?;
-                if md.brokers.len() != usize::from(nodes) {
-                    return Err(format!("{b} as kroll sees brokers {:?}", md.brokers));
-                }
-            }
-            Ok(())
-        },
-    )
-    .await
-}
-
-/// kroll logs in over every broker's `SASL_SSL_EXT` with SCRAM-SHA-512 and over every
-/// `SSL_EXT` with its client certificate, trusting only the lab's Kafka CA and checking the
-/// brokers' names, and sees every broker.
-pub(crate) async fn tls_logins(
-    sasl: &SaslAccess,
-    tls: &TlsAccess,
-    nodes: u8,
-) -> Result<(), LabError> {
-    let path = |p: &Path| p.to_string_lossy().into_owned();
-    let trust = vec![
-        ("ssl.ca.location", path(&tls.ca_file)),
-        ("ssl.endpoint.identification.algorithm", "https".to_owned()),
-    ];
-    let mut scram = trust.clone();
-    scram.extend([
-        ("security.protocol", "SASL_SSL".to_owned()),
-        ("sasl.mechanism", "SCRAM-SHA-512".to_owned()),
-        ("sasl.username", sasl.kroll.username.clone()),
-        ("sasl.password", sasl.kroll.password.expose().to_owned()),
-    ]);
-    let mut cert = trust;
-    cert.extend([
-        ("security.protocol", "SSL".to_owned()),
-        ("ssl.certificate.location", path(&tls.kroll.cert_file)),
-        ("ssl.key.location", path(&tls.kroll.key_file)),
-    ]);
-    see_every_broker("SASL_SSL_EXT", &tls.sasl_ssl_bootstrap, scram, nodes).await?;
-    see_every_broker("SSL_EXT", &tls.ssl_bootstrap, cert, nodes).await
-}
-
-/// Asks each of `bootstrap` alone for Metadata with `settings` until each shows `nodes`
-/// brokers.
-async fn see_every_broker(
-    listener: &str,
-    bootstrap: &[String],
-    settings: Vec<(&'static str, String)>,
-    nodes: u8,
-) -> Result<(), LabError> {
-    let settings = &settings;
-    ready::until(
-        &format!("kroll to log in over every broker's {listener}"),
-        MINUTE,
-        || async move {
-            for b in bootstrap {
-                let md = crate::kafka::metadata_with(
-                    std::slice::from_ref(b),
-                    Duration::from_secs(3),
-                    settings.clone(),
                 )
                 .await?;
                 if md.brokers.len() != usize::from(nodes) {
