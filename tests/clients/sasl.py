@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Independent Kafka clients for kroll's SASL lab test (tests/lab/security.rs).
+"""Independent Kafka clients for kroll's SASL lab tests (tests/lab/security.rs, tests/lab/tls.rs).
 
-Both clients log in over SASL_PLAINTEXT with PLAIN, as the journal's organisation clients do on
-SASL_EXT:
+Both clients log in over SASL_PLAINTEXT with PLAIN by default, as the journal's organisation
+clients do on SASL_EXT; --protocol SASL_SSL (with --mechanism PLAIN, SCRAM-SHA-256 or
+SCRAM-SHA-512) or SSL (the user's client certificate, <--certs>/<user>.pem and <user>-key.pem)
+go over TLS, trusting only --ca and checking the broker's name:
 
   create    --bootstrap B --topic T                     as admin: RF 3 topic, min.insync.replicas=2
   roundtrip --client {confluent,kafka-python} --bootstrap B --topic T --group G
@@ -31,24 +33,37 @@ def password(user):
     return os.environ[f"LAB_PASSWORD_{user.upper()}"]
 
 
+def certificate(args, user):
+    return (os.path.join(args.certs, f"{user}.pem"), os.path.join(args.certs, f"{user}-key.pem"))
+
+
 def confluent_config(args, user):
-    return {
-        "bootstrap.servers": args.bootstrap,
-        "security.protocol": "SASL_PLAINTEXT",
-        "sasl.mechanism": "PLAIN",
-        "sasl.username": user,
-        "sasl.password": password(user),
-    }
+    config = {"bootstrap.servers": args.bootstrap, "security.protocol": args.protocol}
+    if args.protocol.startswith("SASL_"):
+        config.update({"sasl.mechanism": args.mechanism, "sasl.username": user,
+                       "sasl.password": password(user)})
+    if args.protocol.endswith("SSL"):
+        config.update({"ssl.ca.location": args.ca,
+                       "ssl.endpoint.identification.algorithm": "https"})
+    if args.protocol == "SSL":
+        cert, key = certificate(args, user)
+        config.update({"ssl.certificate.location": cert, "ssl.key.location": key})
+    return config
 
 
 def kafka_python_config(args, user):
-    return {
-        "bootstrap_servers": args.bootstrap.split(","),
-        "security_protocol": "SASL_PLAINTEXT",
-        "sasl_mechanism": "PLAIN",
-        "sasl_plain_username": user,
-        "sasl_plain_password": password(user),
-    }
+    config = {"bootstrap_servers": args.bootstrap.split(","),
+              "security_protocol": args.protocol}
+    if args.protocol.startswith("SASL_"):
+        # kafka-python's SCRAM is its own pure-Python code: an independent check of the broker's.
+        config.update({"sasl_mechanism": args.mechanism, "sasl_plain_username": user,
+                       "sasl_plain_password": password(user)})
+    if args.protocol.endswith("SSL"):
+        config.update({"ssl_cafile": args.ca, "ssl_check_hostname": True})
+    if args.protocol == "SSL":
+        cert, key = certificate(args, user)
+        config.update({"ssl_certfile": cert, "ssl_keyfile": key})
+    return config
 
 
 def create(args):
@@ -84,7 +99,8 @@ def roundtrip(args):
     else:
         produced = kafka_python_produce(args, "admin", value, idempotent=True)
         consumed = kafka_python_consume(args, "kroll", value)
-    print(json.dumps({"client": args.client, "value": value, "produced": produced,
+    print(json.dumps({"client": args.client, "protocol": args.protocol,
+                      "mechanism": args.mechanism, "value": value, "produced": produced,
                       "consumed": consumed}))
     return 0 if produced.get("error") is None and consumed.get("found") else 1
 
@@ -184,7 +200,7 @@ def produce(args):
         result = confluent_produce(args, args.user, value, idempotent=False)
     else:
         result = kafka_python_produce(args, args.user, value, idempotent=False)
-    result["client"] = args.client
+    result.update({"client": args.client, "protocol": args.protocol})
     print(json.dumps(result))
     return 0
 
@@ -197,6 +213,12 @@ def main():
     parser.add_argument("--client", choices=["confluent", "kafka-python"], default="confluent")
     parser.add_argument("--group", default="sasl-check")
     parser.add_argument("--user", default="kroll")
+    parser.add_argument("--protocol", choices=["SASL_PLAINTEXT", "SASL_SSL", "SSL"],
+                        default="SASL_PLAINTEXT")
+    parser.add_argument("--mechanism", choices=["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"],
+                        default="PLAIN")
+    parser.add_argument("--ca", help="the CA bundle to trust (SASL_SSL, SSL)")
+    parser.add_argument("--certs", help="where <user>.pem and <user>-key.pem are (SSL)")
     args = parser.parse_args()
     return {"create": create, "roundtrip": roundtrip, "produce": produce}[args.command](args)
 

@@ -6,7 +6,8 @@
 //! even when it fails. The full lab is shared by the checks that do not disturb each other
 //! (kcat, Connect 7.7.1, OOM); broker stops and IBP changes get their own Kafka-only labs;
 //! `upgrade_connect` upgrades two full labs (one pass with Connect; `--skip-connect`);
-//! `security` runs a three-broker SASL lab (`--security sasl`).
+//! `security` runs a three-broker SASL lab (`--security sasl`), `tls` one with TLS listeners
+//! and SCRAM besides (`--security sasl-ssl`).
 
 mod brokers;
 mod cli;
@@ -18,6 +19,7 @@ mod noloss;
 mod security;
 pub(crate) mod swarm;
 mod swarm_service;
+mod tls;
 mod upgrade_connect;
 
 use std::collections::BTreeMap;
@@ -212,10 +214,13 @@ pub fn kcat_read(bootstrap: &str, topic: &str, format: &str) -> String {
 }
 
 /// Runs Debian's kcat with `args`, `input` on stdin, whatever its exit status (a SASL
-/// password goes in a `-F` file, never in `args`, which failing tests print).
+/// password goes in a `-F` file, never in `args`, which failing tests print). Without cargo's
+/// `LD_LIBRARY_PATH`, so kcat loads Debian's librdkafka (with OpenSSL, for SASL_SSL and SSL)
+/// rather than the one built for the tests' rdkafka.
 pub fn kcat_output(args: &[&str], input: &str) -> Output {
     use std::io::Write as _;
     let mut child = Command::new("kcat")
+        .env_remove("LD_LIBRARY_PATH")
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -1,13 +1,17 @@
 //! Broker configuration from the environment, the way Confluent's `cp-kafka` image builds
 //! `server.properties`: `KAFKA_FOO_BAR` → `foo.bar` (`__` → `_`, `___` → `-`), plus the lab's
-//! own `LAB_*` timing knobs. SASL_PLAINTEXT listeners read their PLAIN users from the JAAS file
-//! named by `-Djava.security.auth.login.config=` in `KAFKA_OPTS` ([`crate::jaas`]).
+//! own `LAB_*` timing knobs. SASL_PLAINTEXT and SASL_SSL listeners read their PLAIN users from
+//! the JAAS file named by `-Djava.security.auth.login.config=` in `KAFKA_OPTS` ([`crate::jaas`])
+//! and SCRAM credentials from ZooKeeper at login; SSL and SASL_SSL listeners read their PEM
+//! stores from `ssl.*` ([`crate::tls`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::error::BrokerError;
 use crate::jaas::{JaasFile, Password, PlainCredentials};
+use crate::sasl::Mechanism;
+use crate::tls::ListenerTls;
 
 /// Environment variables `cp-kafka` does not turn into properties (JVM / launcher settings).
 const NOT_PROPERTIES: &[&str] = &[
@@ -84,23 +88,31 @@ pub struct Config {
     pub launcher_env: BTreeMap<String, String>,
     /// Lab knobs.
     pub lab: LabKnobs,
-    /// SASL settings, when a listener is SASL_PLAINTEXT.
+    /// SASL settings, when a listener is SASL_PLAINTEXT or SASL_SSL.
     pub sasl: Option<SaslConfig>,
+    /// TLS settings of each SSL / SASL_SSL listener.
+    pub tls: BTreeMap<String, ListenerTls>,
 }
 
-/// SASL/PLAIN settings of the SASL_PLAINTEXT listeners (passwords never in `Debug`).
+/// SASL settings of the SASL listeners (passwords never in `Debug`).
 #[derive(Debug, Clone)]
 pub struct SaslConfig {
     /// The JAAS file they came from.
     pub jaas: PathBuf,
+    /// `sasl.enabled.mechanisms`, in its order.
+    pub mechanisms: Vec<Mechanism>,
     /// Credentials per SASL listener name.
     pub listeners: BTreeMap<String, PlainCredentials>,
     /// The login the replica fetcher sends when the inter-broker listener is SASL.
     pub inter_broker_login: Option<(String, Password)>,
 }
 
-/// Security protocols the lab serves.
+/// Security protocols the lab serves (besides `PLAINTEXT`).
 pub const SASL_PLAINTEXT: &str = "SASL_PLAINTEXT";
+/// TLS without SASL: the principal comes from the client certificate.
+pub const SSL: &str = "SSL";
+/// SASL over TLS.
+pub const SASL_SSL: &str = "SASL_SSL";
 
 impl Config {
     /// Builds the configuration from environment variables (`std::env::vars()` in `main`).
@@ -147,10 +159,22 @@ impl Config {
             props,
             launcher_env,
             sasl: None,
+            tls: BTreeMap::new(),
         };
         config.validate()?;
         let sasl = config.sasl_config()?;
-        Ok(Self { sasl, ..config })
+        let mut tls = BTreeMap::new();
+        for l in config.listeners.iter().filter(|l| config.is_tls(&l.name)) {
+            tls.insert(
+                l.name.clone(),
+                crate::tls::listener_settings(&config.props, &l.name)?,
+            );
+        }
+        Ok(Self {
+            sasl,
+            tls,
+            ..config
+        })
     }
 
     fn validate(&self) -> Result<(), BrokerError> {
@@ -162,12 +186,12 @@ impl Config {
         }
         for listener in self.listeners.iter().chain(&self.advertised) {
             match self.protocol_map.get(&listener.name).map(String::as_str) {
-                Some("PLAINTEXT" | SASL_PLAINTEXT) => {}
+                Some("PLAINTEXT" | SASL_PLAINTEXT | SSL | SASL_SSL) => {}
                 Some(other) => {
                     return Err(bad(
                         "listener.security.protocol.map",
                         &format!(
-                            "listener {} uses {other}; the lab serves PLAINTEXT and SASL_PLAINTEXT listeners only",
+                            "listener {} uses {other}; the lab serves PLAINTEXT, SASL_PLAINTEXT, SSL and SASL_SSL listeners only",
                             listener.name
                         ),
                     ));
@@ -204,6 +228,16 @@ impl Config {
                 ),
             ));
         }
+        if self.is_tls(&self.inter_broker_listener) {
+            return Err(bad(
+                "inter.broker.listener.name",
+                &format!(
+                    "{} is {}; the lab's replica fetcher speaks PLAINTEXT and SASL_PLAINTEXT only",
+                    self.inter_broker_listener,
+                    self.protocol_of(&self.inter_broker_listener)
+                ),
+            ));
+        }
         for key in [
             "min.insync.replicas",
             "default.replication.factor",
@@ -225,10 +259,16 @@ impl Config {
 
     /// Whether `listener` authenticates with SASL.
     pub fn is_sasl(&self, listener: &str) -> bool {
-        self.protocol_of(listener) == SASL_PLAINTEXT
+        matches!(self.protocol_of(listener), SASL_PLAINTEXT | SASL_SSL)
     }
 
-    /// Reads the JAAS file for the SASL listeners and checks the mechanisms (PLAIN only).
+    /// Whether `listener` is TLS (SSL or SASL_SSL).
+    pub fn is_tls(&self, listener: &str) -> bool {
+        matches!(self.protocol_of(listener), SSL | SASL_SSL)
+    }
+
+    /// Reads the JAAS file for the SASL listeners and checks the mechanisms (PLAIN,
+    /// SCRAM-SHA-256, SCRAM-SHA-512).
     fn sasl_config(&self) -> Result<Option<SaslConfig>, BrokerError> {
         let sasl: Vec<&str> = self
             .listeners
@@ -249,19 +289,20 @@ impl Config {
             .props
             .get("sasl.enabled.mechanisms")
             .map_or("GSSAPI", String::as_str);
-        let listed: Vec<&str> = mechanisms
+        let listed: Option<Vec<Mechanism>> = mechanisms
             .split(',')
             .map(str::trim)
             .filter(|m| !m.is_empty())
+            .map(Mechanism::parse)
             .collect();
-        if listed != ["PLAIN"] {
+        let Some(listed) = listed.filter(|l| l.contains(&Mechanism::Plain)) else {
             return Err(bad(
                 "sasl.enabled.mechanisms",
                 &format!(
-                    "is `{mechanisms}`; the lab serves SASL mechanism PLAIN only (KAFKA_SASL_ENABLED_MECHANISMS=PLAIN)"
+                    "is `{mechanisms}`; the lab serves PLAIN, and SCRAM-SHA-256 / SCRAM-SHA-512 besides it (KAFKA_SASL_ENABLED_MECHANISMS=PLAIN[,SCRAM-SHA-256,SCRAM-SHA-512])"
                 ),
             ));
-        }
+        };
         let first = sasl[0].to_lowercase();
         let opts = self
             .launcher_env
@@ -304,6 +345,7 @@ impl Config {
         }
         Ok(Some(SaslConfig {
             jaas,
+            mechanisms: listed,
             listeners,
             inter_broker_login,
         }))
@@ -583,7 +625,7 @@ mod tests {
         let err = Config::from_env(sasl)
             .expect_err("sasl without mechanisms refused")
             .to_string();
-        assert!(err.contains("SASL mechanism PLAIN only"), "{err}");
+        assert!(err.contains("the lab serves PLAIN, and SCRAM"), "{err}");
         let mut ssl = journal_like();
         ssl.push((
             "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP".into(),
@@ -591,8 +633,24 @@ mod tests {
         ));
         let err = Config::from_env(ssl).expect_err("ssl refused").to_string();
         assert!(
-            err.contains("PLAINTEXT and SASL_PLAINTEXT listeners only"),
+            err.contains("replica fetcher speaks PLAINTEXT and SASL_PLAINTEXT only"),
             "{err}"
+        );
+        let mut ssl_ext = journal_like();
+        ssl_ext.push((
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP".into(),
+            "PLAINTEXT_INT:PLAINTEXT,PLAINTEXT_EXT:SSL".into(),
+        ));
+        let err = Config::from_env(ssl_ext.clone())
+            .expect_err("no keystore")
+            .to_string();
+        assert!(err.contains("has no keystore"), "{err}");
+        ssl_ext.push(("KAFKA_SSL_KEYSTORE_LOCATION".into(), "/s/k.pem".into()));
+        let cfg = Config::from_env(ssl_ext).expect("an SSL listener with a keystore");
+        assert!(cfg.is_tls("PLAINTEXT_EXT") && !cfg.is_sasl("PLAINTEXT_EXT"));
+        assert_eq!(
+            cfg.tls.get("PLAINTEXT_EXT").map(|t| t.client_auth),
+            Some(crate::tls::ClientAuth::None)
         );
         let mut bad_id = journal_like();
         bad_id.push(("KAFKA_BROKER_ID".into(), "two".into()));

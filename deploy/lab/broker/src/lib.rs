@@ -20,8 +20,10 @@
 //! - [`topics`]: topic creation and placement; [`group`]: the group coordinator.
 //! - [`acl`]: ACLs from ZooKeeper with AclAuthorizer's decisions (checked in `api::authz`).
 //! - [`server`] and [`codec`]: listeners, framing, inter-broker client; [`api`]: one module per API family.
-//! - [`sasl`]: SASL/PLAIN on SASL_PLAINTEXT listeners (server and inter-broker client);
-//!   [`jaas`]: the JAAS file its users come from.
+//! - [`sasl`]: SASL (PLAIN, SCRAM) on SASL_PLAINTEXT and SASL_SSL listeners (server and
+//!   inter-broker PLAIN client); [`jaas`]: the JAAS file PLAIN users come from; [`scram`]:
+//!   SCRAM-SHA-256/512 and Kafka's credential znodes.
+//! - [`tls`]: SSL and SASL_SSL listeners (rustls), the SSL principal from a client certificate.
 //! - [`broker`]: start-up, log recovery, controlled shutdown; [`logging`]: Kafka-like lines and `LAB-EVENT`s.
 #![forbid(unsafe_code)]
 
@@ -44,8 +46,10 @@ pub mod producer;
 pub mod producer_ids;
 pub mod replica;
 pub mod sasl;
+pub mod scram;
 pub mod server;
 pub mod storage;
+pub mod tls;
 pub mod topics;
 pub mod truncation;
 pub mod version;

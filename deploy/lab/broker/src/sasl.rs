@@ -1,9 +1,14 @@
-//! SASL/PLAIN on SASL_PLAINTEXT listeners, as Kafka's `SaslServerAuthenticator` does it: a new
-//! connection may send ApiVersions, then must send SaslHandshake (v0: raw SASL tokens follow;
-//! v1: tokens wrapped in SaslAuthenticate v0–v2). Any other request before authentication closes
-//! the connection; a wrong password gets SASL_AUTHENTICATION_FAILED with Kafka's message and the
-//! connection is closed. The client side ([`client_login`]) is what the replica fetcher uses on a
-//! SASL inter-broker listener. Passwords never reach a log line or an error message.
+//! SASL on SASL_PLAINTEXT and SASL_SSL listeners, as Kafka's `SaslServerAuthenticator` does it:
+//! a new connection may send ApiVersions, then must send SaslHandshake (v0: raw SASL tokens
+//! follow; v1: tokens wrapped in SaslAuthenticate v0–v2). Any other request before
+//! authentication closes the connection; a failed login gets SASL_AUTHENTICATION_FAILED with
+//! Kafka's message and the connection is closed. Mechanisms: PLAIN against the JAAS file's
+//! users, SCRAM-SHA-256 / SCRAM-SHA-512 ([`crate::scram`]) against the credentials ZooKeeper
+//! holds, read at each login ([`ScramStore`]). The client side ([`client_login`], PLAIN) is what
+//! the replica fetcher uses on a SASL inter-broker listener. Passwords never reach a log line or
+//! an error message.
+
+use std::future::Future;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{
@@ -14,22 +19,79 @@ use kafka_protocol::protocol::{Decodable, StrBytes};
 
 use crate::api::{encode_response, errors};
 use crate::jaas::{Password, PlainCredentials};
+use crate::scram::{self, ClientFirst, ScramCredential, ScramMechanism, ServerFirst};
 
-/// The only mechanism the lab serves.
+/// The PLAIN mechanism's name.
 pub const PLAIN: &str = "PLAIN";
 
 /// Kafka's message when the user is unknown or the password is wrong.
 pub const INVALID_CREDENTIALS: &str = "Authentication failed: Invalid username or password";
 
+/// A SASL mechanism the lab serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    /// `PLAIN` (RFC 4616), users from the JAAS file.
+    Plain,
+    /// `SCRAM-SHA-256` or `SCRAM-SHA-512`, credentials from ZooKeeper.
+    Scram(ScramMechanism),
+}
+
+impl Mechanism {
+    /// The mechanism's SASL name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Plain => PLAIN,
+            Self::Scram(m) => m.name(),
+        }
+    }
+
+    /// The mechanism named `name`, if the lab serves it.
+    pub fn parse(name: &str) -> Option<Self> {
+        if name == PLAIN {
+            return Some(Self::Plain);
+        }
+        ScramMechanism::parse(name).map(Self::Scram)
+    }
+}
+
+/// Where SCRAM credentials come from: ZooKeeper's `/config/users/<user>` in the broker.
+pub trait ScramStore {
+    /// `user`'s credential for `mechanism`; `None` when it has none.
+    fn credential(
+        &self,
+        user: &str,
+        mechanism: ScramMechanism,
+    ) -> impl Future<Output = Result<Option<ScramCredential>, String>> + Send;
+}
+
+impl ScramStore for crate::zk::Zk {
+    async fn credential(
+        &self,
+        user: &str,
+        mechanism: ScramMechanism,
+    ) -> Result<Option<ScramCredential>, String> {
+        let path = scram::user_config_path(user);
+        match self.get_raw(&path).await {
+            Ok(None) => Ok(None),
+            Ok(Some((data, _))) => scram::credential_from_user_config(&data, mechanism)
+                .map_err(|e| format!("znode {path}: {e}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
 /// Where a connection on a SASL listener is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum State {
     /// Waiting for ApiVersions or SaslHandshake.
     Handshake,
-    /// After SaslHandshake v0: the next frame is a raw PLAIN token.
-    RawToken,
-    /// After SaslHandshake v1: the next request is SaslAuthenticate.
-    Authenticate,
+    /// After SaslHandshake: tokens of `mechanism` follow, raw (v0) or in SaslAuthenticate (v1);
+    /// a SCRAM exchange keeps its server-first between its two rounds.
+    Token {
+        raw: bool,
+        mechanism: Mechanism,
+        scram: Option<Box<ServerFirst>>,
+    },
     /// Authenticated as `User:<name>`.
     Done(String),
 }
@@ -49,18 +111,33 @@ pub enum Step {
     Close(String),
 }
 
+/// The outcome of one SASL token.
+enum Exchange {
+    /// Send this token, wait for the next.
+    Continue(Bytes),
+    /// Authenticated as the user; send this last token.
+    Done(Bytes, String),
+    /// Refused: `message` to the client, `reason` to the log.
+    Fail { reason: String, message: String },
+}
+
 /// The server side of one connection's SASL exchange.
 #[derive(Debug)]
 pub struct Authenticator {
     creds: PlainCredentials,
+    mechanisms: Vec<Mechanism>,
+    chosen: Option<Mechanism>,
     state: State,
 }
 
 impl Authenticator {
-    /// A new exchange against `creds` (the listener's JAAS section).
-    pub fn new(creds: PlainCredentials) -> Self {
+    /// A new exchange offering `mechanisms`; PLAIN logins are checked against `creds` (the
+    /// listener's JAAS section).
+    pub fn new(creds: PlainCredentials, mechanisms: Vec<Mechanism>) -> Self {
         Self {
             creds,
+            mechanisms,
+            chosen: None,
             state: State::Handshake,
         }
     }
@@ -73,15 +150,19 @@ impl Authenticator {
         }
     }
 
-    /// Processes one frame received before authentication completed.
-    pub fn on_frame(&mut self, frame: BytesMut) -> Step {
-        if self.state == State::RawToken {
-            return match verify_plain(&self.creds, &frame) {
-                Ok(user) => {
-                    self.state = State::Done(user.clone());
-                    Step::Authenticated(Bytes::new(), user)
-                }
-                Err(reason) => Step::Fail(None, reason),
+    /// The mechanism the client chose, once it sent SaslHandshake.
+    pub fn mechanism(&self) -> Option<&'static str> {
+        self.chosen.map(Mechanism::name)
+    }
+
+    /// Processes one frame received before authentication completed; SCRAM credentials are
+    /// read from `store`.
+    pub async fn on_frame(&mut self, frame: BytesMut, store: &impl ScramStore) -> Step {
+        if let State::Token { raw: true, .. } = self.state {
+            return match self.exchange(&frame, store).await {
+                Exchange::Continue(token) => Step::Reply(token),
+                Exchange::Done(token, user) => Step::Authenticated(token, user),
+                Exchange::Fail { reason, .. } => Step::Fail(None, reason),
             };
         }
         if frame.len() < 4 {
@@ -95,8 +176,10 @@ impl Authenticator {
             (State::Handshake, Some(ApiKey::SaslHandshake)) if (0..=1).contains(&version) => {
                 self.handshake(frame, version)
             }
-            (State::Authenticate, Some(ApiKey::SaslAuthenticate)) if (0..=2).contains(&version) => {
-                self.authenticate(frame, version)
+            (State::Token { raw: false, .. }, Some(ApiKey::SaslAuthenticate))
+                if (0..=2).contains(&version) =>
+            {
+                self.authenticate(frame, version, store).await
             }
             (_, api) => Step::Close(format!(
                 "Unexpected Kafka request of type {} (version {version}) during SASL handshake.",
@@ -113,36 +196,51 @@ impl Authenticator {
         let Ok(request) = SaslHandshakeRequest::decode(&mut body, version) else {
             return Step::Close("invalid SaslHandshake request".into());
         };
-        let mechanism = request.mechanism.to_string();
-        let ok = mechanism == PLAIN;
+        let name = request.mechanism.to_string();
+        let chosen = Mechanism::parse(&name).filter(|m| self.mechanisms.contains(m));
+        let enabled: Vec<&'static str> = self.mechanisms.iter().map(|m| m.name()).collect();
         let response = SaslHandshakeResponse::default()
-            .with_error_code(if ok {
+            .with_error_code(if chosen.is_some() {
                 errors::NONE
             } else {
                 errors::UNSUPPORTED_SASL_MECHANISM
             })
-            .with_mechanisms(vec![StrBytes::from_static_str(PLAIN)]);
+            .with_mechanisms(
+                enabled
+                    .iter()
+                    .map(|m| StrBytes::from_static_str(m))
+                    .collect(),
+            );
         let reply = encode_response(
             ApiKey::SaslHandshake,
             header.correlation_id,
             version,
             &response,
         );
-        if !ok {
+        let Some(mechanism) = chosen else {
             return Step::Fail(
                 Some(reply),
-                format!("Unsupported SASL mechanism {mechanism} (enabled: {PLAIN})"),
+                format!(
+                    "Unsupported SASL mechanism {name} (enabled: {})",
+                    enabled.join(", ")
+                ),
             );
-        }
-        self.state = if version == 0 {
-            State::RawToken
-        } else {
-            State::Authenticate
+        };
+        self.chosen = Some(mechanism);
+        self.state = State::Token {
+            raw: version == 0,
+            mechanism,
+            scram: None,
         };
         Step::Reply(reply)
     }
 
-    fn authenticate(&mut self, mut frame: BytesMut, version: i16) -> Step {
+    async fn authenticate(
+        &mut self,
+        mut frame: BytesMut,
+        version: i16,
+        store: &impl ScramStore,
+    ) -> Step {
         let Some((header, mut body)) = decode_header(&mut frame, ApiKey::SaslAuthenticate, version)
         else {
             return Step::Close("invalid SaslAuthenticate request header".into());
@@ -150,12 +248,14 @@ impl Authenticator {
         let Ok(request) = SaslAuthenticateRequest::decode(&mut body, version) else {
             return Step::Close("invalid SaslAuthenticate request".into());
         };
-        let outcome = verify_plain(&self.creds, &request.auth_bytes);
+        let outcome = self.exchange(&request.auth_bytes, store).await;
         let response = match &outcome {
-            Ok(_) => SaslAuthenticateResponse::default(),
-            Err(reason) => SaslAuthenticateResponse::default()
+            Exchange::Continue(token) | Exchange::Done(token, _) => {
+                SaslAuthenticateResponse::default().with_auth_bytes(token.clone())
+            }
+            Exchange::Fail { message, .. } => SaslAuthenticateResponse::default()
                 .with_error_code(errors::SASL_AUTHENTICATION_FAILED)
-                .with_error_message(Some(StrBytes::from_string(reason.clone()))),
+                .with_error_message(Some(StrBytes::from_string(message.clone()))),
         };
         let reply = encode_response(
             ApiKey::SaslAuthenticate,
@@ -164,13 +264,76 @@ impl Authenticator {
             &response,
         );
         match outcome {
-            Ok(user) => {
-                self.state = State::Done(user.clone());
-                Step::Authenticated(reply, user)
-            }
-            Err(reason) => Step::Fail(Some(reply), reason),
+            Exchange::Continue(_) => Step::Reply(reply),
+            Exchange::Done(_, user) => Step::Authenticated(reply, user),
+            Exchange::Fail { reason, .. } => Step::Fail(Some(reply), reason),
         }
     }
+
+    /// One token of the chosen mechanism; on success the state becomes `Done`.
+    async fn exchange(&mut self, token: &[u8], store: &impl ScramStore) -> Exchange {
+        let State::Token {
+            mechanism, scram, ..
+        } = &mut self.state
+        else {
+            let reason = "a SASL token outside the exchange".to_owned();
+            return Exchange::Fail {
+                message: reason.clone(),
+                reason,
+            };
+        };
+        let outcome = match (*mechanism, scram.take()) {
+            (Mechanism::Plain, _) => match verify_plain(&self.creds, token) {
+                Ok(user) => Exchange::Done(Bytes::new(), user),
+                Err(reason) => Exchange::Fail {
+                    message: reason.clone(),
+                    reason,
+                },
+            },
+            (Mechanism::Scram(m), None) => match scram_first(m, token, store).await {
+                Ok(first) => {
+                    let reply = Bytes::copy_from_slice(first.message());
+                    *scram = Some(Box::new(first));
+                    Exchange::Continue(reply)
+                }
+                Err(reason) => scram_failure(m, reason),
+            },
+            (Mechanism::Scram(m), Some(first)) => match first.verify_final(token) {
+                Ok(last) => Exchange::Done(Bytes::from(last), first.user().to_owned()),
+                Err(reason) => scram_failure(m, reason),
+            },
+        };
+        if let Exchange::Done(_, user) = &outcome {
+            self.state = State::Done(user.clone());
+        }
+        outcome
+    }
+}
+
+/// The server-first answer to a SCRAM client-first, with the user's stored credential.
+async fn scram_first(
+    m: ScramMechanism,
+    token: &[u8],
+    store: &impl ScramStore,
+) -> Result<ServerFirst, String> {
+    let client = ClientFirst::parse(token)?;
+    let credential = store
+        .credential(&client.user, m)
+        .await
+        .map_err(|e| format!("Authentication failed: Credentials could not be obtained ({e})"))?
+        .ok_or("Authentication failed: Invalid user credentials")?;
+    ServerFirst::new(m, client, credential, &scram::server_nonce()?)
+}
+
+/// Kafka answers a SCRAM `SaslException` with its generic message; only the authorization-id
+/// refusal (a `SaslAuthenticationException`) reaches the client as it is.
+fn scram_failure(m: ScramMechanism, reason: String) -> Exchange {
+    let message = if reason.starts_with("Authentication failed: Client requested") {
+        reason.clone()
+    } else {
+        scram::failure_message(m)
+    };
+    Exchange::Fail { reason, message }
 }
 
 fn decode_header(
@@ -257,6 +420,32 @@ mod tests {
 
     use super::*;
 
+    /// SCRAM credentials in memory: `kroll` / `kroll-secret` for both mechanisms.
+    struct Store;
+
+    impl ScramStore for Store {
+        async fn credential(
+            &self,
+            user: &str,
+            m: ScramMechanism,
+        ) -> Result<Option<ScramCredential>, String> {
+            Ok((user == "kroll").then(|| ScramCredential::new(m, "kroll-secret", b"salt", 4096)))
+        }
+    }
+
+    fn step(a: &mut Authenticator, frame: BytesMut) -> Step {
+        futures::executor::block_on(a.on_frame(frame, &Store))
+    }
+
+    fn plain_only() -> Authenticator {
+        Authenticator::new(creds(), vec![Mechanism::Plain])
+    }
+
+    fn all_mechanisms() -> Authenticator {
+        let scram = ScramMechanism::ALL.map(Mechanism::Scram);
+        Authenticator::new(creds(), [Mechanism::Plain, scram[0], scram[1]].to_vec())
+    }
+
     fn creds() -> PlainCredentials {
         PlainCredentials {
             users: BTreeMap::from([
@@ -289,11 +478,14 @@ mod tests {
     }
 
     fn authenticate(version: i16, user: &str, password: &str) -> BytesMut {
+        token(version, plain_token(user, &Password::new(password)))
+    }
+
+    fn token(version: i16, bytes: Bytes) -> BytesMut {
         request(
             ApiKey::SaslAuthenticate,
             version,
-            &SaslAuthenticateRequest::default()
-                .with_auth_bytes(plain_token(user, &Password::new(password))),
+            &SaslAuthenticateRequest::default().with_auth_bytes(bytes),
         )
     }
 
@@ -353,10 +545,13 @@ mod tests {
     #[test]
     fn handshake_v1_then_authenticate_gives_the_principal() {
         for auth_version in 0..=2 {
-            let mut a = Authenticator::new(creds());
-            assert!(matches!(a.on_frame(handshake(1, "PLAIN")), Step::Reply(_)));
+            let mut a = plain_only();
+            assert!(matches!(
+                step(&mut a, handshake(1, "PLAIN")),
+                Step::Reply(_)
+            ));
             assert_eq!(a.principal(), None);
-            match a.on_frame(authenticate(auth_version, "kroll", "kroll-secret")) {
+            match step(&mut a, authenticate(auth_version, "kroll", "kroll-secret")) {
                 Step::Authenticated(reply, user) => {
                     assert_eq!(user, "kroll");
                     assert_eq!(decode_auth(reply, auth_version).error_code, errors::NONE);
@@ -369,9 +564,12 @@ mod tests {
 
     #[test]
     fn a_wrong_password_fails_with_sasl_authentication_failed() {
-        let mut a = Authenticator::new(creds());
-        assert!(matches!(a.on_frame(handshake(1, "PLAIN")), Step::Reply(_)));
-        match a.on_frame(authenticate(2, "kroll", "wrong")) {
+        let mut a = plain_only();
+        assert!(matches!(
+            step(&mut a, handshake(1, "PLAIN")),
+            Step::Reply(_)
+        ));
+        match step(&mut a, authenticate(2, "kroll", "wrong")) {
             Step::Fail(Some(reply), reason) => {
                 let r = decode_auth(reply, 2);
                 assert_eq!(r.error_code, errors::SASL_AUTHENTICATION_FAILED);
@@ -385,47 +583,121 @@ mod tests {
 
     #[test]
     fn handshake_v0_takes_a_raw_token() {
-        let mut a = Authenticator::new(creds());
-        assert!(matches!(a.on_frame(handshake(0, "PLAIN")), Step::Reply(_)));
+        let mut a = plain_only();
+        assert!(matches!(
+            step(&mut a, handshake(0, "PLAIN")),
+            Step::Reply(_)
+        ));
         let token = plain_token("admin", &Password::new("admin-secret"));
-        match a.on_frame(BytesMut::from(&token[..])) {
+        match step(&mut a, BytesMut::from(&token[..])) {
             Step::Authenticated(reply, user) => {
                 assert!(reply.is_empty());
                 assert_eq!(user, "admin");
             }
             other => panic!("{other:?}"),
         }
-        let mut a = Authenticator::new(creds());
-        a.on_frame(handshake(0, "PLAIN"));
+        let mut a = plain_only();
+        step(&mut a, handshake(0, "PLAIN"));
         assert!(matches!(
-            a.on_frame(BytesMut::from(&b"\0admin\0no"[..])),
+            step(&mut a, BytesMut::from(&b"\0admin\0no"[..])),
             Step::Fail(None, _)
         ));
     }
 
     #[test]
     fn requests_out_of_the_sasl_sequence_close_the_connection() {
-        let mut a = Authenticator::new(creds());
+        let mut a = plain_only();
         let md = request(
             ApiKey::Metadata,
             9,
             &kafka_protocol::messages::MetadataRequest::default(),
         );
-        assert!(matches!(a.on_frame(md.clone()), Step::Close(_)));
+        assert!(matches!(step(&mut a, md.clone()), Step::Close(_)));
         let mut versions = BytesMut::new();
         versions.put_i16(ApiKey::ApiVersions as i16);
         versions.put_i16(3);
-        assert!(matches!(a.on_frame(versions), Step::Serve(_)));
+        assert!(matches!(step(&mut a, versions), Step::Serve(_)));
         assert!(matches!(
-            a.on_frame(authenticate(1, "kroll", "kroll-secret")),
+            step(&mut a, authenticate(1, "kroll", "kroll-secret")),
             Step::Close(_)
         ));
-        let mut a = Authenticator::new(creds());
-        a.on_frame(handshake(1, "PLAIN"));
-        assert!(matches!(a.on_frame(md), Step::Close(_)));
-        let mut a = Authenticator::new(creds());
-        match a.on_frame(handshake(1, "SCRAM-SHA-512")) {
+        let mut a = plain_only();
+        step(&mut a, handshake(1, "PLAIN"));
+        assert!(matches!(step(&mut a, md), Step::Close(_)));
+        let mut a = plain_only();
+        match step(&mut a, handshake(1, "SCRAM-SHA-512")) {
             Step::Fail(Some(_), reason) => assert!(reason.contains("SCRAM-SHA-512"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A SCRAM login through SaslHandshake v1 + two SaslAuthenticate rounds; the last answer.
+    fn scram_login(a: &mut Authenticator, m: ScramMechanism, user: &str, password: &str) -> Step {
+        assert!(matches!(step(a, handshake(1, m.name())), Step::Reply(_)));
+        let bare = format!("n={user},r=fyko+d2lbbFgONRv9qkxdawL");
+        let first = match step(a, token(2, Bytes::from(format!("n,,{bare}")))) {
+            Step::Reply(reply) => decode_auth(reply, 2),
+            other => return other,
+        };
+        assert_eq!(first.error_code, errors::NONE);
+        let server_first = String::from_utf8_lossy(&first.auth_bytes).into_owned();
+        assert!(
+            server_first.starts_with("r=fyko+d2lbbFgONRv9qkxdawL"),
+            "{server_first}"
+        );
+        assert!(server_first.ends_with(",i=4096"), "{server_first}");
+        let last = scram::client_final(m, password, &bare, &server_first).expect("client-final");
+        step(a, token(2, Bytes::from(last)))
+    }
+
+    #[test]
+    fn scram_logins_give_the_principal_and_the_server_signature() {
+        for m in ScramMechanism::ALL {
+            let mut a = all_mechanisms();
+            match scram_login(&mut a, m, "kroll", "kroll-secret") {
+                Step::Authenticated(reply, user) => {
+                    assert_eq!(user, "kroll");
+                    let last = decode_auth(reply, 2);
+                    assert_eq!(last.error_code, errors::NONE);
+                    assert!(last.auth_bytes.starts_with(b"v="), "{m:?}");
+                }
+                other => panic!("{m:?}: {other:?}"),
+            }
+            assert_eq!(a.principal().as_deref(), Some("User:kroll"));
+        }
+    }
+
+    #[test]
+    fn a_wrong_scram_password_or_user_gets_kafkas_message() {
+        for (user, password, reason) in [
+            ("kroll", "wrong", "Invalid client credentials"),
+            (
+                "nobody",
+                "kroll-secret",
+                "Authentication failed: Invalid user credentials",
+            ),
+        ] {
+            let mut a = all_mechanisms();
+            match scram_login(&mut a, ScramMechanism::Sha256, user, password) {
+                Step::Fail(Some(reply), why) => {
+                    let r = decode_auth(reply, 2);
+                    assert_eq!(r.error_code, errors::SASL_AUTHENTICATION_FAILED);
+                    assert_eq!(
+                        r.error_message.as_deref(),
+                        Some(
+                            "Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-256"
+                        )
+                    );
+                    assert_eq!(why, reason);
+                }
+                other => panic!("{user}: {other:?}"),
+            }
+            assert_eq!(a.principal(), None);
+        }
+        // Not enabled: PLAIN only.
+        let mut a = plain_only();
+        match step(&mut a, handshake(1, "SCRAM-SHA-256")) {
+            Step::Fail(Some(_), reason) => assert!(reason.contains("enabled: PLAIN"), "{reason}"),
             other => panic!("{other:?}"),
         }
     }

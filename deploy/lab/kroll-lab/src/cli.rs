@@ -142,7 +142,12 @@ pub struct UpArgs {
     /// kroll reads. The inventory then points kroll at SASL_EXT as `kroll`, its password in
     /// <dir>/kafka-password (mode 0600). With --swarm the JAAS file is what the journal's is: a
     /// Swarm secret (`KAFKA_JAAS_<LAB>`, made before the stack is deployed and named `external`
-    /// in the stack file), which each broker sees at /run/secrets/KAFKA_JAAS.
+    /// in the stack file), which each broker sees at /run/secrets/KAFKA_JAAS. `sasl-ssl`:
+    /// everything `sasl` has plus SASL_SSL_EXT (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; 25091…,
+    /// N+220…) and SSL_EXT (a client certificate required, principal User:CN=<user>; 24091…,
+    /// N+320…) on every broker, the lab's own Kafka CA, broker keystore and client
+    /// certificates in <dir>/kafka-tls, and the users' SCRAM credentials in ZooKeeper
+    /// (/config/users). Not with --swarm.
     #[arg(long, value_enum, default_value_t = SecurityArg::Plaintext)]
     security: SecurityArg,
     /// Run the lab as the user runs production: a Docker Swarm of five engines on this
@@ -187,6 +192,7 @@ enum ShapeArg {
 enum SecurityArg {
     Plaintext,
     Sasl,
+    SaslSsl,
 }
 
 /// `--services`.
@@ -327,6 +333,7 @@ async fn cmd_up(cli: &Cli, a: &UpArgs) -> anyhow::Result<ExitCode> {
     opts.security = match a.security {
         SecurityArg::Plaintext => Security::Plaintext,
         SecurityArg::Sasl => Security::Sasl,
+        SecurityArg::SaslSsl => Security::SaslSsl,
     };
     opts.swarm = a.swarm;
     opts.managers = a.managers;
@@ -395,6 +402,41 @@ pub fn render_up(h: &LabHandle) -> String {
                 sasl.sasl_mechanism,
                 sasl.kroll.username,
                 sasl.password_file.display()
+            ),
+        );
+    }
+    if let Some(tls) = &h.tls {
+        row(
+            "kafka SASL_SSL_EXT",
+            format!(
+                "{} (SASL_SSL: {}; the users above)",
+                tls.sasl_ssl_bootstrap.join(","),
+                tls.sasl_mechanisms.join(", ")
+            ),
+        );
+        row(
+            "kafka SSL_EXT",
+            format!(
+                "{} (SSL, client certificate required; principal User:CN=<user>)",
+                tls.ssl_bootstrap.join(",")
+            ),
+        );
+        row(
+            "  certificates",
+            format!(
+                "CA {}; clients {} and -key.pem beside (admin, kroll, nobody)",
+                tls.ca_file.display(),
+                tls.kroll.cert_file.display()
+            ),
+        );
+        row(
+            "  try",
+            format!(
+                "kcat -b {} -X security.protocol=SSL -X ssl.ca.location={} -X ssl.certificate.location={} -X ssl.key.location={} -L",
+                tls.ssl_bootstrap.first().cloned().unwrap_or_default(),
+                tls.ca_file.display(),
+                tls.kroll.cert_file.display(),
+                tls.kroll.key_file.display()
             ),
         );
     }

@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use super::docker as lab_docker;
 use super::state::{self, LabState, RUNTIME_ENTRIES};
-use super::topology::Security;
 use super::{LabError, Progress, agents};
 
 /// What `lab down` is asked to do.
@@ -107,8 +106,11 @@ pub async fn down(opts: DownOptions) -> Result<DownReport, LabError> {
     for v in &report.volumes {
         lab_docker::remove_volume(&docker, v).await?;
     }
-    if recorded.is_some_and(|s| s.security == Security::Sasl) {
+    if recorded.as_ref().is_some_and(|s| s.security.is_sasl()) {
         p.step("Removing the JAAS file and kroll's Kafka password file…");
+    }
+    if recorded.as_ref().is_some_and(|s| s.security.is_tls()) {
+        p.step("Removing the lab's Kafka CA, keystore and client certificates…");
     }
     if remove_runtime_files(&dir)? {
         report.dir = Some(dir);

@@ -188,24 +188,8 @@ pub async fn set_acls(
     name: &str,
     acls: &[AclEntry],
 ) -> Result<(), String> {
-    let options =
-        zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::anyone_all());
-    let root = zookeeper_client::Client::connector()
-        .with_session_timeout(Duration::from_secs(6))
-        .connect(zookeeper)
-        .await
-        .map_err(|e| format!("ZooKeeper {zookeeper}: {e}"))?;
-    root.mkdir(crate::KAFKA_CHROOT, &options)
-        .await
-        .map_err(|e| {
-            format!(
-                "ZooKeeper {zookeeper}: creating {}: {e}",
-                crate::KAFKA_CHROOT
-            )
-        })?;
-    let client = root
-        .chroot(crate::KAFKA_CHROOT)
-        .map_err(|_| format!("ZooKeeper {zookeeper}: chroot {}", crate::KAFKA_CHROOT))?;
+    let options = open_options();
+    let client = kafka_root(zookeeper).await?;
     let dir = format!("/kafka-acl/{resource_type}");
     let path = format!("{dir}/{name}");
     let err = |what: &str, e: zookeeper_client::Error| {
@@ -227,6 +211,54 @@ pub async fn set_acls(
         Ok(_) => Ok(()),
         Err(zookeeper_client::Error::NodeExists) => client
             .set_data(&path, &body, None)
+            .await
+            .map(|_| ())
+            .map_err(|e| err("writing", e)),
+        Err(e) => Err(err("creating", e)),
+    }
+}
+
+fn open_options() -> zookeeper_client::CreateOptions<'static> {
+    zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::anyone_all())
+}
+
+/// A ZooKeeper session at `zookeeper` rooted at Kafka's chroot (created when no broker has run
+/// yet).
+async fn kafka_root(zookeeper: &str) -> Result<zookeeper_client::Client, String> {
+    let root = zookeeper_client::Client::connector()
+        .with_session_timeout(Duration::from_secs(6))
+        .connect(zookeeper)
+        .await
+        .map_err(|e| format!("ZooKeeper {zookeeper}: {e}"))?;
+    root.mkdir(crate::KAFKA_CHROOT, &open_options())
+        .await
+        .map_err(|e| {
+            format!(
+                "ZooKeeper {zookeeper}: creating {}: {e}",
+                crate::KAFKA_CHROOT
+            )
+        })?;
+    root.chroot(crate::KAFKA_CHROOT)
+        .map_err(|_| format!("ZooKeeper {zookeeper}: chroot {}", crate::KAFKA_CHROOT))
+}
+
+/// Writes `body` at `path` under Kafka's chroot (parents created), replacing what was there.
+pub async fn set_znode(zookeeper: &str, path: &str, body: &[u8]) -> Result<(), String> {
+    let client = kafka_root(zookeeper).await?;
+    let options = open_options();
+    let err = |what: &str, e: zookeeper_client::Error| {
+        format!("ZooKeeper {zookeeper}: {what} {path}: {e}")
+    };
+    if let Some((parent, _)) = path.rsplit_once('/').filter(|(p, _)| !p.is_empty()) {
+        client
+            .mkdir(parent, &options)
+            .await
+            .map_err(|e| err("creating the parent of", e))?;
+    }
+    match client.create(path, body, &options).await {
+        Ok(_) => Ok(()),
+        Err(zookeeper_client::Error::NodeExists) => client
+            .set_data(path, body, None)
             .await
             .map(|_| ())
             .map_err(|e| err("writing", e)),

@@ -16,7 +16,8 @@
 //! - [`agents`]: certificates, configuration and host processes of the lab's agents.
 //! - [`kafka`], [`ready`]: asking Kafka and ZooKeeper, and waiting until things are ready.
 //! - [`seed`]: topics and connectors of a new lab.
-//! - [`security`]: a SASL lab's users, JAAS file, kroll's password file and ACLs.
+//! - [`security`]: a SASL lab's users, JAAS file, kroll's password file, ACLs and SCRAM
+//!   credentials; [`pki`]: a `sasl-ssl` lab's Kafka CA, broker keystore and client certificates.
 //! - [`state`]: the lab's runtime state file.
 //! - [`swarm`]: the Swarm lab — five engines in network namespaces, one swarm, a registry,
 //!   the lab deployed as a stack (`kroll-lab up --swarm`).
@@ -32,6 +33,7 @@ pub mod image;
 pub mod images;
 pub mod kafka;
 mod memory;
+pub mod pki;
 pub mod ready;
 pub mod security;
 pub mod seed;

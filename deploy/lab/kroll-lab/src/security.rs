@@ -11,6 +11,11 @@
 //! appears) and in `<dir>/kafka-password` (kroll's, mode 0600, named by the inventory's
 //! `[kafka] password_file`). A running lab keeps them: `up` again reads them back. In memory a
 //! password is a [`Password`]: no `Display`, no `Serialize`, `Debug` is `<redacted>`.
+//!
+//! A `sasl-ssl` lab ([`Security::SaslSsl`]) also logs the same users in with SCRAM: their
+//! credentials (never the passwords) are written where Kafka keeps them,
+//! `/config/users/<user>` in ZooKeeper ([`write_scram_credentials`]), and the principal of
+//! kroll's client certificate on `SSL_EXT`, `User:CN=kroll`, gets kroll's ACLs.
 
 use std::fmt;
 use std::io::Write as _;
@@ -22,7 +27,7 @@ use serde::Serialize;
 
 use super::LabError;
 use super::kafka::{AclEntry, set_acls};
-use super::topology::{JAAS_FILE, KROLL_USER, LabSpec, PASSWORD_FILE};
+use super::topology::{JAAS_FILE, KROLL_USER, LabSpec, PASSWORD_FILE, Security};
 
 /// The super user (`KAFKA_SUPER_USERS=User:admin`) and the brokers' own login on `SASL_INT`.
 pub const ADMIN_USER: &str = "admin";
@@ -285,7 +290,7 @@ pub fn ensure_files(dir: &Path) -> Result<LabUsers, LabError> {
 
 /// Writes `text` to `path` through a temporary file created with mode 0600 (never readable by
 /// others, not even for a moment), then renamed over it.
-fn write_private(path: &Path, text: &str) -> Result<(), LabError> {
+pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), LabError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -308,12 +313,18 @@ fn write_private(path: &Path, text: &str) -> Result<(), LabError> {
     std::fs::rename(&tmp, path).map_err(LabError::io(path))
 }
 
-/// The lab's ACL znodes: [`ANONYMOUS_ACLS`] and [`KROLL_ACLS`] merged per resource
+/// The lab's ACL znodes: [`ANONYMOUS_ACLS`] and [`KROLL_ACLS`] (for `User:kroll`, and in a
+/// `sasl-ssl` lab for kroll's certificate, `User:CN=kroll`, too) merged per resource
 /// (`(type, name, entries)`), as [`set_acls`] writes them.
-pub fn acl_znodes() -> Vec<(&'static str, &'static str, Vec<AclEntry>)> {
+pub fn acl_znodes(security: Security) -> Vec<(&'static str, &'static str, Vec<AclEntry>)> {
     let kroll = format!("User:{KROLL_USER}");
+    let kroll_cert = format!("User:CN={KROLL_USER}");
+    let mut tables = vec![(ANONYMOUS, ANONYMOUS_ACLS), (kroll.as_str(), KROLL_ACLS)];
+    if security.is_tls() {
+        tables.push((kroll_cert.as_str(), KROLL_ACLS));
+    }
     let mut out: Vec<(&'static str, &'static str, Vec<AclEntry>)> = Vec::new();
-    for (principal, table) in [(ANONYMOUS, ANONYMOUS_ACLS), (kroll.as_str(), KROLL_ACLS)] {
+    for (principal, table) in tables {
         for g in table {
             let entries = g.operations.iter().map(|op| AclEntry::allow(principal, op));
             match out
@@ -330,13 +341,58 @@ pub fn acl_znodes() -> Vec<(&'static str, &'static str, Vec<AclEntry>)> {
 
 /// Writes the lab's ACLs into ZooKeeper at `zookeeper` (the server list; Kafka's chroot is
 /// added), replacing what those resources held; retried for up to a minute.
-pub async fn write_acls(zookeeper: &str) -> Result<(), LabError> {
+pub async fn write_acls(zookeeper: &str, security: Security) -> Result<(), LabError> {
     super::ready::until(
         "the lab's ACLs to be written into ZooKeeper",
         Duration::from_secs(60),
         || async move {
-            for (resource_type, name, acls) in acl_znodes() {
+            for (resource_type, name, acls) in acl_znodes(security) {
                 set_acls(zookeeper, resource_type, name, &acls).await?;
+            }
+            Ok(())
+        },
+    )
+    .await
+}
+
+/// Every user's SCRAM-SHA-256 and SCRAM-SHA-512 credential (4096 iterations, a random salt)
+/// as Kafka's `/config/users/<user>` znode holds it.
+pub fn scram_znodes(users: &LabUsers) -> Result<Vec<(String, Vec<u8>)>, LabError> {
+    use kroll_lab_broker::scram::{self, MIN_ITERATIONS, ScramCredential, ScramMechanism};
+    use ring::rand::SecureRandom as _;
+    let random = ring::rand::SystemRandom::new();
+    let mut out = Vec::new();
+    for (name, password) in users.each() {
+        let mut credentials = Vec::new();
+        for m in ScramMechanism::ALL {
+            let mut salt = [0u8; 16];
+            random
+                .fill(&mut salt)
+                .map_err(|_| LabError::Security("the system's random generator failed".into()))?;
+            credentials.push((
+                m,
+                ScramCredential::new(m, password.expose(), &salt, MIN_ITERATIONS),
+            ));
+        }
+        let body = serde_json::to_vec(&scram::user_config_json(&credentials))
+            .map_err(|e| LabError::Security(format!("encoding SCRAM credentials: {e}")))?;
+        out.push((scram::user_config_path(name), body));
+    }
+    Ok(out)
+}
+
+/// Writes [`scram_znodes`] into ZooKeeper at `zookeeper` (Kafka's chroot added), the way
+/// `kafka-configs --alter --add-config 'SCRAM-SHA-256=[password=…]'` does; retried for up to a
+/// minute.
+pub async fn write_scram_credentials(zookeeper: &str, users: &LabUsers) -> Result<(), LabError> {
+    let znodes = scram_znodes(users)?;
+    let znodes = &znodes;
+    super::ready::until(
+        "the lab's SCRAM credentials to be written into ZooKeeper",
+        Duration::from_secs(60),
+        || async move {
+            for (path, body) in znodes {
+                super::kafka::set_znode(zookeeper, path, body).await?;
             }
             Ok(())
         },
@@ -352,7 +408,7 @@ mod tests {
 
     #[test]
     fn kroll_gets_exactly_the_reads_it_needs_and_anonymous_the_journals_all() {
-        let znodes = acl_znodes();
+        let znodes = acl_znodes(Security::Sasl);
         let of = |t: &str, n: &str| -> Vec<(String, String)> {
             znodes
                 .iter()
@@ -403,6 +459,46 @@ mod tests {
             json[1],
             serde_json::json!({"principal": "User:kroll", "permissionType": "Allow", "operation": "Describe", "host": "*"})
         );
+    }
+
+    #[test]
+    fn a_sasl_ssl_lab_gives_krolls_certificate_krolls_acls_and_scram_credentials() {
+        let znodes = acl_znodes(Security::SaslSsl);
+        for (t, n, ops) in [
+            ("Topic", "*", 3),
+            ("Group", "*", 2),
+            ("Cluster", "kafka-cluster", 1),
+        ] {
+            let cert: Vec<&AclEntry> = znodes
+                .iter()
+                .filter(|(rt, rn, _)| *rt == t && *rn == n)
+                .flat_map(|(_, _, acls)| acls)
+                .filter(|a| a.principal == "User:CN=kroll")
+                .collect();
+            assert_eq!(cert.len(), ops, "{t} {n}: {cert:?}");
+        }
+        let users = LabUsers::random().expect("random");
+        let scram = scram_znodes(&users).expect("scram");
+        assert_eq!(scram.len(), 3);
+        let (path, body) = &scram[1];
+        assert_eq!(path, "/config/users/kroll");
+        use kroll_lab_broker::scram::{
+            ScramCredential, ScramMechanism, credential_from_user_config,
+        };
+        for m in ScramMechanism::ALL {
+            let stored = credential_from_user_config(body, m)
+                .expect("parses")
+                .expect("has the mechanism");
+            assert_eq!(stored.iterations, 4096);
+            let again = ScramCredential::new(m, users.kroll.expose(), &stored.salt, 4096);
+            assert_eq!(again, stored, "{m:?}: the credential of kroll's password");
+        }
+        let text = String::from_utf8_lossy(body);
+        assert!(
+            !text.contains(users.kroll.expose()),
+            "no password in the znode"
+        );
+        assert!(text.contains("\"SCRAM-SHA-512\":\"salt="), "{text}");
     }
 
     fn of_entries<'a>(znodes: &'a [(&str, &str, Vec<AclEntry>)], t: &str) -> &'a [AclEntry] {

@@ -8,12 +8,13 @@ use serde::{Deserialize, Serialize};
 
 use super::LabError;
 use super::agents::AgentRecord;
-use super::topology::{PASSWORD_FILE, Ports, Security, Services, Shape};
+use super::topology::{KAFKA_TLS_DIR, PASSWORD_FILE, Ports, Security, Services, Shape};
 
 /// File name of the state file in the lab directory.
 pub const STATE_FILE: &str = "lab.json";
 /// Every file and directory `lab up` writes in the lab directory (what `lab down` removes;
-/// `secrets` holds a SASL lab's JAAS file, the source of the brokers' bind mounts).
+/// `secrets` holds a SASL lab's JAAS file and `kafka-tls` a `sasl-ssl` lab's PKI, the sources
+/// of the brokers' bind mounts).
 pub const RUNTIME_ENTRIES: &[&str] = &[
     STATE_FILE,
     "kroll.toml",
@@ -21,6 +22,7 @@ pub const RUNTIME_ENTRIES: &[&str] = &[
     "agents",
     "secrets",
     PASSWORD_FILE,
+    KAFKA_TLS_DIR,
 ];
 
 /// What `lab up` made.

@@ -5,7 +5,8 @@
 //!
 //! # Layout
 //! - `env`: the environment of each service, modelled on the journal's 7.1.1 stack (with
-//!   PLAINTEXT listeners, or the journal's SASL ones under [`Security::Sasl`]).
+//!   PLAINTEXT listeners, or the journal's SASL ones under [`Security::Sasl`], plus the TLS
+//!   ones under [`Security::SaslSsl`]).
 //! - `inventory`: the inventory file `kroll-lab up` writes.
 //! - `ports`: the host ports a lab publishes ([`Ports`]).
 
@@ -45,6 +46,13 @@ pub const KROLL_USER: &str = "kroll";
 /// kroll's password file in a SASL lab, relative to the lab directory (and to the inventory:
 /// its `[kafka] password_file`).
 pub const PASSWORD_FILE: &str = "kafka-password";
+/// A `sasl-ssl` lab's Kafka PKI (CA, broker keystore, client certificates), relative to the
+/// lab directory (`crate::pki`).
+pub const KAFKA_TLS_DIR: &str = "kafka-tls";
+/// Where a `sasl-ssl` lab's brokers find their PEM keystore (key and certificate chain).
+pub const KEYSTORE_TARGET: &str = "/etc/kafka/secrets/kafka.keystore.pem";
+/// Where a `sasl-ssl` lab's brokers find their PEM trust store (the lab's Kafka CA).
+pub const TRUSTSTORE_TARGET: &str = "/etc/kafka/secrets/kafka.truststore.pem";
 
 /// A platform version the lab has images for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -176,6 +184,11 @@ pub enum Security {
     /// journal's Swarm secret appears ([`JAAS_TARGET`]), `AclAuthorizer`, `User:admin` as the
     /// super user and no access without an ACL (`crate::security` writes the lab's ACLs).
     Sasl,
+    /// Everything [`Security::Sasl`] has, plus two TLS listeners on each broker published on
+    /// the host: `SASL_SSL_EXT` (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) and `SSL_EXT` (a client
+    /// certificate required, the principal its subject DN); the lab's own Kafka CA
+    /// (`crate::pki`) and SCRAM credentials in ZooKeeper.
+    SaslSsl,
 }
 
 impl Security {
@@ -184,7 +197,18 @@ impl Security {
         match self {
             Self::Plaintext => "plaintext",
             Self::Sasl => "sasl",
+            Self::SaslSsl => "sasl-ssl",
         }
+    }
+
+    /// Whether the brokers log clients in with SASL (the JAAS file, ACLs, `SASL_EXT`).
+    pub fn is_sasl(self) -> bool {
+        matches!(self, Self::Sasl | Self::SaslSsl)
+    }
+
+    /// Whether the brokers also serve TLS (`SASL_SSL_EXT`, `SSL_EXT`).
+    pub fn is_tls(self) -> bool {
+        self == Self::SaslSsl
     }
 }
 
@@ -242,6 +266,9 @@ pub struct LabSpec {
     /// A SASL lab's JAAS file on the host (`<dir>/secrets/KAFKA_JAAS`), bind-mounted
     /// read-only into every broker at [`JAAS_TARGET`]; set by [`LabSpec::with_security`].
     pub jaas_file: Option<PathBuf>,
+    /// A `sasl-ssl` lab's Kafka PKI on the host (`<dir>/kafka-tls`), whose keystore and CA
+    /// every broker mounts read-only at [`KEYSTORE_TARGET`] and [`TRUSTSTORE_TARGET`].
+    pub tls_dir: Option<PathBuf>,
 }
 
 /// A named volume mounted into a container.
@@ -334,21 +361,27 @@ impl LabSpec {
             hosts: Hosts::Loopback,
             security: Security::Plaintext,
             jaas_file: None,
+            tls_dir: None,
         })
     }
 
     /// This lab (in its final shape) with `security`: a SASL lab needs a `SASL_EXT` port per
     /// broker and keeps its JAAS file in `dir` ([`JAAS_FILE`]).
     pub fn with_security(self, security: Security, dir: &Path) -> Result<Self, TopologyError> {
-        if security == Security::Sasl
-            && self.ports.sasl_brokers.len() != usize::from(self.shape.nodes)
+        let nodes = usize::from(self.shape.nodes);
+        if (security.is_sasl() && self.ports.sasl_brokers.len() != nodes)
+            || (security.is_tls()
+                && (self.ports.sasl_ssl_brokers.len() != nodes
+                    || self.ports.ssl_brokers.len() != nodes))
         {
             return Err(TopologyError::PortsDoNotFit);
         }
-        let jaas_file = (security == Security::Sasl).then(|| dir.join(JAAS_FILE));
+        let jaas_file = security.is_sasl().then(|| dir.join(JAAS_FILE));
+        let tls_dir = security.is_tls().then(|| dir.join(KAFKA_TLS_DIR));
         Ok(Self {
             security,
             jaas_file,
+            tls_dir,
             ..self
         })
     }
@@ -472,6 +505,39 @@ impl LabSpec {
             .collect()
     }
 
+    /// A `sasl-ssl` lab's brokers as host clients reach their `SASL_SSL_EXT` listeners (empty
+    /// otherwise).
+    pub fn sasl_ssl_bootstrap(&self) -> Vec<String> {
+        (1..=self.shape.nodes)
+            .zip(&self.ports.sasl_ssl_brokers)
+            .map(|(n, p)| format!("{}:{p}", self.host_of(n)))
+            .collect()
+    }
+
+    /// A `sasl-ssl` lab's brokers as host clients reach their `SSL_EXT` listeners (empty
+    /// otherwise).
+    pub fn ssl_bootstrap(&self) -> Vec<String> {
+        (1..=self.shape.nodes)
+            .zip(&self.ports.ssl_brokers)
+            .map(|(n, p)| format!("{}:{p}", self.host_of(n)))
+            .collect()
+    }
+
+    /// Every name and address a client may reach broker `n` by: the TLS listeners'
+    /// certificate lists them all (`crate::pki`).
+    pub fn broker_names(&self, n: u8) -> Vec<String> {
+        let mut names = vec![
+            format!("kafka-{n:02}"),
+            "localhost".to_owned(),
+            Ipv4Addr::LOCALHOST.to_string(),
+        ];
+        let host = self.host_of(n).to_string();
+        if !names.contains(&host) {
+            names.push(host);
+        }
+        names
+    }
+
     /// Brokers as containers in the lab network reach them (the journal's `BOOTSTRAP_SERVERS`).
     pub fn internal_bootstrap(&self) -> String {
         (1..=self.shape.nodes)
@@ -580,25 +646,42 @@ impl LabSpec {
             host,
             port: self.ports.brokers[i],
         };
-        let sasl = match self.security {
-            Security::Plaintext => None,
-            Security::Sasl => self
-                .ports
-                .sasl_brokers
-                .get(i)
-                .map(|&port| env::HostListener { host, port }),
+        let at = |ports: &[u16]| ports.get(i).map(|&port| env::HostListener { host, port });
+        let sasl = at(&self.ports.sasl_brokers).filter(|_| self.security.is_sasl());
+        let tls = match (
+            at(&self.ports.sasl_ssl_brokers),
+            at(&self.ports.ssl_brokers),
+        ) {
+            (Some(sasl_ssl), Some(ssl)) if self.security.is_tls() => {
+                Some(env::TlsListeners { sasl_ssl, ssl })
+            }
+            _ => None,
         };
-        c.env = env::broker(n, ext, sasl, &self.internal_zookeeper());
+        c.env = env::broker(n, ext, sasl, tls, &self.internal_zookeeper());
         c.env.extend(self.broker_env.clone());
         c.ports = vec![(env::plaintext_ext_port(n), ext.port)];
         if let Some(sasl) = sasl {
             c.ports.push((env::sasl_ext_port(n), sasl.port));
         }
+        if let Some(tls) = tls {
+            c.ports.push((env::sasl_ssl_ext_port(n), tls.sasl_ssl.port));
+            c.ports.push((env::ssl_ext_port(n), tls.ssl.port));
+        }
         c.mounts = vec![self.volume(&format!("{service}-data"), "/var/lib/kafka/data")];
-        if let (Security::Sasl, Some(jaas)) = (self.security, &self.jaas_file) {
+        if let (true, Some(jaas)) = (self.security.is_sasl(), &self.jaas_file) {
             c.files.push(FileMount {
                 source: jaas.clone(),
                 target: JAAS_TARGET.to_owned(),
+            });
+        }
+        if let (true, Some(tls_dir)) = (self.security.is_tls(), &self.tls_dir) {
+            c.files.push(FileMount {
+                source: tls_dir.join(crate::pki::KEYSTORE_FILE),
+                target: KEYSTORE_TARGET.to_owned(),
+            });
+            c.files.push(FileMount {
+                source: tls_dir.join(crate::pki::CA_FILE),
+                target: TRUSTSTORE_TARGET.to_owned(),
             });
         }
         c.stop_timeout = 30;

@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::agents::{self, AgentRecord};
 use super::docker::{self as lab_docker, DIR_LABEL, Outcome};
 use super::images::{self, BrokerBinary, DEFAULT_REGISTRY, ImageSet};
+use super::pki::{self, TlsAccess};
 use super::security::{self, LabUsers, SaslAccess};
 use super::state::{self, LabState};
 use super::topology::{
@@ -97,6 +98,9 @@ pub struct LabHandle {
     pub bootstrap: Vec<String>,
     /// A SASL lab's `SASL_EXT` listeners and users (passwords never serialized).
     pub sasl: Option<SaslAccess>,
+    /// A `sasl-ssl` lab's `SASL_SSL_EXT` / `SSL_EXT` listeners, CA and client certificates
+    /// (paths only).
+    pub tls: Option<TlsAccess>,
     /// ZooKeeper from the host (`127.0.0.1:<port>`; chroot `/kafka` for Kafka).
     pub zookeeper: String,
     /// Connect workers' REST URLs (connect-01 … connect-05).
@@ -152,6 +156,11 @@ impl Clock {
 
 /// Brings lab `opts.name` up (or reconciles it) and waits until it is healthy.
 pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
+    if opts.swarm && opts.security.is_tls() {
+        return Err(LabError::Usage(
+            "--security sasl-ssl is not on the Swarm lab yet; use --security sasl, or a lab without --swarm".into(),
+        ));
+    }
     if opts.swarm {
         return Box::pin(super::swarm::up(opts)).await;
     }
@@ -181,13 +190,17 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     clock.mark("images");
     std::fs::create_dir_all(&dir).map_err(LabError::io(&dir))?;
     // Before any container: the brokers bind-mount the JAAS file.
-    let users = match spec.security {
-        Security::Sasl => Some(security::ensure_files(&dir)?),
-        Security::Plaintext => None,
+    let users = match spec.security.is_sasl() {
+        true => Some(security::ensure_files(&dir)?),
+        false => None,
     };
+    // The brokers bind-mount the keystore and the CA too.
+    if spec.security.is_tls() {
+        pki::ensure(&dir, &spec)?;
+    }
     let dir_text = dir.to_string_lossy().into_owned();
     lab_docker::ensure_network_and_volumes(&docker, &spec, &dir_text).await?;
-    let containers = start_containers(&docker, &spec, &p).await?;
+    let containers = start_containers(&docker, &spec, users.as_ref(), &p).await?;
     clock.mark("containers");
     let (agents, agent_error) = match &agent_bin {
         Some(bin) => ensure_agents(&spec, &dir, previous.as_ref(), bin, &p).await?,
@@ -205,6 +218,8 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
         p.step("Waiting for kroll to log in over SASL_EXT…");
         wait::sasl_login(&SaslAccess::new(&spec, &dir, users), spec.shape.nodes).await?;
         clock.mark("sasl");
+        // The TLS listeners are bound before a broker registers (the lab's rdkafka is built
+        // without OpenSSL, so kroll-lab cannot log in over them itself).
     }
     if !agents.is_empty() {
         wait::agents_report(&spec, &inventory).await?;
@@ -257,6 +272,7 @@ pub(super) fn handle(
         name: spec.name.clone(),
         bootstrap: spec.bootstrap(),
         sasl: users.map(|u| SaslAccess::new(&spec, &dir, u)),
+        tls: spec.security.is_tls().then(|| TlsAccess::new(&spec, &dir)),
         zookeeper: spec.zookeeper_addr(),
         connect,
         schema_registry: url(ServiceKind::SchemaRegistry),
@@ -372,10 +388,13 @@ fn free_ports(shape: Shape, security: Security) -> Result<Ports, LabError> {
         (1..=n).map(|i| take(ip(i))).collect()
     };
     let brokers = some(shape.nodes, &|_| local)?;
-    let sasl_brokers = match security {
-        Security::Sasl => some(shape.nodes, &|_| local)?,
-        Security::Plaintext => Vec::new(),
+    let mut for_brokers = |wanted: bool| match wanted {
+        true => some(shape.nodes, &|_| local),
+        false => Ok(Vec::new()),
     };
+    let sasl_brokers = for_brokers(security.is_sasl())?;
+    let sasl_ssl_brokers = for_brokers(security.is_tls())?;
+    let ssl_brokers = for_brokers(security.is_tls())?;
     let connect = some(shape.connect_workers, &|_| local)?;
     let agents = some(shape.nodes, &agent_ip)?;
     let more_zookeepers = some(shape.zookeepers.saturating_sub(1), &|_| local)?;
@@ -384,6 +403,8 @@ fn free_ports(shape: Shape, security: Security) -> Result<Ports, LabError> {
         zookeeper: take(local)?,
         brokers,
         sasl_brokers,
+        sasl_ssl_brokers,
+        ssl_brokers,
         connect,
         schema_registry: take(local)?,
         rest_proxy: take(local)?,
@@ -397,6 +418,7 @@ fn free_ports(shape: Shape, security: Security) -> Result<Ports, LabError> {
 async fn start_containers(
     docker: &Docker,
     spec: &LabSpec,
+    users: Option<&LabUsers>,
     p: &Progress,
 ) -> Result<Vec<(String, Outcome)>, LabError> {
     let network = spec.network();
@@ -414,9 +436,13 @@ async fn start_containers(
     p.step("Waiting for ZooKeeper…");
     let zk_addr = spec.zookeeper_addr();
     super::ready::zookeeper(&zk_addr, Duration::from_secs(60)).await?;
-    if spec.security == Security::Sasl {
+    if spec.security.is_sasl() {
         p.step("Writing the ACLs (User:ANONYMOUS: all; User:kroll: what kroll reads)…");
-        security::write_acls(&zk_addr).await?;
+        security::write_acls(&zk_addr, spec.security).await?;
+    }
+    if let (true, Some(users)) = (spec.security.is_tls(), users) {
+        p.step("Writing the users' SCRAM-SHA-256/512 credentials (/config/users)…");
+        security::write_scram_credentials(&zk_addr, users).await?;
     }
     p.step(&format!("Starting {} containers…", others.len()));
     let started = futures::future::try_join_all(

@@ -202,6 +202,11 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
             Some(users)
         }
         Security::Plaintext => None,
+        Security::SaslSsl => {
+            return Err(LabError::Usage(
+                "--security sasl-ssl is not on the Swarm lab yet; use --security sasl, or a lab without --swarm".into(),
+            ));
+        }
     };
     let text = stack::render(&spec, &shared.to_string_lossy());
     std::fs::write(&swarm.stack_file, &text).map_err(LabError::io(&swarm.stack_file))?;
@@ -211,7 +216,7 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     if users.is_some() {
         // The brokers follow the ACL znodes by watch: ACLs written while they start are seen.
         p.step("Writing the ACLs (User:ANONYMOUS: all; User:kroll: what kroll reads)…");
-        security::write_acls(&spec.zookeeper_addr()).await?;
+        security::write_acls(&spec.zookeeper_addr(), spec.security).await?;
     }
     clock.mark("stack");
     let agents = if opts.agents_as_service {

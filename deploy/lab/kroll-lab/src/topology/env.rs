@@ -66,6 +66,43 @@ pub(super) fn sasl_ext_port(n: u8) -> u16 {
     26090 + u16::from(n)
 }
 
+/// Broker `n`'s `SASL_SSL_EXT` port in its container (`2509N`, below the journal's).
+pub(super) fn sasl_ssl_ext_port(n: u8) -> u16 {
+    25090 + u16::from(n)
+}
+
+/// Broker `n`'s `SSL_EXT` port in its container (`2409N`).
+pub(super) fn ssl_ext_port(n: u8) -> u16 {
+    24090 + u16::from(n)
+}
+
+/// A `sasl-ssl` lab's two TLS listeners of a broker, as host clients reach them.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TlsListeners {
+    pub(super) sasl_ssl: HostListener,
+    pub(super) ssl: HostListener,
+}
+
+/// What a `sasl-ssl` lab's brokers add to [`SASL_SETTINGS`]: the TLS listeners in the protocol
+/// map, SCRAM besides PLAIN, Kafka's PEM stores (KIP-651), client certificates required on
+/// `SSL_EXT` only, and the admin certificate's principal a super user like `User:admin`.
+const TLS_SETTINGS: [(&str, &str); 8] = [
+    (
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
+        "PLAINTEXT_INT:PLAINTEXT,PLAINTEXT_EXT:PLAINTEXT,SASL_EXT:SASL_PLAINTEXT,SASL_INT:SASL_PLAINTEXT,SASL_SSL_EXT:SASL_SSL,SSL_EXT:SSL",
+    ),
+    (
+        "KAFKA_SASL_ENABLED_MECHANISMS",
+        "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+    ),
+    ("KAFKA_SSL_KEYSTORE_TYPE", "PEM"),
+    ("KAFKA_SSL_KEYSTORE_LOCATION", super::KEYSTORE_TARGET),
+    ("KAFKA_SSL_TRUSTSTORE_TYPE", "PEM"),
+    ("KAFKA_SSL_TRUSTSTORE_LOCATION", super::TRUSTSTORE_TARGET),
+    ("KAFKA_LISTENER_NAME_SSL__EXT_SSL_CLIENT_AUTH", "required"),
+    ("KAFKA_SUPER_USERS", "User:admin;User:CN=admin"),
+];
+
 /// The journal's security settings of every broker of a SASL lab (its `x-kafka-envs`), the
 /// listeners apart.
 const SASL_SETTINGS: [(&str, &str); 7] = [
@@ -93,6 +130,7 @@ pub(super) fn broker(
     n: u8,
     ext: HostListener,
     sasl: Option<HostListener>,
+    tls: Option<TlsListeners>,
     zookeeper_connect: &str,
 ) -> BTreeMap<String, String> {
     let mut env = map(&[
@@ -163,6 +201,22 @@ pub(super) fn broker(
                 format!(
                     "PLAINTEXT_INT://kafka-{n:02}:{int},SASL_INT://kafka-{n:02}:{sasl_int},PLAINTEXT_EXT://{}:{},SASL_EXT://{}:{}",
                     ext.host, ext.port, sasl.host, sasl.port
+                ),
+            )
+        }
+    };
+    let (listeners, advertised) = match tls {
+        None => (listeners, advertised),
+        Some(tls) => {
+            for (k, v) in TLS_SETTINGS {
+                env.insert(k.to_owned(), v.to_owned());
+            }
+            let (sasl_ssl, ssl) = (sasl_ssl_ext_port(n), ssl_ext_port(n));
+            (
+                format!("{listeners},SASL_SSL_EXT://0.0.0.0:{sasl_ssl},SSL_EXT://0.0.0.0:{ssl}"),
+                format!(
+                    "{advertised},SASL_SSL_EXT://{}:{},SSL_EXT://{}:{}",
+                    tls.sasl_ssl.host, tls.sasl_ssl.port, tls.ssl.host, tls.ssl.port
                 ),
             )
         }

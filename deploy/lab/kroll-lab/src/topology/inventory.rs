@@ -36,7 +36,7 @@ pub fn inventory_toml(spec: &LabSpec) -> String {
     }
     let bootstrap = match spec.security {
         Security::Plaintext => spec.bootstrap(),
-        Security::Sasl => spec.sasl_bootstrap(),
+        Security::Sasl | Security::SaslSsl => spec.sasl_bootstrap(),
     };
     let bootstrap: Vec<String> = bootstrap.iter().map(|b| format!("\"{b}\"")).collect();
     let _ = write!(
@@ -47,13 +47,26 @@ pub fn inventory_toml(spec: &LabSpec) -> String {
         spec.registry,
         spec.zookeeper_addr()
     );
-    if spec.security == Security::Sasl {
+    if spec.security.is_sasl() {
         let _ = write!(
             s,
             "# kroll reaches the brokers' SASL_EXT listeners (kafka_bootstrap) as `{KROLL_USER}`, whose ACLs allow only reads.\n\
              [kafka]\nsecurity_protocol = \"SASL_PLAINTEXT\"\nsasl_mechanism = \"PLAIN\"\nusername = \"{KROLL_USER}\"\n\
-             password_file = \"{PASSWORD_FILE}\"   # beside this file, mode 0600\n\n"
+             password_file = \"{PASSWORD_FILE}\"   # beside this file, mode 0600\n"
         );
+        if spec.security.is_tls() {
+            let _ = write!(
+                s,
+                "# Over TLS instead: kafka_bootstrap = [{}] (SASL_SSL_EXT) with\n\
+                 # security_protocol = \"SASL_SSL\", sasl_mechanism = \"SCRAM-SHA-512\" (or -256, PLAIN), ca_file = \"{tls}/ca.pem\";\n\
+                 # or kafka_bootstrap = [{}] (SSL_EXT) with security_protocol = \"SSL\", ca_file = \"{tls}/ca.pem\",\n\
+                 # cert_file = \"{tls}/{KROLL_USER}.pem\", key_file = \"{tls}/{KROLL_USER}-key.pem\" (principal User:CN={KROLL_USER}).\n",
+                quoted(&spec.sasl_ssl_bootstrap()),
+                quoted(&spec.ssl_bootstrap()),
+                tls = super::KAFKA_TLS_DIR,
+            );
+        }
+        s.push('\n');
     }
     s.push_str(
         "[tls]\nca = \"certs/ca.pem\"\ncert = \"certs/coordinator.pem\"\nkey = \"certs/coordinator-key.pem\"\n\n",
@@ -84,4 +97,11 @@ pub fn inventory_toml(spec: &LabSpec) -> String {
         s.push_str("]\n");
     }
     s
+}
+
+fn quoted(list: &[String]) -> String {
+    list.iter()
+        .map(|b| format!("\"{b}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

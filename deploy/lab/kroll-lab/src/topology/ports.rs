@@ -20,6 +20,12 @@ pub struct Ports {
     /// Each broker's `SASL_EXT` listener (a SASL lab only; empty otherwise).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sasl_brokers: Vec<u16>,
+    /// Each broker's `SASL_SSL_EXT` listener (a `sasl-ssl` lab only; empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sasl_ssl_brokers: Vec<u16>,
+    /// Each broker's `SSL_EXT` listener (a `sasl-ssl` lab only; empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ssl_brokers: Vec<u16>,
     pub connect: Vec<u16>,
     pub schema_registry: u16,
     pub rest_proxy: u16,
@@ -37,6 +43,10 @@ const MANY_BROKERS_OFFSET: u16 = 40;
 const SASL_OFFSET: u16 = 100;
 /// The default lab's `SASL_EXT` ports: the journal's (`26091`…, its `PLAINTEXT_EXT` − 1000).
 const DEFAULT_SASL_BROKERS: [u16; 5] = [26091, 26092, 26093, 26094, 26095];
+/// The default lab's `SASL_SSL_EXT` and `SSL_EXT` ports (their container ports, `2509N` and
+/// `2409N`).
+const DEFAULT_SASL_SSL_BROKERS: [u16; 5] = [25091, 25092, 25093, 25094, 25095];
+const DEFAULT_SSL_BROKERS: [u16; 5] = [24091, 24092, 24093, 24094, 24095];
 
 impl Ports {
     /// The default lab's fixed ports (those of `deploy/inventory.lab.toml`).
@@ -46,6 +56,8 @@ impl Ports {
             more_zookeepers: Vec::new(),
             brokers: vec![27091, 27092, 27093, 27094, 27095],
             sasl_brokers: Vec::new(),
+            sasl_ssl_brokers: Vec::new(),
+            ssl_brokers: Vec::new(),
             connect: vec![18083, 18084, 18085, 18086, 18087],
             schema_registry: 18081,
             rest_proxy: 18082,
@@ -58,8 +70,12 @@ impl Ports {
     /// the journal's `26091`…`26095`; every other port is [`Ports::default_lab`]'s.
     pub fn default_lab_with(security: Security) -> Self {
         let mut ports = Self::default_lab();
-        if security == Security::Sasl {
+        if security.is_sasl() {
             ports.sasl_brokers = DEFAULT_SASL_BROKERS.to_vec();
+        }
+        if security.is_tls() {
+            ports.sasl_ssl_brokers = DEFAULT_SASL_SSL_BROKERS.to_vec();
+            ports.ssl_brokers = DEFAULT_SSL_BROKERS.to_vec();
         }
         ports
     }
@@ -67,19 +83,18 @@ impl Ports {
     /// Ports from `base` up: ZooKeeper `base` (servers 2… at +4…), Schema Registry +1, REST
     /// proxy +2, Kafdrop +3, Connect +10…, brokers +20… (+40… with more than 10 nodes),
     /// agents +30 (each on its own address); with [`Security::Sasl`] each broker's `SASL_EXT`
-    /// 100 above its `PLAINTEXT_EXT` (+120…, or +140…).
+    /// 100 above its `PLAINTEXT_EXT` (+120…, or +140…); with [`Security::SaslSsl`] also
+    /// `SASL_SSL_EXT` 200 above and `SSL_EXT` 300 above.
     pub fn from_base(base: u16, shape: Shape, security: Security) -> Result<Self, TopologyError> {
         let brokers_at = if shape.nodes > 10 {
             MANY_BROKERS_OFFSET
         } else {
             20
         };
-        let sasl = security == Security::Sasl;
-        let last_run = if sasl {
-            brokers_at + SASL_OFFSET
-        } else {
-            brokers_at
-        };
+        let sasl = security.is_sasl();
+        let tls = security.is_tls();
+        let last_run =
+            brokers_at + SASL_OFFSET * [sasl, tls, tls].into_iter().filter(|b| *b).count() as u16;
         let span = PORT_SPAN.max(last_run + u16::from(shape.nodes));
         if !(1024..=u16::MAX - span).contains(&base) {
             return Err(TopologyError::BadPortBase(base, u16::MAX - span));
@@ -95,6 +110,16 @@ impl Ports {
             brokers: run(brokers_at, shape.nodes),
             sasl_brokers: if sasl {
                 run(brokers_at + SASL_OFFSET, shape.nodes)
+            } else {
+                Vec::new()
+            },
+            sasl_ssl_brokers: if tls {
+                run(brokers_at + 2 * SASL_OFFSET, shape.nodes)
+            } else {
+                Vec::new()
+            },
+            ssl_brokers: if tls {
+                run(brokers_at + 3 * SASL_OFFSET, shape.nodes)
             } else {
                 Vec::new()
             },
