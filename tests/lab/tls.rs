@@ -67,6 +67,7 @@ async fn a_sasl_ssl_lab_serves_scram_and_client_certificates_to_independent_clie
     krolls_certificate_is_authorised_like_kroll(&lab, &sasl, &tls);
     kcat_logs_in_and_is_refused_where_kafka_refuses(&lab, &sasl, &tls, work.path());
     nothing_secret_is_reported(&lab, &sasl);
+    kroll_logs_in_over_tls_and_names_what_is_refused(&lab, &sasl, &tls);
 
     let pki = tls.ca_file.parent().expect("pki dir").to_path_buf();
     let dir = lab.handle.dir.clone();
@@ -497,4 +498,160 @@ fn nothing_secret_is_reported(lab: &TestLab, sasl: &SaslAccess) {
             );
         }
     }
+}
+
+/// kroll's own Kafka clients (the real binary, librdkafka with OpenSSL) over the lab's TLS
+/// listeners: the inventory the lab wrote (SASL_SSL, SCRAM-SHA-512, the lab's CA) logs in, so
+/// does SCRAM-SHA-256, and SSL with kroll's certificate as `User:CN=kroll`; a CA that did not
+/// sign the brokers' certificates, `SSL_EXT` without a client certificate, a wrong SCRAM
+/// password and PLAINTEXT on a TLS port are each named with what to check. No password in
+/// anything kroll prints.
+fn kroll_logs_in_over_tls_and_names_what_is_refused(
+    lab: &TestLab,
+    sasl: &SaslAccess,
+    tls: &TlsAccess,
+) {
+    // The agents do not run here: the coordinator's certificates only have to exist.
+    let agents_pki = kroll_tests::Pki::new(&[]);
+    let written = std::fs::read_to_string(&lab.handle.inventory).expect("inventory");
+    let base = written
+        .replace(
+            "ca = \"certs/ca.pem\"",
+            &format!("ca = \"{}\"", agents_pki.path("ca.pem").display()),
+        )
+        .replace(
+            "cert = \"certs/coordinator.pem\"",
+            &format!(
+                "cert = \"{}\"",
+                agents_pki.path("coordinator.pem").display()
+            ),
+        )
+        .replace(
+            "key = \"certs/coordinator-key.pem\"",
+            &format!(
+                "key = \"{}\"",
+                agents_pki.path("coordinator-key.pem").display()
+            ),
+        );
+    assert!(
+        base.contains("security_protocol = \"SASL_SSL\"\nsasl_mechanism = \"SCRAM-SHA-512\""),
+        "the lab's inventory logs kroll in over SASL_SSL: {base}"
+    );
+    let quoted = |list: &[String]| {
+        list.iter()
+            .map(|b| format!("\"{b}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let kafka_section = |section: &str| -> String {
+        let start = base.find("[kafka]").expect("[kafka]");
+        let end = base[start..]
+            .find("\n[tls]")
+            .map_or(base.len(), |e| start + e);
+        format!("{}{section}\n{}", &base[..start], &base[end..])
+    };
+    let statuses = |name: &str, text: &str| -> (Value, String) {
+        // Beside the lab's own inventory: its relative paths (password file, kafka-tls/) hold.
+        let path = lab.handle.dir.join(format!("kroll-{name}.toml"));
+        std::fs::write(&path, text).expect("inventory");
+        let out = Command::new(kroll_tests::bin("kroll"))
+            .arg("--inventory")
+            .arg(&path)
+            .args(["--output", "json", "status"])
+            .output()
+            .expect("kroll status");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        for user in [&sasl.admin, &sasl.kroll, &sasl.nobody] {
+            let pw = user.password.expose();
+            assert!(
+                !stdout.contains(pw) && !stderr.contains(pw),
+                "{name}: a password is in kroll's output"
+            );
+        }
+        let status: Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("{name}: status JSON: {e}\n{stdout}\n{stderr}"));
+        (status["kafka"].clone(), format!("{stdout}\n{stderr}"))
+    };
+    let logged_in = |name: &str, text: &str, connects_as: &str| {
+        let (kafka, out) = statuses(name, text);
+        assert!(kafka["error"].is_null(), "{name}: {out}");
+        assert_eq!(kafka["connects_as"], connects_as, "{name}: {out}");
+        assert_eq!(kafka["brokers"], 3, "{name}: {out}");
+    };
+    let refused = |name: &str, text: &str, says: &[&str]| {
+        let (kafka, out) = statuses(name, text);
+        let error = kafka["error"].as_str().unwrap_or_default();
+        for s in says {
+            assert!(error.contains(s), "{name}: `{s}` not in the error:\n{out}");
+        }
+    };
+
+    logged_in("scram-512", &base, "SASL_SSL, SCRAM-SHA-512 as `kroll`");
+    logged_in(
+        "scram-256",
+        &base.replace("\"SCRAM-SHA-512\"", "\"SCRAM-SHA-256\""),
+        "SASL_SSL, SCRAM-SHA-256 as `kroll`",
+    );
+    let ssl = |cert: bool| {
+        let mut section = format!(
+            "[kafka]\nsecurity_protocol = \"SSL\"\nca_file = \"{}\"\n",
+            tls.ca_file.display()
+        );
+        if cert {
+            section.push_str(&format!(
+                "cert_file = \"{}\"\nkey_file = \"{}\"\n",
+                tls.kroll.cert_file.display(),
+                tls.kroll.key_file.display()
+            ));
+        }
+        kafka_section(&section).replace(
+            &quoted(&tls.sasl_ssl_bootstrap),
+            &quoted(&tls.ssl_bootstrap),
+        )
+    };
+    logged_in("ssl", &ssl(true), "SSL as CN=kroll");
+
+    let other_ca = agents_pki.path("ca.pem").display().to_string();
+    refused(
+        "untrusted",
+        &base.replace(
+            &format!(
+                "ca_file = \"{}/ca.pem\"",
+                kroll_lab::topology::KAFKA_TLS_DIR
+            ),
+            &format!("ca_file = \"{other_ca}\""),
+        ),
+        &[
+            "the TLS handshake with Kafka failed (SASL_SSL, SCRAM-SHA-512 as `kroll`)",
+            &format!(
+                "the brokers' certificate is not trusted: kroll trusts the CAs of {other_ca} ([kafka] `ca_file`)"
+            ),
+        ],
+    );
+    refused(
+        "no-client-cert",
+        &ssl(false),
+        &["the brokers require a client certificate: set [kafka] `cert_file` and `key_file`"],
+    );
+    let wrong_pw = lab.handle.dir.join("kroll-wrong-password");
+    std::fs::write(&wrong_pw, "not-kroll's-password\n").expect("write");
+    refused(
+        "wrong-password",
+        &base.replace(
+            &format!("password_file = \"{}\"", kroll_lab::topology::PASSWORD_FILE),
+            &format!("password_file = \"{}\"", wrong_pw.display()),
+        ),
+        &["Kafka refused kroll's login as `kroll` (SASL_SSL, SCRAM-SHA-512 as `kroll`)"],
+    );
+    refused(
+        "plaintext-on-tls",
+        &kafka_section("").replace(
+            &quoted(&tls.sasl_ssl_bootstrap),
+            &quoted(&tls.ssl_bootstrap),
+        ),
+        &["set [kafka] `security_protocol` to the protocol of the listener"],
+    );
 }

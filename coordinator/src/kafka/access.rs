@@ -187,7 +187,7 @@ impl KafkaSecurity {
             Refused::Login(reason) => self.login_refused(reason),
             Refused::Tls(reason) => self.tls_refused(reason),
             Refused::Protocol(reason) => format!(
-                "Kafka did not answer in the protocol kroll spoke ({}): {reason}; set [kafka] `security_protocol` to the protocol of the listener `kafka_bootstrap` names",
+                "the brokers closed the connection at kroll's first request ({}): {reason}; a listener of another protocol does that (TLS read as plaintext, or the reverse): set [kafka] `security_protocol` to the protocol of the listener `kafka_bootstrap` names",
                 self.describe()
             ),
         }
@@ -403,8 +403,12 @@ impl KafkaConnection {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("allow.auto.create.topics", "false")
-            .set("enable.partition.eof", "false")
-            .set("log_level", "3");
+            .set("enable.partition.eof", "false");
+        // Up to info, whatever kroll's own log level (rdkafka would take that of the `log`
+        // crate, and it overrides a `log_level` setting): librdkafka says a listener closed the
+        // connection at the first request — the sign of a protocol mismatch — at info. The
+        // lines go to `Refusals` and to kroll's debug log only.
+        config.set_log_level(rdkafka::config::RDKafkaLogLevel::Info);
         self.security.apply(&mut config);
         config
     }
@@ -432,7 +436,20 @@ impl Refused {
         if let Some(at) = line.find("SSL handshake failed") {
             return Some(Self::Tls(line[at..].to_owned()));
         }
-        if line.contains("incorrect security.protocol") {
+        // A TLS 1.3 server refuses a client certificate after the handshake: the alert comes
+        // with the first read (`Receive failed: … tlsv13 alert certificate required`).
+        if line.contains("SSL routines::") || line.contains("SSL alert number") {
+            let at = ["Receive failed", "Send failed", "SSL"]
+                .iter()
+                .find_map(|w| line.find(w))
+                .unwrap_or(0);
+            return Some(Self::Tls(line[at..].to_owned()));
+        }
+        // Closed at the very first request: a TLS listener read kroll's plaintext (older
+        // librdkafka adds "might be caused by incorrect security.protocol").
+        if line.contains("incorrect security.protocol")
+            || (line.contains("Disconnected") && line.contains("in state APIVERSION_QUERY"))
+        {
             let at = line.find("Disconnected").unwrap_or(0);
             return Some(Self::Protocol(line[at..].to_owned()));
         }
@@ -463,7 +480,9 @@ impl Refusals {
 }
 
 impl ClientContext for Refusals {
-    fn log(&self, _level: rdkafka::config::RDKafkaLogLevel, _fac: &str, line: &str) {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, line: &str) {
+        // librdkafka's own words (`KROLL_LOG=debug`); it never logs a password.
+        tracing::debug!(target: "kroll::kafka::librdkafka", ?level, fac, "{line}");
         if let Some(refused) = Refused::in_line(line) {
             self.keep(refused);
         }
@@ -514,6 +533,10 @@ mod tests {
         assert_eq!(config.get("sasl.username"), Some("kroll"));
         assert_eq!(config.get("sasl.password"), Some("hunter2"));
         assert_eq!(config.get("group.id"), Some("g"));
+        assert!(matches!(
+            config.log_level,
+            rdkafka::config::RDKafkaLogLevel::Info
+        ));
         let shown = format!("{connection:?}");
         assert_eq!(
             shown,
@@ -554,6 +577,23 @@ mod tests {
             Refused::in_line(protocol),
             Some(Refused::Protocol(r)) if r.starts_with("Disconnected while requesting ApiVersion")
         ));
+        // librdkafka 2.12's words for the same, and for a certificate refused after a TLS 1.3
+        // handshake.
+        let closed = "[thrd:127.0.0.1:31324/bootstrap]: 127.0.0.1:31324/bootstrap: Disconnected: connection closed by peer: receive 0 after POLLIN (after 2ms in state APIVERSION_QUERY)";
+        assert!(matches!(
+            Refused::in_line(closed),
+            Some(Refused::Protocol(r)) if r.starts_with("Disconnected: connection closed by peer")
+        ));
+        let alert = "[thrd:ssl://127.0.0.1:31323/bootstrap]: ssl://127.0.0.1:31323/bootstrap: Receive failed: ../ssl/record/rec_layer_s3.c:1601:ssl3_read_bytes error:0A00045C:SSL routines::tlsv13 alert certificate required: SSL alert number 116 (after 0ms in state APIVERSION_QUERY)";
+        assert!(matches!(
+            Refused::in_line(alert),
+            Some(Refused::Tls(r)) if r.starts_with("Receive failed: ") && r.contains("certificate required")
+        ));
+        // A broker that went away once it was up is none of these.
+        assert_eq!(
+            Refused::in_line("[thrd:b:9092/1]: b:9092/1: Disconnected (after 5012ms in state UP)"),
+            None
+        );
         assert_eq!(
             Refused::in_line("Connect to ipv4#127.0.0.1:1 failed: Connection refused"),
             None

@@ -218,8 +218,7 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
         p.step("Waiting for kroll to log in over SASL_EXT…");
         wait::sasl_login(&SaslAccess::new(&spec, &dir, users), spec.shape.nodes).await?;
         clock.mark("sasl");
-        // The TLS listeners are bound before a broker registers (the lab's rdkafka is built
-        // without OpenSSL, so kroll-lab cannot log in over them itself).
+        // The TLS listeners are bound before a broker registers: serving once it is.
     }
     if !agents.is_empty() {
         wait::agents_report(&spec, &inventory).await?;

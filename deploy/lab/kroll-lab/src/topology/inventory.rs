@@ -9,7 +9,8 @@ use super::{DEFAULT_LAB, KROLL_USER, LabSpec, PASSWORD_FILE, Security, Shape, no
 
 /// The inventory text of `spec`; certificates are expected in `certs/` beside it. A SASL lab's
 /// points kroll at the brokers' `SASL_EXT` listeners, logged in as `kroll` with the password in
-/// the file beside it (`[kafka]`).
+/// the file beside it (`[kafka]`); a `sasl-ssl` lab's at `SASL_SSL_EXT` with SCRAM-SHA-512,
+/// trusting the lab's Kafka CA.
 pub fn inventory_toml(spec: &LabSpec) -> String {
     let mut s = String::new();
     if spec.name == DEFAULT_LAB {
@@ -36,7 +37,8 @@ pub fn inventory_toml(spec: &LabSpec) -> String {
     }
     let bootstrap = match spec.security {
         Security::Plaintext => spec.bootstrap(),
-        Security::Sasl | Security::SaslSsl => spec.sasl_bootstrap(),
+        Security::Sasl => spec.sasl_bootstrap(),
+        Security::SaslSsl => spec.sasl_ssl_bootstrap(),
     };
     let bootstrap: Vec<String> = bootstrap.iter().map(|b| format!("\"{b}\"")).collect();
     let _ = write!(
@@ -47,26 +49,32 @@ pub fn inventory_toml(spec: &LabSpec) -> String {
         spec.registry,
         spec.zookeeper_addr()
     );
-    if spec.security.is_sasl() {
-        let _ = write!(
-            s,
-            "# kroll reaches the brokers' SASL_EXT listeners (kafka_bootstrap) as `{KROLL_USER}`, whose ACLs allow only reads.\n\
-             [kafka]\nsecurity_protocol = \"SASL_PLAINTEXT\"\nsasl_mechanism = \"PLAIN\"\nusername = \"{KROLL_USER}\"\n\
-             password_file = \"{PASSWORD_FILE}\"   # beside this file, mode 0600\n"
-        );
-        if spec.security.is_tls() {
+    match spec.security {
+        Security::Plaintext => {}
+        Security::Sasl => {
             let _ = write!(
                 s,
-                "# Over TLS instead: kafka_bootstrap = [{}] (SASL_SSL_EXT) with\n\
-                 # security_protocol = \"SASL_SSL\", sasl_mechanism = \"SCRAM-SHA-512\" (or -256, PLAIN), ca_file = \"{tls}/ca.pem\";\n\
-                 # or kafka_bootstrap = [{}] (SSL_EXT) with security_protocol = \"SSL\", ca_file = \"{tls}/ca.pem\",\n\
-                 # cert_file = \"{tls}/{KROLL_USER}.pem\", key_file = \"{tls}/{KROLL_USER}-key.pem\" (principal User:CN={KROLL_USER}).\n",
-                quoted(&spec.sasl_ssl_bootstrap()),
+                "# kroll reaches the brokers' SASL_EXT listeners (kafka_bootstrap) as `{KROLL_USER}`, whose ACLs allow only reads.\n\
+                 [kafka]\nsecurity_protocol = \"SASL_PLAINTEXT\"\nsasl_mechanism = \"PLAIN\"\nusername = \"{KROLL_USER}\"\n\
+                 password_file = \"{PASSWORD_FILE}\"   # beside this file, mode 0600\n\n"
+            );
+        }
+        Security::SaslSsl => {
+            let _ = write!(
+                s,
+                "# kroll reaches the brokers' SASL_SSL_EXT listeners (kafka_bootstrap) as `{KROLL_USER}` with SCRAM,\n\
+                 # trusting only the lab's Kafka CA; its ACLs allow only reads.\n\
+                 [kafka]\nsecurity_protocol = \"SASL_SSL\"\nsasl_mechanism = \"SCRAM-SHA-512\"\nusername = \"{KROLL_USER}\"\n\
+                 password_file = \"{PASSWORD_FILE}\"   # beside this file, mode 0600\n\
+                 ca_file = \"{tls}/ca.pem\"\n\
+                 # Or SASL_EXT: kafka_bootstrap = [{}] with security_protocol = \"SASL_PLAINTEXT\", sasl_mechanism = \"PLAIN\";\n\
+                 # or SSL_EXT: kafka_bootstrap = [{}] with security_protocol = \"SSL\", ca_file as above,\n\
+                 # cert_file = \"{tls}/{KROLL_USER}.pem\", key_file = \"{tls}/{KROLL_USER}-key.pem\" (principal User:CN={KROLL_USER}).\n\n",
+                quoted(&spec.sasl_bootstrap()),
                 quoted(&spec.ssl_bootstrap()),
                 tls = super::KAFKA_TLS_DIR,
             );
         }
-        s.push('\n');
     }
     s.push_str(
         "[tls]\nca = \"certs/ca.pem\"\ncert = \"certs/coordinator.pem\"\nkey = \"certs/coordinator-key.pem\"\n\n",

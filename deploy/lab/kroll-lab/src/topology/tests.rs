@@ -372,6 +372,39 @@ fn sasl_ports_are_published_apart_from_every_other_port() {
 }
 
 #[test]
+fn a_sasl_ssl_labs_inventory_logs_kroll_in_with_scram_over_tls_trusting_the_labs_ca() {
+    let spec = LabSpec::new(
+        "lab",
+        "7.1.1",
+        crate::images::DEFAULT_REGISTRY,
+        Ports::default_lab_with(Security::SaslSsl),
+        Services::Kafka,
+    )
+    .expect("spec")
+    .with_security(Security::SaslSsl, Path::new("/srv/lab"))
+    .expect("sasl-ssl");
+    let text = inventory_toml(&spec);
+    let doc = kroll_shared::config::Document::from_text("/srv/lab/kroll.toml", text.clone());
+    let inv = kroll_shared::inventory::Inventory::from_document(&doc).expect("it validates");
+    let kafka = inv.kafka.expect("[kafka]");
+    assert_eq!(
+        kafka.security_protocol,
+        kroll_shared::kafka_access::SecurityProtocol::SaslSsl,
+        "{text}"
+    );
+    assert_eq!(
+        kafka.sasl_mechanism,
+        Some(kroll_shared::kafka_access::SaslMechanism::ScramSha512)
+    );
+    assert_eq!(
+        kafka.ca_file,
+        Some(PathBuf::from("/srv/lab/kafka-tls/ca.pem"))
+    );
+    assert_eq!(kafka.cert_file, None);
+    assert_eq!(inv.cluster.kafka_bootstrap, spec.sasl_ssl_bootstrap());
+}
+
+#[test]
 fn a_sasl_labs_inventory_points_kroll_at_sasl_ext_as_kroll_with_a_password_file() {
     let spec = sasl_lab(Ports::default_lab_with(Security::Sasl), Shape::LAB);
     let text = inventory_toml(&spec);
