@@ -457,24 +457,33 @@ impl Refused {
     }
 }
 
+/// How long a refusal explains a failure: a broker that closed a connection while it
+/// restarted, minutes ago, says nothing about why a read fails now.
+const REFUSAL_FRESH: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The client context of kroll's Kafka clients: it keeps the last refusal librdkafka
-/// explained — a login, a TLS handshake, a protocol mismatch. It arrives on the error callback,
-/// which runs only when a client is polled, and as an error log line, which librdkafka's own
-/// threads deliver at once: both are read.
+/// explained — a login, a TLS handshake, a protocol mismatch — and when. It arrives on the
+/// error callback, which runs only when a client is polled, and as a log line, which
+/// librdkafka's own threads deliver at once: both are read.
 #[derive(Debug, Clone, Default)]
-pub struct Refusals(Arc<Mutex<Option<Refused>>>);
+pub struct Refusals(Arc<Mutex<Option<(std::time::Instant, Refused)>>>);
 
 impl Refusals {
-    /// The last refusal seen, if any.
+    /// The last refusal seen in the last 30 seconds, if any.
     pub fn failure(&self) -> Option<Refused> {
-        self.0.lock().ok().and_then(|g| g.clone())
+        self.0
+            .lock()
+            .ok()
+            .and_then(|g| g.clone())
+            .filter(|(at, _)| at.elapsed() <= REFUSAL_FRESH)
+            .map(|(_, refused)| refused)
     }
 }
 
 impl Refusals {
     fn keep(&self, refused: Refused) {
         if let Ok(mut last) = self.0.lock() {
-            *last = Some(refused);
+            *last = Some((std::time::Instant::now(), refused));
         }
     }
 }
@@ -603,6 +612,15 @@ mod tests {
         assert!(matches!(refusals.failure(), Some(Refused::Login(_))));
         refusals.log(rdkafka::config::RDKafkaLogLevel::Error, "FAIL", tls);
         assert!(matches!(refusals.failure(), Some(Refused::Tls(_))));
+        // An old refusal explains nothing.
+        if let Ok(mut last) = refusals.0.lock() {
+            let old = std::time::Instant::now()
+                .checked_sub(REFUSAL_FRESH + std::time::Duration::from_secs(1));
+            if let (Some(old), Some((at, _))) = (old, last.as_mut()) {
+                *at = old;
+            }
+        }
+        assert_eq!(refusals.failure(), None);
     }
 
     fn tls(ca: Option<&str>, identity: bool) -> KafkaSecurity {
