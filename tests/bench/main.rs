@@ -9,6 +9,7 @@
 //! cargo run --release -p kroll-tests --bin kroll-bench -- status [--agents 5] [--rounds 50]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- backup [--subjects 1000] [--versions 5] [--connectors 200]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- status-sim [--agents 500] [--rounds 5]
+//! cargo run --release -p kroll-tests --bin kroll-bench -- ui-sim [--agents 18] [--pages 10] [--warm 30] [--seconds 60]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- upgrade [--observer-ms 10] [--log FILE] [--swarm] [--partitions 10] [--shape lab] [--kafka-requests] [--services kafka] [--broker-env KAFKA_REPLICA_LAG_TIME_MAX_MS=30000]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- agent-streams [--streams 500] [--containers 3] [--agent PATH]
 //! cargo run --release -p kroll-tests --bin kroll-bench -- node-state-flood [--callers 64] [--scrapers 0] [--seconds 20] [--containers 12] [--agent PATH]
@@ -29,6 +30,7 @@ mod backup;
 mod heap;
 mod prom;
 mod status_sim;
+mod ui_sim;
 mod upgrade;
 
 use std::process::{Child, Command, Stdio};
@@ -277,6 +279,15 @@ async fn main() {
         Some("status-sim") => {
             status_sim::run(arg(&args, "--agents", 500), arg(&args, "--rounds", 5)).await
         }
+        Some("ui-sim") => {
+            ui_sim::run(
+                arg(&args, "--agents", 18),
+                usize::try_from(arg(&args, "--pages", 10)).unwrap_or(10),
+                arg(&args, "--warm", 30),
+                arg(&args, "--seconds", 60),
+            )
+            .await
+        }
         Some("upgrade") => {
             let log = args
                 .windows(2)
@@ -335,7 +346,7 @@ async fn main() {
         }
         _ => {
             eprintln!(
-                "usage: kroll-bench agent-streams [--streams N] [--containers N] [--agent PATH] | node-state-flood [--callers N] [--scrapers N] [--seconds S] [--containers N] [--agent PATH] | agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | am-latency [--count N] [--gap-ms MS] | scrape-cost [--containers N] [--jvms N] [--scrapes N] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C] | status-sim [--agents N] [--rounds R] | upgrade [--observer-ms MS] [--log FILE] [--swarm] [--partitions N] [--shape lab|production] [--kafka-requests] [--services kafka|full] [--broker-env KAFKA_X=v]…"
+                "usage: kroll-bench agent-streams [--streams N] [--containers N] [--agent PATH] | node-state-flood [--callers N] [--scrapers N] [--seconds S] [--containers N] [--agent PATH] | agent-idle [--containers N] [--jvms N] [--seconds S] | oom-latency [--count N] [--gap-ms MS] | am-latency [--count N] [--gap-ms MS] | scrape-cost [--containers N] [--jvms N] [--scrapes N] | status [--agents N] [--rounds R] | backup [--subjects N] [--versions V] [--connectors C] | status-sim [--agents N] [--rounds R] | ui-sim [--agents N] [--pages P] [--warm S] [--seconds S] | upgrade [--observer-ms MS] [--log FILE] [--swarm] [--partitions N] [--shape lab|production] [--kafka-requests] [--services kafka|full] [--broker-env KAFKA_X=v]…"
             );
             std::process::exit(2);
         }

@@ -1,5 +1,5 @@
 //! A SASL lab's security (`kroll-lab up --security sasl`,
-//! [`Security::Sasl`](super::topology::Security::Sasl)): its SASL/PLAIN
+//! [`Security::Sasl`]): its SASL/PLAIN
 //! users and their passwords in a JAAS file, kroll's password file, and the ACLs written into
 //! ZooKeeper before the brokers start — the journal's stack (its `KAFKA_JAAS` secret,
 //! `AclAuthorizer`, `User:admin` the super user, `User:ANONYMOUS` allowed everything so the
