@@ -501,9 +501,103 @@ pub fn first_cert_der(pem: &str) -> Option<Vec<u8>> {
         .map(|c| c.to_vec())
 }
 
+/// The subject of a DER certificate as Java's `X500Principal.getName()` writes it (RFC 2253):
+/// Kafka's default principal for a client certificate is `User:` and this. The error is the
+/// parser's.
+pub fn subject_rfc2253(cert_der: &[u8]) -> Result<String, String> {
+    let (_, cert) = X509Certificate::from_der(cert_der).map_err(|e| e.to_string())?;
+    Ok(rfc2253(cert.subject()))
+}
+
+/// A name as RFC 2253 (and Java) writes it: RDNs last first, separated by `,`, values of one
+/// RDN by `+`, known attribute types by keyword, others as `<oid>=#<DER hex>`.
+pub fn rfc2253(name: &x509_parser::x509::X509Name<'_>) -> String {
+    let rdns: Vec<String> = name
+        .iter()
+        .map(|rdn| {
+            rdn.iter()
+                .map(|atv| {
+                    let oid = atv.attr_type().to_id_string();
+                    match (rfc2253_keyword(&oid), atv.as_str()) {
+                        (Some(k), Ok(value)) => format!("{k}={}", rfc2253_escape(value)),
+                        _ => format!("{oid}=#{}", hex_der(atv.attr_value())),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .collect();
+    rdns.into_iter().rev().collect::<Vec<_>>().join(",")
+}
+
+fn rfc2253_keyword(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "2.5.4.3" => "CN",
+        "2.5.4.6" => "C",
+        "2.5.4.7" => "L",
+        "2.5.4.8" => "ST",
+        "2.5.4.9" => "STREET",
+        "2.5.4.10" => "O",
+        "2.5.4.11" => "OU",
+        "0.9.2342.19200300.100.1.25" => "DC",
+        "0.9.2342.19200300.100.1.1" => "UID",
+        _ => return None,
+    })
+}
+
+/// RFC 2253 §2.4 escaping, as Java applies it.
+fn rfc2253_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let last = value.chars().count().saturating_sub(1);
+    for (i, c) in value.chars().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && (c == '#' || c == ' '))
+            || (i == last && c == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn hex_der(value: &x509_parser::der_parser::asn1_rs::Any<'_>) -> String {
+    let data = value.data;
+    let mut der = vec![u8::try_from(value.tag().0).unwrap_or(0x04)];
+    let len = data.len();
+    if len < 0x80 {
+        der.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        der.push(0x80 | bytes.len() as u8);
+        der.extend(bytes);
+    }
+    der.extend_from_slice(data);
+    der.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subject_is_written_as_rfc_2253_and_java_write_it() {
+        // rcgen writes the names in the order given: RFC 2253 names the last RDN first.
+        let ca = generate_ca("kafka", Validity::default()).expect("CA");
+        let der = first_cert_der(&ca.cert_pem).expect("der");
+        assert_eq!(
+            subject_rfc2253(&der).as_deref(),
+            Ok("O=kroll,CN=kroll cluster CA kafka")
+        );
+        assert!(subject_rfc2253(b"not a certificate").is_err());
+        assert_eq!(rfc2253_escape("a,b+c"), "a\\,b\\+c");
+        assert_eq!(rfc2253_escape(" lead#"), "\\ lead#");
+        assert_eq!(rfc2253_escape("#x "), "\\#x\\ ");
+    }
 
     #[test]
     fn issued_certificates_carry_their_role_and_name() {

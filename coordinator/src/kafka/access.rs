@@ -246,55 +246,9 @@ impl KafkaSecurity {
 /// its subject in RFC 2253 form (`CN=kroll,O=ops`), as `X500Principal.getName()` writes it.
 /// `None` when the file cannot be read as a certificate (librdkafka then names the file).
 fn certificate_principal(path: &Path) -> Option<String> {
-    let pem = std::fs::read(path).ok()?;
-    let der = rustls_pemfile::certs(&mut pem.as_slice()).next()?.ok()?;
-    let (_, cert) = x509_parser::parse_x509_certificate(&der).ok()?;
-    subject_rfc2253(cert.subject())
-}
-
-/// `name` in RFC 2253 form: the last RDN first, `,` between RDNs, `+` within one, values
-/// escaped. `None` for a value that is not a string.
-fn subject_rfc2253(name: &x509_parser::x509::X509Name<'_>) -> Option<String> {
-    let mut rdns = Vec::new();
-    for rdn in name.iter_rdn() {
-        let mut parts = Vec::new();
-        for attr in rdn.iter() {
-            let oid = attr.attr_type().to_id_string();
-            let key = match oid.as_str() {
-                "2.5.4.3" => "CN",
-                "2.5.4.7" => "L",
-                "2.5.4.8" => "ST",
-                "2.5.4.10" => "O",
-                "2.5.4.11" => "OU",
-                "2.5.4.6" => "C",
-                "2.5.4.9" => "STREET",
-                "0.9.2342.19200300.100.1.25" => "DC",
-                "0.9.2342.19200300.100.1.1" => "UID",
-                other => other,
-            }
-            .to_owned();
-            parts.push(format!("{key}={}", escape_rfc2253(attr.as_str().ok()?)));
-        }
-        rdns.push(parts.join("+"));
-    }
-    rdns.reverse();
-    Some(rdns.join(","))
-}
-
-/// An attribute value escaped as RFC 2253 asks.
-fn escape_rfc2253(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let last = value.chars().count().saturating_sub(1);
-    for (i, c) in value.chars().enumerate() {
-        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
-            || (i == 0 && matches!(c, '#' | ' '))
-            || (i == last && c == ' ');
-        if special {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
+    let pem = std::fs::read_to_string(path).ok()?;
+    let der = kroll_shared::tls::first_cert_der(&pem)?;
+    kroll_shared::tls::subject_rfc2253(&der).ok()
 }
 
 /// A resource an ACL guards.
@@ -730,9 +684,6 @@ mod tests {
             Some("O=kroll,CN=kroll cluster CA kafka")
         );
         assert_eq!(certificate_principal(&dir.path().join("absent.pem")), None);
-        assert_eq!(escape_rfc2253("a,b+c"), "a\\,b\\+c");
-        assert_eq!(escape_rfc2253(" lead#"), "\\ lead#");
-        assert_eq!(escape_rfc2253("#x "), "\\#x\\ ");
     }
 
     #[test]

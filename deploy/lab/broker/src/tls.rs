@@ -176,80 +176,9 @@ pub fn acceptor(listener: &str, settings: &ListenerTls) -> Result<TlsAcceptor, B
 
 /// Kafka's default principal for a client certificate: `User:<subject DN, RFC 2253>`.
 pub fn ssl_principal(cert_der: &[u8]) -> Result<String, String> {
-    let (_, cert) = x509_parser::parse_x509_certificate(cert_der)
-        .map_err(|e| format!("the client certificate does not parse: {e}"))?;
-    Ok(format!("User:{}", rfc2253(cert.subject())))
-}
-
-/// A name as Java's `X500Principal.getName()` writes it: RDNs last first, separated by `,`,
-/// values of one RDN by `+`, known attribute types by keyword, others as `<oid>=#<DER hex>`.
-pub fn rfc2253(name: &x509_parser::x509::X509Name<'_>) -> String {
-    let rdns: Vec<String> = name
-        .iter()
-        .map(|rdn| {
-            rdn.iter()
-                .map(|atv| {
-                    let oid = atv.attr_type().to_id_string();
-                    match (keyword(&oid), atv.as_str()) {
-                        (Some(k), Ok(value)) => format!("{k}={}", escape(value)),
-                        _ => format!("{oid}=#{}", hex_der(atv.attr_value())),
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("+")
-        })
-        .collect();
-    rdns.into_iter().rev().collect::<Vec<_>>().join(",")
-}
-
-fn keyword(oid: &str) -> Option<&'static str> {
-    Some(match oid {
-        "2.5.4.3" => "CN",
-        "2.5.4.6" => "C",
-        "2.5.4.7" => "L",
-        "2.5.4.8" => "ST",
-        "2.5.4.9" => "STREET",
-        "2.5.4.10" => "O",
-        "2.5.4.11" => "OU",
-        "0.9.2342.19200300.100.1.25" => "DC",
-        "0.9.2342.19200300.100.1.1" => "UID",
-        _ => return None,
-    })
-}
-
-/// RFC 2253 §2.4 escaping, as Java applies it.
-fn escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let last = value.chars().count().saturating_sub(1);
-    for (i, c) in value.chars().enumerate() {
-        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
-            || (i == 0 && (c == '#' || c == ' '))
-            || (i == last && c == ' ');
-        if special {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn hex_der(value: &x509_parser::der_parser::asn1_rs::Any<'_>) -> String {
-    let data = value.data;
-    let mut der = vec![u8::try_from(value.tag().0).unwrap_or(0x04)];
-    let len = data.len();
-    if len < 0x80 {
-        der.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
-        der.push(0x80 | bytes.len() as u8);
-        der.extend(bytes);
-    }
-    der.extend_from_slice(data);
-    der.iter().map(|b| format!("{b:02x}")).collect()
+    kroll_shared::tls::subject_rfc2253(cert_der)
+        .map(|subject| format!("User:{subject}"))
+        .map_err(|e| format!("the client certificate does not parse: {e}"))
 }
 
 #[cfg(test)]
