@@ -326,8 +326,7 @@ async fn run_page(State(shared): State<Arc<Shared>>) -> Response {
             .into_response();
     };
     let drawn = tokio::task::spawn_blocking(move || {
-        let dir = journal::latest(&runs).map_err(|e| e.to_string())?;
-        let entries = journal::read(&dir.join("journal.jsonl")).map_err(|e| e.to_string())?;
+        let (dir, entries) = latest_run(&runs)?;
         let timeline = Timeline::from_journal(&entries).with_samples(&journal::read_samples(&dir));
         Ok::<_, String>(crate::upgrade::report_html::render(&timeline))
     })
@@ -418,10 +417,16 @@ async fn observe(inventory: Arc<Inventory>, tls: TlsMaterial, shared: Arc<Shared
     }
 }
 
-/// The newest run under `runs`, summed up from its journal.
-fn run_summary(runs: &std::path::Path) -> Result<RunSummary, String> {
+/// The newest run under `runs`: its directory and journal.
+fn latest_run(runs: &std::path::Path) -> Result<(PathBuf, Vec<journal::Entry>), String> {
     let dir = journal::latest(runs).map_err(|e| e.to_string())?;
     let entries = journal::read(&dir.join("journal.jsonl")).map_err(|e| e.to_string())?;
+    Ok((dir, entries))
+}
+
+/// The newest run under `runs`, summed up from its journal.
+fn run_summary(runs: &std::path::Path) -> Result<RunSummary, String> {
+    let (_, entries) = latest_run(runs)?;
     let t = Timeline::from_journal(&entries);
     let steps: BTreeSet<&str> = t.segments().map(|(_, s)| s.step.as_str()).collect();
     let last_step = t

@@ -395,10 +395,9 @@ pub fn latest(runs: &Path) -> Result<PathBuf, JournalError> {
     if !runs.is_dir() {
         return Err(JournalError::NoRun(runs.to_owned()));
     }
-    latest_where(runs, |_| true).map_err(|e| match e {
-        JournalError::NothingToResume(runs) => JournalError::NoRun(runs),
-        other => other,
-    })
+    run_dirs(runs)?
+        .pop()
+        .ok_or_else(|| JournalError::NoRun(runs.to_owned()))
 }
 
 /// The most recent run under `runs` that has not finished.
@@ -436,14 +435,20 @@ pub fn changed_nothing(entries: &[Entry]) -> bool {
     })
 }
 
-fn latest_where(runs: &Path, wanted: impl Fn(&[Entry]) -> bool) -> Result<PathBuf, JournalError> {
+/// The run directories under `runs` (those holding a journal), oldest first: run ids sort by
+/// time.
+fn run_dirs(runs: &Path) -> Result<Vec<PathBuf>, JournalError> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs)
         .map_err(io(runs))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("journal.jsonl").is_file())
         .collect();
     dirs.sort();
-    for d in dirs.into_iter().rev() {
+    Ok(dirs)
+}
+
+fn latest_where(runs: &Path, wanted: impl Fn(&[Entry]) -> bool) -> Result<PathBuf, JournalError> {
+    for d in run_dirs(runs)?.into_iter().rev() {
         if wanted(&read(&d.join("journal.jsonl"))?) {
             return Ok(d);
         }
@@ -469,6 +474,24 @@ pub fn new_run_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_latest_run_is_the_newest_directory_with_a_journal_finished_or_not() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let runs = dir.path().join("runs");
+        assert!(matches!(latest(&runs), Err(JournalError::NoRun(_))));
+        std::fs::create_dir_all(runs.join("r9-no-journal")).expect("mkdir");
+        assert!(matches!(latest(&runs), Err(JournalError::NoRun(_))));
+        for id in ["r1", "r2"] {
+            let mut run = RunDir::create(&runs, id).expect("create");
+            run.append(Event::Note {
+                step: "preflight".into(),
+                message: "m".into(),
+            })
+            .expect("append");
+        }
+        assert_eq!(latest(&runs).expect("latest"), runs.join("r2"));
+    }
 
     #[test]
     fn a_run_refused_at_pre_flight_does_not_stand_in_a_fresh_runs_way() {
