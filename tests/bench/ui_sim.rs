@@ -46,10 +46,7 @@ pub async fn run(agents: u64, pages: usize, warm_seconds: u64, seconds: u64) {
         );
     }
     let fleet = Fleet::start(agents, source, 6, true).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
+    let port = kroll_tests::prom::free_port();
     let listen = format!("127.0.0.1:{port}");
     let runs = fleet.dir.path().join("runs");
     let mut ui = Command::new(kroll_tests::bin("kroll"))

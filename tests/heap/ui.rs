@@ -30,16 +30,9 @@ impl Drop for Ui {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 /// `kroll ui` on a free loopback port; returns once it says it serves.
 fn start_ui(inv: &Path, args: &[&str], scheme: &str) -> Ui {
-    let port = free_port();
+    let port = kroll_tests::prom::free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut child = Command::new(kroll_tests::bin("kroll"))
         .arg("--inventory")
