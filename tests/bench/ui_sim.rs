@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use kroll_tests::browser::{Browser, Look};
 
-use crate::status_sim::Fleet;
+use kroll_tests::sim::Fleet;
 
 /// utime + stime of `pid`, in clock ticks, and its resident and peak resident memory in KiB.
 fn proc_figures(pid: u32) -> (u64, u64, u64) {

@@ -7,7 +7,7 @@ mod jstat;
 mod proc_root;
 mod remediate;
 mod state;
-mod ui;
+pub(crate) mod ui;
 mod watch;
 
 use std::io::{BufRead, BufReader};

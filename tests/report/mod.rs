@@ -96,8 +96,15 @@ pub async fn check_against_journal(page: &Path, entries: &[Entry], look: Look, n
             "#,
         )
         .await;
+    let overlaps = browser.overlapping_text().await;
     let shot = browser.screenshot(name).await;
     browser.close().await;
+    assert!(
+        overlaps.is_empty(),
+        "text drawn over text ({name}, see {}):\n{}",
+        shot.display(),
+        overlaps.join("\n")
+    );
 
     let want = journal_durations(entries);
     let drawn: BTreeMap<(String, String), i64> =
@@ -423,4 +430,48 @@ fn kroll_report_refuses_a_directory_without_a_journal_naming_it() {
         "{err}"
     );
     assert!(!dir.path().join("report.html").exists(), "nothing written");
+}
+
+/// The overlap check the pages are held to sees text drawn over text, and only where it shows:
+/// two labels placed on each other are found; a label cut by its box's `overflow: hidden` next
+/// to another, hidden text, a closed `<details>`' folded text and lines that merely touch are
+/// not.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_overlap_check_finds_text_over_text_and_ignores_clipped_or_hidden_text() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let page = dir.path().join("overlap.html");
+    std::fs::write(
+        &page,
+        r#"<!doctype html><html><body style="margin:0;font:16px/20px sans-serif">
+<div style="position:relative;height:40px">
+  <span style="position:absolute;left:10px;top:0">gate before kafka-01</span>
+  <span style="position:absolute;left:60px;top:4px">catch-up kafka-02</span>
+</div>
+<div style="position:relative;height:40px">
+  <div style="position:absolute;left:0;top:0;width:50px;overflow:hidden;white-space:nowrap;text-overflow:ellipsis">a very long container name</div>
+  <span style="position:absolute;left:52px;top:0">beside it</span>
+  <span style="position:absolute;left:200px;top:0;visibility:hidden">hidden one</span>
+  <span style="position:absolute;left:200px;top:0">shown one</span>
+  <details style="position:absolute;left:300px;top:0"><summary>folded</summary>under the fold</details>
+  <span style="position:absolute;left:300px;top:20px">below the summary</span>
+</div>
+<p style="margin:0">one line</p><p style="margin:0">the next line</p>
+</body></html>"#,
+    )
+    .expect("page");
+    let browser = Browser::start(Look {
+        width: 800,
+        height: 600,
+        dark: false,
+    })
+    .await;
+    browser.open(&page).await;
+    let found = browser.overlapping_text().await;
+    browser.close().await;
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].contains("`gate before kafka-01` (span)")
+            && found[0].contains("`catch-up kafka-02` (span)"),
+        "{found:#?}"
+    );
 }

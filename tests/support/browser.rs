@@ -125,6 +125,16 @@ impl Browser {
             .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
+    /// Pairs of text runs drawn over each other (more than 2 px both ways), as
+    /// "`a` (tag.class) over `b` (tag.class)", at most 20: every non-blank text node's line
+    /// boxes, clipped by its ancestors' `overflow` boxes (an ellipsis-cut label counts only where
+    /// it shows), hidden ones (and a closed `<details>`' folded content) skipped. Empty when no
+    /// text overlaps.
+    pub async fn overlapping_text(&self) -> Vec<String> {
+        let found = self.eval(OVERLAPPING_TEXT_JS).await;
+        serde_json::from_value(found).expect("a list of overlaps")
+    }
+
     /// A PNG of the viewport, kept under the artefacts directory.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let png = self.client.screenshot().await.expect("screenshot");
@@ -163,3 +173,64 @@ pub fn artefacts() -> PathBuf {
                 .join("test-artefacts")
         })
 }
+
+/// The page-side half of [`Browser::overlapping_text`].
+const OVERLAPPING_TEXT_JS: &str = r#"
+const clips = new Map();
+const clipOf = (el) => {
+  if (!el || el === document.documentElement) return { l: -Infinity, t: -Infinity, r: Infinity, b: Infinity };
+  if (clips.has(el)) return clips.get(el);
+  const cs = getComputedStyle(el);
+  let c = null;
+  if (cs.display !== 'none' && cs.visibility !== 'hidden' && cs.opacity !== '0') {
+    const up = clipOf(el.parentElement);
+    if (up && (cs.overflowX !== 'visible' || cs.overflowY !== 'visible')) {
+      const b = el.getBoundingClientRect();
+      c = { l: Math.max(up.l, b.left), t: Math.max(up.t, b.top), r: Math.min(up.r, b.right), b: Math.min(up.b, b.bottom) };
+    } else c = up;
+  }
+  clips.set(el, c);
+  return c;
+};
+// Inside a closed <details>, all but its own <summary> is not drawn (whatever rects it reports).
+const folded = (el) => {
+  let node = el;
+  for (let d = node.closest('details:not([open])'); d; d = d.parentElement?.closest('details:not([open])')) {
+    const s = node.closest('summary');
+    if (!s || s.parentElement !== d) return true;
+    node = d;
+  }
+  return false;
+};
+const boxes = [];
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+let id = 0;
+for (let n; (n = walker.nextNode()); id++) {
+  if (!n.textContent.trim()) continue;
+  const el = n.parentElement;
+  if (!el || ['SCRIPT', 'STYLE', 'TITLE'].includes(el.tagName)) continue;
+  const clip = clipOf(el);
+  if (!clip || folded(el)) continue;
+  const range = document.createRange();
+  range.selectNodeContents(n);
+  const cls = String(el.className?.baseVal ?? el.className ?? '').split(' ')[0];
+  const what = `\`${n.textContent.trim().slice(0, 40)}\` (${el.tagName.toLowerCase()}${cls ? '.' + cls : ''})`;
+  for (const q of range.getClientRects()) {
+    const b = { l: Math.max(q.left, clip.l), t: Math.max(q.top, clip.t), r: Math.min(q.right, clip.r), b: Math.min(q.bottom, clip.b) };
+    if (b.r - b.l >= 1 && b.b - b.t >= 1) boxes.push({ ...b, id, what });
+  }
+}
+boxes.sort((x, y) => x.t - y.t);
+const out = [];
+for (let i = 0; i < boxes.length && out.length < 20; i++) {
+  const a = boxes[i];
+  for (let j = i + 1; j < boxes.length && boxes[j].t < a.b - 2; j++) {
+    const b = boxes[j];
+    if (b.id === a.id) continue;
+    const dx = Math.min(a.r, b.r) - Math.max(a.l, b.l);
+    const dy = Math.min(a.b, b.b) - Math.max(a.t, b.t);
+    if (dx > 2 && dy > 2) out.push(`${a.what} over ${b.what} at (${Math.round(b.l)}, ${Math.round(b.t)})`);
+  }
+}
+return out;
+"#;

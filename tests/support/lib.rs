@@ -9,6 +9,7 @@
 //! - [`RunningAgent`]: an in-process `kroll-agent` on a loopback port.
 //! - [`bin`]: the workspace's binaries.
 //! - [`prom`]: Debian's Prometheus and Alertmanager as guarded child processes.
+//! - [`sim`]: simulated agents serving a real agent's snapshot, for fleet-sized checks.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ pub mod browser;
 pub mod hostlab;
 pub mod java;
 pub mod prom;
+pub mod sim;
 
 /// A short id unique to this test process, used in container names and labels.
 pub fn run_id() -> &'static str {

@@ -165,6 +165,64 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
         "report-killed-coordinator-run",
     )
     .await;
+    // `kroll ui` over the same runs: its summary is this run's, finished, and its `/run` is the
+    // page drawn from the same journal, checked the same way, on a phone in dark.
+    let timeline = kroll::upgrade::timeline::Timeline::from_journal(&entries);
+    let runs_arg = runs.display().to_string();
+    let ui = crate::heap::ui::start_ui(&inv, &["--runs", &runs_arg, "--every", "1s"], "http");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let summary = kroll_tests::eventually(
+        "kroll ui's summary of the run",
+        Duration::from_secs(30),
+        async || {
+            let v: serde_json::Value = http
+                .get(format!("{}state.json", ui.url))
+                .send()
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())?;
+            v["run"]["run_id"].is_string().then(|| v["run"].clone())
+        },
+    )
+    .await;
+    assert_eq!(summary["run_id"], timeline.run_id.as_str(), "{summary}");
+    assert_eq!(summary["state"], "finished", "{summary}");
+    assert_eq!(summary["from"], timeline.from.as_str(), "{summary}");
+    assert_eq!(summary["to"], "7.7.1", "{summary}");
+    assert_eq!(
+        summary["containers"].as_u64(),
+        Some(timeline.rows.len() as u64),
+        "{summary}"
+    );
+    let served = http
+        .get(format!("{}run", ui.url))
+        .send()
+        .await
+        .expect("GET /run");
+    assert_eq!(served.status(), 200);
+    let served_page = tempfile::Builder::new()
+        .suffix(".html")
+        .tempfile()
+        .expect("tmp");
+    std::fs::write(served_page.path(), served.bytes().await.expect("body")).expect("write");
+    crate::report::check_against_journal(
+        served_page.path(),
+        &entries,
+        kroll_tests::browser::Look {
+            width: 390,
+            height: 844,
+            dark: true,
+        },
+        "ui-run-killed-coordinator-run",
+    )
+    .await;
+    drop(ui);
     eprintln!(
         "upgrade with {kills} kills took {:.0}s, observer samples {}",
         began.elapsed().as_secs_f64(),

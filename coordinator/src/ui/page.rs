@@ -71,7 +71,7 @@ main{display:grid;grid-template-columns:minmax(0,1fr) 22rem;gap:1rem;padding:1re
 .jvm svg{width:100%;height:2.2rem;display:block;background:var(--bg);border:1px solid var(--line);border-radius:3px}
 .jvm .heap{fill:none;stroke:var(--heap);stroke-width:1.5}.jvm .old{fill:none;stroke:var(--old);stroke-width:1;stroke-dasharray:3 2}
 .jvm .max{stroke:var(--muted);stroke-width:.5;stroke-dasharray:2 3}
-.jvm .fig{white-space:nowrap;text-align:right}.drift,.hung{color:var(--bad);grid-column:1/-1;overflow-wrap:anywhere}
+.jvm .fig{white-space:nowrap;text-align:right}.drift,.hung{color:var(--bad);grid-column:1/-1;overflow-wrap:anywhere}.drift summary{cursor:pointer}
 .problems{margin:0 0 1rem;padding:.5rem .8rem .5rem 1.8rem;border:1px solid var(--bad);border-radius:6px}
 .problems li{overflow-wrap:anywhere}
 aside section{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:.5rem .6rem;margin-bottom:1rem}
@@ -95,7 +95,10 @@ pub const SCRIPT: &str = r#"(() => {
     try {
       const r = await fetch('live', {cache: 'no-store'});
       if (!r.ok) throw new Error(String(r.status));
+      // The refresh keeps what the reader unfolded (an -Xmx drift's explanation) unfolded.
+      const unfolded = new Set([...document.querySelectorAll('#live details[open]')].map(d => d.dataset.key));
       document.getElementById('live').innerHTML = await r.text();
+      for (const d of document.querySelectorAll('#live details[data-key]')) d.open = unfolded.has(d.dataset.key);
       body.dataset.stale = '';
     } catch (e) { body.dataset.stale = '1'; }
   }
@@ -307,7 +310,12 @@ fn container(view: &View<'_>, node: &str, c: &Container) -> Markup {
                             }
                         }
                         @if let Some(d) = heap_drift(java, j) {
-                            span.drift data-drift="true" { "-Xmx drift: " (d.explanation) }
+                            // One line per JVM (a fleet of drifting JVMs stays readable); the
+                            // explanation and the remedy one click away.
+                            details.drift data-drift="true" data-key=(format!("{node}/{}/{}", c.name, j.pid)) {
+                                summary { "-Xmx drift: asks " (d.asked.setting) " (`" (d.asked.source) "`), runs " (d.got) }
+                                (d.explanation)
+                            }
                         }
                         @if let Liveness::Stalled { stalled_ms } = j.liveness {
                             span.hung { "hung: no tick for " (format!("{:.1}", stalled_ms as f64 / 1000.0)) " s" }
@@ -438,8 +446,13 @@ mod tests {
         assert!(html.contains("data-young-gcs=\"3\""), "{html}");
         assert!(html.contains("data-points=\"1\""), "{html}");
         assert!(html.contains("class=\"heap\""), "the sparkline: {html}");
-        // Asked for 2000 bytes, the JVM's maximum is 1000: drift is marked.
+        // Asked for 2000 bytes, the JVM's maximum is 1000: drift is marked, in one line, the
+        // explanation folded under it.
         assert!(html.contains("data-drift=\"true\""), "{html}");
+        assert!(
+            html.contains("data-key=\"n1/connect-&lt;01&gt;/42\"><summary>-Xmx drift: asks "),
+            "{html}"
+        );
         assert!(html.contains("disk &lt;low&gt; on n1"), "{html}");
         assert!(!html.contains("<low>") && !html.contains("<01>"), "escaped");
         assert!(html.contains("script src=\"app.js\""), "no inline script");
