@@ -85,6 +85,23 @@ pub async fn check_against_journal(page: &Path, entries: &[Entry], look: Look, n
               containers: document.querySelectorAll('.gantt .row[data-container]').length,
               scrollWidth: document.documentElement.scrollWidth,
               innerWidth: window.innerWidth,
+              // What sticks out past the window's right edge (outside any scrolling box).
+              wide: (() => {
+                const out = [];
+                const past = (r) => r.right > window.innerWidth + 0.5;
+                for (const e of document.querySelectorAll('body *'))
+                  if (past(e.getBoundingClientRect()) && !e.closest('.tablewrap'))
+                    out.push(`${e.tagName.toLowerCase()}.${e.className}: ${e.textContent.slice(0, 80)}`);
+                const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+                for (let n; (n = w.nextNode());) {
+                  if (n.parentElement.closest('.tablewrap')) continue;
+                  const r = document.createRange();
+                  r.selectNodeContents(n);
+                  if ([...r.getClientRects()].some(past))
+                    out.push(`text in ${n.parentElement.tagName.toLowerCase()}: ${n.textContent.slice(0, 80)}`);
+                }
+                return out.slice(0, 8);
+              })(),
               dark: matchMedia('(prefers-color-scheme: dark)').matches,
               background: getComputedStyle(document.body).backgroundColor,
               samples: Number(document.getElementById('partitions')?.dataset.samples ?? 0),
@@ -98,6 +115,8 @@ pub async fn check_against_journal(page: &Path, entries: &[Entry], look: Look, n
         .await;
     let overlaps = browser.overlapping_text().await;
     let shot = browser.screenshot(name).await;
+    // The page itself beside its screenshot, to open when a check fails.
+    std::fs::copy(page, shot.with_extension("html")).expect("keep the page");
     browser.close().await;
     assert!(
         overlaps.is_empty(),
@@ -193,8 +212,10 @@ pub async fn check_against_journal(page: &Path, entries: &[Entry], look: Look, n
     );
     assert!(
         seen["scrollWidth"].as_i64() <= seen["innerWidth"].as_i64(),
-        "no horizontal scroll at {}: {seen}",
-        look.name()
+        "horizontal scroll at {} ({name}, see {}); past the right edge: {:#}",
+        look.name(),
+        shot.display(),
+        seen["wide"]
     );
     assert_eq!(seen["overlaps"], 0, "row labels overlap ({name})");
     assert_eq!(seen["dark"], look.dark, "colour scheme ({name})");

@@ -206,13 +206,11 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
         .await
         .expect("GET /run");
     assert_eq!(served.status(), 200);
-    let served_page = tempfile::Builder::new()
-        .suffix(".html")
-        .tempfile()
-        .expect("tmp");
-    std::fs::write(served_page.path(), served.bytes().await.expect("body")).expect("write");
+    // Kept in the run's directory, where the check finds the gates' samples beside it.
+    let served_page = report.join("served-by-kroll-ui.html");
+    std::fs::write(&served_page, served.bytes().await.expect("body")).expect("write");
     crate::report::check_against_journal(
-        served_page.path(),
+        &served_page,
         &entries,
         kroll_tests::browser::Look {
             width: 390,

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::plan::PhaseId;
-use super::timeline::{MarkKind, SegmentKind, Timeline};
+use super::timeline::{MarkKind, PhaseSpan, SegmentKind, Timeline};
 
 const STYLE: &str = r#"
 :root { color-scheme: light dark; --bg:#fff; --fg:#1d2330; --muted:#5b6473; --grid:#e3e6ec;
@@ -24,7 +24,8 @@ const STYLE: &str = r#"
   --rollback:#a88be0; --halt:#ff6b5e; --ponr:#f5f5f5; --start:#5fcf8e; --phase:#1e232b; } }
 * { box-sizing: border-box; }
 body { margin: 0; padding: 1rem; background: var(--bg); color: var(--fg);
-  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 100%; }
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 100%;
+  overflow-wrap: anywhere; }
 h1 { font-size: 1.3rem; margin: 0 0 .3rem; overflow-wrap: anywhere; }
 h2 { font-size: 1.05rem; margin: 1.4rem 0 .5rem; }
 .muted { color: var(--muted); }
@@ -44,7 +45,7 @@ h2 { font-size: 1.05rem; margin: 1.4rem 0 .5rem; }
   border: 1px solid var(--rollback); }
 .phase { position: absolute; top: 0; height: 100%; background: var(--phase);
   border-left: 1px solid var(--grid); font-size: 11px; overflow: hidden; white-space: nowrap;
-  padding-left: 2px; color: var(--muted); }
+  text-overflow: ellipsis; padding-left: 2px; color: var(--muted); }
 .mark { position: absolute; top: 0; bottom: 0; width: 0; border-left: 2px solid; pointer-events: none; }
 .mark.halted { border-color: var(--halt); } .mark.point_of_no_return { border-color: var(--ponr); border-left-style: dashed; }
 .mark.started { border-color: var(--start); } .mark.finished { border-color: var(--start); border-left-style: dotted; }
@@ -144,16 +145,48 @@ fn legend() -> Markup {
     }
 }
 
+/// The phase strip's lanes: phases whose spans overlap (one taken up again after a resume, say,
+/// while the next had begun) go on separate lanes, so no label is drawn over another. Each
+/// phase's lane, in `phases`' order: the first lane free at its start, in order of start.
+fn phase_lanes(phases: &[PhaseSpan]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..phases.len()).collect();
+    order.sort_by_key(|&i| (phases[i].start_ms, i));
+    let mut lane_ends: Vec<i64> = Vec::new();
+    let mut lanes = vec![0; phases.len()];
+    for i in order {
+        let (start, end) = (phases[i].start_ms, drawn_end(&phases[i]));
+        let lane = match lane_ends.iter().position(|&e| e <= start) {
+            Some(l) => l,
+            None => {
+                lane_ends.push(i64::MIN);
+                lane_ends.len() - 1
+            }
+        };
+        lane_ends[lane] = end;
+        lanes[i] = lane;
+    }
+    lanes
+}
+
+/// Where a phase's box ends: a phase of no measurable length still gets a millisecond.
+fn drawn_end(p: &PhaseSpan) -> i64 {
+    p.end_ms.max(p.start_ms + 1)
+}
+
 fn gantt(t: &Timeline) -> Markup {
+    let lanes = phase_lanes(&t.phases);
+    let lane_count = lanes.iter().max().map_or(1, |l| l + 1);
     html! {
         div.gantt {
-            div.row {
-                div.label.muted { "phase" }
-                div.track {
-                    @for p in &t.phases {
-                        div.phase style=(place(t, p.start_ms, p.end_ms.max(p.start_ms + 1)))
-                            title=(format!("{}: {} → {} ({})", phase_title(p.phase), clock(t, p.start_ms), clock(t, p.end_ms), secs(p.end_ms - p.start_ms)))
-                            data-phase=(p.phase.slug()) { (phase_title(p.phase)) }
+            @for lane in 0..lane_count {
+                div.row data-phase-lane=(lane) {
+                    div.label.muted { @if lane == 0 { "phase" } }
+                    div.track {
+                        @for (p, _) in t.phases.iter().zip(&lanes).filter(|(_, l)| **l == lane) {
+                            div.phase style=(place(t, p.start_ms, drawn_end(p)))
+                                title=(format!("{}: {} → {} ({})", phase_title(p.phase), clock(t, p.start_ms), clock(t, p.end_ms), secs(p.end_ms - p.start_ms)))
+                                data-phase=(p.phase.slug()) { (phase_title(p.phase)) }
+                        }
                     }
                 }
             }
@@ -379,6 +412,67 @@ mod tests {
         assert!(page.contains("r&lt;1&gt;") && page.contains("c&amp;d"));
         for external in ["http://", "https://", "src=", "@import", "url("] {
             assert!(!page.contains(external), "{external} in the page");
+        }
+    }
+
+    #[test]
+    fn overlapping_phases_get_their_own_lanes_and_touching_ones_share_one() {
+        let span = |phase, start_ms, end_ms| PhaseSpan {
+            phase,
+            start_ms,
+            end_ms,
+            message: None,
+        };
+        let table: &[(&str, Vec<PhaseSpan>, Vec<usize>)] = &[
+            ("none", vec![], vec![]),
+            (
+                "one after the other, touching",
+                vec![
+                    span(PhaseId::RollZookeeper, 0, 10),
+                    span(PhaseId::RollBrokers, 10, 30),
+                    span(PhaseId::BumpIbp, 30, 40),
+                ],
+                vec![0, 0, 0],
+            ),
+            (
+                "a phase taken up again after the next began",
+                vec![
+                    span(PhaseId::RollSchemaRegistry, 0, 25),
+                    span(PhaseId::RollConnect, 20, 40),
+                    span(PhaseId::RollRestProxy, 40, 41),
+                ],
+                vec![0, 1, 0],
+            ),
+            (
+                "three at once, then a free lane reused",
+                vec![
+                    span(PhaseId::QuiesceConnect, 0, 100),
+                    span(PhaseId::RollZookeeper, 10, 50),
+                    span(PhaseId::RollBrokers, 20, 60),
+                    span(PhaseId::BumpIbp, 55, 70),
+                ],
+                vec![0, 1, 2, 1],
+            ),
+            (
+                "zero-length phases at one moment",
+                vec![
+                    span(PhaseId::RollRestProxy, 5, 5),
+                    span(PhaseId::RollKafdrop, 5, 5),
+                    span(PhaseId::BumpIbp, 6, 9),
+                ],
+                vec![0, 1, 0],
+            ),
+            (
+                "listed out of order",
+                vec![
+                    span(PhaseId::BumpIbp, 50, 60),
+                    span(PhaseId::RollBrokers, 0, 55),
+                ],
+                vec![1, 0],
+            ),
+        ];
+        for (case, phases, want) in table {
+            assert_eq!(&phase_lanes(phases), want, "{case}");
         }
     }
 }
