@@ -5,9 +5,9 @@
 //! ports, labelled `kroll.test.run=<run id>`, and removes it through [`TestLab`]'s `Drop`
 //! even when it fails. The full lab is shared by the checks that do not disturb each other
 //! (kcat, Connect 7.7.1, OOM); broker stops and IBP changes get their own Kafka-only labs;
-//! `upgrade_connect` upgrades two full labs (one pass with Connect; `--skip-connect`);
-//! `security` runs a three-broker SASL lab (`--security sasl`), `tls` one with TLS listeners
-//! and SCRAM besides (`--security sasl-ssl`).
+//! `upgrade_connect` upgrades two full labs (one pass with Connect, on a Swarm SASL lab;
+//! `--skip-connect`); `security` runs a three-broker SASL lab with the REST services
+//! (`--security sasl`), `tls` one with TLS listeners and SCRAM besides (`--security sasl-ssl`).
 
 mod brokers;
 mod cli;
@@ -42,32 +42,19 @@ pub struct TestLab {
 impl TestLab {
     /// Starts lab `<run id><suffix>` with `services`, agents when `agents`.
     pub async fn up(suffix: &str, services: Services, agents: bool) -> Self {
-        Self::up_with(suffix, services, agents, false, Shape::LAB).await
+        Self::up_with(suffix, services, agents, Shape::LAB).await
     }
 
     /// Starts lab `<run id><suffix>` in `shape` with `services` and its agents.
     pub async fn up_shaped(suffix: &str, services: Services, shape: Shape) -> Self {
-        Self::up_with(suffix, services, true, false, shape).await
+        Self::up_with(suffix, services, true, shape).await
     }
 
-    /// Starts Swarm lab `<run id><suffix>` (`lab up --swarm`) with `services` and its agents.
-    pub async fn up_swarm(suffix: &str, services: Services) -> Self {
-        Self::up_with(suffix, services, true, true, Shape::LAB).await
-    }
-
-    /// `swarm`: a Swarm lab (agents as host processes) instead of containers.
-    async fn up_with(
-        suffix: &str,
-        services: Services,
-        agents: bool,
-        swarm: bool,
-        shape: Shape,
-    ) -> Self {
+    async fn up_with(suffix: &str, services: Services, agents: bool, shape: Shape) -> Self {
         Self::up_custom(suffix, |opts| {
             opts.services = services;
             opts.shape = shape;
             opts.agents = agents;
-            opts.swarm = swarm;
         })
         .await
     }
@@ -107,6 +94,21 @@ impl TestLab {
             .schema_registry
             .clone()
             .expect("a full lab has Schema Registry")
+    }
+
+    /// How kroll logs in to the lab's Connect (`"[connect]"`) or Schema Registry
+    /// (`"[schema_registry]"`): that section of the inventory the lab wrote, read as kroll
+    /// reads it (a SASL lab's basic auth; nothing for a PLAINTEXT lab).
+    pub fn rest_access(&self, section: &'static str) -> kroll::rest::Access {
+        let inv = kroll_shared::inventory::Inventory::load(&self.handle.inventory)
+            .unwrap_or_else(|e| panic!("the lab's inventory: {e}"));
+        let settings = match section {
+            "[connect]" => inv.connect.as_ref(),
+            "[schema_registry]" => inv.schema_registry.as_ref(),
+            other => panic!("no REST section {other}"),
+        };
+        kroll::rest::Access::from_inventory(section, settings)
+            .unwrap_or_else(|e| panic!("the lab's {section}: {e}"))
     }
 
     /// `lab down`, explicitly (so the test can assert on what is left).

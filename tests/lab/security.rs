@@ -1,5 +1,10 @@
-//! A SASL lab (`kroll-lab up --security sasl`; three brokers, Kafka only): the journal's four
-//! listeners, its JAAS secret, `AclAuthorizer` and ACLs, checked with clients nobody here wrote.
+//! A SASL lab (`kroll-lab up --security sasl`; three brokers, one Connect worker, Schema
+//! Registry, REST proxy and Kafdrop, no seed data, no agents): the journal's four listeners,
+//! its JAAS secret, `AclAuthorizer` and ACLs, checked with clients nobody here wrote; Connect,
+//! Schema Registry and the REST proxy require HTTP basic auth (401 without credentials and with
+//! a wrong password, each user admitted where the lab says), and kroll's own clients log in to
+//! them with the inventory the lab wrote, naming the refused user and the inventory key when
+//! its password file is wrong.
 //! kcat logs in over `SASL_EXT` as kroll and is refused with a wrong password; confluent-kafka
 //! and kafka-python log in over SASL_PLAINTEXT/PLAIN, write as admin and read as kroll in a
 //! group; kroll reads topic configs (rdkafka's DescribeConfigs) but its own produce and topic
@@ -15,6 +20,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use kroll_lab::rest_auth::RestAuth;
 use kroll_lab::security::{Credentials, SaslAccess};
 use kroll_lab::topology::{Security, Services, Shape};
 use kroll_lab::{LabHandle, Progress, UpOptions};
@@ -28,7 +34,7 @@ use super::{
     TestLab, clients_python, container_logs, kcat, kcat_output, kcat_produce, kcat_read, repo,
 };
 
-/// The smallest lab that replicates at RF 3 over `SASL_INT`.
+/// The smallest lab that replicates at RF 3 over `SASL_INT`, with one Connect worker.
 const SHAPE: Shape = Shape {
     nodes: 3,
     zookeepers: 1,
@@ -44,7 +50,10 @@ const TOPIC_AUTHORIZATION_FAILED: i64 = 29;
 /// prints) are kept in `said`.
 fn sasl_options(said: Arc<Mutex<Vec<String>>>) -> impl FnOnce(&mut UpOptions) {
     move |o| {
-        o.services = Services::Kafka;
+        // The REST services without the seed connectors: their logins are what is checked here
+        // (the converters' is `lab::upgrade_connect`'s, on a Swarm SASL lab).
+        o.services = Services::Full;
+        o.seed = false;
         o.shape = SHAPE;
         o.agents = false;
         o.security = Security::Sasl;
@@ -75,9 +84,17 @@ async fn a_sasl_lab_has_the_journals_listeners_logins_and_acls_and_shows_no_pass
     produces_without_write_are_refused_topic_authorization_failed(&lab, &sasl);
     kroll_reads_topic_configs_and_creates_nothing(&lab, &sasl).await;
     kroll_logs_in_with_the_labs_inventory(&lab).await;
+    let rest = lab
+        .handle
+        .rest_auth
+        .clone()
+        .expect("a full SASL lab's handle has its REST logins");
+    rest_secrets_are_mounted_read_only_into_their_services(&lab, &rest);
+    rest_services_require_basic_auth(&lab, &rest).await;
+    kroll_logs_in_to_connect_and_schema_registry_and_names_a_refusal(&lab, &rest).await;
     anonymous_on_plaintext_ext_still_does_everything(&lab);
     let again = up_again_keeps_the_passwords_and_refuses_another_security(&lab, &said).await;
-    no_password_shows(&lab, &again, &sasl, &said);
+    no_password_shows(&lab, &again, &sasl, &rest, &said);
     down_leaves_nothing(lab, &sasl).await;
     println!(
         "FIGURE SASL lab test (3 brokers): up {up_secs:.1} s, whole test {:.1} s",
@@ -455,6 +472,222 @@ async fn kroll_reads_topic_configs_and_creates_nothing(lab: &TestLab, sasl: &Sas
     );
 }
 
+/// The REST services of the lab as `(name, URL to GET)`: each answers 200 there when let in.
+fn rest_services(lab: &TestLab) -> [(&'static str, String); 3] {
+    let h = &lab.handle;
+    [
+        ("Connect", format!("{}/connectors", h.connect[0])),
+        (
+            "Schema Registry",
+            format!("{}/subjects", lab.registry_url()),
+        ),
+        (
+            "REST proxy",
+            format!(
+                "{}/",
+                h.rest_proxy.clone().expect("a full lab's REST proxy")
+            ),
+        ),
+    ]
+}
+
+/// `GET url` with `login` (user, password) as HTTP basic auth: the status and the
+/// `WWW-Authenticate` header.
+async fn get_as(url: &str, login: Option<(&str, &str)>) -> (u16, String) {
+    let client = reqwest::Client::new();
+    let mut request = client.get(url);
+    if let Some((user, password)) = login {
+        request = request.basic_auth(user, Some(password));
+    }
+    let answer = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let challenge = answer
+        .headers()
+        .get(reqwest::header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (answer.status().as_u16(), challenge)
+}
+
+/// The REST services' users and JAAS files are 0600 files of the services' appuser (uid 1000),
+/// each bind-mounted read-only at `/run/secrets/<NAME>` into exactly the service that reads it.
+fn rest_secrets_are_mounted_read_only_into_their_services(lab: &TestLab, rest: &RestAuth) {
+    for f in &rest.secrets {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+        assert_eq!(
+            std::fs::metadata(f).expect("secret").uid(),
+            1000,
+            "{}",
+            f.display()
+        );
+    }
+    for (service, names) in [
+        (
+            "connect-01",
+            &[
+                "CONNECT_JAAS",
+                "CONNECT_PASSWORDS",
+                "CONNECT_SCHEMA_REGISTRY",
+            ][..],
+        ),
+        (
+            "schema-registry",
+            &["SCHEMA_REGISTRY_JAAS", "SCHEMA_REGISTRY_PASSWORDS"][..],
+        ),
+        (
+            "rest-proxy",
+            &["KAFKA_REST_JAAS", "KAFKA_REST_PASSWORDS"][..],
+        ),
+        ("kafdrop", &[][..]),
+    ] {
+        let c = inspect_json(&format!("{}-{service}", lab.name()));
+        let mut seen: Vec<String> = Vec::new();
+        for m in c["Mounts"].as_array().expect("Mounts") {
+            let Some(name) = m["Destination"]
+                .as_str()
+                .and_then(|d| d.strip_prefix("/run/secrets/"))
+            else {
+                continue;
+            };
+            assert_eq!(
+                (m["Type"].as_str(), m["RW"].as_bool()),
+                (Some("bind"), Some(false)),
+                "{service}: {m}"
+            );
+            let source = PathBuf::from(m["Source"].as_str().unwrap_or_default());
+            assert!(
+                rest.secrets.contains(&source) && source.ends_with(name),
+                "{service}: {m}"
+            );
+            seen.push(name.to_owned());
+        }
+        seen.sort();
+        assert_eq!(seen, names, "{service}");
+    }
+}
+
+/// Connect, Schema Registry and the REST proxy answer 401 (with Basic's challenge) without
+/// credentials and with a wrong password, and answer each user the lab admits there: `admin`
+/// everywhere, `kroll` on Connect and Schema Registry, `connect` (the converters') on Schema
+/// Registry only. Kafdrop stays open (it holds no data and calls none of them).
+async fn rest_services_require_basic_auth(lab: &TestLab, rest: &RestAuth) {
+    let as_user = |c: &Credentials| (c.username.clone(), c.password.expose().to_owned());
+    let (admin, kroll, connect) = (
+        as_user(&rest.admin),
+        as_user(&rest.kroll),
+        as_user(&rest.connect),
+    );
+    for (i, (service, url)) in rest_services(lab).into_iter().enumerate() {
+        let (status, challenge) = get_as(&url, None).await;
+        assert_eq!(status, 401, "{service} without credentials");
+        assert!(
+            challenge.starts_with("Basic realm="),
+            "{service}: {challenge}"
+        );
+        for (user, _) in [&admin, &kroll] {
+            let (status, _) = get_as(&url, Some((user, "not-the-password"))).await;
+            assert_eq!(status, 401, "{service}, {user} with a wrong password");
+        }
+        assert_eq!(
+            get_as(&url, Some((&admin.0, &admin.1))).await.0,
+            200,
+            "{service} as admin"
+        );
+        let (kroll_in, connect_in) = [(true, false), (true, true), (false, false)][i];
+        for ((user, password), admitted) in [(&kroll, kroll_in), (&connect, connect_in)] {
+            let (status, _) = get_as(&url, Some((user, password))).await;
+            assert_eq!(
+                status,
+                if admitted { 200 } else { 401 },
+                "{service} as {user}"
+            );
+        }
+    }
+    let kafdrop = format!(
+        "{}/actuator/health",
+        lab.handle.kafdrop.clone().expect("kafdrop")
+    );
+    assert_eq!(get_as(&kafdrop, None).await.0, 200, "Kafdrop");
+}
+
+/// kroll's Connect and Schema Registry clients log in with the inventory the lab wrote
+/// (`[connect]` / `[schema_registry]`: `kroll`, `rest-password` beside it) and find both
+/// healthy — what `kroll status` shows (`lab::swarm` runs the binary); with a wrong password
+/// file each says which user was refused and which inventory key to check, and nothing takes
+/// the 401 for an answer.
+async fn kroll_logs_in_to_connect_and_schema_registry_and_names_a_refusal(
+    lab: &TestLab,
+    rest: &RestAuth,
+) {
+    use kroll::connect::health::{assess, observe_inventory};
+    use kroll::registry::health::look_inventory;
+    let inventory = &lab.handle.inventory;
+    let inv = kroll_shared::inventory::Inventory::load(inventory).expect("inventory");
+    assert_eq!(
+        inv.connect.as_ref().and_then(|c| c.password_file.clone()),
+        Some(rest.password_file.clone())
+    );
+    assert_eq!(mode(&rest.password_file), 0o600);
+    let registry = look_inventory(&inv)
+        .await
+        .expect("the lab's Schema Registry");
+    assert_eq!(registry.error, None, "{registry:?}");
+    assert!(registry.compatibility.is_some(), "{registry:?}");
+    let connect = assess(&observe_inventory(&inv).await.expect("the lab's Connect"));
+    assert!(connect.problems.is_empty(), "{:?}", connect.problems);
+    assert!(
+        connect
+            .summary()
+            .starts_with("1/1 workers answering; 0 connector(s)"),
+        "{}",
+        connect.summary()
+    );
+
+    let dir = inventory.parent().expect("the lab's directory");
+    let wrong_password = dir.join("rest-password-wrong");
+    let wrong_inventory = dir.join("kroll-wrong-rest-password.toml");
+    std::fs::write(&wrong_password, "not-the-password\n").expect("wrong password file");
+    let text = std::fs::read_to_string(inventory).expect("inventory");
+    let text = text.replace(
+        "password_file = \"rest-password\"",
+        "password_file = \"rest-password-wrong\"",
+    );
+    std::fs::write(&wrong_inventory, text).expect("wrong inventory");
+    let inv = kroll_shared::inventory::Inventory::load(&wrong_inventory).expect("inventory");
+    let registry = look_inventory(&inv)
+        .await
+        .expect("the lab's Schema Registry");
+    let said = registry
+        .problem()
+        .expect("a refused Schema Registry is a problem");
+    assert!(
+        said.contains("answered 401: the credentials of user `kroll` were refused")
+            && said.contains("[schema_registry] `password_file` / `password_env`"),
+        "{said}"
+    );
+    assert_eq!(registry.compatibility, None);
+    let connect = assess(&observe_inventory(&inv).await.expect("the lab's Connect"));
+    let said: Vec<String> = connect.problems.iter().map(ToString::to_string).collect();
+    assert!(
+        said.iter().any(
+            |p| p.contains("the credentials of user `kroll` were refused")
+                && p.contains("[connect] `password_file` / `password_env`")
+        ),
+        "{said:?}"
+    );
+    assert!(
+        !connect.summary().starts_with("1/1"),
+        "{}",
+        connect.summary()
+    );
+    for f in [&wrong_password, &wrong_inventory] {
+        std::fs::remove_file(f).expect("remove");
+    }
+}
+
 fn anonymous_on_plaintext_ext_still_does_everything(lab: &TestLab) {
     let b = &lab.handle.bootstrap[0];
     let lines: Vec<String> = (0..5).map(|i| format!("k{i}:anonymous-{i}")).collect();
@@ -493,6 +726,20 @@ async fn up_again_keeps_the_passwords_and_refuses_another_security(
         "the mounted JAAS file was replaced"
     );
     assert_eq!(kept.bootstrap, sasl.bootstrap);
+    let (rest, rest_kept) = (
+        lab.handle.rest_auth.as_ref().expect("rest"),
+        again.rest_auth.as_ref().expect("rest"),
+    );
+    assert!(
+        [
+            (&rest.admin, &rest_kept.admin),
+            (&rest.kroll, &rest_kept.kroll),
+            (&rest.connect, &rest_kept.connect)
+        ]
+        .iter()
+        .all(|(a, b)| a.password == b.password),
+        "a second `up` changed the REST passwords"
+    );
 
     opts.security = Security::Plaintext;
     let err = kroll_lab::up(opts)
@@ -512,6 +759,7 @@ fn no_password_shows(
     lab: &TestLab,
     again: &LabHandle,
     sasl: &SaslAccess,
+    rest: &RestAuth,
     said: &Arc<Mutex<Vec<String>>>,
 ) {
     let mut places: Vec<(String, String)> = vec![
@@ -524,7 +772,10 @@ fn no_password_shows(
             "kroll-lab up --output json".into(),
             serde_json::to_string_pretty(again).expect("json"),
         ),
-        ("the handle's Debug".into(), format!("{again:?} {sasl:?}")),
+        (
+            "the handle's Debug".into(),
+            format!("{again:?} {sasl:?} {rest:?}"),
+        ),
         (
             "the inventory".into(),
             std::fs::read_to_string(&lab.handle.inventory).expect("inventory"),
@@ -535,7 +786,15 @@ fn no_password_shows(
         ),
     ];
     let mut containers = broker_containers(lab);
-    containers.push(format!("{}-zookeeper-01", lab.name()));
+    for service in [
+        "zookeeper-01",
+        "connect-01",
+        "schema-registry",
+        "rest-proxy",
+        "kafdrop",
+    ] {
+        containers.push(format!("{}-{service}", lab.name()));
+    }
     for c in &containers {
         places.push((format!("docker inspect {c}"), docker_cli(&["inspect", c])));
         places.push((format!("the log of {c}"), container_logs(c)));
@@ -545,7 +804,19 @@ fn no_password_shows(
         "the report shows SASL_EXT and where kroll's password is: {}",
         places[1].1
     );
-    for user in [&sasl.admin, &sasl.kroll, &sasl.nobody] {
+    assert!(
+        places[1].1.contains("rest-password") && places[2].1.contains("\"rest_auth\""),
+        "the reports show where kroll's REST password is: {}",
+        places[1].1
+    );
+    for user in [
+        &sasl.admin,
+        &sasl.kroll,
+        &sasl.nobody,
+        &rest.admin,
+        &rest.kroll,
+        &rest.connect,
+    ] {
         for (place, text) in &places {
             assert!(
                 !text.contains(user.password.expose()),
@@ -561,16 +832,21 @@ async fn down_leaves_nothing(lab: TestLab, sasl: &SaslAccess) {
     let dir = lab.handle.dir.clone();
     let secrets = sasl.jaas_file.parent().expect("secrets dir").to_path_buf();
     assert!(secrets.is_dir());
+    let rest_password = dir.join(kroll_lab::rest_auth::REST_PASSWORD_FILE);
+    assert!(rest_password.is_file());
     let report = lab.down().await;
     assert_eq!(
         report.containers.len(),
-        4,
-        "ZooKeeper and 3 brokers: {report:?}"
+        8,
+        "ZooKeeper, 3 brokers, Connect, Schema Registry, REST proxy, Kafdrop: {report:?}"
     );
     assert_eq!(report.dir.as_deref(), Some(dir.as_path()));
     super::assert_nothing_labelled(&name);
     assert!(
-        !secrets.exists() && !sasl.password_file.exists() && !dir.exists(),
+        !secrets.exists()
+            && !sasl.password_file.exists()
+            && !rest_password.exists()
+            && !dir.exists(),
         "{} is left",
         dir.display()
     );

@@ -1,8 +1,8 @@
 //! The Swarm lab (`kroll-lab up --swarm --security sasl`): five real Docker engines on this
 //! machine, joined as one real swarm, the lab deployed as a stack with the journal's security
-//! (the brokers' JAAS file a Swarm secret) — checked with the engines' own CLI (`docker -H … node
-//! ls / service ps / secret ls`), kcat over both external listeners and kroll's agents and
-//! Kafka clients; the stack file round trip; a manager's agent's service actions
+//! (the brokers' JAAS file a Swarm secret, and so the REST services' basic-auth files) —
+//! checked with the engines' own CLI (`docker -H … node ls / service ps / secret ls`), kcat
+//! over both external listeners and kroll's agents, Kafka clients and REST logins; the stack file round trip; a manager's agent's service actions
 //! ([`super::swarm_service`], on the same lab: one Swarm lab less in the suite); then `lab down`
 //! leaves no engine, namespace, mount or process behind, and the main engine was never touched.
 
@@ -97,7 +97,7 @@ async fn a_swarm_lab_runs_the_stack_on_five_real_nodes_and_down_leaves_nothing()
     ] {
         assert!(stack.contains(needle), "`{needle}` in the stack file");
     }
-    jaas_is_a_swarm_secret(&lab, &manager, &stack);
+    secrets_are_swarm_secrets(&lab, &manager, &stack);
 
     // An independent client produces and consumes through the nodes' addresses.
     let bootstrap = lab.handle.bootstrap.join(",");
@@ -194,6 +194,7 @@ async fn a_swarm_lab_runs_the_stack_on_five_real_nodes_and_down_leaves_nothing()
         "{kafka}"
     );
     assert!(kafka["error"].is_null(), "{kafka}");
+    rest_services_log_kroll_in_and_refuse_the_rest(&lab, &manager, &status).await;
     stack_file_round_trip(&lab, &l, &swarm.stack_file).await;
     // The agents' service actions on this lab's stack (the demotion they end with is last).
     super::swarm_service::a_managers_agent_updates_and_restores_stack_services_under_the_agents_rules(&lab).await;
@@ -255,16 +256,36 @@ fn probe_records(login: &[&str], bootstrap: &str) -> Vec<String> {
 
 /// The brokers' JAAS file is what the journal's is: a Swarm secret made before the deploy,
 /// `external` in the stack file, seen by every broker (and only the brokers) at
-/// `/run/secrets/KAFKA_JAAS`.
-fn jaas_is_a_swarm_secret(lab: &TestLab, manager: &str, stack: &str) {
-    let secret = kroll_lab::swarm::stack::jaas_secret(&lab.handle.spec);
+/// `/run/secrets/KAFKA_JAAS`; so is each file of the REST services' basic auth, seen by the
+/// service that reads it (Connect workers, Schema Registry, REST proxy) and no other.
+fn secrets_are_swarm_secrets(lab: &TestLab, manager: &str, stack: &str) {
+    use kroll_lab::rest_auth::RestFile;
+    use kroll_shared::inventory::ServiceKind;
+    let spec = &lab.handle.spec;
+    let jaas = kroll_lab::swarm::stack::jaas_secret(spec);
+    let made: Vec<String> = kroll_lab::swarm::stack::secret_files(spec)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        made.len(),
+        8,
+        "the JAAS file and seven REST files: {made:?}"
+    );
+    assert!(made.contains(&jaas), "{made:?}");
+    let section: String = made
+        .iter()
+        .map(|n| format!("  {n}:\n    external: true\n"))
+        .collect();
     assert!(
-        stack.contains(&format!("\nsecrets:\n  {secret}:\n    external: true\n")),
+        stack.ends_with(&format!("\nsecrets:\n{section}")),
         "{stack}"
     );
     let listed = docker_at(manager, &["secret", "ls", "--format", "{{.Name}}"]);
-    assert_eq!(listed.lines().collect::<Vec<_>>(), [secret.as_str()]);
-    for c in lab.handle.spec.containers() {
+    let mut listed: Vec<&str> = listed.lines().collect();
+    listed.sort_unstable();
+    assert_eq!(listed, made);
+    for c in spec.containers() {
         let secrets = docker_at(
             manager,
             &[
@@ -275,12 +296,150 @@ fn jaas_is_a_swarm_secret(lab: &TestLab, manager: &str, stack: &str) {
                 "{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}>{{.File.Name}} {{end}}",
             ],
         );
-        let want = if c.kind == kroll_shared::inventory::ServiceKind::Broker {
-            format!("{secret}>KAFKA_JAAS")
-        } else {
-            String::new()
+        let mut seen: Vec<&str> = secrets.split_whitespace().collect();
+        seen.sort_unstable();
+        let mut want: Vec<String> = match c.kind {
+            ServiceKind::Broker => vec![format!("{jaas}>KAFKA_JAAS")],
+            kind => RestFile::of(kind)
+                .map(|f| {
+                    format!(
+                        "{}>{}",
+                        kroll_lab::swarm::stack::secret_name(spec, f.name()),
+                        f.name()
+                    )
+                })
+                .collect(),
         };
-        assert_eq!(secrets.trim(), want, "{}", c.name);
+        want.sort_unstable();
+        assert_eq!(seen, want, "{}", c.name);
+    }
+}
+
+/// Connect, Schema Registry and the REST proxy require HTTP basic auth on the Swarm too: 401
+/// without credentials, an answer as the lab's admin. `kroll status` (already run: `status`)
+/// logged in to Connect and Schema Registry with the inventory the lab wrote; with a wrong
+/// password file it names the refused user and the inventory key. No password of the lab is
+/// in a service's specification (`docker service inspect`: environment, labels, secrets by
+/// name only), the stack file, the inventory or `kroll-lab up --output json`.
+async fn rest_services_log_kroll_in_and_refuse_the_rest(
+    lab: &TestLab,
+    manager: &str,
+    status: &serde_json::Value,
+) {
+    let rest = lab
+        .handle
+        .rest_auth
+        .clone()
+        .expect("a full SASL lab's REST logins");
+    let connect = &status["connect"];
+    assert_eq!(
+        (&connect["workers"], &connect["workers_answering"]),
+        (&serde_json::json!(5), &serde_json::json!(5)),
+        "{connect}"
+    );
+    assert_eq!(connect["problems"], serde_json::json!([]), "{connect}");
+    let registry = &status["schema_registry"];
+    assert!(
+        registry["error"].is_null() && registry["compatibility"].is_string(),
+        "{registry}"
+    );
+    let client = reqwest::Client::new();
+    let h = &lab.handle;
+    for url in [
+        format!("{}/connectors", h.connect[4]),
+        format!("{}/subjects", lab.registry_url()),
+        format!("{}/", h.rest_proxy.clone().expect("REST proxy")),
+    ] {
+        let anonymous = client.get(&url).send().await.expect("GET").status();
+        assert_eq!(anonymous.as_u16(), 401, "{url} without credentials");
+        let admin = client
+            .get(&url)
+            .basic_auth(&rest.admin.username, Some(rest.admin.password.expose()))
+            .send()
+            .await
+            .expect("GET")
+            .status();
+        assert_eq!(admin.as_u16(), 200, "{url} as admin");
+    }
+
+    // A wrong password file: kroll status says whom it was refused and what to check.
+    let dir = &h.dir;
+    let wrong = dir.join("rest-password-wrong");
+    std::fs::write(&wrong, "not-the-password\n").expect("wrong password file");
+    let inventory = dir.join("kroll-wrong-rest-password.toml");
+    let text = std::fs::read_to_string(&h.inventory)
+        .expect("inventory")
+        .replace(
+            "password_file = \"rest-password\"",
+            "password_file = \"rest-password-wrong\"",
+        );
+    std::fs::write(&inventory, text).expect("inventory");
+    let out = Command::new(bin("kroll"))
+        .args(["--inventory"])
+        .arg(&inventory)
+        .arg("status")
+        .output()
+        .expect("kroll status");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "a refused login is not healthy:\n{said}"
+    );
+    for section in ["[connect]", "[schema_registry]"] {
+        assert!(
+            said.contains(&format!(
+                "answered 401: the credentials of user `kroll` were refused; check `username` and the password ({section} `password_file` / `password_env`)"
+            )),
+            "{section}:\n{said}"
+        );
+    }
+    assert!(said.contains("Schema Registry: NOT answering"), "{said}");
+    for f in [&wrong, &inventory] {
+        std::fs::remove_file(f).expect("remove");
+    }
+
+    let sasl = h.sasl.clone().expect("sasl");
+    let mut places = vec![
+        (
+            "kroll-lab up --output json".to_owned(),
+            serde_json::to_string_pretty(h).expect("json"),
+        ),
+        (
+            "the inventory".to_owned(),
+            std::fs::read_to_string(&h.inventory).expect("inventory"),
+        ),
+        (
+            "the stack file".to_owned(),
+            std::fs::read_to_string(dir.join("stack.yml")).expect("stack file"),
+        ),
+        ("what kroll status said".to_owned(), said),
+    ];
+    for c in h.spec.containers() {
+        places.push((
+            format!("docker service inspect {}", c.name),
+            docker_at(manager, &["service", "inspect", &c.name]),
+        ));
+    }
+    for user in [
+        &rest.admin,
+        &rest.kroll,
+        &rest.connect,
+        &sasl.admin,
+        &sasl.kroll,
+        &sasl.nobody,
+    ] {
+        for (place, text) in &places {
+            assert!(
+                !text.contains(user.password.expose()),
+                "{}'s password is in {place}",
+                user.username
+            );
+        }
     }
 }
 

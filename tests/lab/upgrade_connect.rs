@@ -2,8 +2,11 @@
 //! binary):
 //!
 //! - the one-pass `kroll upgrade --to 7.7.1 --yes --allow-incompatible-values` of the **full Swarm
-//!   lab** (five engines, three managers, every service of the journal's stack rolled as a
-//!   Swarm service through a manager's agent) ends exit 0 with every connector kroll halted
+//!   lab with the journal's security** (`--security sasl`: kroll's Kafka clients on `SASL_EXT`,
+//!   and Connect, Schema Registry and the REST proxy requiring HTTP basic auth — kroll logs in
+//!   with the inventory's `[connect]` / `[schema_registry]`, the workers' converters with their
+//!   `FileConfigProvider` secret; five engines, three managers, every service of the journal's
+//!   stack rolled as a Swarm service through a manager's agent) ends exit 0 with every connector kroll halted
 //!   RUNNING on its migrated *task* configuration and every value subject's compatibility put
 //!   back; the independent observer on all five engines sees two safe rolls, and `docker stack
 //!   deploy` of the stack file kroll kept changes nothing (the halt-then-resume form the demo
@@ -13,9 +16,10 @@
 
 use std::path::Path;
 
+use kroll::rest::{Access, RestFailure};
 use kroll_lab::swarm::SwarmState;
-use kroll_lab::topology::Services;
-use kroll_tests::hostlab::{Method, call};
+use kroll_lab::topology::{Security, Services};
+use kroll_tests::hostlab::{Method, call_as};
 use serde_json::Value;
 
 use super::TestLab;
@@ -23,8 +27,9 @@ use crate::upgrade::observer::Observer;
 use crate::upgrade::swarm::redeploy_changes_nothing;
 use crate::upgrade::{FAST, assert_two_safe_rolls, kroll, text};
 
-async fn get(base: &str, path: &[&str]) -> Value {
-    call(base, Method::GET, path, None)
+/// `GET base/path…` logged in with `access` (the lab's inventory's).
+async fn get(base: &str, access: &Access, path: &[&str]) -> Value {
+    call_as(base, access, Method::GET, path, None)
         .await
         .unwrap_or_else(|e| panic!("GET {path:?}: {e}"))
 }
@@ -45,7 +50,21 @@ fn inventory(lab: &TestLab) -> &Path {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_one_pass_upgrade_resumes_every_connector_on_its_migrated_config_and_restores_compatibility()
  {
-    let lab = TestLab::up_swarm("onepass", Services::Full).await;
+    let lab = TestLab::up_custom("onepass", |o| {
+        o.services = Services::Full;
+        o.swarm = true;
+        o.security = Security::Sasl;
+    })
+    .await;
+    assert!(
+        lab.handle.rest_auth.is_some(),
+        "Connect, Schema Registry and the REST proxy require basic auth"
+    );
+    let (connect_access, registry_access) = (
+        lab.rest_access("[connect]"),
+        lab.rest_access("[schema_registry]"),
+    );
+    assert_eq!(connect_access.user(), Some("kroll"));
     let name = lab.name().to_owned();
     let swarm = SwarmState::load(&lab.handle.dir)
         .expect("swarm.json")
@@ -78,7 +97,7 @@ async fn the_one_pass_upgrade_resumes_every_connector_on_its_migrated_config_and
         "every connector kroll halted:\n{said}"
     );
     for s in kroll_lab::seed::sources() {
-        let tasks = get(&connect, &["connectors", &s.name, "tasks"]).await;
+        let tasks = get(&connect, &connect_access, &["connectors", &s.name, "tasks"]).await;
         let configs = tasks.as_array().expect("task list");
         assert!(!configs.is_empty(), "{}: tasks {tasks}", s.name);
         for t in configs {
@@ -92,9 +111,15 @@ async fn the_one_pass_upgrade_resumes_every_connector_on_its_migrated_config_and
                 "{}: no 1.9 key left in the task config: {t}",
                 s.name
             );
+            assert_eq!(
+                t["config"]["value.converter.basic.auth.user.info"],
+                kroll_lab::rest_auth::user_info_variable(),
+                "{}: the converters still log in to Schema Registry through the workers' secret: {t}",
+                s.name
+            );
         }
         for name in [&s.name, &s.sink] {
-            let status = get(&connect, &["connectors", name, "status"]).await;
+            let status = get(&connect, &connect_access, &["connectors", name, "status"]).await;
             assert_eq!(status["connector"]["state"], "RUNNING", "{name}: {status}");
             let tasks = status["tasks"].as_array().expect("tasks");
             assert!(
@@ -103,14 +128,26 @@ async fn the_one_pass_upgrade_resumes_every_connector_on_its_migrated_config_and
             );
         }
     }
-    // Every value subject's level is back: none is left with a subject-level NONE.
+    // Every value subject's level is back: none is left with a subject-level NONE (a subject
+    // without a level of its own answers 404; a refusal fails the test).
     for subject in kroll_lab::seed::subjects() {
-        let level = call(&registry, Method::GET, &["config", &subject], None).await;
-        if let Ok(v) = level {
-            assert_ne!(
+        match call_as(
+            &registry,
+            &registry_access,
+            Method::GET,
+            &["config", &subject],
+            None,
+        )
+        .await
+        {
+            Ok(v) => assert_ne!(
                 v["compatibilityLevel"], "NONE",
                 "{subject} left at NONE: {v}"
-            );
+            ),
+            Err(e) => assert!(
+                matches!(e.failure(), RestFailure::Status { status: 404, .. }),
+                "{subject}: {e}"
+            ),
         }
     }
     let remedy: Value = std::fs::read_dir(lab.handle.dir.join("runs"))
@@ -126,11 +163,16 @@ async fn the_one_pass_upgrade_resumes_every_connector_on_its_migrated_config_and
         "every subject registered and was put back: {remedy}"
     );
     let status = kroll(inventory(&lab), &["status"]);
+    let shown = text(&status);
     assert_eq!(
         status.status.code(),
         Some(0),
-        "healthy after the upgrade:\n{}",
-        text(&status)
+        "healthy after the upgrade:\n{shown}"
+    );
+    assert!(
+        shown.contains("Connect: 5/5 workers answering")
+            && shown.contains("Schema Registry: answering"),
+        "kroll logged in to both:\n{shown}"
     );
 }
 

@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub use kroll::rest::Method;
-use kroll::rest::{Call, RestClient, RestError, RestOptions, no_extra_transient};
+use kroll::rest::{Access, Call, RestClient, RestError, RestOptions, no_extra_transient};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -301,10 +301,28 @@ pub async fn call(
     path: &[&str],
     body: Option<serde_json::Value>,
 ) -> Result<serde_json::Value, RestError> {
+    call_as(url, &Access::default(), method, path, body).await
+}
+
+/// [`call`] logged in with `access` (an inventory section's CA and basic auth, as kroll reads
+/// them: `Access::from_inventory`).
+pub async fn call_as(
+    url: &str,
+    access: &Access,
+    method: Method,
+    path: &[&str],
+    body: Option<serde_json::Value>,
+) -> Result<serde_json::Value, RestError> {
     let mut c = Call::new(method, path);
     if let Some(b) = body {
         c = c.json(&b);
     }
-    let bytes = raw(url).send(&c).await?;
+    let options = RestOptions {
+        attempts: 1,
+        ..RestOptions::default()
+    };
+    let client = RestClient::with_access("test", url, options, no_extra_transient, access.clone())
+        .expect("client");
+    let bytes = client.send(&c).await?;
     Ok(serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
 }

@@ -140,9 +140,16 @@ pub struct UpArgs {
     /// without an ACL, and the journal's ACLs: User:ANONYMOUS may do everything (PLAINTEXT
     /// clients — Connect, Schema Registry, REST proxy — work unchanged), User:kroll only what
     /// kroll reads. The inventory then points kroll at SASL_EXT as `kroll`, its password in
-    /// <dir>/kafka-password (mode 0600). With --swarm the JAAS file is what the journal's is: a
-    /// Swarm secret (`KAFKA_JAAS_<LAB>`, made before the stack is deployed and named `external`
-    /// in the stack file), which each broker sees at /run/secrets/KAFKA_JAAS. `sasl-ssl`:
+    /// <dir>/kafka-password (mode 0600). Connect, Schema Registry and the REST proxy then
+    /// require HTTP basic auth as Confluent's images configure it (BasicAuthSecurityRestExtension;
+    /// AUTHENTICATION_METHOD=BASIC with a realm, roles and a JAAS file): users `admin` (every
+    /// service), `kroll` (Connect and Schema Registry; the inventory's [connect] and
+    /// [schema_registry], password in <dir>/rest-password) and `connect` (the workers'
+    /// converters in Schema Registry, through a FileConfigProvider variable), their random
+    /// passwords in files under <dir>/secrets mounted read-only at /run/secrets/<NAME>.
+    /// With --swarm every such file is what the journal's JAAS file is: a Swarm secret
+    /// (`KAFKA_JAAS_<LAB>`, `CONNECT_JAAS_<LAB>`, …, made before the stack is deployed and named
+    /// `external` in the stack file), seen at /run/secrets/<NAME>. `sasl-ssl`:
     /// everything `sasl` has plus SASL_SSL_EXT (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; 25091…,
     /// N+220…) and SSL_EXT (a client certificate required, principal User:CN=<user>; 24091…,
     /// N+320…) on every broker, the lab's own Kafka CA, broker keystore and client
@@ -439,6 +446,29 @@ pub fn render_up(h: &LabHandle) -> String {
                 tls.kroll.key_file.display()
             ),
         );
+    }
+    if let Some(rest) = &h.rest_auth {
+        row(
+            "REST logins",
+            format!(
+                "HTTP basic auth on Connect, Schema Registry and the REST proxy: {} (every service), {} (Connect, Schema Registry; password in {}), {} (the workers' converters in Schema Registry); the users' files in {}",
+                rest.admin.username,
+                rest.kroll.username,
+                rest.password_file.display(),
+                rest.connect.username,
+                h.dir.join(lab::topology::SECRETS_DIR).display()
+            ),
+        );
+        if let Some(registry) = &h.schema_registry {
+            row(
+                "  try",
+                format!(
+                    "curl -u {}:\"$(cat {})\" {registry}/subjects",
+                    rest.kroll.username,
+                    rest.password_file.display()
+                ),
+            );
+        }
     }
     row(
         "zookeeper",

@@ -17,7 +17,9 @@
 //! - [`kafka`], [`ready`]: asking Kafka and ZooKeeper, and waiting until things are ready.
 //! - [`seed`]: topics and connectors of a new lab.
 //! - [`security`]: a SASL lab's users, JAAS file, kroll's password file, ACLs and SCRAM
-//!   credentials; [`pki`]: a `sasl-ssl` lab's Kafka CA, broker keystore and client certificates.
+//!   credentials; [`pki`]: a `sasl-ssl` lab's Kafka CA, broker keystore and client certificates;
+//!   [`rest_auth`]: a SASL lab's basic-auth users of Connect, Schema Registry and the REST proxy
+//!   and the files those services mount.
 //! - [`state`]: the lab's runtime state file.
 //! - [`swarm`]: the Swarm lab — five engines in network namespaces, one swarm, a registry,
 //!   the lab deployed as a stack (`kroll-lab up --swarm`).
@@ -35,6 +37,7 @@ pub mod kafka;
 mod memory;
 pub mod pki;
 pub mod ready;
+pub mod rest_auth;
 pub mod security;
 pub mod seed;
 pub mod state;

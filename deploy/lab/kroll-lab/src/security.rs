@@ -38,8 +38,8 @@ pub const ANONYMOUS: &str = "User:ANONYMOUS";
 /// The cluster resource's name in ACLs.
 pub const CLUSTER: &str = "kafka-cluster";
 /// The uid the lab's images run as (`appuser`): the owner of the JAAS file, which the brokers
-/// read.
-const BROKER_UID: u32 = 1000;
+/// read (and of the REST services' secrets, `crate::rest_auth`).
+pub(crate) const BROKER_UID: u32 = 1000;
 
 /// The ACLs one principal gets on one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,8 +112,15 @@ impl Password {
         &self.0
     }
 
+    /// A password read back from a file the lab wrote: ASCII letters and digits only (what
+    /// [`Password::random`] makes), else `None`.
+    pub(crate) fn read_back(value: &str) -> Option<Self> {
+        (!value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .then(|| Self(value.to_owned()))
+    }
+
     /// 32 random hex digits (128 bits from the system's generator).
-    fn random() -> Result<Self, LabError> {
+    pub(crate) fn random() -> Result<Self, LabError> {
         use ring::rand::SecureRandom as _;
         let mut bytes = [0u8; 16];
         ring::rand::SystemRandom::new()
@@ -181,8 +188,7 @@ impl LabUsers {
             text.lines().find_map(|l| {
                 let value = l.trim().strip_prefix(&key)?;
                 let value = value.strip_suffix(';').unwrap_or(value).strip_suffix('"')?;
-                (!value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric()))
-                    .then(|| Password(value.to_owned()))
+                Password::read_back(value)
             })
         };
         Some(Self {
@@ -203,7 +209,7 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    fn new(username: &str, password: &Password) -> Self {
+    pub(crate) fn new(username: &str, password: &Password) -> Self {
         Self {
             username: username.to_owned(),
             password: password.clone(),
@@ -273,19 +279,25 @@ pub fn ensure_files(dir: &Path) -> Result<LabUsers, LabError> {
         Err(e) => return Err(LabError::io(&jaas)(e)),
     };
     // Kept in place when it exists: the brokers' bind mounts hold its inode.
-    std::fs::set_permissions(&jaas, std::fs::Permissions::from_mode(0o600))
-        .map_err(LabError::io(&jaas))?;
-    std::os::unix::fs::chown(&jaas, Some(BROKER_UID), Some(BROKER_UID)).map_err(|e| {
-        LabError::Security(format!(
-            "{}: giving it to uid {BROKER_UID} (the brokers' appuser, the only reader of a mode-0600 file) failed: {e}; run kroll-lab as root",
-            jaas.display()
-        ))
-    })?;
+    give_to_services(&jaas)?;
     write_private(
         &dir.join(PASSWORD_FILE),
         &format!("{}\n", users.kroll.expose()),
     )?;
     Ok(users)
+}
+
+/// Makes `path` mode 0600 and owned by uid 1000 (`appuser`, whom every lab image runs as): a
+/// secret only the services that mount it read.
+pub(crate) fn give_to_services(path: &Path) -> Result<(), LabError> {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(LabError::io(path))?;
+    std::os::unix::fs::chown(path, Some(BROKER_UID), Some(BROKER_UID)).map_err(|e| {
+        LabError::Security(format!(
+            "{}: giving it to uid {BROKER_UID} (the services' appuser, the only reader of a mode-0600 file) failed: {e}; run kroll-lab as root",
+            path.display()
+        ))
+    })
 }
 
 /// Writes `text` to `path` through a temporary file created with mode 0600 (never readable by

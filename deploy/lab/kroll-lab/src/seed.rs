@@ -14,6 +14,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use serde_json::{Map, Value, json};
 
 use super::http::Http;
+use super::rest_auth;
 use super::topology::{LabSpec, Platform};
 
 /// The database the simulated MySQL sources read.
@@ -92,7 +93,10 @@ pub async fn create_topics(bootstrap: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn avro_converters(c: &mut Map<String, Value>) {
+/// The connector's own Avro converters; in a lab whose Schema Registry requires basic auth
+/// they log in as Confluent's client does (`basic.auth.credentials.source=USER_INFO`) with the
+/// user info of the workers' `${file:…}` variable, so the config holds no password.
+fn avro_converters(c: &mut Map<String, Value>, spec: &LabSpec) {
     for side in ["key", "value"] {
         c.insert(
             format!("{side}.converter"),
@@ -102,6 +106,16 @@ fn avro_converters(c: &mut Map<String, Value>) {
             format!("{side}.converter.schema.registry.url"),
             json!("http://schema-registry:8081"),
         );
+        if spec.rest_auth() {
+            c.insert(
+                format!("{side}.converter.basic.auth.credentials.source"),
+                json!("USER_INFO"),
+            );
+            c.insert(
+                format!("{side}.converter.{}", rest_auth::USER_INFO_KEY),
+                json!(rest_auth::user_info_variable()),
+            );
+        }
     }
 }
 
@@ -137,7 +151,7 @@ pub fn source_config(s: &SeedSource, platform: &Platform, spec: &LabSpec) -> Val
     let Some(m) = c.as_object_mut() else {
         return c;
     };
-    avro_converters(m);
+    avro_converters(m, spec);
     let history_topic = format!("dbhistory.{}", s.name);
     let bootstrap = spec.internal_bootstrap();
     if platform.debezium == "1.9" {
@@ -178,8 +192,8 @@ pub fn source_config(s: &SeedSource, platform: &Platform, spec: &LabSpec) -> Val
     c
 }
 
-/// The config of the sink reading `s`'s topics.
-pub fn sink_config(s: &SeedSource) -> Value {
+/// The config of the sink reading `s`'s topics in lab `spec`.
+pub fn sink_config(s: &SeedSource, spec: &LabSpec) -> Value {
     let mut c = json!({
         "connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector",
         "tasks.max": "1",
@@ -187,7 +201,7 @@ pub fn sink_config(s: &SeedSource) -> Value {
         "topics": s.topics.join(","),
     });
     if let Some(m) = c.as_object_mut() {
-        avro_converters(m);
+        avro_converters(m, spec);
     }
     c
 }
@@ -202,7 +216,10 @@ pub async fn create_connectors(
     let mut created = Vec::new();
     for s in sources() {
         let source = source_config(&s, &spec.platform, spec);
-        for (name, config) in [(s.name.clone(), source), (s.sink.clone(), sink_config(&s))] {
+        for (name, config) in [
+            (s.name.clone(), source),
+            (s.sink.clone(), sink_config(&s, spec)),
+        ] {
             if create_if_absent(http, connect, &name, config).await? {
                 created.push(name);
             }
@@ -279,10 +296,38 @@ mod tests {
     fn every_seeded_topic_has_its_subjects_and_a_sink() {
         assert_eq!(subjects().len(), 6);
         assert_eq!(topics().len(), 5);
-        let sink = sink_config(&sources()[0]);
+        let sink = sink_config(&sources()[0], &spec("7.1.1"));
         assert_eq!(
             sink["topics"],
             "supernova.digikala_fulfillment.receipts,supernova.digikala_fulfillment.shipments"
         );
+        assert!(sink.get("value.converter.basic.auth.user.info").is_none());
+    }
+
+    #[test]
+    fn in_a_sasl_lab_the_converters_log_in_with_a_file_variable_not_a_password() {
+        use crate::topology::Security;
+        let lab = LabSpec::new(
+            "lab",
+            "7.1.1",
+            "r",
+            Ports::default_lab_with(Security::Sasl),
+            Services::Full,
+        )
+        .and_then(|l| l.with_security(Security::Sasl, std::path::Path::new("/labs/x")))
+        .expect("sasl");
+        let s = &sources()[0];
+        for config in [source_config(s, &lab.platform, &lab), sink_config(s, &lab)] {
+            for side in ["key", "value"] {
+                assert_eq!(
+                    config[format!("{side}.converter.basic.auth.credentials.source")],
+                    "USER_INFO"
+                );
+                assert_eq!(
+                    config[format!("{side}.converter.basic.auth.user.info")],
+                    "${file:/run/secrets/CONNECT_SCHEMA_REGISTRY:basic.auth.user.info}"
+                );
+            }
+        }
     }
 }

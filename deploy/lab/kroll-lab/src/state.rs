@@ -8,20 +8,24 @@ use serde::{Deserialize, Serialize};
 
 use super::LabError;
 use super::agents::AgentRecord;
-use super::topology::{KAFKA_TLS_DIR, PASSWORD_FILE, Ports, Security, Services, Shape};
+use super::rest_auth::REST_PASSWORD_FILE;
+use super::topology::{
+    KAFKA_TLS_DIR, PASSWORD_FILE, Ports, SECRETS_DIR, Security, Services, Shape,
+};
 
 /// File name of the state file in the lab directory.
 pub const STATE_FILE: &str = "lab.json";
 /// Every file and directory `lab up` writes in the lab directory (what `lab down` removes;
-/// `secrets` holds a SASL lab's JAAS file and `kafka-tls` a `sasl-ssl` lab's PKI, the sources
-/// of the brokers' bind mounts).
+/// `secrets` holds a SASL lab's JAAS file and its REST services' files and `kafka-tls` a
+/// `sasl-ssl` lab's PKI, the sources of the services' bind mounts).
 pub const RUNTIME_ENTRIES: &[&str] = &[
     STATE_FILE,
     "kroll.toml",
     "certs",
     "agents",
-    "secrets",
+    SECRETS_DIR,
     PASSWORD_FILE,
+    REST_PASSWORD_FILE,
     KAFKA_TLS_DIR,
 ];
 

@@ -41,6 +41,9 @@ pub const ROLE_LABEL: &str = "kroll.role";
 pub const JAAS_TARGET: &str = "/run/secrets/KAFKA_JAAS";
 /// A SASL lab's JAAS file on the host, relative to the lab directory.
 pub const JAAS_FILE: &str = "secrets/KAFKA_JAAS";
+/// A SASL lab's secrets (the JAAS file, the REST services' files), relative to the lab
+/// directory; mode 0700.
+pub const SECRETS_DIR: &str = "secrets";
 /// kroll's SASL user in a SASL lab (the inventory's `[kafka] username`).
 pub const KROLL_USER: &str = "kroll";
 /// kroll's password file in a SASL lab, relative to the lab directory (and to the inventory:
@@ -269,6 +272,11 @@ pub struct LabSpec {
     /// A `sasl-ssl` lab's Kafka PKI on the host (`<dir>/kafka-tls`), whose keystore and CA
     /// every broker mounts read-only at [`KEYSTORE_TARGET`] and [`TRUSTSTORE_TARGET`].
     pub tls_dir: Option<PathBuf>,
+    /// A SASL lab's secrets directory on the host (`<dir>/secrets`), whose REST files
+    /// (`crate::rest_auth::RestFile`) the Connect workers, Schema Registry and the REST proxy
+    /// mount read-only below `/run/secrets/`; set by [`LabSpec::with_security`]. With it those
+    /// services require HTTP basic auth.
+    pub rest_secrets: Option<PathBuf>,
 }
 
 /// A named volume mounted into a container.
@@ -362,6 +370,7 @@ impl LabSpec {
             security: Security::Plaintext,
             jaas_file: None,
             tls_dir: None,
+            rest_secrets: None,
         })
     }
 
@@ -378,10 +387,12 @@ impl LabSpec {
         }
         let jaas_file = security.is_sasl().then(|| dir.join(JAAS_FILE));
         let tls_dir = security.is_tls().then(|| dir.join(KAFKA_TLS_DIR));
+        let rest_secrets = security.is_sasl().then(|| dir.join(SECRETS_DIR));
         Ok(Self {
             security,
             jaas_file,
             tls_dir,
+            rest_secrets,
             ..self
         })
     }
@@ -620,6 +631,24 @@ impl LabSpec {
         }
     }
 
+    /// Whether the REST services require HTTP basic auth (a full SASL lab's).
+    pub fn rest_auth(&self) -> bool {
+        self.security.is_sasl() && self.rest_secrets.is_some() && self.services == Services::Full
+    }
+
+    /// The REST secrets the containers of `kind` mount (none without [`LabSpec::rest_auth`]).
+    fn rest_files(&self, kind: ServiceKind) -> Vec<FileMount> {
+        match (&self.rest_secrets, self.rest_auth()) {
+            (Some(dir), true) => crate::rest_auth::RestFile::of(kind)
+                .map(|f| FileMount {
+                    source: dir.join(f.name()),
+                    target: f.target(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     fn zookeeper(&self, n: u8) -> ContainerSpec {
         let service = format!("zookeeper-{n:02}");
         let mut c = self.base(&service, ServiceKind::Zookeeper, Component::Zookeeper, n);
@@ -693,9 +722,15 @@ impl LabSpec {
         let service = format!("connect-{n:02}");
         let mut c = self.base(&service, ServiceKind::Connect, Component::Connect, n);
         let host_port = self.ports.connect[usize::from(n - 1)];
-        c.env = env::connect(&self.platform, &service, &self.internal_bootstrap());
+        c.env = env::connect(
+            &self.platform,
+            &service,
+            &self.internal_bootstrap(),
+            self.rest_auth(),
+        );
         c.ports = vec![(8083, host_port)];
         c.mounts = vec![self.volume("connect-cluster", "/var/lib/connect-cluster")];
+        c.files = self.rest_files(ServiceKind::Connect);
         c.url = Some(format!("http://{}:{host_port}", self.host_of(n)));
         c
     }
@@ -707,8 +742,9 @@ impl LabSpec {
             Component::SchemaRegistry,
             1,
         );
-        c.env = env::schema_registry(&self.internal_bootstrap());
+        c.env = env::schema_registry(&self.internal_bootstrap(), self.rest_auth());
         c.ports = vec![(8081, self.ports.schema_registry)];
+        c.files = self.rest_files(ServiceKind::SchemaRegistry);
         c.mounts = vec![self.volume("schema-registry-data", "/var/lib/schema-registry")];
         c.url = Some(format!(
             "http://{}:{}",
@@ -720,8 +756,9 @@ impl LabSpec {
 
     fn rest_proxy(&self) -> ContainerSpec {
         let mut c = self.base("rest-proxy", ServiceKind::RestProxy, Component::Rest, 1);
-        c.env = env::rest_proxy(&self.internal_bootstrap());
+        c.env = env::rest_proxy(&self.internal_bootstrap(), self.rest_auth());
         c.ports = vec![(8082, self.ports.rest_proxy)];
+        c.files = self.rest_files(ServiceKind::RestProxy);
         c.url = Some(format!(
             "http://{}:{}",
             self.host_of(1),

@@ -16,6 +16,7 @@ use super::agents::{self, AgentRecord};
 use super::docker::{self as lab_docker, DIR_LABEL, Outcome};
 use super::images::{self, BrokerBinary, DEFAULT_REGISTRY, ImageSet};
 use super::pki::{self, TlsAccess};
+use super::rest_auth::{self, RestAuth, RestUsers};
 use super::security::{self, LabUsers, SaslAccess};
 use super::state::{self, LabState};
 use super::topology::{
@@ -101,6 +102,9 @@ pub struct LabHandle {
     /// A `sasl-ssl` lab's `SASL_SSL_EXT` / `SSL_EXT` listeners, CA and client certificates
     /// (paths only).
     pub tls: Option<TlsAccess>,
+    /// A full SASL lab's logins to Connect, Schema Registry and the REST proxy (HTTP basic
+    /// auth; passwords never serialized).
+    pub rest_auth: Option<RestAuth>,
     /// ZooKeeper from the host (`127.0.0.1:<port>`; chroot `/kafka` for Kafka).
     pub zookeeper: String,
     /// Connect workers' REST URLs (connect-01 … connect-05).
@@ -198,6 +202,12 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     if spec.security.is_tls() {
         pki::ensure(&dir, &spec)?;
     }
+    // And the REST services their users and JAAS files.
+    let rest_users = match spec.rest_auth() {
+        true => Some(rest_auth::ensure_files(&dir)?),
+        false => None,
+    };
+    let rest_login = rest_users.as_ref().map(|u| RestAuth::new(&dir, u).admin);
     let dir_text = dir.to_string_lossy().into_owned();
     lab_docker::ensure_network_and_volumes(&docker, &spec, &dir_text).await?;
     let containers = start_containers(&docker, &spec, users.as_ref(), &p).await?;
@@ -213,7 +223,14 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
         return Err(e);
     }
     clock.mark("agents");
-    wait::until_healthy(&spec, &opts, &p, &mut |phase| clock.mark(phase)).await?;
+    wait::until_healthy(
+        &spec,
+        &opts,
+        &p,
+        &mut |phase| clock.mark(phase),
+        rest_login.as_ref(),
+    )
+    .await?;
     if let Some(users) = &users {
         p.step("Waiting for kroll to log in over SASL_EXT…");
         wait::sasl_login(&SaslAccess::new(&spec, &dir, users), spec.shape.nodes).await?;
@@ -240,6 +257,7 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
         clock.phases,
         elapsed_ms,
         users.as_ref(),
+        rest_users.as_ref(),
     ))
 }
 
@@ -254,6 +272,7 @@ pub(super) fn handle(
     timings: Vec<(String, u64)>,
     elapsed_ms: u64,
     users: Option<&LabUsers>,
+    rest_users: Option<&RestUsers>,
 ) -> LabHandle {
     let url = |kind: ServiceKind| -> Option<String> {
         spec.containers()
@@ -272,6 +291,7 @@ pub(super) fn handle(
         bootstrap: spec.bootstrap(),
         sasl: users.map(|u| SaslAccess::new(&spec, &dir, u)),
         tls: spec.security.is_tls().then(|| TlsAccess::new(&spec, &dir)),
+        rest_auth: rest_users.map(|u| RestAuth::new(&dir, u)),
         zookeeper: spec.zookeeper_addr(),
         connect,
         schema_registry: url(ServiceKind::SchemaRegistry),

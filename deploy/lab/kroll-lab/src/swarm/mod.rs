@@ -23,9 +23,10 @@ use serde::{Deserialize, Serialize};
 use self::hosts::{Layout, Pids};
 use super::agents::{self, AgentRecord};
 use super::images::{self, BrokerBinary, DEFAULT_REGISTRY};
+use super::rest_auth;
 use super::security::{self, SaslAccess};
 use super::state::{self, LabState};
-use super::topology::{JAAS_FILE, LabSpec, NODES, Ports, Security, node_name};
+use super::topology::{LabSpec, NODES, Ports, Security, node_name};
 use super::up::{Clock, LabHandle, UpOptions, handle, write_files};
 use super::{LabError, Progress};
 
@@ -178,30 +179,45 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     // The lab's JVM services run as `appuser` (uid 1000).
     std::os::unix::fs::chown(&connect_dir, Some(1000), Some(1000))
         .map_err(LabError::io(&connect_dir))?;
-    let users = match spec.security {
+    let (users, rest_users) = match spec.security {
         Security::Sasl => {
             let users = security::ensure_files(&dir)?;
-            let secret = stack::jaas_secret(&spec);
+            let rest_users = match spec.rest_auth() {
+                true => Some(rest_auth::ensure_files(&dir)?),
+                false => None,
+            };
+            let secrets = stack::secret_files(&spec);
             p.step(&format!(
-                "Making Swarm secret `{secret}` (the brokers' JAAS file)…"
+                "Making Swarm secrets {} (the brokers' JAAS file{})…",
+                secrets
+                    .iter()
+                    .map(|(name, _)| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if rest_users.is_some() {
+                    "; the REST services' users and JAAS files"
+                } else {
+                    ""
+                }
             ));
-            let jaas = dir.join(JAAS_FILE);
             let label = format!("kroll.lab={}", spec.name);
-            hosts::docker(
-                &layout,
-                1,
-                &[
-                    "secret",
-                    "create",
-                    "--label",
-                    &label,
-                    &secret,
-                    &jaas.to_string_lossy(),
-                ],
-            )?;
-            Some(users)
+            for (secret, file) in &secrets {
+                hosts::docker(
+                    &layout,
+                    1,
+                    &[
+                        "secret",
+                        "create",
+                        "--label",
+                        &label,
+                        secret,
+                        &file.to_string_lossy(),
+                    ],
+                )?;
+            }
+            (Some(users), rest_users)
         }
-        Security::Plaintext => None,
+        Security::Plaintext => (None, None),
         Security::SaslSsl => {
             return Err(LabError::Usage(
                 "--security sasl-ssl is not on the Swarm lab yet; use --security sasl, or a lab without --swarm".into(),
@@ -236,7 +252,17 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     append_swarm_section(&inventory, &swarm, &spec.name, &repository(&layout))?;
     let agents = agents?;
     clock.mark("agents");
-    super::up::wait::until_healthy(&spec, &opts, &p, &mut |phase| clock.mark(phase)).await?;
+    let rest_login = rest_users
+        .as_ref()
+        .map(|u| rest_auth::RestAuth::new(&dir, u).admin);
+    super::up::wait::until_healthy(
+        &spec,
+        &opts,
+        &p,
+        &mut |phase| clock.mark(phase),
+        rest_login.as_ref(),
+    )
+    .await?;
     if let Some(users) = &users {
         p.step("Waiting for kroll to log in over SASL_EXT…");
         super::up::wait::sasl_login(&SaslAccess::new(&spec, &dir, users), spec.shape.nodes).await?;
@@ -260,6 +286,7 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
         clock.phases,
         elapsed_ms,
         users.as_ref(),
+        rest_users.as_ref(),
     ))
 }
 

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
 use kroll_shared::inventory::ServiceKind;
 
@@ -33,6 +34,20 @@ pub fn jaas_secret(spec: &LabSpec) -> String {
     secret_name(spec, JAAS_TARGET.trim_start_matches(SECRETS_DIR))
 }
 
+/// Every Swarm secret lab `spec`'s stack file names, each with the host file it is made from
+/// (`docker secret create <name> <file>` before the deploy), by name.
+pub fn secret_files(spec: &LabSpec) -> Vec<(String, PathBuf)> {
+    let mut out = BTreeMap::new();
+    for c in spec.containers() {
+        for f in &c.files {
+            if let Some(target) = as_secret(f) {
+                out.insert(secret_name(spec, target), f.source.clone());
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
 /// A file mount that is a Swarm secret: its name below [`SECRETS_DIR`].
 fn as_secret(f: &FileMount) -> Option<&str> {
     f.target
@@ -40,12 +55,14 @@ fn as_secret(f: &FileMount) -> Option<&str> {
         .filter(|n| !n.is_empty() && !n.contains('/'))
 }
 
-/// A YAML double-quoted scalar.
+/// A YAML double-quoted scalar, its `$` doubled (`docker stack deploy` would interpolate
+/// `${…}`; `$$` is a literal `$`, as kroll's stack crate reads it too).
 fn q(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
         match c {
+            '$' => out.push_str("$$"),
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
@@ -296,10 +313,54 @@ mod tests {
         };
         assert_eq!(jaas_secret(&spec), "KAFKA_JAAS_SW_2");
         let text = render(&spec, "/shared");
+        // The JAAS file, and the REST services' users and JAAS files (`crate::rest_auth`).
+        let names = [
+            "CONNECT_JAAS",
+            "CONNECT_PASSWORDS",
+            "CONNECT_SCHEMA_REGISTRY",
+            "KAFKA_JAAS",
+            "KAFKA_REST_JAAS",
+            "KAFKA_REST_PASSWORDS",
+            "SCHEMA_REGISTRY_JAAS",
+            "SCHEMA_REGISTRY_PASSWORDS",
+        ];
+        let section: String = names
+            .iter()
+            .map(|n| format!("  {n}_SW_2:\n    external: true\n"))
+            .collect();
+        assert!(text.ends_with(&format!("\nsecrets:\n{section}")), "{text}");
+        assert_eq!(
+            secret_files(&spec),
+            names
+                .iter()
+                .map(|n| (
+                    format!("{n}_SW_2"),
+                    PathBuf::from(format!("/labs/sw-2/secrets/{n}"))
+                ))
+                .collect::<Vec<_>>()
+        );
+        for (service, n) in [
+            ("connect-04", "CONNECT_SCHEMA_REGISTRY"),
+            ("schema-registry", "SCHEMA_REGISTRY_PASSWORDS"),
+            ("rest-proxy", "KAFKA_REST_JAAS"),
+        ] {
+            let at = text.find(&format!("\n  {service}:\n")).expect(service);
+            let block = &text[at..];
+            let block = &block[..block.find("deploy:").unwrap_or(block.len())];
+            assert!(
+                block.contains(&format!("      - source: {n}_SW_2\n        target: {n}\n")),
+                "{service}: {block}"
+            );
+        }
+        // A config provider's variable reaches the workers as it is: `$$` in the file (kroll's
+        // stack crate reads it back the same way: `tests/lab/swarm.rs`, no drift).
         assert!(
-            text.ends_with("\nsecrets:\n  KAFKA_JAAS_SW_2:\n    external: true\n"),
+            text.contains(
+                "CONNECT_VALUE_CONVERTER_BASIC_AUTH_USER_INFO: \"$${file:/run/secrets/CONNECT_SCHEMA_REGISTRY:basic.auth.user.info}\""
+            ),
             "{text}"
         );
+
         let reference =
             "    secrets:\n      - source: KAFKA_JAAS_SW_2\n        target: KAFKA_JAAS\n";
         assert_eq!(text.matches(reference).count(), 5, "one per broker: {text}");
@@ -349,5 +410,6 @@ mod tests {
     #[test]
     fn quoting_keeps_values_whole() {
         assert_eq!(q(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(q("${file:/x:k}"), "\"$${file:/x:k}\"");
     }
 }

@@ -4,11 +4,13 @@
 //! JAAS, ACLs, authorizer or super users; `--security sasl` gives the journal's four listeners
 //! and security settings, [`broker`]), heaps small enough for 15 containers on one machine, and
 //! a few lab timing knobs (`LAB_*`, short ZooKeeper session) so a roll is quick while catch-up
-//! stays measurable.
+//! stays measurable. A SASL lab's Connect workers, Schema Registry and REST proxy also require
+//! HTTP basic auth, configured by Confluent's own variables (`crate::rest_auth`).
 
 use std::collections::BTreeMap;
 
 use super::Platform;
+use crate::rest_auth;
 
 /// The journal's `${MAXIMUM_BYTES_ALLOWED_PER_MESSAGE}` (its value is not in the journal).
 const MAX_MESSAGE_BYTES: &str = "10485760";
@@ -235,6 +237,7 @@ pub(super) fn connect(
     platform: &Platform,
     service: &str,
     bootstrap: &str,
+    rest_auth: bool,
 ) -> BTreeMap<String, String> {
     let settings: [(&str, &str); 10] = [
         ("GROUP_ID", "connect"),
@@ -273,11 +276,69 @@ pub(super) fn connect(
         env.insert("CONNECT_REST_PORT".into(), "8083".into());
         env.insert("KAFKA_HEAP_OPTS".into(), heap.to_owned());
     }
+    if rest_auth {
+        env.extend(connect_auth());
+    }
     env
 }
 
-/// Schema Registry: the journal's env plus a small heap.
-pub(super) fn schema_registry(bootstrap: &str) -> BTreeMap<String, String> {
+/// What a SASL lab's Connect workers add (`crate::rest_auth`): basic auth on the REST API
+/// (`BasicAuthSecurityRestExtension`, the JAAS file in `KAFKA_OPTS`), Kafka's file config
+/// provider, and the worker's converters logging in to Schema Registry with the user info of
+/// a `${file:…}` variable — no password in the environment.
+fn connect_auth() -> BTreeMap<String, String> {
+    let mut env = map(&[
+        (
+            "CONNECT_REST_EXTENSION_CLASSES",
+            rest_auth::CONNECT_EXTENSION,
+        ),
+        ("CONNECT_CONFIG_PROVIDERS", "file"),
+        (
+            "CONNECT_CONFIG_PROVIDERS_FILE_CLASS",
+            rest_auth::FILE_CONFIG_PROVIDER,
+        ),
+    ]);
+    env.insert(
+        "KAFKA_OPTS".into(),
+        jaas_option(rest_auth::RestFile::ConnectJaas),
+    );
+    for side in ["KEY", "VALUE"] {
+        env.insert(
+            format!("CONNECT_{side}_CONVERTER_BASIC_AUTH_CREDENTIALS_SOURCE"),
+            "USER_INFO".into(),
+        );
+        env.insert(
+            format!("CONNECT_{side}_CONVERTER_BASIC_AUTH_USER_INFO"),
+            rest_auth::user_info_variable(),
+        );
+    }
+    env
+}
+
+/// `-Djava.security.auth.login.config=` naming where a container sees `file`.
+fn jaas_option(file: rest_auth::RestFile) -> String {
+    format!("-Djava.security.auth.login.config={}", file.target())
+}
+
+/// What a SASL lab's Schema Registry or REST proxy adds (rest-utils' names under `prefix`,
+/// the JVM options variable `opts`): basic auth in `realm` for `roles`, the JAAS file `jaas`.
+fn rest_utils_auth(
+    prefix: &str,
+    opts: &str,
+    realm: &str,
+    roles: &str,
+    jaas: rest_auth::RestFile,
+) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    env.insert(format!("{prefix}AUTHENTICATION_METHOD"), "BASIC".to_owned());
+    env.insert(format!("{prefix}AUTHENTICATION_REALM"), realm.to_owned());
+    env.insert(format!("{prefix}AUTHENTICATION_ROLES"), roles.to_owned());
+    env.insert(opts.to_owned(), jaas_option(jaas));
+    env
+}
+
+/// Schema Registry: the journal's env plus a small heap (and in a SASL lab basic auth).
+pub(super) fn schema_registry(bootstrap: &str, rest_auth: bool) -> BTreeMap<String, String> {
     let mut env = map(&[
         ("SCHEMA_REGISTRY_HOST_NAME", "schema-registry"),
         ("SCHEMA_REGISTRY_LISTENERS", "http://0.0.0.0:8081"),
@@ -291,11 +352,20 @@ pub(super) fn schema_registry(bootstrap: &str) -> BTreeMap<String, String> {
         "SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS".into(),
         bootstrap.to_owned(),
     );
+    if rest_auth {
+        env.extend(rest_utils_auth(
+            "SCHEMA_REGISTRY_",
+            "SCHEMA_REGISTRY_OPTS",
+            rest_auth::SCHEMA_REGISTRY_REALM,
+            rest_auth::SCHEMA_REGISTRY_ROLES,
+            rest_auth::RestFile::SchemaRegistryJaas,
+        ));
+    }
     env
 }
 
-/// REST proxy: the journal's env plus a small heap.
-pub(super) fn rest_proxy(bootstrap: &str) -> BTreeMap<String, String> {
+/// REST proxy: the journal's env plus a small heap (and in a SASL lab basic auth).
+pub(super) fn rest_proxy(bootstrap: &str, rest_auth: bool) -> BTreeMap<String, String> {
     let mut env = map(&[
         ("KAFKA_REST_HOST_NAME", "rest-proxy"),
         ("KAFKA_REST_LISTENERS", "http://0.0.0.0:8082"),
@@ -303,6 +373,15 @@ pub(super) fn rest_proxy(bootstrap: &str) -> BTreeMap<String, String> {
         ("KAFKAREST_HEAP_OPTS", "-Xms32M -Xmx128M"),
     ]);
     env.insert("KAFKA_REST_BOOTSTRAP_SERVERS".into(), bootstrap.to_owned());
+    if rest_auth {
+        env.extend(rest_utils_auth(
+            "KAFKA_REST_",
+            "KAFKAREST_OPTS",
+            rest_auth::REST_PROXY_REALM,
+            rest_auth::REST_PROXY_ROLES,
+            rest_auth::RestFile::RestProxyJaas,
+        ));
+    }
     env
 }
 

@@ -6,11 +6,14 @@ use std::fmt::Write as _;
 use kroll_shared::inventory::ServiceKind;
 
 use super::{DEFAULT_LAB, KROLL_USER, LabSpec, PASSWORD_FILE, Security, Shape, node_name};
+use crate::rest_auth::REST_PASSWORD_FILE;
 
 /// The inventory text of `spec`; certificates are expected in `certs/` beside it. A SASL lab's
 /// points kroll at the brokers' `SASL_EXT` listeners, logged in as `kroll` with the password in
 /// the file beside it (`[kafka]`); a `sasl-ssl` lab's at `SASL_SSL_EXT` with SCRAM-SHA-512,
-/// trusting the lab's Kafka CA.
+/// trusting the lab's Kafka CA. A full SASL lab's also logs kroll in to Connect and Schema
+/// Registry as `kroll` with the password in `rest-password` beside it (`[connect]`,
+/// `[schema_registry]`).
 pub fn inventory_toml(spec: &LabSpec) -> String {
     let mut s = String::new();
     if spec.name == DEFAULT_LAB {
@@ -75,6 +78,16 @@ pub fn inventory_toml(spec: &LabSpec) -> String {
                 tls = super::KAFKA_TLS_DIR,
             );
         }
+    }
+    if spec.rest_auth() {
+        let login = format!(
+            "username = \"{KROLL_USER}\"\npassword_file = \"{REST_PASSWORD_FILE}\"   # beside this file, mode 0600\n"
+        );
+        let _ = write!(
+            s,
+            "# kroll logs in to Connect and Schema Registry (HTTP basic auth) as `{KROLL_USER}`.\n\
+             [connect]\n{login}\n[schema_registry]\n{login}\n"
+        );
     }
     s.push_str(
         "[tls]\nca = \"certs/ca.pem\"\ncert = \"certs/coordinator.pem\"\nkey = \"certs/coordinator-key.pem\"\n\n",

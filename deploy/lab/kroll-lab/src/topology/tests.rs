@@ -318,13 +318,24 @@ fn a_sasl_labs_brokers_have_the_journals_four_listeners_security_and_jaas_secret
             .collect::<Vec<_>>()
     );
     // Everything else as in a PLAINTEXT lab: PLAINTEXT_EXT where it was, the services on
-    // PLAINTEXT_INT, nothing mounted into them.
+    // PLAINTEXT_INT; ZooKeeper and Kafdrop unchanged, the REST services only adding their
+    // basic auth (`a_sasl_labs_rest_services_require_basic_auth_…`).
     let plain = default_lab();
     assert_eq!(spec.bootstrap(), plain.bootstrap());
     assert_eq!(spec.internal_bootstrap(), plain.internal_bootstrap());
     for c in spec.containers() {
-        if c.kind != ServiceKind::Broker {
-            assert_eq!(Some(&c), plain.container(&c.service).as_ref(), "{}", c.name);
+        let p = plain.container(&c.service).expect("the same containers");
+        match c.kind {
+            ServiceKind::Broker => {}
+            ServiceKind::Zookeeper | ServiceKind::Kafdrop => {
+                assert_eq!(c, p, "{}", c.name)
+            }
+            ServiceKind::Connect | ServiceKind::SchemaRegistry | ServiceKind::RestProxy => {
+                for (k, v) in &p.env {
+                    assert_eq!(c.env.get(k), Some(v), "{}: {k}", c.name);
+                }
+                assert_eq!((&c.ports, &c.mounts, &c.url), (&p.ports, &p.mounts, &p.url));
+            }
         }
     }
     let p3 = plain.container("kafka-03").expect("kafka-03");
@@ -433,4 +444,143 @@ fn a_sasl_labs_inventory_points_kroll_at_sasl_ext_as_kroll_with_a_password_file(
     assert_eq!(inv.cluster.kafka_bootstrap.len(), 5);
     // The default lab's stays exactly deploy/inventory.lab.toml (its own test), without [kafka].
     assert!(!inventory_toml(&default_lab()).contains("[kafka]"));
+}
+
+#[test]
+fn a_sasl_labs_rest_services_require_basic_auth_as_confluents_images_are_told() {
+    let spec = sasl_lab(Ports::default_lab_with(Security::Sasl), Shape::LAB);
+    assert!(spec.rest_auth());
+    let mounts = |c: &ContainerSpec| -> Vec<(String, String)> {
+        c.files
+            .iter()
+            .map(|f| (f.source.display().to_string(), f.target.clone()))
+            .collect()
+    };
+    let secret = |name: &str| {
+        (
+            format!("/srv/lab/secrets/{name}"),
+            format!("/run/secrets/{name}"),
+        )
+    };
+    for version in ["7.1.1", "7.7.1"] {
+        let spec = spec.at_version(Platform::find(version).expect("platform"));
+        let c = spec.container("connect-02").expect("connect-02");
+        let env = |k: &str| c.env.get(k).map(String::as_str);
+        assert_eq!(
+            env("CONNECT_REST_EXTENSION_CLASSES"),
+            Some(
+                "org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension"
+            ),
+            "{version}"
+        );
+        assert_eq!(
+            env("KAFKA_OPTS"),
+            Some("-Djava.security.auth.login.config=/run/secrets/CONNECT_JAAS")
+        );
+        assert_eq!(env("CONNECT_CONFIG_PROVIDERS"), Some("file"));
+        assert_eq!(
+            env("CONNECT_CONFIG_PROVIDERS_FILE_CLASS"),
+            Some("org.apache.kafka.common.config.provider.FileConfigProvider")
+        );
+        for side in ["KEY", "VALUE"] {
+            assert_eq!(
+                env(&format!(
+                    "CONNECT_{side}_CONVERTER_BASIC_AUTH_CREDENTIALS_SOURCE"
+                )),
+                Some("USER_INFO")
+            );
+            assert_eq!(
+                env(&format!("CONNECT_{side}_CONVERTER_BASIC_AUTH_USER_INFO")),
+                Some("${file:/run/secrets/CONNECT_SCHEMA_REGISTRY:basic.auth.user.info}")
+            );
+        }
+        assert_eq!(
+            mounts(&c),
+            [
+                secret("CONNECT_JAAS"),
+                secret("CONNECT_PASSWORDS"),
+                secret("CONNECT_SCHEMA_REGISTRY")
+            ]
+        );
+    }
+    let sr = spec.container("schema-registry").expect("schema-registry");
+    for (k, v) in [
+        ("SCHEMA_REGISTRY_AUTHENTICATION_METHOD", "BASIC"),
+        ("SCHEMA_REGISTRY_AUTHENTICATION_REALM", "SchemaRegistry"),
+        ("SCHEMA_REGISTRY_AUTHENTICATION_ROLES", "admin,user"),
+        (
+            "SCHEMA_REGISTRY_OPTS",
+            "-Djava.security.auth.login.config=/run/secrets/SCHEMA_REGISTRY_JAAS",
+        ),
+    ] {
+        assert_eq!(sr.env.get(k).map(String::as_str), Some(v), "{k}");
+    }
+    assert_eq!(
+        mounts(&sr),
+        [
+            secret("SCHEMA_REGISTRY_JAAS"),
+            secret("SCHEMA_REGISTRY_PASSWORDS")
+        ]
+    );
+    let rest = spec.container("rest-proxy").expect("rest-proxy");
+    for (k, v) in [
+        ("KAFKA_REST_AUTHENTICATION_METHOD", "BASIC"),
+        ("KAFKA_REST_AUTHENTICATION_REALM", "KafkaRest"),
+        ("KAFKA_REST_AUTHENTICATION_ROLES", "admin"),
+        (
+            "KAFKAREST_OPTS",
+            "-Djava.security.auth.login.config=/run/secrets/KAFKA_REST_JAAS",
+        ),
+    ] {
+        assert_eq!(rest.env.get(k).map(String::as_str), Some(v), "{k}");
+    }
+    assert_eq!(
+        mounts(&rest),
+        [secret("KAFKA_REST_JAAS"), secret("KAFKA_REST_PASSWORDS")]
+    );
+    // Kafdrop calls none of them and keeps no secret.
+    assert!(spec.container("kafdrop").expect("kafdrop").files.is_empty());
+    // The inventory logs kroll in to Connect and Schema Registry with the file beside it.
+    let text = inventory_toml(&spec);
+    let login = "username = \"kroll\"\npassword_file = \"rest-password\"";
+    assert!(
+        text.contains(&format!("[connect]\n{login}"))
+            && text.contains(&format!("[schema_registry]\n{login}")),
+        "{text}"
+    );
+    let doc = kroll_shared::config::Document::from_text("/srv/lab/kroll.toml", text);
+    let inv = kroll_shared::inventory::Inventory::from_document(&doc).expect("it validates");
+    for section in [&inv.connect, &inv.schema_registry] {
+        let s = section.as_ref().expect("the section");
+        assert_eq!(s.username.as_deref(), Some("kroll"));
+        assert_eq!(
+            s.password_file,
+            Some(PathBuf::from("/srv/lab/rest-password"))
+        );
+    }
+    // A Kafka-only SASL lab has no REST service to secure, a PLAINTEXT lab nothing at all.
+    let kafka_only = LabSpec::new(
+        "lab",
+        "7.1.1",
+        crate::images::DEFAULT_REGISTRY,
+        Ports::default_lab_with(Security::Sasl),
+        Services::Kafka,
+    )
+    .expect("spec")
+    .with_security(Security::Sasl, Path::new("/srv/lab"))
+    .expect("sasl");
+    assert!(!kafka_only.rest_auth());
+    assert!(!inventory_toml(&kafka_only).contains("[connect]"));
+    let plain = default_lab();
+    assert!(!plain.rest_auth());
+    for c in plain.containers() {
+        assert!(c.files.is_empty(), "{}", c.name);
+        assert!(
+            !c.env.keys().any(|k| k.contains("AUTHENTICATION")
+                || k.contains("BASIC_AUTH")
+                || k.contains("REST_EXTENSION")),
+            "{}",
+            c.name
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! The waits of `lab up`, in order: brokers registered → seed topics → full ISR → REST
-//! services answering → seed connectors running, schemas registered, sinks committing → (a
-//! SASL lab) kroll logging in over every `SASL_EXT` → every agent reporting its node's
-//! containers.
+//! services answering (a SASL lab's logged in, and refusing a request without credentials) →
+//! seed connectors running, schemas registered, sinks committing → (a SASL lab) kroll logging
+//! in over every `SASL_EXT` → every agent reporting its node's containers.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -11,7 +11,7 @@ use kroll_shared::inventory::{Inventory, ServiceKind};
 
 use super::UpOptions;
 use crate::http::Http;
-use crate::security::SaslAccess;
+use crate::security::{Credentials, SaslAccess};
 use crate::topology::{LabSpec, Services};
 use crate::{LabError, Progress, ready, seed};
 
@@ -20,12 +20,14 @@ const MINUTE: Duration = Duration::from_secs(60);
 pub const LOAD_TOPIC: &str = "load";
 
 /// Waits until the lab's Kafka cluster (and, for a full lab, its services and seed data) are
-/// healthy; `mark` records phase timings.
+/// healthy; `mark` records phase timings. `login` is what a SASL lab's Connect, Schema
+/// Registry and REST proxy are asked as (HTTP basic auth).
 pub(crate) async fn until_healthy(
     spec: &LabSpec,
     opts: &UpOptions,
     p: &Progress,
     mark: &mut dyn FnMut(&str),
+    login: Option<&Credentials>,
 ) -> Result<(), LabError> {
     let bootstrap = spec.bootstrap();
     let nodes = spec.shape.nodes;
@@ -66,8 +68,15 @@ pub(crate) async fn until_healthy(
     if !full {
         return Ok(());
     }
-    let http = Http::new().map_err(LabError::Seed)?;
-    services_answer(spec, &http, p).await?;
+    let anonymous = Http::new().map_err(LabError::Seed)?;
+    let http = match login {
+        Some(l) => anonymous.with_login(l),
+        None => anonymous.clone(),
+    };
+    services_answer(spec, &http, &anonymous, p).await?;
+    if login.is_some() {
+        refuse_anonymous(spec, &anonymous).await?;
+    }
     mark("services");
     if seeding {
         seed_connectors(spec, &http, p).await?;
@@ -76,27 +85,61 @@ pub(crate) async fn until_healthy(
     Ok(())
 }
 
-/// Schema Registry, REST proxy, Kafdrop and every Connect worker answer over HTTP.
-async fn services_answer(spec: &LabSpec, http: &Http, p: &Progress) -> Result<(), LabError> {
-    p.step("Waiting for Connect, Schema Registry, REST proxy and Kafdrop to answer…");
-    let checks: Vec<(String, String)> = spec
-        .containers()
+/// A REST service's URL to ask whether it answers, and whether it requires a login
+/// (Kafdrop never does).
+fn health_checks(spec: &LabSpec) -> Vec<(String, String, bool)> {
+    spec.containers()
         .into_iter()
         .filter_map(|c| {
-            let path = match c.kind {
-                ServiceKind::Connect | ServiceKind::RestProxy => "/",
-                ServiceKind::SchemaRegistry => "/subjects",
-                ServiceKind::Kafdrop => "/actuator/health",
+            let (path, secured) = match c.kind {
+                ServiceKind::Connect | ServiceKind::RestProxy => ("/", true),
+                ServiceKind::SchemaRegistry => ("/subjects", true),
+                ServiceKind::Kafdrop => ("/actuator/health", false),
                 ServiceKind::Zookeeper | ServiceKind::Broker => return None,
             };
-            Some((c.service, format!("{}{path}", c.url?)))
+            Some((c.service, format!("{}{path}", c.url?), secured))
         })
-        .collect();
-    futures::future::try_join_all(
-        checks
-            .iter()
-            .map(|(what, url)| ready::http_ok(http, what, url, 3 * MINUTE)),
-    )
+        .collect()
+}
+
+/// A SASL lab's Connect workers, Schema Registry and REST proxy answer 401 to a request
+/// without credentials: the lab is what it says.
+async fn refuse_anonymous(spec: &LabSpec, anonymous: &Http) -> Result<(), LabError> {
+    for (what, url, secured) in health_checks(spec) {
+        if !secured {
+            continue;
+        }
+        match anonymous.get(&url).await {
+            Ok((401, _)) => {}
+            Ok((status, _)) => {
+                return Err(LabError::Security(format!(
+                    "{what} at {url} answered {status} to a request without credentials; it should require HTTP basic auth (401)"
+                )));
+            }
+            Err(e) => {
+                return Err(LabError::Security(format!(
+                    "{what} at {url}: asking without credentials whether it requires a login: {e}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Schema Registry, REST proxy, Kafdrop and every Connect worker answer over HTTP (`http`
+/// logged in where a service requires it, `anonymous` for Kafdrop).
+async fn services_answer(
+    spec: &LabSpec,
+    http: &Http,
+    anonymous: &Http,
+    p: &Progress,
+) -> Result<(), LabError> {
+    p.step("Waiting for Connect, Schema Registry, REST proxy and Kafdrop to answer…");
+    let checks = health_checks(spec);
+    futures::future::try_join_all(checks.iter().map(|(what, url, secured)| {
+        let client = if *secured { http } else { anonymous };
+        ready::http_ok(client, what, url, 3 * MINUTE)
+    }))
     .await?;
     Ok(())
 }

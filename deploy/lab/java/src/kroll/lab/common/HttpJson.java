@@ -43,7 +43,7 @@ public final class HttpJson {
                     .getBytes(StandardCharsets.UTF_8);
             c.setDoOutput(true);
             c.setRequestProperty("Content-Type", "application/json");
-            c.setFixedLengthStreamingMode(b.length);
+            // Buffered, not streamed: a 401 to a streamed body leaves no error stream to read.
             try (OutputStream os = c.getOutputStream()) {
                 os.write(b);
             }

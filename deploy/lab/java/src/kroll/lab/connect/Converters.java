@@ -16,7 +16,10 @@ import kroll.lab.common.Json;
  * {@code value.converter} override the worker's, and converter settings ({@code *.converter.*})
  * come from the same place. AvroConverter registers schemas in the Schema Registry (subject by
  * TopicNameStrategy unless configured) and writes Confluent's wire format: magic 0, 4-byte
- * big-endian schema id, Avro binary. JsonConverter and StringConverter are also understood.
+ * big-endian schema id, Avro binary; it logs in to Schema Registry with HTTP basic auth like
+ * Confluent's client ({@code basic.auth.credentials.source} {@code USER_INFO} with
+ * {@code basic.auth.user.info}, or {@code URL}). JsonConverter and StringConverter are also
+ * understood.
  */
 public final class Converters {
     private Converters() {}
@@ -56,9 +59,42 @@ public final class Converters {
         }
     }
 
+    /**
+     * The Schema Registry client's basic auth ({@code basic.auth.credentials.source}, default
+     * {@code URL}): {@code USER_INFO} sends {@code basic.auth.user.info} (or its older name
+     * {@code schema.registry.basic.auth.user.info}), {@code URL} the URL's user info, if any.
+     * Null when there is nothing to send.
+     */
+    public static String basicAuth(Map<String, String> s, String url) {
+        String source = s.getOrDefault("basic.auth.credentials.source", "URL").trim().toUpperCase(java.util.Locale.ROOT);
+        String userInfo;
+        switch (source) {
+            case "USER_INFO":
+                userInfo = s.get("basic.auth.user.info");
+                if (userInfo == null || userInfo.isEmpty()) userInfo = s.get("schema.registry.basic.auth.user.info");
+                break;
+            case "URL":
+                userInfo = java.net.URI.create(url).getRawUserInfo();
+                if (userInfo != null) userInfo = java.net.URLDecoder.decode(userInfo, StandardCharsets.UTF_8);
+                break;
+            default:
+                throw new LabException("org.apache.kafka.common.config.ConfigException",
+                        "Unknown basic auth credential source provided: " + source + " (the lab knows USER_INFO and URL)");
+        }
+        if (userInfo == null || userInfo.isEmpty()) return null;
+        return "Basic " + java.util.Base64.getEncoder().encodeToString(userInfo.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** {@code url} without its {@code user:password@} part (never sent, never shown). */
+    public static String withoutUserInfo(String url) {
+        return url.replaceFirst("^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@", "$1");
+    }
+
     static final class Avro implements Converter {
         private final boolean isKey;
         private final String url;
+        /** The {@code Authorization} header of every request to Schema Registry, or null. */
+        private final String authorization;
         private final boolean autoRegister;
         private final String strategy;
         private final Map<String, Integer> ids = new HashMap<>();
@@ -68,7 +104,9 @@ public final class Converters {
             String u = s.get("schema.registry.url");
             if (u == null || u.isBlank()) throw new LabException("org.apache.kafka.common.config.ConfigException",
                     "Missing required configuration \"schema.registry.url\" which has no default value.");
-            this.url = u.split(",")[0].trim().replaceAll("/+$", "");
+            String first = u.split(",")[0].trim().replaceAll("/+$", "");
+            this.authorization = basicAuth(s, first);
+            this.url = withoutUserInfo(first);
             this.autoRegister = !"false".equalsIgnoreCase(s.getOrDefault("auto.register.schemas", "true"));
             this.strategy = s.getOrDefault(isKey ? "key.subject.name.strategy" : "value.subject.name.strategy",
                     "io.confluent.kafka.serializers.subject.TopicNameStrategy");
@@ -106,7 +144,7 @@ public final class Converters {
                     + (autoRegister ? "/versions" : "");
             HttpJson.Result r;
             try {
-                r = HttpJson.call("POST", path, Json.obj("schema", text), 30_000);
+                r = HttpJson.call("POST", path, Json.obj("schema", text), 30_000, authorization);
             } catch (IOException e) {
                 throw failure(topic, text, new LabException("java.net.ConnectException", e.getMessage() == null ? e.toString() : e.getMessage()));
             }

@@ -282,7 +282,16 @@ public final class Herder {
                 ConnectorPlugin p = plugins.find(cfg.get("connector.class"));
                 if (p == null) continue;
                 Host host = new Host(name, id, e.getKey());
-                WorkerTask t = p.newTask(host, name, id, cfg);
+                // The task runs its configuration with the worker's config providers' variables
+                // resolved (the stored one keeps them); one that cannot be resolved fails the task.
+                Map<String, String> resolved = null;
+                LabException unresolved = null;
+                try {
+                    resolved = w.providers.transform(cfg);
+                } catch (LabException ex) {
+                    unresolved = ex;
+                }
+                WorkerTask t = unresolved == null ? p.newTask(host, name, id, resolved) : new FailedTask(host, name, id, cfg, unresolved);
                 host.task = t;
                 l = new Local(t, gen, restarts);
                 tasks.put(e.getKey(), l);

@@ -9,7 +9,10 @@ import kroll.lab.common.Props;
 public final class WorkerConfig {
     private static final Log LOG = Log.get(WorkerConfig.class);
 
+    /** The worker's properties, their config-provider variables resolved (KIP-421). */
     public final Props props;
+    /** The worker's {@code config.providers}: what resolves a task configuration's variables. */
+    public final ConfigProviders providers;
     public final LabVersion version;
     public final String bootstrap;
     public final String groupId;
@@ -27,7 +30,14 @@ public final class WorkerConfig {
     public final boolean kafkaRequired;
     public final long kafkaWaitMs;
 
-    public WorkerConfig(Props p, LabVersion version) {
+    public WorkerConfig(Props raw, LabVersion version) {
+        this.providers = ConfigProviders.of(raw.asMap());
+        Props p;
+        try {
+            p = new Props(providers.transform(raw.asMap()));
+        } catch (LabException e) {
+            throw new IllegalArgumentException(e.toString(), e);
+        }
         this.props = p;
         this.version = version;
         for (String k : new String[] {"bootstrap.servers", "group.id", "config.storage.topic", "offset.storage.topic",

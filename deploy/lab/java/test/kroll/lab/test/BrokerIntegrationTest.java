@@ -6,6 +6,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import kroll.lab.common.HttpJson;
 import kroll.lab.kafka.Cluster;
 import kroll.lab.kafka.KafkaClient;
 import kroll.lab.kafka.KafkaException;
@@ -138,6 +139,82 @@ public class BrokerIntegrationTest implements AutoCloseable {
         b.write(schemaId);
         kroll.lab.avro.BinaryEncoder.writeLong(b, id);
         return b.toByteArray();
+    }
+
+    private static String basic(String user, String password) {
+        return "Basic " + java.util.Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * The AvroConverter logs in to a Schema Registry that requires basic auth with the user info
+     * of a FileConfigProvider variable (USER_INFO), as a secured Confluent deployment does: the
+     * schemas are registered, the stored connector and task configurations keep the variable,
+     * and a wrong password fails the task with Schema Registry's 401, an unreadable file with
+     * Kafka's ConfigException.
+     */
+    public void testAvroConverterLogsInToSchemaRegistryThroughAFileConfigProvider() throws Exception {
+        kafka = new BrokerLab(lab, "3.7.1", 3);
+        java.nio.file.Path auth = lab.dir("auth");
+        java.nio.file.Path users = auth.resolve("users");
+        java.nio.file.Files.writeString(users, "admin: 4dmin,admin\nconnect: c0nnect-pw,user\n");
+        java.nio.file.Path jaas = auth.resolve("jaas.conf");
+        java.nio.file.Files.writeString(jaas, "SchemaRegistry {\n  org.eclipse.jetty.jaas.spi.PropertyFileLoginModule required\n  file=\""
+                + users + "\";\n};\n");
+        int srPort = LabHome.freePort();
+        Service sr = Service.start(lab, "sr-auth", "schema-registry.sh", Map.of(
+                "SCHEMA_REGISTRY_HOST_NAME", "schema-registry",
+                "SCHEMA_REGISTRY_LISTENERS", "http://127.0.0.1:" + srPort,
+                "SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS", "kafka-01:29091",
+                "SCHEMA_REGISTRY_LAB_DATA_DIR", lab.dir("sr-auth-data").toString(),
+                "SCHEMA_REGISTRY_HEAP_OPTS", "-Xmx64m",
+                "SCHEMA_REGISTRY_AUTHENTICATION_METHOD", "BASIC",
+                "SCHEMA_REGISTRY_AUTHENTICATION_ROLES", "admin,user",
+                "SCHEMA_REGISTRY_OPTS", "-Djava.security.auth.login.config=" + jaas), srPort).awaitHttp("/", 15_000);
+        java.nio.file.Path secret = auth.resolve("schema-registry.properties");
+        java.nio.file.Files.writeString(secret, "basic.auth.user.info=connect:c0nnect-pw\n");
+        java.nio.file.Path wrong = auth.resolve("wrong.properties");
+        java.nio.file.Files.writeString(wrong, "basic.auth.user.info=connect:not-the-password\n");
+        Map<String, String> env = Lab.workerEnv(lab.dir("cluster"), LabHome.freePort(), sr.url(), kafka.bootstrap());
+        env.put("CONNECT_CONFIG_PROVIDERS", "file");
+        env.put("CONNECT_CONFIG_PROVIDERS_FILE_CLASS", "org.apache.kafka.common.config.provider.FileConfigProvider");
+        Service w = Lab.worker(lab, "w-auth", env);
+        java.util.function.BiFunction<String, String, Map<String, Object>> source = (prefix, file) -> {
+            Map<String, Object> c = Lab.migrateCt(Lab.ct19(prefix, prefix, "receipts"));
+            c.put("transforms.route.replacement", "$1.$2.$3");
+            c.put("schema.name.adjustment.mode", "avro");
+            c.put("schema.history.internal.kafka.bootstrap.servers", kafka.bootstrap());
+            for (String side : new String[] {"key", "value"}) {
+                c.put(side + ".converter", "io.confluent.connect.avro.AvroConverter");
+                c.put(side + ".converter.schema.registry.url", sr.url());
+                c.put(side + ".converter.basic.auth.credentials.source", "USER_INFO");
+                c.put(side + ".converter.basic.auth.user.info", "${file:" + file + ":basic.auth.user.info}");
+            }
+            return c;
+        };
+        String admin = basic("admin", "4dmin");
+        Check.eq(201, w.call("POST", "/connectors", kroll.lab.common.Json.obj("name", "authed", "config", source.apply("authed", secret.toString()))).status, "create");
+        Check.eventually(30_000, "the connector registers its schemas as `connect`", () -> {
+            try {
+                String subjects = HttpJson.call("GET", sr.url() + "/subjects", null, 5000, admin).body;
+                return subjects.contains("authed.digikala_fulfillment.receipts-key") && subjects.contains("authed.digikala_fulfillment.receipts-value");
+            } catch (java.io.IOException e) {
+                return false;
+            }
+        }, () -> taskState(w, "authed") + "\n" + sr.logText());
+        String variable = "${file:" + secret + ":basic.auth.user.info}";
+        Check.eq(variable, Lab.obj(w.call("GET", "/connectors/authed/config", null)).get("value.converter.basic.auth.user.info"), "the stored config keeps the variable");
+        String tasks = w.call("GET", "/connectors/authed/tasks", null).body;
+        Check.contains(tasks, "\"value.converter.basic.auth.user.info\":\"" + variable + "\"", "the task configurations keep the variable");
+        Check.eq(false, tasks.contains("c0nnect-pw"), "no password in the task configurations: " + tasks);
+        Check.eq(201, w.call("POST", "/connectors", kroll.lab.common.Json.obj("name", "refused", "config", source.apply("refused", wrong.toString()))).status, "create");
+        Check.eventually(30_000, "a wrong password fails the task with Schema Registry's 401", () -> "FAILED".equals(taskState(w, "refused")));
+        String trace = String.valueOf(kroll.lab.common.Json.asObject(kroll.lab.common.Json.asList(Lab.obj(w.call("GET", "/connectors/refused/status", null)).get("tasks")).get(0)).get("trace"));
+        Check.contains(trace, "Unauthorized; error code: 401", "the registry's refusal");
+        Check.eq(201, w.call("POST", "/connectors", kroll.lab.common.Json.obj("name", "nofile", "config", source.apply("nofile", auth.resolve("absent").toString()))).status, "create");
+        Check.eventually(30_000, "an unreadable secret file fails the task", () -> "FAILED".equals(taskState(w, "nofile")));
+        String noFile = String.valueOf(kroll.lab.common.Json.asObject(kroll.lab.common.Json.asList(Lab.obj(w.call("GET", "/connectors/nofile/status", null)).get("tasks")).get(0)).get("trace"));
+        Check.contains(noFile, "Could not read properties from file " + auth.resolve("absent"), "Kafka's words");
+        Check.eq(false, w.logText().contains("c0nnect-pw") || sr.logText().contains("c0nnect-pw"), "no password in a log");
     }
 
     public void testConnectSourceAndSinkAgainstLabBrokers() throws Exception {

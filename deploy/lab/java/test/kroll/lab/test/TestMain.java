@@ -20,7 +20,7 @@ public final class TestMain {
 
     static final Class<?>[] SUITES = {
         JsonTest.class, AvroTest.class, NamingTest.class, Murmur2Test.class, CompatibilityTest.class,
-        KafkaWireTest.class, SchemaRegistryTest.class, ConnectEnvTest.class, ConnectRestTest.class,
+        KafkaWireTest.class, SchemaRegistryTest.class, ConfigProviderTest.class, ConnectEnvTest.class, ConnectRestTest.class,
         BrokerIntegrationTest.class, RestKafdropTest.class, OomTest.class,
     };
 
