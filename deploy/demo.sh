@@ -12,10 +12,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-deploy/setup.sh
+# What the build needs first; the lab's Debian packages install while it compiles (the tests'
+# browser, Prometheus and packaging tools are not needed here: deploy/test.sh installs them).
+deploy/setup.sh --build
+deploy/setup.sh --demo &
+setup_pid=$!
+trap 'kill "$setup_pid" 2>/dev/null || true' EXIT
 echo "== building kroll and the lab (release)" >&2
 # The shipped `kroll` and `kroll-agent`; the lab (`kroll-lab`, its labbox and broker) apart.
 cargo build --release --locked --bins -p kroll-coordinator -p kroll-agent -p kroll-lab -p kroll-labbox -p kroll-lab-broker
+if ! wait "$setup_pid"; then
+  echo "demo: deploy/setup.sh --demo failed (its messages are above)" >&2
+  exit 1
+fi
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 kroll() { echo "\$ kroll $*" >&2; "$BIN/kroll" "$@"; }
 kroll_lab() { echo "\$ kroll-lab $*" >&2; "$BIN/kroll-lab" "$@"; }

@@ -55,8 +55,9 @@ pub struct Grant {
 /// What `User:kroll` may do — exactly what kroll reads: topics' metadata and end offsets
 /// (Topic `Describe`), each topic's `min.insync.replicas` for the gates (Topic
 /// `DescribeConfigs`), key samples (Topic `Read`), Connect sink groups' committed offsets
-/// (Group `Describe`, `Read`), the brokers and the controller (Cluster `Describe`). Nothing
-/// that writes, creates, deletes or alters.
+/// (Group `Describe`, `Read`) — the README's list, and nothing more: nothing on the cluster
+/// (Metadata names the brokers and the controller to anyone), nothing that writes, creates,
+/// deletes or alters. Every SASL lab's upgrade runs kroll with exactly these.
 pub const KROLL_ACLS: &[Grant] = &[
     Grant {
         resource_type: "Topic",
@@ -67,11 +68,6 @@ pub const KROLL_ACLS: &[Grant] = &[
         resource_type: "Group",
         name: "*",
         operations: &["Describe", "Read"],
-    },
-    Grant {
-        resource_type: "Cluster",
-        name: CLUSTER,
-        operations: &["Describe"],
     },
 ];
 
@@ -461,12 +457,13 @@ mod tests {
                 ("User:kroll", "Read"),
             ])
         );
+        // kroll gets nothing on the cluster.
         assert_eq!(
             of("Cluster", "kafka-cluster"),
-            pairs(&[("User:ANONYMOUS", "All"), ("User:kroll", "Describe")])
+            pairs(&[("User:ANONYMOUS", "All")])
         );
         // Kafka's znode format, as the lab broker's `acl.rs` reads it.
-        let json = serde_json::to_value(of_entries(&znodes, "Cluster")).expect("json");
+        let json = serde_json::to_value(of_entries(&znodes, "Group")).expect("json");
         assert_eq!(
             json[1],
             serde_json::json!({"principal": "User:kroll", "permissionType": "Allow", "operation": "Describe", "host": "*"})
@@ -479,7 +476,7 @@ mod tests {
         for (t, n, ops) in [
             ("Topic", "*", 3),
             ("Group", "*", 2),
-            ("Cluster", "kafka-cluster", 1),
+            ("Cluster", "kafka-cluster", 0),
         ] {
             let cert: Vec<&AclEntry> = znodes
                 .iter()
