@@ -104,18 +104,7 @@ pub async fn run(agents: u64, pages: usize, warm_seconds: u64, seconds: u64) {
         live.len() as f64 / 1000.0
     );
 
-    for look in [
-        Look {
-            width: 1280,
-            height: 800,
-            dark: false,
-        },
-        Look {
-            width: 390,
-            height: 844,
-            dark: true,
-        },
-    ] {
+    for look in [Look::LAPTOP, Look::PHONE_DARK] {
         let browser = Browser::start(look).await;
         let began = Instant::now();
         browser.client.goto(&url).await.expect("open kroll ui");

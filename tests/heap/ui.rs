@@ -25,6 +25,21 @@ pub(crate) struct Ui {
     pub(crate) url: String,
 }
 
+impl Ui {
+    /// Its `/state.json`, or `None` while it does not answer one.
+    pub(crate) async fn state(&self) -> Option<Value> {
+        let text = http_client(None)
+            .get(format!("{}state.json", self.url))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
 impl Drop for Ui {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -204,12 +219,7 @@ async fn kroll_ui_shows_what_the_agent_reports_and_an_oom_within_two_seconds() {
     })
     .await;
 
-    let browser = Browser::start(Look {
-        width: 1280,
-        height: 800,
-        dark: false,
-    })
-    .await;
+    let browser = Browser::start(Look::LAPTOP).await;
     browser.client.goto(&ui.url).await.expect("open kroll ui");
     browser.eval("window.__kept = 1; return 1;").await;
     let page = eventually(
@@ -298,12 +308,7 @@ async fn kroll_ui_shows_what_the_agent_reports_and_an_oom_within_two_seconds() {
     );
     browser.screenshot("kroll-ui-1280x800-light").await;
     browser.close().await;
-    let phone = Browser::start(Look {
-        width: 390,
-        height: 844,
-        dark: true,
-    })
-    .await;
+    let phone = Browser::start(Look::PHONE_DARK).await;
     phone.client.goto(&ui.url).await.expect("open kroll ui");
     let small = eventually("the phone's page", Duration::from_secs(10), async || {
         let p = shown(&phone).await;
@@ -380,21 +385,12 @@ async fn eighteen_nodes_of_six_jvm_containers_fit_a_laptop_and_a_phone_with_no_t
     }
     let fleet = kroll_tests::sim::Fleet::start(NODES, source, JVMS, true).await;
     let ui = start_ui(&fleet.inventory, &["--every", "300ms"], "http");
-    let http = http_client(None);
     // Every JVM with a few samples, so each sparkline is drawn.
     let state = eventually(
         "kroll ui to hold 3 samples of every JVM",
         Duration::from_secs(60),
         async || {
-            let v: Value = http
-                .get(format!("{}state.json", ui.url))
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())?;
+            let v = ui.state().await?;
             let jvms = v["jvms"].as_array()?;
             (jvms.len() == NODES as usize * JVMS
                 && jvms
@@ -406,18 +402,7 @@ async fn eighteen_nodes_of_six_jvm_containers_fit_a_laptop_and_a_phone_with_no_t
     .await;
     assert!(state["feed"].as_array().is_some(), "{state}");
 
-    for look in [
-        Look {
-            width: 1280,
-            height: 800,
-            dark: false,
-        },
-        Look {
-            width: 390,
-            height: 844,
-            dark: true,
-        },
-    ] {
+    for look in [Look::LAPTOP, Look::PHONE_DARK] {
         let browser = Browser::start(look).await;
         browser.client.goto(&ui.url).await.expect("open kroll ui");
         let page = shown(&browser).await;

@@ -416,11 +416,7 @@ async fn report_html_draws_the_journal_and_fits_laptop_and_phone_in_light_and_da
     let bytes = std::fs::metadata(&page).expect("report.html written").len();
     println!("FIGURE report.html of 108 containers, 126 steps: {bytes} bytes");
     for look in [
-        Look {
-            width: 1280,
-            height: 800,
-            dark: false,
-        },
+        Look::LAPTOP,
         Look {
             width: 1280,
             height: 800,

@@ -1,7 +1,6 @@
 //! A real browser for the tests: Debian's `chromium` driven over WebDriver by its
 //! `chromedriver` (started on a free loopback port, stopped by its PID when the guard drops).
 
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -27,6 +26,19 @@ pub struct Look {
 }
 
 impl Look {
+    /// A laptop's window in the light scheme.
+    pub const LAPTOP: Look = Look {
+        width: 1280,
+        height: 800,
+        dark: false,
+    };
+    /// A phone's window in the dark scheme (Chromium's headless minimum width is 500 px).
+    pub const PHONE_DARK: Look = Look {
+        width: 390,
+        height: 844,
+        dark: true,
+    };
+
     pub fn name(&self) -> String {
         format!(
             "{}x{}-{}",
@@ -35,13 +47,6 @@ impl Look {
             if self.dark { "dark" } else { "light" }
         )
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 impl Browser {
@@ -58,7 +63,7 @@ impl Browser {
                 "`{tool}` is not installed: apt-get install chromium chromium-driver (deploy/setup.sh does this)"
             );
         }
-        let port = free_port();
+        let port = crate::prom::free_port();
         // Its own process group, which Chromium's processes inherit: the guard ends them all.
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))

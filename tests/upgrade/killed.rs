@@ -157,11 +157,7 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
     crate::report::check_against_journal(
         &report.join("report.html"),
         &entries,
-        kroll_tests::browser::Look {
-            width: 1280,
-            height: 800,
-            dark: false,
-        },
+        kroll_tests::browser::Look::LAPTOP,
         "report-killed-coordinator-run",
     )
     .await;
@@ -178,15 +174,7 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
         "kroll ui's summary of the run",
         Duration::from_secs(30),
         async || {
-            let v: serde_json::Value = http
-                .get(format!("{}state.json", ui.url))
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())?;
+            let v = ui.state().await?;
             v["run"]["run_id"].is_string().then(|| v["run"].clone())
         },
     )
@@ -212,11 +200,7 @@ async fn a_killed_coordinator_resumes_to_a_healthy_7_7_1_cluster_restarting_each
     crate::report::check_against_journal(
         &served_page,
         &entries,
-        kroll_tests::browser::Look {
-            width: 390,
-            height: 844,
-            dark: true,
-        },
+        kroll_tests::browser::Look::PHONE_DARK,
         "ui-run-killed-coordinator-run",
     )
     .await;
