@@ -24,6 +24,43 @@ pub struct Progress {
     pub leo: i64,
     /// Last time the follower had caught up with the leader's log end.
     pub last_caught_up: Instant,
+    /// The leader's log end offset when the follower last fetched, and when that was.
+    pub last_fetch_leader_leo: i64,
+    pub last_fetch_at: Option<Instant>,
+}
+
+impl Progress {
+    /// A follower when this broker becomes leader at `now` with its log ending at
+    /// `leader_leo`: caught up as of `caught_up`, and its "previous fetch" taken as now
+    /// (Kafka 3.1's `resetLastCaughtUpTime`), so a first fetch of at least the leader's end then
+    /// counts it caught up as of now.
+    pub fn new(caught_up: Instant, leader_leo: i64, now: Instant) -> Self {
+        Progress {
+            leo: -1,
+            last_caught_up: caught_up,
+            last_fetch_leader_leo: leader_leo,
+            last_fetch_at: Some(now),
+        }
+    }
+
+    /// A fetch at `fetch_offset` while the leader's log ends at `leader_leo`, as Kafka's
+    /// `ReplicaState.updateFetchState` counts it: the follower is caught up now if it asks for
+    /// the leader's end, and caught up *as of its previous fetch* if it asks for at least where
+    /// the leader's log ended then. Without the second rule a follower that keeps pace with a
+    /// leader written to between its fetches is never "caught up" and leaves the ISR every
+    /// `replica.lag.time.max.ms`.
+    pub fn fetched(&mut self, fetch_offset: i64, leader_leo: i64, now: Instant) {
+        if fetch_offset >= leader_leo {
+            self.last_caught_up = self.last_caught_up.max(now);
+        } else if let Some(at) = self.last_fetch_at
+            && fetch_offset >= self.last_fetch_leader_leo
+        {
+            self.last_caught_up = self.last_caught_up.max(at);
+        }
+        self.leo = fetch_offset;
+        self.last_fetch_leader_leo = leader_leo;
+        self.last_fetch_at = Some(now);
+    }
 }
 
 /// State kept while this broker leads a partition.
@@ -186,6 +223,7 @@ impl ReplicaManager {
                 _ => {
                     let now = Instant::now();
                     let stale = now.checked_sub(self.lag_max * 2).unwrap_or(now);
+                    let leader_leo = p.leo();
                     let followers = meta
                         .replicas
                         .iter()
@@ -193,10 +231,11 @@ impl ReplicaManager {
                         .map(|r| {
                             (
                                 *r,
-                                Progress {
-                                    leo: -1,
-                                    last_caught_up: if state.isr.contains(r) { now } else { stale },
-                                },
+                                Progress::new(
+                                    if state.isr.contains(r) { now } else { stale },
+                                    leader_leo,
+                                    now,
+                                ),
                             )
                         })
                         .collect();
@@ -294,10 +333,7 @@ impl ReplicaManager {
             let Some(progress) = ls.followers.get_mut(&replica) else {
                 return;
             };
-            progress.leo = fetch_offset;
-            if fetch_offset >= leo {
-                progress.last_caught_up = Instant::now();
-            }
+            progress.fetched(fetch_offset, leo, Instant::now());
             let eligible = view.is_live(replica) && !view.shutting_down.contains(&replica);
             let reached = fetch_offset >= p.hw() && fetch_offset >= epoch_start;
             if !ls.isr.contains(&replica) && reached && eligible && !ls.isr_in_flight {
@@ -434,5 +470,52 @@ impl ReplicaManager {
             p.flush()?;
         }
         self.checkpoint()
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::*;
+
+    /// Fetches of a follower (at ms, fetch offset, the leader's log end then) and when the
+    /// leader last counts it caught up (ms since the start), as Kafka's `Replica` would.
+    #[test]
+    fn a_follower_is_caught_up_as_of_its_previous_fetch_when_it_reaches_where_the_leader_was() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let table: &[(&str, &[(u64, i64, i64)], u64)] = &[
+            ("never fetched", &[], 0),
+            ("asks for the leader's end", &[(100, 50, 50)], 100),
+            (
+                "keeps pace while the leader is written between fetches",
+                &[(100, 40, 50), (200, 50, 60), (300, 60, 70), (400, 70, 80)],
+                300,
+            ),
+            (
+                "falls behind: never reaches where the leader was",
+                &[(100, 40, 50), (200, 45, 60), (300, 55, 70), (400, 65, 80)],
+                0,
+            ),
+            (
+                "catches up once, then falls behind",
+                &[(100, 50, 50), (200, 50, 60), (300, 55, 70), (400, 58, 80)],
+                100,
+            ),
+        ];
+        for (case, fetches, want) in table {
+            // Leader since t0 with 45 records: the first fetch counts from there.
+            let mut p = Progress::new(t0, 45, t0);
+            for &(ms, offset, leader_leo) in *fetches {
+                p.fetched(offset, leader_leo, at(ms));
+            }
+            assert_eq!(
+                p.last_caught_up.duration_since(t0),
+                Duration::from_millis(*want),
+                "{case}"
+            );
+            if let Some(&(_, offset, _)) = fetches.last() {
+                assert_eq!(p.leo, offset, "{case}");
+            }
+        }
     }
 }

@@ -348,9 +348,21 @@ pub async fn end_offsets(bootstrap: &[String], topic: &str) -> Result<Vec<(i32, 
             .map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         for p in md.topics.get(&topic).map(Vec::as_slice).unwrap_or_default() {
-            let (_, high) = consumer
-                .fetch_watermarks(&topic, p.id, Duration::from_secs(5))
-                .map_err(|e| format!("ListOffsets {topic}/{}: {e}", p.id))?;
+            // librdkafka can fail a request it had queued on a bootstrap connection it then
+            // retires for the brokers the metadata names ("Broker handle destroyed without
+            // termination"), more so when a bootstrap broker is down: asked again, it answers.
+            let mut attempt = 0;
+            let high = loop {
+                attempt += 1;
+                match consumer.fetch_watermarks(&topic, p.id, Duration::from_secs(5)) {
+                    Ok((_, high)) => break high,
+                    Err(e) if attempt < 3 => {
+                        tracing::debug!("ListOffsets {topic}/{}: {e}; asking again", p.id);
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    Err(e) => return Err(format!("ListOffsets {topic}/{}: {e}", p.id)),
+                }
+            };
             out.push((p.id, high));
         }
         Ok(out)
