@@ -483,7 +483,9 @@ mod progress_tests {
     fn a_follower_is_caught_up_as_of_its_previous_fetch_when_it_reaches_where_the_leader_was() {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let table: &[(&str, &[(u64, i64, i64)], u64)] = &[
+        /// (at ms, fetch offset, the leader's log end then)
+        type Fetch = (u64, i64, i64);
+        let table: &[(&str, &[Fetch], u64)] = &[
             ("never fetched", &[], 0),
             ("asks for the leader's end", &[(100, 50, 50)], 100),
             (
