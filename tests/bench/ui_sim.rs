@@ -73,30 +73,18 @@ pub async fn run(agents: u64, pages: usize, warm_seconds: u64, seconds: u64) {
         "ui-sim: {agents} simulated agents × 6 JVM containers, kroll ui every 2 s; {warm_seconds} s to fill the sparklines"
     );
     tokio::time::sleep(Duration::from_secs(warm_seconds)).await;
-    let page = http
-        .get(&url)
-        .send()
-        .await
-        .expect("GET /")
-        .bytes()
-        .await
-        .expect("body");
-    let live = http
-        .get(format!("{url}live"))
-        .send()
-        .await
-        .expect("GET /live")
-        .bytes()
-        .await
-        .expect("body");
-    let script = http
-        .get(format!("{url}app.js"))
-        .send()
-        .await
-        .expect("GET /app.js")
-        .bytes()
-        .await
-        .expect("body");
+    let fetch = async |path: &str| {
+        http.get(format!("{url}{path}"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET /{path}: {e}"))
+            .bytes()
+            .await
+            .expect("body")
+    };
+    let page = fetch("").await;
+    let live = fetch("live").await;
+    let script = fetch("app.js").await;
     println!(
         "  page weight: / {:.1} KB + app.js {:.1} KB (nothing else fetched); /live {:.1} KB every 2 s",
         page.len() as f64 / 1000.0,

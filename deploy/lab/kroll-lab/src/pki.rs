@@ -11,7 +11,6 @@
 //! On `SSL_EXT` a client certificate's principal is `User:CN=<user>`; [`ClientCert`] names it.
 //! Private keys are files only: never in a log line, the report or `--output json`.
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use kroll_shared::tls::{PemPair, write_pair};
@@ -105,9 +104,7 @@ pub fn ensure(dir: &Path, spec: &LabSpec) -> Result<TlsAccess, LabError> {
 }
 
 fn make(pki: &Path, spec: &LabSpec) -> Result<(), LabError> {
-    std::fs::create_dir_all(pki).map_err(LabError::io(pki))?;
-    std::fs::set_permissions(pki, std::fs::Permissions::from_mode(0o700))
-        .map_err(LabError::io(pki))?;
+    super::security::private_dir(pki)?;
     let err =
         |e: rcgen::Error| LabError::Security(format!("issuing the lab's Kafka certificates: {e}"));
     let written = |e: kroll_shared::tls::TlsError| LabError::Security(e.to_string());
@@ -171,7 +168,7 @@ fn dn(common_name: &str) -> DistinguishedName {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::MetadataExt as _;
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 
     use super::*;
     use crate::topology::{Ports, Security, Services};

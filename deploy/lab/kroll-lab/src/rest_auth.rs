@@ -266,13 +266,7 @@ pub fn ensure_files(dir: &Path) -> Result<RestUsers, LabError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => RestUsers::random()?,
         Err(e) => return Err(LabError::io(&known)(e)),
     };
-    let secrets = dir.join(SECRETS_DIR);
-    std::fs::create_dir_all(&secrets).map_err(LabError::io(&secrets))?;
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o700))
-            .map_err(LabError::io(&secrets))?;
-    }
+    security::private_dir(&dir.join(SECRETS_DIR))?;
     for file in RestFile::ALL {
         let path = host_path(dir, file);
         let text = users.render(file);

@@ -265,9 +265,7 @@ pub fn ensure_files(dir: &Path) -> Result<LabUsers, LabError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let users = LabUsers::random()?;
             if let Some(secrets) = jaas.parent() {
-                std::fs::create_dir_all(secrets).map_err(LabError::io(secrets))?;
-                std::fs::set_permissions(secrets, std::fs::Permissions::from_mode(0o700))
-                    .map_err(LabError::io(secrets))?;
+                private_dir(secrets)?;
             }
             write_private(&jaas, &users.jaas())?;
             users
@@ -281,6 +279,14 @@ pub fn ensure_files(dir: &Path) -> Result<LabUsers, LabError> {
         &format!("{}\n", users.kroll.expose()),
     )?;
     Ok(users)
+}
+
+/// Makes the directory `path` (and its parents) and leaves it mode 0700: where the lab keeps
+/// secrets and keys.
+pub(crate) fn private_dir(path: &Path) -> Result<(), LabError> {
+    std::fs::create_dir_all(path).map_err(LabError::io(path))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+        .map_err(LabError::io(path))
 }
 
 /// Makes `path` mode 0600 and owned by uid 1000 (`appuser`, whom every lab image runs as): a

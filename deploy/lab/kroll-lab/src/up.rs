@@ -203,10 +203,10 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
         pki::ensure(&dir, &spec)?;
     }
     // And the REST services their users and JAAS files.
-    let rest_users = match spec.rest_auth() {
-        true => Some(rest_auth::ensure_files(&dir)?),
-        false => None,
-    };
+    let rest_users = spec
+        .rest_auth()
+        .then(|| rest_auth::ensure_files(&dir))
+        .transpose()?;
     let rest_login = rest_users.as_ref().map(|u| RestAuth::new(&dir, u).admin);
     let dir_text = dir.to_string_lossy().into_owned();
     lab_docker::ensure_network_and_volumes(&docker, &spec, &dir_text).await?;

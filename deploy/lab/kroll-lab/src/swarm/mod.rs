@@ -182,10 +182,10 @@ pub async fn up(opts: UpOptions) -> Result<LabHandle, LabError> {
     let (users, rest_users) = match spec.security {
         Security::Sasl => {
             let users = security::ensure_files(&dir)?;
-            let rest_users = match spec.rest_auth() {
-                true => Some(rest_auth::ensure_files(&dir)?),
-                false => None,
-            };
+            let rest_users = spec
+                .rest_auth()
+                .then(|| rest_auth::ensure_files(&dir))
+                .transpose()?;
             let secrets = stack::secret_files(&spec);
             p.step(&format!(
                 "Making Swarm secrets {} (the brokers' JAAS file{})…",
