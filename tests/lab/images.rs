@@ -109,6 +109,31 @@ async fn platform_images_carry_their_version_and_warm_builds_are_no_ops() {
             image.tag
         );
     }
+    // One layer each on top of its base, made without a Dockerfile build (a build here made
+    // three layers and spent a step container on every instruction, ~10 s an image).
+    let layers = |tag: &str| {
+        let out = std::process::Command::new("docker")
+            .args([
+                "image",
+                "inspect",
+                "--format",
+                "{{len .RootFS.Layers}}",
+                tag,
+            ])
+            .output()
+            .expect("docker image inspect");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<usize>()
+            .expect(tag)
+    };
+    for image in &first.images {
+        let base = match image.component.name() {
+            "kafka" => kroll_lab::images::BASE_IMAGE,
+            _ => kroll_lab::images::JAVA_BASE_IMAGE,
+        };
+        assert_eq!(layers(&image.tag), layers(base) + 1, "{}", image.tag);
+    }
     let kafka = first
         .images
         .iter()

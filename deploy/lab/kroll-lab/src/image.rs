@@ -9,7 +9,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use bollard::Docker;
-use bollard::query_parameters::BuildImageOptions;
+use bollard::models::{ContainerConfig, ContainerCreateBody};
+use bollard::query_parameters::{
+    BuildImageOptions, CommitContainerOptions, CreateContainerOptions, RemoveContainerOptions,
+    UploadToContainerOptions,
+};
 use futures::StreamExt;
 
 /// Label holding the hash of the build context an image was built from.
@@ -51,6 +55,8 @@ pub struct Context {
     files: BTreeMap<String, (Vec<u8>, u32)>,
     dirs: BTreeMap<String, u32>,
     symlinks: BTreeMap<String, String>,
+    /// Directories owned by a user other than root: path → uid (= gid).
+    owners: BTreeMap<String, u32>,
 }
 
 impl Context {
@@ -71,6 +77,15 @@ impl Context {
     /// directories and their permissions reach the image.
     pub fn add_dir_entry(&mut self, path: &str, mode: u32) {
         self.dirs.insert(path.trim_matches('/').to_owned(), mode);
+    }
+
+    /// Adds a directory entry owned by `uid` (group `uid` too), for directories a service
+    /// writes as a non-root user (a volume's first contents take the image directory's owner).
+    /// Only [`ensure_layer`] images keep the owner; a Dockerfile `COPY` makes it root's.
+    pub fn add_owned_dir(&mut self, path: &str, mode: u32, uid: u32) {
+        let p = path.trim_matches('/').to_owned();
+        self.dirs.insert(p.clone(), mode);
+        self.owners.insert(p, uid);
     }
 
     /// Adds a symbolic link at `path` pointing to `target` (e.g. busybox applets).
@@ -160,42 +175,62 @@ impl Context {
             ctx.update(&[0]);
             ctx.update(target.as_bytes());
         }
-        ctx.finish()
-            .as_ref()
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        for (path, uid) in &self.owners {
+            ctx.update(b"\0owner\0");
+            ctx.update(path.as_bytes());
+            ctx.update(&uid.to_le_bytes());
+        }
+        hex8(ctx.finish())
     }
 
     /// The context as a tar archive (deterministic: sorted, mtime 0).
     pub fn to_tar(&self) -> Vec<u8> {
+        self.tar_of(|path| Some(path.to_owned()))
+    }
+
+    /// The `rootfs/` tree alone as a tar archive with image paths (`rootfs/etc/x` → `etc/x`),
+    /// the owners of [`Context::add_owned_dir`] in its headers.
+    pub fn rootfs_tar(&self) -> Vec<u8> {
+        self.tar_of(|path| {
+            path.strip_prefix("rootfs/")
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+        })
+    }
+
+    /// The entries whose path `at` maps to an archive path, sorted, mtime 0.
+    fn tar_of(&self, at: impl Fn(&str) -> Option<String>) -> Vec<u8> {
+        let header = |kind: tar::EntryType, size: u64, mode: u32, uid: u32| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(size);
+            h.set_mode(mode);
+            h.set_mtime(0);
+            h.set_uid(uid.into());
+            h.set_gid(uid.into());
+            h.set_entry_type(kind);
+            h
+        };
+        // Appending to an in-memory Vec cannot fail except on over-long names, which
+        // `append_data` and `append_link` write as GNU long-name entries.
         let mut b = tar::Builder::new(Vec::new());
         for (path, mode) in &self.dirs {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(0);
-            h.set_mode(*mode);
-            h.set_mtime(0);
-            h.set_entry_type(tar::EntryType::Directory);
-            let _ = b.append_data(&mut h, format!("{path}/"), std::io::empty());
+            if let Some(name) = at(path) {
+                let uid = self.owners.get(path).copied().unwrap_or(0);
+                let mut h = header(tar::EntryType::Directory, 0, *mode, uid);
+                let _ = b.append_data(&mut h, format!("{name}/"), std::io::empty());
+            }
         }
         for (path, (bytes, mode)) in &self.files {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(bytes.len() as u64);
-            h.set_mode(*mode);
-            h.set_mtime(0);
-            h.set_entry_type(tar::EntryType::Regular);
-            // Appending to an in-memory Vec cannot fail except on over-long names, which
-            // `append_data` writes as GNU long-name entries.
-            let _ = b.append_data(&mut h, path, bytes.as_slice());
+            if let Some(name) = at(path) {
+                let mut h = header(tar::EntryType::Regular, bytes.len() as u64, *mode, 0);
+                let _ = b.append_data(&mut h, name, bytes.as_slice());
+            }
         }
         for (path, target) in &self.symlinks {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(0);
-            h.set_mode(0o777);
-            h.set_mtime(0);
-            h.set_entry_type(tar::EntryType::Symlink);
-            let _ = b.append_link(&mut h, path, target);
+            if let Some(name) = at(path) {
+                let mut h = header(tar::EntryType::Symlink, 0, 0o777, 0);
+                let _ = b.append_link(&mut h, name, target);
+            }
         }
         b.into_inner().unwrap_or_default()
     }
@@ -240,44 +275,165 @@ pub fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>, ImageError> {
 /// already carries the same content hash. Returns the image id.
 pub async fn ensure(docker: &Docker, ctx: &Context, tag: &str) -> Result<String, ImageError> {
     let hash = ctx.hash();
-    if let Ok(existing) = docker.inspect_image(tag).await {
-        let labels = existing.config.and_then(|c| c.labels).unwrap_or_default();
-        if labels.get(HASH_LABEL) == Some(&hash) {
-            return Ok(existing.id.unwrap_or_default());
-        }
+    if let Some(id) = carrying(docker, tag, &hash).await {
+        return Ok(id);
     }
     build(docker, ctx, tag, &hash).await?;
     let built = docker.inspect_image(tag).await?;
     Ok(built.id.unwrap_or_default())
 }
 
-/// Like [`ensure`], but the image is identified by a caller-computed `key` (a hash of the
-/// build's inputs) and the context is only assembled when a build is needed — for contexts
-/// that are expensive to read (a Java runtime) on a warm start. Returns the image id.
-pub async fn ensure_keyed<F>(
+/// Makes sure `tag` names the image `from` plus one layer, without a Dockerfile build: the
+/// layer is the `rootfs/` tree of the context `make` assembles (owners as
+/// [`Context::add_owned_dir`] set them), `config` the image settings as Dockerfile instructions
+/// (`ENV`, `LABEL`, `USER`, `WORKDIR`, `VOLUME`, `ENTRYPOINT`, `CMD`). `key` identifies what
+/// `make` would assemble (its inputs' hash): when `tag` already carries the hash of `key`,
+/// `from`'s id and `config`, nothing is assembled or built. Returns the image id.
+///
+/// A container of `from` is created (never started), the layer unpacked into it and the
+/// container committed with `config`: one layer and one container, where a Dockerfile build on
+/// this engine's builder spends about a second on a step container for every instruction.
+pub async fn ensure_layer<F>(
     docker: &Docker,
+    from: &str,
     tag: &str,
     key: &str,
+    config: &[String],
     make: F,
 ) -> Result<String, ImageError>
 where
     F: FnOnce() -> Result<Context, ImageError> + Send + 'static,
 {
-    if let Ok(existing) = docker.inspect_image(tag).await {
-        let labels = existing.config.and_then(|c| c.labels).unwrap_or_default();
-        if labels.get(HASH_LABEL).map(String::as_str) == Some(key) {
-            return Ok(existing.id.unwrap_or_default());
-        }
+    let from_id = docker
+        .inspect_image(from)
+        .await
+        .map_err(|e| ImageError::Build {
+            tag: tag.into(),
+            detail: format!("the image it is made from, {from}: {e}"),
+        })?
+        .id
+        .unwrap_or_default();
+    let hash = {
+        let mut parts = vec![key.as_bytes(), from_id.as_bytes()];
+        parts.extend(config.iter().map(|c| c.as_bytes()));
+        short_digest(parts)
+    };
+    if let Some(id) = carrying(docker, tag, &hash).await {
+        return Ok(id);
     }
     let ctx = tokio::task::spawn_blocking(make)
         .await
         .map_err(|e| ImageError::Build {
             tag: tag.into(),
-            detail: format!("assembling the build context: {e}"),
+            detail: format!("assembling the layer: {e}"),
         })??;
-    build(docker, &ctx, tag, key).await?;
-    let built = docker.inspect_image(tag).await?;
-    Ok(built.id.unwrap_or_default())
+    let step = |what: &'static str| {
+        let tag = tag.to_owned();
+        move |e: bollard::errors::Error| ImageError::Build {
+            tag,
+            detail: format!("{what}: {e}"),
+        }
+    };
+    let container = docker
+        .create_container(
+            None::<CreateContainerOptions>,
+            ContainerCreateBody {
+                image: Some(from.to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(step("creating a container of the image it is made from"))?
+        .id;
+    let committed = commit_layer(docker, &container, from, &ctx, config, tag, &hash).await;
+    let removed = docker
+        .remove_container(
+            &container,
+            Some(RemoveContainerOptions {
+                force: true,
+                v: true,
+                ..Default::default()
+            }),
+        )
+        .await
+        .map_err(step("removing the container it was made in"));
+    let id = committed?;
+    removed?;
+    Ok(id)
+}
+
+async fn commit_layer(
+    docker: &Docker,
+    container: &str,
+    from: &str,
+    ctx: &Context,
+    config: &[String],
+    tag: &str,
+    hash: &str,
+) -> Result<String, ImageError> {
+    let failed = |what: &str, e: bollard::errors::Error| ImageError::Build {
+        tag: tag.into(),
+        detail: format!("{what}: {e}"),
+    };
+    docker
+        .upload_to_container(
+            container,
+            Some(UploadToContainerOptions {
+                path: "/".into(),
+                ..Default::default()
+            }),
+            bollard::body_full(ctx.rootfs_tar().into()),
+        )
+        .await
+        .map_err(|e| failed("unpacking the layer", e))?;
+    let (repo, version) = match tag.rsplit_once(':') {
+        Some((r, v)) if !v.contains('/') => (r, v),
+        _ => (tag, "latest"),
+    };
+    let mut changes = config.to_vec();
+    changes.push(format!("LABEL {HASH_LABEL}={hash}"));
+    docker
+        .commit_container(
+            CommitContainerOptions {
+                container: Some(container.to_owned()),
+                repo: Some(repo.to_owned()),
+                tag: Some(version.to_owned()),
+                changes: Some(changes.join("\n")),
+                comment: Some(format!("kroll-lab: {from} + one layer")),
+                pause: false,
+                ..Default::default()
+            },
+            ContainerConfig::default(),
+        )
+        .await
+        .map(|r| r.id)
+        .map_err(|e| failed("committing the layer", e))
+}
+
+/// The id of the image `tag` when it carries the content hash `hash`.
+async fn carrying(docker: &Docker, tag: &str, hash: &str) -> Option<String> {
+    let existing = docker.inspect_image(tag).await.ok()?;
+    let labels = existing.config.and_then(|c| c.labels).unwrap_or_default();
+    (labels.get(HASH_LABEL).map(String::as_str) == Some(hash))
+        .then(|| existing.id.unwrap_or_default())
+}
+
+/// A short SHA-256 of `parts`, each length-prefixed.
+fn short_digest<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for p in parts {
+        ctx.update(&(p.len() as u64).to_le_bytes());
+        ctx.update(p);
+    }
+    hex8(ctx.finish())
+}
+
+fn hex8(d: ring::digest::Digest) -> String {
+    d.as_ref()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 async fn build(docker: &Docker, ctx: &Context, tag: &str, hash: &str) -> Result<(), ImageError> {
@@ -339,6 +495,43 @@ mod tests {
                 .any(|p| p.to_string_lossy().contains("ld-linux")),
             "{libs:?}"
         );
+    }
+
+    #[test]
+    fn the_rootfs_tar_has_image_paths_and_owners() {
+        let mut ctx = Context::new();
+        ctx.dockerfile("FROM scratch\n");
+        ctx.add_bytes("rootfs/opt/lab/VERSION", "7.1.1\n", 0o644);
+        ctx.add_owned_dir("rootfs/var/lib/kafka/data", 0o755, 1000);
+        ctx.add_symlink("rootfs/bin/sh", "/bin/busybox");
+        ctx.add_bytes("version/x", "not in the layer", 0o644);
+        let tar = ctx.rootfs_tar();
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let entries: Vec<(String, u32, u64)> = archive
+            .entries()
+            .expect("entries")
+            .map(|e| {
+                let e = e.expect("entry");
+                let h = e.header();
+                (
+                    e.path().expect("path").to_string_lossy().into_owned(),
+                    h.mode().expect("mode"),
+                    h.uid().expect("uid"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                ("var/lib/kafka/data/".to_owned(), 0o755, 1000),
+                ("opt/lab/VERSION".to_owned(), 0o644, 0),
+                ("bin/sh".to_owned(), 0o777, 0),
+            ]
+        );
+        let mut root_owned = ctx.clone();
+        root_owned.add_dir_entry("rootfs/var/lib/kafka/data", 0o755);
+        root_owned.owners.clear();
+        assert_ne!(ctx.hash(), root_owned.hash(), "the owner is content");
     }
 
     #[test]

@@ -73,9 +73,16 @@ pub async fn ensure_platform(
 ) -> Result<ImageSet, ImageError> {
     let _serial = BUILD_LOCK.lock().await;
     let started = Instant::now();
-    let base = base::ensure_base(docker).await?;
-    let java = base::ensure_java(docker).await?;
-    let jars = components::lab_jars().await?;
+    // javac runs while the base layers are made.
+    let (layers, jars) = tokio::join!(
+        async {
+            let base = base::ensure_base(docker).await?;
+            let java = base::ensure_java(docker).await?;
+            Ok::<_, ImageError>((base, java))
+        },
+        components::lab_jars()
+    );
+    let ((base, java), jars) = (layers?, jars?);
     let mut images = Vec::new();
     for component in Component::ALL {
         let tag = tag(registry, component, platform.version);

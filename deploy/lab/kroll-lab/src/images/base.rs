@@ -108,11 +108,15 @@ pub async fn ensure_java(docker: &Docker) -> Result<Layer, ImageError> {
         .await
         .map_err(|e| join_err(JAVA_BASE_IMAGE, e))??;
     let key = cache::digest([base.key.as_bytes(), jre.to_string_lossy().as_bytes()]);
-    let dockerfile = java_dockerfile(&base.key);
     let jre_dir = jre.clone();
-    image::ensure_keyed(docker, JAVA_BASE_IMAGE, &key, move || {
-        java_context(&jre_dir, &dockerfile)
-    })
+    image::ensure_layer(
+        docker,
+        BASE_IMAGE,
+        JAVA_BASE_IMAGE,
+        &key,
+        &java_config(),
+        move || java_context(&jre_dir),
+    )
     .await?;
     Ok(Layer {
         tag: JAVA_BASE_IMAGE,
@@ -120,23 +124,23 @@ pub async fn ensure_java(docker: &Docker) -> Result<Layer, ImageError> {
     })
 }
 
-fn java_dockerfile(base_key: &str) -> String {
-    format!(
-        "FROM {BASE_IMAGE}\n\
-         # base layer {base_key}\n\
-         COPY rootfs/ /\n\
-         ENV JAVA_HOME=/opt/java \
+/// The Java layer's settings.
+fn java_config() -> Vec<String> {
+    [
+        "ENV JAVA_HOME=/opt/java \
          PATH=/opt/java/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-         LANG=C.UTF-8\n\
-         LABEL kroll.lab.image=java-base\n\
-         USER appuser\n\
-         WORKDIR /home/appuser\n"
-    )
+         LANG=C.UTF-8",
+        "LABEL kroll.lab.image=java-base",
+        "USER appuser",
+        "WORKDIR /home/appuser",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
-/// The Java layer's context: the runtime under `/opt/java` and every shared library its
+/// The Java layer's files: the runtime under `/opt/java` and every shared library its
 /// binaries load from outside it (glibc, libstdc++, zlib, …) at the host's paths.
-fn java_context(jre: &Path, dockerfile: &str) -> Result<Context, ImageError> {
+fn java_context(jre: &Path) -> Result<Context, ImageError> {
     let mut ctx = Context::new();
     ctx.add_dir("rootfs/opt/java", jre)?;
     for lib in outside_libraries(jre)? {
@@ -145,7 +149,6 @@ fn java_context(jre: &Path, dockerfile: &str) -> Result<Context, ImageError> {
             ctx.add_file(&at, &lib)?;
         }
     }
-    ctx.dockerfile(dockerfile);
     Ok(ctx)
 }
 

@@ -1,8 +1,8 @@
 //! One image per lab component and platform version: ZooKeeper (Debian's jars), Kafka (the
 //! `kroll-lab-broker` binary) and the JVM services (`deploy/lab/java`).
 //!
-//! Every Dockerfile first copies what all versions share (so Docker's build cache reuses that
-//! layer across versions), then the version files and the per-version `ENV`s.
+//! Each is its base layer (`base` for Kafka, `java-base` for the rest) plus one layer of its
+//! files and version, made without a Dockerfile build ([`image::ensure_layer`]).
 
 use std::path::{Path, PathBuf};
 
@@ -106,7 +106,8 @@ pub(super) async fn lab_jars() -> Result<PathBuf, ImageError> {
         .map_err(|e| join_err("lab jars", e))?
 }
 
-/// Builds (if changed) `tag`, the image of `component` at `platform`.
+/// Builds (if changed) `tag`, the image of `component` at `platform`: its base layer plus one
+/// layer of its files, made without a Dockerfile build ([`image::ensure_layer`]).
 pub(super) async fn ensure(
     docker: &Docker,
     component: Component,
@@ -114,106 +115,102 @@ pub(super) async fn ensure(
     tag: &str,
     inputs: &Inputs<'_>,
 ) -> Result<String, ImageError> {
-    let ctx = {
-        let (base, java) = (inputs.base.clone(), inputs.java.clone());
-        let (jars, broker, platform) = (
-            inputs.jars.to_owned(),
-            inputs.broker.clone(),
-            platform.clone(),
-        );
-        tokio::task::spawn_blocking(move || {
-            context(component, &platform, &base, &java, &jars, &broker)
-        })
-        .await
-        .map_err(|e| join_err(tag, e))??
+    let from = match component {
+        Component::Kafka => inputs.base,
+        _ => inputs.java,
     };
-    image::ensure(docker, &ctx, tag).await
+    let ctx = {
+        let (jars, broker) = (inputs.jars.to_owned(), inputs.broker.clone());
+        let platform = platform.clone();
+        tokio::task::spawn_blocking(move || context(component, &platform, &jars, &broker))
+            .await
+            .map_err(|e| join_err(tag, e))??
+    };
+    let config = config(component, platform);
+    image::ensure_layer(docker, from.tag, tag, &ctx.hash(), &config, move || Ok(ctx)).await
 }
 
+/// The component's files at `platform`, under `rootfs/`: its programs, the directories its
+/// service writes (owned by `appuser`) and the version files its processes read.
 fn context(
     component: Component,
     platform: &Platform,
-    base: &Layer,
-    java: &Layer,
     jars: &Path,
     broker: &BrokerBinary,
 ) -> Result<Context, ImageError> {
     let mut ctx = Context::new();
-    let (from, entrypoint) = match component {
+    match component {
         Component::Kafka => {
             let stripped = stripped_broker(&broker.path)?;
             ctx.add_binary("/usr/bin/kroll-lab-broker", &stripped)?;
-            (base, "/usr/bin/kroll-lab-broker".to_owned())
         }
-        Component::Zookeeper => {
-            zookeeper_files(&mut ctx)?;
-            (java, "/opt/lab/bin/zookeeper.sh".to_owned())
-        }
+        Component::Zookeeper => zookeeper_files(&mut ctx)?,
         _ => {
             let (jar, entry) = component.jvm_service().unwrap_or_default();
             let entries = crate::source_dir().join("java/entrypoints");
             ctx.add_file(&format!("rootfs/opt/lab/lib/{jar}"), &jars.join(jar))?;
             ctx.add_file(&format!("rootfs/opt/lab/bin/{entry}"), &entries.join(entry))?;
             ctx.add_file("rootfs/opt/lab/bin/lib.sh", &entries.join("lib.sh"))?;
-            (java, format!("/opt/lab/bin/{entry}"))
         }
-    };
-    for dir in component.owned_dirs() {
-        ctx.add_dir_entry(&format!("owned{dir}"), 0o755);
     }
+    for dir in component.owned_dirs() {
+        ctx.add_owned_dir(&format!("rootfs{dir}"), 0o755, APPUSER);
+    }
+    let version = |v: &str| format!("{v}\n");
+    ctx.add_bytes("rootfs/opt/lab/VERSION", version(platform.version), 0o644);
     ctx.add_bytes(
-        "version/opt/lab/VERSION",
-        format!("{}\n", platform.version),
+        "rootfs/opt/lab/KAFKA_VERSION",
+        version(platform.kafka),
         0o644,
     );
-    ctx.add_bytes(
-        "version/opt/lab/KAFKA_VERSION",
-        format!("{}\n", platform.kafka),
-        0o644,
-    );
-    ctx.dockerfile(&dockerfile(component, platform, from, &entrypoint));
     Ok(ctx)
 }
 
-fn dockerfile(component: Component, platform: &Platform, from: &Layer, entrypoint: &str) -> String {
-    let owned: String = component
-        .owned_dirs()
-        .iter()
-        .map(|d| format!("COPY --chown=1000:1000 owned{d}/ {d}/\n"))
-        .collect();
-    let volumes = match component {
-        Component::Zookeeper => "VOLUME [\"/data\", \"/datalog\", \"/logs\"]\n",
-        Component::Kafka => "VOLUME [\"/var/lib/kafka/data\"]\n",
-        _ => "",
+/// `appuser`, the services' user (the base layer's `/etc/passwd`).
+const APPUSER: u32 = 1000;
+
+/// The component's settings at `platform`.
+fn config(component: Component, platform: &Platform) -> Vec<String> {
+    let entrypoint = match component {
+        Component::Kafka => "/usr/bin/kroll-lab-broker".to_owned(),
+        Component::Zookeeper => "/opt/lab/bin/zookeeper.sh".to_owned(),
+        _ => format!(
+            "/opt/lab/bin/{}",
+            component.jvm_service().unwrap_or_default().1
+        ),
     };
-    format!(
-        "FROM {from}\n\
-         # from layer {key}\n\
-         COPY rootfs/ /\n\
-         {owned}\
-         COPY version/ /\n\
-         ENV CONFLUENT_VERSION={version} COMPONENT={component}\n\
-         LABEL kroll.lab.image={component} kroll.lab.version={version}\n\
-         {confluent}\
-         {volumes}\
-         USER appuser\n\
-         WORKDIR /home/appuser\n\
-         ENTRYPOINT [\"{entrypoint}\"]\n",
-        from = from.tag,
-        key = from.key,
-        version = platform.version,
+    let mut labels = format!(
+        "LABEL kroll.lab.image={component} kroll.lab.version={version}",
         component = component.name(),
-        // Confluent's images say what they are in labels (`io.confluent.docker`, `release`):
-        // kroll reads a platform version there when the tag does not carry it.
-        confluent = if component == Component::Kafdrop {
-            String::new()
-        } else {
-            format!(
-                "LABEL io.confluent.docker=true release={}\n",
-                platform.version
-            )
-        },
-    )
+        version = platform.version,
+    );
+    // Confluent's images say what they are in labels (`io.confluent.docker`, `release`):
+    // kroll reads a platform version there when the tag does not carry it.
+    if component != Component::Kafdrop {
+        labels.push_str(&format!(
+            " io.confluent.docker=true release={}",
+            platform.version
+        ));
+    }
+    let mut config = vec![
+        format!(
+            "ENV CONFLUENT_VERSION={} COMPONENT={}",
+            platform.version,
+            component.name()
+        ),
+        labels,
+    ];
+    match component {
+        Component::Zookeeper => config.push(r#"VOLUME ["/data", "/datalog", "/logs"]"#.into()),
+        Component::Kafka => config.push(r#"VOLUME ["/var/lib/kafka/data"]"#.into()),
+        _ => {}
+    }
+    config.extend([
+        "USER appuser".to_owned(),
+        "WORKDIR /home/appuser".to_owned(),
+        format!(r#"ENTRYPOINT ["{entrypoint}"]"#),
+    ]);
+    config
 }
 
 /// Jars of Debian's ZooKeeper 3.8 server (the admin server's jetty/jackson are left out:

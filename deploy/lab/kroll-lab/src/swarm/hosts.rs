@@ -424,16 +424,9 @@ fn leftovers(l: &Layout) -> Vec<u32> {
         .collect();
     let mut i = 0;
     while i < found.len() {
-        let pid = found[i];
-        let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
-            .into_iter()
-            .flatten();
-        for t in tasks.flatten() {
-            let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-            for c in children.split_whitespace().filter_map(|c| c.parse().ok()) {
-                if !found.contains(&c) {
-                    found.push(c);
-                }
+        for c in children(found[i]) {
+            if !found.contains(&c) {
+                found.push(c);
             }
         }
         i += 1;
@@ -441,16 +434,44 @@ fn leftovers(l: &Layout) -> Vec<u32> {
     found
 }
 
+/// The lab's containers' first processes: the children of its engines' `containerd-shim`s.
+fn containers(l: &Layout) -> Vec<u32> {
+    leftovers(l)
+        .into_iter()
+        .filter(|&pid| {
+            std::fs::read_link(format!("/proc/{pid}/exe"))
+                .is_ok_and(|p| p.to_string_lossy().contains("containerd-shim"))
+        })
+        .flat_map(children)
+        .collect()
+}
+
+/// The children of every thread of `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|t| {
+            std::fs::read_to_string(t.path().join("children"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|c| c.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
 /// Stops the recorded processes (SIGTERM, then SIGKILL after `grace`), only while each PID
 /// still runs the program recorded for it; then whatever the engines left behind.
 pub async fn stop(l: &Layout, pids: &Pids, grace: Duration) {
-    stop_processes(pids, grace).await;
+    stop_processes(l, pids, grace).await;
     for pid in leftovers(l) {
         signal(pid, rustix::process::Signal::KILL);
     }
 }
 
-async fn stop_processes(pids: &Pids, grace: Duration) {
+async fn stop_processes(l: &Layout, pids: &Pids, grace: Duration) {
     let mut mine: Vec<u32> = Vec::new();
     for &pid in &pids.engines {
         if runs(pid, "dockerd") {
@@ -462,6 +483,12 @@ async fn stop_processes(pids: &Pids, grace: Duration) {
     }
     for &pid in &mine {
         signal(pid, rustix::process::Signal::TERM);
+    }
+    // The lab is being removed: its containers get no grace. An engine stopping would give
+    // each its stop timeout, up to the engine's own shutdown timeout (15 s), and a Swarm lab's
+    // teardown spent most of its time there.
+    for pid in containers(l) {
+        signal(pid, rustix::process::Signal::KILL);
     }
     let began = Instant::now();
     while began.elapsed() < grace
