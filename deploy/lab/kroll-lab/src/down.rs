@@ -79,8 +79,14 @@ pub async fn down(opts: DownOptions) -> Result<DownReport, LabError> {
         .flatten()
         .filter(|s| s.name == opts.name);
     if let Some(s) = &recorded {
-        p.step(&format!("Stopping {} agents…", s.agents.len()));
-        for a in &s.agents {
+        // A Swarm lab's agents were stopped with its engines.
+        let left: Vec<_> = (s.agents.iter())
+            .filter(|a| !report.agents.contains(&a.pid))
+            .collect();
+        if !left.is_empty() {
+            p.step(&format!("Stopping {} agents…", left.len()));
+        }
+        for a in left {
             if agents::stop(a).await {
                 report.agents.push(a.pid);
             }
