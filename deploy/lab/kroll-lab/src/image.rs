@@ -316,7 +316,7 @@ where
     let hash = {
         let mut parts = vec![key.as_bytes(), from_id.as_bytes()];
         parts.extend(config.iter().map(|c| c.as_bytes()));
-        short_digest(parts)
+        digest(parts)
     };
     if let Some(id) = carrying(docker, tag, &hash).await {
         return Ok(id);
@@ -327,13 +327,6 @@ where
             tag: tag.into(),
             detail: format!("assembling the layer: {e}"),
         })??;
-    let step = |what: &'static str| {
-        let tag = tag.to_owned();
-        move |e: bollard::errors::Error| ImageError::Build {
-            tag,
-            detail: format!("{what}: {e}"),
-        }
-    };
     let container = docker
         .create_container(
             None::<CreateContainerOptions>,
@@ -343,7 +336,10 @@ where
             },
         )
         .await
-        .map_err(step("creating a container of the image it is made from"))?
+        .map_err(failed(
+            tag,
+            "creating a container of the image it is made from",
+        ))?
         .id;
     let committed = commit_layer(docker, &container, from, &ctx, config, tag, &hash).await;
     let removed = docker
@@ -356,7 +352,7 @@ where
             }),
         )
         .await
-        .map_err(step("removing the container it was made in"));
+        .map_err(failed(tag, "removing the container it was made in"));
     let id = committed?;
     removed?;
     Ok(id)
@@ -371,10 +367,6 @@ async fn commit_layer(
     tag: &str,
     hash: &str,
 ) -> Result<String, ImageError> {
-    let failed = |what: &str, e: bollard::errors::Error| ImageError::Build {
-        tag: tag.into(),
-        detail: format!("{what}: {e}"),
-    };
     docker
         .upload_to_container(
             container,
@@ -385,7 +377,7 @@ async fn commit_layer(
             bollard::body_full(ctx.rootfs_tar().into()),
         )
         .await
-        .map_err(|e| failed("unpacking the layer", e))?;
+        .map_err(failed(tag, "unpacking the layer"))?;
     let (repo, version) = match tag.rsplit_once(':') {
         Some((r, v)) if !v.contains('/') => (r, v),
         _ => (tag, "latest"),
@@ -407,7 +399,16 @@ async fn commit_layer(
         )
         .await
         .map(|r| r.id)
-        .map_err(|e| failed("committing the layer", e))
+        .map_err(failed(tag, "committing the layer"))
+}
+
+/// A failed Docker call of making `tag`, naming the step.
+fn failed(tag: &str, step: &'static str) -> impl FnOnce(bollard::errors::Error) -> ImageError {
+    let tag = tag.to_owned();
+    move |e| ImageError::Build {
+        tag,
+        detail: format!("{step}: {e}"),
+    }
 }
 
 /// The id of the image `tag` when it carries the content hash `hash`.
@@ -418,8 +419,9 @@ async fn carrying(docker: &Docker, tag: &str, hash: &str) -> Option<String> {
         .then(|| existing.id.unwrap_or_default())
 }
 
-/// A short SHA-256 of `parts`, each length-prefixed.
-fn short_digest<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+/// A short SHA-256 hex digest of `parts`, each length-prefixed (so `["ab", "c"]` and
+/// `["a", "bc"]` differ).
+pub fn digest<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     for p in parts {
         ctx.update(&(p.len() as u64).to_le_bytes());

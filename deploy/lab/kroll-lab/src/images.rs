@@ -74,15 +74,9 @@ pub async fn ensure_platform(
     let _serial = BUILD_LOCK.lock().await;
     let started = Instant::now();
     // javac runs while the base layers are made.
-    let (layers, jars) = tokio::join!(
-        async {
-            let base = base::ensure_base(docker).await?;
-            let java = base::ensure_java(docker).await?;
-            Ok::<_, ImageError>((base, java))
-        },
-        components::lab_jars()
-    );
-    let ((base, java), jars) = (layers?, jars?);
+    let (layers, jars) = tokio::join!(base::ensure_java(docker), components::lab_jars());
+    layers?;
+    let jars = jars?;
     let mut images = Vec::new();
     for component in Component::ALL {
         let tag = tag(registry, component, platform.version);
@@ -92,8 +86,6 @@ pub async fn ensure_platform(
             platform,
             &tag,
             &components::Inputs {
-                base: &base,
-                java: &java,
                 jars: &jars,
                 broker,
             },

@@ -22,14 +22,6 @@ appuser:x:1000:1000:appuser:/home/appuser:/bin/sh\n\
 nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
 const GROUP: &str = "root:x:0:\nappuser:x:1000:\nnogroup:x:65534:\n";
 
-/// A base layer built: its tag and the key derived images put in their Dockerfiles, so they
-/// are rebuilt when it changes.
-#[derive(Debug, Clone)]
-pub struct Layer {
-    pub tag: &'static str,
-    pub key: String,
-}
-
 /// The base layer's build context: busybox at `/bin/busybox` with a symlink per applet, the
 /// users, `/tmp` (1777) and `appuser`'s home.
 fn base_context() -> Result<Context, ImageError> {
@@ -90,38 +82,33 @@ fn applets(busybox: &Path) -> Result<Vec<String>, ImageError> {
 }
 
 /// Builds (if changed) the base layer.
-pub async fn ensure_base(docker: &Docker) -> Result<Layer, ImageError> {
+async fn ensure_base(docker: &Docker) -> Result<(), ImageError> {
     let ctx = tokio::task::spawn_blocking(base_context)
         .await
         .map_err(|e| join_err(BASE_IMAGE, e))??;
     image::ensure(docker, &ctx, BASE_IMAGE).await?;
-    Ok(Layer {
-        tag: BASE_IMAGE,
-        key: ctx.hash(),
-    })
+    Ok(())
 }
 
-/// Builds (if changed) the Java layer: `base` + the cached jlink-ed runtime.
-pub async fn ensure_java(docker: &Docker) -> Result<Layer, ImageError> {
-    let base = ensure_base(docker).await?;
+/// Builds (if changed) the base layer and the Java layer on it: `base` + the cached jlink-ed
+/// runtime. The runtime's cache directory is named after its inputs' hash, and the base's image
+/// id enters the layer's hash ([`image::ensure_layer`]), so either changing rebuilds the layer.
+pub async fn ensure_java(docker: &Docker) -> Result<(), ImageError> {
+    ensure_base(docker).await?;
     let jre = tokio::task::spawn_blocking(|| cache::jre(cache::JRE_MODULES))
         .await
         .map_err(|e| join_err(JAVA_BASE_IMAGE, e))??;
-    let key = cache::digest([base.key.as_bytes(), jre.to_string_lossy().as_bytes()]);
-    let jre_dir = jre.clone();
+    let key = cache::digest([jre.to_string_lossy().as_bytes()]);
     image::ensure_layer(
         docker,
         BASE_IMAGE,
         JAVA_BASE_IMAGE,
         &key,
         &java_config(),
-        move || java_context(&jre_dir),
+        move || java_context(&jre),
     )
     .await?;
-    Ok(Layer {
-        tag: JAVA_BASE_IMAGE,
-        key,
-    })
+    Ok(())
 }
 
 /// The Java layer's settings.

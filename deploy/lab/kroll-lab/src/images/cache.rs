@@ -46,20 +46,7 @@ pub fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join("kroll-lab-cache"))
 }
 
-/// A short SHA-256 hex digest of the parts (each length-prefixed).
-pub fn digest<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    for p in parts {
-        ctx.update(&(p.len() as u64).to_le_bytes());
-        ctx.update(p);
-    }
-    ctx.finish()
-        .as_ref()
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub use crate::image::digest;
 
 /// The host JDK's home (for `jlink`, `javac`): `$JAVA_HOME` if it has `jlink`, else the
 /// directory `jlink` on `PATH` resolves into.

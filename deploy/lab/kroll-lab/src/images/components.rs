@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use bollard::Docker;
 
-use super::base::{Layer, join_err};
+use super::base::{BASE_IMAGE, JAVA_BASE_IMAGE, join_err};
 use super::cache;
 use crate::image::{self, Context, ImageError, io_err};
 use crate::topology::Platform;
@@ -92,8 +92,6 @@ impl BrokerBinary {
 /// What the component images are made of.
 #[derive(Debug)]
 pub(super) struct Inputs<'a> {
-    pub base: &'a Layer,
-    pub java: &'a Layer,
     pub jars: &'a Path,
     pub broker: &'a BrokerBinary,
 }
@@ -116,8 +114,8 @@ pub(super) async fn ensure(
     inputs: &Inputs<'_>,
 ) -> Result<String, ImageError> {
     let from = match component {
-        Component::Kafka => inputs.base,
-        _ => inputs.java,
+        Component::Kafka => BASE_IMAGE,
+        _ => JAVA_BASE_IMAGE,
     };
     let ctx = {
         let (jars, broker) = (inputs.jars.to_owned(), inputs.broker.clone());
@@ -127,7 +125,7 @@ pub(super) async fn ensure(
             .map_err(|e| join_err(tag, e))??
     };
     let config = config(component, platform);
-    image::ensure_layer(docker, from.tag, tag, &ctx.hash(), &config, move || Ok(ctx)).await
+    image::ensure_layer(docker, from, tag, &ctx.hash(), &config, move || Ok(ctx)).await
 }
 
 /// The component's files at `platform`, under `rootfs/`: its programs, the directories its
